@@ -1,0 +1,58 @@
+"""supercompat: the OpenAI Assistants API v2 on any provider, inside the real openai SDK."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import openai
+
+from .app import App
+from .hookspecs import hookimpl
+from .transport import SupercompatTransport
+
+BASE_URL = "http://supercompat.local/v1"
+API_KEY = "supercompat"
+
+__version__ = "0.1.0"
+
+
+def _app(client_adapter: Any, storage_adapter: Any, run_adapter: Any) -> App:
+    return App(client_adapter=client_adapter, storage_adapter=storage_adapter, run_adapter=run_adapter)
+
+
+def supercompat(*, client_adapter: Any = None, storage_adapter: Any = None, run_adapter: Any = None,
+                **openai_options: Any) -> openai.OpenAI:
+    """A genuine ``openai.OpenAI`` whose requests are answered in process.
+
+    ``storage_adapter`` defaults to memory and ``run_adapter`` to completions; ``openai_options`` go
+    to ``openai.OpenAI`` (``max_retries``, ``timeout``, ...)."""
+    app = _app(client_adapter, storage_adapter, run_adapter)
+    return openai.OpenAI(api_key=openai_options.pop("api_key", API_KEY), base_url=BASE_URL,
+                         http_client=openai.DefaultHttpxClient(transport=SupercompatTransport(app)),
+                         **openai_options)
+
+
+def async_supercompat(*, client_adapter: Any = None, storage_adapter: Any = None, run_adapter: Any = None,
+                      **openai_options: Any) -> openai.AsyncOpenAI:
+    """Like :func:`supercompat`, returning ``openai.AsyncOpenAI``."""
+    app = _app(client_adapter, storage_adapter, run_adapter)
+    return openai.AsyncOpenAI(api_key=openai_options.pop("api_key", API_KEY), base_url=BASE_URL,
+                              http_client=openai.DefaultAsyncHttpxClient(transport=SupercompatTransport(app)),
+                              **openai_options)
+
+
+def from_config(path: Any = None, **openai_options: Any) -> openai.OpenAI:
+    """Build the client described by ``supercompat.toml`` (or ``$SUPERCOMPAT_CONFIG``)."""
+    from .config import load_adapters
+
+    return supercompat(**load_adapters(path), **openai_options)
+
+
+def async_from_config(path: Any = None, **openai_options: Any) -> openai.AsyncOpenAI:
+    from .config import load_adapters
+
+    return async_supercompat(**load_adapters(path), **openai_options)
+
+
+__all__ = ["App", "SupercompatTransport", "async_from_config", "async_supercompat", "from_config",
+           "hookimpl", "supercompat"]

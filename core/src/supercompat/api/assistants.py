@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from .. import ids
+from ..errors import NotFound
+from ..router import Router
+from . import params as p
+
+_FIELDS = ("model", "name", "description", "instructions", "tools", "tool_resources", "metadata",
+           "temperature", "top_p", "response_format", "reasoning_effort")
+
+
+def validate(body: dict[str, Any], *, creating: bool) -> dict[str, Any]:
+    p.check_known(body, _FIELDS)
+    if creating:
+        p.require(body, "model")
+    if "model" in body:
+        p.string(body["model"], "model")
+    if "name" in body:
+        p.string(body["name"], "name", max_len=256, nullable=True)
+    if "description" in body:
+        p.string(body["description"], "description", max_len=512, nullable=True)
+    if "instructions" in body:
+        p.string(body["instructions"], "instructions", max_len=256_000, nullable=True)
+    p.tools(body.get("tools"))
+    p.tool_resources(body.get("tool_resources"))
+    p.metadata(body.get("metadata"))
+    p.number(body.get("temperature"), "temperature", minimum=0, maximum=2)
+    p.number(body.get("top_p"), "top_p", minimum=0, maximum=1)
+    p.response_format(body.get("response_format"))
+    if "reasoning_effort" in body:
+        p.string(body["reasoning_effort"], "reasoning_effort", nullable=True,
+                 choices=("none", "minimal", "low", "medium", "high", "xhigh"))
+    return body
+
+
+def _apply(body: dict[str, Any]) -> dict[str, Any]:
+    """Request fields -> stored fields; an explicit null means the API default."""
+    out: dict[str, Any] = {}
+    for key, value in body.items():
+        if key in ("tools",):
+            value = value or []
+        elif key in ("metadata", "tool_resources"):
+            value = value or {}
+        elif key in ("temperature", "top_p"):
+            value = 1.0 if value is None else value
+        elif key == "response_format":
+            value = "auto" if value is None else value
+        out[key] = value
+    return out
+
+
+async def create(app: Any, req: Any) -> dict[str, Any]:
+    body = validate(req.json(), creating=True)
+    assistant = {
+        "id": ids.new_id("asst"), "object": "assistant", "created_at": int(time.time()),
+        "name": None, "description": None, "model": body["model"], "instructions": None,
+        "tools": [], "tool_resources": {}, "metadata": {}, "temperature": 1.0, "top_p": 1.0,
+        "response_format": "auto",
+    }
+    assistant.update(_apply(body))
+    return await app.storage.create_assistant(assistant)
+
+
+async def get(app: Any, assistant_id: str) -> dict[str, Any]:
+    assistant = await app.storage.get_assistant(assistant_id)
+    if assistant is None:
+        raise NotFound.object("assistant", assistant_id)
+    return assistant
+
+
+async def retrieve(app: Any, req: Any) -> dict[str, Any]:
+    return await get(app, req.params["assistant_id"])
+
+
+async def update(app: Any, req: Any) -> dict[str, Any]:
+    body = validate(req.json(), creating=False)
+    assistant_id = req.params["assistant_id"]
+    updated = await app.storage.update_assistant(assistant_id, _apply(body))
+    if updated is None:
+        raise NotFound.object("assistant", assistant_id)
+    return updated
+
+
+async def delete(app: Any, req: Any) -> dict[str, Any]:
+    assistant_id = req.params["assistant_id"]
+    if not await app.storage.delete_assistant(assistant_id):
+        raise NotFound.object("assistant", assistant_id)
+    return {"id": assistant_id, "object": "assistant.deleted", "deleted": True}
+
+
+async def list_(app: Any, req: Any) -> dict[str, Any]:
+    return p.list_body(await app.storage.list_assistants(p.list_query(req)))
+
+
+def register(router: Router) -> None:
+    router.add("POST", "/assistants", create)
+    router.add("GET", "/assistants", list_)
+    router.add("GET", "/assistants/{assistant_id}", retrieve)
+    router.add("POST", "/assistants/{assistant_id}", update)
+    router.add("DELETE", "/assistants/{assistant_id}", delete)

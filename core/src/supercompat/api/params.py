@@ -1,0 +1,233 @@
+"""Request validation with OpenAI's limits and error wording; every error names its ``param``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from ..errors import InvalidRequest
+from ..storage import ListQuery
+
+_TYPE_NAMES = {str: "a string", int: "an integer", float: "a decimal", bool: "a boolean",
+               dict: "an object", list: "an array", type(None): "null"}
+
+
+def _type_name(value: Any) -> str:
+    return _TYPE_NAMES.get(type(value), type(value).__name__)
+
+
+def invalid_type(param: str, expected: str, value: Any) -> InvalidRequest:
+    return InvalidRequest(
+        f"Invalid type for '{param}': expected {expected}, but got {_type_name(value)} instead.",
+        param=param, code="invalid_type")
+
+
+def invalid_value(param: str, message: str, code: str = "invalid_value") -> InvalidRequest:
+    return InvalidRequest(f"Invalid '{param}': {message}", param=param, code=code)
+
+
+def check_known(body: dict[str, Any], allowed: Iterable[str], prefix: str = "") -> None:
+    allowed = allowed if isinstance(allowed, (set, frozenset)) else set(allowed)
+    for key in body:
+        if key not in allowed:
+            raise InvalidRequest(f"Unrecognized request argument supplied: {prefix}{key}",
+                                 param=f"{prefix}{key}", code="unknown_parameter")
+
+
+def require(body: dict[str, Any], name: str, prefix: str = "") -> Any:
+    if name not in body:
+        raise InvalidRequest(f"Missing required parameter: '{prefix}{name}'.", param=f"{prefix}{name}",
+                             code="missing_required_parameter")
+    return body[name]
+
+
+def string(value: Any, param: str, *, max_len: int | None = None, nullable: bool = False,
+           choices: Iterable[str] | None = None) -> str | None:
+    if value is None and nullable:
+        return None
+    if not isinstance(value, str):
+        raise invalid_type(param, "a string", value)
+    if max_len is not None and len(value) > max_len:
+        raise invalid_value(param, f"string too long. Expected a string with maximum length {max_len}, "
+                                   f"but got a string with length {len(value)} instead.",
+                            "string_above_max_length")
+    if choices is not None and value not in choices:
+        options = ", ".join(f"'{c}'" for c in choices)
+        raise invalid_value(param, f"expected one of {options}, but got '{value}' instead.")
+    return value
+
+
+def number(value: Any, param: str, *, minimum: float, maximum: float, nullable: bool = True) -> float | None:
+    if value is None and nullable:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise invalid_type(param, "a decimal", value)
+    if value < minimum:
+        raise invalid_value(param, f"decimal below minimum value. Expected a value >= {minimum:g}, "
+                                   f"but got {value:g} instead.", "decimal_below_min_value")
+    if value > maximum:
+        raise invalid_value(param, f"decimal above maximum value. Expected a value <= {maximum:g}, "
+                                   f"but got {value:g} instead.", "decimal_above_max_value")
+    return value
+
+
+def integer(value: Any, param: str, *, minimum: int, maximum: int | None = None,
+            nullable: bool = True) -> int | None:
+    if value is None and nullable:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise invalid_type(param, "an integer", value)
+    if value < minimum:
+        raise invalid_value(param, f"integer below minimum value. Expected a value >= {minimum}, "
+                                   f"but got {value} instead.", "integer_below_min_value")
+    if maximum is not None and value > maximum:
+        raise invalid_value(param, f"integer above maximum value. Expected a value <= {maximum}, "
+                                   f"but got {value} instead.", "integer_above_max_value")
+    return value
+
+
+def boolean(value: Any, param: str, *, nullable: bool = True) -> bool | None:
+    if value is None and nullable:
+        return None
+    if not isinstance(value, bool):
+        raise invalid_type(param, "a boolean", value)
+    return value
+
+
+def obj(value: Any, param: str, *, nullable: bool = False) -> dict[str, Any] | None:
+    if value is None and nullable:
+        return None
+    if not isinstance(value, dict):
+        raise invalid_type(param, "an object", value)
+    return value
+
+
+def array(value: Any, param: str, *, max_items: int | None = None, min_items: int = 0) -> list[Any]:
+    if not isinstance(value, list):
+        raise invalid_type(param, "an array", value)
+    if max_items is not None and len(value) > max_items:
+        raise invalid_value(param, f"array too long. Expected an array with maximum length {max_items}, "
+                                   f"but got an array with length {len(value)} instead.",
+                            "array_above_max_length")
+    if len(value) < min_items:
+        raise invalid_value(param, f"array too short. Expected an array with minimum length {min_items}, "
+                                   f"but got an array with length {len(value)} instead.",
+                            "array_below_min_length")
+    return value
+
+
+def metadata(value: Any, param: str = "metadata") -> dict[str, str] | None:
+    """At most 16 pairs; keys up to 64 characters, values strings up to 512."""
+    if value is None:
+        return None
+    obj(value, param)
+    if len(value) > 16:
+        raise invalid_value(param, f"too many properties. Expected an object with at most 16 properties, "
+                                   f"but got an object with {len(value)} properties instead.",
+                            "object_above_max_properties")
+    for key, val in value.items():
+        if len(key) > 64:
+            raise invalid_value(param, f"key too long. Expected keys with maximum length 64, but got a key "
+                                       f"with length {len(key)} instead.", "key_above_max_length")
+        string(val, f"{param}.{key}", max_len=512)
+    return value
+
+
+_TOOL_TYPES = ("code_interpreter", "file_search", "function")
+
+
+def function_definition(fn: Any, param: str) -> None:
+    obj(fn, param)
+    check_known(fn, ("name", "description", "parameters", "strict"), f"{param}.")
+    name = string(require(fn, "name", f"{param}."), f"{param}.name", max_len=64)
+    if not name or not all(c.isascii() and (c.isalnum() or c in "_-") for c in name):
+        raise invalid_value(f"{param}.name", f"string does not match pattern. Expected a string that matches "
+                                             f"the pattern '^[a-zA-Z0-9_-]+$', but got '{name}' instead.",
+                            "invalid_value")
+    if "description" in fn:
+        string(fn["description"], f"{param}.description", nullable=True)
+    if "parameters" in fn:
+        obj(fn["parameters"], f"{param}.parameters", nullable=True)
+    if "strict" in fn:
+        boolean(fn["strict"], f"{param}.strict")
+
+
+def tools(value: Any, param: str = "tools", max_items: int = 128) -> list[dict[str, Any]] | None:
+    if value is None:
+        return None
+    array(value, param, max_items=max_items)
+    for i, tool in enumerate(value):
+        p = f"{param}[{i}]"
+        obj(tool, p)
+        kind = string(require(tool, "type", f"{p}."), f"{p}.type", choices=_TOOL_TYPES)
+        check_known(tool, ("type", kind), f"{p}.")
+        if kind == "function":
+            function_definition(require(tool, "function", f"{p}."), f"{p}.function")
+        elif kind in tool:
+            obj(tool[kind], f"{p}.{kind}", nullable=True)
+    return value
+
+
+def tool_resources(value: Any, param: str = "tool_resources") -> dict[str, Any] | None:
+    if value is None:
+        return None
+    obj(value, param)
+    check_known(value, ("code_interpreter", "file_search"), f"{param}.")
+    if value.get("code_interpreter") is not None:
+        ci = obj(value["code_interpreter"], f"{param}.code_interpreter")
+        check_known(ci, ("file_ids",), f"{param}.code_interpreter.")
+        for i, fid in enumerate(array(ci.get("file_ids", []), f"{param}.code_interpreter.file_ids", max_items=20)):
+            string(fid, f"{param}.code_interpreter.file_ids[{i}]")
+    if value.get("file_search") is not None:
+        fs = obj(value["file_search"], f"{param}.file_search")
+        check_known(fs, ("vector_store_ids", "vector_stores"), f"{param}.file_search.")
+        for i, vid in enumerate(array(fs.get("vector_store_ids", []), f"{param}.file_search.vector_store_ids",
+                                      max_items=1)):
+            string(vid, f"{param}.file_search.vector_store_ids[{i}]")
+        if "vector_stores" in fs:
+            array(fs["vector_stores"], f"{param}.file_search.vector_stores", max_items=1)
+    return value
+
+
+def response_format(value: Any, param: str = "response_format") -> Any:
+    if value is None or value == "auto":
+        return value
+    if isinstance(value, str):
+        raise invalid_value(param, f"expected 'auto' or an object, but got '{value}' instead.")
+    obj(value, param)
+    kind = string(require(value, "type", f"{param}."), f"{param}.type",
+                  choices=("text", "json_object", "json_schema"))
+    if kind == "json_schema":
+        check_known(value, ("type", "json_schema"), f"{param}.")
+        schema = obj(require(value, "json_schema", f"{param}."), f"{param}.json_schema")
+        check_known(schema, ("name", "description", "schema", "strict"), f"{param}.json_schema.")
+        string(require(schema, "name", f"{param}.json_schema."), f"{param}.json_schema.name", max_len=64)
+        if "schema" in schema:
+            obj(schema["schema"], f"{param}.json_schema.schema", nullable=True)
+    else:
+        check_known(value, ("type",), f"{param}.")
+    return value
+
+
+def list_query(request: Any) -> ListQuery:
+    q = request.query
+    limit = 20
+    if "limit" in q:
+        raw = q["limit"][-1]
+        try:
+            limit = int(raw)
+        except ValueError:
+            raise invalid_type("limit", "an integer", raw) from None
+        integer(limit, "limit", minimum=1, maximum=100)
+    order = "desc"
+    if "order" in q:
+        order = string(q["order"][-1], "order", choices=("asc", "desc"))  # type: ignore[assignment]
+    after = q["after"][-1] if q.get("after") else None
+    before = q["before"][-1] if q.get("before") else None
+    return ListQuery(limit=limit, order=order, after=after, before=before)  # type: ignore[arg-type]
+
+
+def list_body(page: Any) -> dict[str, Any]:
+    data = page.data
+    return {"object": "list", "data": data, "first_id": data[0]["id"] if data else None,
+            "last_id": data[-1]["id"] if data else None, "has_more": page.has_more}

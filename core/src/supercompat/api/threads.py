@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from .. import ids
+from ..errors import NotFound
+from ..router import Router
+from . import params as p
+
+
+async def get_thread(app: Any, thread_id: str) -> dict[str, Any]:
+    thread = await app.storage.get_thread(thread_id)
+    if thread is None:
+        raise NotFound.object("thread", thread_id)
+    return thread
+
+
+def build_thread(body: Any, param: str = "") -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Validate a thread-create body (also ``thread`` of create_and_run): the thread and its messages."""
+    from .messages import build_message
+
+    p.obj(body, param.rstrip(".") or "body")
+    p.check_known(body, ("messages", "metadata", "tool_resources"), param)
+    thread_id = ids.new_id("thread")
+    now = int(time.time())
+    raw_messages = body.get("messages") or []
+    p.array(raw_messages, f"{param}messages", max_items=32)
+    messages = [build_message(m, thread_id, f"{param}messages[{i}].", created_at=now)
+                for i, m in enumerate(raw_messages)]
+    thread = {
+        "id": thread_id, "object": "thread", "created_at": now,
+        "metadata": p.metadata(body.get("metadata"), f"{param}metadata") or {},
+        "tool_resources": p.tool_resources(body.get("tool_resources"), f"{param}tool_resources") or {},
+    }
+    return thread, messages
+
+
+async def create(app: Any, req: Any) -> dict[str, Any]:
+    thread, messages = build_thread(req.json())
+    return await app.storage.create_thread(thread, messages)
+
+
+async def retrieve(app: Any, req: Any) -> dict[str, Any]:
+    return await get_thread(app, req.params["thread_id"])
+
+
+async def update(app: Any, req: Any) -> dict[str, Any]:
+    body = req.json()
+    p.check_known(body, ("metadata", "tool_resources"))
+    changes: dict[str, Any] = {}
+    if "metadata" in body:
+        changes["metadata"] = p.metadata(body["metadata"]) or {}
+    if "tool_resources" in body:
+        changes["tool_resources"] = p.tool_resources(body["tool_resources"]) or {}
+    thread_id = req.params["thread_id"]
+    updated = await app.storage.update_thread(thread_id, changes) if changes else await get_thread(app, thread_id)
+    if updated is None:
+        raise NotFound.object("thread", thread_id)
+    return updated
+
+
+async def delete(app: Any, req: Any) -> dict[str, Any]:
+    thread_id = req.params["thread_id"]
+    if not await app.storage.delete_thread(thread_id):
+        raise NotFound.object("thread", thread_id)
+    return {"id": thread_id, "object": "thread.deleted", "deleted": True}
+
+
+def register(router: Router) -> None:
+    router.add("POST", "/threads", create)
+    router.add("GET", "/threads/{thread_id}", retrieve)
+    router.add("POST", "/threads/{thread_id}", update)
+    router.add("DELETE", "/threads/{thread_id}", delete)

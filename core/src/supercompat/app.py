@@ -1,0 +1,28 @@
+"""The App: the adapters of one supercompat client, behind the shared router."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .api import build_router
+from .router import Request, Response, request_id
+
+_router = build_router()
+
+
+class App:
+    def __init__(self, *, client_adapter: Any = None, storage_adapter: Any = None,
+                 run_adapter: Any = None) -> None:
+        if storage_adapter is None:
+            from .storage import memory_storage_adapter
+
+            storage_adapter = memory_storage_adapter()
+        self.client = client_adapter
+        self.storage = storage_adapter
+        self.run_adapter = run_adapter
+        self.router = _router
+
+    async def handle(self, request: Request) -> Response:
+        response = await self.router.dispatch(self, request)
+        response.headers.append(("x-request-id", request_id()))
+        return response

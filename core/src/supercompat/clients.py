@@ -1,0 +1,31 @@
+"""The ClientAdapter contract: one provider, spoken in OpenAI chat-completions shapes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+@runtime_checkable
+class ClientAdapter(Protocol):
+    """``params`` is a ``chat.completions.create`` body (a dict). Results are dicts shaped like
+    ``ChatCompletion`` / ``ChatCompletionChunk``. Provider failures are raised as
+    :class:`supercompat.errors.APIError` with the OpenAI status that matches."""
+
+    async def chat_completions(self, params: dict[str, Any]) -> dict[str, Any]: ...
+
+    def chat_completions_stream(self, params: dict[str, Any]) -> AsyncIterator[dict[str, Any]]: ...
+
+    async def list_models(self) -> list[dict[str, Any]]: ...
+
+
+class ClientOptions(BaseModel):
+    """Options every client plugin's ``[client]`` section accepts; plugins subclass it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    api_key: str | None = None
+    base_url: str | None = None
+    model_map: dict[str, str] = Field(default_factory=dict)

@@ -1,0 +1,55 @@
+"""OpenAI-shaped errors: every failure the API reports goes through :class:`APIError`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class APIError(Exception):
+    """An error reported to the client in OpenAI's envelope with OpenAI's status code."""
+
+    status = 400
+    type = "invalid_request_error"
+
+    def __init__(self, message: str, *, param: str | None = None, code: str | None = None,
+                 status: int | None = None, type: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        self.code = code
+        if status is not None:
+            self.status = status
+        if type is not None:
+            self.type = type
+
+    def body(self) -> dict[str, Any]:
+        return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
+
+
+class InvalidRequest(APIError):
+    """400: the request is malformed or breaks a rule of the API."""
+
+
+class NotFound(APIError):
+    status = 404
+
+    @classmethod
+    def object(cls, kind: str, object_id: str) -> "NotFound":
+        return cls(f"No {kind} found with id '{object_id}'.")
+
+
+class MethodNotAllowed(APIError):
+    status = 405
+
+
+class Unauthorized(APIError):
+    status = 401
+
+
+class ServerError(APIError):
+    status = 500
+    type = "server_error"
+
+
+class ConfigError(Exception):
+    """A configuration or plugin-resolution problem, reported as one clear sentence."""

@@ -1,0 +1,108 @@
+"""The StorageAdapter contract and the built-in ``memory`` adapter.
+
+Objects cross this boundary as plain dicts shaped exactly like the OpenAI API objects
+(``openai.types.beta.*``). Adapters store and return them verbatim and treat what they return as
+immutable: callers build new dicts to change anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol, runtime_checkable
+
+Obj = dict[str, Any]
+
+ACTIVE_RUN_STATUSES = frozenset({"queued", "in_progress", "requires_action", "cancelling"})
+
+
+@dataclass(frozen=True, slots=True)
+class ListQuery:
+    """A cursor query. Ids sort in creation order, so cursors are compared, never looked up."""
+
+    limit: int = 20
+    order: Literal["asc", "desc"] = "desc"
+    after: str | None = None
+    before: str | None = None
+
+
+@dataclass(slots=True)
+class Page:
+    data: list[Obj]
+    has_more: bool
+
+
+class ActiveRunError(Exception):
+    """The thread already has an active run; raised by create_run / create_message."""
+
+    def __init__(self, thread_id: str, run_id: str) -> None:
+        super().__init__(f"thread {thread_id} has active run {run_id}")
+        self.thread_id = thread_id
+        self.run_id = run_id
+
+
+class StaleStatusError(Exception):
+    """A conditional run/step update found another status than the one it expected."""
+
+    def __init__(self, current: Obj) -> None:
+        super().__init__(f"status is {current.get('status')!r}")
+        self.current = current
+
+
+@runtime_checkable
+class StorageAdapter(Protocol):
+    """Everything is async. ``get_*`` / ``update_*`` return None for an unknown id; ``delete_*``
+    returns whether something was deleted. ``update_*`` merge ``changes`` into the top level."""
+
+    async def create_assistant(self, assistant: Obj) -> Obj: ...
+    async def get_assistant(self, assistant_id: str) -> Obj | None: ...
+    async def update_assistant(self, assistant_id: str, changes: Obj) -> Obj | None: ...
+    async def delete_assistant(self, assistant_id: str) -> bool: ...
+    async def list_assistants(self, query: ListQuery) -> Page: ...
+
+    async def create_thread(self, thread: Obj, messages: list[Obj]) -> Obj: ...
+    async def get_thread(self, thread_id: str) -> Obj | None: ...
+    async def update_thread(self, thread_id: str, changes: Obj) -> Obj | None: ...
+    async def delete_thread(self, thread_id: str) -> bool:
+        """Deletes the thread with its messages, runs and steps, all or nothing."""
+
+    async def create_message(self, message: Obj) -> Obj:
+        """Raises ActiveRunError when the message has no ``run_id`` and the thread has an active run."""
+
+    async def get_message(self, thread_id: str, message_id: str) -> Obj | None: ...
+    async def update_message(self, thread_id: str, message_id: str, changes: Obj) -> Obj | None: ...
+    async def delete_message(self, thread_id: str, message_id: str) -> bool: ...
+    async def list_messages(self, thread_id: str, query: ListQuery, *, run_id: str | None = None) -> Page:
+        """Costs O(limit), whatever the size of the thread."""
+
+    async def create_run(self, run: Obj, messages: list[Obj]) -> Obj:
+        """Atomically: raise ActiveRunError if the thread has an active run, else add ``messages``
+        (the run's ``additional_messages``) and the run."""
+
+    async def get_run(self, thread_id: str, run_id: str) -> Obj | None: ...
+    async def update_run(self, thread_id: str, run_id: str, changes: Obj, *,
+                         expected_status: frozenset[str] | None = None) -> Obj | None:
+        """With ``expected_status``, apply only if the current status is in it, else raise
+        StaleStatusError carrying the current run: concurrent transitions never overwrite each other."""
+
+    async def list_runs(self, thread_id: str, query: ListQuery) -> Page: ...
+    async def get_active_run(self, thread_id: str) -> Obj | None: ...
+
+    async def create_step(self, step: Obj) -> Obj: ...
+    async def get_step(self, thread_id: str, run_id: str, step_id: str) -> Obj | None: ...
+    async def update_step(self, thread_id: str, run_id: str, step_id: str, changes: Obj) -> Obj | None: ...
+    async def list_steps(self, thread_id: str, run_id: str, query: ListQuery) -> Page: ...
+
+    async def close(self) -> None: ...
+
+
+def memory_storage_adapter() -> "StorageAdapter":
+    """State in this process's memory: fast, and gone when the process ends."""
+    from .memory import MemoryStorageAdapter
+
+    return MemoryStorageAdapter()
+
+
+__all__ = [
+    "ACTIVE_RUN_STATUSES", "ActiveRunError", "ListQuery", "Obj", "Page", "StaleStatusError",
+    "StorageAdapter", "memory_storage_adapter",
+]

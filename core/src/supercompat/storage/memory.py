@@ -1,0 +1,244 @@
+"""The ``memory`` storage adapter. Every method runs without awaiting, so each is atomic on the
+engine's event loop; lists bisect sorted id arrays, so they cost O(log n + limit)."""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right, insort
+
+from . import ACTIVE_RUN_STATUSES, ActiveRunError, ListQuery, Obj, Page, StaleStatusError
+
+
+class _Ordered:
+    """Objects kept in id (= creation) order."""
+
+    __slots__ = ("ids", "items")
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+        self.items: dict[str, Obj] = {}
+
+    def add(self, obj: Obj) -> None:
+        oid = obj["id"]
+        if self.ids and oid < self.ids[-1]:
+            insort(self.ids, oid)
+        else:
+            self.ids.append(oid)
+        self.items[oid] = obj
+
+    def remove(self, oid: str) -> bool:
+        if self.items.pop(oid, None) is None:
+            return False
+        del self.ids[bisect_left(self.ids, oid)]
+        return True
+
+    def page(self, q: ListQuery) -> Page:
+        ids = self.ids
+        lo = bisect_right(ids, q.after) if q.after and q.order == "asc" else 0
+        hi = bisect_left(ids, q.after) if q.after and q.order == "desc" else len(ids)
+        if q.before:
+            if q.order == "asc":
+                hi = min(hi, bisect_left(ids, q.before))
+            else:
+                lo = max(lo, bisect_right(ids, q.before))
+        limit = q.limit
+        # Paging forward takes the range's start in list order; `before` alone pages backward,
+        # so it takes the items nearest the cursor.
+        from_low_end = (q.order == "asc") == (q.after is not None or q.before is None)
+        if from_low_end:
+            chosen = ids[lo:min(hi, lo + limit)]
+            has_more = lo + limit < hi
+        else:
+            chosen = ids[max(lo, hi - limit):hi]
+            has_more = hi - limit > lo
+        if q.order == "desc":
+            chosen.reverse()
+        items = self.items
+        return Page([items[i] for i in chosen], has_more)
+
+
+class _Thread:
+    __slots__ = ("obj", "messages", "runs", "run_messages", "steps", "active_run")
+
+    def __init__(self, obj: Obj) -> None:
+        self.obj = obj
+        self.messages = _Ordered()
+        self.runs = _Ordered()
+        self.run_messages: dict[str, _Ordered] = {}
+        self.steps: dict[str, _Ordered] = {}
+        self.active_run: str | None = None
+
+
+def _merge(obj: Obj, changes: Obj) -> Obj:
+    return {**obj, **changes}
+
+
+class MemoryStorageAdapter:
+    def __init__(self) -> None:
+        self._assistants = _Ordered()
+        self._threads: dict[str, _Thread] = {}
+
+    # assistants
+    async def create_assistant(self, assistant: Obj) -> Obj:
+        self._assistants.add(assistant)
+        return assistant
+
+    async def get_assistant(self, assistant_id: str) -> Obj | None:
+        return self._assistants.items.get(assistant_id)
+
+    async def update_assistant(self, assistant_id: str, changes: Obj) -> Obj | None:
+        items = self._assistants.items
+        if assistant_id not in items:
+            return None
+        items[assistant_id] = new = _merge(items[assistant_id], changes)
+        return new
+
+    async def delete_assistant(self, assistant_id: str) -> bool:
+        return self._assistants.remove(assistant_id)
+
+    async def list_assistants(self, query: ListQuery) -> Page:
+        return self._assistants.page(query)
+
+    # threads
+    async def create_thread(self, thread: Obj, messages: list[Obj]) -> Obj:
+        t = _Thread(thread)
+        for m in messages:
+            t.messages.add(m)
+        self._threads[thread["id"]] = t
+        return thread
+
+    async def get_thread(self, thread_id: str) -> Obj | None:
+        t = self._threads.get(thread_id)
+        return t.obj if t else None
+
+    async def update_thread(self, thread_id: str, changes: Obj) -> Obj | None:
+        t = self._threads.get(thread_id)
+        if t is None:
+            return None
+        t.obj = _merge(t.obj, changes)
+        return t.obj
+
+    async def delete_thread(self, thread_id: str) -> bool:
+        return self._threads.pop(thread_id, None) is not None
+
+    # messages
+    def _active_run(self, t: _Thread) -> str | None:
+        rid = t.active_run
+        if rid is not None and t.runs.items[rid]["status"] not in ACTIVE_RUN_STATUSES:
+            t.active_run = rid = None
+        return rid
+
+    async def create_message(self, message: Obj) -> Obj:
+        t = self._threads[message["thread_id"]]
+        run_id = message.get("run_id")
+        if run_id is None:
+            active = self._active_run(t)
+            if active is not None:
+                raise ActiveRunError(t.obj["id"], active)
+        t.messages.add(message)
+        if run_id is not None:
+            t.run_messages.setdefault(run_id, _Ordered()).add(message)
+        return message
+
+    async def get_message(self, thread_id: str, message_id: str) -> Obj | None:
+        t = self._threads.get(thread_id)
+        return t.messages.items.get(message_id) if t else None
+
+    async def update_message(self, thread_id: str, message_id: str, changes: Obj) -> Obj | None:
+        t = self._threads.get(thread_id)
+        if t is None or message_id not in t.messages.items:
+            return None
+        new = _merge(t.messages.items[message_id], changes)
+        t.messages.items[message_id] = new
+        run_id = new.get("run_id")
+        if run_id is not None:
+            t.run_messages[run_id].items[message_id] = new
+        return new
+
+    async def delete_message(self, thread_id: str, message_id: str) -> bool:
+        t = self._threads.get(thread_id)
+        if t is None:
+            return False
+        message = t.messages.items.get(message_id)
+        if message is None:
+            return False
+        t.messages.remove(message_id)
+        run_id = message.get("run_id")
+        if run_id is not None:
+            t.run_messages[run_id].remove(message_id)
+        return True
+
+    async def list_messages(self, thread_id: str, query: ListQuery, *, run_id: str | None = None) -> Page:
+        t = self._threads.get(thread_id)
+        if t is None:
+            return Page([], False)
+        if run_id is None:
+            return t.messages.page(query)
+        coll = t.run_messages.get(run_id)
+        return coll.page(query) if coll else Page([], False)
+
+    # runs
+    async def create_run(self, run: Obj, messages: list[Obj]) -> Obj:
+        t = self._threads[run["thread_id"]]
+        active = self._active_run(t)
+        if active is not None:
+            raise ActiveRunError(t.obj["id"], active)
+        for m in messages:
+            t.messages.add(m)
+        t.runs.add(run)
+        t.steps[run["id"]] = _Ordered()
+        if run["status"] in ACTIVE_RUN_STATUSES:
+            t.active_run = run["id"]
+        return run
+
+    async def get_run(self, thread_id: str, run_id: str) -> Obj | None:
+        t = self._threads.get(thread_id)
+        return t.runs.items.get(run_id) if t else None
+
+    async def update_run(self, thread_id: str, run_id: str, changes: Obj, *,
+                         expected_status: frozenset[str] | None = None) -> Obj | None:
+        t = self._threads.get(thread_id)
+        if t is None or run_id not in t.runs.items:
+            return None
+        current = t.runs.items[run_id]
+        if expected_status is not None and current["status"] not in expected_status:
+            raise StaleStatusError(current)
+        t.runs.items[run_id] = new = _merge(current, changes)
+        return new
+
+    async def list_runs(self, thread_id: str, query: ListQuery) -> Page:
+        t = self._threads.get(thread_id)
+        return t.runs.page(query) if t else Page([], False)
+
+    async def get_active_run(self, thread_id: str) -> Obj | None:
+        t = self._threads.get(thread_id)
+        if t is None:
+            return None
+        rid = self._active_run(t)
+        return t.runs.items[rid] if rid else None
+
+    # steps
+    async def create_step(self, step: Obj) -> Obj:
+        self._threads[step["thread_id"]].steps[step["run_id"]].add(step)
+        return step
+
+    def _steps(self, thread_id: str, run_id: str) -> _Ordered | None:
+        t = self._threads.get(thread_id)
+        return t.steps.get(run_id) if t else None
+
+    async def get_step(self, thread_id: str, run_id: str, step_id: str) -> Obj | None:
+        steps = self._steps(thread_id, run_id)
+        return steps.items.get(step_id) if steps else None
+
+    async def update_step(self, thread_id: str, run_id: str, step_id: str, changes: Obj) -> Obj | None:
+        steps = self._steps(thread_id, run_id)
+        if steps is None or step_id not in steps.items:
+            return None
+        steps.items[step_id] = new = _merge(steps.items[step_id], changes)
+        return new
+
+    async def list_steps(self, thread_id: str, run_id: str, query: ListQuery) -> Page:
+        steps = self._steps(thread_id, run_id)
+        return steps.page(query) if steps else Page([], False)
+
+    async def close(self) -> None:
+        pass

@@ -1,0 +1,17 @@
+"""The conformance kit: subclass these test classes to check an adapter of your own.
+
+    from supercompat.testing import StorageAdapterTests
+
+    class TestMyStorage(StorageAdapterTests):
+        @pytest.fixture
+        async def storage_adapter(self):
+            adapter = MyStorage(...)   # an empty store, for this test only
+            yield adapter
+            await adapter.close()
+
+The kit needs pytest and pytest-asyncio (``asyncio_mode = "auto"``).
+"""
+
+from .storage import StorageAdapterTests
+
+__all__ = ["StorageAdapterTests"]

@@ -1,0 +1,303 @@
+"""StorageAdapterTests: the behaviour every StorageAdapter must have."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+
+from ..ids import new_id
+from ..storage import ActiveRunError, ListQuery, StaleStatusError, StorageAdapter
+
+
+def make_assistant(**fields: Any) -> dict[str, Any]:
+    return {"id": new_id("asst"), "object": "assistant", "created_at": int(time.time()), "name": None,
+            "description": None, "model": "m", "instructions": None, "tools": [], "tool_resources": {},
+            "metadata": {}, "temperature": 1.0, "top_p": 1.0, "response_format": "auto", **fields}
+
+
+def make_thread(**fields: Any) -> dict[str, Any]:
+    return {"id": new_id("thread"), "object": "thread", "created_at": int(time.time()), "metadata": {},
+            "tool_resources": {}, **fields}
+
+
+def make_message(thread_id: str, text: str = "hi", **fields: Any) -> dict[str, Any]:
+    now = int(time.time())
+    return {"id": new_id("msg"), "object": "thread.message", "created_at": now, "assistant_id": None,
+            "thread_id": thread_id, "run_id": None, "role": "user",
+            "content": [{"type": "text", "text": {"value": text, "annotations": []}}], "attachments": [],
+            "metadata": {}, "status": "completed", "incomplete_details": None, "completed_at": now,
+            "incomplete_at": None, **fields}
+
+
+def make_run(thread_id: str, assistant_id: str = "asst_x", status: str = "queued", **fields: Any) -> dict[str, Any]:
+    return {"id": new_id("run"), "object": "thread.run", "created_at": int(time.time()),
+            "assistant_id": assistant_id, "thread_id": thread_id, "status": status, "started_at": None,
+            "expires_at": None, "cancelled_at": None, "failed_at": None, "completed_at": None,
+            "last_error": None, "model": "m", "instructions": "", "tools": [], "metadata": {},
+            "incomplete_details": None, "usage": None, "temperature": 1.0, "top_p": 1.0,
+            "max_prompt_tokens": None, "max_completion_tokens": None,
+            "truncation_strategy": {"type": "auto", "last_messages": None}, "response_format": "auto",
+            "tool_choice": "auto", "parallel_tool_calls": True, "required_action": None, **fields}
+
+
+def make_step(thread_id: str, run_id: str, **fields: Any) -> dict[str, Any]:
+    return {"id": new_id("step"), "object": "thread.run.step", "created_at": int(time.time()),
+            "run_id": run_id, "assistant_id": "asst_x", "thread_id": thread_id, "type": "tool_calls",
+            "status": "in_progress", "cancelled_at": None, "completed_at": None, "expired_at": None,
+            "failed_at": None, "last_error": None,
+            "step_details": {"type": "tool_calls", "tool_calls": []}, "usage": None, "metadata": None,
+            **fields}
+
+
+def ids(page: Any) -> list[str]:
+    return [o["id"] for o in page.data]
+
+
+class StorageAdapterTests:
+    """Subclass and provide an async fixture ``storage_adapter`` yielding an empty store."""
+
+    @pytest.fixture
+    async def storage_adapter(self) -> StorageAdapter:  # pragma: no cover - subclasses override
+        raise NotImplementedError("provide a `storage_adapter` fixture yielding an empty store")
+
+    async def _thread_with_messages(self, s: StorageAdapter, n: int) -> tuple[str, list[str]]:
+        thread = make_thread()
+        messages = [make_message(thread["id"], f"m{i}") for i in range(n)]
+        await s.create_thread(thread, messages[:2])
+        for m in messages[2:]:
+            await s.create_message(m)
+        return thread["id"], [m["id"] for m in messages]
+
+    # -- objects round-trip exactly ------------------------------------------------------------
+    async def test_assistant_round_trip(self, storage_adapter: StorageAdapter) -> None:
+        a = make_assistant(name="n", tools=[{"type": "function", "function": {"name": "f", "parameters": {
+            "type": "object", "properties": {"x": {"type": "array", "items": {"type": "string"}}}}}}],
+            metadata={"k": "v"}, response_format={"type": "json_schema", "json_schema": {"name": "s"}},
+            temperature=0.25, instructions="ünïcode ✓ \"quoted\"\n")
+        await storage_adapter.create_assistant(a)
+        assert await storage_adapter.get_assistant(a["id"]) == a
+
+    async def test_unknown_ids(self, storage_adapter: StorageAdapter) -> None:
+        s = storage_adapter
+        assert await s.get_assistant("asst_missing") is None
+        assert await s.update_assistant("asst_missing", {"name": "x"}) is None
+        assert await s.delete_assistant("asst_missing") is False
+        assert await s.get_thread("thread_missing") is None
+        assert await s.update_thread("thread_missing", {"metadata": {}}) is None
+        assert await s.delete_thread("thread_missing") is False
+        assert await s.get_message("thread_missing", "msg_missing") is None
+        assert await s.get_run("thread_missing", "run_missing") is None
+        assert await s.get_step("thread_missing", "run_missing", "step_missing") is None
+        page = await s.list_messages("thread_missing", ListQuery())
+        assert page.data == [] and page.has_more is False
+
+    async def test_update_merges_top_level_fields(self, storage_adapter: StorageAdapter) -> None:
+        a = make_assistant(name="before", description="kept")
+        await storage_adapter.create_assistant(a)
+        updated = await storage_adapter.update_assistant(a["id"], {"name": "after", "metadata": {"x": "1"}})
+        assert updated == {**a, "name": "after", "metadata": {"x": "1"}}
+        assert await storage_adapter.get_assistant(a["id"]) == updated
+
+    async def test_delete_assistant(self, storage_adapter: StorageAdapter) -> None:
+        a = make_assistant()
+        await storage_adapter.create_assistant(a)
+        assert await storage_adapter.delete_assistant(a["id"]) is True
+        assert await storage_adapter.get_assistant(a["id"]) is None
+        assert await storage_adapter.delete_assistant(a["id"]) is False
+
+    async def test_thread_with_messages(self, storage_adapter: StorageAdapter) -> None:
+        s = storage_adapter
+        thread = make_thread(metadata={"a": "b"})
+        messages = [make_message(thread["id"], "one"), make_message(thread["id"], "two")]
+        assert await s.create_thread(thread, messages) == thread
+        assert await s.get_thread(thread["id"]) == thread
+        page = await s.list_messages(thread["id"], ListQuery(order="asc"))
+        assert page.data == messages
+
+    async def test_message_update_and_delete(self, storage_adapter: StorageAdapter) -> None:
+        s = storage_adapter
+        thread_id, message_ids = await self._thread_with_messages(s, 3)
+        updated = await s.update_message(thread_id, message_ids[1], {"metadata": {"k": "v"}})
+        assert updated is not None and updated["metadata"] == {"k": "v"}
+        assert (await s.get_message(thread_id, message_ids[1]))["metadata"] == {"k": "v"}
+        assert await s.delete_message(thread_id, message_ids[1]) is True
+        assert await s.get_message(thread_id, message_ids[1]) is None
+        assert ids(await s.list_messages(thread_id, ListQuery(order="asc"))) == [message_ids[0], message_ids[2]]
+        assert await s.delete_message(thread_id, message_ids[1]) is False
+
+    async def test_messages_are_scoped_to_their_thread(self, storage_adapter: StorageAdapter) -> None:
+        s = storage_adapter
+        t1, m1 = await self._thread_with_messages(s, 2)
+        t2, m2 = await self._thread_with_messages(s, 2)
+        assert await s.get_message(t2, m1[0]) is None
+        assert ids(await s.list_messages(t2, ListQuery(order="asc"))) == m2
+
+    async def test_delete_thread_cascades(self, storage_adapter: StorageAdapter) -> None:
+        s = storage_adapter
+        thread_id, message_ids = await self._thread_with_messages(s, 2)
+        run = make_run(thread_id, status="completed")
+        await s.create_run(run, [])
+        step = make_step(thread_id, run["id"])
+        await s.create_step(step)
+        assert await s.delete_thread(thread_id) is True
+        assert await s.get_thread(thread_id) is None
+        assert await s.get_message(thread_id, message_ids[0]) is None
+        assert await s.get_run(thread_id, run["id"]) is None
+        assert await s.get_step(thread_id, run["id"], step["id"]) is None
+        assert (await s.list_messages(thread_id, ListQuery())).data == []
+        assert (await s.list_runs(thread_id, ListQuery())).data == []
+
+    # -- pagination ----------------------------------------------------------------------------
+    async def test_paging_in_both_orders(self, storage_adapter: StorageAdapter) -> None:
+        s = storage_adapter
+        thread_id, m = await self._thread_with_messages(s, 7)
+        lst = s.list_messages
+
+        page = await lst(thread_id, ListQuery(limit=3, order="asc"))
+        assert ids(page) == m[0:3] and page.has_more
+        page = await lst(thread_id, ListQuery(limit=3, order="asc", after=m[2]))
+        assert ids(page) == m[3:6] and page.has_more
+        page = await lst(thread_id, ListQuery(limit=3, order="asc", after=m[5]))
+        assert ids(page) == m[6:7] and not page.has_more
+
+        desc = list(reversed(m))
+        page = await lst(thread_id, ListQuery(limit=3))
+        assert ids(page) == desc[0:3] and page.has_more
+        page = await lst(thread_id, ListQuery(limit=3, after=desc[2]))
+        assert ids(page) == desc[3:6] and page.has_more
+        page = await lst(thread_id, ListQuery(limit=3, after=desc[5]))
+        assert ids(page) == desc[6:] and not page.has_more
+
+    async def test_before_returns_the_items_nearest_the_cursor(self, storage_adapter: StorageAdapter) -> None:
+        s = storage_adapter
+        thread_id, m = await self._thread_with_messages(s, 5)
+        lst = s.list_messages
+        # desc list is m4 m3 m2 m1 m0; "before m1" is the page preceding m1 in that order.
+        page = await lst(thread_id, ListQuery(limit=1, before=m[1]))
+        assert ids(page) == [m[2]] and page.has_more
+        page = await lst(thread_id, ListQuery(limit=20, before=m[1]))
+        assert ids(page) == [m[4], m[3], m[2]] and not page.has_more
+        assert ids(await lst(thread_id, ListQuery(before=m[4]))) == []
+        page = await lst(thread_id, ListQuery(limit=2, order="asc", before=m[3]))
+        assert ids(page) == [m[1], m[2]] and page.has_more
+        assert ids(await lst(thread_id, ListQuery(order="asc", before=m[0]))) == []
+
+    async def test_after_and_before_together(self, storage_adapter: StorageAdapter) -> None:
+        s = storage_adapter
+        thread_id, m = await self._thread_with_messages(s, 6)
+        page = await s.list_messages(thread_id, ListQuery(limit=2, order="asc", after=m[0], before=m[5]))
+        assert ids(page) == [m[1], m[2]] and page.has_more
+        page = await s.list_messages(thread_id, ListQuery(limit=10, order="desc", after=m[5], before=m[1]))
+        assert ids(page) == [m[4], m[3], m[2]] and not page.has_more
+
+    async def test_cursor_of_a_deleted_object_still_pages(self, storage_adapter: StorageAdapter) -> None:
+        s = storage_adapter
+        thread_id, m = await self._thread_with_messages(s, 4)
+        await s.delete_message(thread_id, m[1])
+        page = await s.list_messages(thread_id, ListQuery(order="asc", after=m[1]))
+        assert ids(page) == [m[2], m[3]]
+
+    async def test_same_second_objects_keep_creation_order(self, storage_adapter: StorageAdapter) -> None:
+        s = storage_adapter
+        created = [make_assistant(created_at=1_700_000_000) for _ in range(30)]
+        for a in created:
+            await s.create_assistant(a)
+        assert ids(await s.list_assistants(ListQuery(limit=100, order="asc"))) == [a["id"] for a in created]
+
+    async def test_list_messages_by_run(self, storage_adapter: StorageAdapter) -> None:
+        s = storage_adapter
+        thread_id, m = await self._thread_with_messages(s, 2)
+        run = make_run(thread_id, status="in_progress")
+        await s.create_run(run, [])
+        produced = [make_message(thread_id, "answer", role="assistant", run_id=run["id"]) for _ in range(2)]
+        for msg in produced:
+            await s.create_message(msg)
+        page = await s.list_messages(thread_id, ListQuery(order="asc"), run_id=run["id"])
+        assert ids(page) == [p["id"] for p in produced]
+        assert (await s.list_messages(thread_id, ListQuery(), run_id="run_other")).data == []
+
+    # -- runs and their invariants -------------------------------------------------------------
+    async def test_one_active_run_per_thread(self, storage_adapter: StorageAdapter) -> None:
+        s = storage_adapter
+        thread_id, _ = await self._thread_with_messages(s, 1)
+        first = make_run(thread_id)
+        await s.create_run(first, [])
+        with pytest.raises(ActiveRunError) as info:
+            await s.create_run(make_run(thread_id), [])
+        assert info.value.run_id == first["id"]
+        with pytest.raises(ActiveRunError):
+            await s.create_message(make_message(thread_id))
+        assert (await s.get_active_run(thread_id))["id"] == first["id"]
+        await s.update_run(thread_id, first["id"], {"status": "completed"})
+        assert await s.get_active_run(thread_id) is None
+        await s.create_message(make_message(thread_id))
+        await s.create_run(make_run(thread_id), [])
+
+    async def test_run_messages_may_be_added_while_active(self, storage_adapter: StorageAdapter) -> None:
+        s = storage_adapter
+        thread_id, _ = await self._thread_with_messages(s, 1)
+        run = make_run(thread_id, status="in_progress")
+        await s.create_run(run, [])
+        msg = make_message(thread_id, role="assistant", run_id=run["id"])
+        assert await s.create_message(msg) == msg
+
+    async def test_create_run_adds_its_messages_atomically(self, storage_adapter: StorageAdapter) -> None:
+        s = storage_adapter
+        thread_id, existing = await self._thread_with_messages(s, 1)
+        extra = make_message(thread_id, "additional")
+        run = make_run(thread_id)
+        await s.create_run(run, [extra])
+        assert ids(await s.list_messages(thread_id, ListQuery(order="asc"))) == [*existing, extra["id"]]
+        rejected = make_message(thread_id, "rejected")
+        with pytest.raises(ActiveRunError):
+            await s.create_run(make_run(thread_id), [rejected])
+        assert await s.get_message(thread_id, rejected["id"]) is None
+
+    async def test_racing_runs_have_one_winner(self, storage_adapter: StorageAdapter) -> None:
+        s = storage_adapter
+        thread_id, _ = await self._thread_with_messages(s, 1)
+        results = await asyncio.gather(*(s.create_run(make_run(thread_id), []) for _ in range(10)),
+                                       return_exceptions=True)
+        winners = [r for r in results if isinstance(r, dict)]
+        assert len(winners) == 1
+        assert all(isinstance(r, ActiveRunError) for r in results if not isinstance(r, dict))
+
+    async def test_conditional_status_transition(self, storage_adapter: StorageAdapter) -> None:
+        s = storage_adapter
+        thread_id, _ = await self._thread_with_messages(s, 1)
+        run = make_run(thread_id, status="in_progress")
+        await s.create_run(run, [])
+        done = await s.update_run(thread_id, run["id"], {"status": "completed"},
+                                  expected_status=frozenset({"in_progress"}))
+        assert done["status"] == "completed"
+        with pytest.raises(StaleStatusError) as info:
+            await s.update_run(thread_id, run["id"], {"status": "cancelled"},
+                               expected_status=frozenset({"in_progress", "cancelling"}))
+        assert info.value.current["status"] == "completed"
+        assert (await s.get_run(thread_id, run["id"]))["status"] == "completed"
+
+    async def test_runs_and_steps_list_and_update(self, storage_adapter: StorageAdapter) -> None:
+        s = storage_adapter
+        thread_id, _ = await self._thread_with_messages(s, 1)
+        runs = []
+        for _ in range(3):
+            run = make_run(thread_id, status="completed", metadata={"n": str(len(runs))})
+            await s.create_run(run, [])
+            runs.append(run)
+        assert ids(await s.list_runs(thread_id, ListQuery())) == [r["id"] for r in reversed(runs)]
+        assert await s.get_run(thread_id, runs[0]["id"]) == runs[0]
+        steps = [make_step(thread_id, runs[0]["id"]) for _ in range(3)]
+        for step in steps:
+            await s.create_step(step)
+        assert ids(await s.list_steps(thread_id, runs[0]["id"], ListQuery(order="asc"))) == [x["id"] for x in steps]
+        assert (await s.list_steps(thread_id, runs[1]["id"], ListQuery())).data == []
+        details = {"type": "tool_calls", "tool_calls": [
+            {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}", "output": "ok"}}]}
+        updated = await s.update_step(thread_id, runs[0]["id"], steps[1]["id"],
+                                      {"status": "completed", "step_details": details})
+        assert updated == {**steps[1], "status": "completed", "step_details": details}
+        assert await s.get_step(thread_id, runs[0]["id"], steps[1]["id"]) == updated
+        assert await s.get_step(thread_id, runs[1]["id"], steps[1]["id"]) is None

@@ -1,0 +1,133 @@
+"""SupercompatTransport: answers the openai SDK's HTTP requests in process, sync and async.
+
+Both directions hand the request to the app on the core loop (see ``_loop``); event streams are
+pumped from that loop to the caller chunk by chunk, so SSE arrives as it is produced. Closing the
+response stops the pump and frees the stream; a run keeps going, as on OpenAI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+from collections.abc import AsyncIterator, Iterator
+from typing import TYPE_CHECKING, Any
+
+import httpx2
+
+from . import _loop
+from .router import Request, Response
+
+if TYPE_CHECKING:
+    from .app import App
+
+_END = object()
+
+
+class _Failure:
+    __slots__ = ("exc",)
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+def _to_request(request: httpx2.Request, body: bytes) -> Request:
+    url = request.url
+    return Request(
+        method=request.method,
+        path=url.path,
+        query_string=url.query.decode() if isinstance(url.query, bytes) else str(url.query),
+        headers={k.lower(): v for k, v in request.headers.items()},
+        body=body,
+    )
+
+
+async def _pump(chunks: AsyncIterator[bytes], deliver: Any) -> None:
+    try:
+        async for chunk in chunks:
+            deliver(chunk)
+    except asyncio.CancelledError:
+        raise
+    except BaseException as e:  # the router guards streams; this is a last resort
+        deliver(_Failure(e))
+    finally:
+        deliver(_END)
+        aclose = getattr(chunks, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
+class _SyncStream(httpx2.SyncByteStream):
+    def __init__(self, chunks: AsyncIterator[bytes]) -> None:
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._future = _loop.submit(_pump(chunks, self._queue.put))
+
+    def __iter__(self) -> Iterator[bytes]:
+        get = self._queue.get
+        while True:
+            item = get()
+            if item is _END:
+                return
+            if isinstance(item, _Failure):
+                raise httpx2.ReadError(str(item.exc)) from item.exc
+            yield item
+
+    def close(self) -> None:
+        self._future.cancel()
+
+
+class _AsyncStream(httpx2.AsyncByteStream):
+    def __init__(self, chunks: AsyncIterator[bytes]) -> None:
+        caller = asyncio.get_running_loop()
+        self._future: Any = None
+        self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        put = self._queue.put_nowait
+
+        def deliver(item: Any) -> None:
+            try:
+                caller.call_soon_threadsafe(put, item)
+            except RuntimeError:  # the caller's loop is gone: nobody is listening any more
+                if self._future is not None:
+                    self._future.cancel()
+
+        self._future = _loop.submit(_pump(chunks, deliver))
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        get = self._queue.get
+        while True:
+            item = await get()
+            if item is _END:
+                return
+            if isinstance(item, _Failure):
+                raise httpx2.ReadError(str(item.exc)) from item.exc
+            yield item
+
+    async def aclose(self) -> None:
+        self._future.cancel()
+
+
+def _to_response(resp: Response, stream: httpx2.SyncByteStream | httpx2.AsyncByteStream | None,
+                 request: httpx2.Request) -> httpx2.Response:
+    if stream is not None:
+        return httpx2.Response(resp.status, headers=resp.headers, stream=stream, request=request)
+    return httpx2.Response(resp.status, headers=resp.headers, content=resp.body, request=request)
+
+
+class SupercompatTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
+    """One transport object serves ``httpx2.Client`` and ``httpx2.AsyncClient`` alike."""
+
+    def __init__(self, app: "App") -> None:
+        self.app = app
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        resp = _loop.run_sync(self.app.handle(_to_request(request, request.read())))
+        return _to_response(resp, _SyncStream(resp.stream) if resp.stream is not None else None, request)
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        resp = await _loop.run_async(self.app.handle(_to_request(request, await request.aread())))
+        return _to_response(resp, _AsyncStream(resp.stream) if resp.stream is not None else None, request)
+
+    def close(self) -> None:
+        pass
+
+    async def aclose(self) -> None:
+        pass

@@ -1,0 +1,88 @@
+"""Entry-point discovery with the real installed fixture plugin (tests/fixtures/supercompat-fixture)."""
+
+from __future__ import annotations
+
+import importlib.metadata
+
+import pytest
+
+from supercompat import hookimpl, plugins
+from supercompat.errors import ConfigError
+
+
+@pytest.fixture(autouse=True)
+def fresh_plugins(monkeypatch):
+    monkeypatch.delenv("SUPERCOMPAT_LOAD_PLUGINS", raising=False)
+    monkeypatch.delenv("SUPERCOMPAT_DISABLE_PLUGINS", raising=False)
+    plugins.reset()
+    yield
+    plugins.reset()
+
+
+def test_fixture_plugin_is_installed():
+    names = [ep.name for ep in importlib.metadata.entry_points(group="supercompat")]
+    assert "supercompat-fixture" in names, "install tests/fixtures/supercompat-fixture (tox does)"
+
+
+def test_register_client_adapters_through_entry_point():
+    spec = plugins.get_adapter_spec("client", "fixture-echo")
+    assert spec.plugin == "supercompat-fixture"
+    adapter = spec.build({"greeting": "hi", "api_key": "k"})
+    assert adapter.options.greeting == "hi" and adapter.options.api_key == "k"
+
+
+def test_register_storage_adapters_through_entry_point():
+    assert plugins.get_adapter_spec("storage", "fixture-memory").plugin == "supercompat-fixture"
+    assert plugins.get_adapter_spec("storage", "memory").plugin == "supercompat"
+
+
+def test_register_run_adapters_through_entry_point():
+    spec = plugins.get_adapter_spec("run", "fixture-run")
+    assert spec.plugin == "supercompat-fixture" and spec.build() == "fixture-run-adapter"
+
+
+def test_disable_list_blocks_a_plugin(monkeypatch):
+    monkeypatch.setenv("SUPERCOMPAT_DISABLE_PLUGINS", "supercompat-fixture")
+    with pytest.raises(ConfigError) as info:
+        plugins.get_adapter_spec("client", "fixture-echo")
+    assert str(info.value) == ("Unknown client adapter 'fixture-echo'. Installed client adapters: none. "
+                               "To add it: pip install supercompat-fixture-echo")
+    assert plugins.get_plugin_manager().get_plugin("supercompat-fixture") is None
+
+
+def test_load_list_loads_only_what_it_names(monkeypatch):
+    monkeypatch.setenv("SUPERCOMPAT_LOAD_PLUGINS", "")
+    assert "fixture-memory" not in plugins.registry()["storage"]
+    plugins.reset()
+    monkeypatch.setenv("SUPERCOMPAT_LOAD_PLUGINS", "supercompat-fixture")
+    assert "fixture-memory" in plugins.registry()["storage"]
+
+
+def test_unknown_adapter_lists_what_is_installed():
+    with pytest.raises(ConfigError) as info:
+        plugins.get_adapter_spec("storage", "redis")
+    assert str(info.value) == ("Unknown storage adapter 'redis'. Installed storage adapters: fixture-memory, "
+                               "memory. To add it: pip install supercompat-redis")
+
+
+def test_duplicate_names_fail_naming_both_registrants():
+    class Impostor:
+        @hookimpl
+        def register_client_adapters(self, register):
+            register("fixture-echo", lambda options: None)
+
+    plugins.get_plugin_manager().register(Impostor(), name="impostor")
+    with pytest.raises(ConfigError) as info:
+        plugins.registry()
+    assert str(info.value) == ("Client adapter 'fixture-echo' is registered by both 'supercompat-fixture' "
+                               "and 'impostor'.")
+
+
+def test_hook_implementations_are_checked_against_the_specs():
+    class Misspelled:
+        @hookimpl
+        def register_client_adapters(self, register, surprise):
+            pass
+
+    with pytest.raises(Exception, match="surprise"):
+        plugins.get_plugin_manager().register(Misspelled(), name="misspelled")

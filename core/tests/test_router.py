@@ -1,0 +1,63 @@
+"""Errors outside the resources: unknown routes, wrong methods, bad JSON, our own bugs."""
+
+from __future__ import annotations
+
+import httpx2
+import openai
+import pytest
+
+from supercompat import App, SupercompatTransport, supercompat
+from supercompat.router import Router
+
+
+def raw_client() -> httpx2.Client:
+    return httpx2.Client(transport=SupercompatTransport(App()), base_url="http://test/v1")
+
+
+def test_unknown_route_is_404_in_the_envelope():
+    r = raw_client().get("/nothing/here")
+    assert r.status_code == 404 and r.headers["x-should-retry"] == "false"
+    assert r.json() == {"error": {"message": "Invalid URL (GET /v1/nothing/here)",
+                                  "type": "invalid_request_error", "param": None, "code": "unknown_url"}}
+
+
+def test_wrong_method_is_405():
+    r = raw_client().put("/assistants")
+    assert r.status_code == 405 and r.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_malformed_json_is_400():
+    r = raw_client().post("/assistants", content=b"{not json", headers={"content-type": "application/json"})
+    assert r.status_code == 400 and "could not parse the JSON body" in r.json()["error"]["message"]
+    r = raw_client().post("/assistants", content=b"[1, 2]")
+    assert r.status_code == 400
+
+
+def test_literal_segments_win_over_parameters():
+    router = Router()
+
+    async def literal(app, req): return "literal"
+    async def param(app, req): return "param"
+    router.add("POST", "/threads/{thread_id}", param)
+    router.add("POST", "/threads/runs", literal)
+    assert router.match("POST", "/v1/threads/runs")[0] is literal
+    assert router.match("POST", "/v1/threads/thread_1") == (param, {"thread_id": "thread_1"})
+
+
+class BrokenStorage:
+    async def create_assistant(self, assistant):
+        raise RuntimeError("boom")
+
+    async def close(self):
+        pass
+
+
+def test_our_bug_is_a_500_in_the_envelope_not_a_dropped_connection(caplog):
+    client = supercompat(storage_adapter=BrokenStorage())
+    with pytest.raises(openai.InternalServerError) as info:
+        client.beta.assistants.create(model="m")
+    assert info.value.status_code == 500
+    assert info.value.body["type"] == "server_error"
+    assert info.value.response.headers["x-should-retry"] == "false"
+    assert "boom" in caplog.text  # logged for us, not shown to the caller
+    assert "boom" not in info.value.message
