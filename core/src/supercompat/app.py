@@ -6,6 +6,7 @@ from typing import Any
 
 from .api import build_router
 from .router import Request, Response, request_id
+from .runs.engine import RunEngine
 
 _router = build_router()
 
@@ -17,10 +18,15 @@ class App:
             from .storage import memory_storage_adapter
 
             storage_adapter = memory_storage_adapter()
+        if run_adapter is None:
+            from .runs import completions_run_adapter
+
+            run_adapter = completions_run_adapter()
         self.client = client_adapter
         self.storage = storage_adapter
         self.run_adapter = run_adapter
         self.router = _router
+        self.engine = RunEngine(self)
 
     async def handle(self, request: Request) -> Response:
         response = await self.router.dispatch(self, request)

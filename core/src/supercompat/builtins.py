@@ -12,3 +12,17 @@ def register_storage_adapters(register: Any) -> None:
     from .storage import memory_storage_adapter
 
     register("memory", lambda options: memory_storage_adapter())
+
+
+@hookimpl
+def register_run_adapters(register: Any) -> None:
+    from .runs import completions_run_adapter
+
+    register("completions", lambda options: completions_run_adapter())
+
+
+@hookimpl
+def register_client_adapters(register: Any) -> None:
+    from .testing.scripted import ScriptedOptions, scripted_client_adapter
+
+    register("scripted", lambda options: scripted_client_adapter(list(options.replies)), ScriptedOptions)

@@ -47,3 +47,8 @@ def random_base62(length: int) -> str:
 def new_id(prefix: str) -> str:
     """``new_id("asst")`` -> ``"asst_<24 chars>"``, greater than every id made before it here."""
     return f"{prefix}_{_ordered_part()}{random_base62(12)}"
+
+
+def with_prefix(prefix: str, other_id: str) -> str:
+    """An id of kind ``prefix`` at the same instant as ``other_id``: a cursor across kinds."""
+    return f"{prefix}_{other_id.split('_', 1)[1]}"

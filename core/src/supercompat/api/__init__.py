@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from ..router import Router
-from . import assistants, messages, threads
+from . import assistants, chat, messages, runs, threads
 
 
 def build_router() -> Router:
     router = Router()
-    for module in (assistants, threads, messages):
+    for module in (assistants, threads, messages, runs, chat):
         module.register(router)
     return router

@@ -12,6 +12,7 @@
 The kit needs pytest and pytest-asyncio (``asyncio_mode = "auto"``).
 """
 
+from .scripted import Reply, ScriptedClientAdapter, scripted_client_adapter
 from .storage import StorageAdapterTests
 
-__all__ = ["StorageAdapterTests"]
+__all__ = ["Reply", "ScriptedClientAdapter", "StorageAdapterTests", "scripted_client_adapter"]

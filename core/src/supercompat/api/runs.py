@@ -1,0 +1,283 @@
+"""Runs, run steps, create_and_run, submit_tool_outputs and cancel."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from .. import ids
+from ..errors import InvalidRequest, NotFound
+from ..router import Response, Router
+from ..runs.engine import TERMINAL
+from ..storage import ACTIVE_RUN_STATUSES, ActiveRunError, StaleStatusError
+from . import params as p
+from .assistants import get as get_assistant
+from .messages import build_message
+from .threads import build_thread, get_thread
+
+_RUN_FIELDS = ("assistant_id", "model", "instructions", "additional_instructions", "additional_messages",
+               "tools", "metadata", "temperature", "top_p", "stream", "max_prompt_tokens",
+               "max_completion_tokens", "truncation_strategy", "tool_choice", "parallel_tool_calls",
+               "response_format", "reasoning_effort")
+_CREATE_AND_RUN_FIELDS = tuple(f for f in _RUN_FIELDS if f not in ("additional_instructions", "additional_messages")) + (
+    "thread", "tool_resources")
+POLL_WAIT_SECONDS = 10.0
+
+
+def _validate_run_params(body: dict[str, Any]) -> None:
+    p.string(p.require(body, "assistant_id"), "assistant_id")
+    for key in ("model",):
+        if key in body:
+            p.string(body[key], key, nullable=True)
+    for key in ("instructions", "additional_instructions"):
+        if key in body:
+            p.string(body[key], key, max_len=256_000, nullable=True)
+    p.tools(body.get("tools"))
+    p.metadata(body.get("metadata"))
+    p.number(body.get("temperature"), "temperature", minimum=0, maximum=2)
+    p.number(body.get("top_p"), "top_p", minimum=0, maximum=1)
+    p.boolean(body.get("stream"), "stream")
+    p.boolean(body.get("parallel_tool_calls"), "parallel_tool_calls")
+    for key in ("max_prompt_tokens", "max_completion_tokens"):
+        p.integer(body.get(key), key, minimum=1)
+    p.response_format(body.get("response_format"))
+    strategy = body.get("truncation_strategy")
+    if strategy is not None:
+        p.obj(strategy, "truncation_strategy")
+        p.check_known(strategy, ("type", "last_messages"), "truncation_strategy.")
+        p.string(p.require(strategy, "type", "truncation_strategy."), "truncation_strategy.type",
+                 choices=("auto", "last_messages"))
+        p.integer(strategy.get("last_messages"), "truncation_strategy.last_messages", minimum=1)
+        if strategy["type"] == "last_messages" and not strategy.get("last_messages"):
+            raise InvalidRequest("Missing required parameter: 'truncation_strategy.last_messages'.",
+                                 param="truncation_strategy.last_messages", code="missing_required_parameter")
+    choice = body.get("tool_choice")
+    if choice is not None and not (isinstance(choice, str) and choice in ("none", "auto", "required")):
+        p.obj(choice, "tool_choice")
+        kind = p.string(p.require(choice, "type", "tool_choice."), "tool_choice.type",
+                        choices=("function", "file_search", "code_interpreter"))
+        if kind == "function":
+            fn = p.obj(p.require(choice, "function", "tool_choice."), "tool_choice.function")
+            p.string(p.require(fn, "name", "tool_choice.function."), "tool_choice.function.name")
+    if "reasoning_effort" in body:
+        p.string(body["reasoning_effort"], "reasoning_effort", nullable=True,
+                 choices=("none", "minimal", "low", "medium", "high", "xhigh"))
+
+
+def _build_run(body: dict[str, Any], assistant: dict[str, Any], thread_id: str) -> dict[str, Any]:
+    """Run parameters over the assistant's defaults."""
+    instructions = body.get("instructions")
+    if instructions is None:
+        instructions = assistant.get("instructions") or ""
+    if body.get("additional_instructions"):
+        instructions = f"{instructions}\n\n{body['additional_instructions']}" if instructions else body[
+            "additional_instructions"]
+
+    def pick(key: str, default: Any) -> Any:
+        value = body.get(key)
+        if value is None:
+            value = assistant.get(key)
+        return default if value is None else value
+
+    created = int(time.time())
+    run = {
+        "id": ids.new_id("run"), "object": "thread.run", "created_at": created,
+        "assistant_id": assistant["id"], "thread_id": thread_id, "status": "queued",
+        "started_at": None, "expires_at": created + 600, "cancelled_at": None, "failed_at": None,
+        "completed_at": None, "required_action": None, "last_error": None,
+        "model": body.get("model") or assistant["model"], "instructions": instructions,
+        "tools": body["tools"] if body.get("tools") is not None else assistant.get("tools") or [],
+        "metadata": body.get("metadata") or {}, "incomplete_details": None, "usage": None,
+        "temperature": pick("temperature", 1.0), "top_p": pick("top_p", 1.0),
+        "max_prompt_tokens": body.get("max_prompt_tokens"),
+        "max_completion_tokens": body.get("max_completion_tokens"),
+        "truncation_strategy": {"type": "auto", "last_messages": None, **(body.get("truncation_strategy") or {})},
+        "response_format": pick("response_format", "auto"),
+        "tool_choice": body.get("tool_choice") or "auto",
+        "parallel_tool_calls": body.get("parallel_tool_calls", True) if body.get("parallel_tool_calls") is not None else True,
+    }
+    effort = body.get("reasoning_effort") or assistant.get("reasoning_effort")
+    if effort:
+        run["reasoning_effort"] = effort
+    return run
+
+
+def active_run_error(thread_id: str, run_id: str) -> InvalidRequest:
+    return InvalidRequest(f"Thread {thread_id} already has an active run {run_id}.")
+
+
+def _launch(app: Any, run: dict[str, Any], stream: bool, prelude: list[tuple[str, Any]],
+            resumed_steps: list[dict[str, Any]] | None = None) -> Any:
+    engine = app.engine
+    if not stream:
+        engine.start(run, resumed_steps)
+        return run
+    return Response.event_stream(engine.stream(run["id"], prelude, lambda: engine.start(run, resumed_steps)))
+
+
+async def create(app: Any, req: Any) -> Any:
+    thread_id = req.params["thread_id"]
+    body = req.json()
+    p.check_known(body, _RUN_FIELDS)
+    _validate_run_params(body)
+    extra = body.get("additional_messages") or []
+    p.array(extra, "additional_messages", max_items=32)
+    messages = [build_message(m, thread_id, f"additional_messages[{i}].") for i, m in enumerate(extra)]
+    await get_thread(app, thread_id)
+    assistant = await get_assistant(app, body["assistant_id"])
+    run = _build_run(body, assistant, thread_id)
+    try:
+        run = await app.storage.create_run(run, messages)
+    except ActiveRunError as e:
+        raise active_run_error(thread_id, e.run_id) from None
+    return _launch(app, run, bool(body.get("stream")), [("thread.run.created", run), ("thread.run.queued", run)])
+
+
+async def create_and_run(app: Any, req: Any) -> Any:
+    body = req.json()
+    p.check_known(body, _CREATE_AND_RUN_FIELDS)
+    _validate_run_params(body)
+    thread_body = dict(body.get("thread") or {})
+    if body.get("tool_resources") is not None:
+        thread_body.setdefault("tool_resources", body["tool_resources"])
+    thread, messages = build_thread(thread_body, "thread.")
+    assistant = await get_assistant(app, body["assistant_id"])
+    run = _build_run(body, assistant, thread["id"])
+    thread = await app.storage.create_thread(thread, messages)
+    run = await app.storage.create_run(run, [])
+    return _launch(app, run, bool(body.get("stream")),
+                   [("thread.created", thread), ("thread.run.created", run), ("thread.run.queued", run)])
+
+
+async def get_run(app: Any, thread_id: str, run_id: str) -> dict[str, Any]:
+    run = await app.storage.get_run(thread_id, run_id)
+    if run is None:
+        await get_thread(app, thread_id)
+        raise NotFound.object("run", run_id)
+    if run["status"] == "requires_action" and (run["expires_at"] or 0) <= time.time():
+        run = await app.engine.expire_if_due(thread_id, run_id, run) or run
+    return run
+
+
+async def retrieve(app: Any, req: Any) -> Response:
+    thread_id, run_id = req.params["thread_id"], req.params["run_id"]
+    run = await get_run(app, thread_id, run_id)
+    if req.header("x-stainless-poll-helper"):
+        run = await app.engine.wait_for_poll(thread_id, run_id, run, POLL_WAIT_SECONDS)
+    # poll() reads this once and sleeps that long between GETs; the GET itself waits for news.
+    return Response.json(run, headers=[("openai-poll-after-ms", "1")])
+
+
+async def update(app: Any, req: Any) -> dict[str, Any]:
+    body = req.json()
+    p.check_known(body, ("metadata",))
+    thread_id, run_id = req.params["thread_id"], req.params["run_id"]
+    run = await get_run(app, thread_id, run_id)
+    if "metadata" not in body:
+        return run
+    updated = await app.storage.update_run(thread_id, run_id, {"metadata": p.metadata(body["metadata"]) or {}})
+    if updated is None:
+        raise NotFound.object("run", run_id)
+    return updated
+
+
+async def list_(app: Any, req: Any) -> dict[str, Any]:
+    thread_id = req.params["thread_id"]
+    query = p.list_query(req)
+    await get_thread(app, thread_id)
+    return p.list_body(await app.storage.list_runs(thread_id, query))
+
+
+async def cancel(app: Any, req: Any) -> dict[str, Any]:
+    thread_id, run_id = req.params["thread_id"], req.params["run_id"]
+    run = await get_run(app, thread_id, run_id)
+    if run["status"] not in ACTIVE_RUN_STATUSES:
+        raise InvalidRequest(f"Cannot cancel run with status '{run['status']}'.")
+    engine = app.engine
+    try:
+        if engine.is_executing(run_id):
+            run = await engine.transition(run, {"status": "cancelling"}, "thread.run.cancelling",
+                                           frozenset({"queued", "in_progress"}))
+            engine.cancel_execution(run_id)
+            return run
+        t = int(time.time())
+        run = await engine.transition(run, {"status": "cancelled", "cancelled_at": t, "expires_at": None,
+                                             "required_action": None}, None, frozenset(ACTIVE_RUN_STATUSES))
+        await engine.close_tool_steps(run, "cancelled", t)
+        return run
+    except StaleStatusError as stale:
+        if stale.current["status"] in TERMINAL:
+            raise InvalidRequest(f"Cannot cancel run with status '{stale.current['status']}'.") from None
+        return stale.current
+
+
+async def submit_tool_outputs(app: Any, req: Any) -> Any:
+    thread_id, run_id = req.params["thread_id"], req.params["run_id"]
+    body = req.json()
+    p.check_known(body, ("tool_outputs", "stream"))
+    outputs = p.array(p.require(body, "tool_outputs"), "tool_outputs")
+    by_id: dict[str, str] = {}
+    for i, out in enumerate(outputs):
+        p.obj(out, f"tool_outputs[{i}]")
+        p.check_known(out, ("tool_call_id", "output"), f"tool_outputs[{i}].")
+        call_id = p.string(p.require(out, "tool_call_id", f"tool_outputs[{i}]."), f"tool_outputs[{i}].tool_call_id")
+        by_id[call_id] = p.string(out.get("output", ""), f"tool_outputs[{i}].output") or ""
+    stream = bool(p.boolean(body.get("stream"), "stream"))
+    run = await get_run(app, thread_id, run_id)
+    if run["status"] != "requires_action":
+        raise InvalidRequest(f"Runs in status \"{run['status']}\" do not accept tool outputs.")
+    expected = [c["id"] for c in run["required_action"]["submit_tool_outputs"]["tool_calls"]]
+    missing = [c for c in expected if c not in by_id]
+    unknown = [c for c in by_id if c not in expected]
+    if missing or unknown:
+        raise InvalidRequest(f"Expected tool outputs for call_ids {expected}, got {list(by_id)}.",
+                             param="tool_outputs")
+    try:
+        run = await app.storage.update_run(thread_id, run_id, {"status": "queued", "required_action": None,
+                                                               "expires_at": int(time.time()) + 600},
+                                           expected_status=frozenset({"requires_action"}))
+    except StaleStatusError as stale:
+        raise InvalidRequest(f"Runs in status \"{stale.current['status']}\" do not accept tool outputs.") from None
+    from ..storage import ListQuery
+
+    completed = []
+    t = int(time.time())
+    for step in (await app.storage.list_steps(thread_id, run_id, ListQuery(limit=100, order="desc"))).data:
+        if step["type"] == "tool_calls" and step["status"] == "in_progress":
+            calls = [{**c, "function": {**c["function"], "output": by_id.get(c["id"], "")}}
+                     for c in step["step_details"]["tool_calls"]]
+            completed.append(await app.storage.update_step(thread_id, run_id, step["id"], {
+                "status": "completed", "completed_at": t,
+                "step_details": {"type": "tool_calls", "tool_calls": calls}}))
+    return _launch(app, run, stream, [("thread.run.queued", run)], completed)
+
+
+async def _get_step(app: Any, thread_id: str, run_id: str, step_id: str) -> dict[str, Any]:
+    step = await app.storage.get_step(thread_id, run_id, step_id)
+    if step is None:
+        await get_run(app, thread_id, run_id)
+        raise NotFound.object("run step", step_id)
+    return step
+
+
+async def retrieve_step(app: Any, req: Any) -> dict[str, Any]:
+    return await _get_step(app, req.params["thread_id"], req.params["run_id"], req.params["step_id"])
+
+
+async def list_steps(app: Any, req: Any) -> dict[str, Any]:
+    thread_id, run_id = req.params["thread_id"], req.params["run_id"]
+    query = p.list_query(req)
+    await get_run(app, thread_id, run_id)
+    return p.list_body(await app.storage.list_steps(thread_id, run_id, query))
+
+
+def register(router: Router) -> None:
+    router.add("POST", "/threads/runs", create_and_run)
+    router.add("POST", "/threads/{thread_id}/runs", create)
+    router.add("GET", "/threads/{thread_id}/runs", list_)
+    router.add("GET", "/threads/{thread_id}/runs/{run_id}", retrieve)
+    router.add("POST", "/threads/{thread_id}/runs/{run_id}", update)
+    router.add("POST", "/threads/{thread_id}/runs/{run_id}/cancel", cancel)
+    router.add("POST", "/threads/{thread_id}/runs/{run_id}/submit_tool_outputs", submit_tool_outputs)
+    router.add("GET", "/threads/{thread_id}/runs/{run_id}/steps", list_steps)
+    router.add("GET", "/threads/{thread_id}/runs/{run_id}/steps/{step_id}", retrieve_step)

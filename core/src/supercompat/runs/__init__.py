@@ -1,0 +1,72 @@
+"""Runs: the RunAdapter contract, its typed events, and the built-in ``completions`` run adapter.
+
+A run adapter executes one model turn of a run: it reads the thread (through the storage adapter,
+read-only), calls the client adapter, and yields typed events. The RunEngine (``runs.engine``)
+persists what those events mean (messages, steps, statuses) and turns them into the SSE stream;
+adapters never write storage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    """A piece of the assistant's message text."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallDelta:
+    """A piece of a function call. The first delta of an ``index`` carries ``id`` and ``name``;
+    later ones carry only more ``arguments``."""
+
+    index: int
+    arguments: str = ""
+    id: str | None = None
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TurnEnd:
+    """The model's turn is over. ``finish_reason`` is the chat-completions one (``stop``,
+    ``tool_calls``, ``length``, ``content_filter``); ``usage`` its token counts, if reported."""
+
+    finish_reason: str
+    usage: dict[str, int] | None = None
+
+
+RunEvent = TextDelta | ToolCallDelta | TurnEnd
+
+
+@dataclass(slots=True)
+class RunContext:
+    """What a run adapter may use: the run as stored, the storage adapter (to read the thread) and
+    the client adapter. ``usage`` is what earlier turns of this run have used so far."""
+
+    run: dict[str, Any]
+    storage: Any
+    client: Any
+    usage: dict[str, int] = field(default_factory=dict)
+
+
+@runtime_checkable
+class RunAdapter(Protocol):
+    def run_turn(self, context: RunContext) -> AsyncIterator[RunEvent]:
+        """Yield the events of one model turn, ending with exactly one TurnEnd. Provider failures
+        are raised as :class:`supercompat.errors.APIError`."""
+
+
+def completions_run_adapter() -> RunAdapter:
+    """Runs over the client adapter's chat-completions interface: works with every provider."""
+    from .completions import CompletionsRunAdapter
+
+    return CompletionsRunAdapter()
+
+
+__all__ = ["RunAdapter", "RunContext", "RunEvent", "TextDelta", "ToolCallDelta", "TurnEnd",
+           "completions_run_adapter"]

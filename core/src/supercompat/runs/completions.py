@@ -1,0 +1,175 @@
+"""The ``completions`` run adapter: a thread becomes one chat-completions request per model turn."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from ..errors import APIError
+from ..ids import with_prefix
+from ..storage import ListQuery
+from . import RunContext, RunEvent, TextDelta, ToolCallDelta, TurnEnd
+
+EVERYTHING = 1 << 31
+
+
+def _user_content(blocks: list[dict[str, Any]]) -> str | list[dict[str, Any]]:
+    parts: list[dict[str, Any]] = []
+    for block in blocks:
+        kind = block["type"]
+        if kind == "text":
+            parts.append({"type": "text", "text": block["text"]["value"]})
+        elif kind == "image_url":
+            image = {"url": block["image_url"]["url"]}
+            if block["image_url"].get("detail"):
+                image["detail"] = block["image_url"]["detail"]
+            parts.append({"type": "image_url", "image_url": image})
+        # image_file parts need the files API to resolve their bytes; they are left out until then.
+    if all(p["type"] == "text" for p in parts):
+        return "\n".join(p["text"] for p in parts)
+    return parts
+
+
+def _text(blocks: list[dict[str, Any]]) -> str:
+    return "".join(b["text"]["value"] for b in blocks if b["type"] == "text")
+
+
+def _estimate_tokens(message: dict[str, Any]) -> int:
+    content = message.get("content")
+    size = len(content) if isinstance(content, str) else len(str(content or ""))
+    for call in message.get("tool_calls") or ():
+        size += len(call["function"]["arguments"]) + len(call["function"]["name"])
+    return size // 4 + 4
+
+
+async def _history(ctx: RunContext) -> list[dict[str, Any]]:
+    """Thread messages and completed tool rounds, in the order they happened."""
+    run, storage = ctx.run, ctx.storage
+    thread_id = run["thread_id"]
+    strategy = run.get("truncation_strategy") or {"type": "auto"}
+    if strategy.get("type") == "last_messages" and strategy.get("last_messages"):
+        page = await storage.list_messages(thread_id, ListQuery(limit=strategy["last_messages"], order="desc"))
+        messages = list(reversed(page.data))
+    else:
+        messages = (await storage.list_messages(thread_id, ListQuery(limit=EVERYTHING, order="asc"))).data
+    # Tool rounds live in run steps. Ids sort by creation across kinds, so runs older than the oldest
+    # message kept can't have steps inside the window.
+    after = with_prefix("run", messages[0]["id"]) if messages else None
+    runs = (await storage.list_runs(thread_id, ListQuery(limit=EVERYTHING, order="asc", after=after))).data
+    if all(r["id"] != run["id"] for r in runs):
+        runs.append(run)  # its earlier tool rounds may follow a message kept by truncation
+    steps = []
+    for r in runs:
+        for step in (await storage.list_steps(thread_id, r["id"], ListQuery(limit=EVERYTHING, order="asc"))).data:
+            if step["type"] == "tool_calls" and step["status"] == "completed":
+                steps.append(step)
+    timeline = sorted([*messages, *steps], key=lambda o: o["id"].split("_", 1)[1])
+
+    chat: list[dict[str, Any]] = []
+    last_assistant_run: str | None = None
+    for item in timeline:
+        if item["object"] == "thread.message":
+            if item["role"] == "user":
+                chat.append({"role": "user", "content": _user_content(item["content"])})
+                last_assistant_run = None
+            else:
+                chat.append({"role": "assistant", "content": _text(item["content"])})
+                last_assistant_run = item.get("run_id")
+            continue
+        calls = item["step_details"]["tool_calls"]
+        tool_calls = [{"id": c["id"], "type": "function",
+                       "function": {"name": c["function"]["name"], "arguments": c["function"]["arguments"]}}
+                      for c in calls if c["type"] == "function"]
+        if not tool_calls:
+            continue
+        if last_assistant_run == item["run_id"] and chat and "tool_calls" not in chat[-1]:
+            chat[-1]["tool_calls"] = tool_calls  # text and calls of one model turn: one message
+        else:
+            chat.append({"role": "assistant", "content": None, "tool_calls": tool_calls})
+        for c in calls:
+            if c["type"] == "function":
+                chat.append({"role": "tool", "tool_call_id": c["id"], "content": c["function"]["output"] or ""})
+        last_assistant_run = None
+    return chat
+
+
+def _fit_prompt_budget(chat: list[dict[str, Any]], budget: int) -> list[dict[str, Any]]:
+    """Drop the oldest messages until the estimate fits, never splitting a tool round."""
+    total = sum(_estimate_tokens(m) for m in chat)
+    start = 0
+    while total > budget and start < len(chat) - 1:
+        total -= _estimate_tokens(chat[start])
+        start += 1
+        while start < len(chat) and chat[start]["role"] == "tool":
+            total -= _estimate_tokens(chat[start])
+            start += 1
+    return chat[start:]
+
+
+def _tool_choice(choice: Any) -> Any:
+    if isinstance(choice, dict) and choice.get("type") == "function":
+        return {"type": "function", "function": {"name": choice["function"]["name"]}}
+    return choice
+
+
+async def build_request(ctx: RunContext) -> dict[str, Any]:
+    run = ctx.run
+    chat = await _history(ctx)
+    if run.get("max_prompt_tokens"):
+        chat = _fit_prompt_budget(chat, run["max_prompt_tokens"])
+    if run.get("instructions"):
+        chat.insert(0, {"role": "system", "content": run["instructions"]})
+    params: dict[str, Any] = {"model": run["model"], "messages": chat, "stream": True,
+                              "stream_options": {"include_usage": True}}
+    functions = [t for t in run.get("tools") or () if t["type"] == "function"]
+    if functions:
+        params["tools"] = [{"type": "function", "function": t["function"]} for t in functions]
+        params["tool_choice"] = _tool_choice(run.get("tool_choice") or "auto")
+        params["parallel_tool_calls"] = run.get("parallel_tool_calls", True)
+    for key in ("temperature", "top_p"):
+        if run.get(key) is not None:
+            params[key] = run[key]
+    fmt = run.get("response_format")
+    if isinstance(fmt, dict) and fmt.get("type") in ("json_object", "json_schema"):
+        params["response_format"] = fmt
+    if run.get("max_completion_tokens"):
+        used = ctx.usage.get("completion_tokens", 0)
+        params["max_completion_tokens"] = max(1, run["max_completion_tokens"] - used)
+    if run.get("reasoning_effort"):
+        params["reasoning_effort"] = run["reasoning_effort"]
+    return params
+
+
+class CompletionsRunAdapter:
+    async def run_turn(self, ctx: RunContext) -> AsyncIterator[RunEvent]:
+        if ctx.client is None:
+            raise APIError("No client adapter is configured, so runs can't call a model.", status=500,
+                           type="server_error", code="server_error")
+        params = await build_request(ctx)
+        finish: str | None = None
+        usage: dict[str, int] | None = None
+        indexes: dict[int, int] = {}  # provider tool-call index -> ours (0, 1, ...)
+        async for chunk in ctx.client.chat_completions_stream(params):
+            if chunk.get("usage"):
+                usage = chunk["usage"]
+            for choice in chunk.get("choices") or ():
+                if choice.get("index", 0) != 0:
+                    continue
+                delta = choice.get("delta") or {}
+                if delta.get("content"):
+                    yield TextDelta(delta["content"])
+                for call in delta.get("tool_calls") or ():
+                    fn = call.get("function") or {}
+                    provider_index = call.get("index", len(indexes))
+                    if provider_index not in indexes:
+                        indexes[provider_index] = len(indexes)
+                        yield ToolCallDelta(indexes[provider_index], fn.get("arguments") or "", call.get("id"),
+                                            fn.get("name"))
+                    elif fn.get("arguments"):
+                        yield ToolCallDelta(indexes[provider_index], fn["arguments"])
+                if choice.get("finish_reason"):
+                    finish = choice["finish_reason"]
+        if finish is None:
+            raise APIError("The provider's response ended before it was complete.", status=502,
+                           type="server_error", code="server_error")
+        yield TurnEnd(finish, usage)

@@ -1,0 +1,352 @@
+"""The RunEngine: the run state machine, persistence of every change, and event fan-out.
+
+One execution *segment* goes from ``queued`` to ``requires_action`` or a terminal status: the run
+adapter yields one model turn's events and the engine turns them into steps, messages and run
+updates, each persisted through the storage adapter before it is published. Streams subscribe to a
+run's events; a run never depends on anyone listening.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
+
+from ..errors import APIError
+from ..ids import new_id
+from ..router import SSE_DONE, sse
+from ..storage import StaleStatusError
+from . import RunContext, TextDelta, ToolCallDelta, TurnEnd
+
+log = logging.getLogger("supercompat")
+
+TERMINAL = frozenset({"completed", "failed", "cancelled", "expired", "incomplete"})
+POLL_DONE = TERMINAL | {"requires_action"}  # where the SDK's poll() stops
+REQUIRES_ACTION_TTL = 600
+_END = object()
+
+
+def now() -> int:
+    return int(time.time())
+
+
+def last_error(err: BaseException) -> dict[str, str]:
+    if isinstance(err, APIError) and err.status == 429:
+        return {"code": "rate_limit_exceeded", "message": err.message}
+    if isinstance(err, APIError):
+        return {"code": "server_error", "message": err.message}
+    return {"code": "server_error", "message": f"The run failed: {type(err).__name__}: {err}"}
+
+
+class _Turn:
+    """The objects one model turn has opened so far."""
+
+    __slots__ = ("message", "message_step", "text", "tool_step", "calls")
+
+    def __init__(self) -> None:
+        self.message: dict[str, Any] | None = None
+        self.message_step: dict[str, Any] | None = None
+        self.text: list[str] = []
+        self.tool_step: dict[str, Any] | None = None
+        self.calls: list[dict[str, Any]] = []
+
+
+class RunEngine:
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.requires_action_ttl = REQUIRES_ACTION_TTL
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._subscribers: dict[str, list[asyncio.Queue[Any]]] = {}
+        self._changed: dict[str, asyncio.Future[None]] = {}
+
+    # -- fan-out ------------------------------------------------------------------------------
+    def _publish(self, run_id: str, event: str, data: Any) -> None:
+        queues = self._subscribers.get(run_id)
+        if queues:
+            chunk = sse(event, data)
+            for q in queues:
+                q.put_nowait(chunk)
+
+    def _notify(self, run_id: str) -> None:
+        fut = self._changed.pop(run_id, None)
+        if fut is not None and not fut.done():
+            fut.set_result(None)
+
+    def _end_segment(self, run_id: str) -> None:
+        for q in self._subscribers.pop(run_id, ()):
+            q.put_nowait(_END)
+
+    async def stream(self, run_id: str, prelude: Iterable[tuple[str, Any]], start: Any) -> AsyncIterator[bytes]:
+        """SSE for one segment: ``prelude`` events, then the run's own until it stops, then done."""
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._subscribers.setdefault(run_id, []).append(queue)
+        try:
+            for event, data in prelude:
+                yield sse(event, data)
+            start()
+            while (chunk := await queue.get()) is not _END:
+                yield chunk
+            yield SSE_DONE
+        finally:
+            queues = self._subscribers.get(run_id)
+            if queues and queue in queues:
+                queues.remove(queue)
+
+    async def wait_for_poll(self, thread_id: str, run_id: str, run: dict[str, Any], timeout: float) -> dict[str, Any]:
+        """Hold a poll until the run reaches a status poll() stops at (bounded by ``timeout``). Wakes on
+        this process's changes at once and re-reads storage now and then for other processes'."""
+        deadline = time.monotonic() + timeout
+        while run["status"] not in POLL_DONE:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            fut = self._changed.get(run_id)
+            if fut is None or fut.done():
+                fut = self._changed[run_id] = asyncio.get_running_loop().create_future()
+            try:
+                await asyncio.wait_for(asyncio.shield(fut), min(remaining, 0.25))
+            except TimeoutError:
+                pass
+            run = await self.app.storage.get_run(thread_id, run_id) or run
+        return run
+
+    # -- persistence helpers ------------------------------------------------------------------
+    async def transition(self, run: dict[str, Any], changes: dict[str, Any], event: str | None,
+                          expected: frozenset[str] | None = None) -> dict[str, Any]:
+        new = await self.app.storage.update_run(run["thread_id"], run["id"], changes, expected_status=expected)
+        if new is None:
+            raise StaleStatusError({**run, "status": "deleted"})
+        if "status" in changes:
+            self._notify(run["id"])
+        if event:
+            self._publish(run["id"], event, new)
+        return new
+
+    async def _update_step(self, step: dict[str, Any], changes: dict[str, Any], event: str | None) -> dict[str, Any]:
+        new = await self.app.storage.update_step(step["thread_id"], step["run_id"], step["id"], changes)
+        new = new or {**step, **changes}
+        if event:
+            self._publish(step["run_id"], event, new)
+        return new
+
+    async def _update_message(self, message: dict[str, Any], changes: dict[str, Any], event: str) -> dict[str, Any]:
+        new = await self.app.storage.update_message(message["thread_id"], message["id"], changes)
+        new = new or {**message, **changes}
+        self._publish(message["run_id"], event, new)
+        return new
+
+    async def _create_step(self, run: dict[str, Any], details: dict[str, Any]) -> dict[str, Any]:
+        step = {"id": new_id("step"), "object": "thread.run.step", "created_at": now(), "run_id": run["id"],
+                "assistant_id": run["assistant_id"], "thread_id": run["thread_id"], "type": details["type"],
+                "status": "in_progress", "cancelled_at": None, "completed_at": None, "expired_at": None,
+                "failed_at": None, "last_error": None, "step_details": details, "usage": None, "metadata": None}
+        step = await self.app.storage.create_step(step)
+        self._publish(run["id"], "thread.run.step.created", step)
+        self._publish(run["id"], "thread.run.step.in_progress", step)
+        return step
+
+    # -- life cycle -----------------------------------------------------------------------------
+    def start(self, run: dict[str, Any], resumed_steps: list[dict[str, Any]] | None = None) -> None:
+        """Execute a queued run in the background (on the core loop)."""
+        task = asyncio.get_running_loop().create_task(self._execute(run, resumed_steps or []))
+        self._tasks[run["id"]] = task
+        task.add_done_callback(lambda _t, rid=run["id"]: self._tasks.pop(rid, None))
+
+    def is_executing(self, run_id: str) -> bool:
+        return run_id in self._tasks
+
+    def cancel_execution(self, run_id: str) -> bool:
+        task = self._tasks.get(run_id)
+        if task is None:
+            return False
+        task.cancel()
+        return True
+
+    async def _execute(self, run: dict[str, Any], resumed_steps: list[dict[str, Any]]) -> None:
+        turn = _Turn()
+        try:
+            run = await self.transition(run, {"status": "in_progress", "started_at": run["started_at"] or now()},
+                                         "thread.run.in_progress", frozenset({"queued"}))
+            for step in resumed_steps:
+                self._publish(run["id"], "thread.run.step.completed", step)
+            await self._turn(run, turn)
+        except asyncio.CancelledError:
+            await self._finish(run, turn, "cancelled")
+        except StaleStatusError as stale:
+            # Someone else moved the run (a cancel, or a delete); finish the way they asked.
+            if stale.current.get("status") == "cancelling":
+                await self._finish(run, turn, "cancelled")
+        except Exception as err:  # provider failures and our own bugs alike end the run, never hang it
+            if not isinstance(err, APIError):
+                log.exception("supercompat: run %s failed", run["id"])
+            await self._finish(run, turn, "failed", err)
+        finally:
+            self._end_segment(run["id"])
+
+    async def _finish(self, run: dict[str, Any], turn: _Turn, status: str, err: BaseException | None = None) -> None:
+        """End the run ``cancelled`` or ``failed``, closing whatever the turn had opened."""
+        t = now()
+        try:
+            if turn.message is not None and turn.message["status"] == "in_progress":
+                reason = "run_cancelled" if status == "cancelled" else "run_failed"
+                await self._update_message(turn.message, {"status": "incomplete", "incomplete_at": t,
+                                                          "incomplete_details": {"reason": reason},
+                                                          "content": self._content(turn)}, "thread.message.incomplete")
+            step_status = "cancelled" if status == "cancelled" else "failed"
+            for step in (turn.message_step, turn.tool_step):
+                if step is not None and step["status"] == "in_progress":
+                    changes: dict[str, Any] = {"status": step_status, f"{step_status}_at": t}
+                    if err is not None:
+                        changes["last_error"] = last_error(err)
+                    await self._update_step(step, changes, f"thread.run.step.{step_status}")
+            changes = {"status": status, f"{status}_at": t, "expires_at": None, "required_action": None}
+            if err is not None:
+                changes["last_error"] = last_error(err)
+            await self.transition(run, changes, f"thread.run.{status}",
+                                   frozenset({"queued", "in_progress", "cancelling", "requires_action"}))
+        except StaleStatusError:
+            pass  # already terminal: never overwrite a terminal state
+        except Exception:
+            log.exception("supercompat: could not record the end of run %s", run["id"])
+
+    @staticmethod
+    def _content(turn: _Turn) -> list[dict[str, Any]]:
+        if not turn.text:
+            return []
+        return [{"type": "text", "text": {"value": "".join(turn.text), "annotations": []}}]
+
+    async def _open_message(self, run: dict[str, Any], turn: _Turn) -> None:
+        message = {"id": new_id("msg"), "object": "thread.message", "created_at": now(),
+                   "assistant_id": run["assistant_id"], "thread_id": run["thread_id"], "run_id": run["id"],
+                   "role": "assistant", "content": [], "attachments": [], "metadata": {},
+                   "status": "in_progress", "incomplete_details": None, "completed_at": None,
+                   "incomplete_at": None}
+        # The step comes first, as on OpenAI; it points at the message about to exist.
+        turn.message_step = await self._create_step(
+            run, {"type": "message_creation", "message_creation": {"message_id": message["id"]}})
+        turn.message = await self.app.storage.create_message(message)
+        self._publish(run["id"], "thread.message.created", turn.message)
+        self._publish(run["id"], "thread.message.in_progress", turn.message)
+
+    async def _close_message(self, turn: _Turn, usage: dict[str, int] | None, incomplete: bool = False) -> None:
+        assert turn.message is not None and turn.message_step is not None
+        t = now()
+        if incomplete:
+            changes = {"status": "incomplete", "incomplete_at": t, "incomplete_details": {"reason": "max_tokens"}}
+            event = "thread.message.incomplete"
+        else:
+            changes = {"status": "completed", "completed_at": t}
+            event = "thread.message.completed"
+        turn.message = await self._update_message(turn.message, {**changes, "content": self._content(turn)}, event)
+        turn.message_step = await self._update_step(turn.message_step, {"status": "completed", "completed_at": t,
+                                                                         "usage": usage}, "thread.run.step.completed")
+
+    async def _turn(self, run: dict[str, Any], turn: _Turn) -> None:
+        ctx = RunContext(run=run, storage=self.app.storage, client=self.app.client,
+                         usage=dict(run.get("usage") or {}))
+        end: TurnEnd | None = None
+        run_id = run["id"]
+        async for event in self.app.run_adapter.run_turn(ctx):
+            if type(event) is TextDelta:
+                if turn.message is None:
+                    await self._open_message(run, turn)
+                content: dict[str, Any] = {"index": 0, "type": "text", "text": {"value": event.text}}
+                if not turn.text:
+                    content["text"]["annotations"] = []
+                turn.text.append(event.text)
+                self._publish(run_id, "thread.message.delta", {"id": turn.message["id"], "object": "thread.message.delta",
+                                                               "delta": {"content": [content]}})
+            elif type(event) is ToolCallDelta:
+                if turn.tool_step is None:
+                    if turn.message is not None:
+                        await self._close_message(turn, None)
+                    turn.tool_step = await self._create_step(run, {"type": "tool_calls", "tool_calls": []})
+                if event.index == len(turn.calls):
+                    call = {"id": event.id or new_id("call"), "type": "function",
+                            "function": {"name": event.name or "", "arguments": event.arguments, "output": None}}
+                    turn.calls.append(call)
+                    fragment: dict[str, Any] = {"index": event.index, **call,
+                                                "function": dict(call["function"])}
+                else:
+                    turn.calls[event.index]["function"]["arguments"] += event.arguments
+                    fragment = {"index": event.index, "type": "function", "function": {"arguments": event.arguments}}
+                self._publish(run_id, "thread.run.step.delta", {
+                    "id": turn.tool_step["id"], "object": "thread.run.step.delta",
+                    "delta": {"step_details": {"type": "tool_calls", "tool_calls": [fragment]}}})
+            elif type(event) is TurnEnd:
+                end = event
+        if end is None:
+            raise APIError("The run adapter ended a turn without a TurnEnd.", status=500, type="server_error")
+        await self._end_turn(run, turn, end)
+
+    async def _end_turn(self, run: dict[str, Any], turn: _Turn, end: TurnEnd) -> None:
+        usage = end.usage and {k: end.usage.get(k, 0) for k in ("prompt_tokens", "completion_tokens", "total_tokens")}
+        total = dict(run.get("usage") or {})
+        if usage:
+            total = {k: total.get(k, 0) + usage[k] for k in usage}
+        total_or_none = total or None
+        limit_prompt = run.get("max_prompt_tokens")
+        reason = None
+        if end.finish_reason == "length":
+            reason = "max_completion_tokens"
+        elif limit_prompt and total.get("prompt_tokens", 0) > limit_prompt:
+            reason = "max_prompt_tokens"
+        t = now()
+        expected = frozenset({"in_progress"})
+        if reason is not None:
+            if turn.message is not None:
+                await self._close_message(turn, usage, incomplete=True)
+            if turn.tool_step is not None:
+                await self._update_step(turn.tool_step, {"status": "cancelled", "cancelled_at": t, "usage": usage},
+                                        "thread.run.step.cancelled")
+            await self.transition(run, {"status": "incomplete", "incomplete_details": {"reason": reason},
+                                         "usage": total_or_none, "expires_at": None}, "thread.run.incomplete", expected)
+        elif turn.calls:
+            if turn.message is not None and turn.message["status"] == "in_progress":
+                await self._close_message(turn, None)
+            details = {"type": "tool_calls", "tool_calls": turn.calls}
+            turn.tool_step = await self._update_step(turn.tool_step, {"step_details": details, "usage": usage}, None)
+            expires_at = t + self.requires_action_ttl
+            required = {"type": "submit_tool_outputs", "submit_tool_outputs": {"tool_calls": [
+                {"id": c["id"], "type": "function",
+                 "function": {"name": c["function"]["name"], "arguments": c["function"]["arguments"]}}
+                for c in turn.calls]}}
+            await self.transition(run, {"status": "requires_action", "required_action": required,
+                                         "expires_at": expires_at, "usage": total_or_none},
+                                   "thread.run.requires_action", expected)
+            asyncio.get_running_loop().call_later(self.requires_action_ttl + 0.5, self._schedule_expiry, run)
+        else:
+            if turn.message is None:
+                await self._open_message(run, turn)
+            await self._close_message(turn, usage)
+            await self.transition(run, {"status": "completed", "completed_at": t, "usage": total_or_none,
+                                         "expires_at": None, "required_action": None}, "thread.run.completed", expected)
+
+    # -- expiry ---------------------------------------------------------------------------------
+    def _schedule_expiry(self, run: dict[str, Any]) -> None:
+        asyncio.get_running_loop().create_task(self.expire_if_due(run["thread_id"], run["id"]))
+
+    async def expire_if_due(self, thread_id: str, run_id: str, run: dict[str, Any] | None = None) -> dict[str, Any] | None:
+        """A run left in ``requires_action`` past ``expires_at`` becomes ``expired``."""
+        storage = self.app.storage
+        run = run or await storage.get_run(thread_id, run_id)
+        if run is None or run["status"] != "requires_action" or (run["expires_at"] or 0) > time.time():
+            return run
+        t = now()
+        try:
+            run = await self.transition(run, {"status": "expired", "expires_at": None, "required_action": None},
+                                         "thread.run.expired", frozenset({"requires_action"}))
+        except StaleStatusError as stale:
+            return stale.current
+        await self.close_tool_steps(run, "expired", t)
+        return run
+
+    async def close_tool_steps(self, run: dict[str, Any], status: str, t: int) -> None:
+        from ..storage import ListQuery
+
+        steps = await self.app.storage.list_steps(run["thread_id"], run["id"], ListQuery(limit=100, order="desc"))
+        for step in steps.data:
+            if step["status"] == "in_progress":
+                await self._update_step(step, {"status": status, f"{status}_at": t}, f"thread.run.step.{status}")
