@@ -16,3 +16,11 @@ from .scripted import Reply, ScriptedClientAdapter, scripted_client_adapter
 from .storage import StorageAdapterTests
 
 __all__ = ["Reply", "ScriptedClientAdapter", "StorageAdapterTests", "scripted_client_adapter"]
+
+
+def app_of(client: object) -> object:
+    """The supercompat App behind a client made by ``supercompat()`` / ``async_supercompat()``."""
+    return client._client._transport.app  # type: ignore[attr-defined]
+
+
+__all__ += ["app_of"]
