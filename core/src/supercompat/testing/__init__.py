@@ -12,10 +12,12 @@
 The kit needs pytest and pytest-asyncio (``asyncio_mode = "auto"``).
 """
 
+from .clients import ClientAdapterTests
+from .runs import RunAdapterTests
 from .scripted import Reply, ScriptedClientAdapter, scripted_client_adapter
 from .storage import StorageAdapterTests
 
-__all__ = ["Reply", "ScriptedClientAdapter", "StorageAdapterTests", "scripted_client_adapter"]
+__all__ = ["ClientAdapterTests", "RunAdapterTests", "Reply", "ScriptedClientAdapter", "StorageAdapterTests", "scripted_client_adapter"]
 
 
 def app_of(client: object) -> object:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..clients import ClientOptions
+from ..errors import APIError
 from ..ids import new_id
 
 
@@ -53,9 +54,16 @@ class ScriptedClientAdapter:
     def script(self, *replies: Reply | str) -> None:
         self._replies.extend(Reply(text=r) if isinstance(r, str) else r for r in replies)
 
+    def fail(self, status: int, message: str) -> None:
+        """Make the next request fail as a provider error with this HTTP status."""
+        self._replies.append(APIError(message, status=status))  # type: ignore[arg-type]
+
     def _next(self, params: dict[str, Any]) -> Reply:
         self.requests.append(params)
-        return self._replies.pop(0) if self._replies else default_reply(params)
+        reply = self._replies.pop(0) if self._replies else default_reply(params)
+        if isinstance(reply, APIError):
+            raise reply
+        return reply
 
     def _calls(self, reply: Reply) -> list[dict[str, Any]]:
         return [{"id": new_id("call"), "type": "function",

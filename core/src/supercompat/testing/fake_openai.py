@@ -1,0 +1,526 @@
+"""A loopback fake of OpenAI's chat-completions API, byte-compatible with what the openai SDK reads.
+
+    with FakeOpenAIProvider() as fake:
+        client = openai.OpenAI(base_url=fake.base_url, api_key="x", max_retries=0)
+        fake.script(Text("hello world"), ToolCalls([("get_weather", '{"city":"Paris"}')]))
+        ...
+        assert fake.chat_requests[0]["model"] == "gpt-4o"
+
+Unscripted requests get the default answer of the benchmark fake: ``tokens`` NATO-alphabet words
+("alpha bravo charlie ..."), or, when the request has ``tools`` and the last message is a user
+message mentioning "weather", a call to the first tool with ``{"location":"Paris"}``.
+
+Also runnable: ``python -m supercompat.testing.fake_openai [--port 0] [--port-file F]
+[--latency-ms 0] [--tokens 20] [--token-delay-ms 0]`` prints ``FAKE_PROVIDER_PORT=<port>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import re
+import signal
+import socket
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+WORDS = ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliett",
+         "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo", "sierra", "tango",
+         "uniform", "victor", "whiskey", "xray", "yankee", "zulu")
+MODEL = "fake-model"
+
+
+# -- scripted responses (each is consumed by one chat request) ------------------------------------
+
+@dataclass
+class Text:
+    """A text answer. ``chunks`` sets the streamed pieces (default: one per word, spaces leading)."""
+
+    text: str
+    chunks: list[str] | None = None
+    usage: dict[str, Any] | None = None
+    finish_reason: str = "stop"
+
+
+@dataclass
+class Length(Text):
+    """A text answer cut off by the token limit: ``finish_reason: "length"``."""
+
+    finish_reason: str = "length"
+
+
+@dataclass
+class ToolCalls:
+    """Parallel calls, given as ``(name, arguments)``; each call's arguments are streamed over
+    ``fragments`` pieces after a first fragment that alone carries ``id``, ``type`` and ``name``."""
+
+    calls: list[tuple[str, str | dict[str, Any]]]
+    usage: dict[str, Any] | None = None
+    fragments: int = 2
+
+
+@dataclass
+class Error:
+    """An HTTP error in OpenAI's envelope."""
+
+    status: int = 500
+    message: str = "The server had an error while processing your request."
+    type: str | None = "server_error"
+    code: str | None = None
+    param: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Garbled:
+    """A stream whose ``after``-th content event is not JSON (non-streaming: a body that isn't JSON)."""
+
+    after: int = 2
+    usage: dict[str, Any] | None = None
+
+
+@dataclass
+class Truncated:
+    """A stream that stops after ``after`` words: no finish_reason, no ``[DONE]``. With
+    ``clean=False`` the connection is dropped instead of ending the chunked body properly.
+    Non-streaming: the connection drops halfway through the body."""
+
+    after: int = 3
+    clean: bool = True
+    usage: dict[str, Any] | None = None
+
+
+@dataclass
+class MidStreamError:
+    """A ``data: {"error": {...}}`` frame after ``after`` words (non-streaming: a 500 with that error)."""
+
+    message: str = "The server had an error while processing your request."
+    type: str | None = "server_error"
+    code: str | None = None
+    param: str | None = None
+    after: int = 2
+
+
+@dataclass
+class Hang:
+    """Wait ``seconds`` before answering (with ``then``, or the default answer); ``stop()`` ends the wait."""
+
+    seconds: float = 30.0
+    then: Any = None
+
+
+# -- the provider ---------------------------------------------------------------------------------
+
+class FakeOpenAIProvider:
+    """A ``ThreadingHTTPServer`` on 127.0.0.1 speaking OpenAI's chat-completions wire format.
+
+    ``latency_ms``: wait before each chat answer; ``tokens``: words in the default text answer;
+    ``token_delay_ms``: wait between streamed content events; ``record=False`` keeps no request
+    log (only the ``/stats`` counters), for long benchmark runs."""
+
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, latency_ms: float = 0, tokens: int = 20,
+                 token_delay_ms: float = 0, models: tuple[str, ...] = (MODEL,), record: bool = True) -> None:
+        self.host, self.port = host, port
+        self.latency = latency_ms / 1000
+        self.tokens = tokens
+        self.token_delay = token_delay_ms / 1000
+        self.models = models
+        self.record = record
+        self._lock = threading.Lock()
+        self._script: deque[Any] = deque()
+        self._requests: list[dict[str, Any]] = []
+        self._stats: dict[str, Any] = {}
+        self._stopping = threading.Event()
+        self._connections: set[socket.socket] = set()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._ids = itertools.count(1)
+        self.reset()
+
+    # lifecycle
+    def start(self) -> FakeOpenAIProvider:
+        self._stopping.clear()
+        self._server = _Server((self.host, self.port), _Handler)
+        self._server.fake = self
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-openai", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._stopping.set()  # wakes Hang and the delays
+        self._server.shutdown()
+        self._server.server_close()
+        with self._lock:
+            connections = list(self._connections)
+        for conn in connections:  # idle keep-alive connections would otherwise pin their threads
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self._thread.join()
+        self._server = self._thread = None
+
+    def __enter__(self) -> FakeOpenAIProvider:
+        return self.start()
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}/v1"
+
+    # scripting and inspection
+    def script(self, *responses: Any) -> None:
+        """Queue responses, consumed one per chat request in order; then the default answer again."""
+        with self._lock:
+            self._script.extend(responses)
+
+    def reset(self) -> None:
+        """Forget queued responses, recorded requests and counters."""
+        with self._lock:
+            self._script.clear()
+            self._requests.clear()
+            self._stats = {"requests": 0, "chat_requests": 0, "stream_requests": 0, "model_requests": 0,
+                           "errors": 0, "disconnects": 0, "last_message_count": 0, "last_roles_tail": [],
+                           "max_message_count": 0, "last_request_bytes": 0, "max_request_bytes": 0,
+                           "total_request_bytes": 0}
+
+    @property
+    def requests(self) -> list[dict[str, Any]]:
+        """Every request received, oldest first: ``method``, ``path``, ``headers`` (lower-case names),
+        ``body`` (parsed JSON, or None)."""
+        with self._lock:
+            return list(self._requests)
+
+    @property
+    def chat_requests(self) -> list[dict[str, Any]]:
+        """The JSON bodies of the chat-completions requests, oldest first."""
+        return [r["body"] for r in self.requests if r["path"].endswith("/chat/completions")]
+
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            return json.loads(json.dumps(self._stats))
+
+    # internals used by the handler
+    def _note(self, method: str, path: str, headers: dict[str, str], raw: bytes, body: Any) -> Any:
+        """Record a request; for a chat request, return the scripted response to give (or None)."""
+        with self._lock:
+            s = self._stats
+            s["requests"] += 1
+            s["last_request_bytes"] = len(raw)
+            s["max_request_bytes"] = max(s["max_request_bytes"], len(raw))
+            s["total_request_bytes"] += len(raw)
+            if self.record:
+                self._requests.append({"method": method, "path": path, "headers": headers, "body": body})
+            if not (method == "POST" and path.endswith("/chat/completions")):
+                return None
+            s["chat_requests"] += 1
+            if isinstance(body, dict):
+                messages = body.get("messages") or []
+                s["stream_requests"] += bool(body.get("stream"))
+                s["last_message_count"] = len(messages)
+                s["max_message_count"] = max(s["max_message_count"], len(messages))
+                s["last_roles_tail"] = [m.get("role") for m in messages[-4:] if isinstance(m, dict)]
+            return self._script.popleft() if self._script else None
+
+    def _count(self, key: str) -> None:
+        with self._lock:
+            self._stats[key] += 1
+
+    def _default(self, body: dict[str, Any]) -> Text | ToolCalls:
+        messages = body.get("messages") or []
+        last = messages[-1] if messages else {}
+        if body.get("tools") and last.get("role") == "user" and "weather" in _text(last.get("content")).lower():
+            return ToolCalls([(body["tools"][0]["function"]["name"], '{"location":"Paris"}')], fragments=1)
+        words = [("" if i == 0 else " ") + WORDS[i % len(WORDS)] for i in range(self.tokens)]
+        return Text("".join(words), chunks=words)
+
+    def _new_id(self, prefix: str) -> str:
+        return f"{prefix}{next(self._ids)}{uuid.uuid4().hex[:12]}"
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    request_queue_size = 1024  # the default of 5 drops connects when 50 clients arrive at once
+    fake: FakeOpenAIProvider
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if isinstance(sys.exc_info()[1], OSError):  # the client went away mid-answer: expected
+            self.fake._count("disconnects")
+        else:
+            super().handle_error(request, client_address)
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return ""
+
+
+def _usage(body: dict[str, Any], completion_tokens: int, overrides: dict[str, Any] | None) -> dict[str, Any]:
+    prompt = sum(len(_text(m.get("content"))) for m in body.get("messages") or [] if isinstance(m, dict)) // 4 + 1
+    usage = {"prompt_tokens": prompt, "completion_tokens": completion_tokens,
+             "total_tokens": prompt + completion_tokens, "prompt_tokens_details": {"cached_tokens": 0},
+             "completion_tokens_details": {"reasoning_tokens": 0}}
+    if overrides:
+        usage.update(overrides)
+        if "total_tokens" not in overrides:
+            usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+    return usage
+
+
+def _split(text: str, pieces: int) -> list[str]:
+    if pieces <= 1 or len(text) < 2:
+        return [text]
+    step = -(-len(text) // pieces)
+    return [text[i:i + step] for i in range(0, len(text), step)]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive
+    server: _Server
+
+    def setup(self) -> None:
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super().setup()
+        with self.server.fake._lock:
+            self.server.fake._connections.add(self.request)
+
+    def finish(self) -> None:
+        with self.server.fake._lock:
+            self.server.fake._connections.discard(self.request)
+        super().finish()
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet
+        pass
+
+    # plumbing: one send per response (JSON) or per SSE event
+    def _send(self, status: int, body: bytes, content_type: str = "application/json",
+              headers: dict[str, str] | None = None) -> None:
+        head = self._head(status, {"Content-Type": content_type, "Content-Length": str(len(body)),
+                                   **(headers or {})})
+        self.wfile.write(head + body)
+
+    def _head(self, status: int, headers: dict[str, str]) -> bytes:
+        try:
+            phrase = HTTPStatus(status).phrase
+        except ValueError:
+            phrase = "Error"
+        lines = [f"HTTP/1.1 {status} {phrase}", f"x-request-id: req_{uuid.uuid4().hex[:16]}",
+                 *(f"{k}: {v}" for k, v in headers.items())]
+        return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+    def _json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+        self._send(status, json.dumps(payload, separators=(",", ":")).encode(), headers=headers)
+
+    def _error(self, status: int, message: str, type: str | None = "invalid_request_error",
+               code: str | None = None, param: str | None = None, headers: dict[str, str] | None = None) -> None:
+        self._json(status, {"error": {"message": message, "type": type, "param": param, "code": code}}, headers)
+
+    # routes
+    def do_GET(self) -> None:
+        self._route("GET")
+
+    def do_POST(self) -> None:
+        self._route("POST")
+
+    def _route(self, method: str) -> None:
+        fake = self.server.fake
+        path = self.path.split("?", 1)[0]
+        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        scripted = fake._note(method, path, headers, raw, body)
+        route = path.removeprefix("/v1")
+        if method == "POST" and route == "/chat/completions":
+            if not isinstance(body, dict):
+                return self._error(400, "We could not parse the JSON body of your request.")
+            return self._chat(body, scripted)
+        if method == "GET" and route == "/models":
+            fake._count("model_requests")
+            return self._json(200, {"object": "list", "data": [self._model(m) for m in fake.models]})
+        if method == "GET" and route.startswith("/models/"):
+            fake._count("model_requests")
+            model = route.removeprefix("/models/")
+            if model in fake.models:
+                return self._json(200, self._model(model))
+            return self._error(404, f"The model '{model}' does not exist or you do not have access to it.",
+                               code="model_not_found")
+        if method == "GET" and path == "/stats":
+            return self._json(200, fake.stats())
+        return self._error(404, f"Invalid URL ({method} {path})")
+
+    @staticmethod
+    def _model(model: str) -> dict[str, Any]:
+        return {"id": model, "object": "model", "created": 1700000000, "owned_by": "supercompat"}
+
+    # chat completions
+    def _chat(self, body: dict[str, Any], response: Any) -> None:
+        fake = self.server.fake
+        if fake.latency:
+            fake._stopping.wait(fake.latency)
+        if isinstance(response, Hang):
+            fake._stopping.wait(response.seconds)
+            response = response.then
+        if response is None:
+            response = fake._default(body)
+        if isinstance(response, Error):
+            fake._count("errors")
+            return self._error(response.status, response.message, response.type, response.code,
+                               response.param, response.headers)
+        stream = bool(body.get("stream"))
+        if isinstance(response, MidStreamError) and not stream:
+            fake._count("errors")
+            return self._error(500, response.message, response.type, response.code, response.param)
+        base = {"id": fake._new_id("chatcmpl-"), "object": "chat.completion.chunk" if stream else "chat.completion",
+                "created": int(time.time()), "model": body.get("model") or MODEL, "system_fingerprint": "fp_fake"}
+        if stream:
+            return self._stream(base, body, response)
+        if isinstance(response, Garbled):
+            return self._send(200, b'{"id":"' + base["id"].encode() + b'","choices":[{')
+        if isinstance(response, Truncated):
+            data = json.dumps({**base, "choices": []}).encode()
+            head = self._head(200, {"Content-Type": "application/json", "Content-Length": str(len(data))})
+            self.wfile.write(head + data[: len(data) // 2])
+            return self._drop()
+        if isinstance(response, ToolCalls):
+            calls = [{"id": fake._new_id("call_"), "type": "function",
+                      "function": {"name": name, "arguments": _args(args)}} for name, args in response.calls]
+            message = {"role": "assistant", "content": None, "refusal": None, "annotations": [], "tool_calls": calls}
+            finish, spent = "tool_calls", sum(1 + len(_split(c["function"]["arguments"], response.fragments))
+                                              for c in calls)
+        else:
+            message = {"role": "assistant", "content": response.text, "refusal": None, "annotations": []}
+            finish, spent = response.finish_reason, len(_tokens(response))
+        self._json(200, {**base, "choices": [{"index": 0, "message": message, "logprobs": None,
+                                              "finish_reason": finish}],
+                         "usage": _usage(body, spent, response.usage), "service_tier": "default"})
+
+    def _stream(self, base: dict[str, Any], body: dict[str, Any], response: Any) -> None:
+        fake = self.server.fake
+        self.wfile.write(self._head(200, {"Content-Type": "text/event-stream; charset=utf-8",
+                                          "Transfer-Encoding": "chunked", "Cache-Control": "no-cache"}))
+
+        def chunk(delta: dict[str, Any], finish: str | None = None) -> str:
+            return json.dumps({**base, "choices": [{"index": 0, "delta": delta, "logprobs": None,
+                                                    "finish_reason": finish}]}, separators=(",", ":"))
+
+        def event(data: str) -> None:
+            frame = f"data: {data}\n\n".encode()
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(frame), frame))
+
+        spent = 0
+        for data in self._events(response, chunk):
+            if data is None:  # a delay between content events
+                if fake.token_delay:
+                    fake._stopping.wait(fake.token_delay)
+                spent += 1
+                continue
+            event(data)
+        if isinstance(response, Truncated) and not response.clean:
+            return self._drop()
+        if not isinstance(response, (Truncated, MidStreamError)):
+            if (body.get("stream_options") or {}).get("include_usage"):
+                usage = _usage(body, spent, getattr(response, "usage", None))
+                event(json.dumps({**base, "choices": [], "usage": usage}, separators=(",", ":")))
+            event("[DONE]")
+        self.wfile.write(b"0\r\n\r\n")
+
+    def _events(self, response: Any, chunk: Any) -> Iterator[str | None]:
+        """The SSE data payloads of one answer; ``None`` marks a counted token (and the token delay)."""
+        fake = self.server.fake
+        if isinstance(response, ToolCalls):
+            for index, (name, args) in enumerate(response.calls):
+                head = {"tool_calls": [{"index": index, "id": fake._new_id("call_"), "type": "function",
+                                        "function": {"name": name, "arguments": ""}}]}
+                yield chunk({"role": "assistant", "content": None, **head, "refusal": None} if index == 0 else head)
+                yield None
+                for piece in _split(_args(args), response.fragments):
+                    yield chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
+                    yield None
+            yield chunk({}, "tool_calls")
+            return
+        yield chunk({"role": "assistant", "content": ""})
+        if isinstance(response, Text):
+            words, limit = _tokens(response), None
+        else:
+            words = [("" if i == 0 else " ") + WORDS[i % len(WORDS)] for i in range(fake.tokens)]
+            limit = response.after
+        for i, word in enumerate(words):
+            if limit is not None and i == limit:
+                if isinstance(response, Garbled):
+                    yield '{"id":"chatcmpl-garbled","choices":[{"delta":'
+                elif isinstance(response, MidStreamError):
+                    yield json.dumps({"error": {"message": response.message, "type": response.type,
+                                                "param": response.param, "code": response.code}})
+                return
+            if i:
+                yield None
+            yield chunk({"content": word})
+        if isinstance(response, Text):
+            yield None
+            yield chunk({}, response.finish_reason)
+
+    def _drop(self) -> None:
+        """End the connection abruptly, without finishing the response."""
+        self.close_connection = True
+        try:
+            self.request.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+def _args(args: str | dict[str, Any]) -> str:
+    return args if isinstance(args, str) else json.dumps(args, separators=(",", ":"))
+
+
+def _tokens(response: Text) -> list[str]:
+    return response.chunks if response.chunks is not None else re.findall(r"\s*\S+|\s+$", response.text)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m supercompat.testing.fake_openai",
+                                     description="A loopback fake OpenAI chat-completions provider.")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--port-file")
+    parser.add_argument("--latency-ms", type=float, default=0)
+    parser.add_argument("--tokens", type=int, default=20)
+    parser.add_argument("--token-delay-ms", type=float, default=0)
+    args = parser.parse_args(argv)
+    fake = FakeOpenAIProvider(port=args.port, latency_ms=args.latency_ms, tokens=args.tokens,
+                              token_delay_ms=args.token_delay_ms, record=False).start()
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
+    print(f"FAKE_PROVIDER_PORT={fake.port}", flush=True)
+    if args.port_file:
+        with open(args.port_file, "w") as f:
+            f.write(str(fake.port))
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        fake.stop()
+
+
+if __name__ == "__main__":
+    main()
