@@ -94,7 +94,7 @@ def _build_run(body: dict[str, Any], assistant: dict[str, Any], thread_id: str) 
         "truncation_strategy": {"type": "auto", "last_messages": None, **(body.get("truncation_strategy") or {})},
         "response_format": pick("response_format", "auto"),
         "tool_choice": body.get("tool_choice") or "auto",
-        "parallel_tool_calls": body.get("parallel_tool_calls", True) if body.get("parallel_tool_calls") is not None else True,
+        "parallel_tool_calls": True if body.get("parallel_tool_calls") is None else body["parallel_tool_calls"],
     }
     effort = body.get("reasoning_effort") or assistant.get("reasoning_effort")
     if effort:
