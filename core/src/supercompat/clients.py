@@ -29,3 +29,8 @@ class ClientOptions(BaseModel):
     api_key: str | None = None
     base_url: str | None = None
     model_map: dict[str, str] = Field(default_factory=dict)
+
+
+def map_model(model_map: dict[str, str], model: str) -> str:
+    """The provider's name for ``model``: its ``model_map`` entry, else ``model`` unchanged."""
+    return model_map.get(model, model) if model_map else model

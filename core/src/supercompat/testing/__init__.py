@@ -1,4 +1,4 @@
-"""The conformance kit: subclass these test classes to check an adapter of your own.
+"""Testing helpers and the conformance kit: subclass the kit's classes to check an adapter of your own.
 
     from supercompat.testing import StorageAdapterTests
 
@@ -9,15 +9,25 @@
             yield adapter
             await adapter.close()
 
-The kit needs pytest and pytest-asyncio (``asyncio_mode = "auto"``).
+The kit classes need pytest and pytest-asyncio (``asyncio_mode = "auto"``) and are imported on
+first use, so the scripted adapter and the fake providers work without pytest installed.
 """
 
-from .clients import ClientAdapterTests
-from .runs import RunAdapterTests
-from .scripted import Reply, ScriptedClientAdapter, scripted_client_adapter
-from .storage import StorageAdapterTests
+from __future__ import annotations
 
-__all__ = ["ClientAdapterTests", "RunAdapterTests", "Reply", "ScriptedClientAdapter", "StorageAdapterTests", "scripted_client_adapter"]
+from typing import Any
+
+from .scripted import Reply, ScriptedClientAdapter, scripted_client_adapter
+
+_KITS = {"ClientAdapterTests": ".clients", "RunAdapterTests": ".runs", "StorageAdapterTests": ".storage"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _KITS:
+        import importlib
+
+        return getattr(importlib.import_module(_KITS[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def app_of(client: object) -> object:
@@ -25,4 +35,5 @@ def app_of(client: object) -> object:
     return client._client._transport.app  # type: ignore[attr-defined]
 
 
-__all__ += ["app_of"]
+__all__ = ["ClientAdapterTests", "Reply", "RunAdapterTests", "ScriptedClientAdapter", "StorageAdapterTests",
+           "app_of", "scripted_client_adapter"]

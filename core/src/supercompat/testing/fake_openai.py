@@ -19,9 +19,11 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import re
 import signal
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -42,7 +44,8 @@ MODEL = "fake-model"
 
 @dataclass
 class Text:
-    """A text answer. ``chunks`` sets the streamed pieces (default: one per word, spaces leading)."""
+    """A text answer. ``chunks`` sets the streamed pieces (default: one per word, spaces leading).
+    ``usage`` entries replace the computed ones (here and in ``Length`` and ``ToolCalls``)."""
 
     text: str
     chunks: list[str] | None = None
@@ -84,7 +87,6 @@ class Garbled:
     """A stream whose ``after``-th content event is not JSON (non-streaming: a body that isn't JSON)."""
 
     after: int = 2
-    usage: dict[str, Any] | None = None
 
 
 @dataclass
@@ -95,7 +97,6 @@ class Truncated:
 
     after: int = 3
     clean: bool = True
-    usage: dict[str, Any] | None = None
 
 
 @dataclass
@@ -151,7 +152,9 @@ class FakeOpenAIProvider:
         self._server = _Server((self.host, self.port), _Handler)
         self._server.fake = self
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-openai", daemon=True)
+        # A short poll interval so that stop() returns promptly (serve_forever checks for it between polls).
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="fake-openai",
+                                        daemon=True)
         self._thread.start()
         return self
 
@@ -210,6 +213,9 @@ class FakeOpenAIProvider:
         return [r["body"] for r in self.requests if r["path"].endswith("/chat/completions")]
 
     def stats(self) -> dict[str, Any]:
+        """What ``GET /stats`` answers: request counters (``disconnects`` counts connections the
+        client dropped), ``last_message_count``, ``last_roles_tail`` (roles of the last 4 messages of
+        the latest chat request), ``max_message_count`` and request sizes in bytes."""
         with self._lock:
             return json.loads(json.dumps(self._stats))
 
@@ -241,10 +247,12 @@ class FakeOpenAIProvider:
 
     def _default(self, body: dict[str, Any]) -> Text | ToolCalls:
         messages = body.get("messages") or []
-        last = messages[-1] if messages else {}
-        if body.get("tools") and last.get("role") == "user" and "weather" in _text(last.get("content")).lower():
-            return ToolCalls([(body["tools"][0]["function"]["name"], '{"location":"Paris"}')], fragments=1)
-        words = [("" if i == 0 else " ") + WORDS[i % len(WORDS)] for i in range(self.tokens)]
+        last = messages[-1] if messages and isinstance(messages[-1], dict) else {}
+        asks_weather = last.get("role") == "user" and "weather" in _text(last.get("content")).lower()
+        if body.get("tools") and asks_weather:
+            name = (body["tools"][0].get("function") or {}).get("name", "tool")
+            return ToolCalls([(name, '{"location":"Paris"}')], fragments=1)
+        words = [_word(i) for i in range(self.tokens)]
         return Text("".join(words), chunks=words)
 
     def _new_id(self, prefix: str) -> str:
@@ -258,12 +266,14 @@ class _Server(ThreadingHTTPServer):
     fake: FakeOpenAIProvider
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        import sys
-
         if isinstance(sys.exc_info()[1], OSError):  # the client went away mid-answer: expected
             self.fake._count("disconnects")
         else:
             super().handle_error(request, client_address)
+
+
+def _word(i: int) -> str:
+    return ("" if i == 0 else " ") + WORDS[i % len(WORDS)]
 
 
 def _text(content: Any) -> str:
@@ -275,7 +285,8 @@ def _text(content: Any) -> str:
 
 
 def _usage(body: dict[str, Any], completion_tokens: int, overrides: dict[str, Any] | None) -> dict[str, Any]:
-    prompt = sum(len(_text(m.get("content"))) for m in body.get("messages") or [] if isinstance(m, dict)) // 4 + 1
+    messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
+    prompt = sum(len(_text(m.get("content"))) for m in messages) // 4 + 1
     usage = {"prompt_tokens": prompt, "completion_tokens": completion_tokens,
              "total_tokens": prompt + completion_tokens, "prompt_tokens_details": {"cached_tokens": 0},
              "completion_tokens_details": {"reasoning_tokens": 0}}
@@ -331,8 +342,10 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, json.dumps(payload, separators=(",", ":")).encode(), headers=headers)
 
     def _error(self, status: int, message: str, type: str | None = "invalid_request_error",
-               code: str | None = None, param: str | None = None, headers: dict[str, str] | None = None) -> None:
-        self._json(status, {"error": {"message": message, "type": type, "param": param, "code": code}}, headers)
+               code: str | None = None, param: str | None = None,
+               headers: dict[str, str] | None = None) -> None:
+        error = {"message": message, "type": type, "param": param, "code": code}
+        self._json(status, {"error": error}, headers)
 
     # routes
     def do_GET(self) -> None:
@@ -349,6 +362,8 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.loads(raw) if raw else None
         except ValueError:
             body = None
+        if method == "GET" and path == "/stats":  # not counted itself, so the counters stay meaningful
+            return self._json(200, fake.stats())
         headers = {k.lower(): v for k, v in self.headers.items()}
         scripted = fake._note(method, path, headers, raw, body)
         route = path.removeprefix("/v1")
@@ -366,8 +381,6 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._json(200, self._model(model))
             return self._error(404, f"The model '{model}' does not exist or you do not have access to it.",
                                code="model_not_found")
-        if method == "GET" and path == "/stats":
-            return self._json(200, fake.stats())
         return self._error(404, f"Invalid URL ({method} {path})")
 
     @staticmethod
@@ -384,6 +397,8 @@ class _Handler(BaseHTTPRequestHandler):
             response = response.then
         if response is None:
             response = fake._default(body)
+        elif isinstance(response, str):  # shorthand for Text
+            response = Text(response)
         if isinstance(response, Error):
             fake._count("errors")
             return self._error(response.status, response.message, response.type, response.code,
@@ -392,8 +407,10 @@ class _Handler(BaseHTTPRequestHandler):
         if isinstance(response, MidStreamError) and not stream:
             fake._count("errors")
             return self._error(500, response.message, response.type, response.code, response.param)
-        base = {"id": fake._new_id("chatcmpl-"), "object": "chat.completion.chunk" if stream else "chat.completion",
-                "created": int(time.time()), "model": body.get("model") or MODEL, "system_fingerprint": "fp_fake"}
+        base = {"id": fake._new_id("chatcmpl-"),
+                "object": "chat.completion.chunk" if stream else "chat.completion",
+                "created": int(time.time()), "model": body.get("model") or MODEL,
+                "system_fingerprint": "fp_fake"}
         if stream:
             return self._stream(base, body, response)
         if isinstance(response, Garbled):
@@ -406,7 +423,8 @@ class _Handler(BaseHTTPRequestHandler):
         if isinstance(response, ToolCalls):
             calls = [{"id": fake._new_id("call_"), "type": "function",
                       "function": {"name": name, "arguments": _args(args)}} for name, args in response.calls]
-            message = {"role": "assistant", "content": None, "refusal": None, "annotations": [], "tool_calls": calls}
+            message = {"role": "assistant", "content": None, "refusal": None, "annotations": [],
+                       "tool_calls": calls}
             finish, spent = "tool_calls", sum(1 + len(_split(c["function"]["arguments"], response.fragments))
                                               for c in calls)
         else:
@@ -430,12 +448,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(b"%x\r\n%s\r\n" % (len(frame), frame))
 
         spent = 0
-        for data in self._events(response, chunk):
-            if data is None:  # a delay between content events
-                if fake.token_delay:
+        for data, token in self._events(response, chunk):
+            if token:
+                if spent and fake.token_delay:  # between consecutive tokens, not before the first
                     fake._stopping.wait(fake.token_delay)
                 spent += 1
-                continue
             event(data)
         if isinstance(response, Truncated) and not response.clean:
             return self._drop()
@@ -446,40 +463,33 @@ class _Handler(BaseHTTPRequestHandler):
             event("[DONE]")
         self.wfile.write(b"0\r\n\r\n")
 
-    def _events(self, response: Any, chunk: Any) -> Iterator[str | None]:
-        """The SSE data payloads of one answer; ``None`` marks a counted token (and the token delay)."""
+    def _events(self, response: Any, chunk: Any) -> Iterator[tuple[str, bool]]:
+        """The SSE data payloads of one answer, each flagged when it carries a (counted) token."""
         fake = self.server.fake
         if isinstance(response, ToolCalls):
             for index, (name, args) in enumerate(response.calls):
                 head = {"tool_calls": [{"index": index, "id": fake._new_id("call_"), "type": "function",
                                         "function": {"name": name, "arguments": ""}}]}
-                yield chunk({"role": "assistant", "content": None, **head, "refusal": None} if index == 0 else head)
-                yield None
+                yield chunk({"role": "assistant", "content": None, **head, "refusal": None} if index == 0
+                            else head), True
                 for piece in _split(_args(args), response.fragments):
-                    yield chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
-                    yield None
-            yield chunk({}, "tool_calls")
+                    yield chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]}), True
+            yield chunk({}, "tool_calls"), False
             return
-        yield chunk({"role": "assistant", "content": ""})
+        yield chunk({"role": "assistant", "content": ""}), False
         if isinstance(response, Text):
-            words, limit = _tokens(response), None
-        else:
-            words = [("" if i == 0 else " ") + WORDS[i % len(WORDS)] for i in range(fake.tokens)]
-            limit = response.after
-        for i, word in enumerate(words):
-            if limit is not None and i == limit:
-                if isinstance(response, Garbled):
-                    yield '{"id":"chatcmpl-garbled","choices":[{"delta":'
-                elif isinstance(response, MidStreamError):
-                    yield json.dumps({"error": {"message": response.message, "type": response.type,
-                                                "param": response.param, "code": response.code}})
-                return
-            if i:
-                yield None
-            yield chunk({"content": word})
-        if isinstance(response, Text):
-            yield None
-            yield chunk({}, response.finish_reason)
+            for word in _tokens(response):
+                yield chunk({"content": word}), True
+            yield chunk({}, response.finish_reason), False
+            return
+        # Garbled, Truncated, MidStreamError: `after` words, then what goes wrong
+        for i in range(response.after):
+            yield chunk({"content": _word(i)}), True
+        if isinstance(response, Garbled):
+            yield '{"id":"chatcmpl-garbled","choices":[{"delta":', False
+        elif isinstance(response, MidStreamError):
+            yield json.dumps({"error": {"message": response.message, "type": response.type,
+                                        "param": response.param, "code": response.code}}), False
 
     def _drop(self) -> None:
         """End the connection abruptly, without finishing the response."""
@@ -498,6 +508,10 @@ def _tokens(response: Text) -> list[str]:
     return response.chunks if response.chunks is not None else re.findall(r"\s*\S+|\s+$", response.text)
 
 
+def _interrupt(*_: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m supercompat.testing.fake_openai",
                                      description="A loopback fake OpenAI chat-completions provider.")
@@ -507,14 +521,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tokens", type=int, default=20)
     parser.add_argument("--token-delay-ms", type=float, default=0)
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)
     fake = FakeOpenAIProvider(port=args.port, latency_ms=args.latency_ms, tokens=args.tokens,
-                              token_delay_ms=args.token_delay_ms, record=False).start()
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
-    print(f"FAKE_PROVIDER_PORT={fake.port}", flush=True)
-    if args.port_file:
-        with open(args.port_file, "w") as f:
-            f.write(str(fake.port))
+                              token_delay_ms=args.token_delay_ms, record=False)
     try:
+        fake.start()
+        if args.port_file:  # written whole before the port is announced, so readers never see it partial
+            with open(args.port_file + ".tmp", "w") as f:
+                f.write(str(fake.port))
+            os.replace(args.port_file + ".tmp", args.port_file)
+        print(f"FAKE_PROVIDER_PORT={fake.port}", flush=True)
         threading.Event().wait()
     except KeyboardInterrupt:
         pass

@@ -1,0 +1,117 @@
+"""Running a sync provider SDK from async code: for plugins handed a sync client.
+
+The engine is async; a sync SDK call would block its event loop, so it runs in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import queue
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+_ITEM, _END, _ERROR = range(3)
+
+
+class _DaemonThreads:
+    """Reusable daemon threads for streams. Not the default executor: a long stream holds its worker
+    for its whole duration, and a few dozen would starve every other to_thread(). Not a new thread per
+    stream: starting one costs about a millisecond under the GIL. Not a ThreadPoolExecutor: its threads
+    are joined at exit, so one blocked provider read would hold the process open."""
+
+    def __init__(self) -> None:
+        self._idle: queue.SimpleQueue[queue.SimpleQueue[Callable[[], None]]] = queue.SimpleQueue()
+
+    def submit(self, fn: Callable[[], None]) -> None:
+        try:
+            inbox = self._idle.get_nowait()
+        except queue.Empty:
+            inbox = queue.SimpleQueue()
+            threading.Thread(target=self._work, args=(inbox,), name="supercompat-stream", daemon=True).start()
+        inbox.put(fn)
+
+    def _work(self, inbox: queue.SimpleQueue[Callable[[], None]]) -> None:
+        while True:
+            inbox.get()()
+            self._idle.put(inbox)
+
+
+_stream_threads = _DaemonThreads()
+
+
+async def call_in_thread(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``fn(*args, **kwargs)`` in a worker thread. Cancelling the await does not stop ``fn``."""
+    return await asyncio.to_thread(fn, *args, **kwargs)
+
+
+def _close(iterator: Any) -> None:
+    close = getattr(iterator, "close", None)
+    if close is not None:
+        try:
+            close()
+        except Exception:  # cleanup only: there is nobody left to report a failure to
+            pass
+
+
+async def iterate_in_thread(make_iterator: Callable[[], Iterator[T]], *,
+                            buffer: int = 64) -> AsyncIterator[T]:
+    """Iterate ``make_iterator()`` in a worker thread, yielding its items here as they arrive.
+
+    ``make_iterator`` itself runs in the thread too (for an SDK stream, that is where the HTTP request
+    is sent). An exception raised in the thread is re-raised here. If the consumer stops early
+    (``aclose()``, cancellation, an exception), the worker stops and calls the iterator's
+    ``close()`` (an SDK stream closes its HTTP response). The worker alone touches the iterator, so
+    that happens as soon as it is free: at once if it is waiting for the consumer, else when its
+    current ``next()`` (or ``make_iterator()``) returns, since a read blocked in another thread
+    cannot be interrupted safely. At most ``buffer`` items are read ahead of the consumer.
+    """
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[tuple[int, Any]] = asyncio.Queue()
+    slots = threading.Semaphore(buffer)  # backpressure: the worker never runs far ahead
+    stop = threading.Event()
+
+    def send(kind: int, value: Any) -> None:
+        try:
+            loop.call_soon_threadsafe(queue.put_nowait, (kind, value))
+        except RuntimeError:  # the consumer's loop is closed: nobody is listening any more
+            stop.set()
+
+    def pump() -> None:
+        iterator = None
+        try:
+            iterator = make_iterator()
+            items = iter(iterator)
+            while True:
+                slots.acquire()
+                if stop.is_set():
+                    return
+                try:
+                    item = next(items)
+                except StopIteration:
+                    send(_END, None)
+                    return
+                send(_ITEM, item)
+        except BaseException as exc:  # handed to the consumer, never left to die in the thread
+            if not stop.is_set():
+                send(_ERROR, exc)
+        finally:
+            if iterator is not None:
+                _close(iterator)
+
+    _stream_threads.submit(pump)
+    try:
+        while True:
+            kind, value = await queue.get()
+            if kind == _ITEM:
+                slots.release()
+                yield value
+            elif kind == _END:
+                return
+            else:
+                raise value
+    finally:
+        stop.set()
+        slots.release()  # wake the worker if it is waiting for a free slot

@@ -1,0 +1,173 @@
+"""supercompat client adapter for OpenAI chat completions, and every endpoint that speaks them.
+
+The chat-completions shapes are supercompat's lingua franca, so this adapter passes requests and
+chunks through; what it owns is sync/async bridging, ``model_map`` and error mapping.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterator
+from contextlib import aclosing, contextmanager
+from typing import Any
+
+# Core already imports openai, so importing it here costs nothing extra.
+import openai
+from supercompat import hookimpl
+from supercompat._threads import call_in_thread, iterate_in_thread
+from supercompat.clients import ClientOptions, map_model
+from supercompat.errors import APIError, ConfigError
+
+__all__ = ["OpenAIClientAdapter", "OpenAIOptions", "openai_client_adapter"]
+
+
+class OpenAIOptions(ClientOptions):
+    """The ``[client]`` section for ``plugin = "openai"``; unset values keep the openai SDK defaults
+    (``OPENAI_API_KEY`` / ``OPENAI_BASE_URL`` from the environment, 600 s timeout, 2 retries)."""
+
+    organization: str | None = None
+    project: str | None = None
+    timeout: float | None = None
+    max_retries: int | None = None
+
+
+class OpenAIClientAdapter:
+    """A ClientAdapter over an ``openai.OpenAI`` (run in worker threads) or ``openai.AsyncOpenAI``.
+
+    Errors become :class:`supercompat.errors.APIError`: an HTTP error keeps the provider's status,
+    message, type, code and param; a timeout is a 504 (we are a gateway whose upstream did not
+    answer in time; code ``"timeout"``); a connection failure, an error frame in the middle of a
+    stream, or a response that isn't valid JSON is a 502 (type ``"server_error"``). A stream that
+    simply stops early ends without a ``finish_reason``; deciding what that means is the caller's.
+    """
+
+    def __init__(self, client: openai.OpenAI | openai.AsyncOpenAI, model_map: dict[str, str] | None = None,
+                 *, owns_client: bool = False) -> None:
+        if isinstance(client, openai.AsyncOpenAI):
+            self.is_async = True
+        elif isinstance(client, openai.OpenAI):
+            self.is_async = False
+        else:
+            raise TypeError("openai= takes an openai.OpenAI or openai.AsyncOpenAI, "
+                            f"not {type(client).__name__}")
+        self.client = client
+        self.model_map = dict(model_map or {})
+        self._owns_client = owns_client
+
+    def _body(self, params: dict[str, Any], stream: bool) -> dict[str, Any]:
+        body = {**params, "model": map_model(self.model_map, params["model"]), "stream": stream}
+        if not stream:
+            body.pop("stream_options", None)  # OpenAI rejects it on a non-streaming request
+        return body
+
+    # Requests go through the SDK's generic post() with cast_to=object: its auth, retries, SSE decoding
+    # and error frames, without building a pydantic model per chunk (most of its per-chunk cost). The
+    # dicts are exactly what the provider sent, and fields the SDK doesn't know (vLLM's top_k, ...)
+    # pass through.
+    async def chat_completions(self, params: dict[str, Any]) -> dict[str, Any]:
+        body = self._body(params, stream=False)
+        with _provider_errors():
+            if self.is_async:
+                completion = await self.client.post("/chat/completions", body=body, cast_to=object)
+            else:
+                completion = await call_in_thread(self.client.post, "/chat/completions", body=body,
+                                                  cast_to=object)
+        return _normalised(completion)  # a str if the body wasn't JSON: the SDK hands back its text
+
+    async def chat_completions_stream(self, params: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        body = self._body(params, stream=True)
+        with _provider_errors():
+            if self.is_async:
+                stream = await self.client.post("/chat/completions", body=body, cast_to=object, stream=True,
+                                                stream_cls=openai.AsyncStream[object])
+                async with stream:  # closing the response on any early exit aborts the provider call
+                    async for chunk in stream:
+                        yield _normalised(chunk)
+            else:
+                chunks = iterate_in_thread(lambda: self.client.post(
+                    "/chat/completions", body=body, cast_to=object, stream=True,
+                    stream_cls=openai.Stream[object]))
+                async with aclosing(chunks):
+                    async for chunk in chunks:
+                        yield _normalised(chunk)
+
+    async def list_models(self) -> list[dict[str, Any]]:
+        """The provider's own model list (``model_map`` aliases are not added)."""
+        with _provider_errors():
+            if self.is_async:
+                page = await self.client.get("/models", cast_to=object)
+            else:
+                page = await call_in_thread(self.client.get, "/models", cast_to=object)
+        if not isinstance(page, dict) or not isinstance(page.get("data"), list):
+            raise APIError("The model provider did not answer with a model list.", status=502,
+                           type="server_error")
+        return page["data"]
+
+    async def aclose(self) -> None:
+        """Close the SDK client if this adapter created it (from configuration); a client passed in
+        by the caller stays the caller's to close."""
+        if self._owns_client:
+            await self.client.close()
+
+
+def _normalised(data: Any) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise APIError("The model provider sent something other than a chat completion.", status=502,
+                       type="server_error")
+    # Some compatible endpoints leave out keys that the chat-completions shapes always carry.
+    for choice in data.setdefault("choices", []):
+        choice.setdefault("finish_reason", None)
+        choice.setdefault("logprobs", None)
+    return data
+
+
+@contextmanager
+def _provider_errors() -> Iterator[None]:
+    try:
+        yield
+    except openai.APITimeoutError as exc:  # before APIConnectionError, its base class
+        raise APIError("The model provider did not answer in time.", status=504, type="server_error",
+                       code="timeout") from exc
+    except openai.APIConnectionError as exc:
+        raise APIError(f"Could not reach the model provider: {exc}", status=502, type="server_error",
+                       code="connection_error") from exc
+    except openai.APIStatusError as exc:
+        body = exc.body if isinstance(exc.body, dict) else {}
+        message = body.get("message") if isinstance(body.get("message"), str) else exc.message
+        raise APIError(message, status=exc.status_code, type=exc.type or _default_type(exc.status_code),
+                       code=exc.code, param=exc.param) from exc
+    except openai.APIError as exc:  # an error frame mid-stream: the HTTP status was already 200
+        raise APIError(exc.message, status=502, type=exc.type or "server_error", code=exc.code,
+                       param=exc.param) from exc
+    except json.JSONDecodeError as exc:
+        raise APIError(f"The model provider sent a response that is not valid JSON: {exc}", status=502,
+                       type="server_error") from exc
+
+
+def _default_type(status: int) -> str:
+    if status >= 500:
+        return "server_error"
+    return "rate_limit_error" if status == 429 else "invalid_request_error"
+
+
+def openai_client_adapter(openai: openai.OpenAI | openai.AsyncOpenAI,
+                          model_map: dict[str, str] | None = None) -> OpenAIClientAdapter:
+    """The adapter for an openai SDK client, used as given: its ``base_url``, key, timeout and
+    retries apply (point ``base_url`` at any OpenAI-compatible endpoint). ``model_map`` renames
+    requested models (``{"gpt-4.1-mini": "llama-3.3-70b"}``); others pass through unchanged."""
+    return OpenAIClientAdapter(openai, model_map)
+
+
+def _from_options(options: OpenAIOptions) -> OpenAIClientAdapter:
+    settings = {name: getattr(options, name) for name in
+                ("api_key", "base_url", "organization", "project", "timeout", "max_retries")}
+    try:
+        client = openai.AsyncOpenAI(**{k: v for k, v in settings.items() if v is not None})
+    except openai.OpenAIError as exc:  # typically: no api_key and no OPENAI_API_KEY
+        raise ConfigError(f'[client] plugin "openai": {exc}') from exc
+    return OpenAIClientAdapter(client, options.model_map, owns_client=True)
+
+
+@hookimpl
+def register_client_adapters(register: Any) -> None:
+    register("openai", _from_options, OpenAIOptions)
