@@ -19,7 +19,7 @@ from typing import Any
 
 from .scripted import Reply, ScriptedClientAdapter, scripted_client_adapter
 
-_KITS = {"ClientAdapterTests": ".clients", "RunAdapterTests": ".runs", "StorageAdapterTests": ".storage"}
+_KITS = {"AssistantsContractTests": ".contract", "ClientAdapterTests": ".clients", "RunAdapterTests": ".runs", "StorageAdapterTests": ".storage"}
 
 
 def __getattr__(name: str) -> Any:
@@ -35,5 +35,5 @@ def app_of(client: object) -> object:
     return client._client._transport.app  # type: ignore[attr-defined]
 
 
-__all__ = ["ClientAdapterTests", "Reply", "RunAdapterTests", "ScriptedClientAdapter", "StorageAdapterTests",
+__all__ = ["AssistantsContractTests", "ClientAdapterTests", "Reply", "RunAdapterTests", "ScriptedClientAdapter", "StorageAdapterTests",
            "app_of", "scripted_client_adapter"]

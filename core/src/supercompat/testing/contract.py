@@ -1,0 +1,138 @@
+"""AssistantsContractTests: the Assistants API behaviour users rely on, through the real openai SDK
+(sync and async clients), with a given client adapter behind it.
+
+Subclass it with the same ``scripted_provider`` fixture as ClientAdapterTests (``.adapter``,
+``.script(*Reply)``, ``.fail(status, message)``), and optionally override ``storage_adapter`` to run
+the contract on another store.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from typing import Any
+
+import openai
+import pytest
+
+from .. import async_supercompat, supercompat
+from .scripted import Reply
+
+WEATHER = {"type": "function", "function": {"name": "get_weather", "parameters": {
+    "type": "object", "properties": {"city": {"type": "string"}}}}}
+TIME = {"type": "function", "function": {"name": "get_time", "parameters": {"type": "object", "properties": {}}}}
+
+
+async def call(value: Any) -> Any:
+    return await value if inspect.isawaitable(value) else value
+
+
+async def items(paginator: Any) -> list[Any]:
+    if hasattr(paginator, "__aiter__"):
+        return [x async for x in paginator]
+    return list(paginator)
+
+
+class AssistantsContractTests:
+    @pytest.fixture
+    def scripted_provider(self) -> Any:  # pragma: no cover - subclasses override
+        raise NotImplementedError("provide a `scripted_provider` fixture")
+
+    @pytest.fixture
+    def storage_adapter(self) -> Any:
+        return None  # memory
+
+    @pytest.fixture(params=["sync-client", "async-client"])
+    def client(self, request: pytest.FixtureRequest, scripted_provider: Any, storage_adapter: Any) -> Any:
+        factory = supercompat if request.param == "sync-client" else async_supercompat
+        return factory(client_adapter=scripted_provider.adapter, storage_adapter=storage_adapter, max_retries=0)
+
+    async def _setup(self, client: Any, **assistant: Any) -> tuple[Any, Any]:
+        a = await call(client.beta.assistants.create(model="test-model", instructions="Be brief.", **assistant))
+        t = await call(client.beta.threads.create(messages=[{"role": "user", "content": "Weather in Paris?"}]))
+        return a, t
+
+    async def test_crud_round_trip_and_paging(self, client: Any) -> None:
+        a = await call(client.beta.assistants.create(model="test-model", name="n", tools=[WEATHER],
+                                                     metadata={"k": "v"}))
+        assert await call(client.beta.assistants.retrieve(a.id)) == a
+        t = await call(client.beta.threads.create())
+        for i in range(5):
+            await call(client.beta.threads.messages.create(t.id, role="user", content=f"m{i}"))
+        listed = await items(client.beta.threads.messages.list(t.id, limit=2, order="asc"))
+        assert [m.content[0].text.value for m in listed] == [f"m{i}" for i in range(5)]
+        with pytest.raises(openai.NotFoundError):
+            await call(client.beta.threads.retrieve("thread_missing"))
+
+    async def test_text_run(self, client: Any, scripted_provider: Any) -> None:
+        scripted_provider.script(Reply(text="Sunny and mild."))
+        a, t = await self._setup(client)
+        run = await call(client.beta.threads.runs.create_and_poll(thread_id=t.id, assistant_id=a.id))
+        assert run.status == "completed", run.last_error
+        assert run.usage is not None and run.usage.total_tokens > 0
+        message = (await call(client.beta.threads.messages.list(t.id))).data[0]
+        assert message.content[0].text.value == "Sunny and mild." and message.run_id == run.id
+
+    async def test_streamed_text_run(self, client: Any, scripted_provider: Any) -> None:
+        scripted_provider.script(Reply(text="one two three"))
+        a, t = await self._setup(client)
+        stream = await call(client.beta.threads.runs.create(thread_id=t.id, assistant_id=a.id, stream=True))
+        events = await items(stream)
+        names = [e.event for e in events]
+        assert names[:3] == ["thread.run.created", "thread.run.queued", "thread.run.in_progress"]
+        assert names[-1] == "thread.run.completed"
+        text = "".join(e.data.delta.content[0].text.value for e in events if e.event == "thread.message.delta")
+        completed = next(e.data for e in events if e.event == "thread.message.completed")
+        assert text == completed.content[0].text.value == "one two three"
+
+    async def test_parallel_tool_round_trip(self, client: Any, scripted_provider: Any) -> None:
+        scripted_provider.script(Reply(tool_calls=[("get_weather", {"city": "Paris"}), ("get_time", {})]),
+                                 Reply(text="Done."))
+        a, t = await self._setup(client, tools=[WEATHER, TIME])
+        run = await call(client.beta.threads.runs.create_and_poll(thread_id=t.id, assistant_id=a.id))
+        assert run.status == "requires_action", run.last_error
+        calls = run.required_action.submit_tool_outputs.tool_calls
+        assert [c.function.name for c in calls] == ["get_weather", "get_time"]
+        assert json.loads(calls[0].function.arguments) == {"city": "Paris"} and calls[0].id != calls[1].id
+        run = await call(client.beta.threads.runs.submit_tool_outputs_and_poll(
+            run_id=run.id, thread_id=t.id,
+            tool_outputs=[{"tool_call_id": c.id, "output": f"out-{c.function.name}"} for c in calls]))
+        assert run.status == "completed", run.last_error
+        steps = (await call(client.beta.threads.runs.steps.list(run.id, thread_id=t.id, order="asc"))).data
+        assert [s.type for s in steps] == ["tool_calls", "message_creation"]
+        assert [c.function.output for c in steps[0].step_details.tool_calls] == ["out-get_weather", "out-get_time"]
+        messages = (await call(client.beta.threads.messages.list(t.id, run_id=run.id))).data
+        assert [m.content[0].text.value for m in messages] == ["Done."]
+
+    async def test_cancel_while_waiting_for_tools(self, client: Any, scripted_provider: Any) -> None:
+        scripted_provider.script(Reply(tool_calls=[("get_weather", {"city": "Rome"})]))
+        a, t = await self._setup(client, tools=[WEATHER])
+        run = await call(client.beta.threads.runs.create_and_poll(thread_id=t.id, assistant_id=a.id))
+        assert run.status == "requires_action"
+        run = await call(client.beta.threads.runs.cancel(run.id, thread_id=t.id))
+        assert run.status == "cancelled"
+
+    @pytest.mark.parametrize("status, code", [(500, "server_error"), (429, "rate_limit_exceeded")])
+    async def test_provider_failure_fails_the_run(self, client: Any, scripted_provider: Any, status: int,
+                                                  code: str) -> None:
+        scripted_provider.fail(status, "provider says no")
+        a, t = await self._setup(client)
+        run = await call(client.beta.threads.runs.create_and_poll(thread_id=t.id, assistant_id=a.id))
+        assert run.status == "failed" and run.last_error.code == code
+        assert "provider says no" in run.last_error.message
+        scripted_provider.script(Reply(text="Recovered."))
+        run = await call(client.beta.threads.runs.create_and_poll(thread_id=t.id, assistant_id=a.id))
+        assert run.status == "completed"
+
+    async def test_length_ends_incomplete(self, client: Any, scripted_provider: Any) -> None:
+        scripted_provider.script(Reply(text="Cut short", finish_reason="length"))
+        a, t = await self._setup(client)
+        run = await call(client.beta.threads.runs.create_and_poll(thread_id=t.id, assistant_id=a.id,
+                                                                  max_completion_tokens=2))
+        assert run.status == "incomplete" and run.incomplete_details.reason == "max_completion_tokens"
+
+    async def test_chat_completions_through_the_client(self, client: Any, scripted_provider: Any) -> None:
+        scripted_provider.script(Reply(text="Plain chat."))
+        completion = await call(client.chat.completions.create(
+            model="test-model", messages=[{"role": "user", "content": "hi"}]))
+        assert completion.choices[0].message.content == "Plain chat."

@@ -1,0 +1,1 @@
+"""Cross-package tests: the same contract over every adapter combination installed here."""
