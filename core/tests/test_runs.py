@@ -315,3 +315,57 @@ async def test_chat_completions_through_the_client(kind):
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "You said: hi"
     models = await call(client.models.list())
     assert [m.id for m in models.data] == ["scripted"]
+
+
+async def test_cancel_right_after_start_never_sticks_in_cancelling(kind):
+    client = make(kind, scripted_client_adapter())
+    a, t = await setup(client)
+    for _ in range(20):
+        run = await call(client.beta.threads.runs.create(thread_id=t.id, assistant_id=a.id))
+        try:
+            await call(client.beta.threads.runs.cancel(run.id, thread_id=t.id))
+        except openai.BadRequestError:
+            pass  # it had already completed
+        final = await call(client.beta.threads.runs.poll(run.id, thread_id=t.id))
+        assert final.status in ("cancelled", "completed")
+
+
+async def test_deleting_a_thread_stops_its_run(kind):
+    slow = SlowAdapter()
+    client = make(kind, slow)
+    a, t = await setup(client)
+    await call(client.beta.threads.runs.create(thread_id=t.id, assistant_id=a.id))
+    for _ in range(200):
+        if (await call(client.beta.threads.runs.list(t.id))).data[0].status == "in_progress":
+            break
+        await asyncio.sleep(0.005)
+    await call(client.beta.threads.delete(t.id))
+    await asyncio.wait_for(slow.closed.wait(), 5)
+
+
+async def test_prompt_budget_keeps_the_last_message(kind):
+    scripted = scripted_client_adapter(["ok"])
+    client = make(kind, scripted)
+    a, t = await setup(client)
+    await call(client.beta.threads.messages.create(t.id, role="user", content="latest " * 300))
+    await call(client.beta.threads.runs.create_and_poll(thread_id=t.id, assistant_id=a.id, max_prompt_tokens=20))
+    assert scripted.requests[-1]["messages"][-1]["content"].startswith("latest")
+
+
+async def test_text_after_tool_calls_is_a_message_of_its_own(kind):
+    class Interleaving:
+        async def chat_completions_stream(self, params):
+            base = {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "m"}
+            for delta, finish in (({"content": "Checking."}, None),
+                                  ({"tool_calls": [{"index": 0, "id": "call_1", "type": "function",
+                                                    "function": {"name": "get_weather", "arguments": "{}"}}]}, None),
+                                  ({"content": " Done."}, None), ({}, "tool_calls")):
+                yield {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+
+    client = make(kind, Interleaving())
+    a, t = await setup(client, tools=[WEATHER])
+    run = await call(client.beta.threads.runs.create_and_poll(thread_id=t.id, assistant_id=a.id))
+    assert run.status == "requires_action"
+    messages = (await call(client.beta.threads.messages.list(t.id, run_id=run.id, order="asc"))).data
+    assert [(m.status, m.content[0].text.value) for m in messages] == [("completed", "Checking."),
+                                                                       ("completed", " Done.")]

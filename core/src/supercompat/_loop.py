@@ -7,6 +7,7 @@ and provider clients are bound to one loop, whatever loops (or none) the caller 
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from collections.abc import Coroutine
 from concurrent.futures import Future
@@ -35,6 +36,15 @@ def core_loop() -> asyncio.AbstractEventLoop:
                 ready.wait()
                 _loop = loop
     return _loop
+
+
+def _forget_loop_after_fork() -> None:
+    # A forked child has no loop thread: it starts its own on first use.
+    global _loop, _lock
+    _loop, _lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_loop_after_fork)
 
 
 def submit(coro: Coroutine[Any, Any, T]) -> Future[T]:

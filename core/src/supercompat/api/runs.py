@@ -109,10 +109,11 @@ def active_run_error(thread_id: str, run_id: str) -> InvalidRequest:
 def _launch(app: Any, run: dict[str, Any], stream: bool, prelude: list[tuple[str, Any]],
             resumed_steps: list[dict[str, Any]] | None = None) -> Any:
     engine = app.engine
-    if not stream:
-        engine.start(run, resumed_steps)
+    queue = engine.subscribe(run["id"]) if stream else None
+    engine.start(run, resumed_steps)  # at once: a run never waits for its stream to be read
+    if queue is None:
         return run
-    return Response.event_stream(engine.stream(run["id"], prelude, lambda: engine.start(run, resumed_steps)))
+    return Response.event_stream(engine.stream(run["id"], queue, prelude))
 
 
 async def create(app: Any, req: Any) -> Any:
@@ -164,6 +165,8 @@ async def retrieve(app: Any, req: Any) -> Response:
     run = await get_run(app, thread_id, run_id)
     if req.header("x-stainless-poll-helper"):
         run = await app.engine.wait_for_poll(thread_id, run_id, run, POLL_WAIT_SECONDS)
+        if run is None:
+            raise NotFound.object("run", run_id)
     # poll() reads this once and sleeps that long between GETs; the GET itself waits for news.
     return Response.json(run, headers=[("openai-poll-after-ms", "1")])
 
@@ -194,21 +197,25 @@ async def cancel(app: Any, req: Any) -> dict[str, Any]:
     if run["status"] not in ACTIVE_RUN_STATUSES:
         raise InvalidRequest(f"Cannot cancel run with status '{run['status']}'.")
     engine = app.engine
-    try:
-        if engine.is_executing(run_id):
+    if engine.is_executing(run_id):
+        try:
             run = await engine.transition(run, {"status": "cancelling"}, "thread.run.cancelling",
-                                           frozenset({"queued", "in_progress"}))
+                                          frozenset({"queued", "in_progress"}))
             engine.cancel_execution(run_id)
             return run
-        t = int(time.time())
+        except StaleStatusError as stale:
+            run = stale.current  # it moved on meanwhile (to requires_action, say): cancel it directly
+    t = int(time.time())
+    try:
         run = await engine.transition(run, {"status": "cancelled", "cancelled_at": t, "expires_at": None,
-                                             "required_action": None}, None, frozenset(ACTIVE_RUN_STATUSES))
-        await engine.close_tool_steps(run, "cancelled", t)
-        return run
+                                            "required_action": None}, "thread.run.cancelled",
+                                      frozenset({"requires_action", "queued"}))
     except StaleStatusError as stale:
         if stale.current["status"] in TERMINAL:
             raise InvalidRequest(f"Cannot cancel run with status '{stale.current['status']}'.") from None
-        return stale.current
+        return stale.current  # cancelling already, or in progress under another process's engine
+    await engine.close_tool_steps(run, "cancelled", t)
+    return run
 
 
 async def submit_tool_outputs(app: Any, req: Any) -> Any:

@@ -62,8 +62,11 @@ async def update(app: Any, req: Any) -> dict[str, Any]:
 
 async def delete(app: Any, req: Any) -> dict[str, Any]:
     thread_id = req.params["thread_id"]
+    active = await app.storage.get_active_run(thread_id)
     if not await app.storage.delete_thread(thread_id):
         raise NotFound.object("thread", thread_id)
+    if active is not None:
+        app.engine.cancel_execution(active["id"])  # nothing left to answer into
     return {"id": thread_id, "object": "thread.deleted", "deleted": True}
 
 

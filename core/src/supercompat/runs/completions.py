@@ -56,8 +56,13 @@ async def _history(ctx: RunContext) -> list[dict[str, Any]]:
     # message kept can't have steps inside the window.
     after = with_prefix("run", messages[0]["id"]) if messages else None
     runs = (await storage.list_runs(thread_id, ListQuery(limit=EVERYTHING, order="asc", after=after))).data
-    if all(r["id"] != run["id"] for r in runs):
-        runs.append(run)  # its earlier tool rounds may follow a message kept by truncation
+    # A kept message's run (and this run) started before the message, and its tool rounds may follow it.
+    known = {r["id"] for r in runs}
+    for run_id in dict.fromkeys([*(m["run_id"] for m in messages if m.get("run_id")), run["id"]]):
+        if run_id not in known:
+            older = run if run_id == run["id"] else await storage.get_run(thread_id, run_id)
+            if older is not None:
+                runs.append(older)
     steps = []
     for r in runs:
         for step in (await storage.list_steps(thread_id, r["id"], ListQuery(limit=EVERYTHING, order="asc"))).data:
@@ -94,10 +99,13 @@ async def _history(ctx: RunContext) -> list[dict[str, Any]]:
 
 
 def _fit_prompt_budget(chat: list[dict[str, Any]], budget: int) -> list[dict[str, Any]]:
-    """Drop the oldest messages until the estimate fits, never splitting a tool round."""
+    """Drop the oldest messages until the estimate fits, never splitting a tool round and always
+    keeping the last message (with its tool round); if even that is too big, the provider's reported
+    usage ends the run ``incomplete``."""
     total = sum(_estimate_tokens(m) for m in chat)
     start = 0
-    while total > budget and start < len(chat) - 1:
+    last = max((i for i, m in enumerate(chat) if m["role"] != "tool"), default=0)
+    while total > budget and start < last:
         total -= _estimate_tokens(chat[start])
         start += 1
         while start < len(chat) and chat[start]["role"] == "tool":

@@ -60,6 +60,7 @@ class RunEngine:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._subscribers: dict[str, list[asyncio.Queue[Any]]] = {}
         self._changed: dict[str, asyncio.Future[None]] = {}
+        self._turn_tasks: dict[str, asyncio.Task[None]] = {}
 
     # -- fan-out ------------------------------------------------------------------------------
     def _publish(self, run_id: str, event: str, data: Any) -> None:
@@ -78,14 +79,18 @@ class RunEngine:
         for q in self._subscribers.pop(run_id, ()):
             q.put_nowait(_END)
 
-    async def stream(self, run_id: str, prelude: Iterable[tuple[str, Any]], start: Any) -> AsyncIterator[bytes]:
-        """SSE for one segment: ``prelude`` events, then the run's own until it stops, then done."""
+    def subscribe(self, run_id: str) -> asyncio.Queue[Any]:
         queue: asyncio.Queue[Any] = asyncio.Queue()
         self._subscribers.setdefault(run_id, []).append(queue)
+        return queue
+
+    async def stream(self, run_id: str, queue: asyncio.Queue[Any],
+                     prelude: Iterable[tuple[str, Any]]) -> AsyncIterator[bytes]:
+        """SSE for one segment from a queue subscribed before the run started: ``prelude`` events,
+        then the run's own until it stops, then done. The run never waits for this to be read."""
         try:
             for event, data in prelude:
                 yield sse(event, data)
-            start()
             while (chunk := await queue.get()) is not _END:
                 yield chunk
             yield SSE_DONE
@@ -94,7 +99,8 @@ class RunEngine:
             if queues and queue in queues:
                 queues.remove(queue)
 
-    async def wait_for_poll(self, thread_id: str, run_id: str, run: dict[str, Any], timeout: float) -> dict[str, Any]:
+    async def wait_for_poll(self, thread_id: str, run_id: str, run: dict[str, Any],
+                            timeout: float) -> dict[str, Any] | None:
         """Hold a poll until the run reaches a status poll() stops at (bounded by ``timeout``). Wakes on
         this process's changes at once and re-reads storage now and then for other processes'."""
         deadline = time.monotonic() + timeout
@@ -109,7 +115,11 @@ class RunEngine:
                 await asyncio.wait_for(asyncio.shield(fut), min(remaining, 0.25))
             except TimeoutError:
                 pass
-            run = await self.app.storage.get_run(thread_id, run_id) or run
+            current = await self.app.storage.get_run(thread_id, run_id)
+            if current is None:  # deleted meanwhile
+                self._changed.pop(run_id, None)
+                return None
+            run = current
         return run
 
     # -- persistence helpers ------------------------------------------------------------------
@@ -137,11 +147,15 @@ class RunEngine:
         self._publish(message["run_id"], event, new)
         return new
 
-    async def _create_step(self, run: dict[str, Any], details: dict[str, Any]) -> dict[str, Any]:
+    async def _create_step(self, run: dict[str, Any], details: dict[str, Any], turn: _Turn) -> dict[str, Any]:
         step = {"id": new_id("step"), "object": "thread.run.step", "created_at": now(), "run_id": run["id"],
                 "assistant_id": run["assistant_id"], "thread_id": run["thread_id"], "type": details["type"],
                 "status": "in_progress", "cancelled_at": None, "completed_at": None, "expired_at": None,
                 "failed_at": None, "last_error": None, "step_details": details, "usage": None, "metadata": None}
+        if details["type"] == "tool_calls":
+            turn.tool_step = step
+        else:
+            turn.message_step = step
         step = await self.app.storage.create_step(step)
         self._publish(run["id"], "thread.run.step.created", step)
         self._publish(run["id"], "thread.run.step.in_progress", step)
@@ -150,40 +164,57 @@ class RunEngine:
     # -- life cycle -----------------------------------------------------------------------------
     def start(self, run: dict[str, Any], resumed_steps: list[dict[str, Any]] | None = None) -> None:
         """Execute a queued run in the background (on the core loop)."""
+        run_id = run["id"]
         task = asyncio.get_running_loop().create_task(self._execute(run, resumed_steps or []))
-        self._tasks[run["id"]] = task
-        task.add_done_callback(lambda _t, rid=run["id"]: self._tasks.pop(rid, None))
+        self._tasks[run_id] = task
+
+        def forget(done: asyncio.Task[None]) -> None:
+            if self._tasks.get(run_id) is done:
+                del self._tasks[run_id]
+
+        task.add_done_callback(forget)
 
     def is_executing(self, run_id: str) -> bool:
-        return run_id in self._tasks
-
-    def cancel_execution(self, run_id: str) -> bool:
         task = self._tasks.get(run_id)
-        if task is None:
-            return False
-        task.cancel()
-        return True
+        return task is not None and not task.done()
+
+    def cancel_execution(self, run_id: str) -> None:
+        """Abort the run's model turn, if one is in flight. The run's task itself is never cancelled:
+        it sees the ``cancelling`` status (or the aborted turn) and records the ending."""
+        turn = self._turn_tasks.get(run_id)
+        if turn is not None:
+            turn.cancel()
 
     async def _execute(self, run: dict[str, Any], resumed_steps: list[dict[str, Any]]) -> None:
         turn = _Turn()
+        run_id = run["id"]
         try:
             run = await self.transition(run, {"status": "in_progress", "started_at": run["started_at"] or now()},
-                                         "thread.run.in_progress", frozenset({"queued"}))
+                                        "thread.run.in_progress", frozenset({"queued"}))
             for step in resumed_steps:
-                self._publish(run["id"], "thread.run.step.completed", step)
-            await self._turn(run, turn)
+                self._publish(run_id, "thread.run.step.completed", step)
+            turn_task = asyncio.get_running_loop().create_task(self._turn(run, turn))
+            self._turn_tasks[run_id] = turn_task
+            try:
+                await turn_task
+            finally:
+                self._turn_tasks.pop(run_id, None)
         except asyncio.CancelledError:
-            await self._finish(run, turn, "cancelled")
+            if asyncio.current_task().cancelling():  # type: ignore[union-attr]
+                raise  # the loop itself is shutting down
+            await self._finish(run, turn, "cancelled")  # the turn was aborted by a cancel
         except StaleStatusError as stale:
-            # Someone else moved the run (a cancel, or a delete); finish the way they asked.
+            # Someone else moved the run: a cancel (finish it their way), or a delete (just stop).
             if stale.current.get("status") == "cancelling":
                 await self._finish(run, turn, "cancelled")
         except Exception as err:  # provider failures and our own bugs alike end the run, never hang it
+            if await self.app.storage.get_run(run["thread_id"], run_id) is None:
+                return  # the thread was deleted under the run
             if not isinstance(err, APIError):
-                log.exception("supercompat: run %s failed", run["id"])
+                log.exception("supercompat: run %s failed", run_id)
             await self._finish(run, turn, "failed", err)
         finally:
-            self._end_segment(run["id"])
+            self._end_segment(run_id)
 
     async def _finish(self, run: dict[str, Any], turn: _Turn, status: str, err: BaseException | None = None) -> None:
         """End the run ``cancelled`` or ``failed``, closing whatever the turn had opened."""
@@ -223,15 +254,19 @@ class RunEngine:
                    "role": "assistant", "content": [], "attachments": [], "metadata": {},
                    "status": "in_progress", "incomplete_details": None, "completed_at": None,
                    "incomplete_at": None}
-        # The step comes first, as on OpenAI; it points at the message about to exist.
+        # The step comes first, as on OpenAI; it points at the message about to exist. The turn holds
+        # both before storage does, so an abort during the writes still closes them.
+        turn.text = []
+        turn.message = message
         turn.message_step = await self._create_step(
-            run, {"type": "message_creation", "message_creation": {"message_id": message["id"]}})
+            run, {"type": "message_creation", "message_creation": {"message_id": message["id"]}}, turn)
         turn.message = await self.app.storage.create_message(message)
         self._publish(run["id"], "thread.message.created", turn.message)
         self._publish(run["id"], "thread.message.in_progress", turn.message)
 
     async def _close_message(self, turn: _Turn, usage: dict[str, int] | None, incomplete: bool = False) -> None:
-        assert turn.message is not None and turn.message_step is not None
+        if turn.message is None or turn.message_step is None or turn.message["status"] != "in_progress":
+            return
         t = now()
         if incomplete:
             changes = {"status": "incomplete", "incomplete_at": t, "incomplete_details": {"reason": "max_tokens"}}
@@ -250,7 +285,7 @@ class RunEngine:
         run_id = run["id"]
         async for event in self.app.run_adapter.run_turn(ctx):
             if type(event) is TextDelta:
-                if turn.message is None:
+                if turn.message is None or turn.message["status"] != "in_progress":
                     await self._open_message(run, turn)
                 content: dict[str, Any] = {"index": 0, "type": "text", "text": {"value": event.text}}
                 if not turn.text:
@@ -260,9 +295,8 @@ class RunEngine:
                                                                "delta": {"content": [content]}})
             elif type(event) is ToolCallDelta:
                 if turn.tool_step is None:
-                    if turn.message is not None:
-                        await self._close_message(turn, None)
-                    turn.tool_step = await self._create_step(run, {"type": "tool_calls", "tool_calls": []})
+                    await self._close_message(turn, None)
+                    turn.tool_step = await self._create_step(run, {"type": "tool_calls", "tool_calls": []}, turn)
                 if event.index == len(turn.calls):
                     call = {"id": event.id or new_id("call"), "type": "function",
                             "function": {"name": event.name or "", "arguments": event.arguments, "output": None}}
@@ -296,16 +330,14 @@ class RunEngine:
         t = now()
         expected = frozenset({"in_progress"})
         if reason is not None:
-            if turn.message is not None:
-                await self._close_message(turn, usage, incomplete=True)
+            await self._close_message(turn, usage, incomplete=True)
             if turn.tool_step is not None:
                 await self._update_step(turn.tool_step, {"status": "cancelled", "cancelled_at": t, "usage": usage},
                                         "thread.run.step.cancelled")
             await self.transition(run, {"status": "incomplete", "incomplete_details": {"reason": reason},
                                          "usage": total_or_none, "expires_at": None}, "thread.run.incomplete", expected)
         elif turn.calls:
-            if turn.message is not None and turn.message["status"] == "in_progress":
-                await self._close_message(turn, None)
+            await self._close_message(turn, None)
             details = {"type": "tool_calls", "tool_calls": turn.calls}
             turn.tool_step = await self._update_step(turn.tool_step, {"step_details": details, "usage": usage}, None)
             expires_at = t + self.requires_action_ttl
