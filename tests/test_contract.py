@@ -8,7 +8,8 @@ import pytest
 
 from supercompat.testing import AssistantsContractTests, Reply, scripted_client_adapter
 from supercompat.testing.contract import WEATHER, call
-from supercompat.testing.fake_openai import Error, FakeOpenAIProvider, Length, Text, ToolCalls
+from supercompat.testing.fake_openai import (Error, FakeOpenAIProvider, Garbled, Hang, Length, MidStreamError, Text,
+                                              ToolCalls, Truncated)
 
 
 class TestScripted(AssistantsContractTests):
@@ -79,3 +80,36 @@ class TestOpenAI(AssistantsContractTests):
         assert [m["role"] for m in second["messages"]] == ["system", "user", "assistant", "tool"]
         assert second["messages"][2]["tool_calls"][0]["id"] == cid
         assert second["messages"][3] == {"role": "tool", "tool_call_id": cid, "content": "-3C"}
+
+
+@pytest.mark.parametrize("response", [Garbled(), Truncated(), Truncated(clean=False), MidStreamError(message="overloaded")],
+                         ids=["garbled", "truncated", "dropped-connection", "error-frame"])
+def test_broken_provider_streams_fail_the_run(fake_openai, response):
+    from supercompat import supercompat
+    from supercompat_openai import openai_client_adapter
+
+    fake_openai.reset()
+    with openai.OpenAI(base_url=fake_openai.base_url, api_key="t", max_retries=0) as sdk:
+        client = supercompat(client_adapter=openai_client_adapter(openai=sdk))
+        a = client.beta.assistants.create(model="m")
+        t = client.beta.threads.create(messages=[{"role": "user", "content": "hi"}])
+        fake_openai.script(response)
+        run = client.beta.threads.runs.create_and_poll(thread_id=t.id, assistant_id=a.id)
+        assert run.status == "failed" and run.last_error.code == "server_error" and run.last_error.message
+        fake_openai.script(Text("fine again"))
+        assert client.beta.threads.runs.create_and_poll(thread_id=t.id, assistant_id=a.id).status == "completed"
+
+
+def test_provider_timeout_fails_the_run(fake_openai):
+    from supercompat import supercompat
+    from supercompat_openai import openai_client_adapter
+
+    fake_openai.reset()
+    with openai.OpenAI(base_url=fake_openai.base_url, api_key="t", max_retries=0, timeout=0.3) as sdk:
+        client = supercompat(client_adapter=openai_client_adapter(openai=sdk))
+        a = client.beta.assistants.create(model="m")
+        t = client.beta.threads.create(messages=[{"role": "user", "content": "hi"}])
+        fake_openai.script(Hang(2.0))
+        run = client.beta.threads.runs.create_and_poll(thread_id=t.id, assistant_id=a.id)
+        assert run.status == "failed" and run.last_error.code == "server_error"
+        assert "did not answer in time" in run.last_error.message
