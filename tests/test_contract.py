@@ -8,8 +8,8 @@ import pytest
 
 from supercompat.testing import AssistantsContractTests, Reply, scripted_client_adapter
 from supercompat.testing.contract import WEATHER, call
-from supercompat.testing.fake_openai import (Error, FakeOpenAIProvider, Garbled, Hang, Length, MidStreamError, Text,
-                                              ToolCalls, Truncated)
+from supercompat.testing.fake_openai import (FakeOpenAIProvider, Garbled, Hang, MidStreamError, ScriptedFakeOpenAI,
+                                              Text, Truncated)
 
 
 class TestScripted(AssistantsContractTests):
@@ -18,25 +18,6 @@ class TestScripted(AssistantsContractTests):
         adapter = scripted_client_adapter()
         adapter.adapter = adapter
         return adapter
-
-
-class FakeOpenAI:
-    """Plays the kit's Replies through the fake OpenAI provider, in OpenAI's wire format."""
-
-    def __init__(self, fake: FakeOpenAIProvider, adapter):
-        self.fake, self.adapter = fake, adapter
-
-    def script(self, *replies):
-        for reply in replies:
-            if reply.tool_calls:
-                self.fake.script(ToolCalls(list(reply.tool_calls)))
-            elif reply.finish_reason == "length":
-                self.fake.script(Length(reply.text))
-            else:
-                self.fake.script(Text(reply.text))
-
-    def fail(self, status, message):
-        self.fake.script(Error(status, message))
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +34,7 @@ class TestOpenAI(AssistantsContractTests):
         fake_openai.reset()
         options = {"base_url": fake_openai.base_url, "api_key": "test", "max_retries": 0}
         sdk = openai.OpenAI(**options) if request.param == "sync-provider" else openai.AsyncOpenAI(**options)
-        yield FakeOpenAI(fake_openai, openai_client_adapter(openai=sdk))
+        yield ScriptedFakeOpenAI(fake_openai, openai_client_adapter(openai=sdk))
         if isinstance(sdk, openai.AsyncOpenAI):
             from supercompat._loop import run_async
 

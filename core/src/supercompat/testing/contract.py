@@ -24,10 +24,12 @@ TIME = {"type": "function", "function": {"name": "get_time", "parameters": {"typ
 
 
 async def call(value: Any) -> Any:
+    """Await what the async client returns; pass the sync client's results through."""
     return await value if inspect.isawaitable(value) else value
 
 
-async def items(paginator: Any) -> list[Any]:
+async def collect(paginator: Any) -> list[Any]:
+    """Every item of an SDK list or stream, through the SDK's own iterator, sync or async."""
     if hasattr(paginator, "__aiter__"):
         return [x async for x in paginator]
     return list(paginator)
@@ -59,7 +61,7 @@ class AssistantsContractTests:
         t = await call(client.beta.threads.create())
         for i in range(5):
             await call(client.beta.threads.messages.create(t.id, role="user", content=f"m{i}"))
-        listed = await items(client.beta.threads.messages.list(t.id, limit=2, order="asc"))
+        listed = await collect(client.beta.threads.messages.list(t.id, limit=2, order="asc"))
         assert [m.content[0].text.value for m in listed] == [f"m{i}" for i in range(5)]
         with pytest.raises(openai.NotFoundError):
             await call(client.beta.threads.retrieve("thread_missing"))
@@ -77,7 +79,7 @@ class AssistantsContractTests:
         scripted_provider.script(Reply(text="one two three"))
         a, t = await self._setup(client)
         stream = await call(client.beta.threads.runs.create(thread_id=t.id, assistant_id=a.id, stream=True))
-        events = await items(stream)
+        events = await collect(stream)
         names = [e.event for e in events]
         assert names[:3] == ["thread.run.created", "thread.run.queued", "thread.run.in_progress"]
         assert names[-1] == "thread.run.completed"

@@ -540,3 +540,23 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+class ScriptedFakeOpenAI:
+    """The conformance kits' ``scripted_provider`` (``.adapter``, ``.script(*Reply)``, ``.fail``):
+    supercompat Replies played by a FakeOpenAIProvider in OpenAI's wire format."""
+
+    def __init__(self, fake: FakeOpenAIProvider, adapter: Any) -> None:
+        self.fake, self.adapter = fake, adapter
+
+    def script(self, *replies: Any) -> None:
+        for reply in replies:
+            if reply.tool_calls:
+                self.fake.script(ToolCalls(list(reply.tool_calls)))
+            elif reply.finish_reason == "length":
+                self.fake.script(Length(reply.text))
+            else:
+                self.fake.script(Text(reply.text))
+
+    def fail(self, status: int, message: str) -> None:
+        self.fake.script(Error(status, message))
