@@ -15,9 +15,7 @@ from supercompat.testing.fake_openai import (FakeOpenAIProvider, Garbled, Hang, 
 class TestScripted(AssistantsContractTests):
     @pytest.fixture
     def scripted_provider(self):
-        adapter = scripted_client_adapter()
-        adapter.adapter = adapter
-        return adapter
+        return scripted_client_adapter()
 
 
 @pytest.fixture(scope="module")

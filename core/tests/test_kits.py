@@ -9,9 +9,7 @@ from supercompat.testing import ClientAdapterTests, RunAdapterTests, scripted_cl
 class TestScriptedClientAdapter(ClientAdapterTests):
     @pytest.fixture
     def scripted_provider(self):
-        adapter = scripted_client_adapter()
-        adapter.adapter = adapter  # the scripted adapter is its own fake provider
-        return adapter
+        return scripted_client_adapter()
 
 
 class TestCompletionsRunAdapter(RunAdapterTests):

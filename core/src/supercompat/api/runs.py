@@ -9,7 +9,7 @@ from .. import ids
 from ..errors import InvalidRequest, NotFound
 from ..router import Response, Router
 from ..runs.engine import TERMINAL
-from ..storage import ACTIVE_RUN_STATUSES, ActiveRunError, StaleStatusError
+from ..storage import ACTIVE_RUN_STATUSES, ActiveRunError, ListQuery, StaleStatusError
 from . import params as p
 from .assistants import get as get_assistant
 from .messages import build_message
@@ -245,8 +245,6 @@ async def submit_tool_outputs(app: Any, req: Any) -> Any:
                                            expected_status=frozenset({"requires_action"}))
     except StaleStatusError as stale:
         raise InvalidRequest(f"Runs in status \"{stale.current['status']}\" do not accept tool outputs.") from None
-    from ..storage import ListQuery
-
     completed = []
     t = int(time.time())
     for step in (await app.storage.list_steps(thread_id, run_id, ListQuery(limit=100, order="desc"))).data:

@@ -17,7 +17,7 @@ from typing import Any
 from ..errors import APIError
 from ..ids import new_id
 from ..router import SSE_DONE, sse
-from ..storage import StaleStatusError
+from ..storage import ListQuery, StaleStatusError
 from . import RunContext, TextDelta, ToolCallDelta, TurnEnd
 
 log = logging.getLogger("supercompat")
@@ -376,8 +376,6 @@ class RunEngine:
         return run
 
     async def close_tool_steps(self, run: dict[str, Any], status: str, t: int) -> None:
-        from ..storage import ListQuery
-
         steps = await self.app.storage.list_steps(run["thread_id"], run["id"], ListQuery(limit=100, order="desc"))
         for step in steps.data:
             if step["status"] == "in_progress":

@@ -51,6 +51,11 @@ class ScriptedClientAdapter:
         self._replies = [Reply(text=r) if isinstance(r, str) else r for r in replies or []]
         self.requests: list[dict[str, Any]] = []
 
+    @property
+    def adapter(self) -> "ScriptedClientAdapter":
+        """It is its own fake provider: the kits' ``scripted_provider`` fixture can return it as is."""
+        return self
+
     def script(self, *replies: Reply | str) -> None:
         self._replies.extend(Reply(text=r) if isinstance(r, str) else r for r in replies)
 
