@@ -85,3 +85,10 @@ def test_unknown_section_and_bad_toml(tmp_path):
         load_adapters(write(tmp_path, "[client\n"))
     with pytest.raises(ConfigError, match="not found"):
         load_adapters(tmp_path / "missing.toml")
+
+
+def test_server_section_is_validated(tmp_path, monkeypatch):
+    monkeypatch.setenv("SC_KEY", "k1")
+    load_adapters(write(tmp_path, '[server]\nport = 9000\napi_keys = [{ env = "SC_KEY" }, "k2"]\n'))
+    with pytest.raises(ConfigError, match=r"^Unknown option 'prot' in \[server\]\."):
+        load_adapters(write(tmp_path, "[server]\nprot = 9000\n"))

@@ -84,6 +84,7 @@ def build_adapter(kind: str, section: dict[str, Any] | None) -> Any:
 def load_adapters(path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """The keyword arguments for ``supercompat()`` that the configuration describes."""
     data = read_config(path)
+    _server_options(data)  # validated here too, so a typo in [server] never passes silently
     adapters = {}
     for kind in SECTIONS:
         if kind == "run" and "run" not in data:
@@ -95,6 +96,5 @@ def load_adapters(path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     return adapters
 
 
-def server_options(path: str | os.PathLike[str] | None = None) -> ServerOptions:
-    data = read_config(path)
+def _server_options(data: dict[str, Any]) -> ServerOptions:
     return _validate(ServerOptions, resolve_env(data.get("server", {}), "[server]"), "[server]")  # type: ignore[return-value]

@@ -42,10 +42,6 @@ class MethodNotAllowed(APIError):
     status = 405
 
 
-class Unauthorized(APIError):
-    status = 401
-
-
 class ServerError(APIError):
     status = 500
     type = "server_error"
