@@ -7,12 +7,21 @@ from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# Plugins handed a sync provider SDK run its calls and streams through these (re-exported here so
+# plugins depend on a public name).
+from ._threads import call_in_thread, iterate_in_thread
+
+__all__ = ["ClientAdapter", "ClientOptions", "map_model", "call_in_thread", "iterate_in_thread"]
+
 
 @runtime_checkable
 class ClientAdapter(Protocol):
     """``params`` is a ``chat.completions.create`` body (a dict). Results are dicts shaped like
     ``ChatCompletion`` / ``ChatCompletionChunk``. Provider failures are raised as
-    :class:`supercompat.errors.APIError` with the OpenAI status that matches."""
+    :class:`supercompat.errors.APIError` with the OpenAI status that matches.
+
+    An adapter that created its provider client (from configuration) also defines
+    ``async def aclose()``, called when the App closes; a client passed in stays the caller's."""
 
     async def chat_completions(self, params: dict[str, Any]) -> dict[str, Any]: ...
 

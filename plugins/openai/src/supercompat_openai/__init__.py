@@ -14,8 +14,7 @@ from typing import Any
 # Core already imports openai, so importing it here costs nothing extra.
 import openai
 from supercompat import hookimpl
-from supercompat._threads import call_in_thread, iterate_in_thread
-from supercompat.clients import ClientOptions, map_model
+from supercompat.clients import ClientOptions, call_in_thread, iterate_in_thread, map_model
 from supercompat.errors import APIError, ConfigError
 
 __all__ = ["OpenAIClientAdapter", "OpenAIOptions", "openai_client_adapter"]
