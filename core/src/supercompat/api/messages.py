@@ -83,7 +83,7 @@ async def create(app: Any, req: Any) -> dict[str, Any]:
     message = build_message(req.json(), thread_id)
     await get_thread(app, thread_id)
     try:
-        return await app.storage.create_message(message)
+        return await app.engine.past_orphans(thread_id, lambda: app.storage.create_message(message))
     except ActiveRunError as e:
         raise active_run_error(thread_id, e.run_id) from None
 

@@ -128,7 +128,7 @@ async def create(app: Any, req: Any) -> Any:
     assistant = await get_assistant(app, body["assistant_id"])
     run = _build_run(body, assistant, thread_id)
     try:
-        run = await app.storage.create_run(run, messages)
+        run = await app.engine.past_orphans(thread_id, lambda: app.storage.create_run(run, messages))
     except ActiveRunError as e:
         raise active_run_error(thread_id, e.run_id) from None
     return _launch(app, run, bool(body.get("stream")), [("thread.run.created", run), ("thread.run.queued", run)])
@@ -155,9 +155,7 @@ async def get_run(app: Any, thread_id: str, run_id: str) -> dict[str, Any]:
     if run is None:
         await get_thread(app, thread_id)
         raise NotFound.object("run", run_id)
-    if run["status"] == "requires_action" and (run["expires_at"] or 0) <= time.time():
-        run = await app.engine.expire_if_due(thread_id, run_id, run) or run
-    return run
+    return await app.engine.settle(run)
 
 
 async def retrieve(app: Any, req: Any) -> Response:
@@ -197,7 +195,9 @@ async def cancel(app: Any, req: Any) -> dict[str, Any]:
     if run["status"] not in ACTIVE_RUN_STATUSES:
         raise InvalidRequest(f"Cannot cancel run with status '{run['status']}'.")
     engine = app.engine
-    if engine.is_executing(run_id):
+    # In progress here, or under another process's engine: ask it to stop (it sees `cancelling` at its
+    # next heartbeat or write) and let the executor record the ending.
+    if engine.is_executing(run_id) or run["status"] == "in_progress":
         try:
             run = await engine.transition(run, {"status": "cancelling"}, "thread.run.cancelling",
                                           frozenset({"queued", "in_progress"}))

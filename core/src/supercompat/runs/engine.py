@@ -17,7 +17,7 @@ from typing import Any
 from ..errors import APIError
 from ..ids import new_id
 from ..router import SSE_DONE, sse
-from ..storage import ListQuery, StaleStatusError
+from ..storage import EXECUTING_RUN_STATUSES, ActiveRunError, ListQuery, StaleStatusError
 from . import RunContext, TextDelta, ToolCallDelta, TurnEnd
 
 log = logging.getLogger("supercompat")
@@ -25,6 +25,8 @@ log = logging.getLogger("supercompat")
 TERMINAL = frozenset({"completed", "failed", "cancelled", "expired", "incomplete"})
 POLL_DONE = TERMINAL | {"requires_action"}  # where the SDK's poll() stops
 REQUIRES_ACTION_TTL = 600
+HEARTBEAT_INTERVAL = 5.0  # seconds between an executor's heartbeats
+ORPHAN_AFTER = 30.0  # seconds without a heartbeat after which another process ends the run
 _END = object()
 
 
@@ -57,6 +59,9 @@ class RunEngine:
     def __init__(self, app: Any) -> None:
         self.app = app
         self.requires_action_ttl = REQUIRES_ACTION_TTL
+        self.heartbeat_interval = HEARTBEAT_INTERVAL
+        self.orphan_after = ORPHAN_AFTER
+        self._heartbeat: asyncio.Task[None] | None = None
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._subscribers: dict[str, list[asyncio.Queue[Any]]] = {}
         self._changed: dict[str, asyncio.Future[None]] = {}
@@ -173,6 +178,8 @@ class RunEngine:
                 del self._tasks[run_id]
 
         task.add_done_callback(forget)
+        if self._heartbeat is None or self._heartbeat.done():
+            self._heartbeat = asyncio.get_running_loop().create_task(self._beat())
 
     def is_executing(self, run_id: str) -> bool:
         task = self._tasks.get(run_id)
@@ -216,7 +223,8 @@ class RunEngine:
         finally:
             self._end_segment(run_id)
 
-    async def _finish(self, run: dict[str, Any], turn: _Turn, status: str, err: BaseException | None = None) -> None:
+    async def _finish(self, run: dict[str, Any], turn: _Turn, status: str, err: BaseException | None = None,
+                      expected: frozenset[str] = frozenset({"queued", "in_progress", "cancelling", "requires_action"})) -> None:
         """End the run ``cancelled`` or ``failed``, closing whatever the turn had opened."""
         t = now()
         try:
@@ -235,8 +243,7 @@ class RunEngine:
             changes = {"status": status, f"{status}_at": t, "expires_at": None, "required_action": None}
             if err is not None:
                 changes["last_error"] = last_error(err)
-            await self.transition(run, changes, f"thread.run.{status}",
-                                   frozenset({"queued", "in_progress", "cancelling", "requires_action"}))
+            await self.transition(run, changes, f"thread.run.{status}", expected)
         except StaleStatusError:
             pass  # already terminal: never overwrite a terminal state
         except Exception:
@@ -355,6 +362,64 @@ class RunEngine:
             await self._close_message(turn, usage)
             await self.transition(run, {"status": "completed", "completed_at": t, "usage": total_or_none,
                                          "expires_at": None, "required_action": None}, "thread.run.completed", expected)
+
+    # -- executors that died --------------------------------------------------------------------
+    async def _beat(self) -> None:
+        """While this process executes runs: heartbeat them (picking up cancels made by other
+        processes) and end the runs of processes that stopped heartbeating."""
+        while self._tasks:
+            await asyncio.sleep(self.heartbeat_interval)
+            try:
+                for run_id in await self.app.storage.touch_runs(list(self._tasks)):
+                    self.cancel_execution(run_id)
+                await self.end_orphans()
+            except Exception:  # storage unreachable for a moment: try again at the next beat
+                log.exception("supercompat: run heartbeat failed")
+
+    async def end_orphans(self, thread_id: str | None = None) -> list[dict[str, Any]]:
+        """End the runs whose executor stopped heartbeating (a crashed or killed process): failed, or
+        cancelled if a cancel was pending. Returns them as they now are."""
+        silent_since = time.time() - self.orphan_after
+        ended = []
+        for run in await self.app.storage.list_orphaned_runs(silent_since, thread_id=thread_id):
+            if self.is_executing(run["id"]):
+                continue  # ours, and alive: our next heartbeat refreshes it
+            if run["status"] == "cancelling":
+                status, err = "cancelled", None
+            else:
+                status, err = "failed", APIError(
+                    f"The run was interrupted: the process executing it stopped (no heartbeat for "
+                    f"{self.orphan_after:g} seconds).", status=500, type="server_error")
+            turn = _Turn()
+            for message in (await self.app.storage.list_messages(run["thread_id"], ListQuery(limit=100),
+                                                                 run_id=run["id"])).data:
+                if message["status"] == "in_progress":
+                    turn.message = message
+            await self._finish(run, turn, status, err, expected=EXECUTING_RUN_STATUSES)
+            await self.close_tool_steps(run, status if status == "cancelled" else "failed", now())
+            ended.append(await self.app.storage.get_run(run["thread_id"], run["id"]) or run)
+        return ended
+
+    async def past_orphans(self, thread_id: str, write: Any) -> Any:
+        """``await write()``; if a run blocks it (ActiveRunError) whose executor died, end that run
+        and try once more."""
+        try:
+            return await write()
+        except ActiveRunError:
+            if not await self.end_orphans(thread_id):
+                raise
+        return await write()
+
+    async def settle(self, run: dict[str, Any]) -> dict[str, Any]:
+        """On access: expire a run past its ``expires_at``; end one whose executor died."""
+        status = run["status"]
+        if status == "requires_action" and (run["expires_at"] or 0) <= time.time():
+            return await self.expire_if_due(run["thread_id"], run["id"], run) or run
+        if status in EXECUTING_RUN_STATUSES and not self.is_executing(run["id"]):
+            for ended in await self.end_orphans(run["thread_id"]):
+                if ended["id"] == run["id"]:
+                    return ended
+        return run
 
     # -- expiry ---------------------------------------------------------------------------------
     def _schedule_expiry(self, run: dict[str, Any]) -> None:

@@ -8,11 +8,14 @@ immutable: callers build new dicts to change anything.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Collection
 from typing import Any, Literal, Protocol, runtime_checkable
 
 Obj = dict[str, Any]
 
 ACTIVE_RUN_STATUSES = frozenset({"queued", "in_progress", "requires_action", "cancelling"})
+# Active statuses in which some process's engine is executing the run (requires_action waits for the user).
+EXECUTING_RUN_STATUSES = frozenset({"queued", "in_progress", "cancelling"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +90,15 @@ class StorageAdapter(Protocol):
     async def list_runs(self, thread_id: str, query: ListQuery) -> Page: ...
     async def get_active_run(self, thread_id: str) -> Obj | None: ...
 
+    async def touch_runs(self, run_ids: Collection[str]) -> list[str]:
+        """The executor heartbeat: record that this process is still executing ``run_ids`` (now), and
+        return those of them that are ``cancelling``, so a cancel made by another process reaches it."""
+
+    async def list_orphaned_runs(self, silent_since: float, *, thread_id: str | None = None,
+                                 limit: int = 100) -> list[Obj]:
+        """Runs in an EXECUTING_RUN_STATUSES status with no heartbeat since ``silent_since`` (epoch
+        seconds): their executor died. ``create_run`` and every ``update_run`` count as a heartbeat."""
+
     async def create_step(self, step: Obj) -> Obj: ...
     async def get_step(self, thread_id: str, run_id: str, step_id: str) -> Obj | None: ...
     async def update_step(self, thread_id: str, run_id: str, step_id: str, changes: Obj) -> Obj | None: ...
@@ -103,6 +115,6 @@ def memory_storage_adapter() -> "StorageAdapter":
 
 
 __all__ = [
-    "ACTIVE_RUN_STATUSES", "ActiveRunError", "ListQuery", "Obj", "Page", "StaleStatusError",
+    "ACTIVE_RUN_STATUSES", "EXECUTING_RUN_STATUSES", "ActiveRunError", "ListQuery", "Obj", "Page", "StaleStatusError",
     "StorageAdapter", "memory_storage_adapter",
 ]

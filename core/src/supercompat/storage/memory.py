@@ -3,9 +3,12 @@ engine's event loop; lists bisect sorted id arrays, so they cost O(log n + limit
 
 from __future__ import annotations
 
+import time
 from bisect import bisect_left, bisect_right, insort
+from collections.abc import Collection
 
-from . import ACTIVE_RUN_STATUSES, ActiveRunError, ListQuery, Obj, Page, StaleStatusError
+from . import (ACTIVE_RUN_STATUSES, EXECUTING_RUN_STATUSES, ActiveRunError, ListQuery, Obj, Page,
+               StaleStatusError)
 
 
 class _Ordered:
@@ -76,6 +79,7 @@ class MemoryStorageAdapter:
     def __init__(self) -> None:
         self._assistants = _Ordered()
         self._threads: dict[str, _Thread] = {}
+        self._heartbeats: dict[str, tuple[str, float]] = {}  # run id -> (thread id, last heartbeat)
 
     # assistants
     async def create_assistant(self, assistant: Obj) -> Obj:
@@ -188,6 +192,7 @@ class MemoryStorageAdapter:
         t.steps[run["id"]] = _Ordered()
         if run["status"] in ACTIVE_RUN_STATUSES:
             t.active_run = run["id"]
+        self._heartbeats[run["id"]] = (run["thread_id"], time.time())
         return run
 
     async def get_run(self, thread_id: str, run_id: str) -> Obj | None:
@@ -203,6 +208,10 @@ class MemoryStorageAdapter:
         if expected_status is not None and current["status"] not in expected_status:
             raise StaleStatusError(current)
         t.runs.items[run_id] = new = _merge(current, changes)
+        if new["status"] in ACTIVE_RUN_STATUSES:
+            self._heartbeats[run_id] = (thread_id, time.time())
+        else:
+            self._heartbeats.pop(run_id, None)  # finished: never an orphan
         return new
 
     async def list_runs(self, thread_id: str, query: ListQuery) -> Page:
@@ -215,6 +224,29 @@ class MemoryStorageAdapter:
             return None
         rid = self._active_run(t)
         return t.runs.items[rid] if rid else None
+
+    async def touch_runs(self, run_ids: Collection[str]) -> list[str]:
+        now, cancelling = time.time(), []
+        for run_id in run_ids:
+            beat = self._heartbeats.get(run_id)
+            run = beat and await self.get_run(beat[0], run_id)
+            if run is not None:
+                self._heartbeats[run_id] = (beat[0], now)
+                if run["status"] == "cancelling":
+                    cancelling.append(run_id)
+        return cancelling
+
+    async def list_orphaned_runs(self, silent_since: float, *, thread_id: str | None = None,
+                                 limit: int = 100) -> list[Obj]:
+        found = []
+        for run_id, (tid, at) in list(self._heartbeats.items()):
+            run = await self.get_run(tid, run_id)
+            if run is None:
+                del self._heartbeats[run_id]  # its thread was deleted
+            elif (at < silent_since and run["status"] in EXECUTING_RUN_STATUSES
+                  and (thread_id is None or tid == thread_id) and len(found) < limit):
+                found.append(run)
+        return found
 
     # steps
     async def create_step(self, step: Obj) -> Obj:

@@ -53,7 +53,11 @@ def make_step(thread_id: str, run_id: str, **fields: Any) -> dict[str, Any]:
 
 
 def ids(page: Any) -> list[str]:
-    return [o["id"] for o in page.data]
+    return ids_of(page.data)
+
+
+def ids_of(objects: list[Any]) -> list[str]:
+    return [o["id"] for o in objects]
 
 
 class StorageAdapterTests:
@@ -264,6 +268,40 @@ class StorageAdapterTests:
         winners = [r for r in results if isinstance(r, dict)]
         assert len(winners) == 1
         assert all(isinstance(r, ActiveRunError) for r in results if not isinstance(r, dict))
+
+    async def test_runs_without_heartbeat_are_orphans(self, storage_adapter: StorageAdapter) -> None:
+        s = storage_adapter
+        thread_id, _ = await self._thread_with_messages(s, 1)
+        other_thread, _ = await self._thread_with_messages(s, 1)
+        silent = make_run(thread_id, status="in_progress")
+        over = make_run(other_thread, status="completed")
+        waiting = make_run(other_thread, status="requires_action")
+        for run in (silent, over, waiting):
+            await s.create_run(run, [])
+        assert await s.list_orphaned_runs(time.time() - 60) == []  # everyone heartbeated just now
+        await asyncio.sleep(0.05)
+        cutoff = time.time()
+        await asyncio.sleep(0.05)
+        # requires_action waits for the user and completed is over: neither has an executor to lose.
+        assert ids_of(await s.list_orphaned_runs(cutoff)) == [silent["id"]]
+        assert await s.list_orphaned_runs(cutoff, thread_id=other_thread) == []
+        assert await s.touch_runs([silent["id"]]) == []
+        assert await s.list_orphaned_runs(cutoff) == []
+
+    async def test_heartbeat_reports_cancels_and_updates_count_as_heartbeats(self, storage_adapter: StorageAdapter) -> None:
+        s = storage_adapter
+        thread_id, _ = await self._thread_with_messages(s, 1)
+        run = make_run(thread_id, status="in_progress")
+        await s.create_run(run, [])
+        await asyncio.sleep(0.05)
+        cutoff = time.time()
+        await asyncio.sleep(0.05)
+        await s.update_run(thread_id, run["id"], {"status": "cancelling"})
+        assert await s.list_orphaned_runs(cutoff) == []
+        assert await s.touch_runs([run["id"], "run_unknown"]) == [run["id"]]
+        await asyncio.sleep(0.05)
+        orphans = await s.list_orphaned_runs(time.time())
+        assert ids_of(orphans) == [run["id"]] and orphans[0]["status"] == "cancelling"
 
     async def test_conditional_status_transition(self, storage_adapter: StorageAdapter) -> None:
         s = storage_adapter
