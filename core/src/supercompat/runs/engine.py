@@ -373,7 +373,9 @@ class RunEngine:
                 for run_id in await self.app.storage.touch_runs(list(self._tasks)):
                     self.cancel_execution(run_id)
                 await self.end_orphans()
-            except Exception:  # storage unreachable for a moment: try again at the next beat
+            except APIError as exc:  # storage unreachable for a moment: try again at the next beat
+                log.warning("supercompat: run heartbeat failed: %s", exc.message)
+            except Exception:
                 log.exception("supercompat: run heartbeat failed")
 
     async def end_orphans(self, thread_id: str | None = None) -> list[dict[str, Any]]:

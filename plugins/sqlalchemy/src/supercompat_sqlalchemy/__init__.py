@@ -1,0 +1,140 @@
+"""supercompat storage adapter ``sqlalchemy``: state in SQLite, PostgreSQL or MySQL/MariaDB, shared by
+every process that points at the same database.
+
+    from supercompat_sqlalchemy import sqlalchemy_storage_adapter
+    storage = sqlalchemy_storage_adapter(url="postgresql://user:pass@host/db")
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from supercompat import hookimpl
+from supercompat.errors import ConfigError
+
+from .adapter import SQLAlchemyStorageAdapter, StorageUnavailable
+from .migrations import SchemaError
+
+# Plain URLs name the async driver each database gets.
+ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg",
+                 "mysql": "mysql+aiomysql", "mariadb": "mysql+aiomysql"}
+SYNC_DRIVERS = {"pysqlite": "aiosqlite", "psycopg2": "asyncpg", "pg8000": "asyncpg", "pymysql": "aiomysql",
+                "mysqldb": "aiomysql", "mysqlconnector": "aiomysql"}
+SQLITE_BUSY_TIMEOUT_S = 30
+
+
+def async_url(url: str | sa.URL) -> sa.URL:
+    """``sqlite:///x.db`` -> ``sqlite+aiosqlite:///x.db``, and likewise for PostgreSQL and MySQL;
+    URLs that already name an async driver are kept."""
+    try:
+        parsed = make_url(url)
+    except sa.exc.ArgumentError as exc:
+        raise ConfigError(f"Not a database URL: {url!r} (expected e.g. sqlite:///supercompat.db)") from exc
+    backend, _, driver = parsed.drivername.partition("+")
+    if not driver and backend in ASYNC_DRIVERS:
+        return parsed.set(drivername=ASYNC_DRIVERS[backend])
+    if driver in SYNC_DRIVERS:
+        return parsed.set(drivername=f"{ASYNC_DRIVERS[backend].partition('+')[0]}+{SYNC_DRIVERS[driver]}")
+    return parsed
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers never wait for the writer
+    cursor.close()
+    # Leave transactions to SQLAlchemy (below), not to the driver's implicit BEGIN.
+    dbapi_connection.isolation_level = None
+
+
+def _sqlite_begin(conn: sa.Connection) -> None:
+    # BEGIN IMMEDIATE takes the write lock up front: of two processes racing to create a run on one
+    # thread, one waits for the other instead of both reading "no active run". Reads are autocommit.
+    if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def create_engine(url: str | sa.URL, *, pool_size: int | None = None, max_overflow: int | None = None,
+                  pool_timeout: float | None = None, pool_recycle: int | None = None,
+                  connect_timeout: float | None = 10, echo: bool = False) -> AsyncEngine:
+    """An AsyncEngine set up the way the adapter needs (SQLite write locking, MySQL isolation)."""
+    parsed = async_url(url)
+    backend = parsed.get_backend_name()
+    options: dict[str, Any] = {"echo": echo, "pool_pre_ping": backend != "sqlite"}
+    for name, value in (("pool_size", pool_size), ("max_overflow", max_overflow),
+                        ("pool_timeout", pool_timeout), ("pool_recycle", pool_recycle)):
+        if value is not None:
+            options[name] = value
+    connect_args: dict[str, Any] = {}
+    if backend == "sqlite":
+        connect_args["timeout"] = SQLITE_BUSY_TIMEOUT_S
+    elif connect_timeout is not None:
+        connect_args["timeout" if parsed.get_driver_name() == "asyncpg" else "connect_timeout"] = connect_timeout
+    if backend in ("mysql", "mariadb"):
+        options["isolation_level"] = "READ COMMITTED"  # see each other's commits, as PostgreSQL does
+        parsed = parsed.update_query_dict({"charset": "utf8mb4"})
+    try:
+        engine = create_async_engine(parsed, connect_args=connect_args, **options)
+    except ImportError as exc:
+        raise ConfigError(f"The driver for {parsed.render_as_string(hide_password=True)} is not installed "
+                          f"({exc.name}): pip install 'supercompat-sqlalchemy[{_extra(backend)}]'") from exc
+    except (sa.exc.ArgumentError, TypeError) as exc:
+        raise ConfigError(f"Can't open {parsed.render_as_string(hide_password=True)}: {exc}") from exc
+    if backend == "sqlite":
+        sa.event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        sa.event.listen(engine.sync_engine, "begin", _sqlite_begin)
+    return engine
+
+
+def _extra(backend: str) -> str:
+    return {"postgresql": "postgresql", "mysql": "mysql", "mariadb": "mysql"}.get(backend, backend)
+
+
+def sqlalchemy_storage_adapter(url: str | sa.URL | None = None, *, engine: AsyncEngine | None = None,
+                               create_schema: bool = True, **engine_options: Any) -> SQLAlchemyStorageAdapter:
+    """Storage in a SQL database: pass ``url`` (plain ``sqlite:///``, ``postgresql://`` and
+    ``mysql://`` URLs get their async driver) and optional pool settings, or your own ``engine``
+    (an AsyncEngine; you keep closing it). A new database gets the schema on first use unless
+    ``create_schema=False``; an older one must be migrated with ``supercompat db upgrade``."""
+    if (url is None) == (engine is None):
+        raise ConfigError("sqlalchemy_storage_adapter needs either url=... or engine=..., not both")
+    if engine is not None:
+        if not isinstance(engine, AsyncEngine):
+            raise ConfigError("engine= must be a sqlalchemy.ext.asyncio.AsyncEngine (create_async_engine)")
+        return SQLAlchemyStorageAdapter(engine, owns_engine=False, create_schema=create_schema)
+    return SQLAlchemyStorageAdapter(create_engine(url, **engine_options), create_schema=create_schema)
+
+
+class SQLAlchemyOptions(BaseModel):
+    """The ``[storage]`` section for ``plugin = "sqlalchemy"``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = "sqlite:///supercompat.db"
+    pool_size: int | None = None
+    max_overflow: int | None = None
+    pool_timeout: float | None = None
+    pool_recycle: int | None = None
+    connect_timeout: float | None = 10
+    echo: bool = False
+    create_schema: bool = True
+
+
+def _from_options(options: SQLAlchemyOptions) -> SQLAlchemyStorageAdapter:
+    settings = options.model_dump()
+    return sqlalchemy_storage_adapter(settings.pop("url"), create_schema=settings.pop("create_schema"), **settings)
+
+
+@hookimpl
+def register_storage_adapters(register: Any) -> None:
+    register("sqlalchemy", _from_options, SQLAlchemyOptions)
+
+
+__all__ = ["SQLAlchemyOptions", "SQLAlchemyStorageAdapter", "SchemaError", "StorageUnavailable", "async_url",
+           "create_engine", "sqlalchemy_storage_adapter"]

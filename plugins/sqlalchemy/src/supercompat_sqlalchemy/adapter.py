@@ -1,0 +1,287 @@
+"""SQLAlchemyStorageAdapter: the StorageAdapter contract on SQLite, PostgreSQL and MySQL/MariaDB.
+
+The invariants live in the database, so they hold across processes sharing it:
+- one active run per thread: creating a run or a user message locks the thread's row first
+  (``SELECT ... FOR UPDATE``; on SQLite every write transaction is ``BEGIN IMMEDIATE``);
+- conditional run transitions: read under that lock, compare, write, in one transaction;
+- a thread's messages, runs and steps are deleted with it in one transaction.
+Reads run in autocommit: one round trip, no lock. Lists are index seeks on (parent, id).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Collection, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from supercompat.errors import APIError
+from supercompat.storage import (ACTIVE_RUN_STATUSES, EXECUTING_RUN_STATUSES, ActiveRunError, ListQuery, Obj,
+                                 Page, StaleStatusError)
+
+from . import migrations
+from .schema import ASSISTANT, MESSAGE, RUN, STEP, THREAD, Kind, messages, runs, steps, threads
+
+
+class StorageUnavailable(APIError):
+    """The database could not be reached or did not answer in time."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, status=503, type="server_error", code="storage_unavailable")
+
+
+class SQLAlchemyStorageAdapter:
+    def __init__(self, engine: AsyncEngine, *, owns_engine: bool = True, create_schema: bool = True) -> None:
+        self.engine = engine
+        self._reader = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._owns_engine = owns_engine
+        self._create_schema = create_schema
+        self._prepared = False
+        self._prepare_lock = asyncio.Lock()
+        self._lock_rows = engine.dialect.name != "sqlite"  # SQLite locks the whole file instead
+
+    @property
+    def url(self) -> str:
+        """The database URL with the password hidden, for messages."""
+        return self.engine.url.render_as_string(hide_password=True)
+
+    # -- connections ------------------------------------------------------------------------------
+    async def _prepare(self) -> None:
+        """Once, on first use: a new database gets the current schema; an older one is an error."""
+        if self._prepared:
+            return
+        async with self._prepare_lock:
+            if not self._prepared:
+                async with self._errors():
+                    await migrations.ensure_current(self.engine, self.url, create=self._create_schema)
+                self._prepared = True
+
+    @asynccontextmanager
+    async def _errors(self) -> AsyncIterator[None]:
+        try:
+            yield
+        except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
+            raise StorageUnavailable(f"The database at {self.url} is unavailable: {_reason(exc)}") from exc
+        except sa_exc.TimeoutError as exc:  # the pool had no free connection in time
+            raise StorageUnavailable(f"The database at {self.url} is busy: no free connection in time.") from exc
+        except (OSError, TimeoutError) as exc:
+            raise StorageUnavailable(f"The database at {self.url} is unavailable: {exc or type(exc).__name__}") from exc
+
+    @asynccontextmanager
+    async def _read(self) -> AsyncIterator[AsyncConnection]:
+        await self._prepare()
+        async with self._errors(), self._reader.connect() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncConnection]:
+        """One transaction: committed when the block ends, rolled back if it raises."""
+        await self._prepare()
+        async with self._errors(), self.engine.begin() as conn:
+            yield conn
+
+    async def _one(self, kind: Kind, *where: Any) -> Obj | None:
+        async with self._read() as conn:
+            row = (await conn.execute(sa.select(kind.table).where(*where))).first()
+        return kind.obj(row) if row is not None else None
+
+    async def _locked(self, conn: AsyncConnection, kind: Kind, *where: Any) -> Obj | None:
+        stmt = sa.select(kind.table).where(*where)
+        row = (await conn.execute(stmt.with_for_update() if self._lock_rows else stmt)).first()
+        return kind.obj(row) if row is not None else None
+
+    async def _update(self, kind: Kind, where: Sequence[Any], changes: Obj, *,
+                      expected_status: frozenset[str] | None = None, also: Obj | None = None) -> Obj | None:
+        async with self._write() as conn:
+            current = await self._locked(conn, kind, *where)
+            if current is None:
+                return None
+            if expected_status is not None and current["status"] not in expected_status:
+                raise StaleStatusError(current)
+            new = {**current, **changes}
+            row = kind.row(new)
+            values = {k: row[k] for k in changes if k in row}
+            if (row["extra"] or None) != (kind.row(current)["extra"] or None):
+                values["extra"] = row["extra"]
+            values.update(also or {})
+            if values:
+                await conn.execute(sa.update(kind.table).where(kind.table.c.id == current["id"]).values(values))
+        return new
+
+    async def _page(self, kind: Kind, query: ListQuery, *where: Any) -> Page:
+        id_ = kind.table.c.id
+        asc = query.order == "asc"
+        stmt = sa.select(kind.table).where(*where)
+        if query.after:
+            stmt = stmt.where(id_ > query.after if asc else id_ < query.after)
+        if query.before:
+            stmt = stmt.where(id_ < query.before if asc else id_ > query.before)
+        # Paging forward takes the range's start in list order; `before` alone pages backward, so it
+        # takes the items nearest the cursor (as the memory store does).
+        from_low_end = asc == (query.after is not None or query.before is None)
+        stmt = stmt.order_by(id_.asc() if from_low_end else id_.desc()).limit(query.limit + 1)
+        async with self._read() as conn:
+            rows = (await conn.execute(stmt)).all()
+        has_more = len(rows) > query.limit
+        data = [kind.obj(r) for r in rows[:query.limit]]
+        if from_low_end != asc:
+            data.reverse()
+        return Page(data, has_more)
+
+    async def _insert(self, conn: AsyncConnection, kind: Kind, objs: Sequence[Obj], **columns: Any) -> None:
+        if objs:
+            await conn.execute(sa.insert(kind.table), [{**kind.row(o), **columns} for o in objs])
+
+    async def _check_no_active_run(self, conn: AsyncConnection, thread_id: str) -> None:
+        """Under the thread's row lock, so that of two racing writers exactly one sees no active run."""
+        if await self._locked(conn, THREAD, threads.c.id == thread_id) is None:
+            raise KeyError(thread_id)
+        active = (await conn.execute(sa.select(runs.c.id).where(
+            runs.c.thread_id == thread_id, runs.c.status.in_(ACTIVE_RUN_STATUSES)).limit(1))).scalar()
+        if active is not None:
+            raise ActiveRunError(thread_id, active)
+
+    # -- assistants -------------------------------------------------------------------------------
+    async def create_assistant(self, assistant: Obj) -> Obj:
+        async with self._write() as conn:
+            await self._insert(conn, ASSISTANT, [assistant])
+        return assistant
+
+    async def get_assistant(self, assistant_id: str) -> Obj | None:
+        return await self._one(ASSISTANT, ASSISTANT.table.c.id == assistant_id)
+
+    async def update_assistant(self, assistant_id: str, changes: Obj) -> Obj | None:
+        return await self._update(ASSISTANT, [ASSISTANT.table.c.id == assistant_id], changes)
+
+    async def delete_assistant(self, assistant_id: str) -> bool:
+        async with self._write() as conn:
+            result = await conn.execute(sa.delete(ASSISTANT.table).where(ASSISTANT.table.c.id == assistant_id))
+        return result.rowcount > 0
+
+    async def list_assistants(self, query: ListQuery, project: str | None = None) -> Page:
+        return await self._page(ASSISTANT, query, ASSISTANT.table.c.project.is_(None) if project is None
+                                else ASSISTANT.table.c.project == project)
+
+    # -- threads ----------------------------------------------------------------------------------
+    async def create_thread(self, thread: Obj, messages: list[Obj]) -> Obj:
+        async with self._write() as conn:
+            await self._insert(conn, THREAD, [thread])
+            await self._insert(conn, MESSAGE, messages)
+        return thread
+
+    async def get_thread(self, thread_id: str) -> Obj | None:
+        return await self._one(THREAD, threads.c.id == thread_id)
+
+    async def update_thread(self, thread_id: str, changes: Obj) -> Obj | None:
+        return await self._update(THREAD, [threads.c.id == thread_id], changes)
+
+    async def delete_thread(self, thread_id: str) -> bool:
+        async with self._write() as conn:
+            for table in (steps, runs, messages):
+                await conn.execute(sa.delete(table).where(table.c.thread_id == thread_id))
+            result = await conn.execute(sa.delete(threads).where(threads.c.id == thread_id))
+        return result.rowcount > 0
+
+    # -- messages ---------------------------------------------------------------------------------
+    async def create_message(self, message: Obj) -> Obj:
+        async with self._write() as conn:
+            if message.get("run_id") is None:
+                await self._check_no_active_run(conn, message["thread_id"])
+            await self._insert(conn, MESSAGE, [message])
+        return message
+
+    async def get_message(self, thread_id: str, message_id: str) -> Obj | None:
+        return await self._one(MESSAGE, messages.c.id == message_id, messages.c.thread_id == thread_id)
+
+    async def update_message(self, thread_id: str, message_id: str, changes: Obj) -> Obj | None:
+        return await self._update(MESSAGE, [messages.c.id == message_id, messages.c.thread_id == thread_id], changes)
+
+    async def delete_message(self, thread_id: str, message_id: str) -> bool:
+        async with self._write() as conn:
+            result = await conn.execute(sa.delete(messages).where(messages.c.id == message_id,
+                                                                  messages.c.thread_id == thread_id))
+        return result.rowcount > 0
+
+    async def list_messages(self, thread_id: str, query: ListQuery, *, run_id: str | None = None) -> Page:
+        where = [messages.c.thread_id == thread_id]
+        if run_id is not None:
+            where.append(messages.c.run_id == run_id)
+        return await self._page(MESSAGE, query, *where)
+
+    # -- runs -------------------------------------------------------------------------------------
+    async def create_run(self, run: Obj, messages: list[Obj]) -> Obj:
+        async with self._write() as conn:
+            await self._check_no_active_run(conn, run["thread_id"])
+            await self._insert(conn, MESSAGE, messages)
+            await self._insert(conn, RUN, [run], heartbeat_at=time.time())
+        return run
+
+    async def get_run(self, thread_id: str, run_id: str) -> Obj | None:
+        return await self._one(RUN, runs.c.id == run_id, runs.c.thread_id == thread_id)
+
+    async def update_run(self, thread_id: str, run_id: str, changes: Obj, *,
+                         expected_status: frozenset[str] | None = None) -> Obj | None:
+        return await self._update(RUN, [runs.c.id == run_id, runs.c.thread_id == thread_id], changes,
+                                  expected_status=expected_status, also={"heartbeat_at": time.time()})
+
+    async def list_runs(self, thread_id: str, query: ListQuery) -> Page:
+        return await self._page(RUN, query, runs.c.thread_id == thread_id)
+
+    async def get_active_run(self, thread_id: str) -> Obj | None:
+        return await self._one(RUN, runs.c.thread_id == thread_id, runs.c.status.in_(ACTIVE_RUN_STATUSES))
+
+    async def touch_runs(self, run_ids: Collection[str]) -> list[str]:
+        if not run_ids:
+            return []
+        ids = list(run_ids)
+        async with self._write() as conn:
+            await conn.execute(sa.update(runs).where(runs.c.id.in_(ids)).values(heartbeat_at=time.time()))
+            cancelling = await conn.execute(sa.select(runs.c.id).where(runs.c.id.in_(ids),
+                                                                       runs.c.status == "cancelling"))
+        return list(cancelling.scalars())
+
+    async def list_orphaned_runs(self, silent_since: float, *, thread_id: str | None = None,
+                                 limit: int = 100) -> list[Obj]:
+        stmt = sa.select(runs).where(runs.c.status.in_(EXECUTING_RUN_STATUSES), runs.c.heartbeat_at < silent_since)
+        if thread_id is not None:
+            stmt = stmt.where(runs.c.thread_id == thread_id)
+        async with self._read() as conn:
+            rows = (await conn.execute(stmt.order_by(runs.c.id).limit(limit))).all()
+        return [RUN.obj(r) for r in rows]
+
+    # -- steps ------------------------------------------------------------------------------------
+    async def create_step(self, step: Obj) -> Obj:
+        async with self._write() as conn:
+            await self._insert(conn, STEP, [step])
+        return step
+
+    async def get_step(self, thread_id: str, run_id: str, step_id: str) -> Obj | None:
+        return await self._one(STEP, steps.c.id == step_id, steps.c.run_id == run_id, steps.c.thread_id == thread_id)
+
+    async def update_step(self, thread_id: str, run_id: str, step_id: str, changes: Obj) -> Obj | None:
+        return await self._update(STEP, [steps.c.id == step_id, steps.c.run_id == run_id,
+                                         steps.c.thread_id == thread_id], changes)
+
+    async def list_steps(self, thread_id: str, run_id: str, query: ListQuery) -> Page:
+        return await self._page(STEP, query, steps.c.run_id == run_id, steps.c.thread_id == thread_id)
+
+    # -- schema and life cycle ----------------------------------------------------------------------
+    async def migrate(self) -> tuple[str | None, str]:
+        """Bring the schema to the current revision (``supercompat db upgrade``): (from, to)."""
+        async with self._errors():
+            return await migrations.upgrade(self.engine)
+
+    async def close(self) -> None:
+        if self._owns_engine:
+            await self.engine.dispose()
+
+
+def _reason(exc: sa_exc.DBAPIError) -> str:
+    """The driver's own words, first line only (SQLAlchemy appends the statement and a link)."""
+    original = exc.orig if exc.orig is not None else exc
+    return (str(original).strip().splitlines() or [type(original).__name__])[0]

@@ -1,0 +1,91 @@
+"""The schema's Alembic migrations, and the check made on first use.
+
+A new (empty) database is brought to the current revision on first use. A database at another
+revision is never used as is: the error says to run ``supercompat db upgrade``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from supercompat.errors import APIError
+
+VERSION_TABLE = "supercompat_alembic_version"
+
+
+class SchemaError(APIError):
+    """The database's schema is not the one this version of the plugin needs."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, status=500, type="server_error", code="storage_schema")
+
+
+def config(connection: Any = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", "supercompat_sqlalchemy:migrations")
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+def head() -> str:
+    revision = ScriptDirectory.from_config(config()).get_current_head()
+    assert revision is not None
+    return revision
+
+
+def current_revision(connection: sa.Connection) -> str | None:
+    return MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE}).get_current_revision()
+
+
+def _has_tables(connection: sa.Connection) -> bool:
+    return any(name.startswith("supercompat_") and name != VERSION_TABLE
+               for name in sa.inspect(connection).get_table_names())
+
+
+async def upgrade(engine: AsyncEngine, revision: str = "head") -> tuple[str | None, str]:
+    """Apply the migrations up to ``revision``; returns (revision before, revision after)."""
+
+    def run(connection: sa.Connection) -> tuple[str | None, str]:
+        before = current_revision(connection)
+        command.upgrade(config(connection), revision)
+        return before, current_revision(connection) or ""
+
+    async with engine.begin() as conn:
+        return await conn.run_sync(run)
+
+
+async def ensure_current(engine: AsyncEngine, url: str, *, create: bool = True) -> None:
+    async with engine.connect() as conn:
+        current = await conn.run_sync(current_revision)
+        populated = current is None and await conn.run_sync(_has_tables)
+    wanted = head()
+    if current == wanted:
+        return
+    if current is None and create and not populated:
+        try:
+            await upgrade(engine)
+            return
+        except Exception:
+            async with engine.connect() as conn:  # another process may have created it meanwhile
+                if await conn.run_sync(current_revision) != wanted:
+                    raise
+            return
+    known = {script.revision for script in ScriptDirectory.from_config(config()).walk_revisions()}
+    if current is None:
+        problem = ("has supercompat tables but no schema revision" if populated
+                   else "has no supercompat schema")
+    elif current not in known:
+        raise SchemaError(f"The database at {url} has supercompat schema revision {current}, which this "
+                          f"version of supercompat-sqlalchemy does not know (a newer version migrated it). "
+                          f"Upgrade supercompat-sqlalchemy.")
+    else:
+        problem = f"is at supercompat schema revision {current}, older than the {wanted} this version needs"
+    raise SchemaError(f"The database at {url} {problem}. Run `supercompat db upgrade` (with --config FILE "
+                      f"if you use one) to migrate it.")

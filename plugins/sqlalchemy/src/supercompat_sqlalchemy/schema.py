@@ -1,0 +1,171 @@
+"""The tables, and how an API object maps onto a row and back.
+
+Scalar fields get their own columns (so operators can query them), nested ones JSON columns, in the
+order the API object lists them, so a row reads back as the same dict with the same key order.
+Keys a table has no column for (fields added to the API later) go to ``extra``; nothing is dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
+
+metadata = sa.MetaData(naming_convention={
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s",
+    "pk": "pk_%(table_name)s",
+})
+
+# Ids sort in creation order only under a byte-wise collation (PostgreSQL's default sorts "a" < "B").
+# MySQL tables default to utf8mb4_bin below.
+Id = sa.String(64).with_variant(sa.String(64, collation="C"), "postgresql")
+Time = sa.BigInteger  # epoch seconds, as the API has them
+LongText = sa.Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
+Json = sa.JSON(none_as_null=True)  # JSON, never JSONB: JSONB reorders keys (tool schemas keep theirs)
+Float = sa.Double
+MYSQL = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
+
+
+def _table(name: str, *columns: Any, indexes: tuple[tuple[str, ...], ...] = (),
+           project: bool = False, heartbeat: bool = False) -> sa.Table:
+    extra: list[Any] = [sa.Column("extra", Json, nullable=True)]
+    if project:
+        extra.append(sa.Column("project", sa.String(64), nullable=True))
+    if heartbeat:
+        extra.append(sa.Column("heartbeat_at", Float, nullable=True))
+    table = sa.Table(f"supercompat_{name}", metadata, sa.Column("id", Id, primary_key=True), *columns, *extra, **MYSQL)
+    for cols in indexes:
+        sa.Index(None, *(table.c[c] for c in cols))
+    return table
+
+
+assistants = _table(
+    "assistants",
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("name", sa.String(256)),
+    sa.Column("description", sa.String(512)),
+    sa.Column("model", sa.String(256), nullable=False),
+    sa.Column("instructions", LongText),
+    sa.Column("tools", Json),
+    sa.Column("tool_resources", Json),
+    sa.Column("metadata", Json),
+    sa.Column("temperature", Float),
+    sa.Column("top_p", Float),
+    sa.Column("response_format", Json),
+    project=True, indexes=(("project", "id"),))
+
+threads = _table(
+    "threads",
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("metadata", Json),
+    sa.Column("tool_resources", Json),
+    project=True)
+
+messages = _table(
+    "messages",
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("assistant_id", sa.String(64)),
+    sa.Column("thread_id", Id, sa.ForeignKey(threads.c.id), nullable=False),
+    sa.Column("run_id", sa.String(64)),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("content", Json),
+    sa.Column("attachments", Json),
+    sa.Column("metadata", Json),
+    sa.Column("status", sa.String(16)),
+    sa.Column("incomplete_details", Json),
+    sa.Column("completed_at", Time),
+    sa.Column("incomplete_at", Time),
+    indexes=(("thread_id", "id"), ("thread_id", "run_id", "id")))
+
+runs = _table(
+    "runs",
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("assistant_id", sa.String(64)),
+    sa.Column("thread_id", Id, sa.ForeignKey(threads.c.id), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("started_at", Time),
+    sa.Column("expires_at", Time),
+    sa.Column("cancelled_at", Time),
+    sa.Column("failed_at", Time),
+    sa.Column("completed_at", Time),
+    sa.Column("required_action", Json),
+    sa.Column("last_error", Json),
+    sa.Column("model", sa.String(256)),
+    sa.Column("instructions", LongText),
+    sa.Column("tools", Json),
+    sa.Column("metadata", Json),
+    sa.Column("incomplete_details", Json),
+    sa.Column("usage", Json),
+    sa.Column("temperature", Float),
+    sa.Column("top_p", Float),
+    sa.Column("max_prompt_tokens", sa.Integer),
+    sa.Column("max_completion_tokens", sa.Integer),
+    sa.Column("truncation_strategy", Json),
+    sa.Column("response_format", Json),
+    sa.Column("tool_choice", Json),
+    sa.Column("parallel_tool_calls", sa.Boolean),
+    heartbeat=True, indexes=(("thread_id", "id"), ("thread_id", "status"), ("status", "heartbeat_at")))
+
+steps = _table(
+    "steps",
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("run_id", Id, sa.ForeignKey(runs.c.id), nullable=False),
+    sa.Column("assistant_id", sa.String(64)),
+    sa.Column("thread_id", Id, nullable=False),
+    sa.Column("type", sa.String(32)),
+    sa.Column("status", sa.String(16)),
+    sa.Column("cancelled_at", Time),
+    sa.Column("completed_at", Time),
+    sa.Column("expired_at", Time),
+    sa.Column("failed_at", Time),
+    sa.Column("last_error", Json),
+    sa.Column("step_details", Json),
+    sa.Column("usage", Json),
+    sa.Column("metadata", Json),
+    indexes=(("run_id", "id"), ("thread_id",)))
+
+INTERNAL = ("extra", "project", "heartbeat_at")
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One object kind: its table, its ``object`` value, and its API fields in API order."""
+
+    table: sa.Table
+    object: str
+    fields: tuple[str, ...]
+
+    @classmethod
+    def of(cls, table: sa.Table, object_: str) -> "Kind":
+        return cls(table, object_, tuple(c.name for c in table.columns if c.name not in INTERNAL))
+
+    def row(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """Column values for an object."""
+        values = {f: obj.get(f) for f in self.fields}
+        extra = {k: v for k, v in obj.items() if k not in values and k != "object" and k not in INTERNAL}
+        values["extra"] = extra or None
+        if "project" in self.table.c:
+            values["project"] = obj.get("project")
+        return values
+
+    def obj(self, row: Any) -> dict[str, Any]:
+        """The object a row holds, keys in API order."""
+        mapping = row._mapping
+        obj = {"id": mapping["id"], "object": self.object}
+        for f in self.fields[1:]:
+            obj[f] = mapping[f]
+        if mapping["extra"]:
+            obj.update(mapping["extra"])
+        if "project" in mapping and mapping["project"] is not None:
+            obj["project"] = mapping["project"]
+        return obj
+
+
+ASSISTANT = Kind.of(assistants, "assistant")
+THREAD = Kind.of(threads, "thread")
+MESSAGE = Kind.of(messages, "thread.message")
+RUN = Kind.of(runs, "thread.run")
+STEP = Kind.of(steps, "thread.run.step")

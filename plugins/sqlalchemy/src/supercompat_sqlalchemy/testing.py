@@ -1,0 +1,70 @@
+"""Throwaway databases for tests: a new, uniquely named database on each server, dropped afterwards.
+
+The servers default to the local ones CI provides; point elsewhere with
+``SUPERCOMPAT_TEST_POSTGRESQL_URL`` / ``SUPERCOMPAT_TEST_MYSQL_URL`` (a URL whose user may create
+databases), and choose which run with ``SUPERCOMPAT_TEST_DATABASES=sqlite,postgresql,mysql``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from . import create_engine
+from .schema import metadata
+
+SERVERS = {
+    "postgresql": os.environ.get("SUPERCOMPAT_TEST_POSTGRESQL_URL", "postgresql://postgres@127.0.0.1:5432/test"),
+    "mysql": os.environ.get("SUPERCOMPAT_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/test"),
+}
+BACKENDS = [b.strip() for b in os.environ.get("SUPERCOMPAT_TEST_DATABASES", "sqlite,postgresql,mysql").split(",")
+            if b.strip()]
+
+
+def _sync_admin(backend: str) -> sa.Engine:
+    url = sa.make_url(SERVERS[backend])
+    driver = "postgresql+psycopg" if backend == "postgresql" else "mysql+pymysql"
+    return sa.create_engine(url.set(drivername=driver), isolation_level="AUTOCOMMIT")
+
+
+@contextmanager
+def scratch_database(backend: str) -> Iterator[str]:
+    """Yields the URL of a new empty database (a file for SQLite); drops it at the end."""
+    if backend == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="supercompat-") as folder:
+            yield f"sqlite:///{Path(folder) / 'test.db'}"
+        return
+    name = f"supercompat_test_{secrets.token_hex(6)}"
+    admin = _sync_admin(backend)
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"CREATE DATABASE {name}")
+        try:
+            yield sa.make_url(SERVERS[backend]).set(database=name).render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as conn:
+                if backend == "postgresql":
+                    conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+                else:
+                    conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
+    finally:
+        admin.dispose()
+
+
+async def empty(url: str) -> None:
+    """Delete every row of supercompat's tables (children first), keeping the schema."""
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            existing = set(await conn.run_sync(lambda c: sa.inspect(c).get_table_names()))
+            for table in reversed(metadata.sorted_tables):
+                if table.name in existing:
+                    await conn.execute(table.delete())
+    finally:
+        await engine.dispose()
