@@ -45,17 +45,33 @@ def choose_client_adapter() -> tuple[Any, str, str]:
     return scripted_client_adapter(script), "gpt-4.1-mini", "scripted (offline; set a provider API key to use it)"
 
 
+def choose_storage_adapter(url: str) -> tuple[Any, str]:
+    """SQLite (or ``url``) through supercompat-sqlalchemy when it is installed, else memory."""
+    from .config import build_adapter
+    from .plugins import registry
+
+    if url == "memory":
+        return None, "memory"
+    if "sqlalchemy" not in registry()["storage"]:
+        print("note: supercompat-sqlalchemy is not installed; keeping state in memory")
+        return None, "memory"
+    storage = build_adapter("storage", {"plugin": "sqlalchemy", "url": url})
+    return storage, storage.url
+
+
 def run_demo(args: argparse.Namespace) -> int:
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     from . import from_config, supercompat
 
     if args.config:
         client, model, provider = from_config(args.config), "gpt-4.1-mini", f"from {args.config}"
+        storage = f"from {args.config}"
     else:
         adapter, model, provider = choose_client_adapter()
-        client = supercompat(client_adapter=adapter)
+        storage_adapter, storage = choose_storage_adapter(args.db)
+        client = supercompat(client_adapter=adapter, storage_adapter=storage_adapter)
     print(f"provider   {provider}")
-    print("storage    memory")
+    print(f"storage    {storage}")
     assistant = client.beta.assistants.create(
         model=model, name="Weather helper", tools=[WEATHER_TOOL],
         instructions="You answer weather questions. Always call get_weather first, then answer in one sentence.")

@@ -16,6 +16,8 @@ depends_on = None
 
 def upgrade() -> None:
     op.add_column("supercompat_runs", sa.Column("heartbeat_at", sa.Double(), nullable=True))
+    # Runs from before have no executor to vouch for them: 0 makes them orphans if still executing.
+    op.execute("UPDATE supercompat_runs SET heartbeat_at = 0")
     op.create_index("ix_supercompat_runs_status_heartbeat_at", "supercompat_runs", ["status", "heartbeat_at"])
     for table in ("supercompat_assistants", "supercompat_threads"):
         op.add_column(table, sa.Column("project", sa.String(64), nullable=True))

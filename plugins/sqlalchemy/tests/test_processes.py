@@ -1,0 +1,96 @@
+"""Separate OS processes sharing one database: what one writes the other reads, the one-active-run
+rule holds across them, and a process killed mid-run doesn't leave its run stuck."""
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from supercompat import supercompat
+from supercompat._loop import run_sync
+from supercompat.storage import ListQuery
+from supercompat.testing import app_of
+from supercompat.testing.storage import make_thread
+from supercompat_sqlalchemy import sqlalchemy_storage_adapter
+
+WORKER = str(Path(__file__).with_name("worker.py"))
+
+
+def worker(*args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, WORKER, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+
+@pytest.fixture
+def client_on():
+    """supercompat clients over a database URL; their connections are closed at the end."""
+    storages = []
+
+    def make(url):
+        storages.append(sqlalchemy_storage_adapter(url))
+        return supercompat(storage_adapter=storages[-1], max_retries=0)
+
+    yield make
+    for storage in storages:
+        run_sync(storage.close())  # on supercompat's loop, where its connections live
+
+
+def output(process: subprocess.Popen) -> object:
+    out, _ = process.communicate(timeout=120)
+    assert process.returncode == 0
+    return json.loads(out)
+
+
+async def test_what_one_process_writes_another_reads(database_url, storage, client_on):
+    made = output(worker("create", database_url))
+    client = client_on(database_url)
+    assistant = client.beta.assistants.retrieve(made["assistant"])
+    assert assistant.name == "made elsewhere" and assistant.metadata == {"pid": "worker"}
+    [message] = client.beta.threads.messages.list(made["thread"]).data
+    assert message.content[0].text.value == "written by the worker"
+    # ...and the other way round: this process's message is visible to a new process's reads.
+    client.beta.threads.messages.create(made["thread"], role="user", content="and from the tests")
+    assert len(client.beta.threads.messages.list(made["thread"]).data) == 2
+
+
+async def test_racing_processes_never_both_start_a_run_on_one_thread(database_url, storage):
+    threads = [make_thread() for _ in range(100)]
+    for thread in threads:
+        await storage.create_thread(thread, [])
+    ids = [t["id"] for t in threads]
+    racers = [worker("race", database_url, *ids) for _ in range(2)]
+    for racer in racers:
+        assert racer.stdout.readline() == "ready\n"
+    for racer in racers:  # on your marks...
+        racer.stdin.write("go\n")
+        racer.stdin.flush()
+    won_first, won_second = output(racers[0]), output(racers[1])
+    print(f"wins: {len(won_first)} / {len(won_second)}")
+    assert not set(won_first) & set(won_second)  # never two winners
+    assert sorted(won_first + won_second) == sorted(ids)  # always one
+    for thread_id in ids:
+        assert len((await storage.list_runs(thread_id, ListQuery())).data) == 1
+
+
+def test_a_run_of_a_killed_process_is_reported_failed(database_url, client_on):
+    process = worker("hang", database_url)
+    made = json.loads(process.stdout.readline())
+    process.kill()
+    process.communicate()
+    client = client_on(database_url)
+    engine = app_of(client).engine
+    engine.orphan_after = 1.0
+    run = client.beta.threads.runs.retrieve(made["run"], thread_id=made["thread"])
+    deadline = time.monotonic() + 30
+    while run.status == "in_progress":
+        assert time.monotonic() < deadline, "the dead process's run stayed in progress"
+        time.sleep(0.2)
+        run = client.beta.threads.runs.retrieve(made["run"], thread_id=made["thread"])
+    assert run.status == "failed" and run.last_error.code == "server_error"
+    assert "stopped" in run.last_error.message
+    [message] = client.beta.threads.messages.list(made["thread"], run_id=run.id).data
+    assert message.status == "incomplete" and message.incomplete_details.reason == "run_failed"
+    # The thread is free again.
+    client.beta.threads.messages.create(made["thread"], role="user", content="hello again")

@@ -1,0 +1,69 @@
+"""A second OS process on the same database, for test_processes.py: ``python worker.py MODE URL ...``."""
+
+import asyncio
+import json
+import sys
+import time
+
+from supercompat import supercompat
+from supercompat.testing.storage import make_run
+from supercompat.storage import ActiveRunError
+from supercompat_sqlalchemy import sqlalchemy_storage_adapter
+
+
+class HangingProvider:
+    async def chat_completions(self, params):
+        await asyncio.Event().wait()
+
+    async def chat_completions_stream(self, params):
+        yield {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": params["model"],
+               "choices": [{"index": 0, "delta": {"role": "assistant", "content": "Thinking"},
+                            "logprobs": None, "finish_reason": None}]}
+        await asyncio.Event().wait()
+
+    async def list_models(self):
+        return []
+
+
+def create(url):
+    client = supercompat(storage_adapter=sqlalchemy_storage_adapter(url))
+    a = client.beta.assistants.create(model="m", name="made elsewhere", metadata={"pid": "worker"})
+    t = client.beta.threads.create(messages=[{"role": "user", "content": "written by the worker"}])
+    print(json.dumps({"assistant": a.id, "thread": t.id}))
+
+
+async def race(url, thread_ids):
+    storage = sqlalchemy_storage_adapter(url)
+    await storage.get_thread(thread_ids[0])  # connected before the start line
+    print("ready", flush=True)
+    sys.stdin.readline()  # the start signal: both processes get it at the same moment
+    won = []
+    for thread_id in thread_ids:
+        try:
+            await storage.create_run(make_run(thread_id), [])
+            won.append(thread_id)
+        except ActiveRunError:
+            pass
+    await storage.close()
+    print(json.dumps(won))
+
+
+def hang(url):
+    client = supercompat(client_adapter=HangingProvider(), storage_adapter=sqlalchemy_storage_adapter(url))
+    a = client.beta.assistants.create(model="m")
+    t = client.beta.threads.create(messages=[{"role": "user", "content": "hi"}])
+    run = client.beta.threads.runs.create(thread_id=t.id, assistant_id=a.id)
+    while not client.beta.threads.messages.list(t.id, run_id=run.id).data:  # mid-answer
+        time.sleep(0.01)
+    print(json.dumps({"assistant": a.id, "thread": t.id, "run": run.id}), flush=True)
+    time.sleep(600)  # until killed
+
+
+if __name__ == "__main__":
+    mode, url, *rest = sys.argv[1:]
+    if mode == "create":
+        create(url)
+    elif mode == "race":
+        asyncio.run(race(url, rest))
+    elif mode == "hang":
+        hang(url)
