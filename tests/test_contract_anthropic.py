@@ -123,3 +123,17 @@ def test_broken_claude_streams_fail_the_run(fake_anthropic, response):
         assert run.status == "failed" and run.last_error.code == "server_error" and run.last_error.message
         fake_anthropic.script(Text("fine again"))
         assert client.beta.threads.runs.create_and_poll(thread_id=t.id, assistant_id=a.id).status == "completed"
+
+
+def test_image_messages_reach_claude_as_image_blocks(fake_anthropic):
+    fake_anthropic.reset()
+    with anthropic.Anthropic(base_url=fake_anthropic.base_url, api_key="t", max_retries=0) as sdk:
+        client = supercompat(client_adapter=anthropic_client_adapter(anthropic=sdk))
+        a = client.beta.assistants.create(model="claude-sonnet-4-6")
+        t = client.beta.threads.create(messages=[{"role": "user", "content": [
+            {"type": "text", "text": "What is this?"},
+            {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}]}])
+        assert client.beta.threads.runs.create_and_poll(thread_id=t.id, assistant_id=a.id).status == "completed"
+    assert fake_anthropic.message_requests[-1]["messages"] == [{"role": "user", "content": [
+        {"type": "text", "text": "What is this?"},
+        {"type": "image", "source": {"type": "url", "url": "https://example.com/cat.png"}}]}]

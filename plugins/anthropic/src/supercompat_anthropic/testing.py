@@ -332,7 +332,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, payload: Any, content_type: str = "application/json") -> None:
         body = json.dumps(payload, separators=(",", ":")).encode()
-        self.wfile.write(self._head(status, {"Content-Type": content_type, "Content-Length": str(len(body))}) + body)
+        head = self._head(status, {"Content-Type": content_type, "Content-Length": str(len(body))})
+        self.wfile.write(head + body)
 
     def _head(self, status: int, headers: dict[str, str]) -> bytes:
         try:
@@ -458,8 +459,10 @@ def _events(body: dict[str, Any], response: Any) -> Any:
     spent = 0
     for index, block in enumerate(blocks):
         kind = block["type"]
-        empty = {"text": {"type": "text", "text": ""}, "thinking": {"type": "thinking", "thinking": "", "signature": ""},
-                 "tool_use": {**block, "input": {}}}[kind]
+        # A block starts empty and its content follows in deltas.
+        empty = {**block, "input": {}} if kind == "tool_use" else {**block, kind: ""}
+        if kind == "thinking":
+            empty["signature"] = ""
         yield "content_block_start", {"type": "content_block_start", "index": index, "content_block": empty}
         if index == 0:
             yield "ping", {"type": "ping"}
@@ -498,7 +501,8 @@ class ScriptedFakeAnthropic:
     def script(self, *replies: Any) -> None:
         for reply in replies:
             if reply.tool_calls:
-                calls = [(name, json.loads(args) if isinstance(args, str) else args) for name, args in reply.tool_calls]
+                calls = [(name, json.loads(args) if isinstance(args, str) else args)
+                         for name, args in reply.tool_calls]
                 self.fake.script(ToolUse(calls, text=reply.text))
             else:
                 self.fake.script(Text(reply.text, stop_reason="max_tokens" if reply.finish_reason == "length"

@@ -228,10 +228,9 @@ def chat_completion(message: Any) -> dict[str, Any]:
     reply: dict[str, Any] = {"role": "assistant", "content": text or None, "refusal": None}
     if calls:
         reply["tool_calls"] = calls
+    choice = {"index": 0, "message": reply, "logprobs": None, "finish_reason": finish_reason(message.get("stop_reason"))}
     return {"id": message.get("id") or "msg", "object": "chat.completion", "created": int(time.time()),
-            "model": message.get("model") or "", "choices": [{
-                "index": 0, "message": reply, "logprobs": None, "finish_reason": finish_reason(message.get("stop_reason"))}],
-            "usage": usage(message.get("usage") or {})}
+            "model": message.get("model") or "", "choices": [choice], "usage": usage(message.get("usage") or {})}
 
 
 class StreamTranslator:
