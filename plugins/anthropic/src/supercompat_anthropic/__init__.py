@@ -1,0 +1,69 @@
+"""supercompat client adapter for Anthropic's Claude, through the Messages API.
+
+Chat-completions requests are translated to Messages API requests and Claude's answers back, both
+streaming and not (see ``translate``). The anthropic SDK is imported only when an adapter is made,
+so having this plugin installed costs nothing until it is chosen.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+from pydantic import Field
+from supercompat import hookimpl
+from supercompat.clients import ClientOptions
+from supercompat.errors import ConfigError
+
+if TYPE_CHECKING:
+    import anthropic
+
+    from .adapter import AnthropicClientAdapter
+
+__all__ = ["AnthropicClientAdapter", "AnthropicOptions", "anthropic_client_adapter"]
+
+
+class AnthropicOptions(ClientOptions):
+    """The ``[client]`` section for ``plugin = "anthropic"``; unset values keep the anthropic SDK
+    defaults (``ANTHROPIC_API_KEY`` / ``ANTHROPIC_BASE_URL`` from the environment, 600 s timeout,
+    2 retries). ``max_tokens`` is sent when a request sets no limit (default: per model)."""
+
+    max_tokens: int | None = Field(default=None, gt=0)
+    timeout: float | None = None
+    max_retries: int | None = None
+
+
+def anthropic_client_adapter(anthropic: anthropic.Anthropic | anthropic.AsyncAnthropic,
+                             model_map: dict[str, str] | None = None,
+                             max_tokens: int | None = None) -> AnthropicClientAdapter:
+    """The adapter for an anthropic SDK client, used as given: its ``base_url``, key, timeout and
+    retries apply. ``model_map`` renames requested models (``{"gpt-4.1-mini": "claude-sonnet-4-6"}``);
+    others pass through unchanged. ``max_tokens`` is the limit sent when a request has none."""
+    from .adapter import AnthropicClientAdapter
+
+    return AnthropicClientAdapter(anthropic, model_map, max_tokens)
+
+
+def _from_options(options: AnthropicOptions) -> AnthropicClientAdapter:
+    import anthropic
+
+    from .adapter import AnthropicClientAdapter
+
+    if not (options.api_key or os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN")):
+        raise ConfigError('[client] plugin "anthropic": set api_key, or ANTHROPIC_API_KEY in the environment.')
+    settings = {name: getattr(options, name) for name in ("api_key", "base_url", "timeout", "max_retries")}
+    client = anthropic.AsyncAnthropic(**{k: v for k, v in settings.items() if v is not None})
+    return AnthropicClientAdapter(client, options.model_map, options.max_tokens, owns_client=True)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "AnthropicClientAdapter":
+        from .adapter import AnthropicClientAdapter
+
+        return AnthropicClientAdapter
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+@hookimpl
+def register_client_adapters(register: Any) -> None:
+    register("anthropic", _from_options, AnthropicOptions)

@@ -1,0 +1,512 @@
+"""A loopback fake of Anthropic's Messages API, byte-compatible with what the anthropic SDK reads.
+
+    with FakeAnthropicProvider() as fake:
+        client = anthropic.Anthropic(base_url=fake.base_url, api_key="x", max_retries=0)
+        fake.script(Text("Hello there"), ToolUse([("get_weather", {"city": "Paris"})]))
+        ...
+        assert fake.message_requests[0]["system"] == "Be brief."
+
+It validates requests the way the Messages API does where a translation could go wrong (roles that
+alternate, each ``tool_use`` answered by a ``tool_result`` in the next turn, ``max_tokens`` present,
+known fields only, Claude's value ranges) and answers a bad one with a 400 in Anthropic's error
+shape. Streams use Anthropic's SSE format: ``event:`` and ``data:`` lines, ``message_start`` first,
+a ``ping``, ``message_stop`` last. Unscripted requests are answered with ``Text(DEFAULT_TEXT)``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import sys
+import threading
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+DEFAULT_TEXT = "Hello from the fake Claude."
+MODELS = ("claude-sonnet-4-6", "claude-haiku-4-5")
+
+# The error type Anthropic sends with each status.
+ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 402: "billing_error",
+               403: "permission_error", 404: "not_found_error", 413: "request_too_large",
+               429: "rate_limit_error", 500: "api_error", 504: "timeout_error", 529: "overloaded_error"}
+
+
+# -- scripted responses (each is consumed by one messages request) ---------------------------------
+
+@dataclass
+class Text:
+    """A text answer, streamed a word at a time. ``thinking`` adds a thinking block before it (with
+    thinking and signature deltas, which a client must tolerate)."""
+
+    text: str
+    stop_reason: str = "end_turn"
+    thinking: str | None = None
+
+
+@dataclass
+class ToolUse:
+    """Tool calls as ``(name, input)`` pairs, after an optional ``text`` block; ``stop_reason: tool_use``."""
+
+    calls: list[tuple[str, dict[str, Any]]]
+    text: str = ""
+
+
+@dataclass
+class Error:
+    """An HTTP error in Anthropic's shape; ``type`` defaults to the one Anthropic uses for ``status``."""
+
+    status: int = 500
+    message: str = "Internal server error"
+    type: str | None = None
+
+
+@dataclass
+class StreamError:
+    """A stream that sends ``after`` words, then an ``event: error`` (non-streaming: that HTTP error)."""
+
+    message: str = "Overloaded"
+    type: str = "overloaded_error"
+    after: int = 1
+
+
+@dataclass
+class Truncated:
+    """A stream that stops after ``after`` words: no ``message_delta``, no ``message_stop``."""
+
+    after: int = 2
+
+
+@dataclass
+class Hang:
+    """Wait ``seconds`` before answering (with ``then``, or the default answer); ``stop()`` ends the wait."""
+
+    seconds: float = 30.0
+    then: Any = None
+
+
+# -- request validation ---------------------------------------------------------------------------
+
+FIELDS = {"model", "messages", "max_tokens", "system", "stop_sequences", "stream", "temperature", "top_p",
+          "top_k", "tools", "tool_choice", "metadata", "output_config", "thinking", "service_tier",
+          "container", "cache_control", "inference_geo", "speed", "diagnostics"}
+TOOL_FIELDS = {"name", "description", "input_schema", "type", "strict", "cache_control", "input_examples",
+               "defer_loading", "eager_input_streaming", "allowed_callers"}
+MEDIA_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
+ID = re.compile(r"[a-zA-Z0-9_-]+")
+TOOL_NAME = re.compile(r"[a-zA-Z0-9_-]{1,128}")
+
+
+def problem(body: Any) -> str | None:
+    """What the Messages API would reject in ``body`` (its message), or None."""
+    if not isinstance(body, dict):
+        return "Request body must be a JSON object."
+    for key in body:
+        if key not in FIELDS:
+            return f"{key}: Extra inputs are not permitted"
+    if not isinstance(body.get("model"), str):
+        return "model: Field required"
+    if not isinstance(body.get("max_tokens"), int) or isinstance(body["max_tokens"], bool):
+        return "max_tokens: Field required"
+    if body["max_tokens"] < 1:
+        return "max_tokens: Input should be greater than or equal to 1"
+    for key in ("temperature", "top_p"):
+        if key in body and not (isinstance(body[key], (int, float)) and 0 <= body[key] <= 1):
+            return f"{key}: Input should be less than or equal to 1"
+    if "system" in body and not isinstance(body["system"], (str, list)):
+        return "system: Input should be a valid string"
+    if "stop_sequences" in body and not all(isinstance(s, str) for s in body["stop_sequences"]):
+        return "stop_sequences: Input should be a valid list of strings"
+    return _tools_problem(body) or _messages_problem(body.get("messages"))
+
+
+def _tools_problem(body: dict[str, Any]) -> str | None:
+    names = []
+    for i, tool in enumerate(body.get("tools") or ()):
+        extra = next((k for k in tool if k not in TOOL_FIELDS), None)
+        if extra:
+            return f"tools.{i}.{extra}: Extra inputs are not permitted"
+        if not TOOL_NAME.fullmatch(str(tool.get("name"))):
+            return f"tools.{i}.name: String should match pattern '^[a-zA-Z0-9_-]{{1,128}}$'"
+        if not isinstance(tool.get("input_schema"), dict) or tool["input_schema"].get("type") != "object":
+            return f"tools.{i}.input_schema.type: Input should be 'object'"
+        names.append(tool["name"])
+    choice = body.get("tool_choice")
+    if choice is not None:
+        if not isinstance(choice, dict) or choice.get("type") not in ("auto", "any", "tool", "none"):
+            return ("tool_choice: Input tag does not match any of the expected tags: "
+                    "'auto', 'any', 'tool', 'none'")
+        if choice["type"] == "tool" and choice.get("name") not in names:
+            return f"tool_choice.name: Tool '{choice.get('name')}' not found in provided tools"
+        if not isinstance(choice.get("disable_parallel_tool_use", False), bool):
+            return "tool_choice.disable_parallel_tool_use: Input should be a valid boolean"
+    fmt = (body.get("output_config") or {}).get("format")
+    if fmt is not None and (fmt.get("type") != "json_schema" or not isinstance(fmt.get("schema"), dict)):
+        return "output_config.format: Input should be a json_schema format with a schema"
+    return None
+
+
+def _messages_problem(messages: Any) -> str | None:
+    if not isinstance(messages, list) or not messages:
+        return "messages: at least one message is required"
+    previous_calls: set[str] = set()
+    for i, message in enumerate(messages):
+        role = message.get("role")
+        if role not in ("user", "assistant"):
+            return f"messages.{i}.role: Input should be 'user' or 'assistant'"
+        if i and messages[i - 1].get("role") == role:
+            return (f'messages: roles must alternate between "user" and "assistant", but found multiple '
+                    f'"{role}" roles in a row')
+        content = message.get("content")
+        blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content
+        if not isinstance(blocks, list) or not blocks:
+            return f"messages.{i}.content: messages must have non-empty content"
+        results, calls, leading = [], [], True
+        for j, block in enumerate(blocks):
+            kind, where = block.get("type"), f"messages.{i}.content.{j}"
+            if kind == "text":
+                if not isinstance(block.get("text"), str) or not block["text"]:
+                    return "messages: text content blocks must be non-empty"
+            elif kind == "image":
+                source = block.get("source") or {}
+                if source.get("type") == "base64" and source.get("media_type") not in MEDIA_TYPES:
+                    return (f"{where}.image.source.base64.media_type: Input should be 'image/jpeg', 'image/png', "
+                            "'image/gif' or 'image/webp'")
+                if source.get("type") not in ("base64", "url") or not (source.get("data") or source.get("url")):
+                    return f"{where}.image.source: Input should be a valid base64 or url source"
+            elif kind == "tool_use" and role == "assistant":
+                if not ID.fullmatch(str(block.get("id"))):
+                    return f"{where}.tool_use.id: String should match pattern '^[a-zA-Z0-9_-]+$'"
+                if not isinstance(block.get("input"), dict):
+                    return f"{where}.tool_use.input: Input should be a valid dictionary"
+                if block["id"] in calls:
+                    return f"messages.{i}: `tool_use` ids must be unique"
+                calls.append(block["id"])
+            elif kind == "tool_result" and role == "user":
+                if not leading:
+                    return f"{where}: tool_result blocks must come before any other content in a message"
+                results.append(block.get("tool_use_id"))
+            else:
+                return f"{where}.type: Input tag '{kind}' is not allowed in a {role} message"
+            leading = leading and kind == "tool_result"
+        unexpected = [r for r in results if r not in previous_calls]
+        if unexpected:
+            return (f"messages.{i}.content.0: unexpected `tool_use_id` found in `tool_result` blocks: "
+                    f"{', '.join(map(str, unexpected))}. Each `tool_result` block must have a corresponding "
+                    "`tool_use` block in the previous message.")
+        unanswered = [c for c in previous_calls if c not in results]
+        if unanswered:
+            return (f"messages.{i - 1}: `tool_use` ids were found without `tool_result` blocks immediately after: "
+                    f"{', '.join(sorted(unanswered))}. Each `tool_use` block must have a corresponding "
+                    "`tool_result` block in the next message.")
+        previous_calls = set(calls)
+    if previous_calls:
+        return (f"messages.{len(messages) - 1}: `tool_use` ids were found without `tool_result` blocks "
+                f"immediately after: {', '.join(sorted(previous_calls))}.")
+    return None
+
+
+# -- the provider ---------------------------------------------------------------------------------
+
+class FakeAnthropicProvider:
+    """A ``ThreadingHTTPServer`` on 127.0.0.1 speaking Anthropic's Messages API (``/v1/messages``,
+    ``/v1/models``), under an optional path ``prefix``."""
+
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, models: tuple[str, ...] = MODELS,
+                 word_delay_ms: float = 0) -> None:
+        self.host, self.port, self.models = host, port, models
+        self.word_delay = word_delay_ms / 1000
+        self.disconnects = 0  # streams the client went away from before they ended
+        self._lock = threading.Lock()
+        self._script: deque[Any] = deque()
+        self._requests: list[dict[str, Any]] = []
+        self._stopping = threading.Event()
+        self._connections: set[socket.socket] = set()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> FakeAnthropicProvider:
+        self._stopping.clear()
+        self._server = _Server((self.host, self.port), _Handler)
+        self._server.fake = self
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="fake-anthropic",
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._stopping.set()  # wakes Hang and the delays
+        self._server.shutdown()
+        self._server.server_close()
+        with self._lock:
+            connections = list(self._connections)
+        for conn in connections:  # idle keep-alive connections would otherwise pin their threads
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self._thread.join()
+        self._server = self._thread = None
+
+    def __enter__(self) -> FakeAnthropicProvider:
+        return self.start()
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        """What to pass as the SDK's ``base_url`` (it appends ``/v1/messages`` itself)."""
+        return f"http://{self.host}:{self.port}"
+
+    def script(self, *responses: Any) -> None:
+        """Queue responses, consumed one per messages request in order; then the default answer again.
+        A request the fake rejects as malformed consumes nothing."""
+        with self._lock:
+            self._script.extend(responses)
+
+    def reset(self) -> None:
+        """Forget queued responses and recorded requests."""
+        with self._lock:
+            self._script.clear()
+            self._requests.clear()
+            self.disconnects = 0
+
+    @property
+    def requests(self) -> list[dict[str, Any]]:
+        """Every request received, oldest first: ``method``, ``path``, ``headers`` (lower-case names),
+        ``body`` (parsed JSON, or None)."""
+        with self._lock:
+            return list(self._requests)
+
+    @property
+    def message_requests(self) -> list[dict[str, Any]]:
+        """The JSON bodies of the Messages API requests, oldest first."""
+        return [r["body"] for r in self.requests if r["path"].endswith("/v1/messages")]
+
+    def _record(self, request: dict[str, Any]) -> None:
+        with self._lock:
+            self._requests.append(request)
+
+    def _next(self) -> Any:
+        with self._lock:
+            return self._script.popleft() if self._script else Text(DEFAULT_TEXT)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    fake: FakeAnthropicProvider
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], OSError):  # OSError: the client went away mid-answer
+            super().handle_error(request, client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        with self.server.fake._lock:
+            self.server.fake._connections.add(self.request)
+
+    def finish(self) -> None:
+        with self.server.fake._lock:
+            self.server.fake._connections.discard(self.request)
+        try:
+            super().finish()
+        except OSError:
+            pass
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet
+        pass
+
+    def _send(self, status: int, payload: Any, content_type: str = "application/json") -> None:
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        head = self._head(status, {"Content-Type": content_type, "Content-Length": str(len(body))})
+        self.wfile.write(head + body)
+
+    def _head(self, status: int, headers: dict[str, str]) -> bytes:
+        try:
+            phrase = HTTPStatus(status).phrase
+        except ValueError:
+            phrase = "Overloaded" if status == 529 else "Error"
+        lines = [f"HTTP/1.1 {status} {phrase}", f"request-id: req_{uuid.uuid4().hex[:24]}",
+                 *(f"{k}: {v}" for k, v in headers.items())]
+        return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+    def _error(self, status: int, message: str, error_type: str | None = None) -> None:
+        error = {"type": error_type or ERROR_TYPES.get(status, "api_error"), "message": message}
+        self._send(status, {"type": "error", "error": error, "request_id": f"req_{uuid.uuid4().hex[:24]}"})
+
+    def do_GET(self) -> None:
+        self._route("GET")
+
+    def do_POST(self) -> None:
+        self._route("POST")
+
+    def _route(self, method: str) -> None:
+        fake = self.server.fake
+        path = self.path.split("?", 1)[0]
+        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        fake._record({"method": method, "path": path, "headers": headers, "body": body})
+        if not (headers.get("x-api-key") or headers.get("authorization", "").startswith("Bearer ")):
+            return self._error(401, "x-api-key header is required")
+        if not headers.get("anthropic-version"):
+            return self._error(400, "anthropic-version: header is required")
+        if method == "POST" and path.endswith("/v1/messages"):
+            if message := problem(body):
+                return self._error(400, message)
+            return self._answer(body, fake._next())
+        if method == "GET" and path.endswith("/v1/models"):
+            data = [{"type": "model", "id": m, "display_name": m, "created_at": "2026-01-01T00:00:00Z",
+                     "lifecycle": "active", "max_tokens": 64000} for m in fake.models]
+            return self._send(200, {"data": data, "has_more": False, "first_id": data[0]["id"] if data else None,
+                                    "last_id": data[-1]["id"] if data else None})
+        return self._error(404, f"Not found: {method} {path}")
+
+    def _answer(self, body: dict[str, Any], response: Any) -> None:
+        fake = self.server.fake
+        if isinstance(response, Hang):
+            fake._stopping.wait(response.seconds)
+            response = response.then or Text(DEFAULT_TEXT)
+        if isinstance(response, str):
+            response = Text(response)
+        if isinstance(response, Error):
+            return self._error(response.status, response.message, response.type)
+        if not body.get("stream"):
+            if isinstance(response, StreamError):
+                return self._error(529 if response.type == "overloaded_error" else 500, response.message,
+                                   response.type)
+            return self._send(200, _message(body, response))
+        self.wfile.write(self._head(200, {"Content-Type": "text/event-stream; charset=utf-8",
+                                          "Transfer-Encoding": "chunked", "Cache-Control": "no-cache"}))
+        try:
+            for name, data in _events(body, response):
+                if name == "content_block_delta" and fake.word_delay:
+                    fake._stopping.wait(fake.word_delay)
+                frame = f"event: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(frame), frame))
+            self.wfile.write(b"0\r\n\r\n")
+        except OSError:
+            with fake._lock:
+                fake.disconnects += 1
+            self.close_connection = True
+
+
+# -- answers in Anthropic's shapes ----------------------------------------------------------------
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"\s*\S+|\s+$", text)
+
+
+def _usage(body: dict[str, Any], output_tokens: int) -> dict[str, Any]:
+    prompt = len(json.dumps(body.get("messages"))) + len(str(body.get("system") or ""))
+    return {"input_tokens": prompt // 4 + 1, "output_tokens": output_tokens, "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 0}
+
+
+def _blocks(response: Any) -> list[dict[str, Any]]:
+    """The content blocks of a Text or ToolUse answer, as a complete message carries them."""
+    blocks: list[dict[str, Any]] = []
+    if isinstance(response, Text):
+        if response.thinking:
+            blocks.append({"type": "thinking", "thinking": response.thinking, "signature": "c2lnbmF0dXJl"})
+        blocks.append({"type": "text", "text": response.text})
+    else:
+        if response.text:
+            blocks.append({"type": "text", "text": response.text})
+        blocks += [{"type": "tool_use", "id": f"toolu_{uuid.uuid4().hex[:24]}", "name": name, "input": args}
+                   for name, args in response.calls]
+    return blocks
+
+
+def _stop_reason(response: Any) -> str:
+    return response.stop_reason if isinstance(response, Text) else "tool_use"
+
+
+def _message(body: dict[str, Any], response: Any) -> dict[str, Any]:
+    blocks = _blocks(response)
+    spent = sum(len(_words(b.get("text") or "")) + 8 * (b["type"] == "tool_use") for b in blocks)
+    return {"id": f"msg_{uuid.uuid4().hex[:24]}", "type": "message", "role": "assistant", "model": body["model"],
+            "content": blocks, "stop_reason": _stop_reason(response), "stop_sequence": None,
+            "usage": _usage(body, spent)}
+
+
+def _events(body: dict[str, Any], response: Any) -> Any:
+    """``(event name, data)`` pairs of one streamed answer."""
+    start = {"id": f"msg_{uuid.uuid4().hex[:24]}", "type": "message", "role": "assistant", "model": body["model"],
+             "content": [], "stop_reason": None, "stop_sequence": None, "usage": _usage(body, 1)}
+    yield "message_start", {"type": "message_start", "message": start}
+    if isinstance(response, (StreamError, Truncated)):
+        blocks = [{"type": "text", "text": "".join(_words(" ".join(["word"] * response.after)))}]
+    else:
+        blocks = _blocks(response)
+    spent = 0
+    for index, block in enumerate(blocks):
+        kind = block["type"]
+        # A block starts empty and its content follows in deltas.
+        empty = {**block, "input": {}} if kind == "tool_use" else {**block, kind: ""}
+        if kind == "thinking":
+            empty["signature"] = ""
+        yield "content_block_start", {"type": "content_block_start", "index": index, "content_block": empty}
+        if index == 0:
+            yield "ping", {"type": "ping"}
+        if kind == "thinking":
+            deltas = [{"type": "thinking_delta", "thinking": block["thinking"]},
+                      {"type": "signature_delta", "signature": block["signature"]}]
+        elif kind == "text":
+            deltas = [{"type": "text_delta", "text": word} for word in _words(block["text"])]
+        else:  # arguments in two fragments after an empty one, as Claude streams them
+            arguments = json.dumps(block["input"]) if block["input"] else ""
+            half = len(arguments) // 2
+            deltas = [{"type": "input_json_delta", "partial_json": part}
+                      for part in ("", arguments[:half], arguments[half:]) if part or not arguments]
+        for delta in deltas:
+            spent += 1
+            yield "content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}
+        if isinstance(response, StreamError):
+            yield "error", {"type": "error", "error": {"type": response.type, "message": response.message}}
+            return
+        if isinstance(response, Truncated):
+            return
+        yield "content_block_stop", {"type": "content_block_stop", "index": index}
+    yield "message_delta", {"type": "message_delta", "delta": {"stop_reason": _stop_reason(response),
+                                                                "stop_sequence": None},
+                            "usage": {"output_tokens": spent}}
+    yield "message_stop", {"type": "message_stop"}
+
+
+class ScriptedFakeAnthropic:
+    """The conformance kits' ``scripted_provider`` (``.adapter``, ``.script(*Reply)``, ``.fail``):
+    supercompat Replies played by a FakeAnthropicProvider in Anthropic's wire format."""
+
+    def __init__(self, fake: FakeAnthropicProvider, adapter: Any) -> None:
+        self.fake, self.adapter = fake, adapter
+
+    def script(self, *replies: Any) -> None:
+        for reply in replies:
+            if reply.tool_calls:
+                calls = [(name, json.loads(args) if isinstance(args, str) else args)
+                         for name, args in reply.tool_calls]
+                self.fake.script(ToolUse(calls, text=reply.text))
+            else:
+                self.fake.script(Text(reply.text, stop_reason="max_tokens" if reply.finish_reason == "length"
+                                      else "end_turn"))
+
+    def fail(self, status: int, message: str) -> None:
+        self.fake.script(Error(status, message))
