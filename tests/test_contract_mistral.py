@@ -8,9 +8,7 @@ import re
 
 import httpx2
 import pytest
-
 from mistralai.client import Mistral
-
 from supercompat.testing import AssistantsContractTests, Reply
 from supercompat.testing.contract import TIME, WEATHER, call
 from supercompat_mistral import mistral_client_adapter

@@ -64,7 +64,7 @@ class MistralClientAdapter:
                 response = await self.client.chat.complete_async(**request)
             else:
                 response = await call_in_thread(self.client.chat.complete, **request)
-        return completion(response.model_dump(by_alias=True), prefix)
+        return completion(_dump(response), prefix)
 
     async def chat_completions_stream(self, params: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
         request, prefix = self._request(params)
@@ -74,12 +74,12 @@ class MistralClientAdapter:
                 stream = await self.client.chat.stream_async(**request)
                 async with stream:  # closing the response on any early exit aborts the provider call
                     async for event in stream:
-                        yield translator.chunk(event.data.model_dump(by_alias=True))
+                        yield translator.chunk(_dump(event.data))
             else:
                 events = iterate_in_thread(lambda: self.client.chat.stream(**request))
                 async with aclosing(events):
                     async for event in events:
-                        yield translator.chunk(event.data.model_dump(by_alias=True))
+                        yield translator.chunk(_dump(event.data))
         for chunk in translator.end():
             yield chunk
 
@@ -99,6 +99,12 @@ class MistralClientAdapter:
         if self._owns_client:
             await self.client.__aexit__(None, None, None)
             self.client.__exit__(None, None, None)
+
+
+def _dump(model: Any) -> dict[str, Any]:
+    # warnings=False: values Mistral sends beyond the SDK's enums (finish_reason "model_length" on a
+    # stream chunk) are kept as they are, without a serializer warning each time.
+    return model.model_dump(by_alias=True, warnings=False)
 
 
 def _error_fields(body: str | None) -> dict[str, Any]:

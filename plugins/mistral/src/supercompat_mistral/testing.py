@@ -205,7 +205,7 @@ class FakeMistralProvider:
     def __enter__(self) -> FakeMistralProvider:
         return self.start()
 
-    def __exit__(self, *exc_info: Any) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
     @property
