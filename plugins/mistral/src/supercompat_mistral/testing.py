@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import threading
 import time
 import uuid
@@ -180,14 +181,13 @@ class FakeMistralProvider:
         self._script: deque[Any] = deque()
         self._requests: list[dict[str, Any]] = []
         self._stopping = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
+        self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
     def start(self) -> FakeMistralProvider:
         self._stopping.clear()
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), _Handler)
-        self._server.daemon_threads = True
-        self._server.fake = self  # type: ignore[attr-defined]
+        self._server = _Server(("127.0.0.1", self.port), _Handler)
+        self._server.fake = self
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True,
                                         name="fake-mistral")
@@ -241,7 +241,17 @@ class FakeMistralProvider:
             return self._script.popleft() if chat and self._script else None
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    fake: FakeMistralProvider
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], OSError):  # a client that hung up is no error
+            super().handle_error(request, client_address)
+
+
 class _Handler(BaseHTTPRequestHandler):
+    server: _Server
     protocol_version = "HTTP/1.1"
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet
@@ -262,7 +272,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._route()
 
     def _route(self) -> None:
-        fake: FakeMistralProvider = self.server.fake  # type: ignore[attr-defined]
+        fake = self.server.fake
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         try:
             body = json.loads(raw) if raw else None
