@@ -1,6 +1,8 @@
 """The adapter through the real mistralai SDK against the fake: requests as Mistral received them,
 answers as OpenAI shapes, error mapping, configuration."""
 
+import asyncio
+
 import httpx2
 import pytest
 from mistralai.client import Mistral
@@ -176,3 +178,21 @@ def test_configuration_errors(monkeypatch):
         spec.build({"api_key": "k", "server_url": "http://a", "base_url": "http://b"})
     monkeypatch.setenv("MISTRAL_API_KEY", "from-env")
     assert spec.build({"server": "eu"}).client.sdk_configuration.get_server_details()[0] == "https://api.eu.mistral.ai"
+
+
+async def wait_for(condition):
+    for _ in range(500):  # a bound, not a timing goal: fails only if it never happens
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition never became true")
+
+
+async def test_closing_the_stream_early_aborts_the_provider_call(make_client, fake):
+    fake.word_delay = 0.02
+    fake.script(Reply(text=" ".join(["word"] * 200)))
+    stream = mistral_client_adapter(mistral=make_client()).chat_completions_stream(PARAMS)
+    assert (await anext(stream))["choices"][0]["delta"]["role"] == "assistant"
+    await anext(stream)
+    await stream.aclose()
+    await wait_for(lambda: fake.disconnects == 1)

@@ -172,10 +172,13 @@ def _usage(body: dict[str, Any], completion: int) -> dict[str, int]:
 
 class FakeMistralProvider:
     """A ``ThreadingHTTPServer`` on 127.0.0.1 speaking Mistral's chat-completions wire format.
-    ``api_key``: the only key accepted (default: any bearer key)."""
+    ``api_key``: the only key accepted (default: any bearer key); ``word_delay``: seconds between
+    streamed words. ``disconnects`` counts answers the client hung up on."""
 
-    def __init__(self, *, models: tuple[str, ...] = (MODEL,), api_key: str | None = None) -> None:
-        self.models, self.api_key = models, api_key
+    def __init__(self, *, models: tuple[str, ...] = (MODEL,), api_key: str | None = None,
+                 word_delay: float = 0) -> None:
+        self.models, self.api_key, self.word_delay = models, api_key, word_delay
+        self.disconnects = 0
         self.port = 0
         self._lock = threading.Lock()
         self._script: deque[Any] = deque()
@@ -246,7 +249,10 @@ class _Server(ThreadingHTTPServer):
     fake: FakeMistralProvider
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        if not isinstance(sys.exc_info()[1], OSError):  # a client that hung up is no error
+        if isinstance(sys.exc_info()[1], OSError):  # the client hung up: expected, counted
+            with self.fake._lock:
+                self.fake.disconnects += 1
+        else:
             super().handle_error(request, client_address)
 
 
@@ -312,6 +318,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._answer(body, answer)
 
     def _answer(self, body: dict[str, Any], answer: Any) -> None:
+        fake = self.server.fake
         last = body["messages"][-1]
         prefix = last["content"] if last["role"] == "assistant" and last.get("prefix") else ""
         reply = answer if isinstance(answer, Reply) else Reply(text="alpha bravo charlie")
@@ -353,7 +360,9 @@ class _Handler(BaseHTTPRequestHandler):
             if isinstance(answer, Garbled):
                 event('{"id":"x","choices":[{"delta":')
             return self.wfile.write(b"0\r\n\r\n")
-        for word in words:
+        for i, word in enumerate(words):
+            if i and fake.word_delay:
+                fake._stopping.wait(fake.word_delay)
             chunk({"content": word})
         if calls:
             chunk({"content": "", "tool_calls": calls}, finish, usage=usage)
