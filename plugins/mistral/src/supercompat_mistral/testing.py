@@ -1,0 +1,386 @@
+"""A loopback fake of Mistral's chat-completions API, byte-compatible with what ``mistralai`` reads.
+
+    with FakeMistralProvider() as fake:
+        sdk = Mistral(api_key="k", server_url=fake.server_url)
+        fake.script(Reply(text="Sunny."), Reply(tool_calls=[("get_weather", {"city": "Paris"})]),
+                    Error(429, "Requests rate limit exceeded"))
+        ...
+        assert fake.chat_requests[0]["messages"][0]["role"] == "system"
+
+It checks requests the way Mistral does (a bearer key; no fields Mistral doesn't know, 422; its
+message-order, tool-call id and prefix rules, 400, in Mistral's error shapes), so a translation slip
+fails a test instead of passing silently. Unscripted requests get :func:`default_reply`. Answers to
+a request whose last message is an assistant ``prefix`` start with that prefix, as Mistral's do.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from supercompat.testing.scripted import Reply, default_reply
+
+from .translate import new_mistral_id
+
+MODEL = "mistral-small-latest"
+_ID = re.compile(r"[a-zA-Z0-9]{9}")
+_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
+_REQUEST_FIELDS = {"model", "messages", "temperature", "top_p", "max_tokens", "stream", "stop", "random_seed",
+                   "metadata", "response_format", "tools", "tool_choice", "presence_penalty", "frequency_penalty",
+                   "min_tokens", "repetition_penalty", "top_k", "logprobs", "top_logprobs", "prompt_logprobs",
+                   "top_prompt_logprobs", "n", "prediction", "parallel_tool_calls", "reasoning_effort",
+                   "prompt_mode", "guardrails", "prompt_cache_key", "service_tier", "safe_prompt"}
+_MESSAGE_FIELDS = {"system": {"role", "content"}, "user": {"role", "content"},
+                   "assistant": {"role", "content", "tool_calls", "prefix"},
+                   "tool": {"role", "content", "tool_call_id", "name"}}
+_NEXT_ROLES = {"system": {"system", "user", "assistant"}, "user": {"system", "user", "assistant"},
+               "assistant": {"assistant", "user", "tool"}, "tool": {"assistant", "tool"}}
+
+
+@dataclass
+class Error:
+    """An HTTP error in Mistral's shape: ``{"object": "error", "message", "type", "param", "code"}``."""
+
+    status: int = 500
+    message: str = "Internal server error"
+    type: str = "internal_server_error"
+    code: str | None = None
+
+
+@dataclass
+class Garbled:
+    """A stream whose second event is not JSON (non-streaming: a body that isn't JSON)."""
+
+
+@dataclass
+class Truncated:
+    """A stream that stops after its first words: no finish_reason, no ``[DONE]``."""
+
+
+@dataclass
+class Hang:
+    """Wait ``seconds`` before answering (with ``then``, or the default answer); ``stop()`` ends it."""
+
+    seconds: float = 30.0
+    then: Any = None
+
+
+class _Rejected(Exception):
+    def __init__(self, status: int, body: dict[str, Any]) -> None:
+        super().__init__(body)
+        self.status, self.body = status, body
+
+
+def _invalid(message: str) -> _Rejected:
+    return _Rejected(400, {"object": "error", "message": message, "type": "invalid_request_error",
+                           "param": None, "code": None})
+
+
+def _extra(loc: list[Any]) -> dict[str, Any]:
+    return {"type": "extra_forbidden", "loc": ["body", *loc], "msg": "Extra inputs are not permitted"}
+
+
+def validate(body: Any) -> None:
+    """Raise :class:`_Rejected` where Mistral would refuse this chat request."""
+    if not isinstance(body, dict) or not isinstance(body.get("model"), str) or not isinstance(
+            body.get("messages"), list):
+        raise _Rejected(422, {"object": "error", "message": {"detail": [
+            {"type": "missing", "loc": ["body", "model" if isinstance(body, dict) else ""],
+             "msg": "Field required"}]}, "type": "invalid_request_error", "param": None, "code": None})
+    problems = [_extra([key]) for key in body if key not in _REQUEST_FIELDS]
+    for i, message in enumerate(body["messages"]):
+        role = message.get("role") if isinstance(message, dict) else None
+        if role not in _MESSAGE_FIELDS:
+            problems.append({"type": "union_tag_invalid", "loc": ["body", "messages", i],
+                             "msg": f"Input tag '{role}' found using 'role' does not match any of the expected tags"})
+            continue
+        problems += [_extra(["messages", i, role, key]) for key in message if key not in _MESSAGE_FIELDS[role]]
+        for j, call in enumerate(message.get("tool_calls") or ()):
+            problems += [_extra(["messages", i, role, "tool_calls", j, key]) for key in call
+                         if key not in {"id", "type", "function", "index"}]
+    if problems:
+        raise _Rejected(422, {"object": "error", "message": {"detail": problems}, "type": "invalid_request_error",
+                              "param": None, "code": None})
+    _validate_conversation(body["messages"])
+    names = {(t.get("function") or {}).get("name") for t in body.get("tools") or ()}
+    for name in names:
+        if not isinstance(name, str) or not _NAME.fullmatch(name):
+            raise _invalid(f"Function name was {name} but must be a-z, A-Z, 0-9, or contain underscores and "
+                           "dashes, with a maximum length of 64.")
+    choice = body.get("tool_choice")
+    if isinstance(choice, dict) and (choice.get("function") or {}).get("name") not in names:
+        raise _invalid("Tool choice names a function that is not in tools.")
+    if choice is not None and not isinstance(choice, dict) and choice not in ("auto", "none", "any", "required"):
+        raise _invalid(f"Invalid tool_choice: {choice}")
+
+
+def _validate_conversation(messages: list[dict[str, Any]]) -> None:
+    if not messages:
+        raise _invalid("Conversation must have at least one message")
+    previous = None
+    expected: set[str] = set()  # ids of the calls the latest assistant message made, still unanswered
+    for i, message in enumerate(messages):
+        role = message["role"]
+        if previous and role not in _NEXT_ROLES[previous]:
+            raise _invalid(f"Unexpected role '{role}' after role '{previous}'")
+        if role == "assistant":
+            if expected:
+                raise _invalid("Not the same number of function calls and responses")
+            calls = message.get("tool_calls") or []
+            if not message.get("content") and not calls:
+                raise _invalid("Assistant message must have either content or tool_calls, but not none.")
+            if message.get("prefix") and i != len(messages) - 1:
+                raise _invalid("Assistant message with prefix True must be last message")
+            for call in calls:
+                if not isinstance(call.get("id"), str) or not _ID.fullmatch(call["id"]):
+                    raise _invalid(f"Tool call id was {call.get('id')} but must be a-z, A-Z, 0-9, with a length of 9.")
+                expected.add(call["id"])
+        elif role == "tool":
+            call_id = message.get("tool_call_id")
+            if not isinstance(call_id, str) or not _ID.fullmatch(call_id):
+                raise _invalid(f"Tool call id was {call_id} but must be a-z, A-Z, 0-9, with a length of 9.")
+            if call_id not in expected:
+                raise _invalid(f"Unexpected tool call id {call_id} in tool results")
+            expected.discard(call_id)
+        previous = role
+    if expected:
+        raise _invalid("Not the same number of function calls and responses")
+    last = messages[-1]
+    if last["role"] not in ("user", "tool") and not (last["role"] == "assistant" and last.get("prefix")):
+        raise _invalid("Expected last role User or Tool (or Assistant with prefix True) for serving but got "
+                       f"{last['role']}")
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    return "".join(p.get("text") or "" for p in content or () if isinstance(p, dict))
+
+
+def _usage(body: dict[str, Any], completion: int) -> dict[str, int]:
+    prompt = sum(len(_text(m.get("content"))) for m in body["messages"]) // 4 + 1
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+
+class FakeMistralProvider:
+    """A ``ThreadingHTTPServer`` on 127.0.0.1 speaking Mistral's chat-completions wire format.
+    ``api_key``: the only key accepted (default: any bearer key); ``word_delay``: seconds between
+    streamed words. ``disconnects`` counts answers the client hung up on."""
+
+    def __init__(self, *, models: tuple[str, ...] = (MODEL,), api_key: str | None = None,
+                 word_delay: float = 0) -> None:
+        self.models, self.api_key, self.word_delay = models, api_key, word_delay
+        self.disconnects = 0
+        self.port = 0
+        self._lock = threading.Lock()
+        self._script: deque[Any] = deque()
+        self._requests: list[dict[str, Any]] = []
+        self._stopping = threading.Event()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> FakeMistralProvider:
+        self._stopping.clear()
+        self._server = _Server(("127.0.0.1", self.port), _Handler)
+        self._server.fake = self
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True,
+                                        name="fake-mistral")
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._stopping.set()
+            self._server.shutdown()
+            self._server.server_close()
+            self._thread.join()
+            self._server = self._thread = None
+
+    def __enter__(self) -> FakeMistralProvider:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def server_url(self) -> str:
+        """What ``Mistral(server_url=...)`` takes: the host, without ``/v1``."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def script(self, *answers: Any) -> None:
+        """Queue answers (``Reply``, a ``str``, ``Error``, ``Garbled``, ``Truncated``, ``Hang``), one per
+        chat request in order; then the default answer again."""
+        with self._lock:
+            self._script.extend(answers)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._script.clear()
+            self._requests.clear()
+
+    @property
+    def requests(self) -> list[dict[str, Any]]:
+        """Every request received: ``method``, ``path``, ``headers`` (lower-case names), ``body``."""
+        with self._lock:
+            return list(self._requests)
+
+    @property
+    def chat_requests(self) -> list[dict[str, Any]]:
+        """The JSON bodies of the chat requests, oldest first."""
+        return [r["body"] for r in self.requests if r["path"] == "/v1/chat/completions"]
+
+    def _record(self, request: dict[str, Any], chat: bool) -> Any:
+        with self._lock:
+            self._requests.append(request)
+            return self._script.popleft() if chat and self._script else None
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    fake: FakeMistralProvider
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], OSError):  # the client hung up: expected, counted
+            with self.fake._lock:
+                self.fake.disconnects += 1
+        else:
+            super().handle_error(request, client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet
+        pass
+
+    def _send(self, status: int, payload: Any) -> None:
+        data = json.dumps(payload, separators=(",", ":")).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        self._route()
+
+    def do_POST(self) -> None:
+        self._route()
+
+    def _route(self) -> None:
+        fake = self.server.fake
+        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        path = self.path.split("?", 1)[0]
+        chat = self.command == "POST" and path == "/v1/chat/completions"
+        answer = fake._record({"method": self.command, "path": path, "body": body,
+                               "headers": {k.lower(): v for k, v in self.headers.items()}}, chat)
+        key = self.headers.get("Authorization", "").removeprefix("Bearer ")
+        if not key or (fake.api_key is not None and key != fake.api_key):
+            return self._send(401, {"message": "Unauthorized", "request_id": uuid.uuid4().hex})
+        if self.command == "GET" and path == "/v1/models":
+            return self._send(200, {"object": "list", "data": [
+                {"id": m, "object": "model", "created": 1700000000, "owned_by": "mistralai", "type": "base",
+                 "capabilities": {"completion_chat": True, "function_calling": True, "vision": True}}
+                for m in fake.models]})
+        if not chat:
+            return self._send(404, {"detail": "Not Found"})
+        try:
+            validate(body)
+        except _Rejected as rejected:
+            return self._send(rejected.status, rejected.body)
+        if isinstance(answer, Hang):
+            fake._stopping.wait(answer.seconds)
+            answer = answer.then
+        if answer is None:
+            answer = default_reply(body)
+        if isinstance(answer, str):
+            answer = Reply(text=answer)
+        if isinstance(answer, Error):
+            # Mistral's 422 (its schema check) nests pydantic-style details in the message.
+            message = ({"detail": [{"type": "value_error", "loc": ["body"], "msg": answer.message}]}
+                       if answer.status == 422 else answer.message)
+            return self._send(answer.status, {"object": "error", "message": message, "type": answer.type,
+                                              "param": None, "code": answer.code})
+        self._answer(body, answer)
+
+    def _answer(self, body: dict[str, Any], answer: Any) -> None:
+        fake = self.server.fake
+        last = body["messages"][-1]
+        prefix = last["content"] if last["role"] == "assistant" and last.get("prefix") else ""
+        reply = answer if isinstance(answer, Reply) else Reply(text="alpha bravo charlie")
+        text = prefix + reply.text if reply.text or not reply.tool_calls else ""
+        calls = [{"id": new_mistral_id(), "type": "function", "index": i,
+                  "function": {"name": name, "arguments": args if isinstance(args, str) else json.dumps(args)}}
+                 for i, (name, args) in enumerate(reply.tool_calls)]
+        finish = reply.finish_reason or ("tool_calls" if calls else "stop")
+        usage = _usage(body, len(text.split()) + 8 * len(calls))
+        base = {"id": uuid.uuid4().hex, "created": int(time.time()), "model": body["model"]}
+        if not body.get("stream"):
+            if isinstance(answer, Garbled):
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", "12")
+                self.end_headers()
+                return self.wfile.write(b'{"id":"x","c')
+            message = {"role": "assistant", "content": text, "tool_calls": calls or None, "prefix": False}
+            return self._send(200, {**base, "object": "chat.completion", "usage": usage,
+                                    "choices": [{"index": 0, "message": message, "finish_reason": finish}]})
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("Cache-Control", "no-cache")
+        self.end_headers()
+
+        def event(data: str) -> None:
+            frame = f"data: {data}\n\n".encode()
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(frame), frame))
+
+        def chunk(delta: dict[str, Any], finish_reason: str | None = None, **extra: Any) -> None:
+            event(json.dumps({**base, "object": "chat.completion.chunk", **extra, "choices": [
+                {"index": 0, "delta": delta, "finish_reason": finish_reason}]}, separators=(",", ":")))
+
+        chunk({"role": "assistant", "content": ""})
+        words = re.findall(r"\s*\S+", text)
+        if isinstance(answer, (Garbled, Truncated)):
+            chunk({"content": words[0]})
+            if isinstance(answer, Garbled):
+                event('{"id":"x","choices":[{"delta":')
+            return self.wfile.write(b"0\r\n\r\n")
+        for i, word in enumerate(words):
+            if i and fake.word_delay:
+                fake._stopping.wait(fake.word_delay)
+            chunk({"content": word})
+        if calls:
+            chunk({"content": "", "tool_calls": calls}, finish, usage=usage)
+        else:
+            chunk({"content": ""}, finish, usage=usage)
+        event("[DONE]")
+        self.wfile.write(b"0\r\n\r\n")
+
+
+class ScriptedFakeMistral:
+    """The conformance kits' ``scripted_provider`` (``.adapter``, ``.script(*Reply)``, ``.fail``):
+    supercompat Replies played by a :class:`FakeMistralProvider` in Mistral's wire format."""
+
+    def __init__(self, fake: FakeMistralProvider, adapter: Any) -> None:
+        self.fake, self.adapter = fake, adapter
+
+    def script(self, *replies: Any) -> None:
+        self.fake.script(*replies)
+
+    def fail(self, status: int, message: str) -> None:
+        self.fake.script(Error(status, message, "invalid_request_error" if status < 500 else "internal_server_error"))
