@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator
-from contextlib import aclosing, contextmanager
+from contextlib import aclosing, contextmanager, suppress
 from typing import Any
 
 import httpx2
@@ -76,7 +77,7 @@ class GoogleClientAdapter:
         include_usage = bool((params.get("stream_options") or {}).get("include_usage"))
         with _provider_errors():
             if self.is_async:
-                responses = await self.client.models.generate_content_stream(**request)
+                responses = _pumped(await self.client.models.generate_content_stream(**request))
             else:
                 responses = iterate_in_thread(lambda: self.client.models.generate_content_stream(**request))
             async with aclosing(responses):  # closing early ends the provider call
@@ -101,6 +102,37 @@ class GoogleClientAdapter:
         """Close the SDK client if this adapter created it (from configuration)."""
         if self._owns_client:
             await self.client.aclose()
+
+
+async def _pumped(responses: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    """The SDK's async stream, read by a task of its own so that stopping early cancels the read in
+    flight. The SDK nests async generators that a plain aclose() leaves suspended, holding the HTTP
+    response open until a garbage collection; a cancelled read unwinds them all. (No backpressure: a
+    model turn is small.)"""
+    queue: asyncio.Queue[tuple[bool, Any]] = asyncio.Queue()
+
+    async def pump() -> None:
+        try:
+            async for item in responses:
+                queue.put_nowait((True, item))
+        except Exception as exc:  # handed to the consumer, raised there
+            queue.put_nowait((False, exc))
+        else:
+            queue.put_nowait((False, None))
+
+    task = asyncio.create_task(pump())
+    try:
+        while True:
+            more, item = await queue.get()
+            if not more:
+                if item is not None:
+                    raise item
+                return
+            yield item
+    finally:
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
 
 
 def _as_dict(response: Any) -> dict[str, Any]:

@@ -104,11 +104,14 @@ class Rejected(Exception):
 
 class FakeGeminiProvider:
     """A ``ThreadingHTTPServer`` on 127.0.0.1. ``api_key``: when set, requests must send it in
-    ``x-goog-api-key`` (a wrong key gets Gemini's ``API_KEY_INVALID`` 400)."""
+    ``x-goog-api-key`` (a wrong key gets Gemini's ``API_KEY_INVALID`` 400); ``chunk_delay_ms``: the
+    wait between streamed events."""
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, models: tuple[str, ...] = (MODEL,),
-                 api_key: str | None = None) -> None:
+                 api_key: str | None = None, chunk_delay_ms: float = 0) -> None:
         self.host, self.port, self.models, self.api_key = host, port, models, api_key
+        self.chunk_delay = chunk_delay_ms / 1000
+        self.disconnects = 0  # streams the client left before their end
         self._lock = threading.Lock()
         self._script: deque[Any] = deque()
         self._requests: list[dict[str, Any]] = []
@@ -528,12 +531,20 @@ class _Handler(BaseHTTPRequestHandler):
         return self._json(200, _merged(chunks))
 
     def _sse(self, events: list[dict[str, Any]]) -> None:
+        fake = self.server.fake
         self._head(200, {"Content-Type": "text/event-stream", "Transfer-Encoding": "chunked"})
-        for event in events:  # exactly "data: <json>" and a blank line; no event: lines, no [DONE]
-            frame = b"data: " + json.dumps(event).encode() + b"\r\n\r\n"
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(frame), frame))
-            self.wfile.flush()
-        self.wfile.write(b"0\r\n\r\n")
+        try:
+            for i, event in enumerate(events):  # exactly "data: <json>" and a blank line; no event:, no [DONE]
+                if i and fake.chunk_delay:
+                    fake._stopping.wait(fake.chunk_delay)
+                frame = b"data: " + json.dumps(event).encode() + b"\r\n\r\n"
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(frame), frame))
+                self.wfile.flush()
+            self.wfile.write(b"0\r\n\r\n")
+        except OSError:
+            with fake._lock:
+                fake.disconnects += 1
+            self.close_connection = True
 
     @staticmethod
     def _model(model: str) -> dict[str, Any]:

@@ -38,6 +38,10 @@ def to_gemini(params: dict[str, Any], memory: CallMemory) -> tuple[list[dict[str
     """``(contents, config)`` for ``models.generate_content`` from a chat-completions body."""
     system, contents = _contents(params.get("messages") or [], memory)
     config: dict[str, Any] = {"automatic_function_calling": {"disable": True}}
+    if not contents:  # Gemini needs a turn; OpenAI takes a conversation of system messages alone
+        if not system:
+            raise invalid("messages must hold at least one message with content.", "messages")
+        contents, system = [{"role": "user", "parts": [{"text": "\n\n".join(system)}]}], []
     if system:
         config["system_instruction"] = {"parts": [{"text": "\n\n".join(system)}]}
     for ours, theirs in (("temperature", "temperature"), ("top_p", "top_p"), ("top_k", "top_k"), ("seed", "seed"),
