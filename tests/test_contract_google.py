@@ -35,8 +35,8 @@ class TestGoogle(AssistantsContractTests):
         """systemInstruction, function declarations, generationConfig, and the tool results paired back
         to Gemini's function calls (two calls to the same function: answers in the calls' order)."""
         fake = scripted_provider.fake
-        scripted_provider.script(Reply(tool_calls=[("get_weather", {"city": "Oslo"}), ("get_weather", {"city": "Rome"})]),
-                                 Reply(text="Cold in Oslo, warm in Rome."))
+        both = [("get_weather", {"city": "Oslo"}), ("get_weather", {"city": "Rome"})]
+        scripted_provider.script(Reply(tool_calls=both), Reply(text="Cold in Oslo, warm in Rome."))
         a = await call(client.beta.assistants.create(model="test-model", instructions="Be brief.", tools=[WEATHER],
                                                      temperature=0.3, top_p=0.9))
         t = await call(client.beta.threads.create(messages=[{"role": "user", "content": "Oslo and Rome?"}]))
@@ -77,7 +77,8 @@ class TestGoogle(AssistantsContractTests):
             response_format={"type": "json_schema", "json_schema": {"name": "r", "schema": schema, "strict": True}}))
         assert run.status == "requires_action", run.last_error
         sent = fake.generate_requests[-1]
-        assert sent["toolConfig"] == {"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": ["get_weather"]}}
+        assert sent["toolConfig"] == {"functionCallingConfig": {"mode": "ANY",
+                                                                "allowedFunctionNames": ["get_weather"]}}
         assert sent["generationConfig"]["responseMimeType"] == "application/json"
-        assert sent["generationConfig"]["responseSchema"] == {"type": "OBJECT", "properties": {"ok": {"type": "BOOLEAN"}},
-                                                              "required": ["ok"]}
+        assert sent["generationConfig"]["responseSchema"] == {
+            "type": "OBJECT", "properties": {"ok": {"type": "BOOLEAN"}}, "required": ["ok"]}

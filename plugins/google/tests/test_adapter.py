@@ -10,7 +10,8 @@ from supercompat import plugins
 from supercompat.errors import APIError, ConfigError
 from supercompat_google import google_client_adapter
 from supercompat_google.adapter import GoogleClientAdapter
-from supercompat_google.testing import Error, FakeGeminiProvider, FunctionCalls, Hang, MidStreamError, PromptBlocked, Text
+from supercompat_google.testing import (Error, FakeGeminiProvider, FunctionCalls, Hang, MidStreamError,
+                                        PromptBlocked, Text)
 
 PARAMS = {"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": "Hi there"}]}
 TOOLS = [{"type": "function", "function": {"name": "get_weather", "parameters": {
@@ -35,7 +36,8 @@ async def test_streams_text_in_pieces_as_gemini_sends_it(adapter, fake):
 
 
 async def test_model_map_and_api_version(make_client, fake):
-    adapter = google_client_adapter(google=make_client(api_version="v1beta"), model_map={"gpt-4.1-mini": "gemini-2.5-flash"})
+    adapter = google_client_adapter(google=make_client(api_version="v1beta"),
+                                    model_map={"gpt-4.1-mini": "gemini-2.5-flash"})
     completion = await adapter.chat_completions({**PARAMS, "model": "gpt-4.1-mini"})
     assert completion["model"] == "gpt-4.1-mini"
     assert completion["choices"][0]["message"]["content"] == "alpha bravo charlie"

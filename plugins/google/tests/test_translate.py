@@ -25,9 +25,9 @@ def config(**params):
 
 
 def test_system_and_developer_messages_become_the_system_instruction():
-    sent, cfg = to_gemini({"model": "m", "messages": [{"role": "system", "content": "Be brief."},
-                                                      {"role": "developer", "content": [{"type": "text", "text": "No emoji."}]},
-                                                      USER]}, {})
+    developer = {"role": "developer", "content": [{"type": "text", "text": "No emoji."}]}
+    sent, cfg = to_gemini({"model": "m", "messages": [{"role": "system", "content": "Be brief."}, developer, USER]},
+                          {})
     assert cfg["system_instruction"] == {"parts": [{"text": "Be brief.\n\nNo emoji."}]}
     assert sent == [{"role": "user", "parts": [{"text": "Weather?"}]}]
 
@@ -41,7 +41,8 @@ def test_a_conversation_of_system_messages_alone_becomes_a_user_turn():
 
 def test_turns_alternate_and_empty_messages_are_dropped():
     sent = contents(USER, {"role": "user", "content": "In Paris."}, {"role": "assistant", "content": ""},
-                    {"role": "assistant", "content": "Sunny."}, {"role": "assistant", "content": [{"type": "text", "text": " Mild."}]})
+                    {"role": "assistant", "content": "Sunny."},
+                    {"role": "assistant", "content": [{"type": "text", "text": " Mild."}]})
     assert sent == [{"role": "user", "parts": [{"text": "Weather?"}, {"text": "In Paris."}]},
                     {"role": "model", "parts": [{"text": "Sunny."}, {"text": " Mild."}]}]
 
@@ -122,7 +123,8 @@ def test_tool_choice(choice, expected):
 
 
 def test_schema_features_gemini_lacks_are_converted():
-    schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object", "additionalProperties": False,
+    schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object",
+              "additionalProperties": False,
               "$defs": {"Unit": {"type": "string", "enum": ["C", "F"]}},
               "properties": {
                   "city": {"type": "string", "format": "hostname", "description": "City"},
@@ -147,7 +149,8 @@ def test_schema_features_gemini_lacks_are_converted():
 @pytest.mark.parametrize("schema, message", [
     ({"type": "object", "properties": {"n": {"$ref": "#/$defs/N"}}, "$defs": {"N": {"type": "object", "properties": {
         "next": {"$ref": "#/$defs/N"}}}}}, "recursive $ref"),
-    ({"type": "object", "properties": {"m": {"type": "object", "additionalProperties": {"type": "string"}}}}, "map type"),
+    ({"type": "object", "properties": {"m": {"type": "object", "additionalProperties": {"type": "string"}}}},
+     "map type"),
     ({"type": "object", "properties": {"n": {"type": "integer", "enum": [1, 2]}}}, "strings only"),
     ({"type": "object", "properties": {"n": {"not": {"type": "string"}}}}, "'not'"),
 ])
@@ -171,16 +174,17 @@ def turn(**params):
     return Turn({"model": "gpt-4.1-mini", **params}, remembered.__setitem__), remembered
 
 
-@pytest.mark.parametrize("finish, expected", [("STOP", "stop"), ("MAX_TOKENS", "length"), ("SAFETY", "content_filter"),
-                                              ("RECITATION", "content_filter"), ("PROHIBITED_CONTENT", "content_filter"),
-                                              ("OTHER", "stop")])
+@pytest.mark.parametrize("finish, expected", [
+    ("STOP", "stop"), ("MAX_TOKENS", "length"), ("SAFETY", "content_filter"), ("RECITATION", "content_filter"),
+    ("PROHIBITED_CONTENT", "content_filter"), ("OTHER", "stop")])
 def test_finish_reasons(finish, expected):
     completion = turn()[0].completion(response([{"text": "Hi"}], finish))
     assert completion["choices"][0]["finish_reason"] == expected
 
 
 def test_a_blocked_prompt_is_a_content_filter_finish():
-    completion = turn()[0].completion({"promptFeedback": {"blockReason": "SAFETY"}, "usageMetadata": {"promptTokenCount": 4}})
+    completion = turn()[0].completion({"promptFeedback": {"blockReason": "SAFETY"},
+                                       "usageMetadata": {"promptTokenCount": 4}})
     assert completion["choices"][0]["finish_reason"] == "content_filter"
     assert completion["choices"][0]["message"]["content"] is None
 

@@ -51,9 +51,10 @@ def _from_options(options: GoogleOptions) -> GoogleClientAdapter:
             "timeout": int(options.timeout * 1000) if options.timeout is not None else None}
     settings = {"api_key": options.api_key, "vertexai": options.vertexai, "project": options.project,
                 "location": options.location}
+    http_options = types.HttpOptions(**{k: v for k, v in http.items() if v is not None})
     try:
         client = genai.Client(**{k: v for k, v in settings.items() if v is not None},
-                              http_options=types.HttpOptions(**{k: v for k, v in http.items() if v is not None}))
+                              http_options=http_options)
     except ValueError as exc:  # typically: no api_key and no GOOGLE_API_KEY / GEMINI_API_KEY
         raise ConfigError(f'[client] plugin "google": {exc}') from exc
     return GoogleClientAdapter(client.aio, options.model_map, owns_client=True)

@@ -8,11 +8,12 @@ from typing import Any
 
 from supercompat.errors import APIError
 
-KEPT = {"title", "description", "nullable", "required", "minItems", "maxItems", "minProperties", "maxProperties",
-        "minLength", "maxLength", "pattern", "example", "default", "minimum", "maximum", "propertyOrdering"}
+KEPT = {"title", "description", "nullable", "required", "minItems", "maxItems", "minProperties",
+        "maxProperties", "minLength", "maxLength", "pattern", "example", "default", "minimum", "maximum",
+        "propertyOrdering"}
 # Annotations and constraints Gemini can't state; dropping them only loosens what the model is told.
-DROPPED = {"$schema", "$id", "$comment", "$defs", "definitions", "strict", "readOnly", "writeOnly", "deprecated",
-           "multipleOf", "uniqueItems", "contentMediaType", "contentEncoding", "examples"}
+DROPPED = {"$schema", "$id", "$comment", "$defs", "definitions", "strict", "readOnly", "writeOnly",
+           "deprecated", "multipleOf", "uniqueItems", "contentMediaType", "contentEncoding", "examples"}
 # The formats Gemini accepts, per type; others are dropped.
 FORMATS = {"STRING": {"enum", "date-time"}, "INTEGER": {"int32", "int64"}, "NUMBER": {"float", "double"}}
 
@@ -35,15 +36,16 @@ def _convert(schema: Any, where: str, defs: dict[str, Any], seen: tuple[str, ...
             raise UnsupportedSchema(f"{where}: the recursive $ref {schema['$ref']!r} can't be expressed in a "
                                     "Gemini schema.", param=where)
         if name not in defs:
-            raise UnsupportedSchema(f"{where}: $ref {schema['$ref']!r} does not point into $defs.", param=where)
+            raise UnsupportedSchema(f"{where}: $ref {schema['$ref']!r} does not point into $defs.",
+                                    param=where)
         rest = {k: v for k, v in schema.items() if k != "$ref"}
         return _convert({**defs[name], **rest}, where, defs, (*seen, name))
     schema = dict(schema)
     if "allOf" in schema:
         parts = schema.pop("allOf")
         if len(parts) != 1:
-            raise UnsupportedSchema(f"{where}: allOf with several schemas can't be expressed in a Gemini schema.",
-                                    param=where)
+            raise UnsupportedSchema(f"{where}: allOf with several schemas can't be expressed in a Gemini "
+                                    "schema.", param=where)
         schema = {**parts[0], **schema}
     out: dict[str, Any] = {}
     variants = schema.pop("anyOf", None) or schema.pop("oneOf", None)
@@ -96,16 +98,17 @@ def _convert(schema: Any, where: str, defs: dict[str, Any], seen: tuple[str, ...
     if "items" in schema:
         items = schema.pop("items")
         if not isinstance(items, dict):
-            raise UnsupportedSchema(f"{where}: tuple-style items can't be expressed in a Gemini schema.", param=where)
+            raise UnsupportedSchema(f"{where}: tuple-style items can't be expressed in a Gemini schema.",
+                                    param=where)
         out["items"] = _convert(items, f"{where}.items", defs, seen)
     additional = schema.pop("additionalProperties", None)
     if isinstance(additional, dict) and additional:
-        raise UnsupportedSchema(f"{where}: additionalProperties with a schema (a map type) can't be expressed in "
-                                "a Gemini schema; list the properties instead.", param=where)
+        raise UnsupportedSchema(f"{where}: additionalProperties with a schema (a map type) can't be "
+                                "expressed in a Gemini schema; list the properties instead.", param=where)
     for key, value in schema.items():
         if key in KEPT:
             out.setdefault(key, value)
         elif key not in DROPPED and key not in ("exclusiveMinimum", "exclusiveMaximum"):
-            raise UnsupportedSchema(f"{where}: the JSON Schema keyword {key!r} can't be expressed in a Gemini "
-                                    "schema.", param=where)
+            raise UnsupportedSchema(f"{where}: the JSON Schema keyword {key!r} can't be expressed in a "
+                                    "Gemini schema.", param=where)
     return out

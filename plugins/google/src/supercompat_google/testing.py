@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import threading
 import uuid
 from collections import deque
@@ -169,12 +170,12 @@ class FakeGeminiProvider:
     @property
     def generate_requests(self) -> list[dict[str, Any]]:
         """The JSON bodies of the generateContent / streamGenerateContent requests, oldest first."""
-        return [r["body"] for r in self.requests if "GenerateContent" in r["path"] or ":generateContent" in r["path"]]
+        return [r["body"] for r in self.requests if _generates(r["method"], r["path"])]
 
     def _note(self, method: str, path: str, headers: dict[str, str], body: Any) -> Any:
         with self._lock:
             self._requests.append({"method": method, "path": path, "headers": headers, "body": body})
-            if method == "POST" and "enerateContent" in path and self._script:
+            if _generates(method, path) and self._script:
                 return self._script.popleft()
         return None
 
@@ -189,7 +190,8 @@ class ScriptedFakeGemini:
     def script(self, *replies: Any) -> None:
         for reply in replies:
             if reply.tool_calls:
-                calls = [(name, json.loads(args) if isinstance(args, str) else args) for name, args in reply.tool_calls]
+                calls = [(name, json.loads(args) if isinstance(args, str) else args)
+                         for name, args in reply.tool_calls]
                 self.fake.script(FunctionCalls(calls, text=reply.text))
             else:
                 self.fake.script(Text(reply.text, finish_reason="MAX_TOKENS" if reply.finish_reason == "length"
@@ -311,8 +313,7 @@ def _check_turn(content: dict[str, Any], previous: dict[str, Any] | None, where:
     calls = [p["functionCall"] for p in (previous or {}).get("parts") or () if "functionCall" in p]
     answers = [p["functionResponse"] for p in content["parts"] if "functionResponse" in p]
     if any("functionCall" in p for p in content["parts"]):
-        before = [p for p in (previous or {}).get("parts") or ()]
-        if previous is None or previous["role"] != "user" or not before:
+        if previous is None or previous["role"] != "user":
             raise Rejected("Please ensure that function call turn comes immediately after a user turn or after a "
                            "function response turn.")
     if answers or calls:
@@ -426,6 +427,10 @@ def _merged(chunks: list[dict[str, Any]]) -> dict[str, Any]:
 
 # -- HTTP plumbing ---------------------------------------------------------------------------------
 
+def _generates(method: str, path: str) -> bool:
+    return method == "POST" and path.split("?")[0].endswith(("generateContent", "GenerateContent"))
+
+
 ROUTE = re.compile(r"/(v1|v1beta)/(models(?:/(?P<model>[^:/?]+))?(?::(?P<method>\w+))?)")
 
 
@@ -435,8 +440,6 @@ class _Server(ThreadingHTTPServer):
     fake: FakeGeminiProvider
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        import sys
-
         if not isinstance(sys.exc_info()[1], OSError):  # a client gone mid-answer is expected
             super().handle_error(request, client_address)
 
@@ -465,7 +468,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _error(self, code: int, message: str, status: str | None = None,
                details: list[dict[str, Any]] | None = None) -> None:
-        error: dict[str, Any] = {"code": code, "message": message, "status": status or GOOGLE_STATUS.get(code, "UNKNOWN")}
+        status = status or GOOGLE_STATUS.get(code, "UNKNOWN")
+        error: dict[str, Any] = {"code": code, "message": message, "status": status}
         if details:
             error["details"] = details
         self._json(code, {"error": error})
@@ -486,7 +490,8 @@ class _Handler(BaseHTTPRequestHandler):
         key = headers.get("x-goog-api-key")
         if not key:
             return self._error(403, "Method doesn't allow unregistered callers (callers without established "
-                               "identity). Please use API Key or other form of API consumer identity to call this API.")
+                               "identity). Please use API Key or other form of API consumer identity to call "
+                               "this API.")
         if fake.api_key is not None and key != fake.api_key:
             return self._error(400, "API key not valid. Please pass a valid API key.", details=[
                 {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID",

@@ -19,7 +19,9 @@ FINISH = {"STOP": "stop", "MAX_TOKENS": "length"}
 FILTERED = {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY",
             "IMAGE_PROHIBITED_CONTENT", "IMAGE_RECITATION"}
 # Gemini ends these turns without an answer the chat-completions shapes can carry: the turn fails.
-FAILED = {"MALFORMED_FUNCTION_CALL", "UNEXPECTED_TOOL_CALL", "TOO_MANY_TOOL_CALLS", "MISSING_THOUGHT_SIGNATURE"}
+FAILED = {"MALFORMED_FUNCTION_CALL", "UNEXPECTED_TOOL_CALL", "TOO_MANY_TOOL_CALLS",
+          "MISSING_THOUGHT_SIGNATURE"}
+SAMPLING = ("temperature", "top_p", "top_k", "seed", "presence_penalty", "frequency_penalty")  # same names
 TOOL_CHOICE = {"auto": "AUTO", "none": "NONE", "required": "ANY"}
 
 # What a call id stands for on Gemini's side: its own call ``id`` and the part's ``thought_signature``,
@@ -44,10 +46,9 @@ def to_gemini(params: dict[str, Any], memory: CallMemory) -> tuple[list[dict[str
         contents, system = [{"role": "user", "parts": [{"text": "\n\n".join(system)}]}], []
     if system:
         config["system_instruction"] = {"parts": [{"text": "\n\n".join(system)}]}
-    for ours, theirs in (("temperature", "temperature"), ("top_p", "top_p"), ("top_k", "top_k"), ("seed", "seed"),
-                         ("presence_penalty", "presence_penalty"), ("frequency_penalty", "frequency_penalty")):
-        if params.get(ours) is not None:
-            config[theirs] = params[ours]
+    for name in SAMPLING:
+        if params.get(name) is not None:
+            config[name] = params[name]
     limit = params.get("max_completion_tokens") or params.get("max_tokens")
     if limit:
         config["max_output_tokens"] = limit
@@ -123,9 +124,9 @@ def _contents(messages: list[dict[str, Any]], memory: CallMemory) -> tuple[list[
     def close_round() -> None:
         missing = [call_id for call_id in calls if call_id not in answered]
         if missing:
-            raise invalid("An assistant message with 'tool_calls' must be followed by tool messages responding "
-                          "to each 'tool_call_id'. The following tool_call_ids did not have response messages: "
-                          + ", ".join(missing), "messages")
+            raise invalid("An assistant message with 'tool_calls' must be followed by tool messages "
+                          "responding to each 'tool_call_id'. The following tool_call_ids did not have "
+                          "response messages: " + ", ".join(missing), "messages")
         add("user", [part for _, part in sorted(answers, key=lambda a: a[0])])
         calls.clear()
         answers.clear()
@@ -152,11 +153,11 @@ def _contents(messages: list[dict[str, Any]], memory: CallMemory) -> tuple[list[
         elif role == "tool":
             call_id = message.get("tool_call_id")
             if call_id not in calls or call_id in answered:
-                raise invalid("Invalid parameter: messages with role 'tool' must be a response to a preceding "
-                              "message with 'tool_calls'.", f"messages[{i}].tool_call_id")
+                raise invalid("Invalid parameter: messages with role 'tool' must be a response to a "
+                              "preceding message with 'tool_calls'.", f"messages[{i}].tool_call_id")
             position, name = calls[call_id]
-            response: dict[str, Any] = {"name": name,
-                                        "response": {"result": _text(message.get("content"), f"messages[{i}]")}}
+            output = _text(message.get("content"), f"messages[{i}].content")
+            response: dict[str, Any] = {"name": name, "response": {"result": output}}
             if memory.get(call_id, {}).get("id"):
                 response["id"] = memory[call_id]["id"]
             answers.append((position, {"function_response": response}))
@@ -208,7 +209,8 @@ def _user_parts(content: Any, where: str) -> list[dict[str, Any]]:
             parts.append(_image_part(part["image_url"]["url"], f"{where}[{j}]"))
         elif kind == "input_audio":
             audio = part["input_audio"]
-            parts.append({"inline_data": {"mime_type": f"audio/{audio.get('format', 'wav')}", "data": audio["data"]}})
+            mime = f"audio/{audio.get('format', 'wav')}"
+            parts.append({"inline_data": {"mime_type": mime, "data": audio["data"]}})
         else:
             raise invalid(f"Content parts of type {kind!r} can't be sent to Gemini.", f"{where}[{j}]")
     return parts
@@ -283,8 +285,8 @@ class Turn:
         if reason:
             if reason in FAILED:
                 detail = candidate.get("finishMessage") or "Gemini did not produce a usable answer."
-                raise APIError(f"Gemini ended the turn with {reason}: {detail}", status=502, type="server_error",
-                               code=reason.lower())
+                raise APIError(f"Gemini ended the turn with {reason}: {detail}", status=502,
+                               type="server_error", code=reason.lower())
             self.finish = "content_filter" if reason in FILTERED else FINISH.get(reason, "stop")
         return "".join(text), calls
 
@@ -304,7 +306,8 @@ class Turn:
                 "usage": self.usage or usage({})}
 
     def chunk(self, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-        return {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
+        return {"id": self.id, "object": "chat.completion.chunk", "created": self.created,
+                "model": self.model,
                 "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]}
 
     def chunks(self, response: dict[str, Any]) -> Iterator[dict[str, Any]]:
