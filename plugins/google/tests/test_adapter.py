@@ -204,3 +204,15 @@ def test_missing_api_key_is_a_config_error(monkeypatch):
     spec = plugins.get_adapter_spec("client", "google")
     with pytest.raises(ConfigError, match='plugin "google"'):
         spec.build({})
+
+
+async def test_images_reach_gemini_as_inline_and_file_data(adapter, fake):
+    png = base64.b64encode(b"\x89PNG\r\n").decode()
+    content = [{"type": "text", "text": "What is this?"},
+               {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{png}"}},
+               {"type": "image_url", "image_url": {"url": "https://example.com/cat.jpg"}}]
+    await adapter.chat_completions({**PARAMS, "messages": [{"role": "user", "content": content}]})
+    # The SDK spells these nested fields in snake_case; Gemini reads either spelling.
+    assert fake.generate_requests[-1]["contents"][0]["parts"] == [
+        {"text": "What is this?"}, {"inlineData": {"mime_type": "image/png", "data": png}},
+        {"fileData": {"file_uri": "https://example.com/cat.jpg", "mime_type": "image/jpeg"}}]

@@ -220,6 +220,16 @@ FUNCTION_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.:-]{0,63}")
 MODES = {"AUTO", "ANY", "NONE", "VALIDATED"}
 
 
+def _camel(name: str) -> str:
+    """Gemini reads field names in either spelling (proto JSON): ``mime_type`` is ``mimeType``."""
+    head, *rest = name.split("_")
+    return head + "".join(w[:1].upper() + w[1:] for w in rest)
+
+
+def _field(data: dict[str, Any], name: str) -> Any:
+    return next((v for k, v in data.items() if _camel(k) == name), None)
+
+
 def _unknown(name: str, where: str) -> Rejected:
     return Rejected(f"Invalid JSON payload received. Unknown name \"{name}\" at '{where}': Cannot find field.")
 
@@ -229,7 +239,7 @@ def check_request(body: Any) -> None:
     if not isinstance(body, dict):
         raise Rejected("Invalid JSON payload received.")
     for key in body:
-        if key not in TOP_LEVEL:
+        if _camel(key) not in TOP_LEVEL:
             raise _unknown(key, "")
     contents = body.get("contents")
     if not contents:
@@ -258,8 +268,8 @@ def check_request(body: Any) -> None:
                                "colons and dashes, with a maximum length of 64.\n")
             declared.add(name)
             for key in declaration:
-                if key not in {"name", "description", "parameters", "parametersJsonSchema", "parameters_json_schema",
-                               "response", "responseJsonSchema", "behavior"}:
+                if _camel(key) not in {"name", "description", "parameters", "parametersJsonSchema", "response",
+                                       "responseJsonSchema", "behavior"}:
                     raise _unknown(key, where)
             if "parameters" in declaration:
                 _check_schema(declaration["parameters"], f"{where}.parameters", top=True)
@@ -277,7 +287,7 @@ def check_request(body: Any) -> None:
                                f": {name} is not a declared function.\n")
     config = body.get("generationConfig") or {}
     for key in config:
-        if key not in GENERATION:
+        if _camel(key) not in GENERATION:
             raise _unknown(key, "generation_config")
     if len(config.get("stopSequences") or ()) > 5:
         raise Rejected("* GenerateContentRequest.generation_config.stop_sequences: at most 5 stop sequences.\n")
@@ -292,17 +302,18 @@ def _check_parts(parts: Any, where: str) -> None:
     if not parts:
         raise Rejected(f"* GenerateContentRequest.{where}.parts: contents.parts must not be empty.\n")
     for j, part in enumerate(parts):
-        data = [k for k in part if k in PART_DATA]
+        data = [k for k in part if _camel(k) in PART_DATA]
         for key in part:
-            if key not in PART_DATA | PART_EXTRA:
+            if _camel(key) not in PART_DATA | PART_EXTRA:
                 raise _unknown(key, f"{where}.parts[{j}]")
         if len(data) != 1:
             raise Rejected(f"* GenerateContentRequest.{where}.parts[{j}].data: required oneof field 'data' must "
                            "have one initialized field\n")
-        if "inlineData" in part and not (part["inlineData"].get("mimeType") and part["inlineData"].get("data")):
+        inline, file = _field(part, "inlineData"), _field(part, "fileData")
+        if inline is not None and not (_field(inline, "mimeType") and inline.get("data")):
             raise Rejected(f"* GenerateContentRequest.{where}.parts[{j}].inline_data: mime_type and data are "
                            "required.\n")
-        if "fileData" in part and not part["fileData"].get("fileUri"):
+        if file is not None and not _field(file, "fileUri"):
             raise Rejected(f"* GenerateContentRequest.{where}.parts[{j}].file_data.file_uri: file_uri is required.\n")
         if "functionResponse" in part and not isinstance(part["functionResponse"].get("response"), dict):
             raise Rejected(f"* GenerateContentRequest.{where}.parts[{j}].function_response.response: "
@@ -331,7 +342,7 @@ def _check_schema(schema: Any, where: str, top: bool = False) -> None:
     if not isinstance(schema, dict):
         raise Rejected(f"Invalid value at '{where}': a schema is an object.")
     for key in schema:
-        if key not in SCHEMA:
+        if _camel(key) not in SCHEMA:
             raise _unknown(key, where)
     kind = schema.get("type")
     if kind is not None and str(kind).upper() not in TYPES:
