@@ -1,0 +1,65 @@
+"""supercompat client adapter for Google Gemini, through the official google-genai SDK.
+
+Chat-completions requests become ``generateContent`` / ``streamGenerateContent`` calls and Gemini's
+answers come back as chat completions and chunks (see ``translate``). The SDK is imported only when
+an adapter is made, so installing this plugin costs nothing until it is chosen.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from supercompat import hookimpl
+from supercompat.clients import ClientOptions
+from supercompat.errors import ConfigError
+
+if TYPE_CHECKING:
+    from .adapter import GoogleClientAdapter
+
+__all__ = ["GoogleOptions", "google_client_adapter"]
+
+
+class GoogleOptions(ClientOptions):
+    """The ``[client]`` section for ``plugin = "google"``. Unset values keep the SDK's defaults
+    (``GOOGLE_API_KEY`` / ``GEMINI_API_KEY`` from the environment, the SDK's ``api_version``).
+    ``vertexai``, ``project`` and ``location`` reach Vertex AI (credentials from the environment)."""
+
+    api_version: str | None = None
+    vertexai: bool | None = None
+    project: str | None = None
+    location: str | None = None
+    timeout: float | None = None  # seconds
+
+
+def google_client_adapter(google: Any, model_map: dict[str, str] | None = None) -> GoogleClientAdapter:
+    """The adapter for a ``google.genai.Client`` (its sync methods, run in worker threads) or its
+    ``.aio`` async client, used as given: its key, ``http_options`` (base_url, api_version, timeout,
+    retries) and Vertex settings apply. ``model_map`` renames requested models
+    (``{"gpt-4.1-mini": "gemini-2.5-flash"}``); others pass through unchanged."""
+    from .adapter import GoogleClientAdapter
+
+    return GoogleClientAdapter(google, model_map)
+
+
+def _from_options(options: GoogleOptions) -> GoogleClientAdapter:
+    from google import genai
+    from google.genai import types
+
+    from .adapter import GoogleClientAdapter
+
+    http = {"base_url": options.base_url, "api_version": options.api_version,
+            "timeout": int(options.timeout * 1000) if options.timeout is not None else None}
+    settings = {"api_key": options.api_key, "vertexai": options.vertexai, "project": options.project,
+                "location": options.location}
+    http_options = types.HttpOptions(**{k: v for k, v in http.items() if v is not None})
+    try:
+        client = genai.Client(**{k: v for k, v in settings.items() if v is not None},
+                              http_options=http_options)
+    except ValueError as exc:  # typically: no api_key and no GOOGLE_API_KEY / GEMINI_API_KEY
+        raise ConfigError(f'[client] plugin "google": {exc}') from exc
+    return GoogleClientAdapter(client.aio, options.model_map, owns_client=True)
+
+
+@hookimpl
+def register_client_adapters(register: Any) -> None:
+    register("google", _from_options, GoogleOptions)

@@ -1,0 +1,570 @@
+"""A loopback fake of the Gemini API (``generateContent``, ``streamGenerateContent?alt=sse``,
+``models``), speaking the wire format the google-genai SDK reads, for tests without a network.
+
+    with FakeGeminiProvider() as fake:
+        client = genai.Client(api_key="x", http_options=types.HttpOptions(base_url=fake.base_url))
+        fake.script(Text("hello world"), FunctionCalls([("get_weather", {"city": "Paris"})]))
+        ...
+        assert fake.generate_requests[0]["systemInstruction"] == {...}
+
+It serves ``/v1`` and ``/v1beta`` alike and checks requests the way Gemini does where a translation
+bug would show: unknown fields, empty parts, schema keywords Gemini has no field for, function
+responses that don't answer the previous function-call turn. It answers those with Gemini's own
+400 envelope, so a test fails instead of passing on a request the real service would reject.
+Unscripted requests are answered with ``Text("alpha bravo charlie")``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import threading
+import uuid
+from collections import deque
+from dataclasses import dataclass
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+MODEL = "gemini-2.5-flash"
+
+# -- scripted answers (each is consumed by one generate request) ----------------------------------
+
+
+@dataclass
+class Text:
+    """A text answer, streamed as ``chunks`` (default: one per word). ``finish_reason`` is Gemini's
+    (``STOP``, ``MAX_TOKENS``, ``SAFETY``, ...); ``usage`` entries replace the computed counts."""
+
+    text: str
+    chunks: list[str] | None = None
+    finish_reason: str = "STOP"
+    usage: dict[str, int] | None = None
+
+
+@dataclass
+class FunctionCalls:
+    """Parallel function calls ``(name, args)``, all in one chunk as Gemini sends them, after
+    ``text`` (if any). With ``ids=True`` each call carries an ``id`` as newer models send;
+    ``thought_signature`` goes on the first call's part, as thinking models send it."""
+
+    calls: list[tuple[str, dict[str, Any]]]
+    text: str = ""
+    ids: bool = False
+    thought_signature: str | None = None
+    usage: dict[str, int] | None = None
+
+
+@dataclass
+class PromptBlocked:
+    """No candidates at all: the prompt itself was blocked (``promptFeedback.blockReason``)."""
+
+    reason: str = "SAFETY"
+
+
+@dataclass
+class Error:
+    """An HTTP error in Gemini's envelope ``{"error": {"code", "message", "status"}}``; ``status``
+    defaults to the Google status name that goes with the HTTP code."""
+
+    code: int = 500
+    message: str = "An internal error has occurred."
+    status: str | None = None
+    details: list[dict[str, Any]] | None = None
+
+
+@dataclass
+class MidStreamError:
+    """A stream that sends ``after`` words, then ``data: {"error": {...}}`` and ends."""
+
+    code: int = 500
+    message: str = "An internal error has occurred."
+    after: int = 1
+
+
+@dataclass
+class Hang:
+    """Wait ``seconds`` before answering (with ``then``, or the default); ``stop()`` ends the wait."""
+
+    seconds: float = 30.0
+    then: Any = None
+
+
+GOOGLE_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
+                 409: "ABORTED", 429: "RESOURCE_EXHAUSTED", 499: "CANCELLED", 500: "INTERNAL",
+                 501: "NOT_IMPLEMENTED", 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED"}
+
+
+class Rejected(Exception):
+    """A request the real service would refuse: answered with a 400 in Gemini's envelope."""
+
+
+# -- the provider ---------------------------------------------------------------------------------
+
+
+class FakeGeminiProvider:
+    """A ``ThreadingHTTPServer`` on 127.0.0.1. ``api_key``: when set, requests must send it in
+    ``x-goog-api-key`` (a wrong key gets Gemini's ``API_KEY_INVALID`` 400); ``chunk_delay_ms``: the
+    wait between streamed events."""
+
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, models: tuple[str, ...] = (MODEL,),
+                 api_key: str | None = None, chunk_delay_ms: float = 0) -> None:
+        self.host, self.port, self.models, self.api_key = host, port, models, api_key
+        self.chunk_delay = chunk_delay_ms / 1000
+        self.disconnects = 0  # streams the client left before their end
+        self._lock = threading.Lock()
+        self._script: deque[Any] = deque()
+        self._requests: list[dict[str, Any]] = []
+        self._stopping = threading.Event()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> FakeGeminiProvider:
+        self._stopping.clear()
+        self._server = _Server((self.host, self.port), _Handler)
+        self._server.fake = self
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="fake-gemini",
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._stopping.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+        self._server = self._thread = None
+
+    def __enter__(self) -> FakeGeminiProvider:
+        return self.start()
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        """For ``HttpOptions(base_url=...)``: the SDK adds ``/v1`` (or its ``api_version``) itself."""
+        return f"http://{self.host}:{self.port}"
+
+    def script(self, *responses: Any) -> None:
+        """Queue answers, consumed one per generate request in order."""
+        with self._lock:
+            self._script.extend(responses)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._script.clear()
+            self._requests.clear()
+
+    @property
+    def requests(self) -> list[dict[str, Any]]:
+        """Every request, oldest first: ``method``, ``path`` (with the query), ``headers`` (lower-case
+        names), ``body`` (parsed JSON, or None)."""
+        with self._lock:
+            return list(self._requests)
+
+    @property
+    def generate_requests(self) -> list[dict[str, Any]]:
+        """The JSON bodies of the generateContent / streamGenerateContent requests, oldest first."""
+        return [r["body"] for r in self.requests if _generates(r["method"], r["path"])]
+
+    def _note(self, method: str, path: str, headers: dict[str, str], body: Any) -> Any:
+        with self._lock:
+            self._requests.append({"method": method, "path": path, "headers": headers, "body": body})
+            if _generates(method, path) and self._script:
+                return self._script.popleft()
+        return None
+
+
+class ScriptedFakeGemini:
+    """The conformance kits' ``scripted_provider`` (``.adapter``, ``.script(*Reply)``, ``.fail``):
+    supercompat Replies played by a FakeGeminiProvider in Gemini's wire format."""
+
+    def __init__(self, fake: FakeGeminiProvider, adapter: Any) -> None:
+        self.fake, self.adapter = fake, adapter
+
+    def script(self, *replies: Any) -> None:
+        for reply in replies:
+            if reply.tool_calls:
+                calls = [(name, json.loads(args) if isinstance(args, str) else args)
+                         for name, args in reply.tool_calls]
+                self.fake.script(FunctionCalls(calls, text=reply.text))
+            else:
+                self.fake.script(Text(reply.text, finish_reason="MAX_TOKENS" if reply.finish_reason == "length"
+                                      else "STOP"))
+
+    def fail(self, status: int, message: str) -> None:
+        self.fake.script(Error(status, message))
+
+
+# -- request checks: what the real service refuses --------------------------------------------------
+
+TOP_LEVEL = {"contents", "systemInstruction", "tools", "toolConfig", "generationConfig", "safetySettings",
+             "cachedContent", "labels", "serviceTier"}
+PART_DATA = {"text", "inlineData", "fileData", "functionCall", "functionResponse", "executableCode",
+             "codeExecutionResult"}
+PART_EXTRA = {"thought", "thoughtSignature", "videoMetadata", "mediaResolution"}
+GENERATION = {"temperature", "topP", "topK", "candidateCount", "maxOutputTokens", "stopSequences",
+              "responseMimeType", "responseSchema", "responseJsonSchema", "presencePenalty", "frequencyPenalty",
+              "seed", "responseLogprobs", "logprobs", "thinkingConfig", "responseModalities", "mediaResolution",
+              "speechConfig", "imageConfig", "enableEnhancedCivicAnswers"}
+SCHEMA = {"type", "format", "title", "description", "nullable", "enum", "maxItems", "minItems", "properties",
+          "required", "minProperties", "maxProperties", "minLength", "maxLength", "pattern", "example", "anyOf",
+          "propertyOrdering", "default", "items", "minimum", "maximum"}
+TYPES = {"STRING", "NUMBER", "INTEGER", "BOOLEAN", "ARRAY", "OBJECT", "NULL"}
+FUNCTION_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.:-]{0,63}")
+MODES = {"AUTO", "ANY", "NONE", "VALIDATED"}
+
+
+def _camel(name: str) -> str:
+    """Gemini reads field names in either spelling (proto JSON): ``mime_type`` is ``mimeType``."""
+    head, *rest = name.split("_")
+    return head + "".join(w[:1].upper() + w[1:] for w in rest)
+
+
+def _field(data: dict[str, Any], name: str) -> Any:
+    return next((v for k, v in data.items() if _camel(k) == name), None)
+
+
+def _unknown(name: str, where: str) -> Rejected:
+    return Rejected(f"Invalid JSON payload received. Unknown name \"{name}\" at '{where}': Cannot find field.")
+
+
+def check_request(body: Any) -> None:
+    """Raise :class:`Rejected` with Gemini's wording for what the real API would refuse."""
+    if not isinstance(body, dict):
+        raise Rejected("Invalid JSON payload received.")
+    for key in body:
+        if _camel(key) not in TOP_LEVEL:
+            raise _unknown(key, "")
+    contents = body.get("contents")
+    if not contents:
+        raise Rejected("* GenerateContentRequest.contents: contents is not specified\n")
+    previous: dict[str, Any] | None = None
+    for i, content in enumerate(contents):
+        where = f"contents[{i}]"
+        if content.get("role") not in ("user", "model"):
+            raise Rejected(f"Please use a valid role: user, model. ({where})")
+        _check_parts(content.get("parts"), where)
+        _check_turn(content, previous, where)
+        previous = content
+    system = body.get("systemInstruction")
+    if system is not None:
+        _check_parts(system.get("parts"), "system_instruction")
+        if any("text" not in p for p in system["parts"]):
+            raise Rejected("system_instruction: only text parts are supported.")
+    declared: set[str] = set()
+    for t, tool in enumerate(body.get("tools") or []):
+        for d, declaration in enumerate(tool.get("functionDeclarations") or []):
+            where = f"tools[{t}].function_declarations[{d}]"
+            name = declaration.get("name") or ""
+            if not FUNCTION_NAME.fullmatch(name):
+                raise Rejected(f"* GenerateContentRequest.{where}.name: Invalid function name. Must start with a "
+                               "letter or an underscore. Must be a-z, A-Z, 0-9, or contain underscores, dots, "
+                               "colons and dashes, with a maximum length of 64.\n")
+            declared.add(name)
+            for key in declaration:
+                if _camel(key) not in {"name", "description", "parameters", "parametersJsonSchema", "response",
+                                       "responseJsonSchema", "behavior"}:
+                    raise _unknown(key, where)
+            if "parameters" in declaration:
+                _check_schema(declaration["parameters"], f"{where}.parameters", top=True)
+    mode_config = (body.get("toolConfig") or {}).get("functionCallingConfig") or {}
+    if mode_config:
+        if mode_config.get("mode", "AUTO") not in MODES:
+            raise Rejected(f"Invalid value at 'tool_config.function_calling_config.mode' ({mode_config['mode']})")
+        names = mode_config.get("allowedFunctionNames")
+        if names and mode_config.get("mode") != "ANY":
+            raise Rejected("* GenerateContentRequest.tool_config.function_calling_config.allowed_function_names: "
+                           "allowed_function_names is only allowed when mode is ANY.\n")
+        for name in names or ():
+            if name not in declared:
+                raise Rejected(f"* GenerateContentRequest.tool_config.function_calling_config.allowed_function_names"
+                               f": {name} is not a declared function.\n")
+    config = body.get("generationConfig") or {}
+    for key in config:
+        if _camel(key) not in GENERATION:
+            raise _unknown(key, "generation_config")
+    if len(config.get("stopSequences") or ()) > 5:
+        raise Rejected("* GenerateContentRequest.generation_config.stop_sequences: at most 5 stop sequences.\n")
+    if "responseSchema" in config:
+        if config.get("responseMimeType") != "application/json":
+            raise Rejected("* GenerateContentRequest.generation_config.response_schema: only supported when "
+                           "response_mime_type is application/json.\n")
+        _check_schema(config["responseSchema"], "generation_config.response_schema")
+
+
+def _check_parts(parts: Any, where: str) -> None:
+    if not parts:
+        raise Rejected(f"* GenerateContentRequest.{where}.parts: contents.parts must not be empty.\n")
+    for j, part in enumerate(parts):
+        data = [k for k in part if _camel(k) in PART_DATA]
+        for key in part:
+            if _camel(key) not in PART_DATA | PART_EXTRA:
+                raise _unknown(key, f"{where}.parts[{j}]")
+        if len(data) != 1:
+            raise Rejected(f"* GenerateContentRequest.{where}.parts[{j}].data: required oneof field 'data' must "
+                           "have one initialized field\n")
+        inline, file = _field(part, "inlineData"), _field(part, "fileData")
+        if inline is not None and not (_field(inline, "mimeType") and inline.get("data")):
+            raise Rejected(f"* GenerateContentRequest.{where}.parts[{j}].inline_data: mime_type and data are "
+                           "required.\n")
+        if file is not None and not _field(file, "fileUri"):
+            raise Rejected(f"* GenerateContentRequest.{where}.parts[{j}].file_data.file_uri: file_uri is required.\n")
+        if "functionResponse" in part and not isinstance(part["functionResponse"].get("response"), dict):
+            raise Rejected(f"* GenerateContentRequest.{where}.parts[{j}].function_response.response: "
+                           "must be an object.\n")
+
+
+def _check_turn(content: dict[str, Any], previous: dict[str, Any] | None, where: str) -> None:
+    calls = [p["functionCall"] for p in (previous or {}).get("parts") or () if "functionCall" in p]
+    answers = [p["functionResponse"] for p in content["parts"] if "functionResponse" in p]
+    if any("functionCall" in p for p in content["parts"]):
+        if previous is None or previous["role"] != "user":
+            raise Rejected("Please ensure that function call turn comes immediately after a user turn or after a "
+                           "function response turn.")
+    if answers or calls:
+        if len(answers) != len(calls):
+            raise Rejected("Please ensure that the number of function response parts is equal to the number of "
+                           "function call parts of the function call turn.")
+        if sorted(a.get("name") for a in answers) != sorted(c.get("name") for c in calls):
+            raise Rejected(f"{where}: function response names do not match the function call turn.")
+        call_ids = sorted(c["id"] for c in calls if c.get("id"))
+        if call_ids and sorted(a.get("id") or "" for a in answers) != call_ids:
+            raise Rejected(f"{where}: function response ids do not match the function call ids.")
+
+
+def _check_schema(schema: Any, where: str, top: bool = False) -> None:
+    if not isinstance(schema, dict):
+        raise Rejected(f"Invalid value at '{where}': a schema is an object.")
+    for key in schema:
+        if _camel(key) not in SCHEMA:
+            raise _unknown(key, where)
+    kind = schema.get("type")
+    if kind is not None and str(kind).upper() not in TYPES:
+        raise Rejected(f"Invalid value at '{where}.type' (type.googleapis.com/google.ai.generativelanguage.v1.Type), "
+                       f"\"{kind}\"")
+    if str(kind).upper() == "OBJECT" and top and not schema.get("properties"):
+        raise Rejected(f"* GenerateContentRequest.{where}.properties: should be non-empty for OBJECT type\n")
+    if any(not isinstance(v, str) for v in schema.get("enum") or ()):
+        raise Rejected(f"Invalid value at '{where}.enum': enum values must be strings.")
+    for name, sub in (schema.get("properties") or {}).items():
+        _check_schema(sub, f"{where}.properties[{name}].value")
+    if "items" in schema:
+        _check_schema(schema["items"], f"{where}.items")
+    for k, sub in enumerate(schema.get("anyOf") or ()):
+        _check_schema(sub, f"{where}.any_of[{k}]")
+
+
+# -- answers ---------------------------------------------------------------------------------------
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"\s*\S+|\s+$", text)
+
+
+def _prompt_tokens(body: dict[str, Any]) -> int:
+    return len(json.dumps(body.get("contents") or [])) // 16 + 1
+
+
+def _usage(body: dict[str, Any], output: int, overrides: dict[str, int] | None) -> dict[str, int]:
+    usage = {"promptTokenCount": _prompt_tokens(body), "candidatesTokenCount": output}
+    usage.update(overrides or {})
+    usage["totalTokenCount"] = sum(v for k, v in usage.items() if k != "totalTokenCount")
+    return usage
+
+
+def _chunks(body: dict[str, Any], answer: Any, model: str) -> list[dict[str, Any]]:
+    """The GenerateContentResponse objects of one answer, in stream order (a non-streaming
+    answer is their merge)."""
+    base = {"modelVersion": model, "responseId": uuid.uuid4().hex[:20]}
+
+    def chunk(parts: list[dict[str, Any]] | None, finish: str | None, usage: dict[str, int]) -> dict[str, Any]:
+        candidate: dict[str, Any] = {"index": 0}
+        if parts:
+            candidate["content"] = {"parts": parts, "role": "model"}
+        if finish:
+            candidate["finishReason"] = finish
+            if finish == "SAFETY":
+                candidate["safetyRatings"] = [{"category": "HARM_CATEGORY_DANGEROUS_CONTENT", "probability": "HIGH",
+                                               "blocked": True}]
+        return {"candidates": [candidate], "usageMetadata": usage, **base}
+
+    if isinstance(answer, PromptBlocked):
+        usage = {"promptTokenCount": _prompt_tokens(body), "totalTokenCount": _prompt_tokens(body)}
+        return [{"promptFeedback": {"blockReason": answer.reason}, "usageMetadata": usage, **base}]
+    prompt_only = {"promptTokenCount": _prompt_tokens(body), "totalTokenCount": _prompt_tokens(body)}
+    if isinstance(answer, FunctionCalls):
+        out = [chunk([{"text": w}], None, prompt_only) for w in _words(answer.text)]
+        parts = []
+        for i, (name, args) in enumerate(answer.calls):
+            call: dict[str, Any] = {"name": name, "args": args}
+            if answer.ids:
+                call["id"] = uuid.uuid4().hex[:8]
+            part: dict[str, Any] = {"functionCall": call}
+            if i == 0 and answer.thought_signature:
+                part["thoughtSignature"] = answer.thought_signature
+            parts.append(part)
+        spent = len(_words(answer.text)) + 7 * len(parts)
+        return [*out, chunk(parts, "STOP", _usage(body, spent, answer.usage))]
+    pieces = answer.chunks if answer.chunks is not None else _words(answer.text)
+    if not pieces:
+        return [chunk(None, answer.finish_reason, _usage(body, 0, answer.usage))]
+    out = [chunk([{"text": p}], None, prompt_only) for p in pieces[:-1]]
+    return [*out, chunk([{"text": pieces[-1]}], answer.finish_reason, _usage(body, len(pieces), answer.usage))]
+
+
+def _merged(chunks: list[dict[str, Any]]) -> dict[str, Any]:
+    last = dict(chunks[-1])
+    if "candidates" not in last:
+        return last
+    parts: list[dict[str, Any]] = []
+    for c in chunks:
+        for part in (c["candidates"][0].get("content") or {}).get("parts") or ():
+            if "text" in part and parts and "text" in parts[-1]:
+                parts[-1] = {"text": parts[-1]["text"] + part["text"]}
+            else:
+                parts.append(part)
+    candidate = {**last["candidates"][0]}
+    if parts:
+        candidate["content"] = {"parts": parts, "role": "model"}
+    last["candidates"] = [candidate]
+    return last
+
+
+# -- HTTP plumbing ---------------------------------------------------------------------------------
+
+def _generates(method: str, path: str) -> bool:
+    return method == "POST" and path.split("?")[0].endswith(("generateContent", "GenerateContent"))
+
+
+ROUTE = re.compile(r"/(v1|v1beta)/(models(?:/(?P<model>[^:/?]+))?(?::(?P<method>\w+))?)")
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    fake: FakeGeminiProvider
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], OSError):  # a client gone mid-answer is expected
+            super().handle_error(request, client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self._route("GET")
+
+    def do_POST(self) -> None:
+        self._route("POST")
+
+    def _head(self, status: int, headers: dict[str, str]) -> None:
+        lines = [f"HTTP/1.1 {status} {HTTPStatus(status).phrase}", *(f"{k}: {v}" for k, v in headers.items())]
+        self.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+
+    def _json(self, status: int, payload: Any) -> None:
+        data = json.dumps(payload).encode()
+        self._head(status, {"Content-Type": "application/json; charset=UTF-8", "Content-Length": str(len(data))})
+        self.wfile.write(data)
+
+    def _error(self, code: int, message: str, status: str | None = None,
+               details: list[dict[str, Any]] | None = None) -> None:
+        status = status or GOOGLE_STATUS.get(code, "UNKNOWN")
+        error: dict[str, Any] = {"code": code, "message": message, "status": status}
+        if details:
+            error["details"] = details
+        self._json(code, {"error": error})
+
+    def _route(self, method: str) -> None:
+        fake = self.server.fake
+        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        answer = fake._note(method, self.path, headers, body)
+        path, _, query = self.path.partition("?")
+        match = ROUTE.fullmatch(path)
+        if not match:
+            return self._error(404, f"Requested URL {path} was not found on this server.")
+        key = headers.get("x-goog-api-key")
+        if not key:
+            return self._error(403, "Method doesn't allow unregistered callers (callers without established "
+                               "identity). Please use API Key or other form of API consumer identity to call "
+                               "this API.")
+        if fake.api_key is not None and key != fake.api_key:
+            return self._error(400, "API key not valid. Please pass a valid API key.", details=[
+                {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID",
+                 "domain": "googleapis.com"}])
+        model, rpc = match["model"], match["method"]
+        if method == "GET" and rpc is None:
+            if model is None:
+                return self._json(200, {"models": [self._model(m) for m in fake.models]})
+            if model in fake.models:
+                return self._json(200, self._model(model))
+            return self._error(404, f"models/{model} is not found for API version {match[1]}.")
+        if method != "POST" or model is None or rpc not in ("generateContent", "streamGenerateContent"):
+            return self._error(404, f"Requested URL {path} was not found on this server.")
+        if model not in fake.models:
+            return self._error(404, f"models/{model} is not found for API version {match[1]}, or is not supported "
+                               "for generateContent. Call ListModels to see the list of available models.")
+        stream = rpc == "streamGenerateContent"
+        if stream and "alt=sse" not in query.split("&"):
+            return self._error(400, "This fake serves streams as server-sent events only: add alt=sse.")
+        try:
+            check_request(body)
+        except Rejected as exc:
+            return self._error(400, str(exc))
+        if isinstance(answer, Hang):
+            fake._stopping.wait(answer.seconds)
+            answer = answer.then
+        answer = answer if answer is not None else Text("alpha bravo charlie")
+        if isinstance(answer, str):
+            answer = Text(answer)
+        if isinstance(answer, Error):
+            return self._error(answer.code, answer.message, answer.status, answer.details)
+        if isinstance(answer, MidStreamError):
+            if not stream:
+                return self._error(answer.code, answer.message)
+            events = [c for c in _chunks(body, Text("alpha bravo charlie delta"), model)[:answer.after]]
+            events.append({"error": {"code": answer.code, "message": answer.message,
+                                     "status": GOOGLE_STATUS.get(answer.code, "UNKNOWN")}})
+            return self._sse(events)
+        chunks = _chunks(body, answer, model)
+        if stream:
+            return self._sse(chunks)
+        return self._json(200, _merged(chunks))
+
+    def _sse(self, events: list[dict[str, Any]]) -> None:
+        fake = self.server.fake
+        self._head(200, {"Content-Type": "text/event-stream", "Transfer-Encoding": "chunked"})
+        try:
+            for i, event in enumerate(events):  # exactly "data: <json>" and a blank line; no event:, no [DONE]
+                if i and fake.chunk_delay:
+                    fake._stopping.wait(fake.chunk_delay)
+                frame = b"data: " + json.dumps(event).encode() + b"\r\n\r\n"
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(frame), frame))
+                self.wfile.flush()
+            self.wfile.write(b"0\r\n\r\n")
+        except OSError:
+            with fake._lock:
+                fake.disconnects += 1
+            self.close_connection = True
+
+    @staticmethod
+    def _model(model: str) -> dict[str, Any]:
+        return {"name": f"models/{model}", "version": "001", "displayName": model, "inputTokenLimit": 1048576,
+                "outputTokenLimit": 65536,
+                "supportedGenerationMethods": ["generateContent", "countTokens", "createCachedContent"]}
+
