@@ -65,12 +65,15 @@ class TestAnthropic(AssistantsContractTests):
         assert first["tool_choice"] == {"type": "auto"}  # parallel calls allowed: no disable_parallel_tool_use
 
         assert [m["role"] for m in second["messages"]] == ["user", "assistant", "user"]
+        # Users see OpenAI-style ids; Claude gets its own toolu_ ids back, paired with their results.
+        claude_ids = [c.id.removeprefix("call_") for c in calls]
+        assert all(c.id.startswith("call_toolu_") for c in calls)
         assert second["messages"][1]["content"] == [
-            {"type": "tool_use", "id": calls[0].id, "name": "get_weather", "input": {"city": "Oslo"}},
-            {"type": "tool_use", "id": calls[1].id, "name": "get_time", "input": {}}]
+            {"type": "tool_use", "id": claude_ids[0], "name": "get_weather", "input": {"city": "Oslo"}},
+            {"type": "tool_use", "id": claude_ids[1], "name": "get_time", "input": {}}]
         assert second["messages"][2]["content"] == [
-            {"type": "tool_result", "tool_use_id": calls[0].id, "content": "-3C"},
-            {"type": "tool_result", "tool_use_id": calls[1].id, "content": "12:00"}]
+            {"type": "tool_result", "tool_use_id": claude_ids[0], "content": "-3C"},
+            {"type": "tool_result", "tool_use_id": claude_ids[1], "content": "12:00"}]
 
         assert [m["role"] for m in third["messages"]] == ["user", "assistant", "user", "assistant", "user"]
         assert third["messages"][3:] == [

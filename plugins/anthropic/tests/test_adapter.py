@@ -43,7 +43,7 @@ async def test_non_streaming_tool_calls(adapter, fake):
     assert choice["finish_reason"] == "tool_calls" and choice["message"]["content"] == "Checking."
     calls = choice["message"]["tool_calls"]
     assert [json.loads(c["function"]["arguments"]) for c in calls] == [{"city": "Paris"}, {}]
-    assert all(c["id"].startswith("toolu_") for c in calls)
+    assert all(c["id"].startswith("call_toolu_") for c in calls)
     assert fake.message_requests[-1]["stream"] is False
 
 

@@ -49,11 +49,11 @@ def test_consecutive_turns_of_one_role_merge():
 
 
 def test_tool_calls_and_results_pair_up_with_their_ids():
-    calls = [{"id": "toolu_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Oslo"}'}},
+    calls = [{"id": "call_toolu_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Oslo"}'}},
              {"id": "call_2", "type": "function", "function": {"name": "get_time", "arguments": ""}}]
     body = translate([{"role": "user", "content": "weather and time?"},
                       {"role": "assistant", "content": "Checking.", "tool_calls": calls},
-                      {"role": "tool", "tool_call_id": "toolu_1", "content": "-3C"},
+                      {"role": "tool", "tool_call_id": "call_toolu_1", "content": "-3C"},
                       {"role": "tool", "tool_call_id": "call_2", "content": [text("12:00")]},
                       {"role": "user", "content": "and tomorrow?"}])
     assert body["messages"][1:] == [
@@ -204,8 +204,8 @@ def test_a_message_becomes_a_chat_completion():
     choice = completion["choices"][0]
     assert choice["finish_reason"] == "tool_calls" and choice["message"]["content"] == "Let me check."
     assert [(c["id"], c["function"]["name"], json.loads(c["function"]["arguments"]))
-            for c in choice["message"]["tool_calls"]] == [("toolu_1", "get_weather", {"city": "Oslo"}),
-                                                          ("toolu_2", "get_time", {})]
+            for c in choice["message"]["tool_calls"]] == [("call_toolu_1", "get_weather", {"city": "Oslo"}),
+                                                          ("call_toolu_2", "get_time", {})]
     assert completion["usage"] == {"prompt_tokens": 105, "completion_tokens": 7, "total_tokens": 112,
                                    "prompt_tokens_details": {"cached_tokens": 90}}
 
@@ -284,10 +284,10 @@ def test_stream_of_parallel_tool_calls_names_each_once():
         stop_reason="tool_use"), include_usage=False)
     calls = [d["tool_calls"][0] for d in deltas(chunks) if "tool_calls" in d]
     assert calls == [
-        {"index": 0, "id": "toolu_1", "type": "function", "function": {"name": "get_weather", "arguments": ""}},
+        {"index": 0, "id": "call_toolu_1", "type": "function", "function": {"name": "get_weather", "arguments": ""}},
         {"index": 0, "function": {"arguments": '{"city": "Pa'}},
         {"index": 0, "function": {"arguments": 'ris"}'}},
-        {"index": 1, "id": "toolu_2", "type": "function", "function": {"name": "get_time", "arguments": ""}},
+        {"index": 1, "id": "call_toolu_2", "type": "function", "function": {"name": "get_time", "arguments": ""}},
         {"index": 1, "function": {"arguments": "{}"}}]  # no arguments streamed: an empty object, as OpenAI sends
     assert chunks[-1]["choices"][0]["finish_reason"] == "tool_calls"
 

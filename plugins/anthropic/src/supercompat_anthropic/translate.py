@@ -145,9 +145,17 @@ def _tool_result(message: dict[str, Any]) -> dict[str, Any]:
     return block
 
 
+def call_id(tool_use_id: str) -> str:
+    """The OpenAI-style id users see for Claude's ``toolu_…`` id: ``call_toolu_…``."""
+    return f"call_{tool_use_id}"
+
+
 def tool_use_id(call_id: str) -> str:
-    """Claude's tool_use ids match ``[a-zA-Z0-9_-]+``; ids made elsewhere are made to fit, the same way
-    for a call and for its result, so the pair still matches."""
+    """Back to Claude's id: ``call_toolu_…`` loses its prefix. Claude's ids match ``[a-zA-Z0-9_-]+``;
+    ids made elsewhere are made to fit, the same way for a call and for its result, so the pair still
+    matches."""
+    if call_id.startswith("call_toolu_"):
+        return call_id[len("call_"):]
     return re.sub(r"[^a-zA-Z0-9_-]", "_", call_id) or "_"
 
 
@@ -222,7 +230,7 @@ def chat_completion(message: Any) -> dict[str, Any]:
         raise APIError("The model provider sent something other than a message.", status=502, type="server_error")
     blocks = message["content"]
     text = "".join(b.get("text") or "" for b in blocks if b.get("type") == "text")
-    calls = [{"id": b["id"], "type": "function",
+    calls = [{"id": call_id(b["id"]), "type": "function",
               "function": {"name": b["name"], "arguments": json.dumps(b.get("input") or {})}}
              for b in blocks if b.get("type") == "tool_use"]
     reply: dict[str, Any] = {"role": "assistant", "content": text or None, "refusal": None}
@@ -260,7 +268,7 @@ class StreamTranslator:
             if block.get("type") == "tool_use":
                 call = {"index": len(self.tools), "input": block.get("input") or {}, "streamed": False}
                 self.tools[event["index"]] = call
-                yield self._chunk({"tool_calls": [{"index": call["index"], "id": block["id"], "type": "function",
+                yield self._chunk({"tool_calls": [{"index": call["index"], "id": call_id(block["id"]), "type": "function",
                                                    "function": {"name": block["name"], "arguments": ""}}]})
             elif block.get("type") == "text" and block.get("text"):
                 yield self._chunk({"content": block["text"]})
