@@ -369,6 +369,8 @@ class RunEngine:
         processes) and end the runs of processes that stopped heartbeating."""
         while self._tasks:
             await asyncio.sleep(self.heartbeat_interval)
+            if not self._tasks:
+                break  # idle again: nothing to vouch for
             try:
                 for run_id in await self.app.storage.touch_runs(list(self._tasks)):
                     self.cancel_execution(run_id)
