@@ -66,3 +66,12 @@ async def test_a_failed_write_leaves_nothing_behind(storage):
     assert await storage.get_run(thread["id"], run["id"]) is None
     assert await storage.get_active_run(thread["id"]) is None
     assert await storage.get_message(thread["id"], message["id"]) is None
+
+
+async def test_a_closed_storage_refuses_work_instead_of_reconnecting(database_url):
+    storage = sqlalchemy_storage_adapter(database_url)
+    await storage.get_thread("thread_x")
+    await storage.close()
+    with pytest.raises(StorageUnavailable, match="has been closed"):
+        await storage.get_thread("thread_x")
+    assert storage.engine.pool.checkedout() == 0

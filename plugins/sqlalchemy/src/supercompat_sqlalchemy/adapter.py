@@ -42,6 +42,7 @@ class SQLAlchemyStorageAdapter:
         self._owns_engine = owns_engine
         self._create_schema = create_schema
         self._prepared = False
+        self._closed = False
         self._prepare_lock = asyncio.Lock()
         self._lock_rows = engine.dialect.name != "sqlite"  # SQLite locks the whole file instead
 
@@ -53,6 +54,8 @@ class SQLAlchemyStorageAdapter:
     # -- connections ------------------------------------------------------------------------------
     async def _prepare(self) -> None:
         """Once, on first use: a new database gets the current schema; an older one is an error."""
+        if self._closed:  # a disposed engine would quietly open new connections that nobody closes
+            raise StorageUnavailable(f"The storage for {self.url} has been closed.")
         if self._prepared:
             return
         async with self._prepare_lock:
@@ -277,6 +280,7 @@ class SQLAlchemyStorageAdapter:
             return await migrations.upgrade(self.engine)
 
     async def close(self) -> None:
+        self._closed = True
         if self._owns_engine:
             await self.engine.dispose()
 
