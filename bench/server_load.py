@@ -37,9 +37,9 @@ ROUNDS = 5  # rounds per thread: add a message, stream a run, list the thread
 
 
 @contextmanager
-def running_server() -> Iterator[tuple[str, list[str]]]:
-    """`supercompat serve` on a free loopback port; yields its base URL and the list its error log
-    (stderr) is collected into."""
+def running_server() -> Iterator[tuple[str, list[str], int]]:
+    """`supercompat serve` on a free loopback port; yields its base URL, the list its error log
+    (stderr) is collected into, and its process id."""
     with tempfile.TemporaryDirectory() as tmp:
         config = os.path.join(tmp, "supercompat.toml")
         with open(config, "w") as f:
@@ -58,7 +58,7 @@ def running_server() -> Iterator[tuple[str, list[str]]]:
             del log[:]
             drain = threading.Thread(target=lambda: log.extend(proc.stderr), daemon=True)
             drain.start()
-            yield f"http://127.0.0.1:{found.group(1)}/v1", log
+            yield f"http://127.0.0.1:{found.group(1)}/v1", log, proc.pid
         finally:
             proc.terminate()
             proc.wait()
@@ -119,20 +119,37 @@ class Load:
                     self.problems.append(f"{thread.id} holds {got}, expected {expected}")
 
 
-async def drive(base_url: str, requests: int, concurrency: int) -> dict[str, Any]:
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process so far (Linux), None where /proc isn't there."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def drive(base_url: str, requests: int, concurrency: int, server_pid: int | None = None) -> dict[str, Any]:
     """Run the load; raise AssertionError naming what went wrong, else return the measurements."""
+    server_cpu = cpu_seconds(server_pid) if server_pid else None
+    client_cpu = time.process_time()
     async with openai.AsyncOpenAI(base_url=base_url, api_key=API_KEY, max_retries=0) as client:
         load = Load(client, requests)
         t0 = time.perf_counter()
         outcomes = await asyncio.gather(*(load.worker(n) for n in range(concurrency)), return_exceptions=True)
         elapsed = time.perf_counter() - t0
+    client_cpu = time.process_time() - client_cpu
+    if server_cpu is not None:
+        server_cpu = cpu_seconds(server_pid) - server_cpu  # type: ignore[arg-type, operator]
     errors = [repr(o) for o in outcomes if isinstance(o, BaseException)]
     assert not errors, f"{len(errors)} workers failed, first: {errors[0]}"
     assert not load.problems, f"{len(load.problems)} problems, first: {load.problems[0]}"
     return {"requests": load.sent, "concurrency": concurrency, "threads": load.threads, "runs": len(load.run_ms),
             "seconds": elapsed, "requests_per_s": load.sent / elapsed, "runs_per_s": len(load.run_ms) / elapsed,
             "crud_p50_ms": percentile(load.crud_ms, 50), "crud_p99_ms": percentile(load.crud_ms, 99),
-            "run_p50_ms": percentile(load.run_ms, 50), "run_p99_ms": percentile(load.run_ms, 99)}
+            "run_p50_ms": percentile(load.run_ms, 50), "run_p99_ms": percentile(load.run_ms, 99),
+            "client_cpu_ms_per_request": client_cpu * 1000 / load.sent,
+            "server_cpu_ms_per_request": server_cpu * 1000 / load.sent if server_cpu is not None else None}
 
 
 def render(r: dict[str, Any]) -> str:
@@ -149,6 +166,14 @@ def render(r: dict[str, Any]) -> str:
         f"| streamed runs | {r['runs_per_s']:.0f} runs/s |",
         f"| CRUD request p50 / p99 | {r['crud_p50_ms']:.1f} / {r['crud_p99_ms']:.1f} ms |",
         f"| streamed run, request to last event, p50 / p99 | {r['run_p50_ms']:.1f} / {r['run_p99_ms']:.1f} ms |",
+        f"| CPU per request: server / openai SDK client | {r['server_cpu_ms_per_request'] or float('nan'):.2f} / "
+        f"{r['client_cpu_ms_per_request']:.2f} ms |",
+        "",
+        "The openai SDK client spends several times the server's CPU per request, so these numbers are "
+        "bound by the one client process sharing two cores with the server (and with whatever else the "
+        "machine runs)" + (f"; at its CPU per request, the server alone would serve about "
+                           f"{1000 / r['server_cpu_ms_per_request']:.0f} requests/s on one core."
+                           if r["server_cpu_ms_per_request"] else "."),
     ]) + "\n"
 
 
@@ -158,8 +183,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--write", help="update this markdown page's server-load section")
     args = parser.parse_args()
-    with running_server() as (base_url, server_log):
-        result = asyncio.run(drive(base_url, args.requests, args.concurrency))
+    with running_server() as (base_url, server_log, pid):
+        result = asyncio.run(drive(base_url, args.requests, args.concurrency, pid))
     assert not any("Traceback" in line or "ERROR" in line for line in server_log), "".join(server_log)
     text = render(result)
     print(text)

@@ -19,7 +19,7 @@ def load_bench():
 
 def test_mixed_load_loses_nothing():
     bench = load_bench()
-    with bench.running_server() as (base_url, server_log):
+    with bench.running_server() as (base_url, server_log, _):
         result = asyncio.run(bench.drive(base_url, requests=600, concurrency=20))
     assert result["requests"] >= 500 and result["runs"] >= 150
     assert not any("Traceback" in line or "ERROR" in line for line in server_log), "".join(server_log)
