@@ -119,3 +119,16 @@ def test_serve_help_names_its_options(capsys):
     out = capsys.readouterr().out
     for option in ("--config", "--host", "--port", "--workers"):
         assert option in out
+
+
+def test_each_worker_builds_its_app_from_the_config(tmp_path, monkeypatch):
+    """What `--workers N` processes run: uvicorn's factory reads $SUPERCOMPAT_CONFIG."""
+    from supercompat.server import app_from_config
+
+    config = tmp_path / "s.toml"
+    config.write_text('[client]\nplugin = "scripted"\n[server]\napi_keys = [{ env = "MY_KEY" }]\nmax_request_bytes = 99\n')
+    monkeypatch.setenv("MY_KEY", "sk-from-env")
+    monkeypatch.setenv("SUPERCOMPAT_CONFIG", str(config))
+    asgi = app_from_config()
+    assert asgi.options.max_request_bytes == 99 and asgi.options.key_projects() == {"sk-from-env": None}
+    assert asyncio.run(asgi.app.client.list_models())[0]["id"] == "scripted"
