@@ -6,9 +6,9 @@ import hashlib
 import os
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import ConfigError
 from .plugins import get_adapter_spec
@@ -17,17 +17,19 @@ SECTIONS = {"client": "client", "storage": "storage", "run": "run"}
 DEFAULT_PLUGINS = {"storage": "memory", "run": "completions"}
 
 
-Key = Annotated[str, Field(min_length=1)]  # an empty key would let an empty bearer token in
-
-
 class ApiKey(BaseModel):
-    """An ``[server] api_keys`` item naming the project its objects belong to; keys naming the same
-    project see the same objects (that is how a key is rotated)."""
+    """An ``[server] api_keys`` item: a plain string, or a table naming the project its objects
+    belong to; keys naming the same project see the same objects (that is how a key is rotated)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    key: Key
-    project: str = Field(min_length=1)
+    key: str = Field(min_length=1)  # an empty key would let an empty bearer token in
+    project: str | None = Field(None, min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain(cls, value: Any) -> Any:
+        return {"key": value} if isinstance(value, str) else value
 
 
 class ServerOptions(BaseModel):
@@ -36,7 +38,7 @@ class ServerOptions(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
     workers: int = Field(1, ge=1)
-    api_keys: list[Key | ApiKey] = Field(default_factory=list)
+    api_keys: list[ApiKey] = Field(default_factory=list)
     allow_unauthenticated_public_bind: bool = False
     max_request_bytes: int = Field(16 * 1024 * 1024, ge=1)
     shutdown_grace_seconds: float = Field(10.0, ge=0)
@@ -46,12 +48,12 @@ class ServerOptions(BaseModel):
         plain key, none (unscoped, as in process) when it is the only key, else one of its own."""
         projects: dict[str, str | None] = {}
         for item in self.api_keys:
-            if isinstance(item, ApiKey):
+            if item.project is not None:
                 projects[item.key] = item.project
             elif len(self.api_keys) == 1:
-                projects[item] = None
+                projects[item.key] = None
             else:
-                projects[item] = "key-" + hashlib.sha256(item.encode()).hexdigest()[:16]
+                projects[item.key] = "key-" + hashlib.sha256(item.key.encode()).hexdigest()[:16]
         return projects
 
 
@@ -76,6 +78,8 @@ def _validate(model: type[BaseModel], data: dict[str, Any], where: str) -> BaseM
         err = e.errors()[0]
         key = ".".join(str(x) for x in err["loc"])
         if err["type"] == "extra_forbidden":
+            if len(err["loc"]) > 1:  # inside a table: the top-level options would mislead
+                raise ConfigError(f"Unknown option '{key}' in {where}.") from None
             valid = ", ".join(model.model_fields) or "none"
             raise ConfigError(f"Unknown option '{key}' in {where}. Valid options: {valid}.") from None
         raise ConfigError(f"Invalid option '{key}' in {where}: {err['msg']}.") from None
