@@ -1,7 +1,8 @@
 from supercompat.cli import main
 
 
-def test_demo_runs_the_full_flow_offline(capsys, monkeypatch):
+def test_demo_runs_the_full_flow_offline(capsys, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)  # where the demo's SQLite file goes, if supercompat-sqlalchemy is installed
     for var in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "MISTRAL_API_KEY"):
         monkeypatch.delenv(var, raising=False)
     assert main(["demo"]) == 0

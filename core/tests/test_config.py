@@ -92,3 +92,22 @@ def test_server_section_is_validated(tmp_path, monkeypatch):
     load_adapters(write(tmp_path, '[server]\nport = 9000\napi_keys = [{ env = "SC_KEY" }, "k2"]\n'))
     with pytest.raises(ConfigError, match=r"^Unknown option 'prot' in \[server\]\."):
         load_adapters(write(tmp_path, "[server]\nprot = 9000\n"))
+
+
+def test_server_api_keys_and_their_projects(tmp_path):
+    from supercompat.config import read_config, server_options
+
+    def projects(keys: str) -> dict:
+        path = tmp_path / "s.toml"
+        path.write_text(f"[server]\napi_keys = {keys}\n")
+        return server_options(read_config(path)).key_projects()
+
+    assert projects('["only"]') == {"only": None}  # one plain key: unscoped, like in process
+    two = projects('["a", "b"]')
+    assert len(set(two.values())) == 2 and None not in two.values() and two == projects('["a", "b"]')
+    assert projects('[{ key = "a", project = "p" }, { key = "b", project = "p" }]') == {"a": "p", "b": "p"}
+    assert projects('[{ key = "a" }]') == {"a": None}  # a table without a project is a plain key
+    with pytest.raises(ConfigError, match="Invalid option 'api_keys.0.key'"):
+        projects('[""]')
+    with pytest.raises(ConfigError, match=r"Unknown option 'api_keys.0.extra' in \[server\]\.$"):
+        projects('[{ key = "a", project = "p", extra = 1 }]')

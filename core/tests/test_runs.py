@@ -12,6 +12,7 @@ import pytest
 from conftest import call
 from supercompat import async_supercompat, supercompat
 from supercompat.errors import APIError
+from supercompat.storage import ListQuery
 from supercompat.testing import Reply, app_of, scripted_client_adapter
 
 WEATHER = {"type": "function", "function": {"name": "get_weather", "parameters": {
@@ -369,3 +370,46 @@ async def test_text_after_tool_calls_is_a_message_of_its_own(kind):
     messages = (await call(client.beta.threads.messages.list(t.id, run_id=run.id, order="asc"))).data
     assert [(m.status, m.content[0].text.value) for m in messages] == [("completed", "Checking."),
                                                                        ("completed", " Done.")]
+
+
+class ToolsThenHang(SlowAdapter):
+    """Asks for a tool when the run has tools; otherwise streams a word and hangs like SlowAdapter."""
+
+    def chat_completions_stream(self, params):
+        if params.get("tools"):
+            return scripted_client_adapter([Reply(tool_calls=[("get_weather", {"city": "Oslo"})])]) \
+                .chat_completions_stream(params)
+        return super().chat_completions_stream(params)
+
+
+async def test_app_aclose_fails_executing_runs_and_keeps_runs_waiting_for_tools(kind):
+    from supercompat._loop import run_async
+
+    adapter = ToolsThenHang()
+    client = make(kind, adapter)
+    app = app_of(client)
+    waiting_a, waiting_t = await setup(client, tools=[WEATHER])
+    waiting = await call(client.beta.threads.runs.create_and_poll(thread_id=waiting_t.id, assistant_id=waiting_a.id))
+    assert waiting.status == "requires_action"
+    hung_a, hung_t = await setup(client)
+    hung = await call(client.beta.threads.runs.create(thread_id=hung_t.id, assistant_id=hung_a.id))
+    for _ in range(200):
+        if (await call(client.beta.threads.messages.list(hung_t.id, run_id=hung.id))).data:
+            break
+        await asyncio.sleep(0.005)
+
+    await run_async(app.aclose(grace=0))
+
+    stored = await run_async(app.storage.get_run(hung.thread_id, hung.id))
+    assert stored["status"] == "failed" and stored["failed_at"]
+    assert stored["last_error"] == {"code": "server_error",
+                                    "message": "The server shut down before the run finished."}
+    steps = (await run_async(app.storage.list_steps(hung.thread_id, hung.id, ListQuery()))).data
+    assert steps and all(s["status"] == "failed" for s in steps)
+    # Nothing of the waiting run is in flight: with shared storage, its tool outputs may come later.
+    stored = await run_async(app.storage.get_run(waiting.thread_id, waiting.id))
+    assert stored["status"] == "requires_action" and stored["required_action"]
+    message = (await run_async(app.storage.list_messages(hung_t.id, ListQuery(), run_id=hung.id))).data[0]
+    assert message["status"] == "incomplete" and adapter.closed.is_set()
+    with pytest.raises(openai.InternalServerError, match="shutting down"):
+        await call(client.beta.assistants.list())

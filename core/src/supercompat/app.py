@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .api import build_router
+from .errors import APIError
 from .router import Request, Response, request_id
 from .runs.engine import RunEngine
 
@@ -27,8 +28,25 @@ class App:
         self.run_adapter = run_adapter
         self.router = _router
         self.engine = RunEngine(self)
+        self.closing = False
 
     async def handle(self, request: Request) -> Response:
-        response = await self.router.dispatch(self, request)
+        if self.closing:
+            response = Response.error(APIError("The server is shutting down.", status=503, type="server_error"))
+        else:
+            response = await self.router.dispatch(self, request)
         response.headers.append(("x-request-id", request_id()))
         return response
+
+    async def aclose(self, grace: float = 10.0) -> None:
+        """Shut down gracefully: refuse new requests, give runs in flight up to ``grace`` seconds to
+        finish and end the rest as failed (see RunEngine.shutdown), then close the client adapter
+        (its optional ``aclose()``) and the storage. Call it on the loop the App has served on."""
+        if self.closing:
+            return
+        self.closing = True
+        await self.engine.shutdown(grace)
+        aclose = getattr(self.client, "aclose", None)
+        if aclose is not None:
+            await aclose()
+        await self.storage.close()

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import ConfigError
 from .plugins import get_adapter_spec
@@ -16,14 +17,44 @@ SECTIONS = {"client": "client", "storage": "storage", "run": "run"}
 DEFAULT_PLUGINS = {"storage": "memory", "run": "completions"}
 
 
+class ApiKey(BaseModel):
+    """An ``[server] api_keys`` item: a plain string, or a table naming the project its objects
+    belong to; keys naming the same project see the same objects (that is how a key is rotated)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: str = Field(min_length=1)  # an empty key would let an empty bearer token in
+    project: str | None = Field(None, min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain(cls, value: Any) -> Any:
+        return {"key": value} if isinstance(value, str) else value
+
+
 class ServerOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     host: str = "127.0.0.1"
-    port: int = 8000
-    workers: int = 1
-    api_keys: list[str] = Field(default_factory=list)
+    port: int = Field(8000, ge=0, le=65535)
+    workers: int = Field(1, ge=1)
+    api_keys: list[ApiKey] = Field(default_factory=list)
     allow_unauthenticated_public_bind: bool = False
+    max_request_bytes: int = Field(16 * 1024 * 1024, ge=1)
+    shutdown_grace_seconds: float = Field(10.0, ge=0)
+
+    def key_projects(self) -> dict[str, str | None]:
+        """Each API key and the project it creates and sees objects in: the project it names; for a
+        plain key, none (unscoped, as in process) when it is the only key, else one of its own."""
+        projects: dict[str, str | None] = {}
+        for item in self.api_keys:
+            if item.project is not None:
+                projects[item.key] = item.project
+            elif len(self.api_keys) == 1:
+                projects[item.key] = None
+            else:
+                projects[item.key] = "key-" + hashlib.sha256(item.key.encode()).hexdigest()[:16]
+        return projects
 
 
 def resolve_env(value: Any, where: str) -> Any:
@@ -47,6 +78,8 @@ def _validate(model: type[BaseModel], data: dict[str, Any], where: str) -> BaseM
         err = e.errors()[0]
         key = ".".join(str(x) for x in err["loc"])
         if err["type"] == "extra_forbidden":
+            if len(err["loc"]) > 1:  # inside a table: the top-level options would mislead
+                raise ConfigError(f"Unknown option '{key}' in {where}.") from None
             valid = ", ".join(model.model_fields) or "none"
             raise ConfigError(f"Unknown option '{key}' in {where}. Valid options: {valid}.") from None
         raise ConfigError(f"Invalid option '{key}' in {where}: {err['msg']}.") from None
@@ -83,8 +116,12 @@ def build_adapter(kind: str, section: dict[str, Any] | None) -> Any:
 
 def load_adapters(path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """The keyword arguments for ``supercompat()`` that the configuration describes."""
-    data = read_config(path)
-    _server_options(data)  # validated here too, so a typo in [server] never passes silently
+    return adapters_from(read_config(path))
+
+
+def adapters_from(data: dict[str, Any]) -> dict[str, Any]:
+    """``load_adapters`` for a configuration already read."""
+    server_options(data)  # validated here too, so a typo in [server] never passes silently
     adapters = {}
     for kind in SECTIONS:
         if kind == "run" and "run" not in data:
@@ -96,5 +133,5 @@ def load_adapters(path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     return adapters
 
 
-def _server_options(data: dict[str, Any]) -> ServerOptions:
+def server_options(data: dict[str, Any]) -> ServerOptions:
     return _validate(ServerOptions, resolve_env(data.get("server", {}), "[server]"), "[server]")  # type: ignore[return-value]

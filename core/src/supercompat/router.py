@@ -34,6 +34,8 @@ class Request:
     headers: Mapping[str, str] = field(default_factory=dict)
     body: bytes = b""
     params: dict[str, str] = field(default_factory=dict)
+    # The project of the API key that made the request (server with keys); None in process.
+    project: str | None = None
     _json: Any = None
     _query: dict[str, list[str]] | None = None
 

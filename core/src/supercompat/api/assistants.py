@@ -61,38 +61,44 @@ async def create(app: Any, req: Any) -> dict[str, Any]:
         "response_format": "auto",
     }
     assistant.update(_apply(body))
-    return await app.storage.create_assistant(assistant)
+    p.stamp_project(assistant, req)
+    return p.public(await app.storage.create_assistant(assistant))
 
 
-async def get(app: Any, assistant_id: str) -> dict[str, Any]:
+async def get(app: Any, assistant_id: str, project: str | None) -> dict[str, Any]:
+    """The assistant, if it belongs to ``project``; another project's is as unknown as a missing one."""
     assistant = await app.storage.get_assistant(assistant_id)
-    if assistant is None:
+    if assistant is None or assistant.get("project") != project:
         raise NotFound.object("assistant", assistant_id)
     return assistant
 
 
 async def retrieve(app: Any, req: Any) -> dict[str, Any]:
-    return await get(app, req.params["assistant_id"])
+    return p.public(await get(app, req.params["assistant_id"], req.project))
 
 
 async def update(app: Any, req: Any) -> dict[str, Any]:
     body = validate(req.json(), creating=False)
     assistant_id = req.params["assistant_id"]
+    await get(app, assistant_id, req.project)
     updated = await app.storage.update_assistant(assistant_id, _apply(body))
     if updated is None:
         raise NotFound.object("assistant", assistant_id)
-    return updated
+    return p.public(updated)
 
 
 async def delete(app: Any, req: Any) -> dict[str, Any]:
     assistant_id = req.params["assistant_id"]
+    await get(app, assistant_id, req.project)
     if not await app.storage.delete_assistant(assistant_id):
         raise NotFound.object("assistant", assistant_id)
     return {"id": assistant_id, "object": "assistant.deleted", "deleted": True}
 
 
 async def list_(app: Any, req: Any) -> dict[str, Any]:
-    return p.list_body(await app.storage.list_assistants(p.list_query(req)))
+    page = await app.storage.list_assistants(p.list_query(req), project=req.project)
+    page.data = [p.public(a) for a in page.data]
+    return p.list_body(page)
 
 
 def register(router: Router) -> None:

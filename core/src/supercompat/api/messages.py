@@ -8,7 +8,7 @@ from ..errors import InvalidRequest, NotFound
 from ..router import Router
 from ..storage import ActiveRunError
 from . import params as p
-from .threads import get_thread
+from .threads import owned_thread
 
 _CREATE_FIELDS = ("role", "content", "attachments", "metadata")
 
@@ -81,7 +81,7 @@ def active_run_error(thread_id: str, run_id: str) -> InvalidRequest:
 async def create(app: Any, req: Any) -> dict[str, Any]:
     thread_id = req.params["thread_id"]
     message = build_message(req.json(), thread_id)
-    await get_thread(app, thread_id)
+    await owned_thread(app, req)
     try:
         return await app.engine.past_orphans(thread_id, lambda: app.storage.create_message(message))
     except ActiveRunError as e:
@@ -89,14 +89,15 @@ async def create(app: Any, req: Any) -> dict[str, Any]:
 
 
 async def _get(app: Any, thread_id: str, message_id: str) -> dict[str, Any]:
+    """A message of a thread already checked with owned_thread()."""
     message = await app.storage.get_message(thread_id, message_id)
     if message is None:
-        await get_thread(app, thread_id)
         raise NotFound.object("message", message_id)
     return message
 
 
 async def retrieve(app: Any, req: Any) -> dict[str, Any]:
+    await owned_thread(app, req)
     return await _get(app, req.params["thread_id"], req.params["message_id"])
 
 
@@ -105,18 +106,20 @@ async def update(app: Any, req: Any) -> dict[str, Any]:
     p.check_known(body, ("metadata",))
     changes = {"metadata": p.metadata(body["metadata"]) or {}} if "metadata" in body else {}
     thread_id, message_id = req.params["thread_id"], req.params["message_id"]
+    await owned_thread(app, req)
     if not changes:
         return await _get(app, thread_id, message_id)
     updated = await app.storage.update_message(thread_id, message_id, changes)
     if updated is None:
-        return await _get(app, thread_id, message_id)  # raises the right 404
+        raise NotFound.object("message", message_id)
     return updated
 
 
 async def delete(app: Any, req: Any) -> dict[str, Any]:
     thread_id, message_id = req.params["thread_id"], req.params["message_id"]
+    await owned_thread(app, req)
     if not await app.storage.delete_message(thread_id, message_id):
-        await _get(app, thread_id, message_id)
+        raise NotFound.object("message", message_id)
     return {"id": message_id, "object": "thread.message.deleted", "deleted": True}
 
 
@@ -124,7 +127,7 @@ async def list_(app: Any, req: Any) -> dict[str, Any]:
     thread_id = req.params["thread_id"]
     query = p.list_query(req)
     run_id = req.query["run_id"][-1] if req.query.get("run_id") else None
-    await get_thread(app, thread_id)
+    await owned_thread(app, req)
     return p.list_body(await app.storage.list_messages(thread_id, query, run_id=run_id))
 
 

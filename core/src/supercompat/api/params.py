@@ -231,3 +231,16 @@ def list_body(page: Any) -> dict[str, Any]:
     data = page.data
     return {"object": "list", "data": data, "first_id": data[0]["id"] if data else None,
             "last_id": data[-1]["id"] if data else None, "has_more": page.has_more}
+
+
+def public(obj: dict[str, Any]) -> dict[str, Any]:
+    """An assistant or thread as the API shows it: without the project that owns it."""
+    if "project" not in obj:
+        return obj
+    return {k: v for k, v in obj.items() if k != "project"}
+
+
+def stamp_project(obj: dict[str, Any], request: Any) -> None:
+    """Scope a new assistant or thread to the project of the key that creates it."""
+    if request.project is not None:
+        obj["project"] = request.project

@@ -13,7 +13,7 @@ from ..storage import ACTIVE_RUN_STATUSES, ActiveRunError, ListQuery, StaleStatu
 from . import params as p
 from .assistants import get as get_assistant
 from .messages import build_message
-from .threads import build_thread, get_thread
+from .threads import build_thread, owned_thread
 
 _RUN_FIELDS = ("assistant_id", "model", "instructions", "additional_instructions", "additional_messages",
                "tools", "metadata", "temperature", "top_p", "stream", "max_prompt_tokens",
@@ -124,8 +124,8 @@ async def create(app: Any, req: Any) -> Any:
     extra = body.get("additional_messages") or []
     p.array(extra, "additional_messages", max_items=32)
     messages = [build_message(m, thread_id, f"additional_messages[{i}].") for i, m in enumerate(extra)]
-    await get_thread(app, thread_id)
-    assistant = await get_assistant(app, body["assistant_id"])
+    await owned_thread(app, req)
+    assistant = await get_assistant(app, body["assistant_id"], req.project)
     run = _build_run(body, assistant, thread_id)
     try:
         run = await app.engine.past_orphans(thread_id, lambda: app.storage.create_run(run, messages))
@@ -142,24 +142,26 @@ async def create_and_run(app: Any, req: Any) -> Any:
     if body.get("tool_resources") is not None:
         thread_body.setdefault("tool_resources", body["tool_resources"])
     thread, messages = build_thread(thread_body, "thread.")
-    assistant = await get_assistant(app, body["assistant_id"])
+    p.stamp_project(thread, req)
+    assistant = await get_assistant(app, body["assistant_id"], req.project)
     run = _build_run(body, assistant, thread["id"])
     thread = await app.storage.create_thread(thread, messages)
     run = await app.storage.create_run(run, [])
     return _launch(app, run, bool(body.get("stream")),
-                   [("thread.created", thread), ("thread.run.created", run), ("thread.run.queued", run)])
+                   [("thread.created", p.public(thread)), ("thread.run.created", run), ("thread.run.queued", run)])
 
 
 async def get_run(app: Any, thread_id: str, run_id: str) -> dict[str, Any]:
+    """A run of a thread already checked with owned_thread()."""
     run = await app.storage.get_run(thread_id, run_id)
     if run is None:
-        await get_thread(app, thread_id)
         raise NotFound.object("run", run_id)
     return await app.engine.settle(run)
 
 
 async def retrieve(app: Any, req: Any) -> Response:
     thread_id, run_id = req.params["thread_id"], req.params["run_id"]
+    await owned_thread(app, req)
     run = await get_run(app, thread_id, run_id)
     if req.header("x-stainless-poll-helper"):
         run = await app.engine.wait_for_poll(thread_id, run_id, run, POLL_WAIT_SECONDS)
@@ -173,6 +175,7 @@ async def update(app: Any, req: Any) -> dict[str, Any]:
     body = req.json()
     p.check_known(body, ("metadata",))
     thread_id, run_id = req.params["thread_id"], req.params["run_id"]
+    await owned_thread(app, req)
     run = await get_run(app, thread_id, run_id)
     if "metadata" not in body:
         return run
@@ -185,12 +188,13 @@ async def update(app: Any, req: Any) -> dict[str, Any]:
 async def list_(app: Any, req: Any) -> dict[str, Any]:
     thread_id = req.params["thread_id"]
     query = p.list_query(req)
-    await get_thread(app, thread_id)
+    await owned_thread(app, req)
     return p.list_body(await app.storage.list_runs(thread_id, query))
 
 
 async def cancel(app: Any, req: Any) -> dict[str, Any]:
     thread_id, run_id = req.params["thread_id"], req.params["run_id"]
+    await owned_thread(app, req)
     run = await get_run(app, thread_id, run_id)
     if run["status"] not in ACTIVE_RUN_STATUSES:
         raise InvalidRequest(f"Cannot cancel run with status '{run['status']}'.")
@@ -230,6 +234,7 @@ async def submit_tool_outputs(app: Any, req: Any) -> Any:
         call_id = p.string(p.require(out, "tool_call_id", f"tool_outputs[{i}]."), f"tool_outputs[{i}].tool_call_id")
         by_id[call_id] = p.string(out.get("output", ""), f"tool_outputs[{i}].output") or ""
     stream = bool(p.boolean(body.get("stream"), "stream"))
+    await owned_thread(app, req)
     run = await get_run(app, thread_id, run_id)
     if run["status"] != "requires_action":
         raise InvalidRequest(f"Runs in status \"{run['status']}\" do not accept tool outputs.")
@@ -257,7 +262,9 @@ async def submit_tool_outputs(app: Any, req: Any) -> Any:
     return _launch(app, run, stream, [("thread.run.queued", run)], completed)
 
 
-async def _get_step(app: Any, thread_id: str, run_id: str, step_id: str) -> dict[str, Any]:
+async def retrieve_step(app: Any, req: Any) -> dict[str, Any]:
+    thread_id, run_id, step_id = req.params["thread_id"], req.params["run_id"], req.params["step_id"]
+    await owned_thread(app, req)
     step = await app.storage.get_step(thread_id, run_id, step_id)
     if step is None:
         await get_run(app, thread_id, run_id)
@@ -265,13 +272,10 @@ async def _get_step(app: Any, thread_id: str, run_id: str, step_id: str) -> dict
     return step
 
 
-async def retrieve_step(app: Any, req: Any) -> dict[str, Any]:
-    return await _get_step(app, req.params["thread_id"], req.params["run_id"], req.params["step_id"])
-
-
 async def list_steps(app: Any, req: Any) -> dict[str, Any]:
     thread_id, run_id = req.params["thread_id"], req.params["run_id"]
     query = p.list_query(req)
+    await owned_thread(app, req)
     await get_run(app, thread_id, run_id)
     return p.list_body(await app.storage.list_steps(thread_id, run_id, query))
 

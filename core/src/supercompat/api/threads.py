@@ -9,11 +9,17 @@ from ..router import Router
 from . import params as p
 
 
-async def get_thread(app: Any, thread_id: str) -> dict[str, Any]:
+async def get_thread(app: Any, thread_id: str, project: str | None) -> dict[str, Any]:
+    """The thread, if it belongs to ``project``; another project's is as unknown as a missing one."""
     thread = await app.storage.get_thread(thread_id)
-    if thread is None:
+    if thread is None or thread.get("project") != project:
         raise NotFound.object("thread", thread_id)
     return thread
+
+
+async def owned_thread(app: Any, req: Any) -> dict[str, Any]:
+    """The thread of a request under ``/threads/{thread_id}``: everything there checks it first."""
+    return await get_thread(app, req.params["thread_id"], req.project)
 
 
 def build_thread(body: Any, param: str = "") -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -38,11 +44,12 @@ def build_thread(body: Any, param: str = "") -> tuple[dict[str, Any], list[dict[
 
 async def create(app: Any, req: Any) -> dict[str, Any]:
     thread, messages = build_thread(req.json())
-    return await app.storage.create_thread(thread, messages)
+    p.stamp_project(thread, req)
+    return p.public(await app.storage.create_thread(thread, messages))
 
 
 async def retrieve(app: Any, req: Any) -> dict[str, Any]:
-    return await get_thread(app, req.params["thread_id"])
+    return p.public(await owned_thread(app, req))
 
 
 async def update(app: Any, req: Any) -> dict[str, Any]:
@@ -53,15 +60,17 @@ async def update(app: Any, req: Any) -> dict[str, Any]:
         changes["metadata"] = p.metadata(body["metadata"]) or {}
     if "tool_resources" in body:
         changes["tool_resources"] = p.tool_resources(body["tool_resources"]) or {}
-    thread_id = req.params["thread_id"]
-    updated = await app.storage.update_thread(thread_id, changes) if changes else await get_thread(app, thread_id)
+    thread = await owned_thread(app, req)
+    if not changes:
+        return p.public(thread)
+    updated = await app.storage.update_thread(thread["id"], changes)
     if updated is None:
-        raise NotFound.object("thread", thread_id)
-    return updated
+        raise NotFound.object("thread", thread["id"])
+    return p.public(updated)
 
 
 async def delete(app: Any, req: Any) -> dict[str, Any]:
-    thread_id = req.params["thread_id"]
+    thread_id = (await owned_thread(app, req))["id"]
     active = await app.storage.get_active_run(thread_id)
     if not await app.storage.delete_thread(thread_id):
         raise NotFound.object("thread", thread_id)

@@ -14,7 +14,7 @@ import time
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
-from ..errors import APIError
+from ..errors import APIError, ServerError
 from ..ids import new_id
 from ..router import SSE_DONE, sse
 from ..storage import EXECUTING_RUN_STATUSES, ActiveRunError, ListQuery, StaleStatusError
@@ -66,6 +66,9 @@ class RunEngine:
         self._subscribers: dict[str, list[asyncio.Queue[Any]]] = {}
         self._changed: dict[str, asyncio.Future[None]] = {}
         self._turn_tasks: dict[str, asyncio.Task[None]] = {}
+        # Runs started here that haven't reached a terminal status: what shutdown() must settle.
+        self._unfinished: dict[str, str] = {}  # run id -> thread id
+        self._shutdown_error: APIError | None = None
 
     # -- fan-out ------------------------------------------------------------------------------
     def _publish(self, run_id: str, event: str, data: Any) -> None:
@@ -132,8 +135,11 @@ class RunEngine:
                           expected: frozenset[str] | None = None) -> dict[str, Any]:
         new = await self.app.storage.update_run(run["thread_id"], run["id"], changes, expected_status=expected)
         if new is None:
+            self._unfinished.pop(run["id"], None)
             raise StaleStatusError({**run, "status": "deleted"})
         if "status" in changes:
+            if changes["status"] in TERMINAL:
+                self._unfinished.pop(run["id"], None)
             self._notify(run["id"])
         if event:
             self._publish(run["id"], event, new)
@@ -170,6 +176,7 @@ class RunEngine:
     def start(self, run: dict[str, Any], resumed_steps: list[dict[str, Any]] | None = None) -> None:
         """Execute a queued run in the background (on the core loop)."""
         run_id = run["id"]
+        self._unfinished[run_id] = run["thread_id"]
         task = asyncio.get_running_loop().create_task(self._execute(run, resumed_steps or []))
         self._tasks[run_id] = task
 
@@ -209,13 +216,17 @@ class RunEngine:
         except asyncio.CancelledError:
             if asyncio.current_task().cancelling():  # type: ignore[union-attr]
                 raise  # the loop itself is shutting down
-            await self._finish(run, turn, "cancelled")  # the turn was aborted by a cancel
+            if self._shutdown_error is not None:  # aborted by shutdown(), not by a user's cancel
+                await self._finish(run, turn, "failed", self._shutdown_error)
+            else:
+                await self._finish(run, turn, "cancelled")
         except StaleStatusError as stale:
             # Someone else moved the run: a cancel (finish it their way), or a delete (just stop).
             if stale.current.get("status") == "cancelling":
                 await self._finish(run, turn, "cancelled")
         except Exception as err:  # provider failures and our own bugs alike end the run, never hang it
             if await self.app.storage.get_run(run["thread_id"], run_id) is None:
+                self._unfinished.pop(run_id, None)
                 return  # the thread was deleted under the run
             if not isinstance(err, APIError):
                 log.exception("supercompat: run %s failed", run_id)
@@ -433,7 +444,10 @@ class RunEngine:
         """A run left in ``requires_action`` past ``expires_at`` becomes ``expired``."""
         storage = self.app.storage
         run = run or await storage.get_run(thread_id, run_id)
-        if run is None or run["status"] != "requires_action" or (run["expires_at"] or 0) > time.time():
+        if run is None:
+            self._unfinished.pop(run_id, None)
+            return None
+        if run["status"] != "requires_action" or (run["expires_at"] or 0) > time.time():
             return run
         t = now()
         try:
@@ -449,3 +463,31 @@ class RunEngine:
         for step in steps.data:
             if step["status"] == "in_progress":
                 await self._update_step(step, {"status": status, f"{status}_at": t}, f"thread.run.step.{status}")
+
+    # -- shutdown -------------------------------------------------------------------------------
+    async def shutdown(self, grace: float) -> None:
+        """Let executing runs finish for up to ``grace`` seconds, then end every run still executing
+        here as ``failed`` with a last_error saying why (``cancelled`` if a cancel was pending): a
+        run is never left ``in_progress`` behind a stopped server. Runs in ``requires_action`` wait on."""
+        running = [t for t in self._tasks.values() if not t.done()]
+        if running:
+            await asyncio.wait(running, timeout=grace)
+        self._shutdown_error = ServerError("The server shut down before the run finished.")
+        for run_id in list(self._turn_tasks):
+            self.cancel_execution(run_id)  # the run's task records the failure, closing its turn
+        running = [t for t in self._tasks.values() if not t.done()]
+        if running:
+            await asyncio.wait(running, timeout=max(grace, 1.0))
+        for task in running:
+            task.cancel()
+        t = now()
+        for run_id, thread_id in list(self._unfinished.items()):
+            run = await self.app.storage.get_run(thread_id, run_id)
+            # A run waiting in requires_action has nothing in flight: it stays, so tool outputs sent
+            # after a restart (or to another worker on the same database) still complete it.
+            if run is not None and run["status"] in EXECUTING_RUN_STATUSES:
+                cancelled = run["status"] == "cancelling"
+                await self._finish(run, _Turn(), "cancelled" if cancelled else "failed",
+                                   None if cancelled else self._shutdown_error)
+                await self.close_tool_steps(run, "cancelled" if cancelled else "failed", t)
+        self._unfinished.clear()

@@ -3,6 +3,10 @@
 Objects cross this boundary as plain dicts shaped exactly like the OpenAI API objects
 (``openai.types.beta.*``). Adapters store and return them verbatim and treat what they return as
 immutable: callers build new dicts to change anything.
+
+Assistants and threads may also carry ``"project"`` (a str, or None when unscoped): the project of
+the API key that created them on a server with several keys. Adapters store and return it like any
+other key; the API layer checks it and never shows it.
 """
 
 from __future__ import annotations
@@ -60,7 +64,10 @@ class StorageAdapter(Protocol):
     async def get_assistant(self, assistant_id: str) -> Obj | None: ...
     async def update_assistant(self, assistant_id: str, changes: Obj) -> Obj | None: ...
     async def delete_assistant(self, assistant_id: str) -> bool: ...
-    async def list_assistants(self, query: ListQuery) -> Page: ...
+    async def list_assistants(self, query: ListQuery, *, project: str | None = None) -> Page:
+        """Only the assistants whose ``"project"`` equals ``project`` (None matches a None or
+        missing one)."""
+
 
     async def create_thread(self, thread: Obj, messages: list[Obj]) -> Obj: ...
     async def get_thread(self, thread_id: str) -> Obj | None: ...

@@ -77,30 +77,45 @@ def _merge(obj: Obj, changes: Obj) -> Obj:
 
 class MemoryStorageAdapter:
     def __init__(self) -> None:
-        self._assistants = _Ordered()
+        # One ordered collection per project, so a project's list pages without skipping others'.
+        self._assistants: dict[str | None, _Ordered] = {}
+        self._assistant_projects: dict[str, str | None] = {}
         self._threads: dict[str, _Thread] = {}
         self._heartbeats: dict[str, tuple[str, float]] = {}  # run id -> (thread id, last heartbeat)
 
     # assistants
+    def _assistant_bucket(self, assistant_id: str) -> _Ordered | None:
+        if assistant_id not in self._assistant_projects:
+            return None
+        return self._assistants[self._assistant_projects[assistant_id]]
+
     async def create_assistant(self, assistant: Obj) -> Obj:
-        self._assistants.add(assistant)
+        project = assistant.get("project")
+        self._assistants.setdefault(project, _Ordered()).add(assistant)
+        self._assistant_projects[assistant["id"]] = project
         return assistant
 
     async def get_assistant(self, assistant_id: str) -> Obj | None:
-        return self._assistants.items.get(assistant_id)
+        bucket = self._assistant_bucket(assistant_id)
+        return bucket.items[assistant_id] if bucket else None
 
     async def update_assistant(self, assistant_id: str, changes: Obj) -> Obj | None:
-        items = self._assistants.items
-        if assistant_id not in items:
+        bucket = self._assistant_bucket(assistant_id)
+        if bucket is None:
             return None
-        items[assistant_id] = new = _merge(items[assistant_id], changes)
+        bucket.items[assistant_id] = new = _merge(bucket.items[assistant_id], changes)
         return new
 
     async def delete_assistant(self, assistant_id: str) -> bool:
-        return self._assistants.remove(assistant_id)
+        bucket = self._assistant_bucket(assistant_id)
+        if bucket is None:
+            return False
+        del self._assistant_projects[assistant_id]
+        return bucket.remove(assistant_id)
 
-    async def list_assistants(self, query: ListQuery) -> Page:
-        return self._assistants.page(query)
+    async def list_assistants(self, query: ListQuery, *, project: str | None = None) -> Page:
+        bucket = self._assistants.get(project)
+        return bucket.page(query) if bucket else Page([], False)
 
     # threads
     async def create_thread(self, thread: Obj, messages: list[Obj]) -> Obj:

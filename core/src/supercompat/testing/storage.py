@@ -112,6 +112,30 @@ class StorageAdapterTests:
         assert await storage_adapter.get_assistant(a["id"]) is None
         assert await storage_adapter.delete_assistant(a["id"]) is False
 
+    async def test_projects_round_trip_and_filter_assistant_lists(self, storage_adapter: StorageAdapter) -> None:
+        s = storage_adapter
+        mine = [make_assistant(project="p1") for _ in range(3)]
+        theirs = make_assistant(project="p2")
+        unscoped = [make_assistant(), make_assistant(project=None)]
+        for a in (mine[0], unscoped[0], theirs, mine[1], unscoped[1], mine[2]):
+            await s.create_assistant(a)
+        first = await s.list_assistants(ListQuery(limit=2, order="asc"), project="p1")
+        assert ids(first) == [a["id"] for a in mine[:2]] and first.has_more
+        rest = await s.list_assistants(ListQuery(order="asc", after=mine[1]["id"]), project="p1")
+        assert ids(rest) == [mine[2]["id"]] and not rest.has_more
+        assert ids(await s.list_assistants(ListQuery(), project="p2")) == [theirs["id"]]
+        assert ids(await s.list_assistants(ListQuery(order="asc"))) == [a["id"] for a in unscoped]
+        assert ids(await s.list_assistants(ListQuery(), project="nobody")) == []
+        assert await s.get_assistant(mine[0]["id"]) == mine[0]
+        updated = await s.update_assistant(mine[0]["id"], {"name": "renamed"})
+        assert updated == {**mine[0], "name": "renamed"}
+        assert (await s.list_assistants(ListQuery(order="asc"), project="p1")).data[0] == updated
+        assert await s.delete_assistant(mine[0]["id"]) is True
+        assert ids(await s.list_assistants(ListQuery(order="asc"), project="p1")) == [a["id"] for a in mine[1:]]
+        thread = make_thread(project="p1")
+        await s.create_thread(thread, [])
+        assert await s.get_thread(thread["id"]) == thread
+
     async def test_thread_with_messages(self, storage_adapter: StorageAdapter) -> None:
         s = storage_adapter
         thread = make_thread(metadata={"a": "b"})
