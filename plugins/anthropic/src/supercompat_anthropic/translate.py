@@ -24,6 +24,10 @@ FINISH_REASONS = {"end_turn": "stop", "stop_sequence": "stop", "pause_turn": "st
 # Claude has no JSON mode; json_schema maps to structured outputs, json_object to this instruction.
 JSON_OBJECT_INSTRUCTION = "Respond with a single valid JSON object and nothing else."
 
+# What follows a conversation that ends with the assistant: Claude 4.6 and later refuse to continue
+# an assistant message (prefill), and OpenAI answers such a conversation with a new message.
+CONTINUE = "Continue."
+
 _EFFORT = {"minimal": "low", "low": "low", "medium": "medium", "high": "high", "xhigh": "xhigh"}
 
 
@@ -52,6 +56,8 @@ def messages_request(params: dict[str, Any], *, model: str, max_tokens: int | No
             raise InvalidRequest(f"Claude does not accept messages with role {role!r}.", param=f"messages[{i}].role")
     for turn in turns:  # a user turn answering tool calls must start with their results
         turn["content"].sort(key=lambda block: block["type"] != "tool_result")
+    if turns and turns[-1]["role"] == "assistant":
+        turns.append({"role": "user", "content": [{"type": "text", "text": CONTINUE}]})
 
     limit = params.get("max_completion_tokens") or params.get("max_tokens")
     body: dict[str, Any] = {"model": model, "max_tokens": limit or max_tokens or default_max_tokens(model),

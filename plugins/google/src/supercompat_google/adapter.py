@@ -81,8 +81,11 @@ class GoogleClientAdapter:
             else:
                 responses = iterate_in_thread(lambda: self.client.models.generate_content_stream(**request))
             async with aclosing(responses):  # closing early ends the provider call
-                yield turn.chunk({"role": "assistant", "content": ""})
+                started = False
                 async for response in responses:
+                    if not started:  # only once Gemini answers: a refusal then fails before any chunk
+                        started = True
+                        yield turn.chunk({"role": "assistant", "content": ""})
                     for chunk in turn.chunks(_as_dict(response)):
                         yield chunk
             for chunk in turn.ending(include_usage):

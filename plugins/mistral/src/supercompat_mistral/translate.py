@@ -215,6 +215,8 @@ def _finish(reason: str | None) -> str | None:
 
 
 def _arguments(arguments: Any) -> str:
+    if arguments is None:  # a later fragment that adds nothing
+        return ""
     return arguments if isinstance(arguments, str) else json.dumps(arguments)  # Mistral may send an object
 
 
@@ -278,7 +280,7 @@ class StreamTranslator:
         index = self.calls[mistral_index] = self.count
         self.count += 1
         return {"index": index, "id": to_openai_id(call.get("id")), "type": "function",
-                "function": {"name": fn.get("name"), "arguments": _arguments(fn.get("arguments") or "")}}
+                "function": {"name": fn.get("name"), "arguments": _arguments(fn.get("arguments"))}}
 
     def end(self) -> list[dict[str, Any]]:
         """What follows the last chunk: the usage chunk, when asked for and known."""
