@@ -318,6 +318,30 @@ async def test_chat_completions_through_the_client(kind):
     assert [m.id for m in models.data] == ["scripted"]
 
 
+async def test_a_chat_completion_stream_failing_midway_raises_the_providers_error(kind):
+    class FailsMidway:
+        async def chat_completions_stream(self, params):
+            yield {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "m",
+                   "choices": [{"index": 0, "delta": {"role": "assistant", "content": "Hel"},
+                                "logprobs": None, "finish_reason": None}]}
+            raise APIError("upstream overloaded", status=503, type="server_error", code="overloaded")
+
+    client = make(kind, FailsMidway())
+    stream = await call(client.chat.completions.create(model="m", stream=True,
+                                                       messages=[{"role": "user", "content": "hi"}]))
+    received = []
+    with pytest.raises(openai.APIError) as info:  # an error frame, not a dropped connection
+        if hasattr(stream, "__aiter__"):
+            async for chunk in stream:
+                received.append(chunk)
+        else:
+            for chunk in stream:
+                received.append(chunk)
+    assert not isinstance(info.value, openai.APIConnectionError)
+    assert info.value.message == "upstream overloaded" and info.value.code == "overloaded"
+    assert received[0].choices[0].delta.content == "Hel"
+
+
 async def test_cancel_right_after_start_never_sticks_in_cancelling(kind):
     client = make(kind, scripted_client_adapter())
     a, t = await setup(client)

@@ -86,9 +86,11 @@ class Response:
         return cls.json(err.body(), err.status, [("x-should-retry", "false")])
 
     @classmethod
-    def event_stream(cls, events: AsyncIterator[bytes]) -> "Response":
+    def event_stream(cls, events: AsyncIterator[bytes], named_events: bool = True) -> "Response":
+        """SSE. ``named_events``: the Assistants streams' ``event:`` lines; chat completions send
+        ``data:`` lines only, and so does their error frame."""
         return cls(200, b"", [("content-type", "text/event-stream; charset=utf-8"),
-                              ("cache-control", "no-cache")], _guard_stream(events))
+                              ("cache-control", "no-cache")], _guard_stream(events, named_events))
 
 
 def sse(event: str, data: Any) -> bytes:
@@ -98,17 +100,18 @@ def sse(event: str, data: Any) -> bytes:
 SSE_DONE = b"event: done\ndata: [DONE]\n\n"
 
 
-async def _guard_stream(events: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    """Once the headers are out a failure can't change the status: report it as an error event that
+async def _guard_stream(events: AsyncIterator[bytes], named_events: bool) -> AsyncIterator[bytes]:
+    """Once the headers are out a failure can't change the status: report it as an error frame that
     every openai SDK stream path raises as ``openai.APIError``, then end the stream cleanly."""
+    prefix = b"event: error\n" if named_events else b""
     try:
         async for chunk in events:
             yield chunk
     except APIError as e:
-        yield b"event: error\ndata: " + dumps(e.body()) + b"\n\n"
+        yield prefix + b"data: " + dumps(e.body()) + b"\n\n"
     except Exception:
         log.exception("supercompat: error while streaming")
-        yield b"event: error\ndata: " + dumps(_internal_error().body()) + b"\n\n"
+        yield prefix + b"data: " + dumps(_internal_error().body()) + b"\n\n"
 
 
 def _internal_error() -> ServerError:

@@ -39,7 +39,7 @@ async def create(app: Any, req: Any) -> Any:
             async for chunk in _data_frames(stream):
                 yield chunk
 
-        return Response(200, b"", [("content-type", "text/event-stream; charset=utf-8")], frames())
+        return Response.event_stream(frames(), named_events=False)
     return await client.chat_completions({k: v for k, v in body.items() if k != "stream"})
 
 
