@@ -138,7 +138,8 @@ class LoopbackProvider:
             return self._script.popleft() if self._script else None
 
     def settle(self, answer: Any, body: Any) -> Any:
-        """What to answer: a :class:`Hang` waited out, None replaced by the default, a ``str`` by a text answer."""
+        """What to answer: a :class:`Hang` waited out, then None replaced by the default answer and a
+        ``str`` by a text answer."""
         if isinstance(answer, Hang):
             self.pause(answer.seconds)
             answer = answer.then
@@ -213,7 +214,8 @@ class LoopbackHandler(BaseHTTPRequestHandler):
 
     def send(self, status: int, data: bytes, content_type: str = "application/json",
              headers: dict[str, str] | None = None) -> None:
-        head = self.head(status, {"Content-Type": content_type, "Content-Length": str(len(data)), **(headers or {})})
+        head = self.head(status, {"Content-Type": content_type, "Content-Length": str(len(data)),
+                                  **(headers or {})})
         self.wfile.write(head + data)
 
     def send_json(self, status: int, payload: Any, headers: dict[str, str] | None = None,
@@ -265,8 +267,9 @@ class LoopbackHandler(BaseHTTPRequestHandler):
             body = json.loads(raw) if raw else None
         except ValueError:
             body = None
-        request = {"method": self.command, "path": self.path if self.fake.keep_query else self.path.split("?", 1)[0],
-                   "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body}
+        path = self.path if self.fake.keep_query else self.path.split("?", 1)[0]
+        request = {"method": self.command, "path": path, "body": body,
+                   "headers": {k.lower(): v for k, v in self.headers.items()}}
         self.fake._note(request, raw)
         try:
             self.route(request)
