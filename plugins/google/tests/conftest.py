@@ -1,6 +1,5 @@
 import pytest
-from google import genai
-from google.genai import types
+from supercompat.testing.loopback import SDKClients
 from supercompat_google import google_client_adapter
 from supercompat_google.testing import FakeGeminiProvider
 
@@ -14,18 +13,9 @@ def fake():
 @pytest.fixture(params=["sync", "async"])
 async def make_client(request, fake):
     """Builds real google-genai clients pointed at the fake: a ``genai.Client`` or its ``.aio``."""
-    made = []
-
-    def make(**http_options):
-        options = types.HttpOptions(**{"base_url": fake.base_url, **http_options})
-        client = genai.Client(api_key="test-key", http_options=options)
-        made.append(client)
-        return client if request.param == "sync" else client.aio
-
-    yield make
-    for client in made:
-        await client.aio.aclose()
-        client.close()
+    clients = SDKClients(fake, asynchronous=request.param == "async")
+    yield clients.make
+    await clients.aclose()
 
 
 @pytest.fixture
