@@ -1,23 +1,9 @@
-import pytest
+"""``fake`` (the fake OpenAI), ``make_client`` (real openai SDK clients on it, sync and async) and
+``adapter`` (the openai adapter over one)."""
+
 from supercompat.testing.fake_openai import FakeOpenAIProvider
-from supercompat.testing.loopback import SDKClients
+from supercompat.testing.loopback import provider_fixtures
 from supercompat_openai import openai_client_adapter
 
-
-@pytest.fixture
-def fake():
-    with FakeOpenAIProvider(tokens=5) as provider:
-        yield provider
-
-
-@pytest.fixture(params=["sync", "async"])
-async def make_client(request, fake):
-    """Builds real openai SDK clients, sync or async per the parameter, pointed at the fake."""
-    clients = SDKClients(fake, asynchronous=request.param == "async")
-    yield clients.make
-    await clients.aclose()
-
-
-@pytest.fixture
-def adapter(make_client):
-    return openai_client_adapter(openai=make_client())
+fake, make_client, adapter = provider_fixtures(lambda: FakeOpenAIProvider(tokens=5),
+                                               lambda sdk: openai_client_adapter(openai=sdk))

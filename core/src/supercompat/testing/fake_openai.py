@@ -390,13 +390,12 @@ class ScriptedFakeOpenAI(Scripted):
     """The conformance kits' ``scripted_provider`` (``.adapter``, ``.script(*Reply)``, ``.fail``):
     supercompat Replies played by a FakeOpenAIProvider in OpenAI's wire format."""
 
+    failure = Error
+
     def answer(self, reply: Any) -> Text | ToolCalls:
         if reply.tool_calls:
             return ToolCalls(list(reply.tool_calls))
         return Length(reply.text) if reply.finish_reason == "length" else Text(reply.text)
-
-    def error(self, status: int, message: str) -> Error:
-        return Error(status, message)
 
 
 def _interrupt(*_: Any) -> None:

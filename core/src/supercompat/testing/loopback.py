@@ -281,7 +281,10 @@ class LoopbackHandler(BaseHTTPRequestHandler):
 class Scripted:
     """The conformance kits' ``scripted_provider`` over a loopback fake: ``.adapter`` (the adapter under
     test, talking to ``fake``), ``.script(*Reply)`` and ``.fail(status, message)``. Subclasses say how a
-    supercompat ``Reply`` and a failure look in their provider's terms (``answer``, ``error``)."""
+    supercompat ``Reply`` looks in their provider's terms (``answer``) and which scripted answer fails a
+    request (``failure(status, message)``, or their own ``error``)."""
+
+    failure: Callable[[int, str], Any]
 
     def __init__(self, fake: LoopbackProvider, adapter: Any) -> None:
         self.fake, self.adapter = fake, adapter
@@ -297,7 +300,12 @@ class Scripted:
         return reply
 
     def error(self, status: int, message: str) -> Any:
-        raise NotImplementedError
+        return self.failure(status, message)
+
+    @staticmethod
+    def object_calls(reply: Any) -> list[tuple[str, Any]]:
+        """The reply's tool calls with their arguments as objects, for providers that send them so."""
+        return [(name, json.loads(args) if isinstance(args, str) else args) for name, args in reply.tool_calls]
 
 
 class SDKClients:
@@ -321,3 +329,32 @@ class SDKClients:
             if inspect.isawaitable(closed):
                 await (self.close_with(closed) if self.close_with else closed)
         self._closeables.clear()
+
+
+def provider_fixtures(make_fake: Callable[[], LoopbackProvider],
+                      make_adapter: Callable[[Any], Any]) -> tuple[Any, ...]:
+    """The fixtures a plugin's tests share, for its ``conftest.py``: ``fake`` (a started fake from
+    ``make_fake()``, one per test), ``make_client(**options)`` (real SDK clients on it, sync or async
+    per the fixture's parameter, closed after the test) and ``adapter`` (``make_adapter(client)``).
+
+        fake, make_client, adapter = provider_fixtures(FakeAcmeProvider,
+                                                       lambda sdk: acme_client_adapter(acme=sdk))
+    """
+    import pytest  # only where the fixtures are wanted: the fakes themselves run without pytest
+
+    @pytest.fixture
+    def fake() -> Any:
+        with make_fake() as provider:
+            yield provider
+
+    @pytest.fixture(params=["sync", "async"])
+    async def make_client(request: Any, fake: LoopbackProvider) -> Any:
+        clients = SDKClients(fake, asynchronous=request.param == "async")
+        yield clients.make
+        await clients.aclose()
+
+    @pytest.fixture
+    def adapter(make_client: Any) -> Any:
+        return make_adapter(make_client())
+
+    return fake, make_client, adapter

@@ -377,12 +377,9 @@ class ScriptedFakeAnthropic(Scripted):
     """The conformance kits' ``scripted_provider`` (``.adapter``, ``.script(*Reply)``, ``.fail``):
     supercompat Replies played by a FakeAnthropicProvider in Anthropic's wire format."""
 
+    failure = Error
+
     def answer(self, reply: Any) -> Text | ToolUse:
         if reply.tool_calls:
-            calls = [(name, json.loads(args) if isinstance(args, str) else args)
-                     for name, args in reply.tool_calls]
-            return ToolUse(calls, text=reply.text)
+            return ToolUse(self.object_calls(reply), text=reply.text)
         return Text(reply.text, stop_reason="max_tokens" if reply.finish_reason == "length" else "end_turn")
-
-    def error(self, status: int, message: str) -> Error:
-        return Error(status, message)

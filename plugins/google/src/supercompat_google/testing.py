@@ -97,15 +97,12 @@ class ScriptedFakeGemini(Scripted):
     """The conformance kits' ``scripted_provider`` (``.adapter``, ``.script(*Reply)``, ``.fail``):
     supercompat Replies played by a FakeGeminiProvider in Gemini's wire format."""
 
+    failure = Error
+
     def answer(self, reply: Any) -> Text | FunctionCalls:
         if reply.tool_calls:
-            calls = [(name, json.loads(args) if isinstance(args, str) else args)
-                     for name, args in reply.tool_calls]
-            return FunctionCalls(calls, text=reply.text)
+            return FunctionCalls(self.object_calls(reply), text=reply.text)
         return Text(reply.text, finish_reason="MAX_TOKENS" if reply.finish_reason == "length" else "STOP")
-
-    def error(self, status: int, message: str) -> Error:
-        return Error(status, message)
 
 
 # -- request checks: what the real service refuses --------------------------------------------------
