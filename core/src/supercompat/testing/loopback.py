@@ -1,25 +1,11 @@
 """What every loopback fake provider shares: an HTTP server on 127.0.0.1 in a daemon thread, recorded
 requests, a queue of scripted answers, disconnect counting and HTTP/1.1 plumbing (JSON bodies,
 chunked SSE streams, dropped connections). A fake for one provider subclasses :class:`LoopbackProvider`
-and :class:`LoopbackHandler` with nothing but that provider's wire format and checks:
-
-    class FakeAcmeProvider(LoopbackProvider):
-        name = "fake-acme"
-
-        class handler(LoopbackHandler):
-            def route(self, request):      # method, path, headers (lower-case names), body (JSON or None)
-                answer = self.fake.settle(self.fake.next_answer(), request["body"])
-                self.send_json(200, {"text": answer.text})
-
-        def default_answer(self, body):    # when nothing is scripted
-            return Text("hello")
-
-        def sdk_client(self, asynchronous, **options):
-            client = acme.AsyncAcme(base_url=self.url) if asynchronous else acme.Acme(base_url=self.url)
-            return client, [client]
-
-:class:`Scripted` turns such a fake into the conformance kits' ``scripted_provider``, and
-:class:`SDKClients` builds (and later closes) real SDK clients pointed at a fake.
+and :class:`LoopbackHandler` with nothing but that provider's routes, wire format and checks;
+:class:`Scripted` turns it into the conformance kits' ``scripted_provider``, :class:`SDKClients`
+builds (and later closes) real SDK clients pointed at it, and :func:`provider_fixtures` gives a
+plugin's tests their ``fake``, ``make_client`` and ``adapter`` fixtures. docs/testing.md has a
+worked example.
 """
 
 from __future__ import annotations
@@ -34,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 # Statuses some providers send that http.HTTPStatus does not know.
 _PHRASES = {529: "Overloaded"}
@@ -52,13 +38,13 @@ class LoopbackProvider:
     """A fake provider on ``host``:``port`` (0: a free port), started by ``start()`` or ``with``.
 
     Subclasses set ``handler`` (a :class:`LoopbackHandler` subclass that answers requests) and
-    ``name`` (the server thread's), and implement ``default_answer``, ``text_answer`` if a ``str``
-    scripted answer means something other than ``default_answer``'s type, and ``sdk_client``.
-    ``record=False`` keeps no request log, for long benchmark runs."""
+    ``name`` (the server thread's), and implement ``default_answer``, ``text_answer`` (what a ``str``
+    given to ``script`` stands for) and ``sdk_client``. ``record=False`` keeps no request log, for
+    long benchmark runs."""
 
     handler: type[LoopbackHandler]
     name = "fake-provider"
-    keep_query = False  # whether recorded paths keep their query string
+    keep_query = False  # whether request paths, recorded and routed, keep their query string
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, record: bool = True) -> None:
         self.host, self.port, self.record = host, port, record
@@ -73,7 +59,7 @@ class LoopbackProvider:
         self.reset()
 
     # lifecycle
-    def start(self) -> Any:
+    def start(self) -> Self:
         self._stopping.clear()
         self._server = _Server((self.host, self.port), self.handler)
         self._server.fake = self
@@ -100,7 +86,7 @@ class LoopbackProvider:
         self._thread.join()
         self._server = self._thread = None
 
-    def __enter__(self) -> Any:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc_info: Any) -> None:
