@@ -6,10 +6,12 @@ from __future__ import annotations
 import openai
 import pytest
 
+from supercompat._loop import run_async
 from supercompat.testing import AssistantsContractTests, Reply, scripted_client_adapter
 from supercompat.testing.contract import WEATHER, call
 from supercompat.testing.fake_openai import (FakeOpenAIProvider, Garbled, Hang, MidStreamError, ScriptedFakeOpenAI,
                                               Text, Truncated)
+from supercompat.testing.loopback import SDKClients
 
 
 class TestScripted(AssistantsContractTests):
@@ -30,15 +32,9 @@ class TestOpenAI(AssistantsContractTests):
         from supercompat_openai import openai_client_adapter
 
         fake_openai.reset()
-        options = {"base_url": fake_openai.base_url, "api_key": "test", "max_retries": 0}
-        sdk = openai.OpenAI(**options) if request.param == "sync-provider" else openai.AsyncOpenAI(**options)
-        yield ScriptedFakeOpenAI(fake_openai, openai_client_adapter(openai=sdk))
-        if isinstance(sdk, openai.AsyncOpenAI):
-            from supercompat._loop import run_async
-
-            await run_async(sdk.close())  # its connections live on supercompat's loop
-        else:
-            sdk.close()
+        clients = SDKClients(fake_openai, request.param == "async-provider", close_with=run_async)
+        yield ScriptedFakeOpenAI(fake_openai, openai_client_adapter(openai=clients.make()))
+        await clients.aclose()
 
     async def test_what_reached_the_provider(self, client, scripted_provider):
         """System prompt, temperature, tools and tool results in order, as OpenAI received them."""

@@ -8,8 +8,10 @@ import anthropic
 import pytest
 
 from supercompat import supercompat
+from supercompat._loop import run_async
 from supercompat.testing import AssistantsContractTests, Reply
 from supercompat.testing.contract import TIME, WEATHER, call
+from supercompat.testing.loopback import SDKClients
 from supercompat_anthropic import anthropic_client_adapter
 from supercompat_anthropic.testing import FakeAnthropicProvider, ScriptedFakeAnthropic, StreamError, Text, Truncated
 
@@ -24,15 +26,9 @@ class TestAnthropic(AssistantsContractTests):
     @pytest.fixture(params=["sync-provider", "async-provider"])
     async def scripted_provider(self, request, fake_anthropic):
         fake_anthropic.reset()
-        options = {"base_url": fake_anthropic.base_url, "api_key": "test", "max_retries": 0}
-        sdk = anthropic.Anthropic(**options) if request.param == "sync-provider" else anthropic.AsyncAnthropic(**options)
-        yield ScriptedFakeAnthropic(fake_anthropic, anthropic_client_adapter(anthropic=sdk))
-        if isinstance(sdk, anthropic.AsyncAnthropic):
-            from supercompat._loop import run_async
-
-            await run_async(sdk.close())  # its connections live on supercompat's loop
-        else:
-            sdk.close()
+        clients = SDKClients(fake_anthropic, request.param == "async-provider", close_with=run_async)
+        yield ScriptedFakeAnthropic(fake_anthropic, anthropic_client_adapter(anthropic=clients.make()))
+        await clients.aclose()
 
     async def test_what_reached_claude(self, client, scripted_provider):
         """System prompt placement, merged user turns, tool_use/tool_result pairs with the run's call

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import pytest
 
+from supercompat._loop import run_async
 from supercompat.testing import AssistantsContractTests, Reply
 from supercompat.testing.contract import WEATHER, call
+from supercompat.testing.loopback import SDKClients
 
-genai = pytest.importorskip("google.genai")
-from google.genai import types  # noqa: E402
+pytest.importorskip("google.genai")
 from supercompat_google import google_client_adapter  # noqa: E402
 from supercompat_google.testing import FakeGeminiProvider, ScriptedFakeGemini  # noqa: E402
 
@@ -25,11 +26,9 @@ class TestGoogle(AssistantsContractTests):
     @pytest.fixture(params=["sync-provider", "async-provider"])
     async def scripted_provider(self, request, fake_gemini):
         fake_gemini.reset()
-        sdk = genai.Client(api_key="test", http_options=types.HttpOptions(base_url=fake_gemini.base_url))
-        given = sdk if request.param == "sync-provider" else sdk.aio
-        yield ScriptedFakeGemini(fake_gemini, google_client_adapter(google=given))
-        sdk.close()
-        await sdk.aio.aclose()
+        clients = SDKClients(fake_gemini, request.param == "async-provider", close_with=run_async)
+        yield ScriptedFakeGemini(fake_gemini, google_client_adapter(google=clients.make()))
+        await clients.aclose()
 
     async def test_what_reached_gemini(self, client, scripted_provider):
         """systemInstruction, function declarations, generationConfig, and the tool results paired back

@@ -9,8 +9,10 @@ import re
 import httpx2
 import pytest
 from mistralai.client import Mistral
+from supercompat._loop import run_async
 from supercompat.testing import AssistantsContractTests, Reply
 from supercompat.testing.contract import TIME, WEATHER, call
+from supercompat.testing.loopback import SDKClients
 from supercompat_mistral import mistral_client_adapter
 from supercompat_mistral.testing import FakeMistralProvider, Garbled, ScriptedFakeMistral, Truncated
 
@@ -27,19 +29,9 @@ class TestMistral(AssistantsContractTests):
     @pytest.fixture(params=["sync-provider", "async-provider"])
     async def scripted_provider(self, request, fake_mistral):
         fake_mistral.reset()
-        if request.param == "sync-provider":
-            http = httpx2.Client()
-            sdk = Mistral(api_key="test", server_url=fake_mistral.server_url, client=http)
-        else:
-            http = httpx2.AsyncClient()
-            sdk = Mistral(api_key="test", server_url=fake_mistral.server_url, async_client=http)
-        yield ScriptedFakeMistral(fake_mistral, mistral_client_adapter(mistral=sdk))
-        if isinstance(http, httpx2.AsyncClient):
-            from supercompat._loop import run_async
-
-            await run_async(http.aclose())  # its connections live on supercompat's loop
-        else:
-            http.close()
+        clients = SDKClients(fake_mistral, request.param == "async-provider", close_with=run_async)
+        yield ScriptedFakeMistral(fake_mistral, mistral_client_adapter(mistral=clients.make()))
+        await clients.aclose()
 
     async def _tool_round(self, client, scripted_provider, **run_options):
         """A parallel tool round: the run, its calls as the user saw them, and the finished run."""

@@ -1,33 +1,12 @@
-import pytest
-from google import genai
-from google.genai import types
+"""``fake`` (the fake Gemini), ``make_client`` (real google-genai clients on it: a ``genai.Client``
+or its ``.aio``; keyword arguments are ``HttpOptions`` fields) and ``adapter`` (the google adapter
+over one)."""
+
+from supercompat.testing.loopback import provider_fixtures
 from supercompat_google import google_client_adapter
 from supercompat_google.testing import FakeGeminiProvider
 
+MODELS = ("gemini-2.5-flash", "test-model")
 
-@pytest.fixture
-def fake():
-    with FakeGeminiProvider(models=("gemini-2.5-flash", "test-model")) as provider:
-        yield provider
-
-
-@pytest.fixture(params=["sync", "async"])
-async def make_client(request, fake):
-    """Builds real google-genai clients pointed at the fake: a ``genai.Client`` or its ``.aio``."""
-    made = []
-
-    def make(**http_options):
-        options = types.HttpOptions(**{"base_url": fake.base_url, **http_options})
-        client = genai.Client(api_key="test-key", http_options=options)
-        made.append(client)
-        return client if request.param == "sync" else client.aio
-
-    yield make
-    for client in made:
-        await client.aio.aclose()
-        client.close()
-
-
-@pytest.fixture
-def adapter(make_client):
-    return google_client_adapter(google=make_client())
+fake, make_client, adapter = provider_fixtures(lambda: FakeGeminiProvider(models=MODELS),
+                                               lambda sdk: google_client_adapter(google=sdk))

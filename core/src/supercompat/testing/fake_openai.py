@@ -22,17 +22,15 @@ import json
 import os
 import re
 import signal
-import socket
-import sys
 import threading
 import time
 import uuid
-from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from .loopback import Hang  # noqa: F401 (scripts import it from here)
+from .loopback import LoopbackHandler, LoopbackProvider, Scripted
 
 WORDS = ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliett",
          "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo", "sierra", "tango",
@@ -110,168 +108,6 @@ class MidStreamError:
     after: int = 2
 
 
-@dataclass
-class Hang:
-    """Wait ``seconds`` before answering (with ``then``, or the default answer); ``stop()`` ends the wait."""
-
-    seconds: float = 30.0
-    then: Any = None
-
-
-# -- the provider ---------------------------------------------------------------------------------
-
-class FakeOpenAIProvider:
-    """A ``ThreadingHTTPServer`` on 127.0.0.1 speaking OpenAI's chat-completions wire format.
-
-    ``latency_ms``: wait before each chat answer; ``tokens``: words in the default text answer;
-    ``token_delay_ms``: wait between streamed content events; ``record=False`` keeps no request
-    log (only the ``/stats`` counters), for long benchmark runs."""
-
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, latency_ms: float = 0, tokens: int = 20,
-                 token_delay_ms: float = 0, models: tuple[str, ...] = (MODEL,), record: bool = True) -> None:
-        self.host, self.port = host, port
-        self.latency = latency_ms / 1000
-        self.tokens = tokens
-        self.token_delay = token_delay_ms / 1000
-        self.models = models
-        self.record = record
-        self._lock = threading.Lock()
-        self._script: deque[Any] = deque()
-        self._requests: list[dict[str, Any]] = []
-        self._stats: dict[str, Any] = {}
-        self._stopping = threading.Event()
-        self._connections: set[socket.socket] = set()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-        self._ids = itertools.count(1)
-        self.reset()
-
-    # lifecycle
-    def start(self) -> FakeOpenAIProvider:
-        self._stopping.clear()
-        self._server = _Server((self.host, self.port), _Handler)
-        self._server.fake = self
-        self.port = self._server.server_address[1]
-        # A short poll interval so that stop() returns promptly (serve_forever checks for it between polls).
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="fake-openai",
-                                        daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is None:
-            return
-        self._stopping.set()  # wakes Hang and the delays
-        self._server.shutdown()
-        self._server.server_close()
-        with self._lock:
-            connections = list(self._connections)
-        for conn in connections:  # idle keep-alive connections would otherwise pin their threads
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        self._thread.join()
-        self._server = self._thread = None
-
-    def __enter__(self) -> FakeOpenAIProvider:
-        return self.start()
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}/v1"
-
-    # scripting and inspection
-    def script(self, *responses: Any) -> None:
-        """Queue responses, consumed one per chat request in order; then the default answer again."""
-        with self._lock:
-            self._script.extend(responses)
-
-    def reset(self) -> None:
-        """Forget queued responses, recorded requests and counters."""
-        with self._lock:
-            self._script.clear()
-            self._requests.clear()
-            self._stats = {"requests": 0, "chat_requests": 0, "stream_requests": 0, "model_requests": 0,
-                           "errors": 0, "disconnects": 0, "last_message_count": 0, "last_roles_tail": [],
-                           "max_message_count": 0, "last_request_bytes": 0, "max_request_bytes": 0,
-                           "total_request_bytes": 0}
-
-    @property
-    def requests(self) -> list[dict[str, Any]]:
-        """Every request received, oldest first: ``method``, ``path``, ``headers`` (lower-case names),
-        ``body`` (parsed JSON, or None)."""
-        with self._lock:
-            return list(self._requests)
-
-    @property
-    def chat_requests(self) -> list[dict[str, Any]]:
-        """The JSON bodies of the chat-completions requests, oldest first."""
-        return [r["body"] for r in self.requests if r["path"].endswith("/chat/completions")]
-
-    def stats(self) -> dict[str, Any]:
-        """What ``GET /stats`` answers: request counters (``disconnects`` counts connections the
-        client dropped), ``last_message_count``, ``last_roles_tail`` (roles of the last 4 messages of
-        the latest chat request), ``max_message_count`` and request sizes in bytes."""
-        with self._lock:
-            return json.loads(json.dumps(self._stats))
-
-    # internals used by the handler
-    def _note(self, method: str, path: str, headers: dict[str, str], raw: bytes, body: Any) -> Any:
-        """Record a request; for a chat request, return the scripted response to give (or None)."""
-        with self._lock:
-            s = self._stats
-            s["requests"] += 1
-            s["last_request_bytes"] = len(raw)
-            s["max_request_bytes"] = max(s["max_request_bytes"], len(raw))
-            s["total_request_bytes"] += len(raw)
-            if self.record:
-                self._requests.append({"method": method, "path": path, "headers": headers, "body": body})
-            if not (method == "POST" and path.endswith("/chat/completions")):
-                return None
-            s["chat_requests"] += 1
-            if isinstance(body, dict):
-                messages = body.get("messages") or []
-                s["stream_requests"] += bool(body.get("stream"))
-                s["last_message_count"] = len(messages)
-                s["max_message_count"] = max(s["max_message_count"], len(messages))
-                s["last_roles_tail"] = [m.get("role") for m in messages[-4:] if isinstance(m, dict)]
-            return self._script.popleft() if self._script else None
-
-    def _count(self, key: str) -> None:
-        with self._lock:
-            self._stats[key] += 1
-
-    def _default(self, body: dict[str, Any]) -> Text | ToolCalls:
-        messages = body.get("messages") or []
-        last = messages[-1] if messages and isinstance(messages[-1], dict) else {}
-        asks_weather = last.get("role") == "user" and "weather" in _text(last.get("content")).lower()
-        if body.get("tools") and asks_weather:
-            name = (body["tools"][0].get("function") or {}).get("name", "tool")
-            return ToolCalls([(name, '{"location":"Paris"}')], fragments=1)
-        words = [_word(i) for i in range(self.tokens)]
-        return Text("".join(words), chunks=words)
-
-    def _new_id(self, prefix: str) -> str:
-        return f"{prefix}{next(self._ids)}{uuid.uuid4().hex[:12]}"
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    request_queue_size = 1024  # the default of 5 drops connects when 50 clients arrive at once
-    fake: FakeOpenAIProvider
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        if isinstance(sys.exc_info()[1], OSError):  # the client went away mid-answer: expected
-            self.fake._count("disconnects")
-        else:
-            super().handle_error(request, client_address)
-
-
 def _word(i: int) -> str:
     return ("" if i == 0 else " ") + WORDS[i % len(WORDS)]
 
@@ -304,68 +140,25 @@ def _split(text: str, pieces: int) -> list[str]:
     return [text[i:i + step] for i in range(0, len(text), step)]
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive
-    server: _Server
+class _Handler(LoopbackHandler):
+    fake: FakeOpenAIProvider
 
-    def setup(self) -> None:
-        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        super().setup()
-        with self.server.fake._lock:
-            self.server.fake._connections.add(self.request)
-
-    def finish(self) -> None:
-        with self.server.fake._lock:
-            self.server.fake._connections.discard(self.request)
-        super().finish()
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet
-        pass
-
-    # plumbing: one send per response (JSON) or per SSE event
-    def _send(self, status: int, body: bytes, content_type: str = "application/json",
-              headers: dict[str, str] | None = None) -> None:
-        head = self._head(status, {"Content-Type": content_type, "Content-Length": str(len(body)),
-                                   **(headers or {})})
-        self.wfile.write(head + body)
-
-    def _head(self, status: int, headers: dict[str, str]) -> bytes:
-        try:
-            phrase = HTTPStatus(status).phrase
-        except ValueError:
-            phrase = "Error"
-        lines = [f"HTTP/1.1 {status} {phrase}", f"x-request-id: req_{uuid.uuid4().hex[:16]}",
-                 *(f"{k}: {v}" for k, v in headers.items())]
-        return ("\r\n".join(lines) + "\r\n\r\n").encode()
-
-    def _json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
-        self._send(status, json.dumps(payload, separators=(",", ":")).encode(), headers=headers)
+    def response_headers(self) -> dict[str, str]:
+        return {"x-request-id": f"req_{uuid.uuid4().hex[:16]}"}
 
     def _error(self, status: int, message: str, type: str | None = "invalid_request_error",
                code: str | None = None, param: str | None = None,
                headers: dict[str, str] | None = None) -> None:
         error = {"message": message, "type": type, "param": param, "code": code}
-        self._json(status, {"error": error}, headers)
+        self.send_json(status, {"error": error}, headers)
 
     # routes
-    def do_GET(self) -> None:
-        self._route("GET")
-
-    def do_POST(self) -> None:
-        self._route("POST")
-
-    def _route(self, method: str) -> None:
-        fake = self.server.fake
-        path = self.path.split("?", 1)[0]
-        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = None
-        if method == "GET" and path == "/stats":  # not counted itself, so the counters stay meaningful
-            return self._json(200, fake.stats())
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        scripted = fake._note(method, path, headers, raw, body)
+    def route(self, request: dict[str, Any]) -> None:
+        fake = self.fake
+        method, path, body = request["method"], request["path"], request["body"]
+        if method == "GET" and path == "/stats":
+            return self.send_json(200, fake.stats())
+        scripted = fake.next_answer() if _is_chat(method, path) else None
         route = path.removeprefix("/v1")
         if method == "POST" and route == "/chat/completions":
             if not isinstance(body, dict):
@@ -373,12 +166,12 @@ class _Handler(BaseHTTPRequestHandler):
             return self._chat(body, scripted)
         if method == "GET" and route == "/models":
             fake._count("model_requests")
-            return self._json(200, {"object": "list", "data": [self._model(m) for m in fake.models]})
+            return self.send_json(200, {"object": "list", "data": [self._model(m) for m in fake.models]})
         if method == "GET" and route.startswith("/models/"):
             fake._count("model_requests")
             model = route.removeprefix("/models/")
             if model in fake.models:
-                return self._json(200, self._model(model))
+                return self.send_json(200, self._model(model))
             return self._error(404, f"The model '{model}' does not exist or you do not have access to it.",
                                code="model_not_found")
         return self._error(404, f"Invalid URL ({method} {path})")
@@ -389,16 +182,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     # chat completions
     def _chat(self, body: dict[str, Any], response: Any) -> None:
-        fake = self.server.fake
+        fake = self.fake
         if fake.latency:
-            fake._stopping.wait(fake.latency)
-        if isinstance(response, Hang):
-            fake._stopping.wait(response.seconds)
-            response = response.then
-        if response is None:
-            response = fake._default(body)
-        elif isinstance(response, str):  # shorthand for Text
-            response = Text(response)
+            fake.pause(fake.latency)
+        response = fake.settle(response, body)  # a str is shorthand for Text
         if isinstance(response, Error):
             fake._count("errors")
             return self._error(response.status, response.message, response.type, response.code,
@@ -414,12 +201,12 @@ class _Handler(BaseHTTPRequestHandler):
         if stream:
             return self._stream(base, body, response)
         if isinstance(response, Garbled):
-            return self._send(200, b'{"id":"' + base["id"].encode() + b'","choices":[{')
+            return self.send(200, b'{"id":"' + base["id"].encode() + b'","choices":[{')
         if isinstance(response, Truncated):
             data = json.dumps({**base, "choices": []}).encode()
-            head = self._head(200, {"Content-Type": "application/json", "Content-Length": str(len(data))})
+            head = self.head(200, {"Content-Type": "application/json", "Content-Length": str(len(data))})
             self.wfile.write(head + data[: len(data) // 2])
-            return self._drop()
+            return self.drop()
         if isinstance(response, ToolCalls):
             calls = [{"id": fake._new_id("call_"), "type": "function",
                       "function": {"name": name, "arguments": _args(args)}} for name, args in response.calls]
@@ -430,42 +217,40 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             message = {"role": "assistant", "content": response.text, "refusal": None, "annotations": []}
             finish, spent = response.finish_reason, len(_tokens(response))
-        self._json(200, {**base, "choices": [{"index": 0, "message": message, "logprobs": None,
+        self.send_json(200, {**base, "choices": [{"index": 0, "message": message, "logprobs": None,
                                               "finish_reason": finish}],
                          "usage": _usage(body, spent, response.usage), "service_tier": "default"})
 
     def _stream(self, base: dict[str, Any], body: dict[str, Any], response: Any) -> None:
-        fake = self.server.fake
-        self.wfile.write(self._head(200, {"Content-Type": "text/event-stream; charset=utf-8",
-                                          "Transfer-Encoding": "chunked", "Cache-Control": "no-cache"}))
+        fake = self.fake
+        self.start_stream()
 
         def chunk(delta: dict[str, Any], finish: str | None = None) -> str:
             return json.dumps({**base, "choices": [{"index": 0, "delta": delta, "logprobs": None,
                                                     "finish_reason": finish}]}, separators=(",", ":"))
 
         def event(data: str) -> None:
-            frame = f"data: {data}\n\n".encode()
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(frame), frame))
+            self.send_chunk(f"data: {data}\n\n".encode())
 
         spent = 0
         for data, token in self._events(response, chunk):
             if token:
                 if spent and fake.token_delay:  # between consecutive tokens, not before the first
-                    fake._stopping.wait(fake.token_delay)
+                    fake.pause(fake.token_delay)
                 spent += 1
             event(data)
         if isinstance(response, Truncated) and not response.clean:
-            return self._drop()
+            return self.drop()
         if not isinstance(response, (Truncated, MidStreamError)):
             if (body.get("stream_options") or {}).get("include_usage"):
                 usage = _usage(body, spent, getattr(response, "usage", None))
                 event(json.dumps({**base, "choices": [], "usage": usage}, separators=(",", ":")))
             event("[DONE]")
-        self.wfile.write(b"0\r\n\r\n")
+        self.end_stream()
 
     def _events(self, response: Any, chunk: Any) -> Iterator[tuple[str, bool]]:
         """The SSE data payloads of one answer, each flagged when it carries a (counted) token."""
-        fake = self.server.fake
+        fake = self.fake
         if isinstance(response, ToolCalls):
             for index, (name, args) in enumerate(response.calls):
                 head = {"tool_calls": [{"index": index, "id": fake._new_id("call_"), "type": "function",
@@ -491,13 +276,106 @@ class _Handler(BaseHTTPRequestHandler):
             yield json.dumps({"error": {"message": response.message, "type": response.type,
                                         "param": response.param, "code": response.code}}), False
 
-    def _drop(self) -> None:
-        """End the connection abruptly, without finishing the response."""
-        self.close_connection = True
-        try:
-            self.request.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
+
+# -- the provider ---------------------------------------------------------------------------------
+
+class FakeOpenAIProvider(LoopbackProvider):
+    """A ``ThreadingHTTPServer`` on 127.0.0.1 speaking OpenAI's chat-completions wire format.
+
+    ``latency_ms``: wait before each chat answer; ``tokens``: words in the default text answer;
+    ``token_delay_ms``: wait between streamed content events; ``record=False`` keeps no request
+    log (only the ``/stats`` counters), for long benchmark runs."""
+
+    name = "fake-openai"
+    handler = _Handler
+
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, latency_ms: float = 0, tokens: int = 20,
+                 token_delay_ms: float = 0, models: tuple[str, ...] = (MODEL,), record: bool = True) -> None:
+        self.latency = latency_ms / 1000
+        self.tokens = tokens
+        self.token_delay = token_delay_ms / 1000
+        self.models = models
+        self._ids = itertools.count(1)
+        super().__init__(host=host, port=port, record=record)
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.url}/v1"
+
+    def reset(self) -> None:
+        """Forget queued responses, recorded requests and counters."""
+        super().reset()
+        with self._lock:
+            self._stats = {"requests": 0, "chat_requests": 0, "stream_requests": 0, "model_requests": 0,
+                           "errors": 0, "last_message_count": 0, "last_roles_tail": [],
+                           "max_message_count": 0, "last_request_bytes": 0, "max_request_bytes": 0,
+                           "total_request_bytes": 0}
+
+    @property
+    def chat_requests(self) -> list[dict[str, Any]]:
+        """The JSON bodies of the chat-completions requests, oldest first."""
+        return [r["body"] for r in self.requests if r["path"].endswith("/chat/completions")]
+
+    def stats(self) -> dict[str, Any]:
+        """What ``GET /stats`` answers: request counters (``disconnects`` counts answers the client
+        went away from), ``last_message_count``, ``last_roles_tail`` (roles of the last 4 messages of
+        the latest chat request), ``max_message_count`` and request sizes in bytes."""
+        with self._lock:
+            return json.loads(json.dumps({**self._stats, "disconnects": self.disconnects}))
+
+    def sdk_client(self, asynchronous: bool, **options: Any) -> tuple[Any, list[Any]]:
+        """An ``openai.OpenAI`` (or ``AsyncOpenAI``) on this fake, without retries; ``options`` go to it."""
+        import openai
+
+        options = {"base_url": self.base_url, "api_key": "test-key", "max_retries": 0, **options}
+        client = openai.AsyncOpenAI(**options) if asynchronous else openai.OpenAI(**options)
+        return client, [client]
+
+    def default_answer(self, body: dict[str, Any]) -> Text | ToolCalls:
+        messages = body.get("messages") or []
+        last = messages[-1] if messages and isinstance(messages[-1], dict) else {}
+        asks_weather = last.get("role") == "user" and "weather" in _text(last.get("content")).lower()
+        if body.get("tools") and asks_weather:
+            name = (body["tools"][0].get("function") or {}).get("name", "tool")
+            return ToolCalls([(name, '{"location":"Paris"}')], fragments=1)
+        words = [_word(i) for i in range(self.tokens)]
+        return Text("".join(words), chunks=words)
+
+    def text_answer(self, text: str) -> Text:
+        return Text(text)
+
+    # internals used by the handler
+    def _note(self, request: dict[str, Any], raw: bytes) -> None:
+        method, path, body = request["method"], request["path"], request["body"]
+        if method == "GET" and path == "/stats":  # not counted itself, so the counters stay meaningful
+            return
+        super()._note(request, raw)
+        with self._lock:
+            s = self._stats
+            s["requests"] += 1
+            s["last_request_bytes"] = len(raw)
+            s["max_request_bytes"] = max(s["max_request_bytes"], len(raw))
+            s["total_request_bytes"] += len(raw)
+            if not _is_chat(method, path):
+                return
+            s["chat_requests"] += 1
+            if isinstance(body, dict):
+                messages = body.get("messages") or []
+                s["stream_requests"] += bool(body.get("stream"))
+                s["last_message_count"] = len(messages)
+                s["max_message_count"] = max(s["max_message_count"], len(messages))
+                s["last_roles_tail"] = [m.get("role") for m in messages[-4:] if isinstance(m, dict)]
+
+    def _count(self, key: str) -> None:
+        with self._lock:
+            self._stats[key] += 1
+
+    def _new_id(self, prefix: str) -> str:
+        return f"{prefix}{next(self._ids)}{uuid.uuid4().hex[:12]}"
+
+
+def _is_chat(method: str, path: str) -> bool:
+    return method == "POST" and path.endswith("/chat/completions")
 
 
 def _args(args: str | dict[str, Any]) -> str:
@@ -506,6 +384,18 @@ def _args(args: str | dict[str, Any]) -> str:
 
 def _tokens(response: Text) -> list[str]:
     return response.chunks if response.chunks is not None else re.findall(r"\s*\S+|\s+$", response.text)
+
+
+class ScriptedFakeOpenAI(Scripted):
+    """The conformance kits' ``scripted_provider`` (``.adapter``, ``.script(*Reply)``, ``.fail``):
+    supercompat Replies played by a FakeOpenAIProvider in OpenAI's wire format."""
+
+    failure = Error
+
+    def answer(self, reply: Any) -> Text | ToolCalls:
+        if reply.tool_calls:
+            return ToolCalls(list(reply.tool_calls))
+        return Length(reply.text) if reply.finish_reason == "length" else Text(reply.text)
 
 
 def _interrupt(*_: Any) -> None:
@@ -540,23 +430,3 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
-
-
-class ScriptedFakeOpenAI:
-    """The conformance kits' ``scripted_provider`` (``.adapter``, ``.script(*Reply)``, ``.fail``):
-    supercompat Replies played by a FakeOpenAIProvider in OpenAI's wire format."""
-
-    def __init__(self, fake: FakeOpenAIProvider, adapter: Any) -> None:
-        self.fake, self.adapter = fake, adapter
-
-    def script(self, *replies: Any) -> None:
-        for reply in replies:
-            if reply.tool_calls:
-                self.fake.script(ToolCalls(list(reply.tool_calls)))
-            elif reply.finish_reason == "length":
-                self.fake.script(Length(reply.text))
-            else:
-                self.fake.script(Text(reply.text))
-
-    def fail(self, status: int, message: str) -> None:
-        self.fake.script(Error(status, message))

@@ -17,15 +17,12 @@ from __future__ import annotations
 
 import json
 import re
-import socket
-import sys
-import threading
 import uuid
-from collections import deque
-from dataclasses import dataclass, field
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from typing import Any
+
+from supercompat.testing.loopback import Hang  # noqa: F401 (scripts import it from here)
+from supercompat.testing.loopback import LoopbackHandler, LoopbackProvider, Scripted
 
 DEFAULT_TEXT = "Hello from the fake Claude."
 MODELS = ("claude-sonnet-4-6", "claude-haiku-4-5")
@@ -79,14 +76,6 @@ class Truncated:
     """A stream that stops after ``after`` words: no ``message_delta``, no ``message_stop``."""
 
     after: int = 2
-
-
-@dataclass
-class Hang:
-    """Wait ``seconds`` before answering (with ``then``, or the default answer); ``stop()`` ends the wait."""
-
-    seconds: float = 30.0
-    then: Any = None
 
 
 # -- request validation ---------------------------------------------------------------------------
@@ -212,158 +201,19 @@ def _messages_problem(messages: Any) -> str | None:
 
 # -- the provider ---------------------------------------------------------------------------------
 
-class FakeAnthropicProvider:
-    """A ``ThreadingHTTPServer`` on 127.0.0.1 speaking Anthropic's Messages API (``/v1/messages``,
-    ``/v1/models``), under an optional path ``prefix``."""
-
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, models: tuple[str, ...] = MODELS,
-                 word_delay_ms: float = 0) -> None:
-        self.host, self.port, self.models = host, port, models
-        self.word_delay = word_delay_ms / 1000
-        self.disconnects = 0  # streams the client went away from before they ended
-        self._lock = threading.Lock()
-        self._script: deque[Any] = deque()
-        self._requests: list[dict[str, Any]] = []
-        self._stopping = threading.Event()
-        self._connections: set[socket.socket] = set()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> FakeAnthropicProvider:
-        self._stopping.clear()
-        self._server = _Server((self.host, self.port), _Handler)
-        self._server.fake = self
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="fake-anthropic",
-                                        daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is None:
-            return
-        self._stopping.set()  # wakes Hang and the delays
-        self._server.shutdown()
-        self._server.server_close()
-        with self._lock:
-            connections = list(self._connections)
-        for conn in connections:  # idle keep-alive connections would otherwise pin their threads
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        self._thread.join()
-        self._server = self._thread = None
-
-    def __enter__(self) -> FakeAnthropicProvider:
-        return self.start()
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        """What to pass as the SDK's ``base_url`` (it appends ``/v1/messages`` itself)."""
-        return f"http://{self.host}:{self.port}"
-
-    def script(self, *responses: Any) -> None:
-        """Queue responses, consumed one per messages request in order; then the default answer again.
-        A request the fake rejects as malformed consumes nothing."""
-        with self._lock:
-            self._script.extend(responses)
-
-    def reset(self) -> None:
-        """Forget queued responses and recorded requests."""
-        with self._lock:
-            self._script.clear()
-            self._requests.clear()
-            self.disconnects = 0
-
-    @property
-    def requests(self) -> list[dict[str, Any]]:
-        """Every request received, oldest first: ``method``, ``path``, ``headers`` (lower-case names),
-        ``body`` (parsed JSON, or None)."""
-        with self._lock:
-            return list(self._requests)
-
-    @property
-    def message_requests(self) -> list[dict[str, Any]]:
-        """The JSON bodies of the Messages API requests, oldest first."""
-        return [r["body"] for r in self.requests if r["path"].endswith("/v1/messages")]
-
-    def _record(self, request: dict[str, Any]) -> None:
-        with self._lock:
-            self._requests.append(request)
-
-    def _next(self) -> Any:
-        with self._lock:
-            return self._script.popleft() if self._script else Text(DEFAULT_TEXT)
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
+class _Handler(LoopbackHandler):
     fake: FakeAnthropicProvider
 
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        if not isinstance(sys.exc_info()[1], OSError):  # OSError: the client went away mid-answer
-            super().handle_error(request, client_address)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive
-    server: _Server
-
-    def setup(self) -> None:
-        super().setup()
-        with self.server.fake._lock:
-            self.server.fake._connections.add(self.request)
-
-    def finish(self) -> None:
-        with self.server.fake._lock:
-            self.server.fake._connections.discard(self.request)
-        try:
-            super().finish()
-        except OSError:
-            pass
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet
-        pass
-
-    def _send(self, status: int, payload: Any, content_type: str = "application/json") -> None:
-        body = json.dumps(payload, separators=(",", ":")).encode()
-        head = self._head(status, {"Content-Type": content_type, "Content-Length": str(len(body))})
-        self.wfile.write(head + body)
-
-    def _head(self, status: int, headers: dict[str, str]) -> bytes:
-        try:
-            phrase = HTTPStatus(status).phrase
-        except ValueError:
-            phrase = "Overloaded" if status == 529 else "Error"
-        lines = [f"HTTP/1.1 {status} {phrase}", f"request-id: req_{uuid.uuid4().hex[:24]}",
-                 *(f"{k}: {v}" for k, v in headers.items())]
-        return ("\r\n".join(lines) + "\r\n\r\n").encode()
+    def response_headers(self) -> dict[str, str]:
+        return {"request-id": f"req_{uuid.uuid4().hex[:24]}"}
 
     def _error(self, status: int, message: str, error_type: str | None = None) -> None:
         error = {"type": error_type or ERROR_TYPES.get(status, "api_error"), "message": message}
-        self._send(status, {"type": "error", "error": error, "request_id": f"req_{uuid.uuid4().hex[:24]}"})
+        self.send_json(status, {"type": "error", "error": error, "request_id": f"req_{uuid.uuid4().hex[:24]}"})
 
-    def do_GET(self) -> None:
-        self._route("GET")
-
-    def do_POST(self) -> None:
-        self._route("POST")
-
-    def _route(self, method: str) -> None:
-        fake = self.server.fake
-        path = self.path.split("?", 1)[0]
-        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = None
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        fake._record({"method": method, "path": path, "headers": headers, "body": body})
+    def route(self, request: dict[str, Any]) -> None:
+        fake = self.fake
+        method, path, headers, body = request["method"], request["path"], request["headers"], request["body"]
         if not (headers.get("x-api-key") or headers.get("authorization", "").startswith("Bearer ")):
             return self._error(401, "x-api-key header is required")
         if not headers.get("anthropic-version"):
@@ -371,41 +221,73 @@ class _Handler(BaseHTTPRequestHandler):
         if method == "POST" and path.endswith("/v1/messages"):
             if message := problem(body):
                 return self._error(400, message)
-            return self._answer(body, fake._next())
+            return self._answer(body, fake.settle(fake.next_answer(), body))
         if method == "GET" and path.endswith("/v1/models"):
             data = [{"type": "model", "id": m, "display_name": m, "created_at": "2026-01-01T00:00:00Z",
                      "lifecycle": "active", "max_tokens": 64000} for m in fake.models]
-            return self._send(200, {"data": data, "has_more": False, "first_id": data[0]["id"] if data else None,
-                                    "last_id": data[-1]["id"] if data else None})
+            return self.send_json(200, {"data": data, "has_more": False, "first_id": data[0]["id"] if data else None,
+                                        "last_id": data[-1]["id"] if data else None})
         return self._error(404, f"Not found: {method} {path}")
 
     def _answer(self, body: dict[str, Any], response: Any) -> None:
-        fake = self.server.fake
-        if isinstance(response, Hang):
-            fake._stopping.wait(response.seconds)
-            response = response.then or Text(DEFAULT_TEXT)
-        if isinstance(response, str):
-            response = Text(response)
+        fake = self.fake
         if isinstance(response, Error):
             return self._error(response.status, response.message, response.type)
         if not body.get("stream"):
             if isinstance(response, StreamError):
                 return self._error(529 if response.type == "overloaded_error" else 500, response.message,
                                    response.type)
-            return self._send(200, _message(body, response))
-        self.wfile.write(self._head(200, {"Content-Type": "text/event-stream; charset=utf-8",
-                                          "Transfer-Encoding": "chunked", "Cache-Control": "no-cache"}))
-        try:
-            for name, data in _events(body, response):
-                if name == "content_block_delta" and fake.word_delay:
-                    fake._stopping.wait(fake.word_delay)
-                frame = f"event: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
-                self.wfile.write(b"%x\r\n%s\r\n" % (len(frame), frame))
-            self.wfile.write(b"0\r\n\r\n")
-        except OSError:
-            with fake._lock:
-                fake.disconnects += 1
-            self.close_connection = True
+            return self.send_json(200, _message(body, response))
+        self.start_stream()
+        for name, data in _events(body, response):
+            if name == "content_block_delta" and fake.word_delay:
+                fake.pause(fake.word_delay)
+            self.send_chunk(f"event: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode())
+        self.end_stream()
+
+
+class FakeAnthropicProvider(LoopbackProvider):
+    """A ``ThreadingHTTPServer`` on 127.0.0.1 speaking Anthropic's Messages API (``/v1/messages``,
+    ``/v1/models``), under an optional path ``prefix``. ``disconnects`` counts streams the client
+    went away from before they ended."""
+
+    name = "fake-anthropic"
+    handler = _Handler
+
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, models: tuple[str, ...] = MODELS,
+                 word_delay_ms: float = 0) -> None:
+        super().__init__(host=host, port=port)
+        self.models = models
+        self.word_delay = word_delay_ms / 1000
+
+    @property
+    def base_url(self) -> str:
+        """What to pass as the SDK's ``base_url`` (it appends ``/v1/messages`` itself)."""
+        return self.url
+
+    def script(self, *responses: Any) -> None:
+        """Queue responses, consumed one per messages request in order; then the default answer again.
+        A request the fake rejects as malformed consumes nothing."""
+        super().script(*responses)
+
+    @property
+    def message_requests(self) -> list[dict[str, Any]]:
+        """The JSON bodies of the Messages API requests, oldest first."""
+        return [r["body"] for r in self.requests if r["path"].endswith("/v1/messages")]
+
+    def default_answer(self, body: Any) -> Text:
+        return Text(DEFAULT_TEXT)
+
+    def text_answer(self, text: str) -> Text:
+        return Text(text)
+
+    def sdk_client(self, asynchronous: bool, **options: Any) -> tuple[Any, list[Any]]:
+        """An ``anthropic.Anthropic`` (or ``AsyncAnthropic``) on this fake, without retries."""
+        import anthropic
+
+        options = {"base_url": self.base_url, "api_key": "test-key", "max_retries": 0, **options}
+        client = anthropic.AsyncAnthropic(**options) if asynchronous else anthropic.Anthropic(**options)
+        return client, [client]
 
 
 # -- answers in Anthropic's shapes ----------------------------------------------------------------
@@ -491,22 +373,13 @@ def _events(body: dict[str, Any], response: Any) -> Any:
     yield "message_stop", {"type": "message_stop"}
 
 
-class ScriptedFakeAnthropic:
+class ScriptedFakeAnthropic(Scripted):
     """The conformance kits' ``scripted_provider`` (``.adapter``, ``.script(*Reply)``, ``.fail``):
     supercompat Replies played by a FakeAnthropicProvider in Anthropic's wire format."""
 
-    def __init__(self, fake: FakeAnthropicProvider, adapter: Any) -> None:
-        self.fake, self.adapter = fake, adapter
+    failure = Error
 
-    def script(self, *replies: Any) -> None:
-        for reply in replies:
-            if reply.tool_calls:
-                calls = [(name, json.loads(args) if isinstance(args, str) else args)
-                         for name, args in reply.tool_calls]
-                self.fake.script(ToolUse(calls, text=reply.text))
-            else:
-                self.fake.script(Text(reply.text, stop_reason="max_tokens" if reply.finish_reason == "length"
-                                      else "end_turn"))
-
-    def fail(self, status: int, message: str) -> None:
-        self.fake.script(Error(status, message))
+    def answer(self, reply: Any) -> Text | ToolUse:
+        if reply.tool_calls:
+            return ToolUse(self.object_calls(reply), text=reply.text)
+        return Text(reply.text, stop_reason="max_tokens" if reply.finish_reason == "length" else "end_turn")

@@ -18,14 +18,12 @@ from __future__ import annotations
 
 import json
 import re
-import sys
-import threading
 import uuid
-from collections import deque
 from dataclasses import dataclass
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from supercompat.testing.loopback import Hang  # noqa: F401 (scripts import it from here)
+from supercompat.testing.loopback import LoopbackHandler, LoopbackProvider, Scripted
 
 MODEL = "gemini-2.5-flash"
 
@@ -83,14 +81,6 @@ class MidStreamError:
     after: int = 1
 
 
-@dataclass
-class Hang:
-    """Wait ``seconds`` before answering (with ``then``, or the default); ``stop()`` ends the wait."""
-
-    seconds: float = 30.0
-    then: Any = None
-
-
 GOOGLE_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
                  409: "ABORTED", 429: "RESOURCE_EXHAUSTED", 499: "CANCELLED", 500: "INTERNAL",
                  501: "NOT_IMPLEMENTED", 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED"}
@@ -103,102 +93,16 @@ class Rejected(Exception):
 # -- the provider ---------------------------------------------------------------------------------
 
 
-class FakeGeminiProvider:
-    """A ``ThreadingHTTPServer`` on 127.0.0.1. ``api_key``: when set, requests must send it in
-    ``x-goog-api-key`` (a wrong key gets Gemini's ``API_KEY_INVALID`` 400); ``chunk_delay_ms``: the
-    wait between streamed events."""
-
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, models: tuple[str, ...] = (MODEL,),
-                 api_key: str | None = None, chunk_delay_ms: float = 0) -> None:
-        self.host, self.port, self.models, self.api_key = host, port, models, api_key
-        self.chunk_delay = chunk_delay_ms / 1000
-        self.disconnects = 0  # streams the client left before their end
-        self._lock = threading.Lock()
-        self._script: deque[Any] = deque()
-        self._requests: list[dict[str, Any]] = []
-        self._stopping = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> FakeGeminiProvider:
-        self._stopping.clear()
-        self._server = _Server((self.host, self.port), _Handler)
-        self._server.fake = self
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="fake-gemini",
-                                        daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is None:
-            return
-        self._stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
-        self._server = self._thread = None
-
-    def __enter__(self) -> FakeGeminiProvider:
-        return self.start()
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        """For ``HttpOptions(base_url=...)``: the SDK adds ``/v1`` (or its ``api_version``) itself."""
-        return f"http://{self.host}:{self.port}"
-
-    def script(self, *responses: Any) -> None:
-        """Queue answers, consumed one per generate request in order."""
-        with self._lock:
-            self._script.extend(responses)
-
-    def reset(self) -> None:
-        with self._lock:
-            self._script.clear()
-            self._requests.clear()
-
-    @property
-    def requests(self) -> list[dict[str, Any]]:
-        """Every request, oldest first: ``method``, ``path`` (with the query), ``headers`` (lower-case
-        names), ``body`` (parsed JSON, or None)."""
-        with self._lock:
-            return list(self._requests)
-
-    @property
-    def generate_requests(self) -> list[dict[str, Any]]:
-        """The JSON bodies of the generateContent / streamGenerateContent requests, oldest first."""
-        return [r["body"] for r in self.requests if _generates(r["method"], r["path"])]
-
-    def _note(self, method: str, path: str, headers: dict[str, str], body: Any) -> Any:
-        with self._lock:
-            self._requests.append({"method": method, "path": path, "headers": headers, "body": body})
-            if _generates(method, path) and self._script:
-                return self._script.popleft()
-        return None
-
-
-class ScriptedFakeGemini:
+class ScriptedFakeGemini(Scripted):
     """The conformance kits' ``scripted_provider`` (``.adapter``, ``.script(*Reply)``, ``.fail``):
     supercompat Replies played by a FakeGeminiProvider in Gemini's wire format."""
 
-    def __init__(self, fake: FakeGeminiProvider, adapter: Any) -> None:
-        self.fake, self.adapter = fake, adapter
+    failure = Error
 
-    def script(self, *replies: Any) -> None:
-        for reply in replies:
-            if reply.tool_calls:
-                calls = [(name, json.loads(args) if isinstance(args, str) else args)
-                         for name, args in reply.tool_calls]
-                self.fake.script(FunctionCalls(calls, text=reply.text))
-            else:
-                self.fake.script(Text(reply.text, finish_reason="MAX_TOKENS" if reply.finish_reason == "length"
-                                      else "STOP"))
-
-    def fail(self, status: int, message: str) -> None:
-        self.fake.script(Error(status, message))
+    def answer(self, reply: Any) -> Text | FunctionCalls:
+        if reply.tool_calls:
+            return FunctionCalls(self.object_calls(reply), text=reply.text)
+        return Text(reply.text, finish_reason="MAX_TOKENS" if reply.finish_reason == "length" else "STOP")
 
 
 # -- request checks: what the real service refuses --------------------------------------------------
@@ -442,40 +346,12 @@ def _generates(method: str, path: str) -> bool:
     return method == "POST" and path.split("?")[0].endswith(("generateContent", "GenerateContent"))
 
 
+JSON = "application/json; charset=UTF-8"
 ROUTE = re.compile(r"/(v1|v1beta)/(models(?:/(?P<model>[^:/?]+))?(?::(?P<method>\w+))?)")
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
+class _Handler(LoopbackHandler):
     fake: FakeGeminiProvider
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        if not isinstance(sys.exc_info()[1], OSError):  # a client gone mid-answer is expected
-            super().handle_error(request, client_address)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def do_GET(self) -> None:
-        self._route("GET")
-
-    def do_POST(self) -> None:
-        self._route("POST")
-
-    def _head(self, status: int, headers: dict[str, str]) -> None:
-        lines = [f"HTTP/1.1 {status} {HTTPStatus(status).phrase}", *(f"{k}: {v}" for k, v in headers.items())]
-        self.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode())
-
-    def _json(self, status: int, payload: Any) -> None:
-        data = json.dumps(payload).encode()
-        self._head(status, {"Content-Type": "application/json; charset=UTF-8", "Content-Length": str(len(data))})
-        self.wfile.write(data)
 
     def _error(self, code: int, message: str, status: str | None = None,
                details: list[dict[str, Any]] | None = None) -> None:
@@ -483,17 +359,12 @@ class _Handler(BaseHTTPRequestHandler):
         error: dict[str, Any] = {"code": code, "message": message, "status": status}
         if details:
             error["details"] = details
-        self._json(code, {"error": error})
+        self.send_json(code, {"error": error}, content_type=JSON)
 
-    def _route(self, method: str) -> None:
-        fake = self.server.fake
-        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = None
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        answer = fake._note(method, self.path, headers, body)
+    def route(self, request: dict[str, Any]) -> None:
+        fake = self.fake
+        method, headers, body = request["method"], request["headers"], request["body"]
+        answer = fake.next_answer() if _generates(method, self.path) else None  # taken even if refused
         path, _, query = self.path.partition("?")
         match = ROUTE.fullmatch(path)
         if not match:
@@ -510,9 +381,10 @@ class _Handler(BaseHTTPRequestHandler):
         model, rpc = match["model"], match["method"]
         if method == "GET" and rpc is None:
             if model is None:
-                return self._json(200, {"models": [self._model(m) for m in fake.models]})
+                models = {"models": [self._model(m) for m in fake.models]}
+                return self.send_json(200, models, content_type=JSON)
             if model in fake.models:
-                return self._json(200, self._model(model))
+                return self.send_json(200, self._model(model), content_type=JSON)
             return self._error(404, f"models/{model} is not found for API version {match[1]}.")
         if method != "POST" or model is None or rpc not in ("generateContent", "streamGenerateContent"):
             return self._error(404, f"Requested URL {path} was not found on this server.")
@@ -526,12 +398,7 @@ class _Handler(BaseHTTPRequestHandler):
             check_request(body)
         except Rejected as exc:
             return self._error(400, str(exc))
-        if isinstance(answer, Hang):
-            fake._stopping.wait(answer.seconds)
-            answer = answer.then
-        answer = answer if answer is not None else Text("alpha bravo charlie")
-        if isinstance(answer, str):
-            answer = Text(answer)
+        answer = fake.settle(answer, body)
         if isinstance(answer, Error):
             return self._error(answer.code, answer.message, answer.status, answer.details)
         if isinstance(answer, MidStreamError):
@@ -544,23 +411,16 @@ class _Handler(BaseHTTPRequestHandler):
         chunks = _chunks(body, answer, model)
         if stream:
             return self._sse(chunks)
-        return self._json(200, _merged(chunks))
+        return self.send_json(200, _merged(chunks), content_type=JSON)
 
     def _sse(self, events: list[dict[str, Any]]) -> None:
-        fake = self.server.fake
-        self._head(200, {"Content-Type": "text/event-stream", "Transfer-Encoding": "chunked"})
-        try:
-            for i, event in enumerate(events):  # exactly "data: <json>" and a blank line; no event:, no [DONE]
-                if i and fake.chunk_delay:
-                    fake._stopping.wait(fake.chunk_delay)
-                frame = b"data: " + json.dumps(event).encode() + b"\r\n\r\n"
-                self.wfile.write(b"%x\r\n%s\r\n" % (len(frame), frame))
-                self.wfile.flush()
-            self.wfile.write(b"0\r\n\r\n")
-        except OSError:
-            with fake._lock:
-                fake.disconnects += 1
-            self.close_connection = True
+        fake = self.fake
+        self.start_stream("text/event-stream")
+        for i, event in enumerate(events):  # exactly "data: <json>" and a blank line; no event:, no [DONE]
+            if i and fake.chunk_delay:
+                fake.pause(fake.chunk_delay)
+            self.send_chunk(b"data: " + json.dumps(event).encode() + b"\r\n\r\n")
+        self.end_stream()
 
     @staticmethod
     def _model(model: str) -> dict[str, Any]:
@@ -568,3 +428,45 @@ class _Handler(BaseHTTPRequestHandler):
                 "outputTokenLimit": 65536,
                 "supportedGenerationMethods": ["generateContent", "countTokens", "createCachedContent"]}
 
+
+class FakeGeminiProvider(LoopbackProvider):
+    """A ``ThreadingHTTPServer`` on 127.0.0.1. ``api_key``: when set, requests must send it in
+    ``x-goog-api-key`` (a wrong key gets Gemini's ``API_KEY_INVALID`` 400); ``chunk_delay_ms``: the
+    wait between streamed events. ``disconnects`` counts streams the client left before their end."""
+
+    name = "fake-gemini"
+    handler = _Handler
+    keep_query = True
+
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, models: tuple[str, ...] = (MODEL,),
+                 api_key: str | None = None, chunk_delay_ms: float = 0) -> None:
+        super().__init__(host=host, port=port)
+        self.models, self.api_key = models, api_key
+        self.chunk_delay = chunk_delay_ms / 1000
+
+    @property
+    def base_url(self) -> str:
+        """For ``HttpOptions(base_url=...)``: the SDK adds ``/v1`` (or its ``api_version``) itself."""
+        return self.url
+
+    @property
+    def generate_requests(self) -> list[dict[str, Any]]:
+        """The JSON bodies of the generateContent / streamGenerateContent requests, oldest first
+        (``requests`` keep their paths' query)."""
+        return [r["body"] for r in self.requests if _generates(r["method"], r["path"])]
+
+    def default_answer(self, body: Any) -> Text:
+        return Text("alpha bravo charlie")
+
+    def text_answer(self, text: str) -> Text:
+        return Text(text)
+
+    def sdk_client(self, asynchronous: bool, **http_options: Any) -> tuple[Any, list[Any]]:
+        """A ``genai.Client`` on this fake (its ``.aio`` when asynchronous); ``http_options`` go to its
+        ``HttpOptions``."""
+        from google import genai
+        from google.genai import types
+
+        client = genai.Client(api_key="test-key", http_options=types.HttpOptions(**{"base_url": self.url,
+                                                                                    **http_options}))
+        return (client.aio if asynchronous else client), [client.aio, client]

@@ -17,15 +17,13 @@ from __future__ import annotations
 
 import json
 import re
-import sys
-import threading
 import time
 import uuid
-from collections import deque
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from supercompat.testing.loopback import Hang  # noqa: F401 (scripts import it from here)
+from supercompat.testing.loopback import LoopbackHandler, LoopbackProvider, Scripted
 from supercompat.testing.scripted import Reply, default_reply
 
 from .translate import new_mistral_id
@@ -63,14 +61,6 @@ class Garbled:
 @dataclass
 class Truncated:
     """A stream that stops after its first words: no finish_reason, no ``[DONE]``."""
-
-
-@dataclass
-class Hang:
-    """Wait ``seconds`` before answering (with ``then``, or the default answer); ``stop()`` ends it."""
-
-    seconds: float = 30.0
-    then: Any = None
 
 
 class _Rejected(Exception):
@@ -170,155 +160,39 @@ def _usage(body: dict[str, Any], completion: int) -> dict[str, int]:
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
 
-class FakeMistralProvider:
-    """A ``ThreadingHTTPServer`` on 127.0.0.1 speaking Mistral's chat-completions wire format.
-    ``api_key``: the only key accepted (default: any bearer key); ``word_delay``: seconds between
-    streamed words. ``disconnects`` counts answers the client hung up on."""
-
-    def __init__(self, *, models: tuple[str, ...] = (MODEL,), api_key: str | None = None,
-                 word_delay: float = 0) -> None:
-        self.models, self.api_key, self.word_delay = models, api_key, word_delay
-        self.disconnects = 0
-        self.port = 0
-        self._lock = threading.Lock()
-        self._script: deque[Any] = deque()
-        self._requests: list[dict[str, Any]] = []
-        self._stopping = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> FakeMistralProvider:
-        self._stopping.clear()
-        self._server = _Server(("127.0.0.1", self.port), _Handler)
-        self._server.fake = self
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True,
-                                        name="fake-mistral")
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._stopping.set()
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join()
-            self._server = self._thread = None
-
-    def __enter__(self) -> FakeMistralProvider:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    @property
-    def server_url(self) -> str:
-        """What ``Mistral(server_url=...)`` takes: the host, without ``/v1``."""
-        return f"http://127.0.0.1:{self.port}"
-
-    def script(self, *answers: Any) -> None:
-        """Queue answers (``Reply``, a ``str``, ``Error``, ``Garbled``, ``Truncated``, ``Hang``), one per
-        chat request in order; then the default answer again."""
-        with self._lock:
-            self._script.extend(answers)
-
-    def reset(self) -> None:
-        with self._lock:
-            self._script.clear()
-            self._requests.clear()
-
-    @property
-    def requests(self) -> list[dict[str, Any]]:
-        """Every request received: ``method``, ``path``, ``headers`` (lower-case names), ``body``."""
-        with self._lock:
-            return list(self._requests)
-
-    @property
-    def chat_requests(self) -> list[dict[str, Any]]:
-        """The JSON bodies of the chat requests, oldest first."""
-        return [r["body"] for r in self.requests if r["path"] == "/v1/chat/completions"]
-
-    def _record(self, request: dict[str, Any], chat: bool) -> Any:
-        with self._lock:
-            self._requests.append(request)
-            return self._script.popleft() if chat and self._script else None
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+class _Handler(LoopbackHandler):
     fake: FakeMistralProvider
 
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        if isinstance(sys.exc_info()[1], OSError):  # the client hung up: expected, counted
-            with self.fake._lock:
-                self.fake.disconnects += 1
-        else:
-            super().handle_error(request, client_address)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet
-        pass
-
-    def _send(self, status: int, payload: Any) -> None:
-        data = json.dumps(payload, separators=(",", ":")).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def do_GET(self) -> None:
-        self._route()
-
-    def do_POST(self) -> None:
-        self._route()
-
-    def _route(self) -> None:
-        fake = self.server.fake
-        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = None
-        path = self.path.split("?", 1)[0]
-        chat = self.command == "POST" and path == "/v1/chat/completions"
-        answer = fake._record({"method": self.command, "path": path, "body": body,
-                               "headers": {k.lower(): v for k, v in self.headers.items()}}, chat)
-        key = self.headers.get("Authorization", "").removeprefix("Bearer ")
+    def route(self, request: dict[str, Any]) -> None:
+        fake = self.fake
+        method, path, body = request["method"], request["path"], request["body"]
+        chat = method == "POST" and path == "/v1/chat/completions"
+        answer = fake.next_answer() if chat else None  # taken even if refused
+        key = request["headers"].get("authorization", "").removeprefix("Bearer ")
         if not key or (fake.api_key is not None and key != fake.api_key):
-            return self._send(401, {"message": "Unauthorized", "request_id": uuid.uuid4().hex})
-        if self.command == "GET" and path == "/v1/models":
-            return self._send(200, {"object": "list", "data": [
+            return self.send_json(401, {"message": "Unauthorized", "request_id": uuid.uuid4().hex})
+        if method == "GET" and path == "/v1/models":
+            return self.send_json(200, {"object": "list", "data": [
                 {"id": m, "object": "model", "created": 1700000000, "owned_by": "mistralai", "type": "base",
                  "capabilities": {"completion_chat": True, "function_calling": True, "vision": True}}
                 for m in fake.models]})
         if not chat:
-            return self._send(404, {"detail": "Not Found"})
+            return self.send_json(404, {"detail": "Not Found"})
         try:
             validate(body)
         except _Rejected as rejected:
-            return self._send(rejected.status, rejected.body)
-        if isinstance(answer, Hang):
-            fake._stopping.wait(answer.seconds)
-            answer = answer.then
-        if answer is None:
-            answer = default_reply(body)
-        if isinstance(answer, str):
-            answer = Reply(text=answer)
+            return self.send_json(rejected.status, rejected.body)
+        answer = fake.settle(answer, body)
         if isinstance(answer, Error):
             # Mistral's 422 (its schema check) nests pydantic-style details in the message.
             message = ({"detail": [{"type": "value_error", "loc": ["body"], "msg": answer.message}]}
                        if answer.status == 422 else answer.message)
-            return self._send(answer.status, {"object": "error", "message": message, "type": answer.type,
-                                              "param": None, "code": answer.code})
+            return self.send_json(answer.status, {"object": "error", "message": message, "type": answer.type,
+                                                  "param": None, "code": answer.code})
         self._answer(body, answer)
 
     def _answer(self, body: dict[str, Any], answer: Any) -> None:
-        fake = self.server.fake
+        fake = self.fake
         last = body["messages"][-1]
         prefix = last["content"] if last["role"] == "assistant" and last.get("prefix") else ""
         reply = answer if isinstance(answer, Reply) else Reply(text="alpha bravo charlie")
@@ -331,23 +205,14 @@ class _Handler(BaseHTTPRequestHandler):
         base = {"id": uuid.uuid4().hex, "created": int(time.time()), "model": body["model"]}
         if not body.get("stream"):
             if isinstance(answer, Garbled):
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", "12")
-                self.end_headers()
-                return self.wfile.write(b'{"id":"x","c')
+                return self.send(200, b'{"id":"x","c')
             message = {"role": "assistant", "content": text, "tool_calls": calls or None, "prefix": False}
-            return self._send(200, {**base, "object": "chat.completion", "usage": usage,
+            return self.send_json(200, {**base, "object": "chat.completion", "usage": usage,
                                     "choices": [{"index": 0, "message": message, "finish_reason": finish}]})
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.send_header("Cache-Control", "no-cache")
-        self.end_headers()
+        self.start_stream()
 
         def event(data: str) -> None:
-            frame = f"data: {data}\n\n".encode()
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(frame), frame))
+            self.send_chunk(f"data: {data}\n\n".encode())
 
         def chunk(delta: dict[str, Any], finish_reason: str | None = None, **extra: Any) -> None:
             event(json.dumps({**base, "object": "chat.completion.chunk", **extra, "choices": [
@@ -359,28 +224,70 @@ class _Handler(BaseHTTPRequestHandler):
             chunk({"content": words[0]})
             if isinstance(answer, Garbled):
                 event('{"id":"x","choices":[{"delta":')
-            return self.wfile.write(b"0\r\n\r\n")
+            return self.end_stream()
         for i, word in enumerate(words):
             if i and fake.word_delay:
-                fake._stopping.wait(fake.word_delay)
+                fake.pause(fake.word_delay)
             chunk({"content": word})
         if calls:
             chunk({"content": "", "tool_calls": calls}, finish, usage=usage)
         else:
             chunk({"content": ""}, finish, usage=usage)
         event("[DONE]")
-        self.wfile.write(b"0\r\n\r\n")
+        self.end_stream()
 
 
-class ScriptedFakeMistral:
+class FakeMistralProvider(LoopbackProvider):
+    """A ``ThreadingHTTPServer`` on 127.0.0.1 speaking Mistral's chat-completions wire format.
+    ``api_key``: the only key accepted (default: any bearer key); ``word_delay``: seconds between
+    streamed words. ``disconnects`` counts answers the client hung up on."""
+
+    name = "fake-mistral"
+    handler = _Handler
+
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, models: tuple[str, ...] = (MODEL,),
+                 api_key: str | None = None, word_delay: float = 0) -> None:
+        super().__init__(host=host, port=port)
+        self.models, self.api_key, self.word_delay = models, api_key, word_delay
+
+    @property
+    def server_url(self) -> str:
+        """What ``Mistral(server_url=...)`` takes: the host, without ``/v1``."""
+        return self.url
+
+    def script(self, *answers: Any) -> None:
+        """Queue answers (``Reply``, a ``str``, ``Error``, ``Garbled``, ``Truncated``, ``Hang``), one per
+        chat request in order; then the default answer again."""
+        super().script(*answers)
+
+    @property
+    def chat_requests(self) -> list[dict[str, Any]]:
+        """The JSON bodies of the chat requests, oldest first."""
+        return [r["body"] for r in self.requests if r["path"] == "/v1/chat/completions"]
+
+    def default_answer(self, body: Any) -> Reply:
+        return default_reply(body)
+
+    def text_answer(self, text: str) -> Reply:
+        return Reply(text=text)
+
+    def sdk_client(self, asynchronous: bool, **options: Any) -> tuple[Any, list[Any]]:
+        """A ``Mistral`` on this fake with only an async http client, or only a sync one (so an adapter
+        uses its ``*_async`` methods, or its sync ones in threads); ``options`` go to ``Mistral``."""
+        import httpx2
+        from mistralai.client import Mistral
+
+        options = {"api_key": "test-key", "server_url": self.server_url, **options}
+        if asynchronous:
+            http = httpx2.AsyncClient()
+            return Mistral(async_client=http, **options), [http]
+        http = httpx2.Client()
+        return Mistral(client=http, **options), [http]
+
+
+class ScriptedFakeMistral(Scripted):
     """The conformance kits' ``scripted_provider`` (``.adapter``, ``.script(*Reply)``, ``.fail``):
     supercompat Replies played by a :class:`FakeMistralProvider` in Mistral's wire format."""
 
-    def __init__(self, fake: FakeMistralProvider, adapter: Any) -> None:
-        self.fake, self.adapter = fake, adapter
-
-    def script(self, *replies: Any) -> None:
-        self.fake.script(*replies)
-
-    def fail(self, status: int, message: str) -> None:
-        self.fake.script(Error(status, message, "invalid_request_error" if status < 500 else "internal_server_error"))
+    def error(self, status: int, message: str) -> Error:
+        return Error(status, message, "invalid_request_error" if status < 500 else "internal_server_error")
