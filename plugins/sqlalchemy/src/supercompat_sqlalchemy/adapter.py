@@ -185,6 +185,11 @@ class SQLAlchemyStorageAdapter:
 
     async def delete_thread(self, thread_id: str) -> bool:
         async with self._write() as conn:
+            # Lock the parents first: a run still writing its messages and steps then waits for the
+            # delete and fails on the missing parent, instead of slipping a child in that fails the delete.
+            if self._lock_rows:
+                await conn.execute(sa.select(threads.c.id).where(threads.c.id == thread_id).with_for_update())
+                await conn.execute(sa.select(runs.c.id).where(runs.c.thread_id == thread_id).with_for_update())
             for table in (steps, runs, messages):
                 await conn.execute(sa.delete(table).where(table.c.thread_id == thread_id))
             result = await conn.execute(sa.delete(threads).where(threads.c.id == thread_id))

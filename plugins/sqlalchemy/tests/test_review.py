@@ -1,0 +1,84 @@
+"""Races and edge cases found in review: each test here failed before the fix it came with."""
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+import sqlalchemy as sa
+
+from supercompat.testing.storage import make_message, make_run, make_step, make_thread
+
+
+def sync_engine(url: str) -> sa.Engine:
+    """A plain synchronous engine on the same database: a second connection with its own transactions."""
+    parsed = sa.make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        # Fail at once instead of waiting out the busy timeout: the write lock is held by the other side.
+        return sa.create_engine(parsed.set(drivername="sqlite+pysqlite"), connect_args={"timeout": 0})
+    driver = "postgresql+psycopg" if backend == "postgresql" else "mysql+pymysql"
+    return sa.create_engine(parsed.set(drivername=driver))
+
+
+def lock_timeout(conn: sa.Connection) -> None:
+    """Give up after a second when a row lock is held elsewhere (the sign that the other side locked it)."""
+    backend = conn.engine.dialect.name
+    if backend == "postgresql":
+        conn.exec_driver_sql("SET lock_timeout = '1s'")
+    elif backend in ("mysql", "mariadb"):
+        conn.exec_driver_sql("SET SESSION innodb_lock_wait_timeout = 1")
+
+
+@contextmanager
+def while_running(storage, table: str, write) -> Iterator[list]:
+    """Just before ``storage`` deletes from ``table``, commit ``write(conn)`` from another connection,
+    as a run executing in another process would. Yields a list that gets what that write raised."""
+    other = sync_engine(storage.engine.url.render_as_string(hide_password=False))
+    outcome: list = []
+
+    def interleave(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith(f"DELETE FROM {table} ") and not outcome:
+            try:
+                with other.begin() as sync_conn:
+                    lock_timeout(sync_conn)
+                    write(sync_conn)
+                outcome.append(None)
+            except (sa.exc.DBAPIError, sqlite3.Error) as exc:
+                outcome.append(exc)
+
+    sa.event.listen(storage.engine.sync_engine, "before_cursor_execute", interleave)
+    try:
+        yield outcome
+    finally:
+        sa.event.remove(storage.engine.sync_engine, "before_cursor_execute", interleave)
+        other.dispose()
+
+
+@pytest.mark.parametrize("table, insert", [
+    ("supercompat_threads", "message"),  # the run's answer, written as the thread goes
+    ("supercompat_runs", "step"),  # the run's next step, written as its run goes
+])
+async def test_deleting_a_thread_while_its_run_writes(storage, table, insert):
+    thread = make_thread()
+    await storage.create_thread(thread, [make_message(thread["id"])])
+    run = make_run(thread["id"], status="in_progress")
+    await storage.create_run(run, [])
+    await storage.create_step(make_step(thread["id"], run["id"]))
+
+    def write(conn):
+        if insert == "message":
+            row = make_message(thread["id"], role="assistant", run_id=run["id"])
+            conn.execute(sa.text("INSERT INTO supercompat_messages (id, created_at, thread_id, run_id, role) "
+                                 "VALUES (:id, :created_at, :thread_id, :run_id, :role)"), row)
+        else:
+            row = make_step(thread["id"], run["id"])
+            conn.execute(sa.text("INSERT INTO supercompat_steps (id, created_at, run_id, thread_id) "
+                                 "VALUES (:id, :created_at, :run_id, :thread_id)"), row)
+
+    with while_running(storage, table, write) as outcome:
+        # The delete wins: the run's late write waits for it and then finds nothing to write into.
+        assert await storage.delete_thread(thread["id"]) is True
+    assert outcome and outcome[0] is not None
+    assert await storage.get_thread(thread["id"]) is None
+    assert await storage.get_run(thread["id"], run["id"]) is None
