@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from supercompat.testing.storage import make_message, make_run, make_step, make_thread
+from supercompat_sqlalchemy import StorageUnavailable
 
 
 def sync_engine(url: str) -> sa.Engine:
@@ -31,14 +32,15 @@ def lock_timeout(conn: sa.Connection) -> None:
 
 
 @contextmanager
-def while_running(storage, table: str, write) -> Iterator[list]:
-    """Just before ``storage`` deletes from ``table``, commit ``write(conn)`` from another connection,
-    as a run executing in another process would. Yields a list that gets what that write raised."""
+def while_running(storage, statement: str, write) -> Iterator[list]:
+    """Just before ``storage`` runs a statement starting with ``statement``, commit ``write(conn)`` from
+    another connection, as another process would. Yields a list that gets what that write raised."""
     other = sync_engine(storage.engine.url.render_as_string(hide_password=False))
     outcome: list = []
+    prefix = statement
 
     def interleave(conn, cursor, statement, parameters, context, executemany):
-        if statement.startswith(f"DELETE FROM {table} ") and not outcome:
+        if statement.startswith(prefix) and not outcome:
             try:
                 with other.begin() as sync_conn:
                     lock_timeout(sync_conn)
@@ -76,9 +78,35 @@ async def test_deleting_a_thread_while_its_run_writes(storage, table, insert):
             conn.execute(sa.text("INSERT INTO supercompat_steps (id, created_at, run_id, thread_id) "
                                  "VALUES (:id, :created_at, :run_id, :thread_id)"), row)
 
-    with while_running(storage, table, write) as outcome:
+    with while_running(storage, f"DELETE FROM {table} ", write) as outcome:
         # The delete wins: the run's late write waits for it and then finds nothing to write into.
         assert await storage.delete_thread(thread["id"]) is True
     assert outcome and outcome[0] is not None
     assert await storage.get_thread(thread["id"]) is None
     assert await storage.get_run(thread["id"], run["id"]) is None
+
+
+def kill_other_sessions(conn: sa.Connection) -> None:
+    """What a database restart or a network cut does to every connection but this one."""
+    if conn.engine.dialect.name == "postgresql":
+        conn.exec_driver_sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                             "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+    else:
+        for (pid,) in conn.exec_driver_sql("SELECT id FROM information_schema.processlist "
+                                           "WHERE db = DATABASE() AND id <> CONNECTION_ID()").all():
+            conn.exec_driver_sql(f"KILL {pid}")
+
+
+async def test_a_connection_dropped_mid_transaction_is_a_503_and_writes_nothing(storage):
+    if storage.engine.dialect.name == "sqlite":
+        pytest.skip("a file has no connection to drop")
+    thread = make_thread()
+    await storage.create_thread(thread, [])
+    message = make_message(thread["id"])
+    with while_running(storage, "INSERT INTO supercompat_messages", kill_other_sessions):
+        with pytest.raises(StorageUnavailable) as info:
+            await storage.create_message(message)
+    assert info.value.status == 503 and "unavailable" in info.value.message
+    # The pool replaces the dead connection; the message was never half-written.
+    assert await storage.get_message(thread["id"], message["id"]) is None
+    assert await storage.create_message(message) == message

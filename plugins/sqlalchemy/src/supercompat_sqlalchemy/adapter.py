@@ -68,7 +68,10 @@ class SQLAlchemyStorageAdapter:
     async def _errors(self) -> AsyncIterator[None]:
         try:
             yield
-        except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
+        except sa_exc.DBAPIError as exc:
+            # asyncpg reports a connection dropped mid-statement as a plain DBAPIError, flagged invalidated.
+            if not (isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError)) or exc.connection_invalidated):
+                raise
             raise StorageUnavailable(f"The database at {self.url} is unavailable: {_reason(exc)}") from exc
         except sa_exc.TimeoutError as exc:  # the pool had no free connection in time
             raise StorageUnavailable(f"The database at {self.url} is busy: no free connection in time.") from exc
