@@ -1,5 +1,6 @@
 """Races and edge cases found in review: each test here failed before the fix it came with."""
 
+import asyncio
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -8,7 +9,9 @@ import pytest
 import sqlalchemy as sa
 
 from supercompat.testing.storage import make_message, make_run, make_step, make_thread
-from supercompat_sqlalchemy import StorageUnavailable
+from supercompat_sqlalchemy import StorageUnavailable, sqlalchemy_storage_adapter
+from supercompat_sqlalchemy.migrations import head
+from supercompat_sqlalchemy.testing import scratch_database
 
 
 def sync_engine(url: str) -> sa.Engine:
@@ -110,3 +113,24 @@ async def test_a_connection_dropped_mid_transaction_is_a_503_and_writes_nothing(
     # The pool replaces the dead connection; the message was never half-written.
     assert await storage.get_message(thread["id"], message["id"]) is None
     assert await storage.create_message(message) == message
+
+
+@pytest.fixture
+def two_fresh_urls(database_url):
+    backend = sa.make_url(database_url).get_backend_name()
+    with scratch_database(backend) as first, scratch_database(backend) as second:
+        yield first, second
+
+
+async def test_two_storages_first_used_at_once_each_get_their_schema(two_fresh_urls):
+    storages = [sqlalchemy_storage_adapter(url) for url in two_fresh_urls]
+    try:
+        # Bounded only so that a deadlock fails the test instead of hanging it.
+        await asyncio.wait_for(asyncio.gather(*(s.get_thread("thread_x") for s in storages)), 60)
+        for s in storages:
+            assert await s.migrate() == (head(), head())
+            thread = make_thread()
+            await s.create_thread(thread, [make_message(thread["id"])])
+    finally:
+        for s in storages:
+            await s.close()

@@ -6,6 +6,10 @@ revision is never used as is: the error says to run ``supercompat db upgrade``.
 
 from __future__ import annotations
 
+import asyncio
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,6 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from supercompat.errors import APIError
 
 VERSION_TABLE = "supercompat_alembic_version"
+# Alembic's `op` and `context` are process-wide proxies: two migrations interleaved on an event loop
+# (two storages' first use) would run each other's statements on each other's connections.
+_migrating = threading.Lock()
 
 
 class SchemaError(APIError):
@@ -57,8 +64,20 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> tuple[str | No
         command.upgrade(config(connection), revision)
         return before, current_revision(connection) or ""
 
-    async with engine.begin() as conn:
+    async with _one_migration_at_a_time(), engine.begin() as conn:
         return await conn.run_sync(run)
+
+
+@asynccontextmanager
+async def _one_migration_at_a_time() -> AsyncIterator[None]:
+    # Polled, not awaited in a thread: waiters may sit on different event loops, and a cancelled
+    # waiter must not leave the lock taken. Migrations are rare, so the polling costs nothing.
+    while not _migrating.acquire(blocking=False):
+        await asyncio.sleep(0.01)
+    try:
+        yield
+    finally:
+        _migrating.release()
 
 
 async def ensure_current(engine: AsyncEngine, url: str, *, create: bool = True) -> None:
