@@ -2,6 +2,8 @@
 
 import asyncio
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -134,3 +136,35 @@ async def test_two_storages_first_used_at_once_each_get_their_schema(two_fresh_u
     finally:
         for s in storages:
             await s.close()
+
+
+FIRST_USE = """
+import asyncio, sys
+from supercompat_sqlalchemy import sqlalchemy_storage_adapter
+
+async def main():
+    storage = sqlalchemy_storage_adapter(sys.argv[1])
+    print("ready", flush=True)
+    sys.stdin.readline()
+    try:
+        await storage.get_thread("thread_x")
+        print("ok")
+    except Exception as exc:
+        print(type(exc).__name__, getattr(exc, "message", exc))
+    await storage.close()
+
+asyncio.run(main())
+"""
+
+
+def test_processes_first_using_a_new_database_at_once_all_succeed(two_fresh_urls):
+    url = two_fresh_urls[0]
+    processes = [subprocess.Popen([sys.executable, "-c", FIRST_USE, url], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, text=True) for _ in range(3)]
+    for process in processes:
+        assert process.stdout.readline() == "ready\n"
+    for process in processes:
+        process.stdin.write("go\n")
+        process.stdin.flush()
+    outcomes = [process.communicate(timeout=120)[0].strip() for process in processes]
+    assert outcomes == ["ok"] * 3
