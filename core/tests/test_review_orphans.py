@@ -28,13 +28,14 @@ async def run_left_waiting_for_tool_outputs(store, expires_at):
 async def test_an_expired_run_of_a_stopped_process_does_not_block_its_thread(write):
     store = memory_storage_adapter()
     run = await run_left_waiting_for_tool_outputs(store, expires_at=int(time.time()) - 1)
+    thread_id, assistant_id = run["thread_id"], run["assistant_id"]
     client = supercompat(client_adapter=scripted_client_adapter(["ok"]), storage_adapter=store, max_retries=0)
     if write == "run":
-        runs = client.beta.threads.runs
-        assert runs.create_and_poll(thread_id=run["thread_id"], assistant_id=run["assistant_id"]).status == "completed"
+        new = client.beta.threads.runs.create_and_poll(thread_id=thread_id, assistant_id=assistant_id)
+        assert new.status == "completed"
     else:
-        client.beta.threads.messages.create(run["thread_id"], role="user", content="still there?")
-    assert (await store.get_run(run["thread_id"], run["id"]))["status"] == "expired"
+        client.beta.threads.messages.create(thread_id, role="user", content="still there?")
+    assert (await store.get_run(thread_id, run["id"]))["status"] == "expired"
 
 
 async def test_a_run_still_waiting_for_tool_outputs_keeps_its_thread():

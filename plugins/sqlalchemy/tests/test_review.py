@@ -37,12 +37,11 @@ def lock_timeout(conn: sa.Connection) -> None:
 
 
 @contextmanager
-def while_running(storage, statement: str, write) -> Iterator[list]:
-    """Just before ``storage`` runs a statement starting with ``statement``, commit ``write(conn)`` from
+def while_running(storage, prefix: str, write) -> Iterator[list]:
+    """Just before ``storage`` runs a statement starting with ``prefix``, commit ``write(conn)`` from
     another connection, as another process would. Yields a list that gets what that write raised."""
     other = sync_engine(storage.engine.url.render_as_string(hide_password=False))
     outcome: list = []
-    prefix = statement
 
     def interleave(conn, cursor, statement, parameters, context, executemany):
         if statement.startswith(prefix) and not outcome:

@@ -70,7 +70,8 @@ class SQLAlchemyStorageAdapter:
             yield
         except sa_exc.DBAPIError as exc:
             # asyncpg reports a connection dropped mid-statement as a plain DBAPIError, flagged invalidated.
-            if not (isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError)) or exc.connection_invalidated):
+            lost = isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError)) or exc.connection_invalidated
+            if not lost:
                 raise
             raise StorageUnavailable(f"The database at {self.url} is unavailable: {_reason(exc)}") from exc
         except sa_exc.TimeoutError as exc:  # the pool had no free connection in time
@@ -192,7 +193,8 @@ class SQLAlchemyStorageAdapter:
             # delete and fails on the missing parent, instead of slipping a child in that fails the delete.
             if self._lock_rows:
                 await conn.execute(sa.select(threads.c.id).where(threads.c.id == thread_id).with_for_update())
-                await conn.execute(sa.select(runs.c.id).where(runs.c.thread_id == thread_id).with_for_update())
+                await conn.execute(sa.select(runs.c.id).where(runs.c.thread_id == thread_id)
+                                   .with_for_update())
             for table in (steps, runs, messages):
                 await conn.execute(sa.delete(table).where(table.c.thread_id == thread_id))
             result = await conn.execute(sa.delete(threads).where(threads.c.id == thread_id))
