@@ -17,7 +17,8 @@ from typing import Any
 from ..errors import APIError, ServerError
 from ..ids import new_id
 from ..router import SSE_DONE, sse
-from ..storage import EXECUTING_RUN_STATUSES, ActiveRunError, ListQuery, StaleStatusError
+from ..storage import (ACTIVE_RUN_STATUSES, EXECUTING_RUN_STATUSES, ActiveRunError, ListQuery,
+                       StaleStatusError)
 from . import RunContext, TextDelta, ToolCallDelta, TurnEnd
 
 log = logging.getLogger("supercompat")
@@ -416,12 +417,14 @@ class RunEngine:
         return ended
 
     async def past_orphans(self, thread_id: str, write: Any) -> Any:
-        """``await write()``; if a run blocks it (ActiveRunError) whose executor died, end that run
-        and try once more."""
+        """``await write()``; if a run blocks it (ActiveRunError) whose executor died, or that is past
+        its ``expires_at`` with no timer left to expire it (its process stopped), end that run and
+        try once more."""
         try:
             return await write()
-        except ActiveRunError:
-            if not await self.end_orphans(thread_id):
+        except ActiveRunError as blocked:
+            run = await self.app.storage.get_run(thread_id, blocked.run_id)
+            if run is not None and (await self.settle(run))["status"] in ACTIVE_RUN_STATUSES:
                 raise
         return await write()
 

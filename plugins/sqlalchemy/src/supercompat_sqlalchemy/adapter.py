@@ -68,7 +68,11 @@ class SQLAlchemyStorageAdapter:
     async def _errors(self) -> AsyncIterator[None]:
         try:
             yield
-        except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
+        except sa_exc.DBAPIError as exc:
+            # asyncpg reports a connection dropped mid-statement as a plain DBAPIError, flagged invalidated.
+            lost = isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError)) or exc.connection_invalidated
+            if not lost:
+                raise
             raise StorageUnavailable(f"The database at {self.url} is unavailable: {_reason(exc)}") from exc
         except sa_exc.TimeoutError as exc:  # the pool had no free connection in time
             raise StorageUnavailable(f"The database at {self.url} is busy: no free connection in time.") from exc
@@ -185,6 +189,12 @@ class SQLAlchemyStorageAdapter:
 
     async def delete_thread(self, thread_id: str) -> bool:
         async with self._write() as conn:
+            # Lock the parents first: a run still writing its messages and steps then waits for the
+            # delete and fails on the missing parent, instead of slipping a child in that fails the delete.
+            if self._lock_rows:
+                await conn.execute(sa.select(threads.c.id).where(threads.c.id == thread_id).with_for_update())
+                await conn.execute(sa.select(runs.c.id).where(runs.c.thread_id == thread_id)
+                                   .with_for_update())
             for table in (steps, runs, messages):
                 await conn.execute(sa.delete(table).where(table.c.thread_id == thread_id))
             result = await conn.execute(sa.delete(threads).where(threads.c.id == thread_id))

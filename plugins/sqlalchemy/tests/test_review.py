@@ -1,0 +1,169 @@
+"""Races and edge cases found in review: each test here failed before the fix it came with."""
+
+import asyncio
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+import sqlalchemy as sa
+
+from supercompat.testing.storage import make_message, make_run, make_step, make_thread
+from supercompat_sqlalchemy import StorageUnavailable, sqlalchemy_storage_adapter
+from supercompat_sqlalchemy.migrations import head
+from supercompat_sqlalchemy.testing import scratch_database
+
+
+def sync_engine(url: str) -> sa.Engine:
+    """A plain synchronous engine on the same database: a second connection with its own transactions."""
+    parsed = sa.make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        # Fail at once instead of waiting out the busy timeout: the write lock is held by the other side.
+        return sa.create_engine(parsed.set(drivername="sqlite+pysqlite"), connect_args={"timeout": 0})
+    driver = "postgresql+psycopg" if backend == "postgresql" else "mysql+pymysql"
+    return sa.create_engine(parsed.set(drivername=driver))
+
+
+def lock_timeout(conn: sa.Connection) -> None:
+    """Give up after a second when a row lock is held elsewhere (the sign that the other side locked it)."""
+    backend = conn.engine.dialect.name
+    if backend == "postgresql":
+        conn.exec_driver_sql("SET lock_timeout = '1s'")
+    elif backend in ("mysql", "mariadb"):
+        conn.exec_driver_sql("SET SESSION innodb_lock_wait_timeout = 1")
+
+
+@contextmanager
+def while_running(storage, prefix: str, write) -> Iterator[list]:
+    """Just before ``storage`` runs a statement starting with ``prefix``, commit ``write(conn)`` from
+    another connection, as another process would. Yields a list that gets what that write raised."""
+    other = sync_engine(storage.engine.url.render_as_string(hide_password=False))
+    outcome: list = []
+
+    def interleave(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith(prefix) and not outcome:
+            try:
+                with other.begin() as sync_conn:
+                    lock_timeout(sync_conn)
+                    write(sync_conn)
+                outcome.append(None)
+            except (sa.exc.DBAPIError, sqlite3.Error) as exc:
+                outcome.append(exc)
+
+    sa.event.listen(storage.engine.sync_engine, "before_cursor_execute", interleave)
+    try:
+        yield outcome
+    finally:
+        sa.event.remove(storage.engine.sync_engine, "before_cursor_execute", interleave)
+        other.dispose()
+
+
+@pytest.mark.parametrize("table, insert", [
+    ("supercompat_threads", "message"),  # the run's answer, written as the thread goes
+    ("supercompat_runs", "step"),  # the run's next step, written as its run goes
+])
+async def test_deleting_a_thread_while_its_run_writes(storage, table, insert):
+    thread = make_thread()
+    await storage.create_thread(thread, [make_message(thread["id"])])
+    run = make_run(thread["id"], status="in_progress")
+    await storage.create_run(run, [])
+    await storage.create_step(make_step(thread["id"], run["id"]))
+
+    def write(conn):
+        if insert == "message":
+            row = make_message(thread["id"], role="assistant", run_id=run["id"])
+            conn.execute(sa.text("INSERT INTO supercompat_messages (id, created_at, thread_id, run_id, role) "
+                                 "VALUES (:id, :created_at, :thread_id, :run_id, :role)"), row)
+        else:
+            row = make_step(thread["id"], run["id"])
+            conn.execute(sa.text("INSERT INTO supercompat_steps (id, created_at, run_id, thread_id) "
+                                 "VALUES (:id, :created_at, :run_id, :thread_id)"), row)
+
+    with while_running(storage, f"DELETE FROM {table} ", write) as outcome:
+        # The delete wins: the run's late write waits for it and then finds nothing to write into.
+        assert await storage.delete_thread(thread["id"]) is True
+    assert outcome and outcome[0] is not None
+    assert await storage.get_thread(thread["id"]) is None
+    assert await storage.get_run(thread["id"], run["id"]) is None
+
+
+def kill_other_sessions(conn: sa.Connection) -> None:
+    """What a database restart or a network cut does to every connection but this one."""
+    if conn.engine.dialect.name == "postgresql":
+        conn.exec_driver_sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                             "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+    else:
+        for (pid,) in conn.exec_driver_sql("SELECT id FROM information_schema.processlist "
+                                           "WHERE db = DATABASE() AND id <> CONNECTION_ID()").all():
+            conn.exec_driver_sql(f"KILL {pid}")
+
+
+async def test_a_connection_dropped_mid_transaction_is_a_503_and_writes_nothing(storage):
+    if storage.engine.dialect.name == "sqlite":
+        pytest.skip("a file has no connection to drop")
+    thread = make_thread()
+    await storage.create_thread(thread, [])
+    message = make_message(thread["id"])
+    with while_running(storage, "INSERT INTO supercompat_messages", kill_other_sessions):
+        with pytest.raises(StorageUnavailable) as info:
+            await storage.create_message(message)
+    assert info.value.status == 503 and "unavailable" in info.value.message
+    # The pool replaces the dead connection; the message was never half-written.
+    assert await storage.get_message(thread["id"], message["id"]) is None
+    assert await storage.create_message(message) == message
+
+
+@pytest.fixture
+def two_fresh_urls(database_url):
+    backend = sa.make_url(database_url).get_backend_name()
+    with scratch_database(backend) as first, scratch_database(backend) as second:
+        yield first, second
+
+
+async def test_two_storages_first_used_at_once_each_get_their_schema(two_fresh_urls):
+    storages = [sqlalchemy_storage_adapter(url) for url in two_fresh_urls]
+    try:
+        # Bounded only so that a deadlock fails the test instead of hanging it.
+        await asyncio.wait_for(asyncio.gather(*(s.get_thread("thread_x") for s in storages)), 60)
+        for s in storages:
+            assert await s.migrate() == (head(), head())
+            thread = make_thread()
+            await s.create_thread(thread, [make_message(thread["id"])])
+    finally:
+        for s in storages:
+            await s.close()
+
+
+FIRST_USE = """
+import asyncio, sys
+from supercompat_sqlalchemy import sqlalchemy_storage_adapter
+
+async def main():
+    storage = sqlalchemy_storage_adapter(sys.argv[1])
+    print("ready", flush=True)
+    sys.stdin.readline()
+    try:
+        await storage.get_thread("thread_x")
+        print("ok")
+    except Exception as exc:
+        print(type(exc).__name__, getattr(exc, "message", exc))
+    await storage.close()
+
+asyncio.run(main())
+"""
+
+
+def test_processes_first_using_a_new_database_at_once_all_succeed(two_fresh_urls):
+    url = two_fresh_urls[0]
+    processes = [subprocess.Popen([sys.executable, "-c", FIRST_USE, url], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, text=True) for _ in range(3)]
+    for process in processes:
+        assert process.stdout.readline() == "ready\n"
+    for process in processes:
+        process.stdin.write("go\n")
+        process.stdin.flush()
+    outcomes = [process.communicate(timeout=120)[0].strip() for process in processes]
+    assert outcomes == ["ok"] * 3
