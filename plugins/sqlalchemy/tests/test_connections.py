@@ -75,3 +75,20 @@ async def test_a_closed_storage_refuses_work_instead_of_reconnecting(database_ur
     with pytest.raises(StorageUnavailable, match="has been closed"):
         await storage.get_thread("thread_x")
     assert storage.engine.pool.checkedout() == 0
+
+
+@pytest.mark.parametrize("name", ["nul \x00 inside", "lone \ud800 surrogate", "x" * 300],
+                         ids=["nul", "surrogate", "too-long-for-varchar"])
+async def test_text_a_database_cannot_store_is_a_400_and_stores_nothing(storage, name):
+    from supercompat.errors import InvalidRequest
+    from supercompat.storage import ListQuery
+    from supercompat.testing.storage import make_assistant
+
+    assistant = make_assistant(instructions=name, name=name)
+    try:
+        await storage.create_assistant(assistant)
+    except InvalidRequest as exc:
+        assert exc.status == 400 and ("can't be stored" in exc.message or "can't store" in exc.message)
+        assert (await storage.list_assistants(ListQuery())).data == []
+    else:  # SQLite takes anything; MariaDB takes a NUL character
+        assert (await storage.get_assistant(assistant["id"]))["instructions"] == name

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from supercompat.errors import APIError
+from supercompat.errors import APIError, InvalidRequest
 from supercompat.storage import (ACTIVE_RUN_STATUSES, EXECUTING_RUN_STATUSES, ActiveRunError, ListQuery, Obj,
                                  Page, StaleStatusError)
 
@@ -69,11 +69,19 @@ class SQLAlchemyStorageAdapter:
         try:
             yield
         except sa_exc.DBAPIError as exc:
+            # SQLSTATE class 22 (asyncpg's errors arrive as plain DBAPIErrors): a NUL character, text too
+            # long for its column, a lone surrogate... the request's fault, not the database's.
+            if isinstance(exc, sa_exc.DataError) or str(getattr(exc.orig, "sqlstate", "")).startswith("22"):
+                raise InvalidRequest(f"The storage database can't store a value of this request: "
+                                     f"{_reason(exc)}") from exc
             # asyncpg reports a connection dropped mid-statement as a plain DBAPIError, flagged invalidated.
             lost = isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError)) or exc.connection_invalidated
             if not lost:
                 raise
             raise StorageUnavailable(f"The database at {self.url} is unavailable: {_reason(exc)}") from exc
+        except UnicodeEncodeError as exc:  # lone surrogates, which no database encoding takes
+            raise InvalidRequest(f"The request has text that can't be stored: {exc.reason} at position "
+                                 f"{exc.start}.") from exc
         except sa_exc.TimeoutError as exc:  # the pool had no free connection in time
             raise StorageUnavailable(f"The database at {self.url} is busy: no free connection in time.") from exc
         except (OSError, TimeoutError) as exc:
