@@ -37,13 +37,16 @@ ROUNDS = 5  # rounds per thread: add a message, stream a run, list the thread
 
 
 @contextmanager
-def running_server() -> Iterator[tuple[str, list[str], int]]:
-    """`supercompat serve` on a free loopback port; yields its base URL, the list its error log
-    (stderr) is collected into, and its process id."""
+def running_server(storage_url: str | None = None, workers: int = 1) -> Iterator[tuple[str, list[str], int]]:
+    """`supercompat serve` on a free loopback port (memory storage, or the sqlalchemy storage at
+    ``storage_url``); yields its base URL, the list its error log (stderr) is collected into, and its
+    process id."""
     with tempfile.TemporaryDirectory() as tmp:
         config = os.path.join(tmp, "supercompat.toml")
+        storage = f'[storage]\nplugin = "sqlalchemy"\nurl = "{storage_url}"\n' if storage_url else ""
         with open(config, "w") as f:
-            f.write(f'[client]\nplugin = "scripted"\n[server]\nport = 0\napi_keys = ["{API_KEY}"]\n')
+            f.write(f'[client]\nplugin = "scripted"\n{storage}[server]\nport = 0\nworkers = {workers}\n'
+                    f'api_keys = ["{API_KEY}"]\n')
         proc = subprocess.Popen([sys.executable, "-m", "supercompat.cli", "serve", "--config", config],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         log: list[str] = []
@@ -58,12 +61,30 @@ def running_server() -> Iterator[tuple[str, list[str], int]]:
             del log[:]
             drain = threading.Thread(target=lambda: log.extend(proc.stderr), daemon=True)
             drain.start()
-            yield f"http://127.0.0.1:{found.group(1)}/v1", log, proc.pid
+            base = f"http://127.0.0.1:{found.group(1)}"
+            wait_healthy(base)  # with several workers the port is bound before they all serve
+            yield f"{base}/v1", log, proc.pid
         finally:
             proc.terminate()
             proc.wait()
             drain.join()
             proc.stderr.close()
+
+
+def wait_healthy(base: str, timeout: float = 30.0) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the server at {base} never became healthy")
+        time.sleep(0.05)
 
 
 class Load:
