@@ -19,7 +19,8 @@ from typing import Any
 
 from .scripted import Reply, ScriptedClientAdapter, scripted_client_adapter
 
-_KITS = {"AssistantsContractTests": ".contract", "ClientAdapterTests": ".clients", "RunAdapterTests": ".runs", "StorageAdapterTests": ".storage"}
+_KITS = {"AssistantsContractTests": ".contract", "ClientAdapterTests": ".clients",
+         "ProviderFailureTests": ".failures", "RunAdapterTests": ".runs", "StorageAdapterTests": ".storage"}
 
 
 def __getattr__(name: str) -> Any:
@@ -35,5 +36,6 @@ def app_of(client: object) -> object:
     return client._client._transport.app  # type: ignore[attr-defined]
 
 
-__all__ = ["AssistantsContractTests", "ClientAdapterTests", "Reply", "RunAdapterTests", "ScriptedClientAdapter", "StorageAdapterTests",
+__all__ = ["AssistantsContractTests", "ClientAdapterTests", "ProviderFailureTests", "Reply", "RunAdapterTests",
+           "ScriptedClientAdapter", "StorageAdapterTests",
            "app_of", "scripted_client_adapter"]

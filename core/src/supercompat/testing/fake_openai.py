@@ -159,6 +159,9 @@ class _Handler(LoopbackHandler):
         if method == "GET" and path == "/stats":
             return self.send_json(200, fake.stats())
         scripted = fake.next_answer() if _is_chat(method, path) else None
+        key = request["headers"].get("authorization", "").removeprefix("Bearer ")
+        if fake.api_key is not None and key != fake.api_key:
+            return self._error(401, f"Incorrect API key provided: {key}.", code="invalid_api_key")
         route = path.removeprefix("/v1")
         if method == "POST" and route == "/chat/completions":
             if not isinstance(body, dict):
@@ -283,15 +286,18 @@ class FakeOpenAIProvider(LoopbackProvider):
     """A ``ThreadingHTTPServer`` on 127.0.0.1 speaking OpenAI's chat-completions wire format.
 
     ``latency_ms``: wait before each chat answer; ``tokens``: words in the default text answer;
-    ``token_delay_ms``: wait between streamed content events; ``record=False`` keeps no request
-    log (only the ``/stats`` counters), for long benchmark runs."""
+    ``token_delay_ms``: wait between streamed content events; ``api_key``: the only key accepted
+    (default: any); ``record=False`` keeps no request log (only the ``/stats`` counters), for long
+    benchmark runs."""
 
     name = "fake-openai"
     handler = _Handler
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, latency_ms: float = 0, tokens: int = 20,
-                 token_delay_ms: float = 0, models: tuple[str, ...] = (MODEL,), record: bool = True) -> None:
+                 token_delay_ms: float = 0, models: tuple[str, ...] = (MODEL,), api_key: str | None = None,
+                 record: bool = True) -> None:
         self.latency = latency_ms / 1000
+        self.api_key = api_key
         self.tokens = tokens
         self.token_delay = token_delay_ms / 1000
         self.models = models
