@@ -1,7 +1,6 @@
 """The google adapter through the real google-genai SDK (sync and async) against the fake Gemini:
 wire details, the tool round trip, error mapping, models, configuration."""
 
-import asyncio
 import base64
 
 import pytest
@@ -10,8 +9,7 @@ from supercompat import plugins
 from supercompat.errors import APIError, ConfigError
 from supercompat_google import google_client_adapter
 from supercompat_google.adapter import GoogleClientAdapter
-from supercompat_google.testing import (Error, FakeGeminiProvider, FunctionCalls, Hang, MidStreamError,
-                                        PromptBlocked, Text)
+from supercompat_google.testing import Error, FunctionCalls, MidStreamError, PromptBlocked, Text
 
 PARAMS = {"model": "gemini-2.5-flash", "messages": [{"role": "user", "content": "Hi there"}]}
 TOOLS = [{"type": "function", "function": {"name": "get_weather", "parameters": {
@@ -96,7 +94,7 @@ async def test_google_errors_keep_status_and_message(adapter, fake, error, statu
     assert isinstance(e.__cause__, errors.APIError)
 
 
-async def test_invalid_api_key_is_401(make_client, fake):
+async def test_gemini_400_for_an_invalid_key_is_a_401(make_client, fake):
     fake.api_key = "the-right-key"
     with pytest.raises(APIError) as info:
         await google_client_adapter(google=make_client()).chat_completions(PARAMS)
@@ -134,45 +132,10 @@ async def test_malformed_function_call_fails_the_turn(adapter, fake):
     assert info.value.status == 502 and info.value.code == "malformed_function_call"
 
 
-@pytest.mark.parametrize("stream", [False, True], ids=["create", "stream"])
-async def test_timeout_is_504(make_client, fake, stream):
-    adapter = google_client_adapter(google=make_client(timeout=200))  # milliseconds, as HttpOptions takes it
-    fake.script(Hang(30))
-    with pytest.raises(APIError) as info:
-        await (collect(adapter) if stream else adapter.chat_completions(PARAMS))
-    assert (info.value.status, info.value.code) == (504, "timeout")
-
-
-async def test_unreachable_provider_is_502(make_client):
-    adapter = google_client_adapter(google=make_client(base_url="http://127.0.0.1:9"))
-    with pytest.raises(APIError) as info:
-        await adapter.chat_completions(PARAMS)
-    assert (info.value.status, info.value.code) == (502, "connection_error")
-
-
 async def test_list_models(adapter):
     assert await adapter.list_models() == [
         {"id": "gemini-2.5-flash", "object": "model", "created": 0, "owned_by": "google"},
         {"id": "test-model", "object": "model", "created": 0, "owned_by": "google"}]
-
-
-async def test_closing_the_stream_early_ends_the_provider_call(make_client):
-    with FakeGeminiProvider(chunk_delay_ms=20) as slow:  # still sending when the consumer leaves
-        adapter = google_client_adapter(google=make_client(base_url=slow.base_url))
-        slow.script(Text(" ".join(["word"] * 200)))
-        stream = adapter.chat_completions_stream(PARAMS)
-        await anext(stream)
-        assert (await anext(stream))["choices"][0]["delta"]["content"] == "word"
-        await stream.aclose()
-        await wait_for(lambda: slow.disconnects == 1)
-
-
-async def wait_for(condition):
-    for _ in range(500):  # a bound, not a timing goal: fails only if it never happens
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition never became true")
 
 
 def test_rejects_what_is_not_a_genai_client():

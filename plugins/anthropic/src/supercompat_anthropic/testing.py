@@ -214,8 +214,12 @@ class _Handler(LoopbackHandler):
     def route(self, request: dict[str, Any]) -> None:
         fake = self.fake
         method, path, headers, body = request["method"], request["path"], request["headers"], request["body"]
-        if not (headers.get("x-api-key") or headers.get("authorization", "").startswith("Bearer ")):
+        bearer = headers.get("authorization", "")
+        key = headers.get("x-api-key") or (bearer[len("Bearer "):] if bearer.startswith("Bearer ") else "")
+        if not key:
             return self._error(401, "x-api-key header is required")
+        if fake.api_key is not None and key != fake.api_key:
+            return self._error(401, "invalid x-api-key")
         if not headers.get("anthropic-version"):
             return self._error(400, "anthropic-version: header is required")
         if method == "POST" and path.endswith("/v1/messages"):
@@ -248,16 +252,16 @@ class _Handler(LoopbackHandler):
 
 class FakeAnthropicProvider(LoopbackProvider):
     """A ``ThreadingHTTPServer`` on 127.0.0.1 speaking Anthropic's Messages API (``/v1/messages``,
-    ``/v1/models``), under an optional path ``prefix``. ``disconnects`` counts streams the client
-    went away from before they ended."""
+    ``/v1/models``), under an optional path ``prefix``. ``api_key``: the only key accepted (default:
+    any); ``disconnects`` counts streams the client went away from before they ended."""
 
     name = "fake-anthropic"
     handler = _Handler
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, models: tuple[str, ...] = MODELS,
-                 word_delay_ms: float = 0) -> None:
+                 word_delay_ms: float = 0, api_key: str | None = None) -> None:
         super().__init__(host=host, port=port)
-        self.models = models
+        self.models, self.api_key = models, api_key
         self.word_delay = word_delay_ms / 1000
 
     @property
