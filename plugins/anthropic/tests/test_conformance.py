@@ -5,7 +5,7 @@ import pytest
 
 from supercompat.testing import ClientAdapterTests, ProviderFailureTests
 from supercompat_anthropic import anthropic_client_adapter
-from supercompat_anthropic.testing import ScriptedFakeAnthropic, Truncated
+from supercompat_anthropic.testing import Garbled, ScriptedFakeAnthropic, Truncated
 
 
 class TestAnthropicClientAdapter(ClientAdapterTests):
@@ -21,4 +21,4 @@ class TestAnthropicProviderFailures(ProviderFailureTests):
     def stream_slowly(self, fake):
         fake.word_delay = 0.02
 
-    truncated = Truncated
+    garbled, truncated = Garbled, Truncated

@@ -4,7 +4,7 @@ against the fake Gemini."""
 import pytest
 from supercompat.testing import ClientAdapterTests, ProviderFailureTests
 from supercompat_google import google_client_adapter
-from supercompat_google.testing import ScriptedFakeGemini
+from supercompat_google.testing import Garbled, ScriptedFakeGemini, Truncated
 
 
 class TestGoogleClientAdapter(ClientAdapterTests):
@@ -19,3 +19,5 @@ class TestGoogleProviderFailures(ProviderFailureTests):
 
     def stream_slowly(self, fake):
         fake.chunk_delay = 0.02
+
+    garbled, truncated = Garbled, Truncated

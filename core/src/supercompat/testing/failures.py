@@ -70,11 +70,18 @@ class ProviderFailureTests:
     def dropped(self) -> Any:
         return None
 
+    # helpers
     def scripted(self, fake: Any, builder: Callable[[], Any]) -> None:
         scripted = builder()
         if scripted is None:
             pytest.skip(f"the fake has no {builder.__name__} answer")
         fake.script(scripted)
+
+    def long_slow_stream(self, adapter: Any, fake: Any) -> Any:
+        """A stream from ``adapter`` that is still being sent when the consumer leaves."""
+        self.stream_slowly(fake)
+        fake.script(" ".join(["word"] * 200))
+        return adapter.chat_completions_stream(request())
 
     # the tests
     @STREAM
@@ -114,21 +121,18 @@ class ProviderFailureTests:
         assert (e.status, e.type) == (502, "server_error")
 
     async def test_closing_the_stream_early_aborts_the_provider_call(self, adapter: Any, fake: Any) -> None:
-        self.stream_slowly(fake)
-        fake.script(" ".join(["word"] * 200))  # still being sent when the consumer leaves
-        stream = adapter.chat_completions_stream(request())
+        stream = self.long_slow_stream(adapter, fake)
         await anext(stream)
         await anext(stream)
         await stream.aclose()
         await wait_for(lambda: fake.disconnects == 1)
 
     async def test_cancelling_the_consumer_aborts_the_provider_call(self, adapter: Any, fake: Any) -> None:
-        self.stream_slowly(fake)
-        fake.script(" ".join(["word"] * 200))
+        stream = self.long_slow_stream(adapter, fake)
         started = asyncio.Event()
 
         async def consume() -> None:
-            async for _ in adapter.chat_completions_stream(request()):
+            async for _ in stream:
                 started.set()
 
         task = asyncio.create_task(consume())

@@ -72,6 +72,11 @@ class StreamError:
 
 
 @dataclass
+class Garbled:
+    """A stream whose first text delta is not JSON (non-streaming: a body that isn't JSON)."""
+
+
+@dataclass
 class Truncated:
     """A stream that stops after ``after`` words: no ``message_delta``, no ``message_stop``."""
 
@@ -241,12 +246,15 @@ class _Handler(LoopbackHandler):
             if isinstance(response, StreamError):
                 return self._error(529 if response.type == "overloaded_error" else 500, response.message,
                                    response.type)
+            if isinstance(response, Garbled):
+                return self.send(200, b'{"id":"msg_garbled","content":[')
             return self.send_json(200, _message(body, response))
         self.start_stream()
         for name, data in _events(body, response):
             if name == "content_block_delta" and fake.word_delay:
                 fake.pause(fake.word_delay)
-            self.send_chunk(f"event: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode())
+            data = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))  # str: garbled
+            self.send_chunk(f"event: {name}\ndata: {data}\n\n".encode())
         self.end_stream()
 
 
@@ -338,6 +346,9 @@ def _events(body: dict[str, Any], response: Any) -> Any:
     start = {"id": f"msg_{uuid.uuid4().hex[:24]}", "type": "message", "role": "assistant", "model": body["model"],
              "content": [], "stop_reason": None, "stop_sequence": None, "usage": _usage(body, 1)}
     yield "message_start", {"type": "message_start", "message": start}
+    if isinstance(response, Garbled):
+        yield "content_block_delta", '{"type":"content_block_delta","index":0,"delta":{'
+        return
     if isinstance(response, (StreamError, Truncated)):
         blocks = [{"type": "text", "text": "".join(_words(" ".join(["word"] * response.after)))}]
     else:

@@ -81,6 +81,18 @@ class MidStreamError:
     after: int = 1
 
 
+@dataclass
+class Garbled:
+    """A stream whose second event is not JSON (non-streaming: a body that isn't JSON)."""
+
+
+@dataclass
+class Truncated:
+    """A stream that stops after ``after`` words, none of them with a ``finishReason``."""
+
+    after: int = 2
+
+
 GOOGLE_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
                  409: "ABORTED", 429: "RESOURCE_EXHAUSTED", 499: "CANCELLED", 500: "INTERNAL",
                  501: "NOT_IMPLEMENTED", 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED"}
@@ -408,18 +420,25 @@ class _Handler(LoopbackHandler):
             events.append({"error": {"code": answer.code, "message": answer.message,
                                      "status": GOOGLE_STATUS.get(answer.code, "UNKNOWN")}})
             return self._sse(events)
+        if isinstance(answer, Garbled):
+            if not stream:
+                return self.send(200, b'{"candidates":[{', content_type=JSON)
+            return self._sse([*_chunks(body, Text("alpha bravo"), model)[:1], '{"candidates":[{'])
+        if isinstance(answer, Truncated):
+            return self._sse(_chunks(body, Text("alpha bravo charlie delta"), model)[:answer.after])
         chunks = _chunks(body, answer, model)
         if stream:
             return self._sse(chunks)
         return self.send_json(200, _merged(chunks), content_type=JSON)
 
-    def _sse(self, events: list[dict[str, Any]]) -> None:
+    def _sse(self, events: list[Any]) -> None:
         fake = self.fake
         self.start_stream("text/event-stream")
         for i, event in enumerate(events):  # exactly "data: <json>" and a blank line; no event:, no [DONE]
             if i and fake.chunk_delay:
                 fake.pause(fake.chunk_delay)
-            self.send_chunk(b"data: " + json.dumps(event).encode() + b"\r\n\r\n")
+            data = event if isinstance(event, str) else json.dumps(event)  # a str: garbled on purpose
+            self.send_chunk(f"data: {data}\r\n\r\n".encode())
         self.end_stream()
 
     @staticmethod
