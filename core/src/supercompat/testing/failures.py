@@ -100,7 +100,7 @@ class ProviderFailureTests:
     async def test_a_refused_key_is_401(self, adapter: Any, fake: Any) -> None:
         self.refuse_key(fake)
         e = await failure(adapter.chat_completions(request()))
-        assert (e.status, e.type) == (401, "invalid_request_error")
+        assert (e.status, e.type, e.code) == (401, "invalid_request_error", "invalid_api_key")  # as OpenAI says it
 
     @STREAM
     async def test_garbled_response_is_502(self, adapter: Any, fake: Any, stream: bool) -> None:

@@ -152,8 +152,9 @@ def _provider_errors() -> Iterator[None]:
                            status=502, type="server_error") from exc
         # Mistral's 422 is its schema check of the request: OpenAI says 400 for the same.
         status = 400 if exc.status_code == 422 else exc.status_code
+        code = fields.get("code") or ("invalid_api_key" if status == 401 else None)  # as OpenAI says it
         raise APIError(fields.get("message") or exc.body or exc.message, status=status,
-                       type=fields.get("type") or _default_type(status), code=fields.get("code"),
+                       type=fields.get("type") or _default_type(status), code=code,
                        param=fields.get("param")) from exc
     except httpx2.TimeoutException as exc:  # before TransportError, its base class
         raise APIError("The model provider did not answer in time.", status=504, type="server_error",
