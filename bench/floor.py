@@ -14,6 +14,7 @@ import openai
 
 JSON = {"content-type": "application/json"}
 SSE = {"content-type": "text/event-stream; charset=utf-8"}
+LONG_THREAD = "thread_long"  # the floor lists this thread to get 20 messages back
 
 
 class CannedAnswers:
@@ -27,7 +28,9 @@ class CannedAnswers:
         if len(parts) == 3:
             return "thread"
         if parts[4] == "messages":
-            return "message" if request.method == "POST" else "messages"
+            if request.method == "POST":
+                return "message"
+            return "long_messages" if parts[3] == LONG_THREAD else "messages"
         if len(parts) == 6:
             return "run_completed"
         return "run_stream" if json.loads(request.content).get("stream") else "run_queued"
@@ -55,6 +58,9 @@ def capture(client: openai.OpenAI, assistant_id: str) -> CannedAnswers:
     canned.bodies["message"] = beta.messages.with_raw_response.create(
         thread_id, role="user", content="crud message 0").http_response.content
     canned.bodies["messages"] = beta.messages.with_raw_response.list(thread_id, limit=20).http_response.content
+    for i in range(20):
+        beta.messages.create(thread_id, role="user", content=f"long thread message {i}")
+    canned.bodies["long_messages"] = beta.messages.with_raw_response.list(thread_id, limit=20).http_response.content
     raw = beta.runs.with_raw_response.create(thread_id=thread_id, assistant_id=assistant_id)
     canned.bodies["run_queued"] = raw.http_response.content
     run = beta.runs.poll(raw.parse().id, thread_id=thread_id, poll_interval_ms=1)

@@ -35,7 +35,7 @@ from typing import Any
 
 import openai
 
-from floor import capture
+from floor import LONG_THREAD, capture
 from stores import Stores, stores
 from supercompat import async_supercompat, supercompat
 from supercompat_openai import openai_client_adapter
@@ -476,6 +476,12 @@ class Bench:
             return client, assistant
 
         crud = await self._crud(n, 50, same_client)
+        lists = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            page = await call(client.beta.threads.messages.list(LONG_THREAD, limit=20))
+            lists.append(ms_since(t0))
+            assert len(page.data) == 20
         thread = await call(client.beta.threads.create())
         polls, ttft, totals, cpu = [], [], [], []
         for _ in range(runs):
@@ -488,7 +494,7 @@ class Bench:
             totals.append(total)
         return {**{k: crud[k] for k in ("iteration", "threads_create", "messages_create", "messages_list",
                                         "cpu_ms_per_iteration")},
-                "run_createAndPoll": summary(polls), "run_ttft": summary(ttft), "run_stream_total": summary(totals)}
+                "messages_list_20": summary(lists), "run_createAndPoll": summary(polls), "run_ttft": summary(ttft), "run_stream_total": summary(totals)}
 
 
 async def run_workloads(bench: Bench, names: list[str], scale: float) -> dict[str, Any]:
