@@ -10,14 +10,17 @@ def fake():
         yield provider
 
 
-@pytest.fixture(params=["sync", "async"])
+@pytest.fixture(params=["sync", "sync-own-http-client", "async"])
 async def make_client(request, fake):
-    """Builds real openai SDK clients, sync or async per the parameter, pointed at the fake."""
+    """Builds real openai SDK clients pointed at the fake: async, sync (which the adapter calls through
+    an async twin), or sync with an http_client of its own (which it calls in worker threads)."""
     made = []
 
     def make(**options):
         options = {"base_url": fake.base_url, "api_key": "test-key", "max_retries": 0, **options}
-        client = openai.OpenAI(**options) if request.param == "sync" else openai.AsyncOpenAI(**options)
+        if request.param == "sync-own-http-client":
+            options.setdefault("http_client", openai.DefaultHttpxClient())
+        client = openai.AsyncOpenAI(**options) if request.param == "async" else openai.OpenAI(**options)
         made.append(client)
         return client
 
