@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import queue
+from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -76,30 +77,49 @@ class _SyncStream(httpx2.SyncByteStream):
 
 
 class _AsyncStream(httpx2.AsyncByteStream):
+    """Chunks cross from the core loop to the caller's in a deque. The caller's loop is woken once
+    per burst, not once per chunk: a run's events come in bursts, and each wake-up is a write to the
+    loop's self-pipe and a hand-over of the GIL between the two threads."""
+
     def __init__(self, chunks: AsyncIterator[bytes]) -> None:
         caller = asyncio.get_running_loop()
         self._future: Any = None
-        self._queue: asyncio.Queue[Any] = asyncio.Queue()
-        put = self._queue.put_nowait
+        self._items: deque[Any] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self._wake_pending = False
+        items = self._items
 
-        def deliver(item: Any) -> None:
+        def deliver(item: Any) -> None:  # on the core loop
+            items.append(item)
+            if self._wake_pending:
+                return  # a wake-up is on its way: the reader takes this item with the others
+            self._wake_pending = True
             try:
-                caller.call_soon_threadsafe(put, item)
+                caller.call_soon_threadsafe(self._wake)
             except RuntimeError:  # the caller's loop is gone: nobody is listening any more
                 if self._future is not None:
                     self._future.cancel()
 
         self._future = _loop.submit(_pump(chunks, deliver))
 
+    def _wake(self) -> None:  # on the caller's loop
+        self._wake_pending = False
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        get = self._queue.get
+        items = self._items
         while True:
-            item = await get()
-            if item is _END:
-                return
-            if isinstance(item, _Failure):
-                raise httpx2.ReadError(str(item.exc)) from item.exc
-            yield item
+            while items:
+                item = items.popleft()
+                if item is _END:
+                    return
+                if isinstance(item, _Failure):
+                    raise httpx2.ReadError(str(item.exc)) from item.exc
+                yield item
+            self._waiter = asyncio.get_running_loop().create_future()
+            if not items:  # else an item arrived meanwhile, its wake-up still on its way
+                await self._waiter
 
     async def aclose(self) -> None:
         self._future.cancel()
