@@ -24,7 +24,9 @@ class CannedAnswers:
         self.bodies: dict[str, bytes] = {}
 
     def kind(self, request: httpx2.Request) -> str:
-        parts = request.url.path.split("/")  # /v1/threads[/id/messages|/id/runs[/id]]
+        parts = request.url.path.split("/")  # /v1/chat/completions, /v1/threads[/id/messages|/id/runs[/id]]
+        if parts[2] == "chat":
+            return "chat_stream"
         if len(parts) == 3:
             return "thread"
         if parts[4] == "messages":
@@ -37,7 +39,8 @@ class CannedAnswers:
 
     def handle(self, request: httpx2.Request) -> httpx2.Response:
         kind = self.kind(request)
-        return httpx2.Response(200, headers=SSE if kind == "run_stream" else JSON, content=self.bodies[kind])
+        streamed = kind in ("run_stream", "chat_stream")
+        return httpx2.Response(200, headers=SSE if streamed else JSON, content=self.bodies[kind])
 
     def sdk_client(self, asynchronous: bool) -> openai.OpenAI | openai.AsyncOpenAI:
         transport = httpx2.MockTransport(self.handle)
@@ -48,9 +51,12 @@ class CannedAnswers:
         return openai.OpenAI(http_client=openai.DefaultHttpxClient(transport=transport), **options)
 
 
-def capture(client: openai.OpenAI, assistant_id: str) -> CannedAnswers:
-    """One of each answer, taken from a (sync) supercompat client on a fresh store."""
+def capture(client: openai.OpenAI, assistant_id: str, provider: openai.OpenAI) -> CannedAnswers:
+    """One of each answer, taken from a (sync) supercompat client on a fresh store, and a streamed
+    chat completion from the (sync) provider client."""
     canned = CannedAnswers()
+    canned.bodies["chat_stream"] = provider.chat.completions.with_raw_response.create(
+        model="fake-model", stream=True, messages=[{"role": "user", "content": "Stream please 0"}]).http_response.read()
     beta = client.beta.threads
     raw = beta.with_raw_response.create(metadata={"assistantId": assistant_id})
     canned.bodies["thread"] = raw.http_response.content

@@ -100,6 +100,33 @@ def floor_table(rounds: list[Round]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def ttft_breakdown(rounds: list[Round]) -> str:
+    """Where the time to first token goes: what the SDK alone costs for each protocol, from canned
+    bytes, against the same calls on the loopback provider."""
+    floor_run, floor_raw = median(rounds, p50("floor", "run_ttft")), median(rounds, p50("floor", "raw_ttft"))
+    ours, raw = median(rounds, p50("stream_ttft", "run_ttft")), median(rounds, p50("stream_ttft", "raw_ttft"))
+    rows = [("SDK alone, canned bytes (floor)", floor_run, floor_raw),
+            ("on the loopback provider", ours, raw)]
+    lines = ["| time to first token, p50 | streamed run (Assistants events) | raw chat stream | difference |",
+             "|---|---:|---:|---:|"]
+    for label, run, chat in rows:
+        lines.append(f"| {label} | {fmt(run)} | {fmt(chat)} | {fmt(run - chat)} |")
+    return "\n".join(lines) + "\n"
+
+
+def concurrency_budget(rounds: list[Round]) -> str:
+    """CPU per run against the 2-core budget: 400 runs/s leaves 5 ms of CPU per run for everything."""
+    get = lambda key: statistics.median(r["workloads"]["concurrent"][key] for r in rounds)  # noqa: E731
+    ours, provider = get("cpu_ms_per_run"), get("provider_cpu_ms_per_run")
+    raw, raw_provider = get("raw_cpu_ms_per_stream"), get("raw_provider_cpu_ms_per_stream")
+    return ("| CPU per unit of work, median batch of 50 | this process | the fake provider's | "
+            "ceiling on 2 cores (one GIL for this process) |\n|---|---:|---:|---:|\n"
+            f"| a run (`create_and_poll`, async client) | {fmt(ours)} | {fmt(provider)} | "
+            f"{min(1000 / ours, 2000 / (ours + provider)):.0f} runs/s |\n"
+            f"| a raw streamed call (async SDK) | {fmt(raw)} | {fmt(raw_provider)} | "
+            f"{min(1000 / raw, 2000 / (raw + raw_provider)):.0f} calls/s |\n")
+
+
 # (label, p50 getter, p99 getter, unit); the ratio column divides by the memory column.
 SIDE_BY_SIDE: list[tuple[str, Getter, Getter | None, str]] = [
     ("crud iteration", p50("crud", "iteration"), p99("crud", "iteration"), "ms"),

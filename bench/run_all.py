@@ -75,6 +75,14 @@ def main() -> None:
         "goes under it.",
         "",
         report.floor_table(sync),
+        "Time to first token, split: what the SDK itself costs before the first text delta of a run "
+        "(it parses the run, step and message events that come first) against a raw chat stream, "
+        "with canned bytes and on the provider.",
+        "",
+        report.ttft_breakdown(sync),
+        "### CPU budget of the concurrent workload (memory storage, async client)",
+        "",
+        report.concurrency_budget(asynchronous or sync),
         "### Every workload, side by side (storage × client)",
         "",
         "Ratios (·) are to the first column. The concurrent workload runs 50 `create_and_poll` with "

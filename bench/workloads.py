@@ -113,7 +113,7 @@ def fake_provider(**options: Any):
                 if os.path.exists(port_file):
                     break
                 time.sleep(0.01)
-            yield f"http://127.0.0.1:{open(port_file).read().strip()}/v1"
+            yield f"http://127.0.0.1:{open(port_file).read().strip()}/v1", proc.pid
         finally:
             proc.terminate()
             proc.wait()
@@ -145,8 +145,9 @@ class RSSSampler:
 
 
 class Bench:
-    def __init__(self, base_url: str, asynchronous: bool, stores: Stores) -> None:
+    def __init__(self, base_url: str, provider_pid: int, asynchronous: bool, stores: Stores) -> None:
         self.base_url, self.asynchronous, self.stores = base_url, asynchronous, stores
+        self.provider_pid = provider_pid
         options = {"base_url": base_url, "api_key": "bench", "max_retries": 0, "timeout": 120}
         # The sync provider client is both the baseline and the one handed to supercompat, as the
         # reference does. An async one is bound to the loop it first runs on, and supercompat calls
@@ -167,6 +168,12 @@ class Bench:
                                                              instructions=INSTRUCTIONS))
         return client, assistant
 
+    def provider_cpu_ms(self) -> float:
+        """CPU time the fake provider's process has used so far (user + system)."""
+        with open(f"/proc/{self.provider_pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+
     def stats(self) -> dict[str, Any]:
         with urllib.request.urlopen(self.stats_url) as answer:
             return json.load(answer)
@@ -180,20 +187,21 @@ class Bench:
         return await call(client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id,
                                                                    poll_interval_ms=1, **extra))
 
-    async def raw_stream(self, messages: list[dict[str, Any]], generic: bool = False) -> tuple[float, float, str]:
+    async def raw_stream(self, messages: list[dict[str, Any]], generic: bool = False,
+                         provider: Any = None) -> tuple[float, float, str]:
         """(ttft ms, total ms, text) of a raw streamed provider call, consumed to [DONE]. ``generic``
         sends it through the SDK's untyped ``post()``, as the OpenAI client adapter does, which skips
         the per-message request transformation of ``chat.completions.create()``."""
+        provider = provider or self.provider
         t0 = time.perf_counter()
         ttft, parts = None, []
         if generic:
             stream_cls = openai.AsyncStream[object] if self.asynchronous else openai.Stream[object]
-            stream = await call(self.provider.post("/chat/completions", cast_to=object, stream=True,
+            stream = await call(provider.post("/chat/completions", cast_to=object, stream=True,
                                                    stream_cls=stream_cls, body={"model": "fake-model",
                                                                                 "messages": messages, "stream": True}))
         else:
-            stream = await call(self.provider.chat.completions.create(model="fake-model", messages=messages,
-                                                                      stream=True))
+            stream = await call(provider.chat.completions.create(model="fake-model", messages=messages, stream=True))
         async for chunk in each(stream):
             if generic:
                 text = chunk["choices"][0]["delta"].get("content") if chunk.get("choices") else None
@@ -352,9 +360,10 @@ class Bench:
 
         async def batch(label: str, count: int) -> tuple[float, float, list[float]]:
             threads = [await self.new_thread(client, assistant, f"Concurrent {label} {i}") for i in range(count)]
-            c0, t0 = time.process_time(), time.perf_counter()
+            c0, p0, t0 = time.process_time(), self.provider_cpu_ms(), time.perf_counter()
             results = await together([timed_run(t) for t in threads])
             wall, cpu = ms_since(t0), (time.process_time() - c0) * 1000
+            provider_cpu.append(self.provider_cpu_ms() - p0)
             latencies = []
             for outcome in results:
                 with errors:
@@ -365,22 +374,26 @@ class Bench:
                     latencies.append(latency)
             return wall, cpu, latencies
 
+        provider_cpu: list[float] = []
         await batch("warmup", 10)
+        provider_cpu.clear()
         walls, cpus, latencies = [], [], []
         for b in range(batches):
             wall, cpu, lat = await batch(f"batch{b}", size)
             walls.append(wall)
             cpus.append(cpu)
             latencies += lat
-        raw_walls = []
+        raw_walls, raw_cpu, raw_provider_cpu = [], [], []
         for _ in range(batches):
-            t0 = time.perf_counter()
+            c0, p0, t0 = time.process_time(), self.provider_cpu_ms(), time.perf_counter()
             calls = [lambda i=i: self.raw_stream(self.prompt(f"raw {i}")) for i in range(size)]
             if pool is None:
                 await together(calls)
             else:
                 await together([lambda c=c: asyncio.run(c()) for c in calls])
             raw_walls.append(ms_since(t0))
+            raw_cpu.append((time.process_time() - c0) * 1000)
+            raw_provider_cpu.append(self.provider_cpu_ms() - p0)
         if pool is not None:
             pool.shutdown()
         return {"client": "async (asyncio.gather)" if pool is None else f"sync ({size}-thread pool)",
@@ -388,7 +401,13 @@ class Bench:
                 "wall_ms_median": statistics.median(walls), "runs_per_sec_median": size / statistics.median(walls) * 1000,
                 "cpu_ms_median": statistics.median(cpus), "run_latency": summary(latencies),
                 "raw_stream_concurrent_wall_ms": raw_walls,
-                "raw_stream_concurrent_wall_ms_median": statistics.median(raw_walls), **errors.report()}
+                "raw_stream_concurrent_wall_ms_median": statistics.median(raw_walls),
+                # CPU per run or raw stream: this process, and the fake provider's (the machine's 2 cores
+                # serve both, so together they bound the throughput).
+                "cpu_ms_per_run": statistics.median(cpus) / size,
+                "provider_cpu_ms_per_run": statistics.median(provider_cpu) / size,
+                "raw_cpu_ms_per_stream": statistics.median(raw_cpu) / size,
+                "raw_provider_cpu_ms_per_stream": statistics.median(raw_provider_cpu) / size, **errors.report()}
 
     # -- (e) long_thread ----------------------------------------------------------------------------
     async def long_thread(self, size: int = 2000) -> dict[str, Any]:
@@ -469,7 +488,7 @@ class Bench:
         sync_client = supercompat(client_adapter=openai_client_adapter(openai=self.handed),
                                   storage_adapter=self.stores.fresh(), max_retries=0)
         assistant = sync_client.beta.assistants.create(model="fake-model", name="bench", instructions=INSTRUCTIONS)
-        canned = capture(sync_client, assistant.id)
+        canned = capture(sync_client, assistant.id, openai.OpenAI(base_url=self.base_url, api_key="bench", max_retries=0))
         client = canned.sdk_client(self.asynchronous)
 
         async def same_client() -> tuple[Any, Any]:
@@ -483,8 +502,11 @@ class Bench:
             lists.append(ms_since(t0))
             assert len(page.data) == 20
         thread = await call(client.beta.threads.create())
-        polls, ttft, totals, cpu = [], [], [], []
+        polls, ttft, totals, cpu, raw_ttft, raw_totals = [], [], [], [], [], []
         for _ in range(runs):
+            first, total, _ = await self.raw_stream(self.prompt("Stream please 0"), provider=client)
+            raw_ttft.append(first)
+            raw_totals.append(total)
             t0 = time.perf_counter()
             run = await self.create_and_poll(client, assistant, thread)
             polls.append(ms_since(t0))
@@ -494,7 +516,8 @@ class Bench:
             totals.append(total)
         return {**{k: crud[k] for k in ("iteration", "threads_create", "messages_create", "messages_list",
                                         "cpu_ms_per_iteration")},
-                "messages_list_20": summary(lists), "run_createAndPoll": summary(polls), "run_ttft": summary(ttft), "run_stream_total": summary(totals)}
+                "messages_list_20": summary(lists), "run_createAndPoll": summary(polls),
+                "raw_ttft": summary(raw_ttft), "raw_stream_total": summary(raw_totals), "run_ttft": summary(ttft), "run_stream_total": summary(totals)}
 
 
 async def run_workloads(bench: Bench, names: list[str], scale: float) -> dict[str, Any]:
@@ -505,7 +528,7 @@ async def run_workloads(bench: Bench, names: list[str], scale: float) -> dict[st
         "crud": lambda: bench.crud(scaled(500), scaled(50)),
         "runs_poll": lambda: bench.runs_poll(scaled(200), scaled(10)),
         "stream_ttft": lambda: bench.stream_ttft(scaled(100), scaled(5)),
-        "concurrent": lambda: bench.concurrent(3, 50),
+        "concurrent": lambda: bench.concurrent(max(3, scaled(3)), 50),
         "long_thread": lambda: bench.long_thread(scaled(2000)),
         "tool_roundtrip": lambda: bench.tool_roundtrip(scaled(20), scaled(3)),
         "floor": lambda: bench.floor(scaled(500), scaled(100)),
@@ -536,8 +559,8 @@ def main() -> None:
         "python": f"{platform.python_implementation()} {platform.python_version()}",
         "openai": openai.__version__, "machine": platform.machine(), "cpus": os.cpu_count(),
         "cpu_model": _cpu_model(), "load_avg_start": os.getloadavg()[0]}}
-    with fake_provider(latency_ms=0, tokens=20, token_delay_ms=0) as base_url, stores(args.storage) as made:
-        bench = Bench(base_url, args.client == "async", made)
+    with fake_provider(latency_ms=0, tokens=20, token_delay_ms=0) as (base_url, pid), stores(args.storage) as made:
+        bench = Bench(base_url, pid, args.client == "async", made)
         result["workloads"] = asyncio.run(run_workloads(bench, names, args.scale))
     result["rss"] = rss.report()
     result["meta"]["load_avg_end"] = os.getloadavg()[0]
