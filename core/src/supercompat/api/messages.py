@@ -124,8 +124,10 @@ async def list_(app: Any, req: Any) -> dict[str, Any]:
     thread_id = req.params["thread_id"]
     query = p.list_query(req)
     run_id = req.query["run_id"][-1] if req.query.get("run_id") else None
-    await get_thread(app, thread_id)
-    return p.list_body(await app.storage.list_messages(thread_id, query, run_id=run_id))
+    page = await app.storage.list_messages(thread_id, query, run_id=run_id)
+    if not page.data:  # messages prove their thread exists; an empty page may be a missing thread
+        await get_thread(app, thread_id)
+    return p.list_body(page)
 
 
 def register(router: Router) -> None:
