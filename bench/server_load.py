@@ -29,7 +29,7 @@ from typing import Any
 import openai
 
 sys.path.insert(0, os.path.dirname(__file__))
-from list_scaling import percentile, write_section  # noqa: E402
+from report import pct, write_section  # noqa: E402
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 API_KEY = "sk-load-test"
@@ -167,8 +167,8 @@ async def drive(base_url: str, requests: int, concurrency: int, server_pid: int 
     assert not load.problems, f"{len(load.problems)} problems, first: {load.problems[0]}"
     return {"requests": load.sent, "concurrency": concurrency, "threads": load.threads, "runs": len(load.run_ms),
             "seconds": elapsed, "requests_per_s": load.sent / elapsed, "runs_per_s": len(load.run_ms) / elapsed,
-            "crud_p50_ms": percentile(load.crud_ms, 50), "crud_p99_ms": percentile(load.crud_ms, 99),
-            "run_p50_ms": percentile(load.run_ms, 50), "run_p99_ms": percentile(load.run_ms, 99),
+            "crud_p50_ms": pct(load.crud_ms, 50), "crud_p99_ms": pct(load.crud_ms, 99),
+            "run_p50_ms": pct(load.run_ms, 50), "run_p99_ms": pct(load.run_ms, 99),
             "client_cpu_ms_per_request": client_cpu * 1000 / load.sent,
             "server_cpu_ms_per_request": server_cpu * 1000 / load.sent if server_cpu is not None else None}
 

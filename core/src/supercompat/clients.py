@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any, Protocol, runtime_checkable
 
@@ -11,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 # plugins depend on a public name).
 from ._threads import call_in_thread, iterate_in_thread
 
-__all__ = ["ClientAdapter", "ClientOptions", "map_model", "call_in_thread", "iterate_in_thread"]
+__all__ = ["ClientAdapter", "ClientOptions", "map_model", "call_in_thread", "iterate_in_thread", "on_core_loop"]
 
 
 @runtime_checkable
@@ -43,3 +44,14 @@ class ClientOptions(BaseModel):
 def map_model(model_map: dict[str, str], model: str) -> str:
     """The provider's name for ``model``: its ``model_map`` entry, else ``model`` unchanged."""
     return model_map.get(model, model) if model_map else model
+
+
+def on_core_loop() -> bool:
+    """Whether the caller runs on the loop supercompat runs its adapters on, which lives as long as
+    the process: where an adapter may keep loop-bound clients (an async twin of a sync SDK client)."""
+    from . import _loop
+
+    try:
+        return asyncio.get_running_loop() is _loop._loop
+    except RuntimeError:
+        return False

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import queue
+from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -56,10 +57,29 @@ async def _pump(chunks: AsyncIterator[bytes], deliver: Any) -> None:
             await aclose()
 
 
-class _SyncStream(httpx2.SyncByteStream):
-    def __init__(self, chunks: AsyncIterator[bytes]) -> None:
+class _Pumped:
+    """A response body fed from the core loop. The pump starts within the request's own call to the
+    core loop (see ``SupercompatTransport._serve``), so a stream's first events are already waiting
+    when the caller gets its response, without a second trip to the loop."""
+
+    _task: asyncio.Task[None] | None = None
+
+    def _deliver(self, item: Any) -> None:
+        raise NotImplementedError
+
+    def start(self, chunks: AsyncIterator[bytes]) -> None:  # on the core loop
+        self._task = asyncio.get_running_loop().create_task(_pump(chunks, self._deliver))
+
+    def _stop(self) -> None:  # from any thread
+        task = self._task
+        if task is not None:
+            task.get_loop().call_soon_threadsafe(task.cancel)
+
+
+class _SyncStream(_Pumped, httpx2.SyncByteStream):
+    def __init__(self) -> None:
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._future = _loop.submit(_pump(chunks, self._queue.put))
+        self._deliver = self._queue.put  # type: ignore[method-assign]
 
     def __iter__(self) -> Iterator[bytes]:
         get = self._queue.get
@@ -72,37 +92,52 @@ class _SyncStream(httpx2.SyncByteStream):
             yield item
 
     def close(self) -> None:
-        self._future.cancel()
+        self._stop()
 
 
-class _AsyncStream(httpx2.AsyncByteStream):
-    def __init__(self, chunks: AsyncIterator[bytes]) -> None:
-        caller = asyncio.get_running_loop()
-        self._future: Any = None
-        self._queue: asyncio.Queue[Any] = asyncio.Queue()
-        put = self._queue.put_nowait
+class _AsyncStream(_Pumped, httpx2.AsyncByteStream):
+    """Chunks cross from the core loop to the caller's in a deque. The caller's loop is woken once
+    per burst, not once per chunk: a run's events come in bursts, and each wake-up is a write to the
+    loop's self-pipe and a hand-over of the GIL between the two threads."""
 
-        def deliver(item: Any) -> None:
-            try:
-                caller.call_soon_threadsafe(put, item)
-            except RuntimeError:  # the caller's loop is gone: nobody is listening any more
-                if self._future is not None:
-                    self._future.cancel()
+    def __init__(self) -> None:
+        self._caller = asyncio.get_running_loop()
+        self._items: deque[Any] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self._wake_pending = False
 
-        self._future = _loop.submit(_pump(chunks, deliver))
+    def _deliver(self, item: Any) -> None:  # on the core loop
+        self._items.append(item)
+        if self._wake_pending:
+            return  # a wake-up is on its way: the reader takes this item with the others
+        self._wake_pending = True
+        try:
+            self._caller.call_soon_threadsafe(self._wake)
+        except RuntimeError:  # the caller's loop is gone: nobody is listening any more
+            if self._task is not None:
+                self._task.cancel()
+
+    def _wake(self) -> None:  # on the caller's loop
+        self._wake_pending = False
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        get = self._queue.get
+        items = self._items
         while True:
-            item = await get()
-            if item is _END:
-                return
-            if isinstance(item, _Failure):
-                raise httpx2.ReadError(str(item.exc)) from item.exc
-            yield item
+            while items:
+                item = items.popleft()
+                if item is _END:
+                    return
+                if isinstance(item, _Failure):
+                    raise httpx2.ReadError(str(item.exc)) from item.exc
+                yield item
+            self._waiter = asyncio.get_running_loop().create_future()
+            if not items:  # else an item arrived meanwhile, its wake-up still on its way
+                await self._waiter
 
     async def aclose(self) -> None:
-        self._future.cancel()
+        self._stop()
 
 
 def _to_response(resp: Response, stream: httpx2.SyncByteStream | httpx2.AsyncByteStream | None,
@@ -118,13 +153,21 @@ class SupercompatTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
     def __init__(self, app: "App") -> None:
         self.app = app
 
+    async def _serve(self, request: Request, body: _Pumped) -> Response:
+        resp = await self.app.handle(request)
+        if resp.stream is not None:
+            body.start(resp.stream)
+        return resp
+
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
-        resp = _loop.run_sync(self.app.handle(_to_request(request, request.read())))
-        return _to_response(resp, _SyncStream(resp.stream) if resp.stream is not None else None, request)
+        body = _SyncStream()
+        resp = _loop.run_sync(self._serve(_to_request(request, request.read()), body))
+        return _to_response(resp, body if resp.stream is not None else None, request)
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        resp = await _loop.run_async(self.app.handle(_to_request(request, await request.aread())))
-        return _to_response(resp, _AsyncStream(resp.stream) if resp.stream is not None else None, request)
+        body = _AsyncStream()
+        resp = await _loop.run_async(self._serve(_to_request(request, await request.aread()), body))
+        return _to_response(resp, body if resp.stream is not None else None, request)
 
     def close(self) -> None:
         pass

@@ -14,6 +14,8 @@ EVERYTHING = 1 << 31
 
 
 def _user_content(blocks: list[dict[str, Any]]) -> str | list[dict[str, Any]]:
+    if len(blocks) == 1 and blocks[0]["type"] == "text":  # nearly every message: skip the general case
+        return blocks[0]["text"]["value"]
     parts: list[dict[str, Any]] = []
     for block in blocks:
         kind = block["type"]
@@ -31,6 +33,8 @@ def _user_content(blocks: list[dict[str, Any]]) -> str | list[dict[str, Any]]:
 
 
 def _text(blocks: list[dict[str, Any]]) -> str:
+    if len(blocks) == 1 and blocks[0]["type"] == "text":
+        return blocks[0]["text"]["value"]
     return "".join(b["text"]["value"] for b in blocks if b["type"] == "text")
 
 
@@ -68,7 +72,8 @@ async def _history(ctx: RunContext) -> list[dict[str, Any]]:
         for step in (await storage.list_steps(thread_id, r["id"], ListQuery(limit=EVERYTHING, order="asc"))).data:
             if step["type"] == "tool_calls" and step["status"] == "completed":
                 steps.append(step)
-    timeline = sorted([*messages, *steps], key=lambda o: o["id"].split("_", 1)[1])
+    # Messages come in order; only tool rounds need merging in.
+    timeline = sorted([*messages, *steps], key=lambda o: o["id"].split("_", 1)[1]) if steps else messages
 
     chat: list[dict[str, Any]] = []
     last_assistant_run: str | None = None

@@ -312,6 +312,11 @@ class RunEngine:
                 turn.text.append(event.text)
                 self._publish(run_id, "thread.message.delta", {"id": turn.message["id"], "object": "thread.message.delta",
                                                                "delta": {"content": [content]}})
+                if run_id in self._subscribers:
+                    # A pass through the loop releases the GIL: when the provider has sent the whole
+                    # answer at once, the loop would otherwise run it all through before the thread
+                    # parsing the stream for its reader gets a turn.
+                    await asyncio.sleep(0)
             elif type(event) is ToolCallDelta:
                 if turn.tool_step is None:
                     await self._close_message(turn, None)

@@ -6,15 +6,18 @@ chunks through; what it owns is sync/async bridging, ``model_map`` and error map
 
 from __future__ import annotations
 
+import asyncio
 import json
+import weakref
 from collections.abc import AsyncIterator, Iterator
 from contextlib import aclosing, contextmanager
 from typing import Any
 
 # Core already imports openai, so importing it here costs nothing extra.
 import openai
+from openai._base_client import SyncHttpxClientWrapper
 from supercompat import hookimpl
-from supercompat.clients import ClientOptions, call_in_thread, iterate_in_thread, map_model
+from supercompat.clients import ClientOptions, call_in_thread, iterate_in_thread, map_model, on_core_loop
 from supercompat.errors import APIError, ConfigError
 
 __all__ = ["OpenAIClientAdapter", "OpenAIOptions", "openai_client_adapter"]
@@ -31,7 +34,8 @@ class OpenAIOptions(ClientOptions):
 
 
 class OpenAIClientAdapter:
-    """A ClientAdapter over an ``openai.OpenAI`` (run in worker threads) or ``openai.AsyncOpenAI``.
+    """A ClientAdapter over an ``openai.OpenAI`` or ``openai.AsyncOpenAI``. A plain sync client is
+    called through an async twin (see :func:`_async_twin`); any other runs in worker threads.
 
     Errors become :class:`supercompat.errors.APIError`: an HTTP error keeps the provider's status,
     message, type, code and param; a timeout is a 504 (we are a gateway whose upstream did not
@@ -52,6 +56,21 @@ class OpenAIClientAdapter:
         self.client = client
         self.model_map = dict(model_map or {})
         self._owns_client = owns_client
+        self._twin_settings = None if self.is_async else _twin_settings(client)
+        self._twin: openai.AsyncOpenAI | None = None
+
+    def _async_client(self) -> openai.AsyncOpenAI | None:
+        """The client to await, if any: an async one, or the async twin of a plain sync one. The twin
+        lives on supercompat's loop only (elsewhere, say a test's short-lived loop, the sync client
+        runs in worker threads) and is closed when the adapter goes away."""
+        if self.is_async:
+            return self.client
+        if self._twin_settings is None or not on_core_loop():
+            return None
+        if self._twin is None:
+            self._twin = openai.AsyncOpenAI(**self._twin_settings)
+            weakref.finalize(self, _close_soon, self._twin, asyncio.get_running_loop())
+        return self._twin
 
     def _body(self, params: dict[str, Any], stream: bool) -> dict[str, Any]:
         body = {**params, "model": map_model(self.model_map, params["model"]), "stream": stream}
@@ -66,8 +85,8 @@ class OpenAIClientAdapter:
     async def chat_completions(self, params: dict[str, Any]) -> dict[str, Any]:
         body = self._body(params, stream=False)
         with _provider_errors():
-            if self.is_async:
-                completion = await self.client.post("/chat/completions", body=body, cast_to=object)
+            if (aclient := self._async_client()) is not None:
+                completion = await aclient.post("/chat/completions", body=body, cast_to=object)
             else:
                 completion = await call_in_thread(self.client.post, "/chat/completions", body=body,
                                                   cast_to=object)
@@ -76,8 +95,8 @@ class OpenAIClientAdapter:
     async def chat_completions_stream(self, params: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
         body = self._body(params, stream=True)
         with _provider_errors():
-            if self.is_async:
-                stream = await self.client.post("/chat/completions", body=body, cast_to=object, stream=True,
+            if (aclient := self._async_client()) is not None:
+                stream = await aclient.post("/chat/completions", body=body, cast_to=object, stream=True,
                                                 stream_cls=openai.AsyncStream[object])
                 async with stream:  # closing the response on any early exit aborts the provider call
                     async for chunk in stream:
@@ -93,8 +112,8 @@ class OpenAIClientAdapter:
     async def list_models(self) -> list[dict[str, Any]]:
         """The provider's own model list (``model_map`` aliases are not added)."""
         with _provider_errors():
-            if self.is_async:
-                page = await self.client.get("/models", cast_to=object)
+            if (aclient := self._async_client()) is not None:
+                page = await aclient.get("/models", cast_to=object)
             else:
                 page = await call_in_thread(self.client.get, "/models", cast_to=object)
         if not isinstance(page, dict) or not isinstance(page.get("data"), list):
@@ -104,9 +123,37 @@ class OpenAIClientAdapter:
 
     async def aclose(self) -> None:
         """Close the SDK client if this adapter created it (from configuration); a client passed in
-        by the caller stays the caller's to close."""
+        by the caller stays the caller's to close. The async twin is ours."""
+        if self._twin is not None:
+            twin, self._twin = self._twin, None
+            await twin.close()
         if self._owns_client:
             await self.client.close()
+
+
+def _twin_settings(client: openai.OpenAI) -> dict[str, Any] | None:
+    """The settings of an ``AsyncOpenAI`` twin of a plain sync client (a string key, the SDK's own
+    HTTP client), or None. On the twin, calls run on supercompat's loop: no worker thread, two thread
+    hand-offs per chunk fewer, and kept-alive connections (the sync SDK drops its connection after
+    each stream; the async one drains it for reuse). Anything else (an ``http_client`` of the
+    caller's, a key callable, workload identity, a provider, a subclass) is used as given."""
+    plain = (type(client) is openai.OpenAI and isinstance(client.api_key, str)
+             and isinstance(client._client, SyncHttpxClientWrapper)
+             and getattr(client, "_provider", None) is None and getattr(client, "workload_identity", None) is None
+             and getattr(client, "admin_api_key", None) is None)
+    if not plain:
+        return None
+    return {"api_key": client.api_key, "organization": client.organization, "project": client.project,
+            "webhook_secret": client.webhook_secret, "base_url": client.base_url,
+            "websocket_base_url": client.websocket_base_url, "timeout": client.timeout,
+            "max_retries": client.max_retries, "default_headers": client._custom_headers,
+            "default_query": client._custom_query,
+            "_strict_response_validation": client._strict_response_validation}
+
+
+def _close_soon(twin: openai.AsyncOpenAI, loop: asyncio.AbstractEventLoop) -> None:
+    if not loop.is_closed():
+        asyncio.run_coroutine_threadsafe(twin.close(), loop)
 
 
 def _normalised(data: Any) -> dict[str, Any]:
