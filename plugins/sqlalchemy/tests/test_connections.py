@@ -92,3 +92,8 @@ async def test_text_a_database_cannot_store_is_a_400_and_stores_nothing(storage,
         assert (await storage.list_assistants(ListQuery())).data == []
     else:  # SQLite takes anything; MariaDB takes a NUL character
         assert (await storage.get_assistant(assistant["id"]))["instructions"] == name
+
+
+def test_pool_pre_ping_is_on_unless_turned_off():
+    assert sqlalchemy_storage_adapter("postgresql://u@h/db").engine.pool._pre_ping
+    assert not sqlalchemy_storage_adapter("postgresql://u@h/db", pool_pre_ping=False).engine.pool._pre_ping

@@ -62,11 +62,11 @@ def _sqlite_begin(conn: sa.Connection) -> None:
 
 def create_engine(url: str | sa.URL, *, pool_size: int | None = None, max_overflow: int | None = None,
                   pool_timeout: float | None = None, pool_recycle: int | None = None,
-                  connect_timeout: float | None = 10, echo: bool = False) -> AsyncEngine:
+                  pool_pre_ping: bool = True, connect_timeout: float | None = 10, echo: bool = False) -> AsyncEngine:
     """An AsyncEngine set up the way the adapter needs (SQLite write locking, MySQL isolation)."""
     parsed = async_url(url)
     backend = parsed.get_backend_name()
-    options: dict[str, Any] = {"echo": echo, "pool_pre_ping": backend != "sqlite"}
+    options: dict[str, Any] = {"echo": echo, "pool_pre_ping": pool_pre_ping and backend != "sqlite"}
     for name, value in (("pool_size", pool_size), ("max_overflow", max_overflow),
                         ("pool_timeout", pool_timeout), ("pool_recycle", pool_recycle)):
         if value is not None:
@@ -121,6 +121,7 @@ class SQLAlchemyOptions(BaseModel):
     max_overflow: int | None = None
     pool_timeout: float | None = None
     pool_recycle: int | None = None
+    pool_pre_ping: bool = True
     connect_timeout: float | None = 10
     echo: bool = False
     create_schema: bool = True
