@@ -47,5 +47,22 @@ class ServerError(APIError):
     type = "server_error"
 
 
+# What client adapters raise for a provider's failures, so every provider reports them alike.
+def provider_error_type(status: int) -> str:
+    """OpenAI's error ``type`` for an HTTP status a provider answered with."""
+    if status >= 500:
+        return "server_error"
+    return "rate_limit_error" if status == 429 else "invalid_request_error"
+
+
+def provider_timeout() -> APIError:
+    return APIError("The model provider did not answer in time.", status=504, type="server_error", code="timeout")
+
+
+def provider_unreachable(exc: BaseException) -> APIError:
+    return APIError(f"Could not reach the model provider: {exc}", status=502, type="server_error",
+                    code="connection_error")
+
+
 class ConfigError(Exception):
     """A configuration or plugin-resolution problem, reported as one clear sentence."""

@@ -9,7 +9,7 @@ from typing import Any
 
 import anthropic
 from supercompat.clients import call_in_thread, iterate_in_thread, map_model
-from supercompat.errors import APIError
+from supercompat.errors import APIError, provider_timeout, provider_unreachable
 
 from .translate import StreamTranslator, chat_completion, messages_request
 
@@ -115,11 +115,9 @@ def _provider_errors() -> Iterator[None]:
     try:
         yield
     except anthropic.APITimeoutError as exc:  # before APIConnectionError, its base class
-        raise APIError("The model provider did not answer in time.", status=504, type="server_error",
-                       code="timeout") from exc
+        raise provider_timeout() from exc
     except anthropic.APIConnectionError as exc:
-        raise APIError(f"Could not reach the model provider: {exc}", status=502, type="server_error",
-                       code="connection_error") from exc
+        raise provider_unreachable(exc) from exc
     except anthropic.APIStatusError as exc:
         raise provider_error(exc.status_code, exc.type, exc.api_message or exc.message) from exc
     except json.JSONDecodeError as exc:

@@ -15,7 +15,7 @@ from google import genai
 from google.genai import errors
 from google.genai.client import AsyncClient
 from supercompat.clients import call_in_thread, iterate_in_thread, map_model
-from supercompat.errors import APIError
+from supercompat.errors import APIError, provider_error_type, provider_timeout, provider_unreachable
 
 from .translate import Turn, invalid, to_gemini
 
@@ -154,17 +154,11 @@ def _provider_errors() -> Iterator[None]:
         message = exc.message or str(exc)
         if status == 400 and "API_KEY_INVALID" in json.dumps(exc.details):
             status, code = 401, "invalid_api_key"
-        if status >= 500:
-            kind = "server_error"
-        else:
-            kind = "rate_limit_error" if status == 429 else "invalid_request_error"
-        raise APIError(message, status=status, type=kind, code=STATUS_CODES.get(status, code)) from exc
+        raise APIError(message, status=status, type=provider_error_type(status), code=STATUS_CODES.get(status, code)) from exc
     except httpx2.TimeoutException as exc:
-        raise APIError("The model provider did not answer in time.", status=504, type="server_error",
-                       code="timeout") from exc
+        raise provider_timeout() from exc
     except httpx2.TransportError as exc:
-        raise APIError(f"Could not reach the model provider: {exc}", status=502, type="server_error",
-                       code="connection_error") from exc
+        raise provider_unreachable(exc) from exc
     except (errors.UnknownApiResponseError, pydantic.ValidationError, json.JSONDecodeError) as exc:
         raise APIError(f"The model provider sent a response that can't be read: {exc}", status=502,
                        type="server_error") from exc

@@ -13,7 +13,8 @@ from typing import Any, Literal
 
 from supercompat import hookimpl
 from supercompat.clients import ClientOptions, call_in_thread, iterate_in_thread, map_model
-from supercompat.errors import APIError, ConfigError
+from supercompat.errors import (APIError, ConfigError, provider_error_type, provider_timeout,
+                               provider_unreachable)
 
 from .translate import StreamTranslator, completion, to_mistral
 
@@ -128,11 +129,6 @@ def _error_fields(body: str | None) -> dict[str, Any]:
             "param": data.get("param") if isinstance(data.get("param"), str) else None}
 
 
-def _default_type(status: int) -> str:
-    if status >= 500:
-        return "server_error"
-    return "rate_limit_error" if status == 429 else "invalid_request_error"
-
 
 @contextmanager
 def _provider_errors() -> Iterator[None]:
@@ -154,14 +150,12 @@ def _provider_errors() -> Iterator[None]:
         status = 400 if exc.status_code == 422 else exc.status_code
         code = fields.get("code") or ("invalid_api_key" if status == 401 else None)  # as OpenAI says it
         raise APIError(fields.get("message") or exc.body or exc.message, status=status,
-                       type=fields.get("type") or _default_type(status), code=code,
+                       type=fields.get("type") or provider_error_type(status), code=code,
                        param=fields.get("param")) from exc
     except httpx2.TimeoutException as exc:  # before TransportError, its base class
-        raise APIError("The model provider did not answer in time.", status=504, type="server_error",
-                       code="timeout") from exc
+        raise provider_timeout() from exc
     except (httpx2.TransportError, errors.NoResponseError) as exc:
-        raise APIError(f"Could not reach the model provider: {exc}", status=502, type="server_error",
-                       code="connection_error") from exc
+        raise provider_unreachable(exc) from exc
 
 
 def mistral_client_adapter(mistral: Any, model_map: dict[str, str] | None = None, *,

@@ -18,7 +18,8 @@ import openai
 from openai._base_client import SyncHttpxClientWrapper
 from supercompat import hookimpl
 from supercompat.clients import ClientOptions, call_in_thread, iterate_in_thread, map_model, on_core_loop
-from supercompat.errors import APIError, ConfigError
+from supercompat.errors import (APIError, ConfigError, provider_error_type, provider_timeout,
+                               provider_unreachable)
 
 __all__ = ["OpenAIClientAdapter", "OpenAIOptions", "openai_client_adapter"]
 
@@ -172,15 +173,13 @@ def _provider_errors() -> Iterator[None]:
     try:
         yield
     except openai.APITimeoutError as exc:  # before APIConnectionError, its base class
-        raise APIError("The model provider did not answer in time.", status=504, type="server_error",
-                       code="timeout") from exc
+        raise provider_timeout() from exc
     except openai.APIConnectionError as exc:
-        raise APIError(f"Could not reach the model provider: {exc}", status=502, type="server_error",
-                       code="connection_error") from exc
+        raise provider_unreachable(exc) from exc
     except openai.APIStatusError as exc:
         body = exc.body if isinstance(exc.body, dict) else {}
         message = body.get("message") if isinstance(body.get("message"), str) else exc.message
-        raise APIError(message, status=exc.status_code, type=exc.type or _default_type(exc.status_code),
+        raise APIError(message, status=exc.status_code, type=exc.type or provider_error_type(exc.status_code),
                        code=exc.code, param=exc.param) from exc
     except openai.APIError as exc:  # an error frame mid-stream: the HTTP status was already 200
         raise APIError(exc.message, status=502, type=exc.type or "server_error", code=exc.code,
@@ -189,11 +188,6 @@ def _provider_errors() -> Iterator[None]:
         raise APIError(f"The model provider sent a response that is not valid JSON: {exc}", status=502,
                        type="server_error") from exc
 
-
-def _default_type(status: int) -> str:
-    if status >= 500:
-        return "server_error"
-    return "rate_limit_error" if status == 429 else "invalid_request_error"
 
 
 def openai_client_adapter(openai: openai.OpenAI | openai.AsyncOpenAI,
