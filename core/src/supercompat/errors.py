@@ -38,6 +38,12 @@ class NotFound(APIError):
         return cls(f"No {kind} found with id '{object_id}'.")
 
 
+class Unauthorized(APIError):
+    """401: no API key, or a wrong one (the HTTP server)."""
+
+    status = 401
+
+
 class MethodNotAllowed(APIError):
     status = 405
 

@@ -49,6 +49,11 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{_ordered_part()}{random_base62(12)}"
 
 
+def instant(object_id: str) -> str:
+    """The part of an id after its kind's prefix: it sorts in creation order across kinds."""
+    return object_id.split("_", 1)[1]
+
+
 def with_prefix(prefix: str, other_id: str) -> str:
     """An id of kind ``prefix`` at the same instant as ``other_id``: a cursor across kinds."""
-    return f"{prefix}_{other_id.split('_', 1)[1]}"
+    return f"{prefix}_{instant(other_id)}"

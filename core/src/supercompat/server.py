@@ -17,7 +17,7 @@ from typing import Any
 
 from .app import App
 from .config import ServerOptions, adapters_from, read_config, server_options
-from .errors import APIError, ConfigError, NotFound
+from .errors import APIError, ConfigError, NotFound, Unauthorized
 from .router import Request, Response, request_id
 
 log = logging.getLogger("supercompat")
@@ -29,10 +29,6 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 class _Disconnected(Exception):
     """The client went away before its request body arrived."""
-
-
-def _unauthorized(message: str, code: str | None = None) -> APIError:
-    return APIError(message, status=401, code=code)
 
 
 def _masked(token: str) -> str:
@@ -103,7 +99,7 @@ class ASGIApp:
         scheme, _, token = headers.get("authorization", "").partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
-            raise _unauthorized("You didn't provide an API key. You need to provide your API key in an "
+            raise Unauthorized("You didn't provide an API key. You need to provide your API key in an "
                                 "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).")
         given = token.encode()
         found: list[str | None] = []
@@ -111,7 +107,7 @@ class ASGIApp:
             if hmac.compare_digest(key, given):
                 found.append(project)
         if not found:
-            raise _unauthorized(f"Incorrect API key provided: {_masked(token)}.", code="invalid_api_key")
+            raise Unauthorized(f"Incorrect API key provided: {_masked(token)}.", code="invalid_api_key")
         return found[0]
 
     async def _read_body(self, headers: dict[str, str], receive: Receive) -> bytes:

@@ -16,31 +16,26 @@ def _client(app: Any) -> Any:
     return app.client
 
 
-async def _data_frames(chunks: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
-    async for chunk in chunks:
-        yield b"data: " + dumps(chunk) + b"\n\n"
-    yield b"data: [DONE]\n\n"
-
-
 async def create(app: Any, req: Any) -> Any:
     body = req.json()
     p.string(p.require(body, "model"), "model")
     p.array(p.require(body, "messages"), "messages", min_items=1)
     client = _client(app)
-    if body.get("stream"):
-        params = {k: v for k, v in body.items() if k != "stream"}
-        stream = client.chat_completions_stream(params)
-        # Fetch the first chunk before answering, so a provider error is a proper HTTP error.
-        first = await anext(stream, None)
+    params = {k: v for k, v in body.items() if k != "stream"}
+    if not body.get("stream"):
+        return await client.chat_completions(params)
+    stream = client.chat_completions_stream(params)
+    # Fetch the first chunk before answering, so a provider error is a proper HTTP error.
+    first = await anext(stream, None)
 
-        async def frames() -> AsyncIterator[bytes]:
-            if first is not None:
-                yield b"data: " + dumps(first) + b"\n\n"
-            async for chunk in _data_frames(stream):
-                yield chunk
+    async def frames() -> AsyncIterator[bytes]:
+        if first is not None:
+            yield b"data: " + dumps(first) + b"\n\n"
+            async for chunk in stream:
+                yield b"data: " + dumps(chunk) + b"\n\n"
+        yield b"data: [DONE]\n\n"
 
-        return Response.event_stream(frames(), named_events=False)
-    return await client.chat_completions({k: v for k, v in body.items() if k != "stream"})
+    return Response.event_stream(frames(), named_events=False)
 
 
 async def list_models(app: Any, req: Any) -> dict[str, Any]:

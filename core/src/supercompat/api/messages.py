@@ -8,7 +8,7 @@ from ..errors import InvalidRequest, NotFound
 from ..router import Router
 from ..storage import ActiveRunError
 from . import params as p
-from .threads import owned_thread
+from .threads import owned_thread, thread_page
 
 _CREATE_FIELDS = ("role", "content", "attachments", "metadata")
 
@@ -127,11 +127,7 @@ async def list_(app: Any, req: Any) -> dict[str, Any]:
     thread_id = req.params["thread_id"]
     query = p.list_query(req)
     run_id = req.query["run_id"][-1] if req.query.get("run_id") else None
-    page = await app.storage.list_messages(thread_id, query, run_id=run_id)
-    # Items prove their thread exists (an empty page may be a missing thread); a scoped key must own it.
-    if not page.data or req.project is not None:
-        await owned_thread(app, req)
-    return p.list_body(page)
+    return await thread_page(app, req, await app.storage.list_messages(thread_id, query, run_id=run_id))
 
 
 def register(router: Router) -> None:

@@ -13,7 +13,7 @@ from ..storage import ACTIVE_RUN_STATUSES, ActiveRunError, ListQuery, StaleStatu
 from . import params as p
 from .assistants import get as get_assistant
 from .messages import build_message
-from .threads import build_thread, owned_thread
+from .threads import build_thread, owned_thread, thread_page
 
 _RUN_FIELDS = ("assistant_id", "model", "instructions", "additional_instructions", "additional_messages",
                "tools", "metadata", "temperature", "top_p", "stream", "max_prompt_tokens",
@@ -188,11 +188,7 @@ async def update(app: Any, req: Any) -> dict[str, Any]:
 async def list_(app: Any, req: Any) -> dict[str, Any]:
     thread_id = req.params["thread_id"]
     query = p.list_query(req)
-    page = await app.storage.list_runs(thread_id, query)
-    # Items prove their thread exists (an empty page may be a missing thread); a scoped key must own it.
-    if not page.data or req.project is not None:
-        await owned_thread(app, req)
-    return p.list_body(page)
+    return await thread_page(app, req, await app.storage.list_runs(thread_id, query))
 
 
 async def cancel(app: Any, req: Any) -> dict[str, Any]:

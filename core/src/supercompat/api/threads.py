@@ -22,6 +22,14 @@ async def owned_thread(app: Any, req: Any) -> dict[str, Any]:
     return await get_thread(app, req.params["thread_id"], req.project)
 
 
+async def thread_page(app: Any, req: Any, page: Any) -> dict[str, Any]:
+    """The list body of a page of a thread's items. Items prove their thread exists (an empty page may
+    be a missing thread), so only an empty page, or a scoped key that must own the thread, reads it."""
+    if not page.data or req.project is not None:
+        await owned_thread(app, req)
+    return p.list_body(page)
+
+
 def build_thread(body: Any, param: str = "") -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Validate a thread-create body (also ``thread`` of create_and_run): the thread and its messages."""
     from .messages import build_message

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from ..errors import APIError
-from ..ids import with_prefix
+from ..ids import instant, with_prefix
 from ..storage import ListQuery
 from . import RunContext, RunEvent, TextDelta, ToolCallDelta, TurnEnd
 
@@ -73,7 +73,7 @@ async def _history(ctx: RunContext) -> list[dict[str, Any]]:
             if step["type"] == "tool_calls" and step["status"] == "completed":
                 steps.append(step)
     # Messages come in order; only tool rounds need merging in.
-    timeline = sorted([*messages, *steps], key=lambda o: o["id"].split("_", 1)[1]) if steps else messages
+    timeline = sorted([*messages, *steps], key=lambda o: instant(o["id"])) if steps else messages
 
     chat: list[dict[str, Any]] = []
     last_assistant_run: str | None = None

@@ -236,7 +236,7 @@ class RunEngine:
             self._end_segment(run_id)
 
     async def _finish(self, run: dict[str, Any], turn: _Turn, status: str, err: BaseException | None = None,
-                      expected: frozenset[str] = frozenset({"queued", "in_progress", "cancelling", "requires_action"})) -> None:
+                      expected: frozenset[str] = ACTIVE_RUN_STATUSES) -> None:
         """End the run ``cancelled`` or ``failed``, closing whatever the turn had opened."""
         t = now()
         try:
@@ -405,21 +405,24 @@ class RunEngine:
         for run in await self.app.storage.list_orphaned_runs(silent_since, thread_id=thread_id):
             if self.is_executing(run["id"]):
                 continue  # ours, and alive: our next heartbeat refreshes it
-            if run["status"] == "cancelling":
-                status, err = "cancelled", None
-            else:
-                status, err = "failed", APIError(
-                    f"The run was interrupted: the process executing it stopped (no heartbeat for "
-                    f"{self.orphan_after:g} seconds).", status=500, type="server_error")
-            turn = _Turn()
-            for message in (await self.app.storage.list_messages(run["thread_id"], ListQuery(limit=100),
-                                                                 run_id=run["id"])).data:
-                if message["status"] == "in_progress":
-                    turn.message = message
-            await self._finish(run, turn, status, err, expected=EXECUTING_RUN_STATUSES)
-            await self.close_tool_steps(run, status if status == "cancelled" else "failed", now())
+            await self._abandon(run, APIError(
+                f"The run was interrupted: the process executing it stopped (no heartbeat for "
+                f"{self.orphan_after:g} seconds).", status=500, type="server_error"))
             ended.append(await self.app.storage.get_run(run["thread_id"], run["id"]) or run)
         return ended
+
+    async def _abandon(self, run: dict[str, Any], err: APIError) -> None:
+        """End a run nobody executes any more: ``cancelled`` if a cancel was pending, else ``failed``
+        with ``err``; its open message becomes incomplete and its open steps end too."""
+        status = "cancelled" if run["status"] == "cancelling" else "failed"
+        turn = _Turn()
+        for message in (await self.app.storage.list_messages(run["thread_id"], ListQuery(limit=100),
+                                                             run_id=run["id"])).data:
+            if message["status"] == "in_progress":
+                turn.message = message
+        await self._finish(run, turn, status, None if status == "cancelled" else err,
+                           expected=EXECUTING_RUN_STATUSES)
+        await self.close_tool_steps(run, status, now())
 
     async def past_orphans(self, thread_id: str, write: Any) -> Any:
         """``await write()``; if a run blocks it (ActiveRunError) whose executor died, or that is past
@@ -488,14 +491,10 @@ class RunEngine:
             await asyncio.wait(running, timeout=max(grace, 1.0))
         for task in running:
             task.cancel()
-        t = now()
         for run_id, thread_id in list(self._unfinished.items()):
             run = await self.app.storage.get_run(thread_id, run_id)
             # A run waiting in requires_action has nothing in flight: it stays, so tool outputs sent
             # after a restart (or to another worker on the same database) still complete it.
             if run is not None and run["status"] in EXECUTING_RUN_STATUSES:
-                cancelled = run["status"] == "cancelling"
-                await self._finish(run, _Turn(), "cancelled" if cancelled else "failed",
-                                   None if cancelled else self._shutdown_error)
-                await self.close_tool_steps(run, "cancelled" if cancelled else "failed", t)
+                await self._abandon(run, self._shutdown_error)
         self._unfinished.clear()
