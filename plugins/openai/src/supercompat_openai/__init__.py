@@ -70,7 +70,7 @@ class OpenAIClientAdapter:
             return None
         if self._twin is None:
             self._twin = openai.AsyncOpenAI(**self._twin_settings)
-            weakref.finalize(self, _close_soon, self._twin, asyncio.get_running_loop())
+            self._twin_finalizer = weakref.finalize(self, _close_soon, self._twin, asyncio.get_running_loop())
         return self._twin
 
     def _body(self, params: dict[str, Any], stream: bool) -> dict[str, Any]:
@@ -127,6 +127,7 @@ class OpenAIClientAdapter:
         by the caller stays the caller's to close. The async twin is ours."""
         if self._twin is not None:
             twin, self._twin = self._twin, None
+            self._twin_finalizer.detach()  # closed here, not again when the adapter is collected
             await twin.close()
         if self._owns_client:
             await self.client.close()

@@ -93,7 +93,7 @@ def create_engine(url: str | sa.URL, *, pool_size: int | None = None, max_overfl
 
 
 def _extra(backend: str) -> str:
-    return {"postgresql": "postgresql", "mysql": "mysql", "mariadb": "mysql"}.get(backend, backend)
+    return "mysql" if backend == "mariadb" else backend
 
 
 def sqlalchemy_storage_adapter(url: str | sa.URL | None = None, *, engine: AsyncEngine | None = None,
@@ -128,8 +128,7 @@ class SQLAlchemyOptions(BaseModel):
 
 
 def _from_options(options: SQLAlchemyOptions) -> SQLAlchemyStorageAdapter:
-    settings = options.model_dump()
-    return sqlalchemy_storage_adapter(settings.pop("url"), create_schema=settings.pop("create_schema"), **settings)
+    return sqlalchemy_storage_adapter(**options.model_dump())
 
 
 @hookimpl

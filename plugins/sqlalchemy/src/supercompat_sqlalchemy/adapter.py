@@ -121,7 +121,7 @@ class SQLAlchemyStorageAdapter:
             new = {**current, **changes}
             row = kind.row(new)
             values = {k: row[k] for k in changes if k in row}
-            if (row["extra"] or None) != (kind.row(current)["extra"] or None):
+            if len(values) < len(changes):  # a key with no column of its own: it lives in extra
                 values["extra"] = row["extra"]
             values.update(also or {})
             if values:
