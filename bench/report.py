@@ -7,6 +7,7 @@ rounds' spread is in the JSON that ``run_all.py --keep`` leaves behind.
 from __future__ import annotations
 
 import math
+import os
 import statistics
 from collections.abc import Callable
 from typing import Any
@@ -30,6 +31,16 @@ TARGETS: list[tuple[str, Getter, str, Callable[[float], bool], str]] = [
 ]
 CONCURRENT = ("50 concurrent runs, async client (`concurrent`, median batch)", "≥ 400 runs/s", "400 runs/s")
 RSS = ("peak RSS of the whole workload sequence", "≤ 120 MB", "")
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process so far (Linux), None where /proc isn't there."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def pct(samples: list[float], q: float) -> float:

@@ -29,7 +29,7 @@ from typing import Any
 import openai
 
 sys.path.insert(0, os.path.dirname(__file__))
-from report import pct, write_section  # noqa: E402
+from report import cpu_seconds, pct, write_section  # noqa: E402
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 API_KEY = "sk-load-test"
@@ -138,16 +138,6 @@ class Load:
                 got = [(m.role, m.content[0].text.value) for m in page.data]
                 if got != expected:
                     self.problems.append(f"{thread.id} holds {got}, expected {expected}")
-
-
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time of a process so far (Linux), None where /proc isn't there."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def drive(base_url: str, requests: int, concurrency: int, server_pid: int | None = None) -> dict[str, Any]:

@@ -17,8 +17,8 @@ STORAGES = ("memory", "sqlite", "postgresql")
 
 
 class Stores:
-    def __init__(self, kind: str, url: str | None) -> None:
-        self.kind, self.url = kind, url
+    def __init__(self, url: str | None) -> None:
+        self.url = url
         self._current: Any = None
 
     def fresh(self) -> Any:
@@ -50,6 +50,6 @@ def stores(kind: str) -> Iterator[Stores]:
             from supercompat_sqlalchemy.testing import scratch_database
 
             url = stack.enter_context(scratch_database(kind))
-        made = Stores(kind, url)
+        made = Stores(url)
         stack.callback(made.close)
         yield made

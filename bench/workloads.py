@@ -39,7 +39,7 @@ from stores import Stores, stores
 from supercompat import async_supercompat, supercompat
 from supercompat_openai import openai_client_adapter
 
-from report import pct  # noqa: E402  (bench/ is on sys.path: these run as scripts)
+from report import cpu_seconds, pct  # noqa: E402  (bench/ is on sys.path: these run as scripts)
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 INSTRUCTIONS = "You are a benchmark assistant."
@@ -165,9 +165,7 @@ class Bench:
 
     def provider_cpu_ms(self) -> float:
         """CPU time the fake provider's process has used so far (user + system)."""
-        with open(f"/proc/{self.provider_pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+        return (cpu_seconds(self.provider_pid) or 0.0) * 1000
 
     def stats(self) -> dict[str, Any]:
         with urllib.request.urlopen(self.stats_url) as answer:

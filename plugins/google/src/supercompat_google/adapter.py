@@ -12,7 +12,7 @@ from typing import Any
 import httpx2
 import pydantic
 from google import genai
-from google.genai import errors
+from google.genai import errors, types
 from google.genai.client import AsyncClient
 from supercompat.clients import call_in_thread, iterate_in_thread, map_model
 from supercompat.errors import APIError, provider_error_type, provider_timeout, provider_unreachable
@@ -54,8 +54,6 @@ class GoogleClientAdapter:
     def _request(self, params: dict[str, Any]) -> dict[str, Any]:
         contents, config = to_gemini(params, self._calls)
         try:  # validated here so that a request Gemini can't take is a 400, not a provider failure
-            from google.genai import types
-
             return {"model": map_model(self.model_map, params["model"]),
                     "contents": [types.Content.model_validate(c) for c in contents],
                     "config": types.GenerateContentConfig.model_validate(config)}

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from supercompat.errors import APIError
+from supercompat.errors import APIError, InvalidRequest
 
 from .schema import gemini_schema
 
@@ -29,8 +29,8 @@ TOOL_CHOICE = {"auto": "AUTO", "none": "NONE", "required": "ANY"}
 CallMemory = dict[str, dict[str, Any]]
 
 
-def invalid(message: str, param: str | None = None) -> APIError:
-    return APIError(message, status=400, type="invalid_request_error", param=param)
+def invalid(message: str, param: str | None = None) -> InvalidRequest:
+    return InvalidRequest(message, param=param)
 
 
 # -- request ---------------------------------------------------------------------------------------
