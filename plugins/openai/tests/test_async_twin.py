@@ -60,3 +60,16 @@ def test_provider_errors_map_the_same_through_the_twin(fake, no_worker_threads):
     run = run_once(openai.OpenAI(base_url=fake.base_url, api_key="k", max_retries=0))
     assert run.status == "failed"
     assert run.last_error.code == "rate_limit_exceeded" and run.last_error.message == "Slow down"
+
+
+def test_the_twin_shares_the_sync_clients_tls_context(fake, monkeypatch):
+    # Building a TLS context loads the CA bundle: most of what an AsyncOpenAI() costs (15-30 ms),
+    # paid on the first run of every new adapter if the twin built its own.
+    import httpcore2
+
+    provider = openai.OpenAI(base_url=fake.base_url, api_key="k", max_retries=0)
+    built = []
+    default_ssl_context = httpcore2.default_ssl_context
+    monkeypatch.setattr(httpcore2, "default_ssl_context", lambda *a, **kw: built.append(1) or default_ssl_context(*a, **kw))
+    assert run_once(provider).status == "completed"
+    assert built == []

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import weakref
 from collections.abc import AsyncIterator, Iterator
 from contextlib import aclosing, contextmanager
@@ -15,7 +16,7 @@ from typing import Any
 
 # Core already imports openai, so importing it here costs nothing extra.
 import openai
-from openai._base_client import SyncHttpxClientWrapper
+from openai._base_client import AsyncHttpxClientWrapper, SyncHttpxClientWrapper
 from supercompat import hookimpl
 from supercompat.clients import ClientOptions, call_in_thread, iterate_in_thread, map_model, on_core_loop
 from supercompat.errors import (APIError, ConfigError, provider_error_type, provider_timeout,
@@ -69,7 +70,7 @@ class OpenAIClientAdapter:
         if self._twin_settings is None or not on_core_loop():
             return None
         if self._twin is None:
-            self._twin = openai.AsyncOpenAI(**self._twin_settings)
+            self._twin = openai.AsyncOpenAI(**self._twin_settings, http_client=_twin_http_client(self.client))
             self._twin_finalizer = weakref.finalize(self, _close_soon, self._twin, asyncio.get_running_loop())
         return self._twin
 
@@ -151,6 +152,17 @@ def _twin_settings(client: openai.OpenAI) -> dict[str, Any] | None:
             "max_retries": client.max_retries, "default_headers": client._custom_headers,
             "default_query": client._custom_query,
             "_strict_response_validation": client._strict_response_validation}
+
+
+def _twin_http_client(client: openai.OpenAI) -> AsyncHttpxClientWrapper | None:
+    """The SDK's default async HTTP client, sharing the sync client's TLS context: building a new one
+    (loading the CA bundle) is most of the 15-30 ms an ``AsyncOpenAI()`` costs. None (the SDK's own
+    default) where httpx2's internals differ from what this expects."""
+    pool = getattr(getattr(client._client, "_transport", None), "_pool", None)
+    context = getattr(pool, "_ssl_context", None)
+    if not isinstance(context, ssl.SSLContext):
+        return None
+    return AsyncHttpxClientWrapper(base_url=client.base_url, timeout=client.timeout, verify=context)
 
 
 def _close_soon(twin: openai.AsyncOpenAI, loop: asyncio.AbstractEventLoop) -> None:
