@@ -155,6 +155,31 @@ async def test_several_tool_rounds_in_one_run(kind):
     assert [m["content"] for m in scripted.requests[-1]["messages"] if m["role"] == "tool"] == ["r0", "r1", "r2"]
 
 
+async def test_later_runs_see_earlier_runs_tool_rounds_and_truncation_keeps_whole_rounds(kind):
+    scripted = scripted_client_adapter([Reply(tool_calls=[("get_weather", {"city": "Oslo"})]), "Cold.",
+                                        "Still cold.", "Yes."])
+    client = make(kind, scripted)
+    a, t = await setup(client, tools=[WEATHER])
+    run = await call(client.beta.threads.runs.create_and_poll(thread_id=t.id, assistant_id=a.id))
+    cid = run.required_action.submit_tool_outputs.tool_calls[0].id
+    await call(client.beta.threads.runs.submit_tool_outputs_and_poll(
+        run_id=run.id, thread_id=t.id, tool_outputs=[{"tool_call_id": cid, "output": "-5"}]))
+    await call(client.beta.threads.messages.create(t.id, role="user", content="And now?"))
+    await call(client.beta.threads.runs.create_and_poll(thread_id=t.id, assistant_id=a.id))
+    shape = lambda request: [(m["role"], m.get("content"), m.get("tool_call_id")) for m in request["messages"]]  # noqa: E731
+    first_user = shape(scripted.requests[-1])[0]
+    assert shape(scripted.requests[-1]) == [first_user, ("assistant", None, None), ("tool", "-5", cid),
+                                            ("assistant", "Cold.", None), ("user", "And now?", None)]
+    # The window's oldest message is the first run's answer: that run's tool round, which came
+    # before it, is kept whole with it.
+    await call(client.beta.threads.messages.create(t.id, role="user", content="Sure?"))
+    await call(client.beta.threads.runs.create_and_poll(
+        thread_id=t.id, assistant_id=a.id, truncation_strategy={"type": "last_messages", "last_messages": 4}))
+    assert shape(scripted.requests[-1]) == [("assistant", None, None), ("tool", "-5", cid),
+                                            ("assistant", "Cold.", None), ("user", "And now?", None),
+                                            ("assistant", "Still cold.", None), ("user", "Sure?", None)]
+
+
 async def test_create_and_run_poll(kind):
     client = make(kind, scripted_client_adapter(["Hi!"]))
     a = await call(client.beta.assistants.create(model="m"))
@@ -437,3 +462,39 @@ async def test_app_aclose_fails_executing_runs_and_keeps_runs_waiting_for_tools(
     assert message["status"] == "incomplete" and adapter.closed.is_set()
     with pytest.raises(openai.InternalServerError, match="shutting down"):
         await call(client.beta.assistants.list())
+
+
+async def test_storage_calls_per_run_do_not_grow_with_the_threads_earlier_runs(kind):
+    from supercompat.storage import memory_storage_adapter
+
+    class Counting:
+        def __init__(self) -> None:
+            self.inner, self.calls = memory_storage_adapter(), 0
+
+        def __getattr__(self, name: str) -> Any:
+            method = getattr(self.inner, name)
+
+            async def counted(*args: Any, **kwargs: Any) -> Any:
+                self.calls += 1
+                return await method(*args, **kwargs)
+            return counted if callable(method) else method
+
+    storage = Counting()
+    client = (supercompat if kind == "sync" else async_supercompat)(
+        client_adapter=scripted_client_adapter([Reply(tool_calls=[("get_weather", {"city": "Oslo"})])] + ["ok"] * 20),
+        storage_adapter=storage, max_retries=0)
+    a, t = await setup(client, tools=[WEATHER])
+    run = await call(client.beta.threads.runs.create_and_poll(thread_id=t.id, assistant_id=a.id))
+    await call(client.beta.threads.runs.submit_tool_outputs_and_poll(
+        run_id=run.id, thread_id=t.id, tool_outputs=[{"tool_call_id": run.required_action.submit_tool_outputs.tool_calls[0].id,
+                                                      "output": "-5"}]))
+    per_run = []
+    for i in range(6):
+        await call(client.beta.threads.messages.create(t.id, role="user", content=f"turn {i}"))
+        before = storage.calls
+        # The poll's own reads depend on timing; the run's are counted once it has ended.
+        run = await call(client.beta.threads.runs.create(thread_id=t.id, assistant_id=a.id))
+        while app_of(client).engine.is_executing(run.id):
+            await asyncio.sleep(0.001)
+        per_run.append(storage.calls - before)
+    assert per_run[-1] == per_run[1], per_run

@@ -56,22 +56,16 @@ async def _history(ctx: RunContext) -> list[dict[str, Any]]:
         messages = list(reversed(page.data))
     else:
         messages = (await storage.list_messages(thread_id, ListQuery(limit=EVERYTHING, order="asc"))).data
-    # Tool rounds live in run steps. Ids sort by creation across kinds, so runs older than the oldest
-    # message kept can't have steps inside the window.
-    after = with_prefix("run", messages[0]["id"]) if messages else None
-    runs = (await storage.list_runs(thread_id, ListQuery(limit=EVERYTHING, order="asc", after=after))).data
-    # A kept message's run (and this run) started before the message, and its tool rounds may follow it.
-    known = {r["id"] for r in runs}
-    for run_id in dict.fromkeys([*(m["run_id"] for m in messages if m.get("run_id")), run["id"]]):
-        if run_id not in known:
-            older = run if run_id == run["id"] else await storage.get_run(thread_id, run_id)
-            if older is not None:
-                runs.append(older)
-    steps = []
-    for r in runs:
-        for step in (await storage.list_steps(thread_id, r["id"], ListQuery(limit=EVERYTHING, order="asc"))).data:
-            if step["type"] == "tool_calls" and step["status"] == "completed":
-                steps.append(step)
+    # Tool rounds live in run steps; ids sort by creation across kinds. A step after the oldest message
+    # kept is in the window; so are the earlier steps of a kept message's run and of this run (they
+    # started before their messages). One query for the whole thread, however many runs it has had.
+    window = with_prefix("step", messages[0]["id"]) if messages else None
+    own_runs = {m["run_id"] for m in messages if m.get("run_id")} | {run["id"]}
+    start = min([window, *(with_prefix("step", r) for r in own_runs)]) if window else None
+    tool_steps = (await storage.list_thread_steps(
+        thread_id, ListQuery(limit=EVERYTHING, order="asc", after=start), step_type="tool_calls")).data
+    steps = [step for step in tool_steps if step["status"] == "completed"
+             and (window is None or step["id"] > window or step["run_id"] in own_runs)]
     # Messages come in order; only tool rounds need merging in.
     timeline = sorted([*messages, *steps], key=lambda o: instant(o["id"])) if steps else messages
 

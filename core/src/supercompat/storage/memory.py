@@ -60,14 +60,15 @@ class _Ordered:
 
 
 class _Thread:
-    __slots__ = ("obj", "messages", "runs", "run_messages", "steps", "active_run")
+    __slots__ = ("obj", "messages", "runs", "run_messages", "steps", "thread_steps", "active_run")
 
     def __init__(self, obj: Obj) -> None:
         self.obj = obj
         self.messages = _Ordered()
         self.runs = _Ordered()
         self.run_messages: dict[str, _Ordered] = {}
-        self.steps: dict[str, _Ordered] = {}
+        self.steps: dict[str, _Ordered] = {}  # per run
+        self.thread_steps: dict[str | None, _Ordered] = {}  # the whole thread's, by type and (None) all
         self.active_run: str | None = None
 
 
@@ -265,7 +266,10 @@ class MemoryStorageAdapter:
 
     # steps
     async def create_step(self, step: Obj) -> Obj:
-        self._threads[step["thread_id"]].steps[step["run_id"]].add(step)
+        t = self._threads[step["thread_id"]]
+        t.steps[step["run_id"]].add(step)
+        for key in (None, step["type"]):
+            t.thread_steps.setdefault(key, _Ordered()).add(step)
         return step
 
     def _steps(self, thread_id: str, run_id: str) -> _Ordered | None:
@@ -281,10 +285,17 @@ class MemoryStorageAdapter:
         if steps is None or step_id not in steps.items:
             return None
         steps.items[step_id] = new = _merge(steps.items[step_id], changes)
+        thread_steps = self._threads[thread_id].thread_steps
+        thread_steps[None].items[step_id] = thread_steps[new["type"]].items[step_id] = new
         return new
 
     async def list_steps(self, thread_id: str, run_id: str, query: ListQuery) -> Page:
         steps = self._steps(thread_id, run_id)
+        return steps.page(query) if steps else Page([], False)
+
+    async def list_thread_steps(self, thread_id: str, query: ListQuery, *, step_type: str | None = None) -> Page:
+        t = self._threads.get(thread_id)
+        steps = t.thread_steps.get(step_type) if t else None
         return steps.page(query) if steps else Page([], False)
 
     async def close(self) -> None:

@@ -341,6 +341,38 @@ class StorageAdapterTests:
         assert info.value.current["status"] == "completed"
         assert (await s.get_run(thread_id, run["id"]))["status"] == "completed"
 
+    async def test_thread_steps_span_runs_in_id_order(self, storage_adapter: StorageAdapter) -> None:
+        s = storage_adapter
+        thread_id, _ = await self._thread_with_messages(s, 1)
+        other_thread, _ = await self._thread_with_messages(s, 1)
+        first, second = make_run(thread_id, status="completed"), make_run(thread_id, status="completed")
+        other_run = make_run(other_thread, status="completed")
+        for run in (first, second, other_run):
+            await s.create_run(run, [])
+        message_step = {"type": "message_creation", "step_details": {
+            "type": "message_creation", "message_creation": {"message_id": "msg_x"}}}
+        made = [make_step(thread_id, first["id"]), make_step(thread_id, first["id"], **message_step),
+                make_step(thread_id, second["id"]), make_step(other_thread, other_run["id"]),
+                make_step(thread_id, second["id"], **message_step), make_step(thread_id, second["id"])]
+        for step in made:
+            await s.create_step(step)
+        mine = [x for x in made if x["thread_id"] == thread_id]
+        tool_steps = [x for x in mine if x["type"] == "tool_calls"]
+        everything = ListQuery(limit=100, order="asc")
+        assert ids(await s.list_thread_steps(thread_id, everything)) == ids_of(mine)
+        assert ids(await s.list_thread_steps(thread_id, everything, step_type="tool_calls")) == ids_of(tool_steps)
+        page = await s.list_thread_steps(thread_id, ListQuery(limit=2, order="desc"), step_type="tool_calls")
+        assert ids(page) == ids_of(tool_steps[::-1][:2]) and page.has_more
+        after = await s.list_thread_steps(thread_id, ListQuery(limit=100, order="asc", after=tool_steps[0]["id"]),
+                                          step_type="tool_calls")
+        assert ids(after) == ids_of(tool_steps[1:])
+        # An update is seen through the thread-wide list too.
+        updated = await s.update_step(thread_id, second["id"], tool_steps[1]["id"], {"status": "completed"})
+        listed = await s.list_thread_steps(thread_id, everything, step_type="tool_calls")
+        assert listed.data[1] == updated
+        assert (await s.list_thread_steps(thread_id, everything, step_type="code_interpreter")).data == []
+        assert (await s.list_thread_steps("thread_missing", everything)).data == []
+
     async def test_runs_and_steps_list_and_update(self, storage_adapter: StorageAdapter) -> None:
         s = storage_adapter
         thread_id, _ = await self._thread_with_messages(s, 1)

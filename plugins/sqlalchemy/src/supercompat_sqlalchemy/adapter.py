@@ -291,6 +291,12 @@ class SQLAlchemyStorageAdapter:
     async def list_steps(self, thread_id: str, run_id: str, query: ListQuery) -> Page:
         return await self._page(STEP, query, steps.c.run_id == run_id, steps.c.thread_id == thread_id)
 
+    async def list_thread_steps(self, thread_id: str, query: ListQuery, *, step_type: str | None = None) -> Page:
+        where = [steps.c.thread_id == thread_id]
+        if step_type is not None:
+            where.append(steps.c.type == step_type)
+        return await self._page(STEP, query, *where)
+
     # -- schema and life cycle ----------------------------------------------------------------------
     async def migrate(self) -> tuple[str | None, str]:
         """Bring the schema to the current revision (``supercompat db upgrade``): (from, to)."""

@@ -125,7 +125,7 @@ steps = _table(
     sa.Column("step_details", Json),
     sa.Column("usage", Json),
     sa.Column("metadata", Json),
-    indexes=(("run_id", "id"), ("thread_id",)))
+    indexes=(("run_id", "id"), ("thread_id", "type", "id")))
 
 INTERNAL = ("extra", "project", "heartbeat_at")
 
