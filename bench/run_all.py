@@ -44,6 +44,7 @@ def main() -> None:
     started = time.time()
     columns: list[tuple[str, list[dict]]] = []
     scaling: list[dict] = []
+    paced: list[dict] = []
     for storage in args.storages.split(","):
         for client in ("sync", "async") if storage == "memory" else ("sync",):
             rounds = []
@@ -52,6 +53,12 @@ def main() -> None:
                 run("workloads.py", "--storage", storage, "--client", client, "--scale", str(args.scale), out=out)
                 rounds.append(json.load(open(out)))
             columns.append((f"{storage}, {client}", rounds))
+        if storage == "memory":
+            # TTFT again with the provider pacing its tokens (1 ms apart), as any real model does.
+            for r in range(args.rounds):
+                out = os.path.join(folder, f"memory-sync-paced-round{r}.json")
+                run("workloads.py", "--workloads", "stream_ttft", "--token-delay-ms", "1", out=out)
+                paced.append(json.load(open(out)))
         out = os.path.join(folder, f"{storage}-list-scaling.json")
         run("list_scaling.py", "--storage", storage, out=out)
         scaling += json.load(open(out))
@@ -77,9 +84,10 @@ def main() -> None:
         report.floor_table(sync),
         "Time to first token, split: what the SDK itself costs before the first text delta of a run "
         "(it parses the run, step and message events that come first) against a raw chat stream, "
-        "with canned bytes and on the provider.",
+        "with canned bytes, and on the provider sending its 20 tokens at once (the reference setting) or "
+        "1 ms apart (`workloads.py --token-delay-ms 1`, stream_ttft only, same rounds).",
         "",
-        report.ttft_breakdown(sync),
+        report.ttft_breakdown(sync, paced),
         "### CPU budget of the concurrent workload (memory storage, async client)",
         "",
         report.concurrency_budget(asynchronous or sync),

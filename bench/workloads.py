@@ -540,6 +540,8 @@ def main() -> None:
     parser.add_argument("--storage", default="memory", help="memory, sqlite or postgresql")
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--label", default="supercompat-python")
+    parser.add_argument("--token-delay-ms", type=float, default=0,
+                        help="the fake provider's pause between tokens (the reference workloads use 0)")
     parser.add_argument("--out")
     args = parser.parse_args()
     names = args.workloads.split(",")
@@ -549,10 +551,11 @@ def main() -> None:
     rss = RSSSampler()
     result: dict[str, Any] = {"meta": {
         "impl": args.label, "client": args.client, "storage": args.storage, "scale": args.scale,
+        "token_delay_ms": args.token_delay_ms,
         "python": f"{platform.python_implementation()} {platform.python_version()}",
         "openai": openai.__version__, "machine": platform.machine(), "cpus": os.cpu_count(),
         "cpu_model": _cpu_model(), "load_avg_start": os.getloadavg()[0]}}
-    with fake_provider(latency_ms=0, tokens=20, token_delay_ms=0) as (base_url, pid), stores(args.storage) as made:
+    with fake_provider(latency_ms=0, tokens=20, token_delay_ms=args.token_delay_ms) as (base_url, pid), stores(args.storage) as made:
         bench = Bench(base_url, pid, args.client == "async", made)
         result["workloads"] = asyncio.run(run_workloads(bench, names, args.scale))
     result["rss"] = rss.report()
