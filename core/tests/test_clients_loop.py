@@ -14,3 +14,53 @@ def test_true_on_the_core_loop_only():
     assert _loop.run_sync(_where()) is True
     assert asyncio.run(_where()) is False
     assert on_core_loop() is False  # no loop at all
+
+
+async def _fail() -> None:
+    raise ValueError("from the core loop")
+
+
+def test_run_sync_returns_and_raises_what_the_core_loop_did():
+    assert _loop.run_sync(_where()) is True
+    try:
+        _loop.run_sync(_fail())
+    except ValueError as exc:
+        assert str(exc) == "from the core loop"
+    else:
+        raise AssertionError("no error")
+
+
+def test_run_async_returns_raises_and_passes_cancellation_on():
+    async def main() -> None:
+        assert await _loop.run_async(_where()) is True
+        try:
+            await _loop.run_async(_fail())
+        except ValueError as exc:
+            assert str(exc) == "from the core loop"
+        else:
+            raise AssertionError("no error")
+
+        started, stopped = asyncio.Event(), []
+        caller = asyncio.get_running_loop()
+
+        async def forever() -> None:
+            caller.call_soon_threadsafe(started.set)
+            try:
+                await asyncio.sleep(3600)
+            finally:
+                stopped.append(on_core_loop())
+
+        waiting = asyncio.ensure_future(_loop.run_async(forever()))
+        await started.wait()
+        waiting.cancel()
+        try:
+            await waiting
+        except asyncio.CancelledError:
+            pass
+        for _ in range(200):
+            if stopped:
+                break
+            await asyncio.sleep(0.005)
+        assert stopped == [True]  # the coroutine on the core loop was cancelled, there
+
+    asyncio.run(main())

@@ -52,7 +52,8 @@ def submit(coro: Coroutine[Any, Any, T]) -> Future[T]:
 
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
-    """Run on the core loop and wait; for sync callers."""
+    """Run on the core loop and wait; for sync callers. A plain lock to wait on, not
+    ``run_coroutine_threadsafe``'s future and condition: every in-process API call crosses here."""
     loop = core_loop()
     try:
         running = asyncio.get_running_loop()
@@ -60,12 +61,56 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
         running = None
     if running is loop:
         raise RuntimeError("run_sync() called from the supercompat loop itself; await the coroutine instead")
-    return asyncio.run_coroutine_threadsafe(coro, loop).result()
+    finished = threading.Lock()
+    finished.acquire()
+    done: list[asyncio.Task[T]] = []
+
+    def start() -> None:
+        task = loop.create_task(coro)
+        task.add_done_callback(lambda t: (done.append(t), finished.release()))
+
+    loop.call_soon_threadsafe(start)
+    finished.acquire()
+    return done[0].result()
 
 
 async def run_async(coro: Coroutine[Any, Any, T]) -> T:
-    """Run on the core loop from any other loop."""
+    """Run on the core loop from any other loop; cancelling the caller cancels the run there."""
     loop = core_loop()
-    if asyncio.get_running_loop() is loop:
+    caller = asyncio.get_running_loop()
+    if caller is loop:
         return await coro
-    return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, loop))
+    result: asyncio.Future[T] = caller.create_future()
+    started: list[asyncio.Task[T]] = []
+
+    def settle(task: asyncio.Task[T]) -> None:  # on the caller's loop
+        if result.done():
+            return
+        if task.cancelled():
+            result.cancel()
+        elif (exc := task.exception()) is not None:
+            result.set_exception(exc)
+        else:
+            result.set_result(task.result())
+
+    def start() -> None:  # on the core loop
+        task = loop.create_task(coro)
+        started.append(task)
+        task.add_done_callback(lambda t: _call_soon(caller, settle, t))
+
+    def cancel() -> None:  # on the core loop, after start(): both were queued there in this order
+        started[0].cancel()  # a no-op if the run has finished
+
+    loop.call_soon_threadsafe(start)
+    try:
+        return await result
+    except asyncio.CancelledError:
+        _call_soon(loop, cancel)
+        raise
+
+
+def _call_soon(loop: asyncio.AbstractEventLoop, callback: Any, *args: Any) -> None:
+    try:
+        loop.call_soon_threadsafe(callback, *args)
+    except RuntimeError:  # the caller's loop has closed: nobody is waiting any more
+        pass
