@@ -45,6 +45,8 @@ class SQLAlchemyStorageAdapter:
         self._closed = False
         self._prepare_lock = asyncio.Lock()
         self._lock_rows = engine.dialect.name != "sqlite"  # SQLite locks the whole file instead
+        # UPDATE ... RETURNING: PostgreSQL, SQLite 3.35+; not MySQL/MariaDB.
+        self._returning = bool(engine.dialect.update_returning)
 
     @property
     def url(self) -> str:
@@ -112,6 +114,8 @@ class SQLAlchemyStorageAdapter:
 
     async def _update(self, kind: Kind, where: Sequence[Any], changes: Obj, *,
                       expected_status: frozenset[str] | None = None, also: Obj | None = None) -> Obj | None:
+        if self._returning and changes and all(k in kind.columns for k in changes):
+            return await self._update_returning(kind, where, changes, expected_status, also)
         async with self._write() as conn:
             current = await self._locked(conn, kind, *where)
             if current is None:
@@ -127,6 +131,31 @@ class SQLAlchemyStorageAdapter:
             if values:
                 await conn.execute(sa.update(kind.table).where(kind.table.c.id == current["id"]).values(values))
         return new
+
+    async def _update_returning(self, kind: Kind, where: Sequence[Any], changes: Obj,
+                                expected_status: frozenset[str] | None, also: Obj | None) -> Obj | None:
+        """``_update`` as one ``UPDATE ... WHERE status IN (...) RETURNING``, in autocommit: the database
+        compares and writes atomically, in one round trip. Only when no row matched does a read tell a
+        missing row from a stale status (and if the status is back in ``expected_status`` by then, the
+        update is tried again)."""
+        row = kind.row(changes)
+        values = {**{k: row[k] for k in changes}, **(also or {})}
+        stmt = sa.update(kind.table).where(*where)
+        if expected_status is not None:
+            stmt = stmt.where(kind.table.c.status.in_(sorted(expected_status)))
+        stmt = stmt.values(values).returning(*kind.table.columns)
+        while True:
+            async with self._read() as conn:
+                updated = (await conn.execute(stmt)).first()
+            if updated is not None:
+                # The object as the read-then-write path returns it: the stored row, with the values
+                # of ``changes`` as given (not as they read back: 1 stays 1, not 1.0).
+                return {**kind.obj(updated), **changes}
+            current = await self._one(kind, *where)
+            if current is None:
+                return None
+            if expected_status is not None and current["status"] not in expected_status:
+                raise StaleStatusError(current)
 
     async def _page(self, kind: Kind, query: ListQuery, *where: Any) -> Page:
         id_ = kind.table.c.id
