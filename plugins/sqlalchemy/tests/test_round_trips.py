@@ -19,7 +19,8 @@ def statements(storage) -> Iterator[list[str]]:
     sent: list[str] = []
 
     def execute(conn, cursor, statement, parameters, context, executemany):
-        sent.append(statement.split(None, 1)[0].upper())
+        if not statement.startswith("BEGIN"):  # SQLite's BEGIN IMMEDIATE: counted once, below
+            sent.append(statement.split(None, 1)[0].upper())
 
     def begin(conn):
         if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
@@ -55,6 +56,29 @@ async def test_a_run_transition_is_one_statement(storage):
         await storage.update_run(thread["id"], run["id"], {"status": "in_progress"},
                                  expected_status=frozenset({"queued"}))
     assert sent == ["UPDATE"]
+
+
+async def test_a_write_of_one_statement_is_not_wrapped_in_a_transaction(storage):
+    """One statement is atomic by itself: on SQLite and PostgreSQL it runs in autocommit, without
+    the BEGIN and COMMIT round trips (MySQL would pay two to switch the connection to autocommit)."""
+    one = ["INSERT"] if storage._autocommit_writes else ["BEGIN", "INSERT", "COMMIT"]
+    thread, run = await _thread_with_run(storage, status="in_progress")
+    with statements(storage) as sent:
+        await storage.create_thread(make_thread(), [])
+    assert sent == one
+    with statements(storage) as sent:
+        await storage.create_step(make_step(thread["id"], run["id"]))
+    assert sent == one
+    answer = make_message(thread["id"], role="assistant", run_id=run["id"])
+    with statements(storage) as sent:
+        await storage.create_message(answer)
+    assert sent == one
+    with statements(storage) as sent:
+        assert await storage.delete_message(thread["id"], answer["id"]) is True
+    assert sent == [s.replace("INSERT", "DELETE") for s in one]
+    with statements(storage) as sent:
+        await storage.create_thread(make_thread(), [make_message(thread["id"])])
+    assert sent == ["BEGIN", "INSERT", "INSERT", "COMMIT"]  # two statements: one transaction
 
 
 async def test_the_returning_path_returns_what_the_locking_path_does(database_url):

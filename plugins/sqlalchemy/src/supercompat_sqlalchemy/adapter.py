@@ -3,9 +3,12 @@
 The invariants live in the database, so they hold across processes sharing it:
 - one active run per thread: creating a run or a user message locks the thread's row first
   (``SELECT ... FOR UPDATE``; on SQLite every write transaction is ``BEGIN IMMEDIATE``);
-- conditional run transitions: read under that lock, compare, write, in one transaction;
+- conditional run transitions: read under a row lock, compare, write, in one transaction; or, where
+  the database has UPDATE ... RETURNING, one ``UPDATE ... WHERE status IN (...) RETURNING``, which
+  compares and writes atomically by itself;
 - a thread's messages, runs and steps are deleted with it in one transaction.
-Reads run in autocommit: one round trip, no lock. Lists are index seeks on (parent, id).
+Reads run in autocommit: one round trip, no lock. So do writes that are one statement, on SQLite and
+PostgreSQL: a statement is atomic on its own. Lists are index seeks on (parent, id).
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ class SQLAlchemyStorageAdapter:
         self._lock_rows = engine.dialect.name != "sqlite"  # SQLite locks the whole file instead
         # UPDATE ... RETURNING: PostgreSQL, SQLite 3.35+; not MySQL/MariaDB.
         self._returning = bool(engine.dialect.update_returning)
+        self._autocommit_writes = engine.dialect.name in ("sqlite", "postgresql")
 
     @property
     def url(self) -> str:
@@ -102,6 +106,18 @@ class SQLAlchemyStorageAdapter:
         async with self._errors(), self.engine.begin() as conn:
             yield conn
 
+    @asynccontextmanager
+    async def _write_one(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for a write that is one statement: atomic on its own, so on SQLite and PostgreSQL
+        it runs in autocommit, without the BEGIN and COMMIT round trips. (On MySQL, switching a
+        connection to autocommit and back costs two round trips itself.)"""
+        if not self._autocommit_writes:
+            async with self._write() as conn:
+                yield conn
+            return
+        async with self._read() as conn:
+            yield conn
+
     async def _one(self, kind: Kind, *where: Any) -> Obj | None:
         async with self._read() as conn:
             row = (await conn.execute(sa.select(kind.table).where(*where))).first()
@@ -145,7 +161,7 @@ class SQLAlchemyStorageAdapter:
             stmt = stmt.where(kind.table.c.status.in_(sorted(expected_status)))
         stmt = stmt.values(values).returning(*kind.table.columns)
         while True:
-            async with self._read() as conn:
+            async with self._write_one() as conn:
                 updated = (await conn.execute(stmt)).first()
             if updated is not None:
                 # The object as the read-then-write path returns it: the stored row, with the values
@@ -192,7 +208,7 @@ class SQLAlchemyStorageAdapter:
 
     # -- assistants -------------------------------------------------------------------------------
     async def create_assistant(self, assistant: Obj) -> Obj:
-        async with self._write() as conn:
+        async with self._write_one() as conn:
             await self._insert(conn, ASSISTANT, [assistant])
         return assistant
 
@@ -203,7 +219,7 @@ class SQLAlchemyStorageAdapter:
         return await self._update(ASSISTANT, [ASSISTANT.table.c.id == assistant_id], changes)
 
     async def delete_assistant(self, assistant_id: str) -> bool:
-        async with self._write() as conn:
+        async with self._write_one() as conn:
             result = await conn.execute(sa.delete(ASSISTANT.table).where(ASSISTANT.table.c.id == assistant_id))
         return result.rowcount > 0
 
@@ -213,7 +229,7 @@ class SQLAlchemyStorageAdapter:
 
     # -- threads ----------------------------------------------------------------------------------
     async def create_thread(self, thread: Obj, messages: list[Obj]) -> Obj:
-        async with self._write() as conn:
+        async with (self._write() if messages else self._write_one()) as conn:
             await self._insert(conn, THREAD, [thread])
             await self._insert(conn, MESSAGE, messages)
         return thread
@@ -239,7 +255,7 @@ class SQLAlchemyStorageAdapter:
 
     # -- messages ---------------------------------------------------------------------------------
     async def create_message(self, message: Obj) -> Obj:
-        async with self._write() as conn:
+        async with (self._write() if message.get("run_id") is None else self._write_one()) as conn:
             if message.get("run_id") is None:
                 await self._check_no_active_run(conn, message["thread_id"])
             await self._insert(conn, MESSAGE, [message])
@@ -252,7 +268,7 @@ class SQLAlchemyStorageAdapter:
         return await self._update(MESSAGE, [messages.c.id == message_id, messages.c.thread_id == thread_id], changes)
 
     async def delete_message(self, thread_id: str, message_id: str) -> bool:
-        async with self._write() as conn:
+        async with self._write_one() as conn:
             result = await conn.execute(sa.delete(messages).where(messages.c.id == message_id,
                                                                   messages.c.thread_id == thread_id))
         return result.rowcount > 0
@@ -306,7 +322,7 @@ class SQLAlchemyStorageAdapter:
 
     # -- steps ------------------------------------------------------------------------------------
     async def create_step(self, step: Obj) -> Obj:
-        async with self._write() as conn:
+        async with self._write_one() as conn:
             await self._insert(conn, STEP, [step])
         return step
 
