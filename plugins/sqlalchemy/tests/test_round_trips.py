@@ -6,7 +6,7 @@ from contextlib import contextmanager
 import pytest
 import sqlalchemy as sa
 
-from supercompat.storage import StaleStatusError
+from supercompat.storage import ActiveRunError, ListQuery, StaleStatusError
 from supercompat.testing.storage import make_message, make_run, make_step, make_thread
 from supercompat_sqlalchemy import sqlalchemy_storage_adapter
 
@@ -141,3 +141,64 @@ async def test_a_transition_that_misses_reads_and_tries_again_if_the_status_came
     assert seen == ["UPDATE", "SELECT", "UPDATE"]
     assert new["status"] == "in_progress"
     assert (await storage.get_run(thread["id"], run["id"]))["status"] == "in_progress"
+
+
+async def test_the_active_run_check_is_the_insert_itself(storage):
+    """A user message (or a run) is inserted only WHERE the thread has no active run: no separate
+    check. On SQLite, whose write lock is the database's, the whole write is that one statement."""
+    thread, run = await _thread_with_run(storage, status="completed")
+    with statements(storage) as sent:
+        await storage.create_message(make_message(thread["id"]))
+    if storage.engine.dialect.name == "sqlite":
+        assert sent == ["INSERT"]
+    else:  # lock the thread's row, then insert
+        assert sent == ["BEGIN", "SELECT", "INSERT", "COMMIT"]
+    with statements(storage) as sent:
+        await storage.create_run(make_run(thread["id"]), [make_message(thread["id"])])
+    if storage.engine.dialect.name == "sqlite":
+        assert sent == ["BEGIN", "INSERT", "INSERT", "COMMIT"]
+    else:
+        assert sent == ["BEGIN", "SELECT", "INSERT", "INSERT", "COMMIT"]
+
+
+async def test_a_refused_insert_says_why(storage):
+    thread, run = await _thread_with_run(storage, status="in_progress")
+    with pytest.raises(ActiveRunError) as info:
+        await storage.create_message(make_message(thread["id"]))
+    assert info.value.run_id == run["id"]
+    with pytest.raises(ActiveRunError) as info:
+        await storage.create_run(make_run(thread["id"]), [make_message(thread["id"], "additional")])
+    assert info.value.run_id == run["id"]
+    assert len((await storage.list_messages(thread["id"], ListQuery())).data) == 1  # nothing half-written
+    for write in (lambda: storage.create_message(make_message("thread_missing")),
+                  lambda: storage.create_run(make_run("thread_missing"), [])):
+        with pytest.raises(KeyError):
+            await write()
+
+
+async def test_an_active_run_that_ends_between_insert_and_check_lets_the_insert_through(storage):
+    """READ COMMITTED: the insert found the thread's run active; by the next statement it has ended
+    (a run's transitions don't take the thread's lock). The insert is tried again, not refused with
+    an active run that no longer is."""
+    if storage.engine.dialect.name == "sqlite":
+        pytest.skip("SQLite: the write holds the database's write lock, nothing ends in between")
+    thread, run = await _thread_with_run(storage, status="in_progress")
+    other = sync_engine(storage.engine.url.render_as_string(hide_password=False))
+    seen: list[str] = []
+
+    def after(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement.split(None, 1)[0])
+        if seen == ["SELECT", "INSERT"]:
+            with other.begin() as c:
+                c.execute(sa.text("UPDATE supercompat_runs SET status = 'completed' WHERE id = :id"),
+                          {"id": run["id"]})
+
+    message = make_message(thread["id"])
+    sa.event.listen(storage.engine.sync_engine, "after_cursor_execute", after)
+    try:
+        await storage.create_message(message)
+    finally:
+        sa.event.remove(storage.engine.sync_engine, "after_cursor_execute", after)
+        other.dispose()
+    assert seen == ["SELECT", "INSERT", "SELECT", "INSERT"]
+    assert await storage.get_message(thread["id"], message["id"]) == message

@@ -197,14 +197,47 @@ class SQLAlchemyStorageAdapter:
         if objs:
             await conn.execute(sa.insert(kind.table), [{**kind.row(o), **columns} for o in objs])
 
-    async def _check_no_active_run(self, conn: AsyncConnection, thread_id: str) -> None:
-        """Under the thread's row lock, so that of two racing writers exactly one sees no active run."""
-        if await self._locked(conn, THREAD, threads.c.id == thread_id) is None:
-            raise KeyError(thread_id)
-        active = (await conn.execute(sa.select(runs.c.id).where(
-            runs.c.thread_id == thread_id, runs.c.status.in_(ACTIVE_RUN_STATUSES)).limit(1))).scalar()
-        if active is not None:
-            raise ActiveRunError(thread_id, active)
+    async def _lock_thread(self, conn: AsyncConnection, thread_id: str) -> bool:
+        """Whether the thread exists; where rows are locked, it stays locked until the transaction ends."""
+        stmt = sa.select(threads.c.id).where(threads.c.id == thread_id)
+        return (await conn.execute(stmt.with_for_update() if self._lock_rows else stmt)).first() is not None
+
+    def _insert_where(self, kind: Kind, obj: Obj, condition: Any, **columns: Any) -> Any:
+        """``INSERT INTO ... SELECT <the object's values> WHERE <condition>``: the row is written only if
+        the condition holds when the statement runs (rowcount 1), in the same statement."""
+        row = {**kind.row(obj), **columns}
+        values = sa.select(*(sa.literal(v, kind.table.c[k].type) for k, v in row.items())).where(condition)
+        return sa.insert(kind.table).from_select(list(row), values)
+
+    async def _create_in_idle_thread(self, kind: Kind, obj: Obj, thread_id: str, messages: Sequence[Obj] = (),
+                                     **columns: Any) -> None:
+        """Insert ``obj`` (a run, or a user message) and ``messages`` only if the thread exists and has no
+        active run: KeyError / ActiveRunError otherwise.
+
+        The thread's row lock (on SQLite, the database's write lock) makes of two racing writers one
+        wait for the other. The active-run check is the ``WHERE`` of the insert itself, a statement
+        started once the lock is held (so under READ COMMITTED it sees the other writer's run)."""
+        idle = ~sa.exists().where(runs.c.thread_id == thread_id, runs.c.status.in_(sorted(ACTIVE_RUN_STATUSES)))
+        if not self._lock_rows:  # no row lock to take, so nothing else has checked that the thread exists
+            idle = sa.and_(sa.exists().where(threads.c.id == thread_id), idle)
+        insert = self._insert_where(kind, obj, idle, **columns)
+        if not self._lock_rows and not messages:
+            # SQLite: one statement, atomic on its own (it holds the write lock while it runs).
+            async with self._write_one() as conn:
+                if (await conn.execute(insert)).rowcount:
+                    return
+        async with self._write() as conn:
+            if self._lock_rows and not await self._lock_thread(conn, thread_id):
+                raise KeyError(thread_id)
+            while not (await conn.execute(insert)).rowcount:
+                if not self._lock_rows and not await self._lock_thread(conn, thread_id):
+                    raise KeyError(thread_id)
+                active = (await conn.execute(sa.select(runs.c.id).where(
+                    runs.c.thread_id == thread_id, runs.c.status.in_(ACTIVE_RUN_STATUSES)).limit(1))).scalar()
+                if active is not None:
+                    raise ActiveRunError(thread_id, active)
+                # The active run ended between the two statements (READ COMMITTED): try again.
+            await self._insert(conn, MESSAGE, messages)
 
     # -- assistants -------------------------------------------------------------------------------
     async def create_assistant(self, assistant: Obj) -> Obj:
@@ -255,10 +288,11 @@ class SQLAlchemyStorageAdapter:
 
     # -- messages ---------------------------------------------------------------------------------
     async def create_message(self, message: Obj) -> Obj:
-        async with (self._write() if message.get("run_id") is None else self._write_one()) as conn:
-            if message.get("run_id") is None:
-                await self._check_no_active_run(conn, message["thread_id"])
-            await self._insert(conn, MESSAGE, [message])
+        if message.get("run_id") is None:
+            await self._create_in_idle_thread(MESSAGE, message, message["thread_id"])
+        else:
+            async with self._write_one() as conn:
+                await self._insert(conn, MESSAGE, [message])
         return message
 
     async def get_message(self, thread_id: str, message_id: str) -> Obj | None:
@@ -281,10 +315,7 @@ class SQLAlchemyStorageAdapter:
 
     # -- runs -------------------------------------------------------------------------------------
     async def create_run(self, run: Obj, messages: list[Obj]) -> Obj:
-        async with self._write() as conn:
-            await self._check_no_active_run(conn, run["thread_id"])
-            await self._insert(conn, MESSAGE, messages)
-            await self._insert(conn, RUN, [run], heartbeat_at=time.time())
+        await self._create_in_idle_thread(RUN, run, run["thread_id"], messages, heartbeat_at=time.time())
         return run
 
     async def get_run(self, thread_id: str, run_id: str) -> Obj | None:
