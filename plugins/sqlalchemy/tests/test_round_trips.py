@@ -146,7 +146,7 @@ async def test_a_transition_that_misses_reads_and_tries_again_if_the_status_came
 async def test_the_active_run_check_is_the_insert_itself(storage):
     """A user message (or a run) is inserted only WHERE the thread has no active run: no separate
     check. On SQLite, whose write lock is the database's, the whole write is that one statement."""
-    thread, run = await _thread_with_run(storage, status="completed")
+    thread, _ = await _thread_with_run(storage, status="completed")
     with statements(storage) as sent:
         await storage.create_message(make_message(thread["id"]))
     if storage.engine.dialect.name == "sqlite":
