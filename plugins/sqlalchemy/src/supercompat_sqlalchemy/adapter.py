@@ -3,9 +3,12 @@
 The invariants live in the database, so they hold across processes sharing it:
 - one active run per thread: creating a run or a user message locks the thread's row first
   (``SELECT ... FOR UPDATE``; on SQLite every write transaction is ``BEGIN IMMEDIATE``);
-- conditional run transitions: read under that lock, compare, write, in one transaction;
+- conditional run transitions: read under a row lock, compare, write, in one transaction; or, where
+  the database has UPDATE ... RETURNING, one ``UPDATE ... WHERE status IN (...) RETURNING``, which
+  compares and writes atomically by itself;
 - a thread's messages, runs and steps are deleted with it in one transaction.
-Reads run in autocommit: one round trip, no lock. Lists are index seeks on (parent, id).
+Reads run in autocommit: one round trip, no lock. So do writes that are one statement, on SQLite and
+PostgreSQL: a statement is atomic on its own. Lists are index seeks on (parent, id).
 """
 
 from __future__ import annotations
@@ -45,6 +48,9 @@ class SQLAlchemyStorageAdapter:
         self._closed = False
         self._prepare_lock = asyncio.Lock()
         self._lock_rows = engine.dialect.name != "sqlite"  # SQLite locks the whole file instead
+        # UPDATE ... RETURNING: PostgreSQL, SQLite 3.35+; not MySQL/MariaDB.
+        self._returning = bool(engine.dialect.update_returning)
+        self._autocommit_writes = engine.dialect.name in ("sqlite", "postgresql")
 
     @property
     def url(self) -> str:
@@ -100,6 +106,18 @@ class SQLAlchemyStorageAdapter:
         async with self._errors(), self.engine.begin() as conn:
             yield conn
 
+    @asynccontextmanager
+    async def _write_one(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for a write that is one statement: atomic on its own, so on SQLite and PostgreSQL
+        it runs in autocommit, without the BEGIN and COMMIT round trips. (On MySQL, switching a
+        connection to autocommit and back costs two round trips itself.)"""
+        if not self._autocommit_writes:
+            async with self._write() as conn:
+                yield conn
+            return
+        async with self._read() as conn:
+            yield conn
+
     async def _one(self, kind: Kind, *where: Any) -> Obj | None:
         async with self._read() as conn:
             row = (await conn.execute(sa.select(kind.table).where(*where))).first()
@@ -112,6 +130,8 @@ class SQLAlchemyStorageAdapter:
 
     async def _update(self, kind: Kind, where: Sequence[Any], changes: Obj, *,
                       expected_status: frozenset[str] | None = None, also: Obj | None = None) -> Obj | None:
+        if self._returning and changes and all(k in kind.columns for k in changes):
+            return await self._update_returning(kind, where, changes, expected_status, also)
         async with self._write() as conn:
             current = await self._locked(conn, kind, *where)
             if current is None:
@@ -127,6 +147,31 @@ class SQLAlchemyStorageAdapter:
             if values:
                 await conn.execute(sa.update(kind.table).where(kind.table.c.id == current["id"]).values(values))
         return new
+
+    async def _update_returning(self, kind: Kind, where: Sequence[Any], changes: Obj,
+                                expected_status: frozenset[str] | None, also: Obj | None) -> Obj | None:
+        """``_update`` as one ``UPDATE ... WHERE status IN (...) RETURNING``, in autocommit: the database
+        compares and writes atomically, in one round trip. Only when no row matched does a read tell a
+        missing row from a stale status (and if the status is back in ``expected_status`` by then, the
+        update is tried again)."""
+        row = kind.row(changes)
+        values = {**{k: row[k] for k in changes}, **(also or {})}
+        stmt = sa.update(kind.table).where(*where)
+        if expected_status is not None:
+            stmt = stmt.where(kind.table.c.status.in_(sorted(expected_status)))
+        stmt = stmt.values(values).returning(*kind.table.columns)
+        while True:
+            async with self._write_one() as conn:
+                updated = (await conn.execute(stmt)).first()
+            if updated is not None:
+                # The object as the read-then-write path returns it: the stored row, with the values
+                # of ``changes`` as given (not as they read back: 1 stays 1, not 1.0).
+                return {**kind.obj(updated), **changes}
+            current = await self._one(kind, *where)
+            if current is None:
+                return None
+            if expected_status is not None and current["status"] not in expected_status:
+                raise StaleStatusError(current)
 
     async def _page(self, kind: Kind, query: ListQuery, *where: Any) -> Page:
         id_ = kind.table.c.id
@@ -152,18 +197,51 @@ class SQLAlchemyStorageAdapter:
         if objs:
             await conn.execute(sa.insert(kind.table), [{**kind.row(o), **columns} for o in objs])
 
-    async def _check_no_active_run(self, conn: AsyncConnection, thread_id: str) -> None:
-        """Under the thread's row lock, so that of two racing writers exactly one sees no active run."""
-        if await self._locked(conn, THREAD, threads.c.id == thread_id) is None:
-            raise KeyError(thread_id)
-        active = (await conn.execute(sa.select(runs.c.id).where(
-            runs.c.thread_id == thread_id, runs.c.status.in_(ACTIVE_RUN_STATUSES)).limit(1))).scalar()
-        if active is not None:
-            raise ActiveRunError(thread_id, active)
+    async def _lock_thread(self, conn: AsyncConnection, thread_id: str) -> bool:
+        """Whether the thread exists; where rows are locked, it stays locked until the transaction ends."""
+        stmt = sa.select(threads.c.id).where(threads.c.id == thread_id)
+        return (await conn.execute(stmt.with_for_update() if self._lock_rows else stmt)).first() is not None
+
+    def _insert_where(self, kind: Kind, obj: Obj, condition: Any, **columns: Any) -> Any:
+        """``INSERT INTO ... SELECT <the object's values> WHERE <condition>``: the row is written only if
+        the condition holds when the statement runs (rowcount 1), in the same statement."""
+        row = {**kind.row(obj), **columns}
+        values = sa.select(*(sa.literal(v, kind.table.c[k].type) for k, v in row.items())).where(condition)
+        return sa.insert(kind.table).from_select(list(row), values)
+
+    async def _create_in_idle_thread(self, kind: Kind, obj: Obj, thread_id: str, messages: Sequence[Obj] = (),
+                                     **columns: Any) -> None:
+        """Insert ``obj`` (a run, or a user message) and ``messages`` only if the thread exists and has no
+        active run: KeyError / ActiveRunError otherwise.
+
+        The thread's row lock (on SQLite, the database's write lock) makes of two racing writers one
+        wait for the other. The active-run check is the ``WHERE`` of the insert itself, a statement
+        started once the lock is held (so under READ COMMITTED it sees the other writer's run)."""
+        idle = ~sa.exists().where(runs.c.thread_id == thread_id, runs.c.status.in_(sorted(ACTIVE_RUN_STATUSES)))
+        if not self._lock_rows:  # no row lock to take, so nothing else has checked that the thread exists
+            idle = sa.and_(sa.exists().where(threads.c.id == thread_id), idle)
+        insert = self._insert_where(kind, obj, idle, **columns)
+        if not self._lock_rows and not messages:
+            # SQLite: one statement, atomic on its own (it holds the write lock while it runs).
+            async with self._write_one() as conn:
+                if (await conn.execute(insert)).rowcount:
+                    return
+        async with self._write() as conn:
+            if self._lock_rows and not await self._lock_thread(conn, thread_id):
+                raise KeyError(thread_id)
+            while not (await conn.execute(insert)).rowcount:
+                if not self._lock_rows and not await self._lock_thread(conn, thread_id):
+                    raise KeyError(thread_id)
+                active = (await conn.execute(sa.select(runs.c.id).where(
+                    runs.c.thread_id == thread_id, runs.c.status.in_(ACTIVE_RUN_STATUSES)).limit(1))).scalar()
+                if active is not None:
+                    raise ActiveRunError(thread_id, active)
+                # The active run ended between the two statements (READ COMMITTED): try again.
+            await self._insert(conn, MESSAGE, messages)
 
     # -- assistants -------------------------------------------------------------------------------
     async def create_assistant(self, assistant: Obj) -> Obj:
-        async with self._write() as conn:
+        async with self._write_one() as conn:
             await self._insert(conn, ASSISTANT, [assistant])
         return assistant
 
@@ -174,7 +252,7 @@ class SQLAlchemyStorageAdapter:
         return await self._update(ASSISTANT, [ASSISTANT.table.c.id == assistant_id], changes)
 
     async def delete_assistant(self, assistant_id: str) -> bool:
-        async with self._write() as conn:
+        async with self._write_one() as conn:
             result = await conn.execute(sa.delete(ASSISTANT.table).where(ASSISTANT.table.c.id == assistant_id))
         return result.rowcount > 0
 
@@ -184,7 +262,7 @@ class SQLAlchemyStorageAdapter:
 
     # -- threads ----------------------------------------------------------------------------------
     async def create_thread(self, thread: Obj, messages: list[Obj]) -> Obj:
-        async with self._write() as conn:
+        async with (self._write() if messages else self._write_one()) as conn:
             await self._insert(conn, THREAD, [thread])
             await self._insert(conn, MESSAGE, messages)
         return thread
@@ -210,10 +288,11 @@ class SQLAlchemyStorageAdapter:
 
     # -- messages ---------------------------------------------------------------------------------
     async def create_message(self, message: Obj) -> Obj:
-        async with self._write() as conn:
-            if message.get("run_id") is None:
-                await self._check_no_active_run(conn, message["thread_id"])
-            await self._insert(conn, MESSAGE, [message])
+        if message.get("run_id") is None:
+            await self._create_in_idle_thread(MESSAGE, message, message["thread_id"])
+        else:
+            async with self._write_one() as conn:
+                await self._insert(conn, MESSAGE, [message])
         return message
 
     async def get_message(self, thread_id: str, message_id: str) -> Obj | None:
@@ -223,7 +302,7 @@ class SQLAlchemyStorageAdapter:
         return await self._update(MESSAGE, [messages.c.id == message_id, messages.c.thread_id == thread_id], changes)
 
     async def delete_message(self, thread_id: str, message_id: str) -> bool:
-        async with self._write() as conn:
+        async with self._write_one() as conn:
             result = await conn.execute(sa.delete(messages).where(messages.c.id == message_id,
                                                                   messages.c.thread_id == thread_id))
         return result.rowcount > 0
@@ -236,10 +315,7 @@ class SQLAlchemyStorageAdapter:
 
     # -- runs -------------------------------------------------------------------------------------
     async def create_run(self, run: Obj, messages: list[Obj]) -> Obj:
-        async with self._write() as conn:
-            await self._check_no_active_run(conn, run["thread_id"])
-            await self._insert(conn, MESSAGE, messages)
-            await self._insert(conn, RUN, [run], heartbeat_at=time.time())
+        await self._create_in_idle_thread(RUN, run, run["thread_id"], messages, heartbeat_at=time.time())
         return run
 
     async def get_run(self, thread_id: str, run_id: str) -> Obj | None:
@@ -277,7 +353,7 @@ class SQLAlchemyStorageAdapter:
 
     # -- steps ------------------------------------------------------------------------------------
     async def create_step(self, step: Obj) -> Obj:
-        async with self._write() as conn:
+        async with self._write_one() as conn:
             await self._insert(conn, STEP, [step])
         return step
 

@@ -8,6 +8,7 @@ Keys a table has no column for (fields added to the API later) go to ``extra``; 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import sqlalchemy as sa
@@ -137,6 +138,11 @@ class Kind:
     table: sa.Table
     object: str
     fields: tuple[str, ...]
+
+    @cached_property
+    def columns(self) -> frozenset[str]:
+        """The keys of an object that have a column of their own (the others live in ``extra``)."""
+        return frozenset(self.fields) | ({"project"} if "project" in self.table.c else frozenset())
 
     @classmethod
     def of(cls, table: sa.Table, object_: str) -> "Kind":
