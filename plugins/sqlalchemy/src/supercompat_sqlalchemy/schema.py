@@ -157,16 +157,24 @@ class Kind:
             values["project"] = obj.get("project")
         return values
 
+    @cached_property
+    def _positions(self) -> tuple[list[tuple[str, int]], int, int | None]:
+        """Where each API field, ``extra`` and ``project`` sit in a row of ``select(table)``."""
+        names = [c.name for c in self.table.columns]
+        return ([(f, names.index(f)) for f in self.fields[1:]], names.index("extra"),
+                names.index("project") if "project" in names else None)
+
     def obj(self, row: Any) -> dict[str, Any]:
-        """The object a row holds, keys in API order."""
-        mapping = row._mapping
-        obj = {"id": mapping["id"], "object": self.object}
-        for f in self.fields[1:]:
-            obj[f] = mapping[f]
-        if mapping["extra"]:
-            obj.update(mapping["extra"])
-        if "project" in mapping and mapping["project"] is not None:
-            obj["project"] = mapping["project"]
+        """The object a row of ``select(table)`` holds, keys in API order. By position, not by
+        name: a long thread's history is thousands of rows."""
+        fields, extra, project = self._positions
+        obj = {"id": row[0], "object": self.object}
+        for f, i in fields:
+            obj[f] = row[i]
+        if row[extra]:
+            obj.update(row[extra])
+        if project is not None and row[project] is not None:
+            obj["project"] = row[project]
         return obj
 
 
