@@ -7,6 +7,7 @@ every process that points at the same database.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import sqlalchemy as sa
@@ -60,13 +61,23 @@ def _sqlite_begin(conn: sa.Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+_EMPTY_JSON = {"[]": list, "{}": dict}
+
+
+def _json_loads(text: str) -> Any:
+    # Most JSON cells are an empty list or object (attachments, metadata): skip the parser for them.
+    empty = _EMPTY_JSON.get(text)
+    return empty() if empty is not None else json.loads(text)
+
+
 def create_engine(url: str | sa.URL, *, pool_size: int | None = None, max_overflow: int | None = None,
                   pool_timeout: float | None = None, pool_recycle: int | None = None,
                   pool_pre_ping: bool = True, connect_timeout: float | None = 10, echo: bool = False) -> AsyncEngine:
     """An AsyncEngine set up the way the adapter needs (SQLite write locking, MySQL isolation)."""
     parsed = async_url(url)
     backend = parsed.get_backend_name()
-    options: dict[str, Any] = {"echo": echo, "pool_pre_ping": pool_pre_ping and backend != "sqlite"}
+    options: dict[str, Any] = {"echo": echo, "pool_pre_ping": pool_pre_ping and backend != "sqlite",
+                               "json_deserializer": _json_loads}
     for name, value in (("pool_size", pool_size), ("max_overflow", max_overflow),
                         ("pool_timeout", pool_timeout), ("pool_recycle", pool_recycle)):
         if value is not None:
