@@ -74,7 +74,7 @@ def main() -> None:
         "",
         "### Targets",
         "",
-        report.targets_table(sync, asynchronous, scaling),
+        report.targets_table(sync, asynchronous, scaling, paced),
         "### Overhead above the SDK floor (memory storage, sync client)",
         "",
         "The floor is the openai SDK answered by an `httpx2.MockTransport` that returns, at once, bytes "
