@@ -1,5 +1,7 @@
 """URLs, drivers, unreachable databases and all-or-nothing writes."""
 
+import asyncio
+
 import openai
 import pytest
 
@@ -7,6 +9,8 @@ from supercompat import supercompat
 from supercompat.errors import ConfigError
 from supercompat.testing.storage import make_message, make_run, make_thread
 from supercompat_sqlalchemy import StorageUnavailable, async_url, sqlalchemy_storage_adapter
+from supercompat_sqlalchemy.testing import empty
+from test_review import kill_other_sessions, sync_engine
 
 
 @pytest.mark.parametrize("url, driver", [
@@ -94,6 +98,43 @@ async def test_text_a_database_cannot_store_is_a_400_and_stores_nothing(storage,
         assert (await storage.get_assistant(assistant["id"]))["instructions"] == name
 
 
-def test_pool_pre_ping_is_on_unless_turned_off():
-    assert sqlalchemy_storage_adapter("postgresql://u@h/db").engine.pool._pre_ping
+@pytest.fixture
+async def pinging(database_url, monkeypatch):
+    """A storage whose pooled connections are tested once idle for 0.2 s, and the tests it made."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("a file has no connection to lose")
+    await empty(database_url)
+    storage = sqlalchemy_storage_adapter(database_url, pool_pre_ping_idle=0.2)
+    pings = []
+    real_ping = storage.engine.dialect.do_ping
+    monkeypatch.setattr(storage.engine.dialect, "do_ping", lambda conn: pings.append(1) or real_ping(conn))
+    yield storage, pings
+    await storage.close()
+
+
+async def test_a_connection_in_use_a_moment_ago_is_not_tested_again(pinging):
+    storage, pings = pinging
+    for _ in range(5):
+        await storage.get_thread("thread_x")
+    assert pings == []
+    await asyncio.sleep(0.3)
+    await storage.get_thread("thread_x")
+    assert pings == [1]
+
+
+async def test_an_idle_connection_the_server_dropped_is_replaced_unseen(pinging, database_url):
+    storage, pings = pinging
+    thread = make_thread()
+    await storage.create_thread(thread, [])
+    engine = sync_engine(database_url)
+    with engine.connect() as conn:
+        kill_other_sessions(conn)  # what a database restart does to the pooled connection
+    engine.dispose()
+    await asyncio.sleep(0.3)
+    assert await storage.get_thread(thread["id"]) == thread
+    assert pings
+
+
+def test_pool_pre_ping_every_checkout_or_never():
+    assert sqlalchemy_storage_adapter("postgresql://u@h/db", pool_pre_ping_idle=0).engine.pool._pre_ping
     assert not sqlalchemy_storage_adapter("postgresql://u@h/db", pool_pre_ping=False).engine.pool._pre_ping

@@ -8,6 +8,7 @@ every process that points at the same database.
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import sqlalchemy as sa
@@ -27,6 +28,8 @@ ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg
 SYNC_DRIVERS = {"pysqlite": "aiosqlite", "psycopg2": "asyncpg", "pg8000": "asyncpg", "pymysql": "aiomysql",
                 "mysqldb": "aiomysql", "mysqlconnector": "aiomysql"}
 SQLITE_BUSY_TIMEOUT_S = 30
+PRE_PING_IDLE_S = 1.0
+_IDLE_SINCE = "supercompat_idle_since"
 
 
 def async_url(url: str | sa.URL) -> sa.URL:
@@ -72,11 +75,14 @@ def _json_loads(text: str) -> Any:
 
 def create_engine(url: str | sa.URL, *, pool_size: int | None = None, max_overflow: int | None = None,
                   pool_timeout: float | None = None, pool_recycle: int | None = None,
-                  pool_pre_ping: bool = True, connect_timeout: float | None = 10, echo: bool = False) -> AsyncEngine:
-    """An AsyncEngine set up the way the adapter needs (SQLite write locking, MySQL isolation)."""
+                  pool_pre_ping: bool = True, pool_pre_ping_idle: float = PRE_PING_IDLE_S,
+                  connect_timeout: float | None = 10, echo: bool = False) -> AsyncEngine:
+    """An AsyncEngine set up the way the adapter needs (SQLite write locking, MySQL isolation, a
+    pooled connection tested before use once it has sat idle ``pool_pre_ping_idle`` seconds)."""
     parsed = async_url(url)
     backend = parsed.get_backend_name()
-    options: dict[str, Any] = {"echo": echo, "pool_pre_ping": pool_pre_ping and backend != "sqlite",
+    ping = pool_pre_ping and backend != "sqlite"  # a file has no connection to lose
+    options: dict[str, Any] = {"echo": echo, "pool_pre_ping": ping and pool_pre_ping_idle <= 0,
                                "json_deserializer": _json_loads}
     for name, value in (("pool_size", pool_size), ("max_overflow", max_overflow),
                         ("pool_timeout", pool_timeout), ("pool_recycle", pool_recycle)):
@@ -100,7 +106,30 @@ def create_engine(url: str | sa.URL, *, pool_size: int | None = None, max_overfl
     if backend == "sqlite":
         sa.event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         sa.event.listen(engine.sync_engine, "begin", _sqlite_begin)
+    elif ping and pool_pre_ping_idle > 0:
+        _ping_after_idle(engine.sync_engine, pool_pre_ping_idle)
     return engine
+
+
+def _ping_after_idle(engine: sa.Engine, idle_seconds: float) -> None:
+    """SQLAlchemy's ``pool_pre_ping`` tests a connection on every checkout: a round trip before each
+    storage call. A connection back from a request a moment ago can only have been dropped by a
+    database restart or a network cut in that moment; one that sat idle longer is tested first, and
+    if the test fails the pool replaces it unseen."""
+
+    @sa.event.listens_for(engine, "checkin")
+    def returned(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @sa.event.listens_for(engine, "checkout")
+    def taken(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.pop(_IDLE_SINCE, None)
+        if since is None or time.monotonic() - since < idle_seconds:
+            return  # a new connection, or one in use a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            raise sa.exc.DisconnectionError(f"pooled connection failed its test: {exc}") from exc
 
 
 def _extra(backend: str) -> str:
@@ -133,6 +162,7 @@ class SQLAlchemyOptions(BaseModel):
     pool_timeout: float | None = None
     pool_recycle: int | None = None
     pool_pre_ping: bool = True
+    pool_pre_ping_idle: float = PRE_PING_IDLE_S
     connect_timeout: float | None = 10
     echo: bool = False
     create_schema: bool = True
