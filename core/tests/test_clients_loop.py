@@ -64,3 +64,28 @@ def test_run_async_returns_raises_and_passes_cancellation_on():
         assert stopped == [True]  # the coroutine on the core loop was cancelled, there
 
     asyncio.run(main())
+
+
+def test_what_cannot_start_on_the_core_loop_raises_instead_of_hanging():
+    import pytest
+
+    with pytest.raises(TypeError):
+        _loop.run_sync(42)  # type: ignore[arg-type]
+
+    async def main() -> None:
+        with pytest.raises(TypeError):
+            await _loop.run_async(42)  # type: ignore[arg-type]
+
+    asyncio.run(main())
+
+
+def test_a_run_cancelled_on_the_core_loop_is_an_exception_to_sync_callers():
+    import concurrent.futures
+
+    import pytest
+
+    async def cancelled() -> None:
+        raise asyncio.CancelledError
+
+    with pytest.raises(concurrent.futures.CancelledError):  # an Exception, not a BaseException
+        _loop.run_sync(cancelled())

@@ -7,9 +7,10 @@ and provider clients are bound to one loop, whatever loops (or none) the caller 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import threading
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
@@ -51,6 +52,28 @@ def submit(coro: Coroutine[Any, Any, T]) -> Future[T]:
     return asyncio.run_coroutine_threadsafe(coro, core_loop())
 
 
+Outcome = tuple[str, Any]  # ("ok", result) | ("error", exception) | ("cancelled", None)
+
+
+def _start(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any],
+           report: Callable[[Outcome], None]) -> asyncio.Task[Any] | None:
+    """On the core loop: run ``coro`` and report how it ended (also if it could not start)."""
+    try:
+        task = loop.create_task(coro)
+    except BaseException as exc:
+        report(("error", exc))
+        return None
+    task.add_done_callback(lambda t: report(_outcome(t)))
+    return task
+
+
+def _outcome(task: asyncio.Task[Any]) -> Outcome:
+    if task.cancelled():
+        return ("cancelled", None)
+    exc = task.exception()  # retrieved here: nothing is logged if the caller has stopped waiting
+    return ("error", exc) if exc is not None else ("ok", task.result())
+
+
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     """Run on the core loop and wait; for sync callers. A plain lock to wait on, not
     ``run_coroutine_threadsafe``'s future and condition: every in-process API call crosses here."""
@@ -63,15 +86,21 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
         raise RuntimeError("run_sync() called from the supercompat loop itself; await the coroutine instead")
     finished = threading.Lock()
     finished.acquire()
-    done: list[asyncio.Task[T]] = []
+    outcome: list[Outcome] = []
+    tasks: list[asyncio.Task[Any] | None] = []  # a reference to the task while it runs
 
-    def start() -> None:
-        task = loop.create_task(coro)
-        task.add_done_callback(lambda t: (done.append(t), finished.release()))
+    def report(ended: Outcome) -> None:
+        outcome.append(ended)
+        finished.release()
 
-    loop.call_soon_threadsafe(start)
+    loop.call_soon_threadsafe(lambda: tasks.append(_start(loop, coro, report)))
     finished.acquire()
-    return done[0].result()
+    kind, value = outcome[0]
+    if kind == "ok":
+        return value
+    if kind == "cancelled":
+        raise concurrent.futures.CancelledError()  # an Exception, as run_coroutine_threadsafe raised
+    raise value
 
 
 async def run_async(coro: Coroutine[Any, Any, T]) -> T:
@@ -81,27 +110,24 @@ async def run_async(coro: Coroutine[Any, Any, T]) -> T:
     if caller is loop:
         return await coro
     result: asyncio.Future[T] = caller.create_future()
-    started: list[asyncio.Task[T]] = []
+    tasks: list[asyncio.Task[Any] | None] = []
 
-    def settle(task: asyncio.Task[T]) -> None:  # on the caller's loop
+    def settle(ended: Outcome) -> None:  # on the caller's loop
+        kind, value = ended
         if result.done():
             return
-        if task.cancelled():
+        if kind == "ok":
+            result.set_result(value)
+        elif kind == "cancelled":
             result.cancel()
-        elif (exc := task.exception()) is not None:
-            result.set_exception(exc)
         else:
-            result.set_result(task.result())
+            result.set_exception(value)
 
-    def start() -> None:  # on the core loop
-        task = loop.create_task(coro)
-        started.append(task)
-        task.add_done_callback(lambda t: _call_soon(caller, settle, t))
+    def cancel() -> None:  # on the core loop, after the start: both were queued there in this order
+        if tasks and tasks[0] is not None:
+            tasks[0].cancel()  # a no-op if the run has finished
 
-    def cancel() -> None:  # on the core loop, after start(): both were queued there in this order
-        started[0].cancel()  # a no-op if the run has finished
-
-    loop.call_soon_threadsafe(start)
+    loop.call_soon_threadsafe(lambda: tasks.append(_start(loop, coro, lambda ended: _call_soon(caller, settle, ended))))
     try:
         return await result
     except asyncio.CancelledError:
