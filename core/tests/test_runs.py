@@ -498,3 +498,21 @@ async def test_storage_calls_per_run_do_not_grow_with_the_threads_earlier_runs(k
             await asyncio.sleep(0.001)
         per_run.append(storage.calls - before)
     assert per_run[-1] == per_run[1], per_run
+
+
+async def test_an_adapter_without_list_thread_steps_still_gets_its_tool_rounds_into_the_prompt(kind, caplog):
+    from supercompat.storage import memory_storage_adapter
+    from test_storage_memory import _WithoutThreadSteps
+
+    scripted = scripted_client_adapter([Reply(tool_calls=[("get_weather", {"city": "Oslo"})]), "Cold.", "Yes."])
+    client = (supercompat if kind == "sync" else async_supercompat)(
+        client_adapter=scripted, storage_adapter=_WithoutThreadSteps(memory_storage_adapter()), max_retries=0)
+    a, t = await setup(client, tools=[WEATHER])
+    run = await call(client.beta.threads.runs.create_and_poll(thread_id=t.id, assistant_id=a.id))
+    cid = run.required_action.submit_tool_outputs.tool_calls[0].id
+    await call(client.beta.threads.runs.submit_tool_outputs_and_poll(
+        run_id=run.id, thread_id=t.id, tool_outputs=[{"tool_call_id": cid, "output": "-5"}]))
+    await call(client.beta.threads.messages.create(t.id, role="user", content="Sure?"))
+    run = await call(client.beta.threads.runs.create_and_poll(thread_id=t.id, assistant_id=a.id))
+    assert run.status == "completed"
+    assert [m["role"] for m in scripted.requests[-1]["messages"]] == ["user", "assistant", "tool", "assistant", "user"]

@@ -11,8 +11,9 @@ other key; the API layer checks it and never shows it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
 from collections.abc import Collection
+from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
 Obj = dict[str, Any]
@@ -117,6 +118,38 @@ class StorageAdapter(Protocol):
     async def close(self) -> None: ...
 
 
+async def list_thread_steps(storage: StorageAdapter, thread_id: str, query: ListQuery, *,
+                            step_type: str | None = None) -> Page:
+    """``storage.list_thread_steps(...)``; for an adapter written before that method existed, the
+    same page gathered run by run (one call per run of the thread), with a warning once."""
+    method = getattr(storage, "list_thread_steps", None)
+    if method is not None and getattr(method, "__func__", None) is not StorageAdapter.list_thread_steps:
+        return await method(thread_id, query, step_type=step_type)
+    if type(storage) not in _WARNED:
+        _WARNED.add(type(storage))
+        log.warning("supercompat: %s has no list_thread_steps(); each run reads its thread's steps run by run",
+                    type(storage).__qualname__)
+    everything = ListQuery(limit=1 << 31, order="asc")
+    steps = [step for run in (await storage.list_runs(thread_id, everything)).data
+             for step in (await storage.list_steps(thread_id, run["id"], everything)).data
+             if step_type is None or step["type"] == step_type]
+    ids = sorted(step["id"] for step in steps)
+    by_id = {step["id"]: step for step in steps}
+    if query.after:
+        ids = [i for i in ids if (i > query.after if query.order == "asc" else i < query.after)]
+    if query.before:
+        ids = [i for i in ids if (i < query.before if query.order == "asc" else i > query.before)]
+    if query.order == "desc":
+        ids.reverse()
+    # As lists do: paging forward takes the range's start; `before` alone takes the items nearest it.
+    chosen = ids[-query.limit:] if query.before and not query.after else ids[:query.limit]
+    return Page([by_id[i] for i in chosen], len(ids) > query.limit)
+
+
+_WARNED: set[type] = set()
+log = logging.getLogger("supercompat")
+
+
 def memory_storage_adapter() -> "StorageAdapter":
     """State in this process's memory: fast, and gone when the process ends."""
     from .memory import MemoryStorageAdapter
@@ -126,5 +159,5 @@ def memory_storage_adapter() -> "StorageAdapter":
 
 __all__ = [
     "ACTIVE_RUN_STATUSES", "EXECUTING_RUN_STATUSES", "ActiveRunError", "ListQuery", "Obj", "Page", "StaleStatusError",
-    "StorageAdapter", "memory_storage_adapter",
+    "StorageAdapter", "list_thread_steps", "memory_storage_adapter",
 ]

@@ -284,9 +284,15 @@ class MemoryStorageAdapter:
         steps = self._steps(thread_id, run_id)
         if steps is None or step_id not in steps.items:
             return None
-        steps.items[step_id] = new = _merge(steps.items[step_id], changes)
+        old = steps.items[step_id]
+        steps.items[step_id] = new = _merge(old, changes)
         thread_steps = self._threads[thread_id].thread_steps
-        thread_steps[None].items[step_id] = thread_steps[new["type"]].items[step_id] = new
+        thread_steps[None].items[step_id] = new
+        if new["type"] == old["type"]:
+            thread_steps[new["type"]].items[step_id] = new
+        else:  # not something the engine does, but an update may change any field
+            thread_steps[old["type"]].remove(step_id)
+            thread_steps.setdefault(new["type"], _Ordered()).add(new)
         return new
 
     async def list_steps(self, thread_id: str, run_id: str, query: ListQuery) -> Page:

@@ -371,6 +371,10 @@ class StorageAdapterTests:
         listed = await s.list_thread_steps(thread_id, everything, step_type="tool_calls")
         assert listed.data[1] == updated
         assert (await s.list_thread_steps(thread_id, everything, step_type="code_interpreter")).data == []
+        # Every field may change, the type too: the step moves to the other type's list.
+        moved = await s.update_step(thread_id, first["id"], tool_steps[0]["id"], message_step)
+        assert ids(await s.list_thread_steps(thread_id, everything, step_type="tool_calls")) == ids_of(tool_steps[1:])
+        assert moved["id"] in ids(await s.list_thread_steps(thread_id, everything, step_type="message_creation"))
         assert (await s.list_thread_steps("thread_missing", everything)).data == []
 
     async def test_runs_and_steps_list_and_update(self, storage_adapter: StorageAdapter) -> None:
