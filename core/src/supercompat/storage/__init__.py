@@ -129,21 +129,15 @@ async def list_thread_steps(storage: StorageAdapter, thread_id: str, query: List
         _WARNED.add(type(storage))
         log.warning("supercompat: %s has no list_thread_steps(); each run reads its thread's steps run by run",
                     type(storage).__qualname__)
+    from .memory import _Ordered  # the memory store's cursor paging, over the gathered steps
+
     everything = ListQuery(limit=1 << 31, order="asc")
-    steps = [step for run in (await storage.list_runs(thread_id, everything)).data
-             for step in (await storage.list_steps(thread_id, run["id"], everything)).data
-             if step_type is None or step["type"] == step_type]
-    ids = sorted(step["id"] for step in steps)
-    by_id = {step["id"]: step for step in steps}
-    if query.after:
-        ids = [i for i in ids if (i > query.after if query.order == "asc" else i < query.after)]
-    if query.before:
-        ids = [i for i in ids if (i < query.before if query.order == "asc" else i > query.before)]
-    if query.order == "desc":
-        ids.reverse()
-    # As lists do: paging forward takes the range's start; `before` alone takes the items nearest it.
-    chosen = ids[-query.limit:] if query.before and not query.after else ids[:query.limit]
-    return Page([by_id[i] for i in chosen], len(ids) > query.limit)
+    gathered = _Ordered()
+    for run in (await storage.list_runs(thread_id, everything)).data:
+        for step in (await storage.list_steps(thread_id, run["id"], everything)).data:
+            if step_type is None or step["type"] == step_type:
+                gathered.add(step)
+    return gathered.page(query)
 
 
 _WARNED: set[type] = set()
