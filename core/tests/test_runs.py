@@ -25,14 +25,23 @@ def kind(request):
     return request.param
 
 
-def make(kind: str, adapter: Any) -> Any:
-    return (supercompat if kind == "sync" else async_supercompat)(client_adapter=adapter, max_retries=0)
+def make(kind: str, adapter: Any, **options: Any) -> Any:
+    return (supercompat if kind == "sync" else async_supercompat)(client_adapter=adapter, max_retries=0, **options)
 
 
 async def setup(client, **assistant):
     a = await call(client.beta.assistants.create(model="gpt-4.1-mini", **assistant))
     t = await call(client.beta.threads.create(messages=[{"role": "user", "content": "What's the weather in Paris?"}]))
     return a, t
+
+
+async def tool_round(client, a, t) -> str:
+    """A run whose model calls get_weather once, answered "-5"; the call's id."""
+    run = await call(client.beta.threads.runs.create_and_poll(thread_id=t.id, assistant_id=a.id))
+    cid = run.required_action.submit_tool_outputs.tool_calls[0].id
+    await call(client.beta.threads.runs.submit_tool_outputs_and_poll(
+        run_id=run.id, thread_id=t.id, tool_outputs=[{"tool_call_id": cid, "output": "-5"}]))
+    return cid
 
 
 async def test_create_and_poll_completes_with_usage(kind):
@@ -160,10 +169,7 @@ async def test_later_runs_see_earlier_runs_tool_rounds_and_truncation_keeps_whol
                                         "Still cold.", "Yes."])
     client = make(kind, scripted)
     a, t = await setup(client, tools=[WEATHER])
-    run = await call(client.beta.threads.runs.create_and_poll(thread_id=t.id, assistant_id=a.id))
-    cid = run.required_action.submit_tool_outputs.tool_calls[0].id
-    await call(client.beta.threads.runs.submit_tool_outputs_and_poll(
-        run_id=run.id, thread_id=t.id, tool_outputs=[{"tool_call_id": cid, "output": "-5"}]))
+    cid = await tool_round(client, a, t)
     await call(client.beta.threads.messages.create(t.id, role="user", content="And now?"))
     await call(client.beta.threads.runs.create_and_poll(thread_id=t.id, assistant_id=a.id))
     shape = lambda request: [(m["role"], m.get("content"), m.get("tool_call_id")) for m in request["messages"]]  # noqa: E731
@@ -480,14 +486,10 @@ async def test_storage_calls_per_run_do_not_grow_with_the_threads_earlier_runs(k
             return counted if callable(method) else method
 
     storage = Counting()
-    client = (supercompat if kind == "sync" else async_supercompat)(
-        client_adapter=scripted_client_adapter([Reply(tool_calls=[("get_weather", {"city": "Oslo"})])] + ["ok"] * 20),
-        storage_adapter=storage, max_retries=0)
+    client = make(kind, scripted_client_adapter([Reply(tool_calls=[("get_weather", {"city": "Oslo"})])] + ["ok"] * 20),
+                  storage_adapter=storage)
     a, t = await setup(client, tools=[WEATHER])
-    run = await call(client.beta.threads.runs.create_and_poll(thread_id=t.id, assistant_id=a.id))
-    await call(client.beta.threads.runs.submit_tool_outputs_and_poll(
-        run_id=run.id, thread_id=t.id, tool_outputs=[{"tool_call_id": run.required_action.submit_tool_outputs.tool_calls[0].id,
-                                                      "output": "-5"}]))
+    await tool_round(client, a, t)
     per_run = []
     for i in range(6):
         await call(client.beta.threads.messages.create(t.id, role="user", content=f"turn {i}"))
@@ -500,18 +502,14 @@ async def test_storage_calls_per_run_do_not_grow_with_the_threads_earlier_runs(k
     assert per_run[-1] == per_run[1], per_run
 
 
-async def test_an_adapter_without_list_thread_steps_still_gets_its_tool_rounds_into_the_prompt(kind, caplog):
+async def test_an_adapter_without_list_thread_steps_still_gets_its_tool_rounds_into_the_prompt(kind):
     from supercompat.storage import memory_storage_adapter
     from test_storage_memory import _WithoutThreadSteps
 
     scripted = scripted_client_adapter([Reply(tool_calls=[("get_weather", {"city": "Oslo"})]), "Cold.", "Yes."])
-    client = (supercompat if kind == "sync" else async_supercompat)(
-        client_adapter=scripted, storage_adapter=_WithoutThreadSteps(memory_storage_adapter()), max_retries=0)
+    client = make(kind, scripted, storage_adapter=_WithoutThreadSteps(memory_storage_adapter()))
     a, t = await setup(client, tools=[WEATHER])
-    run = await call(client.beta.threads.runs.create_and_poll(thread_id=t.id, assistant_id=a.id))
-    cid = run.required_action.submit_tool_outputs.tool_calls[0].id
-    await call(client.beta.threads.runs.submit_tool_outputs_and_poll(
-        run_id=run.id, thread_id=t.id, tool_outputs=[{"tool_call_id": cid, "output": "-5"}]))
+    await tool_round(client, a, t)
     await call(client.beta.threads.messages.create(t.id, role="user", content="Sure?"))
     run = await call(client.beta.threads.runs.create_and_poll(thread_id=t.id, assistant_id=a.id))
     assert run.status == "completed"

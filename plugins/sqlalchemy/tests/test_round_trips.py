@@ -115,6 +115,28 @@ async def test_the_returning_path_returns_what_the_locking_path_does(database_ur
     assert answers[True][1]["future_field"] == {"kept": [1, 2]} and answers[True][1]["later_field"] == "x"
 
 
+@contextmanager
+def status_set_after(storage, run, first_statements: list[str], status: str) -> Iterator[list[str]]:
+    """The statements ``storage`` sends (first words); once they begin with ``first_statements``,
+    another connection sets the run's status, as another process would."""
+    other = sync_engine(storage.engine.url.render_as_string(hide_password=False))
+    seen: list[str] = []
+
+    def after(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement.split(None, 1)[0])
+        if seen == first_statements:
+            with other.begin() as c:
+                c.execute(sa.text("UPDATE supercompat_runs SET status = :status WHERE id = :id"),
+                          {"status": status, "id": run["id"]})
+
+    sa.event.listen(storage.engine.sync_engine, "after_cursor_execute", after)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(storage.engine.sync_engine, "after_cursor_execute", after)
+        other.dispose()
+
+
 async def test_a_transition_that_misses_reads_and_tries_again_if_the_status_came_back(storage):
     """The UPDATE matched nothing (the run was elsewhere), but by the read the run is back in an
     expected status: the update is tried again rather than reported stale with a current run that
@@ -122,22 +144,10 @@ async def test_a_transition_that_misses_reads_and_tries_again_if_the_status_came
     if not storage._returning:
         pytest.skip("no UPDATE ... RETURNING on this database")
     thread, run = await _thread_with_run(storage, status="requires_action")
-    other = sync_engine(storage.engine.url.render_as_string(hide_password=False))
-    seen: list[str] = []
-
-    def after(conn, cursor, statement, parameters, context, executemany):
-        seen.append(statement.split(None, 1)[0])
-        if seen == ["UPDATE"]:  # it missed: now put the run back where the caller expected it
-            with other.begin() as c:
-                c.execute(sa.text("UPDATE supercompat_runs SET status = 'queued' WHERE id = :id"), {"id": run["id"]})
-
-    sa.event.listen(storage.engine.sync_engine, "after_cursor_execute", after)
-    try:
+    # It missed: now the run is put back where the caller expected it.
+    with status_set_after(storage, run, ["UPDATE"], "queued") as seen:
         new = await storage.update_run(thread["id"], run["id"], {"status": "in_progress"},
                                        expected_status=frozenset({"queued"}))
-    finally:
-        sa.event.remove(storage.engine.sync_engine, "after_cursor_execute", after)
-        other.dispose()
     assert seen == ["UPDATE", "SELECT", "UPDATE"]
     assert new["status"] == "in_progress"
     assert (await storage.get_run(thread["id"], run["id"]))["status"] == "in_progress"
@@ -183,22 +193,8 @@ async def test_an_active_run_that_ends_between_insert_and_check_lets_the_insert_
     if storage.engine.dialect.name == "sqlite":
         pytest.skip("SQLite: the write holds the database's write lock, nothing ends in between")
     thread, run = await _thread_with_run(storage, status="in_progress")
-    other = sync_engine(storage.engine.url.render_as_string(hide_password=False))
-    seen: list[str] = []
-
-    def after(conn, cursor, statement, parameters, context, executemany):
-        seen.append(statement.split(None, 1)[0])
-        if seen == ["SELECT", "INSERT"]:
-            with other.begin() as c:
-                c.execute(sa.text("UPDATE supercompat_runs SET status = 'completed' WHERE id = :id"),
-                          {"id": run["id"]})
-
     message = make_message(thread["id"])
-    sa.event.listen(storage.engine.sync_engine, "after_cursor_execute", after)
-    try:
+    with status_set_after(storage, run, ["SELECT", "INSERT"], "completed") as seen:
         await storage.create_message(message)
-    finally:
-        sa.event.remove(storage.engine.sync_engine, "after_cursor_execute", after)
-        other.dispose()
     assert seen == ["SELECT", "INSERT", "SELECT", "INSERT"]
     assert await storage.get_message(thread["id"], message["id"]) == message
