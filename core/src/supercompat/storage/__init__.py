@@ -118,6 +118,10 @@ class StorageAdapter(Protocol):
     async def close(self) -> None: ...
 
 
+log = logging.getLogger("supercompat")
+_WARNED: set[type] = set()  # adapter classes already warned about a missing list_thread_steps
+
+
 async def list_thread_steps(storage: StorageAdapter, thread_id: str, query: ListQuery, *,
                             step_type: str | None = None) -> Page:
     """``storage.list_thread_steps(...)``; for an adapter written before that method existed, the
@@ -138,10 +142,6 @@ async def list_thread_steps(storage: StorageAdapter, thread_id: str, query: List
             if step_type is None or step["type"] == step_type:
                 gathered.add(step)
     return gathered.page(query)
-
-
-_WARNED: set[type] = set()
-log = logging.getLogger("supercompat")
 
 
 def memory_storage_adapter() -> "StorageAdapter":
