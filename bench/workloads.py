@@ -3,7 +3,8 @@ crud, runs_poll, stream_ttft, concurrent, long_thread, tool_roundtrip, RSS, plus
 answering canned bytes, see floor.py), against a loopback fake OpenAI provider in its own process.
 
     python bench/workloads.py [--workloads crud,...] [--client sync|async]
-                              [--storage memory|sqlite|postgresql] [--scale 1.0] [--out round.json]
+                              [--storage memory|sqlite|postgresql] [--scale 1.0] [--token-delay-ms 0]
+                              [--out round.json]
 
 Prints one round object. ``run_all.py`` runs several rounds and writes docs/performance.md. The
 workloads are written once for both clients: ``call()`` awaits what the async client returns and
