@@ -501,16 +501,3 @@ async def test_storage_calls_per_run_do_not_grow_with_the_threads_earlier_runs(k
         per_run.append(storage.calls - before)
     assert per_run[-1] == per_run[1], per_run
 
-
-async def test_an_adapter_without_list_thread_steps_still_gets_its_tool_rounds_into_the_prompt(kind):
-    from supercompat.storage import memory_storage_adapter
-    from test_storage_memory import _WithoutThreadSteps
-
-    scripted = scripted_client_adapter([Reply(tool_calls=[("get_weather", {"city": "Oslo"})]), "Cold.", "Yes."])
-    client = make(kind, scripted, storage_adapter=_WithoutThreadSteps(memory_storage_adapter()))
-    a, t = await setup(client, tools=[WEATHER])
-    await tool_round(client, a, t)
-    await call(client.beta.threads.messages.create(t.id, role="user", content="Sure?"))
-    run = await call(client.beta.threads.runs.create_and_poll(thread_id=t.id, assistant_id=a.id))
-    assert run.status == "completed"
-    assert [m["role"] for m in scripted.requests[-1]["messages"]] == ["user", "assistant", "tool", "assistant", "user"]

@@ -11,7 +11,6 @@ import concurrent.futures
 import os
 import threading
 from collections.abc import Callable, Coroutine
-from concurrent.futures import Future
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -46,10 +45,6 @@ def _forget_loop_after_fork() -> None:
 
 
 os.register_at_fork(after_in_child=_forget_loop_after_fork)
-
-
-def submit(coro: Coroutine[Any, Any, T]) -> Future[T]:
-    return asyncio.run_coroutine_threadsafe(coro, core_loop())
 
 
 Outcome = tuple[str, Any]  # ("ok", result) | ("error", exception) | ("cancelled", None)

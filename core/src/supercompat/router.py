@@ -111,10 +111,10 @@ async def _guard_stream(events: AsyncIterator[bytes], named_events: bool) -> Asy
         yield prefix + b"data: " + dumps(e.body()) + b"\n\n"
     except Exception:
         log.exception("supercompat: error while streaming")
-        yield prefix + b"data: " + dumps(_internal_error().body()) + b"\n\n"
+        yield prefix + b"data: " + dumps(internal_error().body()) + b"\n\n"
 
 
-def _internal_error() -> ServerError:
+def internal_error() -> ServerError:
     return ServerError("The server had an error while processing your request. Sorry about that!")
 
 
@@ -171,7 +171,7 @@ class Router:
             return Response.error(e)
         except Exception:
             log.exception("supercompat: error handling %s %s", request.method, request.path)
-            return Response.error(_internal_error())
+            return Response.error(internal_error())
 
 
 def request_id() -> str:

@@ -18,7 +18,7 @@ from typing import Any
 from .app import App
 from .config import ServerOptions, adapters_from, read_config, server_options
 from .errors import APIError, ConfigError, NotFound, Unauthorized
-from .router import Request, Response, request_id
+from .router import Request, Response, internal_error, request_id
 
 log = logging.getLogger("supercompat")
 
@@ -88,8 +88,8 @@ class ASGIApp:
             response.headers.append(("x-request-id", request_id()))
         except Exception:
             log.exception("supercompat: error serving %s %s", method, path)
-            response = Response.error(APIError("The server had an error while processing your request.",
-                                               status=500, type="server_error"))
+            response = Response.error(internal_error())
+            response.headers.append(("x-request-id", request_id()))
         await self._respond(response, send, receive)
 
     def _authenticate(self, headers: dict[str, str]) -> str | None:

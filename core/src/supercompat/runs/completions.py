@@ -7,7 +7,7 @@ from typing import Any
 
 from ..errors import APIError
 from ..ids import instant, with_prefix
-from ..storage import ListQuery, list_thread_steps
+from ..storage import ListQuery
 from . import RunContext, RunEvent, TextDelta, ToolCallDelta, TurnEnd
 
 EVERYTHING = 1 << 31
@@ -62,8 +62,8 @@ async def _history(ctx: RunContext) -> list[dict[str, Any]]:
     window = with_prefix("step", messages[0]["id"]) if messages else None
     own_runs = {m["run_id"] for m in messages if m.get("run_id")} | {run["id"]}
     start = min([window, *(with_prefix("step", r) for r in own_runs)]) if window else None
-    tool_steps = (await list_thread_steps(
-        storage, thread_id, ListQuery(limit=EVERYTHING, order="asc", after=start), step_type="tool_calls")).data
+    tool_steps = (await storage.list_thread_steps(
+        thread_id, ListQuery(limit=EVERYTHING, order="asc", after=start), step_type="tool_calls")).data
     steps = [step for step in tool_steps if step["status"] == "completed"
              and (window is None or step["id"] > window or step["run_id"] in own_runs)]
     # Messages come in order; only tool rounds need merging in.

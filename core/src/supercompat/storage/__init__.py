@@ -11,7 +11,6 @@ other key; the API layer checks it and never shows it.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -118,32 +117,6 @@ class StorageAdapter(Protocol):
     async def close(self) -> None: ...
 
 
-log = logging.getLogger("supercompat")
-_WARNED: set[type] = set()  # adapter classes already warned about a missing list_thread_steps
-
-
-async def list_thread_steps(storage: StorageAdapter, thread_id: str, query: ListQuery, *,
-                            step_type: str | None = None) -> Page:
-    """``storage.list_thread_steps(...)``; for an adapter written before that method existed, the
-    same page gathered run by run (one call per run of the thread), with a warning once."""
-    method = getattr(storage, "list_thread_steps", None)
-    if method is not None and getattr(method, "__func__", None) is not StorageAdapter.list_thread_steps:
-        return await method(thread_id, query, step_type=step_type)
-    if type(storage) not in _WARNED:
-        _WARNED.add(type(storage))
-        log.warning("supercompat: %s has no list_thread_steps(); each run reads its thread's steps run by run",
-                    type(storage).__qualname__)
-    from .memory import _Ordered  # the memory store's cursor paging, over the gathered steps
-
-    everything = ListQuery(limit=1 << 31, order="asc")
-    gathered = _Ordered()
-    for run in (await storage.list_runs(thread_id, everything)).data:
-        for step in (await storage.list_steps(thread_id, run["id"], everything)).data:
-            if step_type is None or step["type"] == step_type:
-                gathered.add(step)
-    return gathered.page(query)
-
-
 def memory_storage_adapter() -> "StorageAdapter":
     """State in this process's memory: fast, and gone when the process ends."""
     from .memory import MemoryStorageAdapter
@@ -153,5 +126,5 @@ def memory_storage_adapter() -> "StorageAdapter":
 
 __all__ = [
     "ACTIVE_RUN_STATUSES", "EXECUTING_RUN_STATUSES", "ActiveRunError", "ListQuery", "Obj", "Page", "StaleStatusError",
-    "StorageAdapter", "list_thread_steps", "memory_storage_adapter",
+    "StorageAdapter", "memory_storage_adapter",
 ]
