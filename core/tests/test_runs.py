@@ -35,6 +35,24 @@ async def setup(client, **assistant):
     return a, t
 
 
+class Counting:
+    """Memory storage that counts the calls made to it, by method."""
+
+    def __init__(self) -> None:
+        from supercompat.storage import memory_storage_adapter
+
+        self.inner, self.calls, self.names = memory_storage_adapter(), 0, []
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.inner, name)
+
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            self.calls += 1
+            self.names.append(name)
+            return await method(*args, **kwargs)
+        return counted if callable(method) else method
+
+
 async def tool_round(client, a, t) -> str:
     """A run whose model calls get_weather once, answered "-5"; the call's id."""
     run = await call(client.beta.threads.runs.create_and_poll(thread_id=t.id, assistant_id=a.id))
@@ -471,20 +489,6 @@ async def test_app_aclose_fails_executing_runs_and_keeps_runs_waiting_for_tools(
 
 
 async def test_storage_calls_per_run_do_not_grow_with_the_threads_earlier_runs(kind):
-    from supercompat.storage import memory_storage_adapter
-
-    class Counting:
-        def __init__(self) -> None:
-            self.inner, self.calls = memory_storage_adapter(), 0
-
-        def __getattr__(self, name: str) -> Any:
-            method = getattr(self.inner, name)
-
-            async def counted(*args: Any, **kwargs: Any) -> Any:
-                self.calls += 1
-                return await method(*args, **kwargs)
-            return counted if callable(method) else method
-
     storage = Counting()
     client = make(kind, scripted_client_adapter([Reply(tool_calls=[("get_weather", {"city": "Oslo"})])] + ["ok"] * 20),
                   storage_adapter=storage)
@@ -501,3 +505,23 @@ async def test_storage_calls_per_run_do_not_grow_with_the_threads_earlier_runs(k
         per_run.append(storage.calls - before)
     assert per_run[-1] == per_run[1], per_run
 
+
+
+async def test_reading_an_item_reads_only_the_item(kind):
+    storage = Counting()
+    client = make(kind, scripted_client_adapter(["Hi."]), storage_adapter=storage)
+    a, t = await setup(client)
+    run = await call(client.beta.threads.runs.create_and_poll(thread_id=t.id, assistant_id=a.id))
+    message = (await call(client.beta.threads.messages.list(t.id))).data[0]
+    step = (await call(client.beta.threads.runs.steps.list(run.id, thread_id=t.id))).data[0]
+    for read, name in ((lambda: client.beta.threads.runs.retrieve(run.id, thread_id=t.id), "get_run"),
+                       (lambda: client.beta.threads.messages.retrieve(message.id, thread_id=t.id), "get_message"),
+                       (lambda: client.beta.threads.runs.steps.retrieve(step.id, thread_id=t.id, run_id=run.id),
+                        "get_step")):
+        storage.names.clear()
+        await call(read())
+        assert storage.names == [name]  # an item proves its thread exists: no thread read
+    with pytest.raises(openai.NotFoundError, match="No thread found"):
+        await call(client.beta.threads.runs.retrieve(run.id, thread_id="thread_missing"))
+    with pytest.raises(openai.NotFoundError, match="No run found"):
+        await call(client.beta.threads.runs.steps.retrieve(step.id, thread_id=t.id, run_id="run_missing"))

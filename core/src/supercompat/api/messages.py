@@ -8,7 +8,7 @@ from ..errors import InvalidRequest, NotFound
 from ..router import Router
 from ..storage import ActiveRunError
 from . import params as p
-from .threads import owned_thread, thread_page
+from .threads import owned_item, owned_thread, thread_page
 
 _CREATE_FIELDS = ("role", "content", "attachments", "metadata")
 
@@ -97,8 +97,11 @@ async def _get(app: Any, thread_id: str, message_id: str) -> dict[str, Any]:
 
 
 async def retrieve(app: Any, req: Any) -> dict[str, Any]:
-    await owned_thread(app, req)
-    return await _get(app, req.params["thread_id"], req.params["message_id"])
+    thread_id, message_id = req.params["thread_id"], req.params["message_id"]
+    message = await owned_item(app, req, await app.storage.get_message(thread_id, message_id))
+    if message is None:
+        raise NotFound.object("message", message_id)
+    return message
 
 
 async def update(app: Any, req: Any) -> dict[str, Any]:

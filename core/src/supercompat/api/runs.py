@@ -13,7 +13,7 @@ from ..storage import ACTIVE_RUN_STATUSES, ActiveRunError, ListQuery, StaleStatu
 from . import params as p
 from .assistants import get as get_assistant
 from .messages import build_message
-from .threads import build_thread, owned_thread, thread_page
+from .threads import build_thread, owned_item, owned_thread, thread_page
 
 _RUN_FIELDS = ("assistant_id", "model", "instructions", "additional_instructions", "additional_messages",
                "tools", "metadata", "temperature", "top_p", "stream", "max_prompt_tokens",
@@ -151,9 +151,10 @@ async def create_and_run(app: Any, req: Any) -> Any:
                    [("thread.created", p.public(thread)), ("thread.run.created", run), ("thread.run.queued", run)])
 
 
-async def get_run(app: Any, thread_id: str, run_id: str) -> dict[str, Any]:
-    """A run of a thread already checked with owned_thread()."""
-    run = await app.storage.get_run(thread_id, run_id)
+async def get_run(app: Any, req: Any) -> dict[str, Any]:
+    """The run the path names, if the request may see it (see ``owned_item``), settled."""
+    run_id = req.params["run_id"]
+    run = await owned_item(app, req, await app.storage.get_run(req.params["thread_id"], run_id))
     if run is None:
         raise NotFound.object("run", run_id)
     return await app.engine.settle(run)
@@ -161,8 +162,7 @@ async def get_run(app: Any, thread_id: str, run_id: str) -> dict[str, Any]:
 
 async def retrieve(app: Any, req: Any) -> Response:
     thread_id, run_id = req.params["thread_id"], req.params["run_id"]
-    await owned_thread(app, req)
-    run = await get_run(app, thread_id, run_id)
+    run = await get_run(app, req)
     if req.header("x-stainless-poll-helper"):
         run = await app.engine.wait_for_poll(thread_id, run_id, run, POLL_WAIT_SECONDS)
         if run is None:
@@ -175,8 +175,7 @@ async def update(app: Any, req: Any) -> dict[str, Any]:
     body = req.json()
     p.check_known(body, ("metadata",))
     thread_id, run_id = req.params["thread_id"], req.params["run_id"]
-    await owned_thread(app, req)
-    run = await get_run(app, thread_id, run_id)
+    run = await get_run(app, req)
     if "metadata" not in body:
         return run
     updated = await app.storage.update_run(thread_id, run_id, {"metadata": p.metadata(body["metadata"]) or {}})
@@ -192,9 +191,8 @@ async def list_(app: Any, req: Any) -> dict[str, Any]:
 
 
 async def cancel(app: Any, req: Any) -> dict[str, Any]:
-    thread_id, run_id = req.params["thread_id"], req.params["run_id"]
-    await owned_thread(app, req)
-    run = await get_run(app, thread_id, run_id)
+    run_id = req.params["run_id"]
+    run = await get_run(app, req)
     if run["status"] not in ACTIVE_RUN_STATUSES:
         raise InvalidRequest(f"Cannot cancel run with status '{run['status']}'.")
     engine = app.engine
@@ -233,8 +231,7 @@ async def submit_tool_outputs(app: Any, req: Any) -> Any:
         call_id = p.string(p.require(out, "tool_call_id", f"tool_outputs[{i}]."), f"tool_outputs[{i}].tool_call_id")
         by_id[call_id] = p.string(out.get("output", ""), f"tool_outputs[{i}].output") or ""
     stream = bool(p.boolean(body.get("stream"), "stream"))
-    await owned_thread(app, req)
-    run = await get_run(app, thread_id, run_id)
+    run = await get_run(app, req)
     if run["status"] != "requires_action":
         raise InvalidRequest(f"Runs in status \"{run['status']}\" do not accept tool outputs.")
     expected = [c["id"] for c in run["required_action"]["submit_tool_outputs"]["tool_calls"]]
@@ -263,19 +260,17 @@ async def submit_tool_outputs(app: Any, req: Any) -> Any:
 
 async def retrieve_step(app: Any, req: Any) -> dict[str, Any]:
     thread_id, run_id, step_id = req.params["thread_id"], req.params["run_id"], req.params["step_id"]
-    await owned_thread(app, req)
     step = await app.storage.get_step(thread_id, run_id, step_id)
     if step is None:
-        await get_run(app, thread_id, run_id)
+        await get_run(app, req)  # the thread's or the run's 404 if either is missing
         raise NotFound.object("run step", step_id)
-    return step
+    return await owned_item(app, req, step)
 
 
 async def list_steps(app: Any, req: Any) -> dict[str, Any]:
     thread_id, run_id = req.params["thread_id"], req.params["run_id"]
     query = p.list_query(req)
-    await owned_thread(app, req)
-    await get_run(app, thread_id, run_id)
+    await get_run(app, req)
     return p.list_body(await app.storage.list_steps(thread_id, run_id, query))
 
 

@@ -22,6 +22,15 @@ async def owned_thread(app: Any, req: Any) -> dict[str, Any]:
     return await get_thread(app, req.params["thread_id"], req.project)
 
 
+async def owned_item(app: Any, req: Any, item: dict[str, Any] | None) -> dict[str, Any] | None:
+    """``item`` (a message, run or step read by the ids in the path), checked as ``owned_thread``
+    would check its thread: an item proves its thread exists, so only a missing item (a missing
+    thread is its own 404) or a scoped key that must own the thread reads it."""
+    if item is None or req.project is not None:
+        await owned_thread(app, req)
+    return item
+
+
 async def thread_page(app: Any, req: Any, page: Any) -> dict[str, Any]:
     """The list body of a page of a thread's items. Items prove their thread exists (an empty page may
     be a missing thread), so only an empty page, or a scoped key that must own the thread, reads it."""
