@@ -13,18 +13,14 @@ import sqlalchemy as sa
 from supercompat.testing.storage import make_message, make_run, make_step, make_thread
 from supercompat_sqlalchemy import StorageUnavailable, sqlalchemy_storage_adapter
 from supercompat_sqlalchemy.migrations import head
-from supercompat_sqlalchemy.testing import scratch_database
+from supercompat_sqlalchemy.testing import scratch_database, sync_url
 
 
 def sync_engine(url: str) -> sa.Engine:
     """A plain synchronous engine on the same database: a second connection with its own transactions."""
-    parsed = sa.make_url(url)
-    backend = parsed.get_backend_name()
-    if backend == "sqlite":
-        # Fail at once instead of waiting out the busy timeout: the write lock is held by the other side.
-        return sa.create_engine(parsed.set(drivername="sqlite+pysqlite"), connect_args={"timeout": 0})
-    driver = "postgresql+psycopg" if backend == "postgresql" else "mysql+pymysql"
-    return sa.create_engine(parsed.set(drivername=driver))
+    parsed = sync_url(url)
+    # On SQLite, fail at once instead of waiting out the busy timeout: the other side holds the write lock.
+    return sa.create_engine(parsed, connect_args={"timeout": 0} if parsed.get_backend_name() == "sqlite" else {})
 
 
 def lock_timeout(conn: sa.Connection) -> None:

@@ -50,7 +50,6 @@ def async_url(url: str | sa.URL) -> sa.URL:
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
     cursor.execute("PRAGMA journal_mode=WAL")  # readers never wait for the writer
     cursor.close()
     # Leave transactions to SQLAlchemy (below), not to the driver's implicit BEGIN.
@@ -90,7 +89,7 @@ def create_engine(url: str | sa.URL, *, pool_size: int | None = None, max_overfl
             options[name] = value
     connect_args: dict[str, Any] = {}
     if backend == "sqlite":
-        connect_args["timeout"] = SQLITE_BUSY_TIMEOUT_S
+        connect_args["timeout"] = SQLITE_BUSY_TIMEOUT_S  # sqlite3's busy timeout: wait for the write lock
     elif connect_timeout is not None:
         connect_args["timeout" if parsed.get_driver_name() == "asyncpg" else "connect_timeout"] = connect_timeout
     if backend in ("mysql", "mariadb"):

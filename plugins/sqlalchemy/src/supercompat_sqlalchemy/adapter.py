@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Collection, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import sqlalchemy as sa
@@ -106,17 +106,15 @@ class SQLAlchemyStorageAdapter:
         async with self._errors(), self.engine.begin() as conn:
             yield conn
 
-    @asynccontextmanager
-    async def _write_one(self) -> AsyncIterator[AsyncConnection]:
+    def _write_one(self) -> AbstractAsyncContextManager[AsyncConnection]:
         """A connection for a write that is one statement: atomic on its own, so on SQLite and PostgreSQL
         it runs in autocommit, without the BEGIN and COMMIT round trips. (On MySQL, switching a
         connection to autocommit and back costs two round trips itself.)"""
-        if not self._autocommit_writes:
-            async with self._write() as conn:
-                yield conn
-            return
-        async with self._read() as conn:
-            yield conn
+        return self._read() if self._autocommit_writes else self._write()
+
+    def _for_update(self, stmt: Any) -> Any:
+        """``stmt`` locking the rows it reads until the transaction ends; SQLite locks the whole file."""
+        return stmt.with_for_update() if self._lock_rows else stmt
 
     async def _one(self, kind: Kind, *where: Any) -> Obj | None:
         async with self._read() as conn:
@@ -125,7 +123,7 @@ class SQLAlchemyStorageAdapter:
 
     async def _locked(self, conn: AsyncConnection, kind: Kind, *where: Any) -> Obj | None:
         stmt = sa.select(kind.table).where(*where)
-        row = (await conn.execute(stmt.with_for_update() if self._lock_rows else stmt)).first()
+        row = (await conn.execute(self._for_update(stmt))).first()
         return kind.obj(row) if row is not None else None
 
     async def _update(self, kind: Kind, where: Sequence[Any], changes: Obj, *,
@@ -200,7 +198,7 @@ class SQLAlchemyStorageAdapter:
     async def _lock_thread(self, conn: AsyncConnection, thread_id: str) -> bool:
         """Whether the thread exists; where rows are locked, it stays locked until the transaction ends."""
         stmt = sa.select(threads.c.id).where(threads.c.id == thread_id)
-        return (await conn.execute(stmt.with_for_update() if self._lock_rows else stmt)).first() is not None
+        return (await conn.execute(self._for_update(stmt))).first() is not None
 
     def _insert_where(self, kind: Kind, obj: Obj, condition: Any, **columns: Any) -> Any:
         """``INSERT INTO ... SELECT <the object's values> WHERE <condition>``: the row is written only if
@@ -232,10 +230,9 @@ class SQLAlchemyStorageAdapter:
             while not (await conn.execute(insert)).rowcount:
                 if not self._lock_rows and not await self._lock_thread(conn, thread_id):
                     raise KeyError(thread_id)
-                active = (await conn.execute(sa.select(runs.c.id).where(
-                    runs.c.thread_id == thread_id, runs.c.status.in_(ACTIVE_RUN_STATUSES)).limit(1))).scalar()
+                active = await self._active_run(conn, thread_id)
                 if active is not None:
-                    raise ActiveRunError(thread_id, active)
+                    raise ActiveRunError(thread_id, active["id"])
                 # The active run ended between the two statements (READ COMMITTED): try again.
             await self._insert(conn, MESSAGE, messages)
 
@@ -278,9 +275,8 @@ class SQLAlchemyStorageAdapter:
             # Lock the parents first: a run still writing its messages and steps then waits for the
             # delete and fails on the missing parent, instead of slipping a child in that fails the delete.
             if self._lock_rows:
-                await conn.execute(sa.select(threads.c.id).where(threads.c.id == thread_id).with_for_update())
-                await conn.execute(sa.select(runs.c.id).where(runs.c.thread_id == thread_id)
-                                   .with_for_update())
+                await self._lock_thread(conn, thread_id)
+                await conn.execute(self._for_update(sa.select(runs.c.id).where(runs.c.thread_id == thread_id)))
             for table in (steps, runs, messages):
                 await conn.execute(sa.delete(table).where(table.c.thread_id == thread_id))
             result = await conn.execute(sa.delete(threads).where(threads.c.id == thread_id))
@@ -330,7 +326,14 @@ class SQLAlchemyStorageAdapter:
         return await self._page(RUN, query, runs.c.thread_id == thread_id)
 
     async def get_active_run(self, thread_id: str) -> Obj | None:
-        return await self._one(RUN, runs.c.thread_id == thread_id, runs.c.status.in_(ACTIVE_RUN_STATUSES))
+        async with self._read() as conn:
+            return await self._active_run(conn, thread_id)
+
+    @staticmethod
+    async def _active_run(conn: AsyncConnection, thread_id: str) -> Obj | None:
+        stmt = sa.select(runs).where(runs.c.thread_id == thread_id, runs.c.status.in_(sorted(ACTIVE_RUN_STATUSES)))
+        row = (await conn.execute(stmt.limit(1))).first()
+        return RUN.obj(row) if row is not None else None
 
     async def touch_runs(self, run_ids: Collection[str]) -> list[str]:
         if not run_ids:

@@ -27,10 +27,17 @@ BACKENDS = [b.strip() for b in os.environ.get("SUPERCOMPAT_TEST_DATABASES", "sql
             if b.strip()]
 
 
+SYNC_DRIVERS = {"sqlite": "sqlite+pysqlite", "postgresql": "postgresql+psycopg", "mysql": "mysql+pymysql"}
+
+
+def sync_url(url: str | sa.URL) -> sa.URL:
+    """The same database through a synchronous driver (a second connection that tests drive by hand)."""
+    parsed = sa.make_url(url)
+    return parsed.set(drivername=SYNC_DRIVERS[parsed.get_backend_name()])
+
+
 def _sync_admin(backend: str) -> sa.Engine:
-    url = sa.make_url(SERVERS[backend])
-    driver = "postgresql+psycopg" if backend == "postgresql" else "mysql+pymysql"
-    return sa.create_engine(url.set(drivername=driver), isolation_level="AUTOCOMMIT")
+    return sa.create_engine(sync_url(SERVERS[backend]), isolation_level="AUTOCOMMIT")
 
 
 @contextmanager

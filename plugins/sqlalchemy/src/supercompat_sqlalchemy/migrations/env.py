@@ -16,6 +16,6 @@ def ours(name, type_, parent_names):  # the database may hold the application's 
 
 
 context.configure(connection=connection, target_metadata=metadata, version_table=VERSION_TABLE,
-                  include_name=ours, compare_type=True)
+                  include_name=ours)
 with context.begin_transaction():
     context.run_migrations()
