@@ -50,6 +50,7 @@ def running_server(storage_url: str | None = None, workers: int = 1) -> Iterator
         proc = subprocess.Popen([sys.executable, "-m", "supercompat.cli", "serve", "--config", config],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         log: list[str] = []
+        drain: threading.Thread | None = None
         try:
             for line in proc.stderr:  # uvicorn logs the port it bound
                 log.append(line)
@@ -67,7 +68,8 @@ def running_server(storage_url: str | None = None, workers: int = 1) -> Iterator
         finally:
             proc.terminate()
             proc.wait()
-            drain.join()
+            if drain is not None:  # else the start failed: its error carries the server's log
+                drain.join()
             proc.stderr.close()
 
 

@@ -40,7 +40,7 @@ from stores import Stores, stores
 from supercompat import async_supercompat, supercompat
 from supercompat_openai import openai_client_adapter
 
-from report import cpu_seconds, pct  # noqa: E402  (bench/ is on sys.path: these run as scripts)
+from report import cpu_seconds, pct  # bench/ is on sys.path: these run as scripts
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 INSTRUCTIONS = "You are a benchmark assistant."
@@ -216,7 +216,7 @@ class Bench:
 
     async def _crud(self, n: int, warmup: int, fresh: Callable[[], Any]) -> dict[str, Any]:
         errors = Errors()
-        for phase, count in (("warmup", warmup), ("timed", n)):
+        for count in (warmup, n):
             client, assistant = await fresh()
             samples: dict[str, list[float]] = {k: [] for k in ("iteration", "threads_create", "messages_create",
                                                                  "messages_list")}
@@ -285,14 +285,15 @@ class Bench:
     # -- (c) stream_ttft ----------------------------------------------------------------------------
     async def stream_ttft(self, n: int, warmup: int = 5) -> dict[str, Any]:
         errors = Errors()
-        for phase, count in (("warmup", warmup), ("timed", n)):
+        for count in (warmup, n):
             client, assistant = await self.fresh()
             ttft, total, raw_ttft, raw_total, paired, cpu = [], [], [], [], [], []
             for i in range(count):
                 with errors:
                     text = f"Stream please {i}"
                     thread = await self.new_thread(client, assistant, text)
-                    first, parts, completed = await self._streamed_run(client, assistant, thread, cpu)
+                    first, parts, completed, cpu_ms = await self._streamed_run(client, assistant, thread)
+                    cpu.append(cpu_ms)
                     total.append(completed)
                     r_ttft, r_total, raw_text = await self.raw_stream(self.prompt(text))
                     assert "".join(parts) == raw_text
@@ -306,8 +307,8 @@ class Bench:
                 "cpu_ms_per_streamed_run": statistics.fmean(cpu), **errors.report()}
 
     @staticmethod
-    async def _streamed_run(client: Any, assistant: Any, thread: Any, cpu: list[float]) -> tuple[float, list[str], float]:
-        """(ttft ms, text deltas, total ms) of ``runs.create(stream=True)`` consumed to its end."""
+    async def _streamed_run(client: Any, assistant: Any, thread: Any) -> tuple[float, list[str], float, float]:
+        """(ttft ms, text deltas, total ms, CPU ms) of ``runs.create(stream=True)`` consumed to its end."""
         c0, t0 = time.process_time(), time.perf_counter()
         first, parts, completed = None, [], False
         stream = await call(client.beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id,
@@ -320,9 +321,8 @@ class Bench:
                 parts.append(value)
             completed = completed or event.event == "thread.run.completed"
         total = ms_since(t0)
-        cpu.append((time.process_time() - c0) * 1000)
         assert completed, "the stream ended without thread.run.completed"
-        return first or 0.0, parts, total
+        return first or 0.0, parts, total, (time.process_time() - c0) * 1000
 
     # -- (d) concurrent -----------------------------------------------------------------------------
     async def concurrent(self, batches: int = 3, size: int = 50) -> dict[str, Any]:
@@ -451,7 +451,7 @@ class Bench:
     # -- (g) tool_roundtrip -------------------------------------------------------------------------
     async def tool_roundtrip(self, n: int, warmup: int = 3) -> dict[str, Any]:
         errors = Errors()
-        for phase, count in (("warmup", warmup), ("timed", n)):
+        for count in (warmup, n):
             client, assistant = await self.fresh()
             to_action, to_complete, totals = [], [], []
             for i in range(count):
@@ -496,7 +496,7 @@ class Bench:
             lists.append(ms_since(t0))
             assert len(page.data) == 20
         thread = await call(client.beta.threads.create())
-        polls, ttft, totals, cpu, raw_ttft, raw_totals = [], [], [], [], [], []
+        polls, ttft, totals, raw_ttft, raw_totals = [], [], [], [], []
         for _ in range(runs):
             first, total, _ = await self.raw_stream(self.prompt("Stream please 0"), provider=client)
             raw_ttft.append(first)
@@ -505,7 +505,7 @@ class Bench:
             run = await self.create_and_poll(client, assistant, thread)
             polls.append(ms_since(t0))
             assert run.status == "completed"
-            first, _, total = await self._streamed_run(client, assistant, thread, cpu)
+            first, _, total, _ = await self._streamed_run(client, assistant, thread)
             ttft.append(first)
             totals.append(total)
         return {**{k: crud[k] for k in ("iteration", "threads_create", "messages_create", "messages_list",
