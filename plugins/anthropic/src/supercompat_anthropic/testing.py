@@ -260,8 +260,10 @@ class _Handler(LoopbackHandler):
 
 class FakeAnthropicProvider(LoopbackProvider):
     """A ``ThreadingHTTPServer`` on 127.0.0.1 speaking Anthropic's Messages API (``/v1/messages``,
-    ``/v1/models``), under an optional path ``prefix``. ``api_key``: the only key accepted (default:
-    any); ``disconnects`` counts streams the client went away from before they ended."""
+    ``/v1/models``). ``api_key``: the only key accepted (default: any); ``disconnects`` counts streams
+    the client went away from before they ended. ``script()`` queues responses, consumed one per
+    messages request in order, then the default answer again; a request the fake rejects as
+    malformed consumes nothing."""
 
     name = "fake-anthropic"
     handler = _Handler
@@ -276,11 +278,6 @@ class FakeAnthropicProvider(LoopbackProvider):
     def base_url(self) -> str:
         """What to pass as the SDK's ``base_url`` (it appends ``/v1/messages`` itself)."""
         return self.url
-
-    def script(self, *responses: Any) -> None:
-        """Queue responses, consumed one per messages request in order; then the default answer again.
-        A request the fake rejects as malformed consumes nothing."""
-        super().script(*responses)
 
     @property
     def message_requests(self) -> list[dict[str, Any]]:

@@ -240,7 +240,9 @@ class _Handler(LoopbackHandler):
 class FakeMistralProvider(LoopbackProvider):
     """A ``ThreadingHTTPServer`` on 127.0.0.1 speaking Mistral's chat-completions wire format.
     ``api_key``: the only key accepted (default: any bearer key); ``word_delay``: seconds between
-    streamed words. ``disconnects`` counts answers the client hung up on."""
+    streamed words. ``disconnects`` counts answers the client hung up on. ``script()`` queues answers
+    (``Reply``, a ``str``, ``Error``, ``Garbled``, ``Truncated``, ``Hang``), one per chat request in
+    order, then the default answer again."""
 
     name = "fake-mistral"
     handler = _Handler
@@ -255,10 +257,6 @@ class FakeMistralProvider(LoopbackProvider):
         """What ``Mistral(server_url=...)`` takes: the host, without ``/v1``."""
         return self.url
 
-    def script(self, *answers: Any) -> None:
-        """Queue answers (``Reply``, a ``str``, ``Error``, ``Garbled``, ``Truncated``, ``Hang``), one per
-        chat request in order; then the default answer again."""
-        super().script(*answers)
 
     @property
     def chat_requests(self) -> list[dict[str, Any]]:

@@ -254,8 +254,9 @@ class StreamTranslator:
         self.base: dict[str, Any] = {}
 
     def chunk(self, data: dict[str, Any]) -> dict[str, Any]:
-        self.base = {"id": data["id"], "object": "chat.completion.chunk",
-                     "created": data.get("created") or int(time.time()), "model": data["model"]}
+        if not self.base:  # one id, time and model for the whole stream, as OpenAI's chunks have
+            self.base = {"id": data["id"], "object": "chat.completion.chunk",
+                         "created": data.get("created") or int(time.time()), "model": data["model"]}
         self.usage = _usage(data.get("usage")) or self.usage
         choices = []
         for choice in data.get("choices") or ():
