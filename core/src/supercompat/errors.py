@@ -53,6 +53,12 @@ class ServerError(APIError):
     type = "server_error"
 
 
+class BadGateway(ServerError):
+    """502: the model provider answered something that can't be used."""
+
+    status = 502
+
+
 # What client adapters raise for a provider's failures, so every provider reports them alike.
 def provider_error_type(status: int) -> str:
     """OpenAI's error ``type`` for an HTTP status a provider answered with."""
@@ -66,8 +72,7 @@ def provider_timeout() -> APIError:
 
 
 def provider_unreachable(exc: BaseException) -> APIError:
-    return APIError(f"Could not reach the model provider: {exc}", status=502, type="server_error",
-                    code="connection_error")
+    return BadGateway(f"Could not reach the model provider: {exc}", code="connection_error")
 
 
 class ConfigError(Exception):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from ..errors import APIError
+from ..errors import APIError, BadGateway
 from ..ids import instant, with_prefix
 from ..storage import ListQuery
 from . import RunContext, RunEvent, TextDelta, ToolCallDelta, TurnEnd
@@ -177,6 +177,5 @@ class CompletionsRunAdapter:
                 if choice.get("finish_reason"):
                     finish = choice["finish_reason"]
         if finish is None:
-            raise APIError("The provider's response ended before it was complete.", status=502,
-                           type="server_error", code="server_error")
+            raise BadGateway("The provider's response ended before it was complete.", code="server_error")
         yield TurnEnd(finish, usage)

@@ -9,7 +9,7 @@ from typing import Any
 
 import anthropic
 from supercompat.clients import call_in_thread, iterate_in_thread, map_model
-from supercompat.errors import APIError, provider_timeout, provider_unreachable
+from supercompat.errors import APIError, BadGateway, provider_timeout, provider_unreachable
 
 from .translate import StreamTranslator, chat_completion, messages_request
 
@@ -105,8 +105,7 @@ class AnthropicClientAdapter:
 
 def _event(event: Any) -> dict[str, Any]:
     if not isinstance(event, dict):
-        raise APIError("The model provider sent a stream event that is not an object.", status=502,
-                       type="server_error")
+        raise BadGateway("The model provider sent a stream event that is not an object.")
     return event
 
 
@@ -121,8 +120,7 @@ def _provider_errors() -> Iterator[None]:
     except anthropic.APIStatusError as exc:
         raise provider_error(exc.status_code, exc.type, exc.api_message or exc.message) from exc
     except json.JSONDecodeError as exc:
-        raise APIError(f"The model provider sent a response that is not valid JSON: {exc}", status=502,
-                       type="server_error") from exc
+        raise BadGateway(f"The model provider sent a response that is not valid JSON: {exc}") from exc
 
 
 def provider_error(status: int, error_type: str | None, message: str) -> APIError:

@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from supercompat.errors import APIError, InvalidRequest
+from supercompat.errors import BadGateway, InvalidRequest
 
 # Output limits of older models, whose ceiling is below the default; newer models allow more.
 _MAX_TOKENS_BY_PREFIX = (("claude-3-5", 8192), ("claude-3-7", 8192), ("claude-3-", 4096), ("claude-2", 4096))
@@ -233,7 +233,7 @@ def usage(anthropic_usage: dict[str, Any]) -> dict[str, Any]:
 
 def chat_completion(message: Any) -> dict[str, Any]:
     if not isinstance(message, dict) or not isinstance(message.get("content"), list):
-        raise APIError("The model provider sent something other than a message.", status=502, type="server_error")
+        raise BadGateway("The model provider sent something other than a message.")
     blocks = message["content"]
     text = "".join(b.get("text") or "" for b in blocks if b.get("type") == "text")
     calls = [{"id": call_id(b["id"]), "type": "function",
@@ -303,6 +303,5 @@ class StreamTranslator:
 
     def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
         if self.base is None:
-            raise APIError("The model provider's stream did not start with message_start.", status=502,
-                           type="server_error")
+            raise BadGateway("The model provider's stream did not start with message_start.")
         return {**self.base, "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]}

@@ -15,7 +15,7 @@ from google import genai
 from google.genai import errors, types
 from google.genai.client import AsyncClient
 from supercompat.clients import call_in_thread, iterate_in_thread, map_model
-from supercompat.errors import APIError, provider_error_type, provider_timeout, provider_unreachable
+from supercompat.errors import APIError, BadGateway, provider_error_type, provider_timeout, provider_unreachable
 
 from .translate import Turn, invalid, to_gemini
 
@@ -158,5 +158,4 @@ def _provider_errors() -> Iterator[None]:
     except httpx2.TransportError as exc:
         raise provider_unreachable(exc) from exc
     except (errors.UnknownApiResponseError, pydantic.ValidationError, json.JSONDecodeError) as exc:
-        raise APIError(f"The model provider sent a response that can't be read: {exc}", status=502,
-                       type="server_error") from exc
+        raise BadGateway(f"The model provider sent a response that can't be read: {exc}") from exc

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from supercompat.errors import APIError, InvalidRequest
+from supercompat.errors import BadGateway, InvalidRequest
 
 from .schema import gemini_schema
 
@@ -285,8 +285,7 @@ class Turn:
         if reason:
             if reason in FAILED:
                 detail = candidate.get("finishMessage") or "Gemini did not produce a usable answer."
-                raise APIError(f"Gemini ended the turn with {reason}: {detail}", status=502,
-                               type="server_error", code=reason.lower())
+                raise BadGateway(f"Gemini ended the turn with {reason}: {detail}", code=reason.lower())
             self.finish = "content_filter" if reason in FILTERED else FINISH.get(reason, "stop")
         return "".join(text), calls
 

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from supercompat import hookimpl
 from supercompat.clients import ClientOptions, call_in_thread, iterate_in_thread, map_model
-from supercompat.errors import (APIError, ConfigError, provider_error_type, provider_timeout,
+from supercompat.errors import (APIError, BadGateway, ConfigError, provider_error_type, provider_timeout,
                                provider_unreachable)
 
 from .translate import StreamTranslator, completion, to_mistral
@@ -139,13 +139,13 @@ def _provider_errors() -> Iterator[None]:
         yield
     except errors.ResponseValidationError as exc:  # a body or chunk that isn't Mistral's shape
         detail = _error_fields(exc.body).get("message") or str(exc.cause)
-        raise APIError(f"The model provider sent a response that is not a valid chat completion: {detail}",
-                       status=502, type="server_error") from exc
+        raise BadGateway(
+            f"The model provider sent a response that is not a valid chat completion: {detail}") from exc
     except errors.MistralError as exc:  # SDKError, HTTPValidationError
         fields = _error_fields(exc.body)
         if exc.status_code < 400:  # e.g. a 200 that isn't JSON or an event stream
-            raise APIError(f"The model provider sent an unexpected response (HTTP {exc.status_code}).",
-                           status=502, type="server_error") from exc
+            raise BadGateway(
+                f"The model provider sent an unexpected response (HTTP {exc.status_code}).") from exc
         # Mistral's 422 is its schema check of the request: OpenAI says 400 for the same.
         status = 400 if exc.status_code == 422 else exc.status_code
         code = fields.get("code") or ("invalid_api_key" if status == 401 else None)  # as OpenAI says it

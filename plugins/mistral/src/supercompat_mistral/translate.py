@@ -21,7 +21,7 @@ import string
 import time
 from typing import Any
 
-from supercompat.errors import APIError, InvalidRequest
+from supercompat.errors import BadGateway, InvalidRequest
 
 ID_ALPHABET = string.ascii_letters + string.digits
 _MISTRAL_ID = re.compile(r"[a-zA-Z0-9]{9}")
@@ -210,7 +210,7 @@ def _finish(reason: str | None) -> str | None:
     if reason is None:
         return None
     if reason == "error":
-        raise APIError("The model provider stopped with an error.", status=502, type="server_error")
+        raise BadGateway("The model provider stopped with an error.")
     return FINISH_REASONS.get(reason, "stop")
 
 

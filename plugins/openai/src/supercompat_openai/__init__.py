@@ -19,7 +19,7 @@ import openai
 from openai._base_client import AsyncHttpxClientWrapper, SyncHttpxClientWrapper
 from supercompat import hookimpl
 from supercompat.clients import ClientOptions, call_in_thread, iterate_in_thread, map_model, on_core_loop
-from supercompat.errors import (APIError, ConfigError, provider_error_type, provider_timeout,
+from supercompat.errors import (APIError, BadGateway, ConfigError, provider_error_type, provider_timeout,
                                provider_unreachable)
 
 __all__ = ["OpenAIClientAdapter", "OpenAIOptions", "openai_client_adapter"]
@@ -119,8 +119,7 @@ class OpenAIClientAdapter:
             else:
                 page = await call_in_thread(self.client.get, "/models", cast_to=object)
         if not isinstance(page, dict) or not isinstance(page.get("data"), list):
-            raise APIError("The model provider did not answer with a model list.", status=502,
-                           type="server_error")
+            raise BadGateway("The model provider did not answer with a model list.")
         return page["data"]
 
     async def aclose(self) -> None:
@@ -172,8 +171,7 @@ def _close_soon(twin: openai.AsyncOpenAI, loop: asyncio.AbstractEventLoop) -> No
 
 def _normalised(data: Any) -> dict[str, Any]:
     if not isinstance(data, dict):
-        raise APIError("The model provider sent something other than a chat completion.", status=502,
-                       type="server_error")
+        raise BadGateway("The model provider sent something other than a chat completion.")
     # Some compatible endpoints leave out keys that the chat-completions shapes always carry.
     for choice in data.setdefault("choices", []):
         choice.setdefault("finish_reason", None)
@@ -198,8 +196,7 @@ def _provider_errors() -> Iterator[None]:
         raise APIError(exc.message, status=502, type=exc.type or "server_error", code=exc.code,
                        param=exc.param) from exc
     except json.JSONDecodeError as exc:
-        raise APIError(f"The model provider sent a response that is not valid JSON: {exc}", status=502,
-                       type="server_error") from exc
+        raise BadGateway(f"The model provider sent a response that is not valid JSON: {exc}") from exc
 
 
 
