@@ -64,8 +64,8 @@ def _validate_run_params(body: dict[str, Any]) -> None:
                  choices=("none", "minimal", "low", "medium", "high", "xhigh"))
 
 
-def _build_run(body: dict[str, Any], assistant: dict[str, Any], thread_id: str) -> dict[str, Any]:
-    """Run parameters over the assistant's defaults."""
+def _build_run(body: dict[str, Any], assistant: dict[str, Any], thread_id: str, ttl: int) -> dict[str, Any]:
+    """Run parameters over the assistant's defaults; the run expires ``ttl`` seconds from now."""
     instructions = body.get("instructions")
     if instructions is None:
         instructions = assistant.get("instructions") or ""
@@ -83,7 +83,7 @@ def _build_run(body: dict[str, Any], assistant: dict[str, Any], thread_id: str) 
     run = {
         "id": ids.new_id("run"), "object": "thread.run", "created_at": created,
         "assistant_id": assistant["id"], "thread_id": thread_id, "status": "queued",
-        "started_at": None, "expires_at": created + 600, "cancelled_at": None, "failed_at": None,
+        "started_at": None, "expires_at": created + ttl, "cancelled_at": None, "failed_at": None,
         "completed_at": None, "required_action": None, "last_error": None,
         "model": body.get("model") or assistant["model"], "instructions": instructions,
         "tools": body["tools"] if body.get("tools") is not None else assistant.get("tools") or [],
@@ -126,7 +126,7 @@ async def create(app: Any, req: Any) -> Any:
     messages = [build_message(m, thread_id, f"additional_messages[{i}].") for i, m in enumerate(extra)]
     await owned_thread(app, req)
     assistant = await get_assistant(app, body["assistant_id"], req.project)
-    run = _build_run(body, assistant, thread_id)
+    run = _build_run(body, assistant, thread_id, app.engine.requires_action_ttl)
     try:
         run = await app.engine.past_orphans(thread_id, lambda: app.storage.create_run(run, messages))
     except ActiveRunError as e:
@@ -144,7 +144,7 @@ async def create_and_run(app: Any, req: Any) -> Any:
     thread, messages = build_thread(thread_body, "thread.")
     p.stamp_project(thread, req)
     assistant = await get_assistant(app, body["assistant_id"], req.project)
-    run = _build_run(body, assistant, thread["id"])
+    run = _build_run(body, assistant, thread["id"], app.engine.requires_action_ttl)
     thread = await app.storage.create_thread(thread, messages)
     run = await app.storage.create_run(run, [])
     return _launch(app, run, bool(body.get("stream")),
@@ -241,8 +241,9 @@ async def submit_tool_outputs(app: Any, req: Any) -> Any:
         raise InvalidRequest(f"Expected tool outputs for call_ids {expected}, got {list(by_id)}.",
                              param="tool_outputs")
     try:
+        expires_at = int(time.time()) + app.engine.requires_action_ttl
         run = await app.storage.update_run(thread_id, run_id, {"status": "queued", "required_action": None,
-                                                               "expires_at": int(time.time()) + 600},
+                                                               "expires_at": expires_at},
                                            expected_status=frozenset({"requires_action"}))
     except StaleStatusError as stale:
         raise InvalidRequest(f"Runs in status \"{stale.current['status']}\" do not accept tool outputs.") from None
