@@ -10,6 +10,7 @@ class APIError(Exception):
 
     status = 400
     type = "invalid_request_error"
+    headers: tuple[tuple[str, str], ...] = ()  # sent with the error response
 
     def __init__(self, message: str, *, param: str | None = None, code: str | None = None,
                  status: int | None = None, type: str | None = None) -> None:
@@ -46,6 +47,10 @@ class Unauthorized(APIError):
 
 class MethodNotAllowed(APIError):
     status = 405
+
+    def __init__(self, message: str, *, allow: tuple[str, ...] = (), **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.headers = (("allow", ", ".join(allow)),) if allow else ()
 
 
 class ServerError(APIError):

@@ -31,8 +31,7 @@ def validate(body: dict[str, Any], *, creating: bool) -> dict[str, Any]:
     p.number(body.get("top_p"), "top_p", minimum=0, maximum=1)
     p.response_format(body.get("response_format"))
     if "reasoning_effort" in body:
-        p.string(body["reasoning_effort"], "reasoning_effort", nullable=True,
-                 choices=("none", "minimal", "low", "medium", "high", "xhigh"))
+        p.string(body["reasoning_effort"], "reasoning_effort", nullable=True, choices=p.REASONING_EFFORTS)
     return body
 
 
@@ -80,8 +79,11 @@ async def retrieve(app: Any, req: Any) -> dict[str, Any]:
 async def update(app: Any, req: Any) -> dict[str, Any]:
     body = validate(req.json(), creating=False)
     assistant_id = req.params["assistant_id"]
-    await get(app, assistant_id, req.project)
-    updated = await app.storage.update_assistant(assistant_id, _apply(body))
+    current = await get(app, assistant_id, req.project)
+    changes = _apply(body)
+    if "metadata" in body:
+        changes["metadata"] = p.merged_metadata(current.get("metadata"), body["metadata"])
+    updated = await app.storage.update_assistant(assistant_id, changes)
     if updated is None:
         raise NotFound.object("assistant", assistant_id)
     return p.public(updated)

@@ -54,14 +54,15 @@ def _validate_run_params(body: dict[str, Any]) -> None:
     choice = body.get("tool_choice")
     if choice is not None and not (isinstance(choice, str) and choice in ("none", "auto", "required")):
         p.obj(choice, "tool_choice")
+        p.check_known(choice, ("type", "function"), "tool_choice.")
         kind = p.string(p.require(choice, "type", "tool_choice."), "tool_choice.type",
                         choices=("function", "file_search", "code_interpreter"))
-        if kind == "function":
+        if kind == "function" or "function" in choice:
             fn = p.obj(p.require(choice, "function", "tool_choice."), "tool_choice.function")
+            p.check_known(fn, ("name",), "tool_choice.function.")
             p.string(p.require(fn, "name", "tool_choice.function."), "tool_choice.function.name")
     if "reasoning_effort" in body:
-        p.string(body["reasoning_effort"], "reasoning_effort", nullable=True,
-                 choices=("none", "minimal", "low", "medium", "high", "xhigh"))
+        p.string(body["reasoning_effort"], "reasoning_effort", nullable=True, choices=p.REASONING_EFFORTS)
 
 
 def _build_run(body: dict[str, Any], assistant: dict[str, Any], thread_id: str, ttl: int) -> dict[str, Any]:
@@ -138,8 +139,9 @@ async def create_and_run(app: Any, req: Any) -> Any:
     body = req.json()
     p.check_known(body, _CREATE_AND_RUN_FIELDS)
     _validate_run_params(body)
-    thread_body = dict(body.get("thread") or {})
+    thread_body = dict(p.obj(body.get("thread"), "thread", nullable=True) or {})
     if body.get("tool_resources") is not None:
+        p.tool_resources(body["tool_resources"], vector_stores=False)
         thread_body.setdefault("tool_resources", body["tool_resources"])
     thread, messages = build_thread(thread_body, "thread.")
     p.stamp_project(thread, req)
@@ -178,7 +180,8 @@ async def update(app: Any, req: Any) -> dict[str, Any]:
     run = await get_run(app, req)
     if "metadata" not in body:
         return run
-    updated = await app.storage.update_run(thread_id, run_id, {"metadata": p.metadata(body["metadata"]) or {}})
+    metadata = p.merged_metadata(run.get("metadata"), body["metadata"])
+    updated = await app.storage.update_run(thread_id, run_id, {"metadata": metadata})
     if updated is None:
         raise NotFound.object("run", run_id)
     return updated
