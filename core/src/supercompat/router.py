@@ -28,9 +28,10 @@ def dumps(obj: Any) -> bytes:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-# Deeper than this, a body is refused: what is stored must read back (json and the databases recurse
-# per level), and no API field needs more.
-MAX_JSON_DEPTH = 64
+# Deeper than this, a body is refused: what is stored must read back everywhere, and a stored field is at
+# most the body's depth less one, which MariaDB's JSON check (31 levels at most) still takes. Tool and
+# response schemas get 27 levels of their own under it.
+MAX_JSON_DEPTH = 32
 _JSON_TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}:,]', re.S)
 # Escapes that can make a string no storage or encoder takes: a surrogate (maybe lone) or NUL.
 _SUSPECT_ESCAPE = re.compile(rb"\\u(?:[dD][89a-fA-F]|0000)")

@@ -31,6 +31,7 @@ from openai.types.beta.threads.runs import RunStep
 from openai.types.chat import ChatCompletion
 
 from .. import BASE_URL, supercompat
+from ..router import MAX_JSON_DEPTH
 from ..transport import SupercompatTransport
 from . import app_of
 from .scripted import Reply, scripted_client_adapter
@@ -189,18 +190,18 @@ class HostileInputTests:
         ("POST", "/threads/{thread_id}/messages", b'{"role": "user", "content": "\\u0000"}', "content"),
     ]
 
-    @pytest.mark.parametrize("method, path, raw, param", POISON, ids=[p[3] for p in POISON])
-    def test_input_that_reads_could_not_serve_is_a_400_naming_its_param(
-            self, api: Api, objects: dict[str, str], method: str, path: str, raw: bytes, param: str) -> None:
-        thread_id = api.ok("POST", "/threads", {})["id"]  # empty, so that a run may start on it
-        raw = raw.replace(b"{assistant_id}", objects["assistant_id"].encode())
-        error = api.refused(method, path.format(thread_id=thread_id), raw)
-        assert error["type"] == "invalid_request_error", error
-        # too deep: the param is the path down to the first level beyond the limit
-        assert error["param"] == param or "nested too deeply" in error["message"] and error["param"].startswith(
-            param), error
-        assert api.ok("GET", f"/threads/{thread_id}/messages")["data"] == []
-        assert api.ok("GET", f"/threads/{thread_id}/runs")["data"] == []
+    def test_input_that_reads_could_not_serve_is_a_400_naming_its_param(self, api: Api,
+                                                                       objects: dict[str, str]) -> None:
+        for method, path, raw, param in self.POISON:
+            thread_id = api.ok("POST", "/threads", {})["id"]  # empty, so that a run may start on it
+            raw = raw.replace(b"{assistant_id}", objects["assistant_id"].encode())
+            error = api.refused(method, path.format(thread_id=thread_id), raw)
+            assert error["type"] == "invalid_request_error", error
+            # too deep: the param is the path down to the first level beyond the limit
+            assert error["param"] == param or "nested too deeply" in error["message"] and error["param"].startswith(
+                param), (param, error)
+            assert api.ok("GET", f"/threads/{thread_id}/messages")["data"] == [], param
+            assert api.ok("GET", f"/threads/{thread_id}/runs")["data"] == [], param
         assert len(api.ok("GET", "/assistants?limit=100")["data"]) == 1  # nothing half-stored
         self.everything_reads(api, objects)
 
@@ -215,6 +216,11 @@ class HostileInputTests:
         text = "emoji \U0001f600, accents é, CJK 字, RTL \u05d0"
         thread = api.ok("POST", "/threads", {"messages": [{"role": "user", "content": text}],
                                              "metadata": {text[:10]: text}}, model=Thread)
+        # body, tools, the tool, function: 4 levels; the schema takes the rest, up to the limit exactly
+        deepest = {"type": "function", "function": {"name": "deep", "parameters": json.loads(
+            nested(MAX_JSON_DEPTH - 5, "{}", "p"))}}
+        assistant = api.ok("POST", "/assistants", {"model": "m", "tools": [deepest]}, model=Assistant)
+        assert api.ok("GET", f"/assistants/{assistant['id']}")["tools"] == [deepest]
         message = api.ok("GET", f"/threads/{thread['id']}/messages")["data"][0]
         assert message["content"][0]["text"]["value"] == text and thread["metadata"] == {text[:10]: text}
 
@@ -246,16 +252,16 @@ class HostileInputTests:
         ({"tool_resources": {"code_interpreter": {"file_ids": None}}}, "tool_resources.code_interpreter.file_ids"),
     ]
 
-    @pytest.mark.parametrize("fields, param", SCHEMA, ids=[s[1] for s in SCHEMA])
-    def test_assistant_fields_as_strict_as_the_sdk_types(self, api: Api, objects: dict[str, str],
-                                                         fields: dict[str, Any], param: str) -> None:
-        status, body = api.send("POST", "/assistants", {"model": "m", **fields})
-        assert (status, body["error"]["param"]) == (400, param), body
-        status, body = api.send("POST", f"/assistants/{objects['assistant_id']}", fields)
-        assert (status, body["error"]["param"]) == (400, param), body
+    def test_assistant_fields_as_strict_as_the_sdk_types(self, api: Api, objects: dict[str, str]) -> None:
+        for fields, param in self.SCHEMA:
+            status, body = api.send("POST", "/assistants", {"model": "m", **fields})
+            assert (status, body["error"]["param"]) == (400, param), body
+            status, body = api.send("POST", f"/assistants/{objects['assistant_id']}", fields)
+            assert (status, body["error"]["param"]) == (400, param), body
+        assert len(api.ok("GET", "/assistants?limit=100")["data"]) == 1
         self.everything_reads(api, objects)
 
-    @pytest.mark.parametrize("path, body, param", [
+    MESSAGE_AND_RUN = [
         ("/threads/{thread_id}/messages", {"role": "user", "content": [
             {"type": "image_url", "image_url": {"url": "https://x/a.png", "detail": None}}]}, "content[0].image_url.detail"),
         ("/threads/{thread_id}/messages", {"role": "user", "content": [
@@ -269,34 +275,33 @@ class HostileInputTests:
         ("/threads/runs", {"tool_choice": {"type": "function", "function": {"name": "f"}, "x": 1}}, "tool_choice.x"),
         ("/threads/runs", {"tool_choice": {"type": "file_search", "function": None}}, "tool_choice.function"),
         ("/threads/runs", {"reasoning_effort": "extreme"}, "reasoning_effort"),
-    ])
-    def test_message_and_run_fields_as_strict_as_the_sdk_types(self, api: Api, objects: dict[str, str], path: str,
-                                                               body: dict[str, Any], param: str) -> None:
+    ]
+
+    def test_message_and_run_fields_as_strict_as_the_sdk_types(self, api: Api, objects: dict[str, str]) -> None:
         thread_id = api.ok("POST", "/threads", {})["id"]
-        if "runs" in path:
-            body = {"assistant_id": objects["assistant_id"], **body}
-        status, answer = api.send("POST", path.format(thread_id=thread_id), body)
-        assert (status, answer["error"]["param"]) == (400, param), answer
+        for path, body, param in self.MESSAGE_AND_RUN:
+            if "runs" in path:
+                body = {"assistant_id": objects["assistant_id"], **body}
+            status, answer = api.send("POST", path.format(thread_id=thread_id), body)
+            assert (status, answer["error"]["param"]) == (400, param), answer
         assert api.ok("GET", f"/threads/{thread_id}/messages")["data"] == []
         self.everything_reads(api, objects)
 
     # -- one rule for NUL in ids and cursors, whatever the storage --------------------------------------
-    @pytest.mark.parametrize("path", ["/assistants/asst_%00", "/threads/thread_%00", "/threads/%00/messages",
-                                      "/threads/{thread_id}/messages/msg_%00", "/threads/{thread_id}/runs/run%00",
-                                      "/threads/{thread_id}/runs/{run_id}/steps/step_%00"])
-    def test_an_id_with_nul_is_not_found(self, api: Api, objects: dict[str, str], path: str) -> None:
-        status, body = api.send("GET", path.format(**objects))
-        assert status == 404, body
-
-    @pytest.mark.parametrize("path, query", [
-        ("/assistants", {"after": "asst_\x00"}), ("/assistants", {"before": "\x00"}),
-        ("/threads/{thread_id}/messages", {"after": "msg_\x00"}), ("/threads/{thread_id}/messages", {"run_id": "r\x00"}),
-        ("/threads/{thread_id}/runs", {"before": "run_\x00"}), ("/threads/{thread_id}/runs/{run_id}/steps", {"after": "\x00"}),
-    ])
-    def test_a_cursor_with_nul_is_a_400_naming_it(self, api: Api, objects: dict[str, str], path: str,
-                                                 query: dict[str, str]) -> None:
-        status, body = api.send("GET", path.format(**objects), params=query)
-        assert (status, body["error"]["param"]) == (400, next(iter(query))), body
+    def test_an_id_with_nul_is_not_found_and_a_cursor_with_nul_is_a_400(self, api: Api,
+                                                                       objects: dict[str, str]) -> None:
+        for path in ("/assistants/asst_%00", "/threads/thread_%00", "/threads/%00/messages",
+                     "/threads/{thread_id}/messages/msg_%00", "/threads/{thread_id}/runs/run%00",
+                     "/threads/{thread_id}/runs/{run_id}/steps/step_%00"):
+            status, body = api.send("GET", path.format(**objects))
+            assert status == 404, (path, body)
+        for path, query in (("/assistants", {"after": "asst_\x00"}), ("/assistants", {"before": "\x00"}),
+                            ("/threads/{thread_id}/messages", {"after": "msg_\x00"}),
+                            ("/threads/{thread_id}/messages", {"run_id": "r\x00"}),
+                            ("/threads/{thread_id}/runs", {"before": "run_\x00"}),
+                            ("/threads/{thread_id}/runs/{run_id}/steps", {"after": "\x00"})):
+            status, body = api.send("GET", path.format(**objects), params=query)
+            assert (status, body["error"]["param"]) == (400, next(iter(query))), (path, body)
 
     def test_a_405_says_which_methods_the_path_has(self, api: Api) -> None:
         response = api.http.request("DELETE", "/assistants")
