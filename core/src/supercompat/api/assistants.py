@@ -17,7 +17,7 @@ def validate(body: dict[str, Any], *, creating: bool) -> dict[str, Any]:
     if creating:
         p.require(body, "model")
     if "model" in body:
-        p.string(body["model"], "model")
+        p.string(body["model"], "model", max_len=p.MODEL_MAX_LENGTH)
     if "name" in body:
         p.string(body["name"], "name", max_len=256, nullable=True)
     if "description" in body:
@@ -25,7 +25,7 @@ def validate(body: dict[str, Any], *, creating: bool) -> dict[str, Any]:
     if "instructions" in body:
         p.string(body["instructions"], "instructions", max_len=256_000, nullable=True)
     p.tools(body.get("tools"))
-    p.tool_resources(body.get("tool_resources"))
+    p.tool_resources(body.get("tool_resources"), vector_stores=creating)
     p.metadata(body.get("metadata"))
     p.number(body.get("temperature"), "temperature", minimum=0, maximum=2)
     p.number(body.get("top_p"), "top_p", minimum=0, maximum=1)

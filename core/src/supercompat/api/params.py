@@ -12,6 +12,9 @@ from ..storage import ListQuery
 # accepted is stored, so integer params that have no maximum of their own stop here.
 MAX_STORED_INT = 2**31 - 1
 
+# A model name is stored in a 256-character column (SQL storage): longer ones are refused everywhere alike.
+MODEL_MAX_LENGTH = 256
+
 REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
 
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a decimal", bool: "a boolean",
@@ -206,7 +209,8 @@ def _strings(value: Any, param: str, max_items: int) -> None:
 
 
 def tool_resources(value: Any, param: str = "tool_resources", *, vector_stores: bool = True) -> dict[str, Any] | None:
-    """``vector_stores``: whether ``file_search`` may create vector stores (not in create_and_run's own)."""
+    """``vector_stores``: whether ``file_search`` may create vector stores (on creating an assistant or a
+    thread; not on updates, nor in create_and_run's own ``tool_resources``)."""
     if value is None:
         return None
     obj(value, param)

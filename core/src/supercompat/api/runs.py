@@ -26,9 +26,8 @@ POLL_WAIT_SECONDS = 10.0
 
 def _validate_run_params(body: dict[str, Any]) -> None:
     p.string(p.require(body, "assistant_id"), "assistant_id")
-    for key in ("model",):
-        if key in body:
-            p.string(body[key], key, nullable=True)
+    if "model" in body:
+        p.string(body["model"], "model", max_len=p.MODEL_MAX_LENGTH, nullable=True)
     for key in ("instructions", "additional_instructions"):
         if key in body:
             p.string(body[key], key, max_len=256_000, nullable=True)

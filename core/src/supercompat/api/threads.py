@@ -75,7 +75,7 @@ async def update(app: Any, req: Any) -> dict[str, Any]:
     p.metadata(body.get("metadata"))
     changes: dict[str, Any] = {}
     if "tool_resources" in body:
-        changes["tool_resources"] = p.tool_resources(body["tool_resources"]) or {}
+        changes["tool_resources"] = p.tool_resources(body["tool_resources"], vector_stores=False) or {}
     thread = await owned_thread(app, req)
     if "metadata" in body:
         changes["metadata"] = p.merged_metadata(thread.get("metadata"), body["metadata"])

@@ -221,11 +221,24 @@ class HostileInputTests:
             nested(MAX_JSON_DEPTH - 5, "{}", "p"))}}
         assistant = api.ok("POST", "/assistants", {"model": "m", "tools": [deepest]}, model=Assistant)
         assert api.ok("GET", f"/assistants/{assistant['id']}")["tools"] == [deepest]
+        everything = {"model": "m", "tools": [
+            {"type": "code_interpreter"},
+            {"type": "file_search", "file_search": {"max_num_results": 50, "ranking_options": {
+                "ranker": "default_2024_08_21", "score_threshold": 1}}}],
+            "tool_resources": {"code_interpreter": {"file_ids": ["file-1"]}, "file_search": {"vector_stores": [
+                {"file_ids": ["file-2"], "metadata": {"k": "v"}, "chunking_strategy": {
+                    "type": "static", "static": {"max_chunk_size_tokens": 4096, "chunk_overlap_tokens": 2048}}}]}},
+            "response_format": {"type": "json_schema", "json_schema": {
+                "name": "n", "description": "d", "schema": {"type": "object"}, "strict": False}}}
+        assistant = api.ok("POST", "/assistants", everything, model=Assistant)
+        stored = api.ok("GET", f"/assistants/{assistant['id']}", None, Assistant)
+        assert {k: stored[k] for k in everything} == everything
         message = api.ok("GET", f"/threads/{thread['id']}/messages")["data"][0]
         assert message["content"][0]["text"]["value"] == text and thread["metadata"] == {text[:10]: text}
 
     # -- validation as strict as the SDK's param types, where a loose value would be echoed back -----------
     SCHEMA = [
+        ({"model": "m" * 257}, "model"),  # what every storage's model column holds
         ({"response_format": {"type": "json_schema", "json_schema": {"name": "n", "strict": "yes"}}},
          "response_format.json_schema.strict"),
         ({"tools": [{"type": "file_search", "file_search": {"max_num_results": 0}}]},
@@ -246,18 +259,29 @@ class HostileInputTests:
         ({"tools": [{"type": "code_interpreter", "code_interpreter": {}}]}, "tools[0].code_interpreter"),
         ({"tool_resources": {"code_interpreter": None}}, "tool_resources.code_interpreter"),
         ({"tool_resources": {"file_search": None}}, "tool_resources.file_search"),
-        ({"tool_resources": {"file_search": {"vector_stores": ["vs"]}}}, "tool_resources.file_search.vector_stores[0]"),
-        ({"tool_resources": {"file_search": {"vector_stores": [{"chunking_strategy": {"type": "static"}}]}}},
-         "tool_resources.file_search.vector_stores[0].chunking_strategy.static"),
         ({"tool_resources": {"code_interpreter": {"file_ids": None}}}, "tool_resources.code_interpreter.file_ids"),
     ]
 
+    # vector stores are made on creating an assistant or a thread only
+    CREATE_ONLY = [
+        ({"tool_resources": {"file_search": {"vector_stores": ["vs"]}}}, "tool_resources.file_search.vector_stores[0]"),
+        ({"tool_resources": {"file_search": {"vector_stores": [{"chunking_strategy": {"type": "static"}}]}}},
+         "tool_resources.file_search.vector_stores[0].chunking_strategy.static"),
+        ({"tool_resources": {"file_search": {"vector_stores": [{"chunking_strategy": {"type": "static", "static": {
+            "max_chunk_size_tokens": 100, "chunk_overlap_tokens": 51}}}]}}},
+         "tool_resources.file_search.vector_stores[0].chunking_strategy.static.chunk_overlap_tokens"),
+    ]
+
     def test_assistant_fields_as_strict_as_the_sdk_types(self, api: Api, objects: dict[str, str]) -> None:
-        for fields, param in self.SCHEMA:
+        for fields, param in self.SCHEMA + self.CREATE_ONLY:
             status, body = api.send("POST", "/assistants", {"model": "m", **fields})
             assert (status, body["error"]["param"]) == (400, param), body
+        for fields, param in self.SCHEMA:
             status, body = api.send("POST", f"/assistants/{objects['assistant_id']}", fields)
             assert (status, body["error"]["param"]) == (400, param), body
+        for path in (f"/assistants/{objects['assistant_id']}", f"/threads/{objects['thread_id']}"):
+            status, body = api.send("POST", path, {"tool_resources": {"file_search": {"vector_stores": []}}})
+            assert (status, body["error"]["param"]) == (400, "tool_resources.file_search.vector_stores"), body
         assert len(api.ok("GET", "/assistants?limit=100")["data"]) == 1
         self.everything_reads(api, objects)
 
@@ -275,6 +299,8 @@ class HostileInputTests:
         ("/threads/runs", {"tool_choice": {"type": "function", "function": {"name": "f"}, "x": 1}}, "tool_choice.x"),
         ("/threads/runs", {"tool_choice": {"type": "file_search", "function": None}}, "tool_choice.function"),
         ("/threads/runs", {"reasoning_effort": "extreme"}, "reasoning_effort"),
+        ("/threads/runs", {"model": "m" * 257}, "model"),
+        ("/threads/{thread_id}/runs", {"model": "m" * 257}, "model"),
     ]
 
     def test_message_and_run_fields_as_strict_as_the_sdk_types(self, api: Api, objects: dict[str, str]) -> None:
