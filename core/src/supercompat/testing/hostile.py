@@ -366,7 +366,7 @@ class HostileInputTests:
         endpoints = fuzzed_endpoints()
         created: list[tuple[str, Any]] = []
 
-        @settings(max_examples=FUZZ_EXAMPLES, derandomize=True, deadline=None, database=None,
+        @settings(max_examples=FUZZ_EXAMPLES, derandomize=FUZZ_DERANDOMIZE, deadline=None, database=None,
                   suppress_health_check=list(HealthCheck))
         @given(st.data())
         def one_request(data: st.DataObject) -> None:
@@ -415,6 +415,7 @@ class HostileInputTests:
 
 TERMINAL_OR_WAITING = ("requires_action", "completed", "failed", "cancelled", "expired", "incomplete")
 FUZZ_EXAMPLES = 300
+FUZZ_DERANDOMIZE = True
 
 
 # -- strategies from the installed openai package's param types ------------------------------------------
