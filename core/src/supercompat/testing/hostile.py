@@ -313,6 +313,30 @@ class HostileInputTests:
         assert api.ok("GET", f"/threads/{thread_id}/messages")["data"] == []
         self.everything_reads(api, objects)
 
+    CHAT = [
+        ({"messages": [1.5]}, "messages[0]"),
+        ({"messages": [{"content": "x"}]}, "messages[0].role"),
+        ({"messages": [{"role": "user", "content": [1]}]}, "messages[0].content[0]"),
+        ({"messages": [{"role": "user", "content": None}]}, "messages[0].content"),
+        ({"messages": [{"role": "user", "content": [{"type": "text"}]}]}, "messages[0].content[0].text"),
+        ({"messages": [{"role": "tool", "content": "x"}]}, "messages[0].tool_call_id"),
+        ({"messages": [{"role": "assistant", "tool_calls": [{"id": "c", "type": "function", "function": {}}]}]},
+         "messages[0].tool_calls[0].function.name"),
+        ({"messages": [{"role": "user", "content": "x"}], "tools": ["f"]}, "tools[0]"),
+        ({"messages": [{"role": "user", "content": "x"}], "stream_options": 1}, "stream_options"),
+    ]
+
+    def test_chat_messages_have_the_shape_adapters_read(self, api: Api) -> None:
+        for body, param in self.CHAT:
+            status, answer = api.send("POST", "/chat/completions", {"model": "scripted", **body})
+            assert (status, answer["error"]["param"]) == (400, param), answer
+        answer = api.ok("POST", "/chat/completions", {"model": "scripted", "messages": [
+            {"role": "user", "content": [{"type": "text", "text": "hi"}]},
+            {"role": "assistant", "content": None, "tool_calls": [
+                {"id": "c", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
+            {"role": "tool", "tool_call_id": "c", "content": "sunny"}]}, ChatCompletion)
+        assert answer["choices"][0]["message"]["role"] == "assistant"
+
     # -- one rule for NUL in ids and cursors, whatever the storage --------------------------------------
     def test_an_id_with_nul_is_not_found_and_a_cursor_with_nul_is_a_400(self, api: Api,
                                                                        objects: dict[str, str]) -> None:
