@@ -32,7 +32,10 @@ def dumps(obj: Any) -> bytes:
 # most the body's depth less one, which MariaDB's JSON check (31 levels at most) still takes. Tool and
 # response schemas get 27 levels of their own under it.
 MAX_JSON_DEPTH = 32
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
 _JSON_TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}:,]', re.S)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_INNERMOST = re.compile(rb"\[\]|\{\}")
 # Escapes that can make a string no storage or encoder takes: a surrogate (maybe lone) or NUL.
 _SUSPECT_ESCAPE = re.compile(rb"\\u(?:[dD][89a-fA-F]|0000)")
 
@@ -49,9 +52,8 @@ def parse_json_body(body: bytes) -> Any:
     if body.count(b"[") + body.count(b"{") > MAX_JSON_DEPTH and _deeper_than_allowed(body):
         deep = _too_deep(body)
         if deep is not None:
-            raise InvalidRequest(f"Invalid '{deep or 'body'}': nested too deeply. Expected at most "
-                                 f"{MAX_JSON_DEPTH} levels of nested objects and arrays.",
-                                 param=deep or None, code="invalid_value")
+            raise InvalidRequest(f"Invalid '{deep}': nested too deeply. Expected at most {MAX_JSON_DEPTH} "
+                                 f"levels of nested objects and arrays.", param=deep, code="invalid_value")
     non_finite = False
 
     def constant(text: str) -> float:
@@ -66,8 +68,10 @@ def parse_json_body(body: bytes) -> Any:
         return value if math.isfinite(value) else constant(text)
 
     try:
-        value = json.loads(body, parse_constant=constant, parse_float=decimal)
-    except RecursionError:  # _too_deep counts brackets of valid JSON only; never let depth be a 500
+        # UTF-8 only, as OpenAI takes it: json.loads would also guess UTF-16 and UTF-32, whose surrogates
+        # and NULs need no escape that the check below looks for.
+        value = json.loads(body.decode("utf-8-sig"), parse_constant=constant, parse_float=decimal)
+    except RecursionError:  # in text the scans above could not follow; never let depth be a 500
         raise InvalidRequest(f"The request body is nested too deeply. Expected at most {MAX_JSON_DEPTH} "
                              f"levels of nested objects and arrays.", code="invalid_value") from None
     if non_finite or _SUSPECT_ESCAPE.search(body):
@@ -78,11 +82,6 @@ def parse_json_body(body: bytes) -> Any:
 def _param_part(key: str) -> str:
     """A key as it may appear in an error message (which must itself be encodable)."""
     return key.encode("utf-8", "backslashreplace").decode("utf-8")
-
-
-_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
-_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
-_INNERMOST = re.compile(rb"\[\]|\{\}")
 
 
 def _deeper_than_allowed(body: bytes) -> bool:

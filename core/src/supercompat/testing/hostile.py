@@ -202,6 +202,9 @@ class HostileInputTests:
                 param), (param, error)
             assert api.ok("GET", f"/threads/{thread_id}/messages")["data"] == [], param
             assert api.ok("GET", f"/threads/{thread_id}/runs")["data"] == [], param
+        # UTF-16 needs no escape for a lone surrogate: only UTF-8 bodies are JSON here, as on OpenAI
+        utf16 = '{"model": "m", "name": "\ud800"}'.encode("utf-16", "surrogatepass")
+        assert api.send("POST", "/assistants", raw=utf16)[0] == 400
         assert len(api.ok("GET", "/assistants?limit=100")["data"]) == 1  # nothing half-stored
         self.everything_reads(api, objects)
 
