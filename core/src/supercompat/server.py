@@ -355,12 +355,14 @@ class GuardedHTTP(asyncio.Protocol):
         self.loop = _loop or asyncio.get_running_loop()
         self.transport: Any = None
         self._deadline: asyncio.TimerHandle | None = None
-        self._counted = False
+        self._counted = False  # in connections.open
+        self._refused = False  # closed at once, never shown to uvicorn's protocol
 
     # asyncio.Protocol, forwarded to uvicorn's protocol
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
         if self.connections.open >= self.connections.limit and not self.connections.make_room():
+            self._refused = True
             transport.abort()
             return
         self.connections.open += 1
@@ -369,14 +371,14 @@ class GuardedHTTP(asyncio.Protocol):
         self._idle()
 
     def data_received(self, data: bytes) -> None:
-        if self._counted:
+        if not self._refused:
             self.inner.data_received(data)
 
     def eof_received(self) -> bool | None:
-        return self.inner.eof_received() if self._counted else None
+        return None if self._refused else self.inner.eof_received()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if not self._counted:
+        if self._refused:
             return
         self._forget()
         self.inner.connection_lost(exc)
@@ -403,7 +405,7 @@ class GuardedHTTP(asyncio.Protocol):
 
     def _idle(self) -> None:
         """No request in flight: the next one's headers must come within the header timeout."""
-        if not self._counted or self.transport.is_closing():
+        if not self._counted or self.transport.is_closing():  # closed, or closing
             return
         self.connections.idle[self] = None
         self._deadline = self.loop.call_later(self.header_timeout, self.close)
