@@ -150,3 +150,15 @@ def test_the_azure_openai_client_works_against_the_server():
             azure_endpoint=server.url, api_version="2024-05-01-preview", api_key="wrong", max_retries=0) as client:
         with pytest.raises(openai.AuthenticationError):
             client.beta.assistants.list()
+
+
+def test_worker_processes_see_the_command_lines_host(tmp_path, monkeypatch):
+    """`serve --host 0.0.0.0 --workers 2`: each worker must know it is not on loopback (no Host check
+    for a public bind without keys), though the config file says nothing of it."""
+    from supercompat.server import app_from_config
+
+    config = tmp_path / "s.toml"
+    config.write_text('[client]\nplugin = "scripted"\n[server]\nallow_unauthenticated_public_bind = true\n')
+    monkeypatch.setenv("SUPERCOMPAT_CONFIG", str(config))
+    monkeypatch.setenv("SUPERCOMPAT_SERVE_OVERRIDES", '{"host": "0.0.0.0", "workers": 2}')
+    assert app_from_config().options.host == "0.0.0.0"

@@ -11,6 +11,7 @@ import asyncio
 import functools
 import hmac
 import ipaddress
+import json
 import logging
 import os
 import time
@@ -481,11 +482,17 @@ def check_options(options: ServerOptions, storage_plugin: str) -> None:
                           "\"sqlalchemy\") or a single worker.")
 
 
+_OVERRIDES = "SUPERCOMPAT_SERVE_OVERRIDES"  # serve()'s flags, for the --workers processes
+
+
 def app_from_config(path: str | os.PathLike[str] | None = None) -> ASGIApp:
     """The ASGI app ``supercompat.toml`` (or ``$SUPERCOMPAT_CONFIG``) describes; each ``--workers``
     process builds its own with this (``uvicorn --factory supercompat.server:app_from_config``)."""
     data = read_config(path)
-    return ASGIApp(App(**adapters_from(data)), server_options(data))
+    options = server_options(data)
+    if _OVERRIDES in os.environ:  # serve()'s command-line flags: the bind host decides the Host check
+        options = options.model_copy(update=json.loads(os.environ[_OVERRIDES]))
+    return ASGIApp(App(**adapters_from(data)), options)
 
 
 def serve(path: str | os.PathLike[str] | None = None, **overrides: Any) -> None:
@@ -493,7 +500,8 @@ def serve(path: str | os.PathLike[str] | None = None, **overrides: Any) -> None:
     import uvicorn
 
     data = read_config(path)
-    options = server_options(data).model_copy(update={k: v for k, v in overrides.items() if v is not None})
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    options = server_options(data).model_copy(update=overrides)
     storage_plugin = (data.get("storage") or {}).get("plugin", "memory")
     check_options(options, storage_plugin)
     if options.allow_unauthenticated_public_bind and not options.api_keys and not is_loopback(options.host):
@@ -504,6 +512,7 @@ def serve(path: str | os.PathLike[str] | None = None, **overrides: Any) -> None:
         return
     asyncio.run(App(**adapters_from(data)).aclose(0))  # fail here, once, rather than in every worker
     os.environ["SUPERCOMPAT_CONFIG"] = os.path.abspath(path or os.environ.get("SUPERCOMPAT_CONFIG", "supercompat.toml"))
+    os.environ[_OVERRIDES] = json.dumps(overrides)
     uvicorn.run("supercompat.server:app_from_config", factory=True, workers=options.workers, **settings)
 
 
