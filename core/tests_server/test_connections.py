@@ -198,4 +198,24 @@ def test_the_cap_leaves_room_in_the_open_file_limit():
 
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     limits = uvicorn_settings(ServerOptions(max_connections=10**9))["http"].keywords["limits"]
-    assert limits.max_connections <= soft // 2 and uvicorn_settings(ServerOptions())["backlog"] <= soft // 4
+    assert limits.max_connections <= soft // 2 and uvicorn_settings(ServerOptions())["backlog"] <= soft // 8
+
+
+def test_running_out_of_file_handles_is_logged_once_a_minute_not_once_a_second(caplog):
+    """asyncio logs each failed accept() with a traceback, every second while it lasts."""
+    import asyncio
+
+    from supercompat.server import _QuietAcceptErrors
+
+    loop = asyncio.new_event_loop()
+    try:
+        handler = _QuietAcceptErrors(None)
+        for _ in range(600):
+            handler(loop, {"message": "socket.accept() out of system resource",
+                           "exception": OSError(24, "Too many open files")})
+        handler(loop, {"message": "something else"})
+    finally:
+        loop.close()
+    messages = [r.getMessage() for r in caplog.records]
+    assert len([m for m in messages if "out of file handles" in m]) == 1
+    assert "something else" in messages

@@ -108,6 +108,8 @@ class ASGIApp:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                loop = asyncio.get_running_loop()
+                loop.set_exception_handler(_QuietAcceptErrors(loop.get_exception_handler()))
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 try:
@@ -435,6 +437,32 @@ class GuardedHTTP(asyncio.Protocol):
                 self._idle()
 
 
+class _QuietAcceptErrors:
+    """asyncio logs every accept() that fails for want of file handles, with a traceback, once a second
+    while it lasts: log it once a minute instead, with a count. Other loop errors pass through."""
+
+    EVERY = 60.0
+
+    def __init__(self, previous: Callable[..., Any] | None) -> None:
+        self.previous = previous
+        self.count = 0
+        self.logged: float | None = None
+
+    def __call__(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        if context.get("message") != "socket.accept() out of system resource":
+            if self.previous is not None:
+                self.previous(loop, context)
+            else:
+                loop.default_exception_handler(context)
+            return
+        self.count += 1
+        now = time.monotonic()
+        if self.logged is None or now - self.logged >= self.EVERY:
+            self.logged = now
+            log.warning("supercompat: out of file handles accepting a connection (%d times so far): %s; lower "
+                        "[server] max_connections or raise the open-file limit", self.count, context.get("exception"))
+
+
 def _open_file_limit() -> int | None:
     try:
         import resource
@@ -446,13 +474,14 @@ def _open_file_limit() -> int | None:
 
 def uvicorn_settings(options: ServerOptions, protocol: Any = None) -> dict[str, Any]:
     """uvicorn's settings for ``options``: timeouts, and a connection cap and accept backlog that
-    leave room in the open-file limit (half for connections, a quarter for one burst of accepts, the
-    rest for storage, providers and logs), so "Too many open files" can't stop the server."""
+    leave room in the open-file limit (half for connections, an eighth for each burst of accepts
+    being sorted out, the rest for storage, providers and logs), so that connections alone can't
+    run the server out of file handles."""
     max_connections, backlog = options.max_connections, 2048
     files = _open_file_limit()
     if files is not None:
         max_connections = max(1, min(max_connections, files // 2))
-        backlog = max(1, min(backlog, files // 4))
+        backlog = max(1, min(backlog, files // 8))
     limits = ConnectionLimits(max_connections, options.header_timeout_seconds, protocol)
     return {"host": options.host, "port": options.port, "lifespan": "on", "ws": "none",
             "timeout_graceful_shutdown": options.shutdown_grace_seconds,
