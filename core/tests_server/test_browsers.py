@@ -146,9 +146,14 @@ def test_the_azure_openai_client_works_against_the_server():
         assert reply == "You said: hello"
         chat = client.chat.completions.create(model="gpt-4o-deployment", messages=[{"role": "user", "content": "hi"}])
         assert chat.choices[0].message.content == "You said: hi"
-    with serving(api_keys=[KEY]) as server, openai.AzureOpenAI(
-            azure_endpoint=server.url, api_version="2024-05-01-preview", api_key="wrong", max_retries=0) as client:
-        with pytest.raises(openai.AuthenticationError):
+    with serving(App(client_adapter=scripted_client_adapter()), api_keys=[KEY]) as server:
+        with openai.AzureOpenAI(azure_endpoint=server.url, azure_deployment="my-deployment", api_version="2024-10-21",
+                                api_key=KEY, max_retries=0) as client:
+            assert client.beta.assistants.create(model="m").object == "assistant"
+            chat = client.chat.completions.create(model="m", messages=[{"role": "user", "content": "yo"}])
+            assert chat.choices[0].message.content == "You said: yo"
+        with openai.AzureOpenAI(azure_endpoint=server.url, api_version="2024-05-01-preview", api_key="wrong",
+                                max_retries=0) as client, pytest.raises(openai.AuthenticationError):
             client.beta.assistants.list()
 
 
