@@ -535,6 +535,9 @@ def serve(path: str | os.PathLike[str] | None = None, **overrides: Any) -> None:
     check_options(options, storage_plugin)
     if options.allow_unauthenticated_public_bind and not options.api_keys and not is_loopback(options.host):
         log.warning("supercompat: serving on %s without API keys: anyone who can reach it is let in", options.host)
+    if "*" in options.cors_allowed_origins and not options.api_keys:
+        log.warning("supercompat: cors_allowed_origins = [\"*\"] without API keys: any web page a browser here "
+                    "opens can use the server")
     settings = uvicorn_settings(options)
     if options.workers == 1:
         uvicorn.run(ASGIApp(App(**adapters_from(data)), options), **settings)
