@@ -410,6 +410,7 @@ class GuardedHTTP(asyncio.Protocol):
         """No request in flight: the next one's headers must come within the header timeout."""
         if not self._counted or self.transport.is_closing():  # closed, or closing
             return
+        self._busy()  # a deadline of its own, and the youngest place in the idle order
         self.connections.idle[self] = None
         self._deadline = self.loop.call_later(self.header_timeout, self.close)
 
@@ -441,7 +442,7 @@ class _QuietAcceptErrors:
     """asyncio logs every accept() that fails for want of file handles, with a traceback, once a second
     while it lasts: log it once a minute instead, with a count. Other loop errors pass through."""
 
-    EVERY = 60.0
+    WARN_EVERY = 60.0
 
     def __init__(self, previous: Callable[..., Any] | None) -> None:
         self.previous = previous
@@ -457,7 +458,7 @@ class _QuietAcceptErrors:
             return
         self.count += 1
         now = time.monotonic()
-        if self.logged is None or now - self.logged >= self.EVERY:
+        if self.logged is None or now - self.logged >= self.WARN_EVERY:
             self.logged = now
             log.warning("supercompat: out of file handles accepting a connection (%d times so far): %s; lower "
                         "[server] max_connections or raise the open-file limit", self.count, context.get("exception"))
