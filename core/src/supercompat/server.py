@@ -38,6 +38,8 @@ class _Disconnected(Exception):
 
 
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+# CORS is these few lines rather than Starlette's CORSMiddleware: that would be our only use of
+# Starlette, and it refuses in plain text, outside OpenAI's envelope, before our Host check.
 # Response headers the SDKs read, which a browser shows a page only if they are exposed.
 EXPOSED_HEADERS = "x-request-id, openai-poll-after-ms, x-should-retry, retry-after, retry-after-ms"
 CORS_METHODS = "GET, POST, DELETE, OPTIONS"
