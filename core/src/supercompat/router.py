@@ -172,7 +172,7 @@ class Request:
     path: str
     query_string: str = ""
     headers: Mapping[str, str] = field(default_factory=dict)
-    body: bytes = b""
+    body: bytes | bytearray = b""
     params: dict[str, str] = field(default_factory=dict)
     # The project of the API key that made the request (server with keys); None in process.
     project: str | None = None
@@ -182,7 +182,7 @@ class Request:
     def json(self) -> dict[str, Any]:
         """The JSON object body; an empty body reads as ``{}``."""
         if self._json is None:
-            if not self.body.strip():
+            if not self.body or self.body.isspace():  # strip() would copy a body of any size
                 self._json = {}
             else:
                 try:

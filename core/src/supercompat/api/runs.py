@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -21,7 +22,8 @@ _RUN_FIELDS = ("assistant_id", "model", "instructions", "additional_instructions
                "response_format", "reasoning_effort")
 _CREATE_AND_RUN_FIELDS = tuple(f for f in _RUN_FIELDS if f not in ("additional_instructions", "additional_messages")) + (
     "thread", "tool_resources")
-POLL_WAIT_SECONDS = 10.0
+POLL_WAIT_SECONDS = 10.0  # the longest a poll is held, for a client that waits long enough
+POLL_WAIT_UNTOLD_SECONDS = 1.0  # for a client that doesn't say how long it waits
 
 
 def _validate_run_params(body: dict[str, Any]) -> None:
@@ -161,11 +163,23 @@ async def get_run(app: Any, req: Any) -> dict[str, Any]:
     return await app.engine.settle(run)
 
 
+def poll_hold_seconds(req: Any) -> float:
+    """How long a poll may be held: well inside the client's read timeout, which the SDK sends as
+    ``x-stainless-read-timeout`` (openai 1.66 on), so the answer always comes before it gives up."""
+    try:
+        read_timeout = float(req.header("x-stainless-read-timeout") or "nan")
+    except ValueError:
+        read_timeout = math.nan
+    if math.isnan(read_timeout):
+        return POLL_WAIT_UNTOLD_SECONDS
+    return max(0.0, min(POLL_WAIT_SECONDS, read_timeout / 2 - 0.5))
+
+
 async def retrieve(app: Any, req: Any) -> Response:
     thread_id, run_id = req.params["thread_id"], req.params["run_id"]
     run = await get_run(app, req)
     if req.header("x-stainless-poll-helper"):
-        run = await app.engine.wait_for_poll(thread_id, run_id, run, POLL_WAIT_SECONDS)
+        run = await app.engine.wait_for_poll(thread_id, run_id, run, poll_hold_seconds(req))
         if run is None:
             raise NotFound.object("run", run_id)
     # poll() reads this once and sleeps that long between GETs; the GET itself waits for news.
