@@ -31,6 +31,9 @@ HEARTBEAT_INTERVAL = 5.0  # seconds between an executor's heartbeats
 ORPHAN_AFTER = 30.0  # seconds without a heartbeat after which another process ends the run
 SWEEP_INTERVAL = 10.0  # seconds between an idle process's looks for runs whose executor died
 _END = object()
+# Every run executing in this process. The loop holds tasks only weakly: without this, a run whose
+# App nobody references any more could be collected mid-turn instead of finishing.
+_EXECUTING: set[asyncio.Task[None]] = set()
 
 
 def now() -> int:
@@ -208,8 +211,10 @@ class RunEngine:
         self._unfinished[run_id] = run["thread_id"]
         task = asyncio.get_running_loop().create_task(self._execute(run, resumed_steps or []))
         self._tasks[run_id] = task
+        _EXECUTING.add(task)
 
         def forget(done: asyncio.Task[None]) -> None:
+            _EXECUTING.discard(done)
             if self._tasks.get(run_id) is done:
                 del self._tasks[run_id]
 
@@ -219,8 +224,9 @@ class RunEngine:
     def watch(self) -> None:
         """Start the heartbeat and orphan sweep on the running loop, if not running yet. The App
         calls it on every request: a process serving it also sweeps while idle."""
-        if self._heartbeat is None or self._heartbeat.done():
-            self._heartbeat = asyncio.get_running_loop().create_task(_beat(weakref.ref(self)))
+        loop = asyncio.get_running_loop()
+        if self._heartbeat is None or self._heartbeat.done() or self._heartbeat.get_loop() is not loop:
+            self._heartbeat = loop.create_task(_beat(weakref.ref(self)))
 
     def is_executing(self, run_id: str) -> bool:
         task = self._tasks.get(run_id)
@@ -236,17 +242,14 @@ class RunEngine:
     async def _execute(self, run: dict[str, Any], resumed_steps: list[dict[str, Any]]) -> None:
         turn = _Turn()
         run_id = run["id"]
+        self._turns[run_id] = turn  # from now on a cancel aborts the turn, even one not started yet
         try:
             run = await self.transition(run, {"status": "in_progress", "started_at": run["started_at"] or now()},
                                         "thread.run.in_progress", frozenset({"queued"}))
             for step in resumed_steps:
                 self._publish(run_id, "thread.run.step.completed", step)
             turn.task = asyncio.get_running_loop().create_task(self._turn(run, turn))
-            self._turns[run_id] = turn
-            try:
-                await turn.task
-            finally:
-                self._turns.pop(run_id, None)
+            await turn.task
         except asyncio.CancelledError:
             if asyncio.current_task().cancelling():  # type: ignore[union-attr]
                 raise  # the loop itself is shutting down
@@ -266,6 +269,7 @@ class RunEngine:
                 log.exception("supercompat: run %s failed", run_id)
             await self._finish(run, turn, "failed", err)
         finally:
+            self._turns.pop(run_id, None)
             self._end_segment(run_id)
 
     async def _finish(self, run: dict[str, Any], turn: _Turn, status: str, err: BaseException | None = None,
