@@ -74,3 +74,17 @@ def test_runs_list_ends_the_orphans_it_shows():
     time.sleep(0.6)  # past orphan_after
     [listed] = client.beta.threads.runs.list(thread_id=run["thread_id"]).data
     assert listed.status == "failed" and "stopped" in listed.last_error.message
+
+
+def test_the_sweep_starts_with_the_first_request_and_stops_with_aclose():
+    client = supercompat(storage_adapter=memory_storage_adapter(), max_retries=0)
+    engine = app_of(client).engine
+    assert engine._heartbeat is None  # nothing runs in the background before the App is used
+    client.beta.assistants.list()
+    sweep = engine._heartbeat
+    assert sweep is not None and not sweep.done()
+    run_sync(app_of(client).aclose(grace=0))
+    deadline = time.monotonic() + 5
+    while not sweep.done():
+        assert time.monotonic() < deadline, "the sweep outlived aclose()"
+        time.sleep(0.01)
