@@ -19,21 +19,16 @@ import argparse
 import json
 import os
 import random
-import sys
 import time
 import warnings
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
+from stores import stores  # bench/ is on sys.path: this runs as a script
 
-from stores import stores  # noqa: E402
-
-from supercompat import supercompat  # noqa: E402
-from supercompat.testing.cancels import PacedModel, dangling_steps  # noqa: E402
-
-TERMINAL = {"completed", "failed", "cancelled", "expired", "incomplete"}
+from supercompat import supercompat
+from supercompat.runs.engine import TERMINAL
+from supercompat.testing.cancels import PacedModel, dangling_steps
 
 
 def percentile(samples: list[float], q: float) -> float:

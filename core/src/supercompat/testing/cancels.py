@@ -12,9 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..runs.engine import TERMINAL
 from .scripted import Reply, scripted_client_adapter
-
-TERMINAL = frozenset({"completed", "failed", "cancelled", "expired", "incomplete"})
 
 
 class PacedModel:
