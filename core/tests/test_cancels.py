@@ -20,10 +20,10 @@ from supercompat.testing.cancels import (PacedModel, WatchedWrites, cancel_storm
 
 @pytest.mark.parametrize("write", ["create_step", "create_message"])
 def test_a_cancel_never_interrupts_a_storage_write(write):
-    store = WatchedWrites(memory_storage_adapter(), pause=0.2, pause_on=write)
-    client = supercompat(client_adapter=PacedModel(words=5, delay=0.01), storage_adapter=store, max_retries=0)
+    store = WatchedWrites(memory_storage_adapter(), pause=0.5, pause_on=write)
+    client = supercompat(client_adapter=PacedModel(words=5, delay=0.05), storage_adapter=store, max_retries=0)
     a = client.beta.assistants.create(model="m")
-    for _ in range(3):
+    for _ in range(2):
         t = client.beta.threads.create(messages=[{"role": "user", "content": "hi"}])
         run = client.beta.threads.runs.create(thread_id=t.id, assistant_id=a.id)
         assert store.writing.wait(5), "the run never wrote its message"

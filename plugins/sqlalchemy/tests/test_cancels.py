@@ -62,8 +62,8 @@ def client_of(database_url):
 
 
 def test_a_cancel_never_interrupts_a_storage_write(database_url, client_of):
-    store = WatchedWrites(sqlalchemy_storage_adapter(database_url), pause=0.2, pause_on="create_message")
-    client = client_of(store, PacedModel(words=5, delay=0.01))
+    store = WatchedWrites(sqlalchemy_storage_adapter(database_url), pause=0.5, pause_on="create_message")
+    client = client_of(store, PacedModel(words=5, delay=0.05))
     a = client.beta.assistants.create(model="m")
     t = client.beta.threads.create(messages=[{"role": "user", "content": "hi"}])
     run = client.beta.threads.runs.create(thread_id=t.id, assistant_id=a.id)
