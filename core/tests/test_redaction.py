@@ -8,7 +8,7 @@ from supercompat import supercompat
 from supercompat.errors import APIError, provider_unreachable
 from supercompat.storage import memory_storage_adapter
 
-WHERE = ("db.internal", "s3cret", "/srv/app/private", "10.0.0.5")
+WHERE = ("s3cret", "/srv/app/private", "10.0.0.5")
 
 
 class FailingModel:
@@ -23,7 +23,8 @@ class FailingModel:
 @pytest.mark.parametrize("error", [
     APIError("upstream at https://user:s3cret@db.internal:8443/v1 refused; see /srv/app/private/log.txt", status=502),
     RuntimeError("could not read /srv/app/private/keys.json from postgresql://app:s3cret@10.0.0.5/db"),
-], ids=["api-error", "our-bug"])
+    RuntimeError("connect failed: host=db.internal user=app password=s3cret dbname=app"),
+], ids=["api-error", "our-bug", "keyword-dsn"])
 def test_a_failed_runs_last_error_names_no_url_or_path(error):
     client = supercompat(client_adapter=FailingModel(error), storage_adapter=memory_storage_adapter(), max_retries=0)
     a = client.beta.assistants.create(model="m")
@@ -36,3 +37,21 @@ def test_a_failed_runs_last_error_names_no_url_or_path(error):
 def test_a_providers_connection_error_names_no_url():
     message = provider_unreachable(OSError("connect to https://key:s3cret@db.internal/v1 failed")).message
     assert message.startswith("Could not reach the model provider:") and "db.internal" not in message
+
+
+class UnavailableStorage(type(memory_storage_adapter())):
+    """Memory storage whose database 'went away': clients get the short message, str() the detail."""
+
+    async def create_assistant(self, assistant):
+        class Unavailable(APIError):
+            def __str__(self):
+                return "The database at postgresql://app:***@db.internal/app is unavailable: connection refused"
+        raise Unavailable("The storage database is unavailable.", status=503, code="storage_unavailable")
+
+
+def test_a_5xx_tells_the_client_little_and_the_log_where_and_why(caplog):
+    client = supercompat(storage_adapter=UnavailableStorage(), max_retries=0)
+    with caplog.at_level("WARNING", logger="supercompat"), pytest.raises(Exception) as raised:
+        client.beta.assistants.create(model="m")
+    assert getattr(raised.value, "status_code", None) == 503 and "db.internal" not in str(raised.value)
+    assert "answered 503: The database at postgresql://app:***@db.internal/app is unavailable" in caplog.text

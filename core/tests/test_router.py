@@ -61,3 +61,29 @@ def test_our_bug_is_a_500_in_the_envelope_not_a_dropped_connection(caplog):
     assert info.value.response.headers["x-should-retry"] == "false"
     assert "boom" in caplog.text  # logged for us, not shown to the caller
     assert "boom" not in info.value.message
+
+
+def test_a_long_string_of_escapes_in_a_deep_body_is_refused_without_memory_to_match():
+    # The depth scan's string pattern kept backtracking state per escape: 300 MB for this 4 MB body.
+    import tracemalloc
+
+    from supercompat.errors import InvalidRequest
+    from supercompat.router import parse_json_body
+
+    body = b'{"model":"m","x":' + b"[" * 34 + b"]" * 34 + b',"name":"' + b"\\n" * 2_000_000 + b'"}'
+    tracemalloc.start()
+    try:
+        with pytest.raises(InvalidRequest, match="nested too deeply"):
+            parse_json_body(body)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < len(body)
+
+
+def test_a_refused_key_comes_back_escaped_in_the_error():
+    r = raw_client().post("/assistants", content=b'{"model":"m","metadata":{"a\\u0000b":"x"}}',
+                          headers={"content-type": "application/json"})
+    error = r.json()["error"]
+    assert r.status_code == 400 and error["param"] == "metadata.a\\u0000b"
+    assert "\x00" not in error["message"]

@@ -167,3 +167,11 @@ def test_worker_processes_see_the_command_lines_host(tmp_path, monkeypatch):
     monkeypatch.setenv("SUPERCOMPAT_CONFIG", str(config))
     monkeypatch.setenv("SUPERCOMPAT_SERVE_OVERRIDES", '{"host": "0.0.0.0", "workers": 2}')
     assert app_from_config().options.host == "0.0.0.0"
+
+
+def test_no_key_mode_answers_for_the_loopback_address_it_is_bound_to():
+    with serving(host="127.0.0.2") as server, httpx2.Client(base_url=server.url) as http:
+        port = server.url.rsplit(":", 1)[1]
+        for own in ("127.0.0.2", f"127.0.0.2:{port}", f"localhost:{port}"):
+            assert http.get("/v1/assistants", headers={"Host": own}).status_code == 200
+        assert envelope(http.get("/v1/assistants", headers={"Host": "127.0.0.3"}), 403)["code"] == "host_not_allowed"

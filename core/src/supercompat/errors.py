@@ -84,11 +84,14 @@ def provider_unreachable(exc: BaseException) -> APIError:
 _URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")
 _PATH = re.compile(r"(?<![\w.:/~-])(?:~|\.{1,2})?/(?:[^\s/'\"<>]+/)+[^\s'\"<>]*|\b[a-zA-Z]:\\[^\s'\"<>]+")
 
+# libpq-style keyword connection strings ("host=db user=app password=..."), which are no URL.
+_SECRET = re.compile(r"\b(password|passwd|pwd|secret|api_key|apikey|token)=[^\s'\"]+", re.I)
+
 
 def redacted(text: str) -> str:
     """``text`` for a client's eyes: URLs and file paths (where a database or a provider lives, and
     with whose credentials) are replaced; the log keeps them."""
-    return _PATH.sub("<path>", _URL.sub("<url>", text))
+    return _SECRET.sub(r"\1=<hidden>", _PATH.sub("<path>", _URL.sub("<url>", text)))
 
 
 class ConfigError(Exception):

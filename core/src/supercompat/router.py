@@ -29,11 +29,13 @@ def dumps(obj: Any) -> bytes:
 
 
 # Deeper than this, a body is refused: what is stored must read back everywhere, and a stored field is at
-# most the body's depth less one, which MariaDB's JSON check (31 levels at most) still takes. Tool and
-# response schemas get 27 levels of their own under it.
+# most the body's depth less one, which MariaDB's JSON check (31 levels at most) still takes. A tool's
+# parameters schema gets 28 levels of its own under it, a response_format schema 29.
 MAX_JSON_DEPTH = 32
-_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
-_JSON_TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}:,]', re.S)
+# Possessive (*+): nothing to backtrack into, so no state is kept per escape (else a 16 MiB string of
+# escapes cost a gigabyte).
+_JSON_STRING = re.compile(rb'"[^"\\]*+(?:\\.[^"\\]*+)*+"', re.S)
+_JSON_TOKEN = re.compile(_JSON_STRING.pattern + rb'|[\[\]{}:,]', re.S)
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 _INNERMOST = re.compile(rb"\[\]|\{\}")
 # Escapes that can make a string no storage or encoder takes: a surrogate (maybe lone) or NUL.
@@ -79,9 +81,14 @@ def parse_json_body(body: bytes) -> Any:
     return value
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def _param_part(key: str) -> str:
-    """A key as it may appear in an error message (which must itself be encodable)."""
-    return key.encode("utf-8", "backslashreplace").decode("utf-8")
+    """A key as it may appear in an error message: encodable, and without the NUL or other control
+    characters that the message may be refusing."""
+    key = key.encode("utf-8", "backslashreplace").decode("utf-8")
+    return _CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", key)
 
 
 def _deeper_than_allowed(body: bytes) -> bool:
@@ -248,10 +255,17 @@ async def _guard_stream(events: AsyncIterator[bytes], named_events: bool) -> Asy
         async for chunk in events:
             yield chunk
     except APIError as e:
+        log_server_error(e, "an event stream")
         yield prefix + b"data: " + dumps(e.body()) + b"\n\n"
     except Exception:
         log.exception("supercompat: error while streaming")
         yield prefix + b"data: " + dumps(internal_error().body()) + b"\n\n"
+
+
+def log_server_error(err: APIError, where: str) -> None:
+    """A 5xx the client sees in few words (no URL, no file): the log says where and why (``str()``)."""
+    if err.status >= 500:
+        log.warning("supercompat: %s answered %d: %s", where, err.status, err)
 
 
 def internal_error() -> ServerError:
@@ -312,6 +326,7 @@ class Router:
             result = await handler(app, request)
             return result if isinstance(result, Response) else Response.json(result)
         except APIError as e:
+            log_server_error(e, f"{request.method} {request.path}")
             return Response.error(e)
         except Exception:
             log.exception("supercompat: error handling %s %s", request.method, request.path)

@@ -96,7 +96,8 @@ class ASGIApp:
         self._open_to_browsers = not self._keys and is_loopback(options.host)
         hosts = options.allowed_hosts
         if hosts is None and self._open_to_browsers:
-            hosts = list(LOOPBACK_HOSTS)
+            bound = f"[{options.host}]" if ":" in options.host else options.host  # 127.0.0.2 is loopback too
+            hosts = [*LOOPBACK_HOSTS, bound]
         self._hosts = None if hosts is None or "*" in hosts else {_host_name(h) for h in hosts}
         self._origins = set(options.cors_allowed_origins)
 

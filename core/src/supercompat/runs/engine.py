@@ -268,6 +268,8 @@ class RunEngine:
                 return  # the thread was deleted under the run
             if not isinstance(err, APIError):
                 log.exception("supercompat: run %s failed", run_id)
+            elif err.status >= 500:  # its last_error is redacted for clients; the log keeps the detail
+                log.warning("supercompat: run %s failed: %s", run_id, err)
             await self._finish(run, turn, "failed", err)
         finally:
             self._turns.pop(run_id, None)
@@ -570,9 +572,8 @@ async def _beat(engine_ref: weakref.ref[RunEngine]) -> None:
             failing = False
         except Exception as exc:  # storage unreachable for a moment: try again at the next beat
             if not failing:  # once per outage, not at every beat of it
-                message = exc.message if isinstance(exc, APIError) else None
-                if message:
-                    log.warning("supercompat: run heartbeat failed: %s", message)
+                if isinstance(exc, APIError):  # str(): the detail a client isn't shown (where, and why)
+                    log.warning("supercompat: run heartbeat failed: %s", exc)
                 else:
                     log.exception("supercompat: run heartbeat failed")
             failing = True
