@@ -6,6 +6,7 @@ from typing import Any
 
 import openai
 
+from ._loop import keep_inherited
 from .app import App
 from .hookspecs import hookimpl
 from .transport import SupercompatTransport
@@ -55,4 +56,4 @@ def async_from_config(path: Any = None, **openai_options: Any) -> openai.AsyncOp
 
 
 __all__ = ["App", "SupercompatTransport", "async_from_config", "async_supercompat", "from_config",
-           "hookimpl", "supercompat"]
+           "hookimpl", "keep_inherited", "supercompat"]

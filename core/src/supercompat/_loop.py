@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import logging
 import os
 import threading
+import weakref
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -38,13 +40,41 @@ def core_loop() -> asyncio.AbstractEventLoop:
     return _loop
 
 
-def _forget_loop_after_fork() -> None:
-    # A forked child has no loop thread: it starts its own on first use.
+# -- fork ---------------------------------------------------------------------------------------
+# A forked child has only the thread that forked: no loop thread, no worker threads. Everything bound
+# to the parent's loop (tasks, futures, locks) or shared with it (pooled sockets, database files) is
+# the parent's, which goes on using it. So the child starts afresh: a new loop on first use, and every
+# object registered here drops what it inherited, in ``after_fork()``, before the child runs anything.
+_renewed_in_child: "weakref.WeakSet[Any]" = weakref.WeakSet()
+# What a child inherited and must neither use nor close (closing a pooled connection can talk on the
+# parent's socket, or end its session): kept referenced so that no finalizer ever runs on it here.
+_inherited: list[Any] = []
+
+
+def renew_after_fork(obj: Any) -> None:
+    """Call ``obj.after_fork()`` in every child process forked from now on, right after the fork (for as
+    long as ``obj`` lives). It must only drop state, not do I/O: the child has no other thread yet."""
+    _renewed_in_child.add(obj)
+
+
+def keep_inherited(*objs: Any) -> None:
+    """In a forked child: keep ``objs`` (the parent's connections, tasks, ...) alive, untouched."""
+    _inherited.extend(objs)
+
+
+def _after_fork_in_child() -> None:
     global _loop, _lock
+    if _loop is not None:
+        _inherited.append(_loop)
     _loop, _lock = None, threading.Lock()
+    for obj in list(_renewed_in_child):
+        try:
+            obj.after_fork()
+        except Exception:  # one object's failure must not leave the others holding the parent's state
+            logging.getLogger("supercompat").exception("supercompat: %r could not start afresh after fork", obj)
 
 
-os.register_at_fork(after_in_child=_forget_loop_after_fork)
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 Outcome = tuple[str, Any]  # ("ok", result) | ("error", exception) | ("cancelled", None)

@@ -11,6 +11,8 @@ import queue
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, TypeVar
 
+from . import _loop
+
 T = TypeVar("T")
 
 _ITEM, _END, _ERROR = range(3)
@@ -38,8 +40,14 @@ class _DaemonThreads:
             inbox.get()()
             self._idle.put(inbox)
 
+    def after_fork(self) -> None:
+        # The idle inboxes belong to threads that a forked child doesn't have.
+        _loop.keep_inherited(self._idle)
+        self._idle = queue.SimpleQueue()
+
 
 _stream_threads = _DaemonThreads()
+_loop.renew_after_fork(_stream_threads)
 
 
 async def call_in_thread(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

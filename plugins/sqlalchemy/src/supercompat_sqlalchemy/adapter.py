@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from supercompat import keep_inherited
 from supercompat.errors import APIError, InvalidRequest
 from supercompat.storage import (ACTIVE_RUN_STATUSES, EXECUTING_RUN_STATUSES, ActiveRunError, ListQuery, Obj,
                                  Page, StaleStatusError)
@@ -51,6 +52,14 @@ class SQLAlchemyStorageAdapter:
         # UPDATE ... RETURNING: PostgreSQL, SQLite 3.35+; not MySQL/MariaDB.
         self._returning = bool(engine.dialect.update_returning)
         self._autocommit_writes = engine.dialect.name in ("sqlite", "postgresql")
+
+    def after_fork(self) -> None:
+        """In a forked child (called by the App): the pooled connections are the parent's (a socket, or
+        SQLite's file locks, that the parent goes on using), so the child opens its own; the inherited
+        ones are neither used nor closed here (SQLAlchemy's recipe for pools after fork)."""
+        keep_inherited(self.engine.sync_engine.pool)
+        self.engine.sync_engine.dispose(close=False)
+        self._prepare_lock = asyncio.Lock()
 
     @property
     def url(self) -> str:
