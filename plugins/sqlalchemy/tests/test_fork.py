@@ -20,9 +20,8 @@ import pytest
 from supercompat import supercompat
 from supercompat._loop import run_sync
 from supercompat.testing import ScriptedClientAdapter, scripted_client_adapter
+from supercompat.testing.forking import in_forked_child
 from supercompat_sqlalchemy import sqlalchemy_storage_adapter
-
-CHILD_DEADLINE_S = 60
 
 
 def client(url):
@@ -40,32 +39,6 @@ def conversation(c, assistant_id, text):
         streamed = stream.get_final_run()
     return {"thread": thread.id, "message": message.id, "runs": [polled.id, streamed.id],
             "statuses": [polled.status, streamed.status]}
-
-
-def in_child(work):
-    """``work()`` in a forked child; its JSON result, or the error it raised. Never waits past the deadline."""
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: whatever happens, it reports and exits here, never back into pytest
-        os.close(read_end)
-        try:
-            outcome = {"ok": work()}
-        except BaseException as exc:
-            outcome = {"error": f"{type(exc).__name__}: {exc}"}
-        finally:
-            with os.fdopen(write_end, "w") as out:
-                out.write(json.dumps(outcome))
-            os._exit(0)
-    os.close(write_end)
-    deadline = time.monotonic() + CHILD_DEADLINE_S
-    while not os.waitpid(pid, os.WNOHANG)[0]:
-        if time.monotonic() > deadline:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            pytest.fail(f"the forked child did not finish in {CHILD_DEADLINE_S} s")
-        time.sleep(0.02)
-    with os.fdopen(read_end) as report:
-        return json.loads(report.read() or '{"error": "the child died without reporting"}')
 
 
 def assert_all_there(url, assistant_id, *conversations):
@@ -88,11 +61,10 @@ def test_a_client_used_before_fork_works_in_the_child_and_the_parent(database_ur
     assistant = c.beta.assistants.create(model="m")
     before = conversation(c, assistant.id, "before the fork")
 
-    child = in_child(lambda: conversation(c, assistant.id, "in the child"))
-    assert "ok" in child, child["error"]
+    child = in_forked_child(lambda: conversation(c, assistant.id, "in the child"))
     after = conversation(c, assistant.id, "in the parent, after the fork")
 
-    assert_all_there(database_url, assistant.id, before, child["ok"], after)
+    assert_all_there(database_url, assistant.id, before, child, after)
     run_sync(c._client._transport.app.storage.close())
 
 
@@ -121,14 +93,13 @@ def test_the_parent_keeps_executing_a_run_it_started_before_the_fork(database_ur
     thread = c.beta.threads.create(messages=[{"role": "user", "content": "hold"}])
     run = c.beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id)
 
-    child = in_child(lambda: {"status": c.beta.threads.runs.retrieve(run.id, thread_id=thread.id).status,
-                              "other": conversation(c, assistant.id, "in the child")})
-    assert "ok" in child, child["error"]
-    assert child["ok"]["status"] in ("queued", "in_progress")
+    child = in_forked_child(lambda: {"status": c.beta.threads.runs.retrieve(run.id, thread_id=thread.id).status,
+                                     "other": conversation(c, assistant.id, "in the child")})
+    assert child["status"] in ("queued", "in_progress")
     provider.release.set()
     run = c.beta.threads.runs.poll(run.id, thread_id=thread.id, poll_interval_ms=10)
     assert run.status == "completed"
-    assert_all_there(database_url, assistant.id, child["ok"]["other"])
+    assert_all_there(database_url, assistant.id, child["other"])
     run_sync(c._client._transport.app.storage.close())
 
 
