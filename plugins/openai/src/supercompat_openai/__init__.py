@@ -14,7 +14,8 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import aclosing, contextmanager
 from typing import Any
 
-# Core already imports openai, so importing it here costs nothing extra.
+# Core already imports openai (and httpx2), so importing it here costs nothing extra.
+import httpx2
 import openai
 from openai._base_client import AsyncHttpxClientWrapper, SyncHttpxClientWrapper
 from supercompat import hookimpl, keep_inherited
@@ -207,6 +208,10 @@ def _provider_errors() -> Iterator[None]:
                        param=exc.param) from exc
     except json.JSONDecodeError as exc:
         raise BadGateway(f"The model provider sent a response that is not valid JSON: {exc}") from exc
+    except httpx2.TimeoutException as exc:  # older openai releases let a stream's transport errors through
+        raise provider_timeout() from exc
+    except httpx2.TransportError as exc:
+        raise provider_unreachable(exc) from exc
 
 
 
