@@ -63,10 +63,10 @@ def keep_inherited(*objs: Any) -> None:
 
 
 def _after_fork_in_child() -> None:
-    global _loop, _lock
+    global _loop, _lock, _running
     if _loop is not None:
-        _inherited.append(_loop)
-    _loop, _lock = None, threading.Lock()
+        _inherited.extend((_loop, _running))
+    _loop, _lock, _running = None, threading.Lock(), set()
     for obj in list(_renewed_in_child):
         try:
             obj.after_fork()
@@ -77,7 +77,12 @@ def _after_fork_in_child() -> None:
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
+class Unanswered(TimeoutError):
+    """The caller stopped waiting (its timeout); the coroutine goes on, unwatched."""
+
+
 Outcome = tuple[str, Any]  # ("ok", result) | ("error", exception) | ("cancelled", None)
+_running: set[asyncio.Task[Any]] = set()
 
 
 def _start(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any],
@@ -89,7 +94,14 @@ def _start(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any],
         report(("error", exc))
         return None
     task.add_done_callback(lambda t: report(_outcome(t)))
+    _hold(task)
     return task
+
+
+def _hold(task: asyncio.Task[Any]) -> None:
+    """Keep ``task`` referenced while it runs, whether or not its caller still waits for it."""
+    _running.add(task)
+    task.add_done_callback(_running.discard)
 
 
 def _outcome(task: asyncio.Task[Any]) -> Outcome:
@@ -99,9 +111,10 @@ def _outcome(task: asyncio.Task[Any]) -> Outcome:
     return ("error", exc) if exc is not None else ("ok", task.result())
 
 
-def run_sync(coro: Coroutine[Any, Any, T]) -> T:
+def run_sync(coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
     """Run on the core loop and wait; for sync callers. A plain lock to wait on, not
-    ``run_coroutine_threadsafe``'s future and condition: every in-process API call crosses here."""
+    ``run_coroutine_threadsafe``'s future and condition: every in-process API call crosses here.
+    After ``timeout`` seconds, raise Unanswered and leave the coroutine to finish unwatched."""
     loop = core_loop()
     try:
         running = asyncio.get_running_loop()
@@ -119,7 +132,8 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
         finished.release()
 
     loop.call_soon_threadsafe(lambda: tasks.append(_start(loop, coro, report)))
-    finished.acquire()
+    if not finished.acquire(timeout=-1 if timeout is None else max(timeout, 0)):
+        raise Unanswered(f"no answer in {timeout:g} s")
     kind, value = outcome[0]
     if kind == "ok":
         return value
@@ -128,12 +142,22 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     raise value
 
 
-async def run_async(coro: Coroutine[Any, Any, T]) -> T:
-    """Run on the core loop from any other loop; cancelling the caller cancels the run there."""
+async def run_async(coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+    """Run on the core loop from any other loop; cancelling the caller cancels the run there. After
+    ``timeout`` seconds, raise Unanswered and leave the coroutine to finish unwatched."""
     loop = core_loop()
     caller = asyncio.get_running_loop()
     if caller is loop:
-        return await coro
+        if timeout is None:
+            return await coro
+        task = loop.create_task(coro)
+        _hold(task)
+        task.add_done_callback(_outcome)  # its end is read even if nobody waits for it any more
+        try:
+            return await _within(timeout, asyncio.shield(task))
+        except asyncio.CancelledError:
+            task.cancel()
+            raise
     result: asyncio.Future[T] = caller.create_future()
     tasks: list[asyncio.Task[Any] | None] = []
 
@@ -154,9 +178,20 @@ async def run_async(coro: Coroutine[Any, Any, T]) -> T:
 
     loop.call_soon_threadsafe(lambda: tasks.append(_start(loop, coro, lambda ended: _call_soon(caller, settle, ended))))
     try:
-        return await result
+        return await _within(timeout, result)  # on expiry, Unanswered: the run goes on
     except asyncio.CancelledError:
         _call_soon(loop, cancel)
+        raise
+
+
+async def _within(timeout: float | None, awaitable: Any) -> Any:
+    scope = asyncio.timeout(timeout)
+    try:
+        async with scope:
+            return await awaitable
+    except TimeoutError:
+        if scope.expired():
+            raise Unanswered(f"no answer in {timeout:g} s") from None
         raise
 
 
