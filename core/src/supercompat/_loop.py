@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import importlib
 import logging
 import os
+import queue
+import sys
 import threading
 import weakref
+from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -26,18 +30,114 @@ def core_loop() -> asyncio.AbstractEventLoop:
     if _loop is None:
         with _lock:
             if _loop is None:
-                loop = asyncio.new_event_loop()
-                ready = threading.Event()
+                # An OS thread, and a selector that blocks it, even under gevent (see below).
+                loop = asyncio.SelectorEventLoop(unpatched("selectors", "DefaultSelector")())
+                ready = one_shot()
 
                 def run() -> None:
                     asyncio.set_event_loop(loop)
-                    loop.call_soon(ready.set)
+                    loop.call_soon(ready.release)
                     loop.run_forever()
 
-                threading.Thread(target=run, name="supercompat-loop", daemon=True).start()
-                ready.wait()
+                start_os_thread(run, "supercompat-loop")
+                ready.acquire()
                 _loop = loop
     return _loop
+
+
+# -- gevent -------------------------------------------------------------------------------------
+# gevent's monkey patching makes threads greenlets: a "thread" for the core loop would run in the
+# caller's own OS thread, and the loop's selector would block it, every greenlet with it. So the core
+# loop and the worker threads (see _threads) are OS threads, on Python's own primitives, and a greenlet
+# waiting for them waits on its gevent hub, so that the other greenlets run meanwhile.
+
+def _gevent_monkey() -> Any:
+    monkey = sys.modules.get("gevent.monkey")
+    return monkey if monkey is not None and monkey.is_module_patched("threading") else None
+
+
+def gevent_patched() -> bool:
+    """Whether gevent's monkey patching has made threads greenlets."""
+    return _gevent_monkey() is not None
+
+
+def unpatched(module: str, name: str) -> Any:
+    """``module.name`` as Python defines it, even under gevent's monkey patching."""
+    monkey = _gevent_monkey()
+    if monkey is not None:
+        return monkey.get_original(module, name)
+    return getattr(importlib.import_module(module), name)
+
+
+def start_os_thread(target: Callable[[], None], name: str) -> None:
+    """``target()`` in a new daemon OS thread (under gevent too, where a Thread would be a greenlet)."""
+    if _gevent_monkey() is not None:
+        unpatched("_thread", "start_new_thread")(target, ())
+    else:
+        threading.Thread(target=target, name=name, daemon=True).start()
+
+
+class _HubSignal:
+    """Under gevent: a one-shot signal from any OS thread, awaited on the waiting greenlet's hub."""
+
+    def __init__(self) -> None:
+        from gevent import get_hub
+        from gevent.event import Event
+
+        self._event = Event()
+        self._sent = False
+        self._watcher = get_hub().loop.async_()  # wakes the hub from another thread; keeps it waiting
+        self._watcher.start(self._fired)
+
+    def _fired(self) -> None:  # on the hub
+        self._watcher.close()
+        self._event.set()
+
+    def release(self) -> None:  # from any thread, once (more calls are no-ops)
+        if not self._sent:
+            self._sent = True
+            self._watcher.send()
+
+    def acquire(self, timeout: float = -1) -> bool:
+        return self._event.wait(None if timeout < 0 else timeout)
+
+
+def one_shot() -> Any:
+    """A signal released once, from any thread, and waited for with ``acquire(timeout=-1) -> bool``:
+    a held lock, or under gevent a wait that lets the other greenlets run."""
+    if _gevent_monkey() is not None:
+        return _HubSignal()
+    lock = threading.Lock()
+    lock.acquire()
+    return lock
+
+
+class _HubQueue:
+    """Under gevent: ``queue.SimpleQueue``'s put (from any thread) and get, the gets waiting on the hub."""
+
+    def __init__(self) -> None:
+        self._items: deque[Any] = deque()
+        self._waiter: _HubSignal | None = None
+
+    def put(self, item: Any) -> None:
+        self._items.append(item)
+        waiter = self._waiter
+        if waiter is not None:
+            waiter.release()
+
+    def get(self, timeout: float | None = None) -> Any:
+        while not self._items:
+            waiter = self._waiter = _HubSignal()
+            # Unless an item came meanwhile, wait for the next.
+            if not self._items and not waiter.acquire(-1 if timeout is None else timeout):
+                raise queue.Empty
+        self._waiter = None
+        return self._items.popleft()
+
+
+def caller_queue() -> Any:
+    """A queue from the core loop to a sync caller (``put``, ``get(timeout=None)``)."""
+    return _HubQueue() if _gevent_monkey() is not None else queue.SimpleQueue()
 
 
 # -- fork ---------------------------------------------------------------------------------------
@@ -122,8 +222,7 @@ def run_sync(coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
         running = None
     if running is loop:
         raise RuntimeError("run_sync() called from the supercompat loop itself; await the coroutine instead")
-    finished = threading.Lock()
-    finished.acquire()
+    finished = one_shot()
     outcome: list[Outcome] = []
     tasks: list[asyncio.Task[Any] | None] = []  # a reference to the task while it runs
 

@@ -99,7 +99,7 @@ class _Pumped:
 
 class _SyncStream(_Pumped, httpx2.SyncByteStream):
     def __init__(self, request: httpx2.Request) -> None:
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._queue = _loop.caller_queue()
         self._deliver = self._queue.put  # type: ignore[method-assign]
         self._request = request
 
