@@ -118,7 +118,12 @@ def get(url, timeout=60):
         return response.status, json.loads(response.read())
 
 
-def test_gunicorn_preload_workers_share_a_client_built_at_import(database_url, tmp_path):
+# One connection per worker at a time, so that two requests at once go to the two workers.
+WORKERS = {"sync": [], "gevent": ["-k", "gevent", "--worker-connections", "1"]}
+
+
+@pytest.mark.parametrize("worker_class", WORKERS)
+def test_gunicorn_preload_workers_share_a_client_built_at_import(database_url, tmp_path, worker_class):
     config = tmp_path / "supercompat.toml"
     config.write_text(f'[client]\nplugin = "scripted"\n\n[storage]\nplugin = "sqlalchemy"\nurl = "{database_url}"\n')
     port = free_port()
@@ -126,7 +131,7 @@ def test_gunicorn_preload_workers_share_a_client_built_at_import(database_url, t
     with log.open("wb") as out:  # the child has its own copy of the file
         server = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--preload", "-w", "2", "-b", f"127.0.0.1:{port}", "--timeout", "60",
-             "--chdir", str(Path(APP).parent), "preloaded_app:app"],
+             *WORKERS[worker_class], "--chdir", str(Path(APP).parent), "preloaded_app:app"],
             env={**os.environ, "SUPERCOMPAT_CONFIG": str(config)}, stdout=out, stderr=subprocess.STDOUT)
     try:
         base = f"http://127.0.0.1:{port}"

@@ -103,7 +103,7 @@ def create_engine(url: str | sa.URL, *, pool_size: int | None = None, max_overfl
     except (sa.exc.ArgumentError, TypeError) as exc:
         raise ConfigError(f"Can't open {parsed.render_as_string(hide_password=True)}: {exc}") from exc
     if backend == "sqlite":
-        _aiosqlite_on_os_threads()
+        sa.event.listen(engine.sync_engine, "do_connect", _aiosqlite_on_os_threads)
         sa.event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         sa.event.listen(engine.sync_engine, "begin", _sqlite_begin)
     elif ping and pool_pre_ping_idle > 0:
@@ -121,10 +121,11 @@ class _OSThread:
         _loop.start_os_thread(self._run, "supercompat-sqlite")
 
 
-def _aiosqlite_on_os_threads() -> None:
+def _aiosqlite_on_os_threads(*_connect_args: Any) -> None:
     """Under gevent's monkey patching, aiosqlite's worker "thread" for each connection is a greenlet of
     the thread that connects, supercompat's loop thread, which never yields to a gevent hub: it would
-    never run. Give it an OS thread, and Python's own queue to block that thread on."""
+    never run. Give it an OS thread, and Python's own queue to block that thread on. Checked as each
+    connection opens: gunicorn's gevent workers patch after the fork, long after the engine was made."""
     if not _loop.gevent_patched():
         return
     import aiosqlite.core
