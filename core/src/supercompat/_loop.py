@@ -14,6 +14,7 @@ import os
 import queue
 import sys
 import threading
+import time
 import weakref
 from collections import deque
 from collections.abc import Callable, Coroutine
@@ -153,7 +154,9 @@ _inherited: list[Any] = []
 
 def renew_after_fork(obj: Any) -> None:
     """Call ``obj.after_fork()`` in every child process forked from now on, right after the fork (for as
-    long as ``obj`` lives). It must only drop state, not do I/O: the child has no other thread yet."""
+    long as ``obj`` lives). It must only drop state, not do I/O: the child has no other thread yet. If
+    ``obj`` also has ``ready_to_fork()`` (called on the core loop), a fork waits, briefly, until it is
+    true."""
     _renewed_in_child.add(obj)
 
 
@@ -162,11 +165,69 @@ def keep_inherited(*objs: Any) -> None:
     _inherited.extend(objs)
 
 
+# Threads of the parent may be half-way through something at the moment of the fork, and the child
+# inherits their locks as they were: SQLite's, taken by a driver thread in the middle of a statement,
+# would stay taken in the child for ever (its next connection to the same file hangs). So a fork waits
+# (briefly, at most FORK_SETTLE_S) for a moment when the registered objects say nothing is in flight
+# (``ready_to_fork()``), and holds the core loop there, so that nothing new starts, until it is done.
+FORK_SETTLE_S = 1.0
+_held_for_fork: Any = None  # the lock that holds the core loop while this process forks
+
+
+def _before_fork() -> None:
+    global _held_for_fork
+    loop = _loop
+    if loop is None or loop.is_closed() or _running_loop() is loop:
+        return
+    allocate_lock = unpatched("_thread", "allocate_lock")
+    paused, resume = allocate_lock(), allocate_lock()
+    paused.acquire()
+    resume.acquire()
+
+    async def pause() -> None:
+        deadline = time.monotonic() + FORK_SETTLE_S
+        while time.monotonic() < deadline and not _ready_to_fork():
+            await asyncio.sleep(0.001)
+        paused.release()
+        resume.acquire(timeout=FORK_SETTLE_S * 10)  # blocks the loop: nothing new starts before the fork
+
+    try:
+        loop.call_soon_threadsafe(lambda: _hold(loop.create_task(pause())))
+    except RuntimeError:  # the loop is closed
+        return
+    if paused.acquire(timeout=FORK_SETTLE_S * 2):
+        _held_for_fork = resume
+    else:
+        resume.release()  # too late: never hold the loop for a fork that has gone ahead
+
+
+def _ready_to_fork() -> bool:
+    for obj in list(_renewed_in_child):
+        ready = getattr(obj, "ready_to_fork", None)
+        if ready is not None and not ready():
+            return False
+    return True
+
+
+def _after_fork_in_parent() -> None:
+    global _held_for_fork
+    if _held_for_fork is not None:
+        _held_for_fork.release()
+        _held_for_fork = None
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
 def _after_fork_in_child() -> None:
-    global _loop, _lock, _running
+    global _loop, _lock, _running, _held_for_fork
     if _loop is not None:
         _inherited.extend((_loop, _running))
-    _loop, _lock, _running = None, threading.Lock(), set()
+    _loop, _lock, _running, _held_for_fork = None, threading.Lock(), set(), None
     for obj in list(_renewed_in_child):
         try:
             obj.after_fork()
@@ -174,7 +235,8 @@ def _after_fork_in_child() -> None:
             logging.getLogger("supercompat").exception("supercompat: %r could not start afresh after fork", obj)
 
 
-os.register_at_fork(after_in_child=_after_fork_in_child)
+os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent,
+                    after_in_child=_after_fork_in_child)
 
 
 class Unanswered(TimeoutError):

@@ -32,6 +32,15 @@ class App:
         self.closing = False
         _loop.renew_after_fork(self)
 
+    def ready_to_fork(self) -> bool:
+        """Whether no adapter has an operation in flight that a forked child would inherit half-done
+        (adapters opt in with a ``ready_to_fork()`` of their own)."""
+        for adapter in (self.storage, self.client, self.run_adapter):
+            ready = getattr(adapter, "ready_to_fork", None)
+            if ready is not None and not ready():
+                return False
+        return True
+
     def after_fork(self) -> None:
         """In a process forked from this one (gunicorn --preload, Celery prefork, multiprocessing):
         the engine and every adapter drop what is bound to the parent's loop or shared with it

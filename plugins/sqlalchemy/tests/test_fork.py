@@ -103,6 +103,24 @@ def test_the_parent_keeps_executing_a_run_it_started_before_the_fork(database_ur
     run_sync(c._client._transport.app.storage.close())
 
 
+def test_forks_while_the_parent_is_writing(database_url):
+    """Forked the moment a run starts (its first writes under way in the parent): a child that had
+    inherited SQLite's locks taken mid-statement hung on its first write (4 in 60 here)."""
+    c = client(database_url)
+    assistant = c.beta.assistants.create(model="m")
+    children = []
+    for _ in range(60):
+        thread = c.beta.threads.create(messages=[{"role": "user", "content": "hi"}])
+        c.beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id)
+        children.append(in_forked_child(lambda: c.beta.threads.create().id, timeout=10))
+    fresh = client(database_url)
+    try:
+        assert all(fresh.beta.threads.retrieve(thread_id).id == thread_id for thread_id in children)
+    finally:
+        run_sync(fresh._client._transport.app.storage.close())
+        run_sync(c._client._transport.app.storage.close())
+
+
 # -- gunicorn --preload -w 2 --------------------------------------------------------------------------
 APP = str(Path(__file__).with_name("preloaded_app.py"))
 

@@ -53,6 +53,13 @@ class SQLAlchemyStorageAdapter:
         self._returning = bool(engine.dialect.update_returning)
         self._autocommit_writes = engine.dialect.name in ("sqlite", "postgresql")
 
+    def ready_to_fork(self) -> bool:
+        """On SQLite, whether no connection is in use: a statement in flight in the driver's thread holds
+        SQLite's locks, which a child forked at that moment would inherit held. (Other databases are
+        sockets, which the child leaves alone.)"""
+        checked_out = getattr(self.engine.sync_engine.pool, "checkedout", None)  # not on every kind of pool
+        return self.engine.dialect.name != "sqlite" or checked_out is None or checked_out() == 0
+
     def after_fork(self) -> None:
         """In a forked child (called by the App): the pooled connections are the parent's (a socket, or
         SQLite's file locks, that the parent goes on using), so the child opens its own; the inherited
