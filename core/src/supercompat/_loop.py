@@ -31,8 +31,10 @@ def core_loop() -> asyncio.AbstractEventLoop:
     if _loop is None:
         with _lock:
             if _loop is None:
-                # An OS thread, and a selector that blocks it, even under gevent (see below).
-                loop = asyncio.SelectorEventLoop(unpatched("selectors", "DefaultSelector")())
+                if gevent_patched():  # a selector that blocks the loop's OS thread (see below)
+                    loop = asyncio.SelectorEventLoop(unpatched("selectors", "DefaultSelector")())
+                else:
+                    loop = asyncio.new_event_loop()
                 ready = one_shot()
 
                 def run() -> None:
