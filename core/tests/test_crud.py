@@ -37,7 +37,7 @@ async def test_assistant_defaults(client):
 async def test_assistant_update_keeps_untouched_fields(client):
     a = await call(client.beta.assistants.create(model="m", name="n", instructions="i", metadata={"a": "1"}))
     u = await call(client.beta.assistants.update(a.id, name="renamed", metadata={"b": "2"}))
-    assert (u.name, u.instructions, u.metadata, u.created_at) == ("renamed", "i", {"b": "2"}, a.created_at)
+    assert (u.name, u.instructions, u.metadata, u.created_at) == ("renamed", "i", {"a": "1", "b": "2"}, a.created_at)
     assert await call(client.beta.assistants.retrieve(a.id)) == u
 
 
@@ -94,7 +94,7 @@ async def test_message_crud(client):
     assert m.content[0].text.value == "hello" and m.content[0].text.annotations == []
     assert await call(client.beta.threads.messages.retrieve(m.id, thread_id=t.id)) == m
     u = await call(client.beta.threads.messages.update(m.id, thread_id=t.id, metadata={"c": "d"}))
-    assert u.metadata == {"c": "d"} and u.content == m.content
+    assert u.metadata == {"a": "b", "c": "d"} and u.content == m.content
     d = await call(client.beta.threads.messages.delete(m.id, thread_id=t.id))
     assert (d.id, d.object, d.deleted) == (m.id, "thread.message.deleted", True)
     assert (await call(client.beta.threads.messages.list(t.id))).data == []

@@ -12,7 +12,7 @@ import uvicorn
 
 from supercompat import App
 from supercompat.config import ServerOptions
-from supercompat.server import ASGIApp
+from supercompat.server import ASGIApp, uvicorn_settings
 
 KEY = "sk-test-alpha"
 
@@ -20,8 +20,8 @@ KEY = "sk-test-alpha"
 class RunningServer:
     def __init__(self, app: App, options: ServerOptions) -> None:
         self.asgi = ASGIApp(app, options)
-        config = uvicorn.Config(self.asgi, host="127.0.0.1", port=0, lifespan="on", log_level="warning",
-                                timeout_graceful_shutdown=options.shutdown_grace_seconds)
+        settings = {**uvicorn_settings(options), "host": "127.0.0.1", "port": 0}  # as `supercompat serve`
+        config = uvicorn.Config(self.asgi, log_level="warning", **settings)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="uvicorn", daemon=True)
         self._sync_clients: list[openai.OpenAI] = []

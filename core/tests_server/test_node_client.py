@@ -1,11 +1,11 @@
-"""The Node ``openai`` package, from the npm registry, against the server: create, stream, tool round trip."""
+"""The Node ``openai`` package (installed by node_setup.py before the tests) against the server: create,
+stream, tool round trip."""
 
 from __future__ import annotations
 
 import json
 import os
 import pathlib
-import shutil
 import subprocess
 
 import pytest
@@ -14,21 +14,22 @@ from supercompat import App
 from supercompat.testing import Reply, scripted_client_adapter
 
 from conftest import KEY, serving
+import node_setup
+from node_setup import NODE_OPENAI, have_node, installed, node_cache
 
-NODE_OPENAI = "openai@6"
 HERE = pathlib.Path(__file__).parent
 
 
 @pytest.fixture(scope="session")
 def node_modules() -> pathlib.Path:
-    """The openai package installed once into a cache directory (``$SUPERCOMPAT_NODE_CACHE``)."""
-    if shutil.which("node") is None or shutil.which("npm") is None:
+    """The openai package node_setup.py installed (tox runs it before these tests)."""
+    if not have_node():
         pytest.skip("needs node and npm on PATH")
-    cache = pathlib.Path(os.environ.get("SUPERCOMPAT_NODE_CACHE", pathlib.Path.home() / ".cache" / "supercompat-node"))
-    if not (cache / "node_modules" / "openai" / "package.json").exists():
-        cache.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["npm", "install", "--prefix", str(cache), "--no-audit", "--no-fund", NODE_OPENAI],
-                       check=True, capture_output=True, timeout=600)
+    cache = node_cache()
+    if not installed(cache):
+        pytest.fail(f"The Node {NODE_OPENAI} package is not installed in {cache}: run "
+                    f"`python core/tests_server/node_setup.py` (tox -e server runs it first), which shows "
+                    f"npm's output if the install fails.", pytrace=False)
     return cache / "node_modules"
 
 
@@ -48,3 +49,18 @@ def test_node_openai_create_stream_and_tool_round_trip(node_modules):
     assert thread["messages"] == [["user", "Weather in Paris?"], ["assistant", "The tools answered: 18C and sunny"]]
     tool_result = model.requests[-1]["messages"][-1]  # what reached the model after the round trip
     assert tool_result["role"] == "tool" and tool_result["content"] == "18C and sunny"
+
+
+def test_a_failed_install_is_retried_and_shows_npms_output(tmp_path, monkeypatch, capsys):
+    if not have_node():
+        pytest.skip("needs node and npm on PATH")
+    monkeypatch.setenv("SUPERCOMPAT_NODE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("NPM_CONFIG_REGISTRY", "http://127.0.0.1:9/")  # nothing listens: refused at once
+    monkeypatch.setenv("NPM_CONFIG_FETCH_RETRIES", "0")
+    monkeypatch.setenv("NPM_CONFIG_CACHE", str(tmp_path / "npm-cache"))
+    monkeypatch.setenv("NPM_CONFIG_OFFLINE", "false")
+    assert node_setup.main(attempts=2, pause=0) == 1
+    err = capsys.readouterr().err
+    assert "attempt 1 of 2 failed" in err and "attempt 2 of 2 failed" in err
+    assert "npm error" in err.lower() or "npm err" in err.lower()  # npm's own words, not swallowed
+    assert "could not install" in err

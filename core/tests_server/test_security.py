@@ -138,7 +138,8 @@ def test_models_lists_what_the_client_adapter_offers(two_keys):
 
 def test_request_body_limit():
     with serving(api_keys=[KEY], max_request_bytes=2000) as server, \
-            httpx2.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {KEY}"}) as http:
+            httpx2.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {KEY}",
+                                                             "Content-Type": "application/json"}) as http:
         big = json.dumps({"model": "m", "instructions": "x" * 5000}).encode()
         assert envelope(http.post("/assistants", content=big), 413)["code"] == "request_too_large"
 

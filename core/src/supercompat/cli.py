@@ -176,8 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as e:
         print(f"supercompat: {e}", file=sys.stderr)
         return 2
-    except APIError as e:  # e.g. the database is unreachable
-        print(f"supercompat: {e.message}", file=sys.stderr)
+    except APIError as e:  # e.g. the database is unreachable (str(): with where, for the operator)
+        print(f"supercompat: {e}", file=sys.stderr)
         return 1
 
 

@@ -8,7 +8,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError
 from .plugins import get_adapter_spec
@@ -42,6 +42,25 @@ class ServerOptions(BaseModel):
     allow_unauthenticated_public_bind: bool = False
     max_request_bytes: int = Field(16 * 1024 * 1024, ge=1)
     shutdown_grace_seconds: float = Field(10.0, ge=0)
+    # Connections (see docs/server.md): what a client that holds one open without a request may cost.
+    max_connections: int = Field(1000, ge=1)
+    header_timeout_seconds: float = Field(10.0, gt=0)
+    body_timeout_seconds: float = Field(60.0, gt=0)
+    keep_alive_timeout_seconds: float = Field(5.0, gt=0)
+    # Host values accepted; None: with no api_keys on a loopback bind, loopback names only.
+    allowed_hosts: list[str] | None = None
+    # Browser origins allowed (CORS), e.g. "https://app.example.com"; "*" for any. Empty: CORS off.
+    cors_allowed_origins: list[str] = Field(default_factory=list)
+    cors_max_age_seconds: int = Field(600, ge=0)
+
+    @field_validator("cors_allowed_origins")
+    @classmethod
+    def _origins(cls, origins: list[str]) -> list[str]:
+        for origin in origins:
+            scheme, sep, rest = origin.partition("://")
+            if origin != "*" and (not sep or scheme not in ("http", "https") or not rest or "/" in rest):
+                raise ValueError(f"{origin!r} is not an origin (scheme://host[:port], without a path) nor \"*\"")
+        return [origin.lower() for origin in origins]
 
     def key_projects(self) -> dict[str, str | None]:
         """Each API key and the project it creates and sees objects in: the project it names; for a

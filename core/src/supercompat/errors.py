@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 
@@ -10,6 +11,7 @@ class APIError(Exception):
 
     status = 400
     type = "invalid_request_error"
+    headers: tuple[tuple[str, str], ...] = ()  # sent with the error response
 
     def __init__(self, message: str, *, param: str | None = None, code: str | None = None,
                  status: int | None = None, type: str | None = None) -> None:
@@ -47,6 +49,10 @@ class Unauthorized(APIError):
 class MethodNotAllowed(APIError):
     status = 405
 
+    def __init__(self, message: str, *, allow: tuple[str, ...] = (), **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.headers = (("allow", ", ".join(allow)),) if allow else ()
+
 
 class ServerError(APIError):
     status = 500
@@ -72,7 +78,17 @@ def provider_timeout() -> APIError:
 
 
 def provider_unreachable(exc: BaseException) -> APIError:
-    return BadGateway(f"Could not reach the model provider: {exc}", code="connection_error")
+    return BadGateway(f"Could not reach the model provider: {redacted(str(exc))}", code="connection_error")
+
+
+_URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")
+_PATH = re.compile(r"(?<![\w.:/~-])(?:~|\.{1,2})?/(?:[^\s/'\"<>]+/)+[^\s'\"<>]*|\b[a-zA-Z]:\\[^\s'\"<>]+")
+
+
+def redacted(text: str) -> str:
+    """``text`` for a client's eyes: URLs and file paths (where a database or a provider lives, and
+    with whose credentials) are replaced; the log keeps them."""
+    return _PATH.sub("<path>", _URL.sub("<url>", text))
 
 
 class ConfigError(Exception):

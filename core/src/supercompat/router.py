@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,13 +28,151 @@ def dumps(obj: Any) -> bytes:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+# Deeper than this, a body is refused: what is stored must read back everywhere, and a stored field is at
+# most the body's depth less one, which MariaDB's JSON check (31 levels at most) still takes. Tool and
+# response schemas get 27 levels of their own under it.
+MAX_JSON_DEPTH = 32
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
+_JSON_TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}:,]', re.S)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_INNERMOST = re.compile(rb"\[\]|\{\}")
+# Escapes that can make a string no storage or encoder takes: a surrogate (maybe lone) or NUL.
+_SUSPECT_ESCAPE = re.compile(rb"\\u(?:[dD][89a-fA-F]|0000)")
+
+
+class _NonFinite(float):
+    """NaN, Infinity or a number beyond a double, which Python's json accepts and standard JSON has not."""
+
+    text = ""
+
+
+def parse_json_body(body: bytes) -> Any:
+    """The body as JSON, strictly: anything json.loads takes that would not serialize back as standard
+    JSON, or not be storable, is a 400 naming the offending param. Parsed once, for every endpoint."""
+    if body.count(b"[") + body.count(b"{") > MAX_JSON_DEPTH and _deeper_than_allowed(body):
+        deep = _too_deep(body)
+        if deep is not None:
+            raise InvalidRequest(f"Invalid '{deep}': nested too deeply. Expected at most {MAX_JSON_DEPTH} "
+                                 f"levels of nested objects and arrays.", param=deep, code="invalid_value")
+    non_finite = False
+
+    def constant(text: str) -> float:
+        nonlocal non_finite
+        non_finite = True
+        number = _NonFinite(text)
+        number.text = text
+        return number
+
+    def decimal(text: str) -> float:
+        value = float(text)
+        return value if math.isfinite(value) else constant(text)
+
+    try:
+        # UTF-8 only, as OpenAI takes it: json.loads would also guess UTF-16 and UTF-32, whose surrogates
+        # and NULs need no escape that the check below looks for.
+        value = json.loads(body.decode("utf-8-sig"), parse_constant=constant, parse_float=decimal)
+    except RecursionError:  # in text the scans above could not follow; never let depth be a 500
+        raise InvalidRequest(f"The request body is nested too deeply. Expected at most {MAX_JSON_DEPTH} "
+                             f"levels of nested objects and arrays.", code="invalid_value") from None
+    if non_finite or _SUSPECT_ESCAPE.search(body):
+        _check_values(value)
+    return value
+
+
+def _param_part(key: str) -> str:
+    """A key as it may appear in an error message (which must itself be encodable)."""
+    return key.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _deeper_than_allowed(body: bytes) -> bool:
+    """Whether the body nests deeper than MAX_JSON_DEPTH, at C speed: with strings and everything but
+    brackets gone, each pass removes the innermost level."""
+    brackets = _JSON_STRING.sub(b"", body).translate(None, _NOT_BRACKETS)
+    for _ in range(MAX_JSON_DEPTH):
+        brackets, removed = _INNERMOST.subn(b"", brackets)
+        if not brackets or not removed:
+            return False  # all levels gone, or not JSON (json.loads says so)
+    return True
+
+
+def _too_deep(body: bytes) -> str | None:
+    """The param of the first object or array nested deeper than MAX_JSON_DEPTH, found by scanning
+    tokens, so that no recursive parser ever sees it."""
+    stack: list[list[Any]] = []  # per open container: [is_object, current key or index]
+    last_string = b""
+    for match in _JSON_TOKEN.finditer(body):
+        token = match.group()
+        kind = token[:1]
+        if kind == b'"':
+            last_string = token
+        elif kind in (b"{", b"["):
+            if len(stack) >= MAX_JSON_DEPTH:
+                return _path(stack)
+            stack.append([kind == b"{", None if kind == b"{" else 0])
+        elif kind in (b"}", b"]"):
+            if not stack:
+                return None  # not JSON: json.loads says so
+            stack.pop()
+        elif stack and kind == b":" and stack[-1][0]:
+            try:
+                stack[-1][1] = json.loads(last_string)
+            except ValueError:
+                stack[-1][1] = last_string.decode("utf-8", "replace").strip('"')
+        elif stack and kind == b"," and not stack[-1][0]:
+            stack[-1][1] += 1
+    return None
+
+
+def _path(stack: list[list[Any]]) -> str:
+    """``tools[0].function.parameters`` for the containers open on ``stack``."""
+    path = ""
+    for is_object, at in stack:
+        if is_object:
+            path += f".{_param_part(str(at))}" if path else _param_part(str(at))
+        else:
+            path += f"[{at}]"
+    return path
+
+
+def _check_values(root: Any) -> None:
+    """Refuse NaN and infinite numbers, lone surrogates and NUL, in keys and values alike."""
+    todo: list[tuple[Any, str]] = [(root, "")]
+    while todo:
+        value, param = todo.pop()
+        if isinstance(value, dict):
+            for key, item in value.items():
+                child = f"{param}.{_param_part(key)}" if param else _param_part(key)
+                _check_text(key, child)
+                todo.append((item, child))
+        elif isinstance(value, list):
+            todo.extend((item, f"{param}[{i}]") for i, item in enumerate(value))
+        elif isinstance(value, str):
+            _check_text(value, param)
+        elif isinstance(value, _NonFinite):
+            raise InvalidRequest(f"Invalid '{param}': expected a finite number, but got {value.text} instead.",
+                                 param=param or None, code="invalid_value")
+
+
+def _check_text(text: str, param: str) -> None:
+    if "\x00" in text:
+        raise InvalidRequest(f"Invalid '{param}': strings can't contain the NUL character (\\u0000).",
+                             param=param or None, code="invalid_value")
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise InvalidRequest(f"Invalid '{param}': the string has a lone UTF-16 surrogate at position "
+                                 f"{e.start}, which is not a Unicode character.", param=param or None,
+                                 code="invalid_value") from None
+
+
 @dataclass(slots=True)
 class Request:
     method: str
     path: str
     query_string: str = ""
     headers: Mapping[str, str] = field(default_factory=dict)
-    body: bytes = b""
+    body: bytes | bytearray = b""
     params: dict[str, str] = field(default_factory=dict)
     # The project of the API key that made the request (server with keys); None in process.
     project: str | None = None
@@ -42,11 +182,11 @@ class Request:
     def json(self) -> dict[str, Any]:
         """The JSON object body; an empty body reads as ``{}``."""
         if self._json is None:
-            if not self.body.strip():
+            if not self.body or self.body.isspace():  # strip() would copy a body of any size
                 self._json = {}
             else:
                 try:
-                    self._json = json.loads(self.body)
+                    self._json = parse_json_body(self.body)
                 except (ValueError, UnicodeDecodeError):
                     raise InvalidRequest(
                         "We could not parse the JSON body of your request. (HINT: This likely means you "
@@ -83,7 +223,7 @@ class Response:
 
     @classmethod
     def error(cls, err: APIError) -> "Response":
-        return cls.json(err.body(), err.status, [("x-should-retry", "false")])
+        return cls.json(err.body(), err.status, [("x-should-retry", "false"), *err.headers])
 
     @classmethod
     def event_stream(cls, events: AsyncIterator[bytes], named_events: bool = True) -> "Response":
@@ -145,7 +285,7 @@ class Router:
         parts = [p for p in path.split("/") if p]
         if parts and parts[0] == "v1":
             parts = parts[1:]
-        found_path = False
+        allowed: list[str] = []
         for segments, methods in self._routes.get(len(parts), ()):
             params: dict[str, str] = {}
             for seg, part in zip(segments, parts):
@@ -156,10 +296,14 @@ class Router:
             else:
                 handler = methods.get(method)
                 if handler is not None:
+                    for value in params.values():
+                        if "\x00" in value:  # no id has one; some databases would refuse to look it up
+                            raise NotFound(f"No object found with id {value!r}.")
                     return handler, params
-                found_path = True
-        if found_path:
-            raise MethodNotAllowed(f"Invalid method for URL ({method} {path})", code="method_not_allowed")
+                allowed.extend(m for m in methods if m not in allowed)
+        if allowed:
+            raise MethodNotAllowed(f"Invalid method for URL ({method} {path})", code="method_not_allowed",
+                                   allow=tuple(allowed))
         raise NotFound(f"Invalid URL ({method} {path})", code="unknown_url")
 
     async def dispatch(self, app: Any, request: Request) -> Response:

@@ -8,16 +8,22 @@ transport's core loop: nothing here goes through ``_loop``.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
 import ipaddress
+import json
 import logging
 import os
+import time
+import weakref
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
 from typing import Any
 
 from .app import App
 from .config import ServerOptions, adapters_from, read_config, server_options
-from .errors import APIError, ConfigError, NotFound, Unauthorized
+from .errors import APIError, ConfigError, InvalidRequest, NotFound, Unauthorized
 from .router import Request, Response, internal_error, request_id
 
 log = logging.getLogger("supercompat")
@@ -29,6 +35,47 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 class _Disconnected(Exception):
     """The client went away before its request body arrived."""
+
+
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+# CORS is these few lines rather than Starlette's CORSMiddleware: that would be our only use of
+# Starlette, and it refuses in plain text, outside OpenAI's envelope, before our Host check.
+# Response headers the SDKs read, which a browser shows a page only if they are exposed.
+EXPOSED_HEADERS = "x-request-id, openai-poll-after-ms, x-should-retry, retry-after, retry-after-ms"
+CORS_METHODS = "GET, POST, DELETE, OPTIONS"
+
+
+def _forbidden(message: str, code: str) -> APIError:
+    return APIError(message, status=403, code=code)
+
+
+def _host_name(host: str) -> str:
+    """The Host header without its port: ``[::1]:8000`` -> ``[::1]``, ``Example.com:80`` -> ``example.com``."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[:host.find("]") + 1]
+    return host.rpartition(":")[0] if ":" in host else host
+
+
+def _has_body(headers: dict[str, str]) -> bool:
+    return headers.get("content-length", "0").strip() != "0" or "transfer-encoding" in headers
+
+
+def _body_types(path: str) -> tuple[str, ...]:
+    """The content types a body may have at ``path``: JSON everywhere for now; ``multipart/form-data``
+    joins here for the endpoints that take it (file uploads) when they come."""
+    return ("application/json",)
+
+
+def _azure(path: str, query: str) -> tuple[str, str]:
+    """An Azure OpenAI client's request as ours: ``/openai/deployments/{model}/chat/completions`` and
+    ``/openai/assistants`` are ``/v1/chat/completions`` and ``/v1/assistants``; ``api-version`` goes."""
+    rest = path[len("/openai"):]
+    parts = rest.split("/", 3)
+    if len(parts) > 2 and parts[1] == "deployments":  # the model is in the body as well
+        rest = "/" + parts[3] if len(parts) > 3 else ""
+    query = "&".join(p for p in query.split("&") if p and p.partition("=")[0] != "api-version")
+    return "/v1" + rest, query
 
 
 def _masked(token: str) -> str:
@@ -44,6 +91,14 @@ class ASGIApp:
         self.app = app
         self.options = options
         self._keys = [(key.encode(), project) for key, project in options.key_projects().items()]
+        # With no keys, any page a browser on this machine opens could call us: only our own Host
+        # names (DNS rebinding) and no foreign Origin. Behind a public bind anyone may call anyway.
+        self._open_to_browsers = not self._keys and is_loopback(options.host)
+        hosts = options.allowed_hosts
+        if hosts is None and self._open_to_browsers:
+            hosts = list(LOOPBACK_HOSTS)
+        self._hosts = None if hosts is None or "*" in hosts else {_host_name(h) for h in hosts}
+        self._origins = set(options.cors_allowed_origins)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -55,6 +110,8 @@ class ASGIApp:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                loop = asyncio.get_running_loop()
+                loop.set_exception_handler(_QuietAcceptErrors(loop.get_exception_handler()))
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 try:
@@ -68,18 +125,28 @@ class ASGIApp:
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         method, path = scope["method"], scope["path"]
+        query = scope["query_string"].decode("latin-1")
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        origin = headers.get("origin")
+        cors = self._cors_headers(origin)
+        body_read = False
         try:
-            if path == "/health" and method == "GET":
+            self._check_caller(headers, origin, cors)
+            if method == "OPTIONS" and origin is not None and "access-control-request-method" in headers:
+                response = self._preflight(headers, cors)
+            elif path == "/health" and method == "GET":
                 status = 503 if self.app.closing else 200
                 response = Response.json({"status": "shutting down" if self.app.closing else "ok"}, status)
-            elif path != "/v1" and not path.startswith("/v1/"):
-                raise NotFound(f"Invalid URL ({method} {path})", code="unknown_url")
             else:
+                if path == "/openai" or path.startswith("/openai/"):
+                    path, query = _azure(path, query)
+                if path != "/v1" and not path.startswith("/v1/"):
+                    raise NotFound(f"Invalid URL ({method} {path})", code="unknown_url")
                 project = self._authenticate(headers)
-                body = await self._read_body(headers, receive)
-                request = Request(method=method, path=path, query_string=scope["query_string"].decode("latin-1"),
-                                  headers=headers, body=body, project=project)
+                body = await self._read_body(path, headers, receive)
+                body_read = True
+                request = Request(method=method, path=path, query_string=query, headers=headers, body=body,
+                                  project=project)
                 response = await self.app.handle(request)
         except _Disconnected:
             return
@@ -90,7 +157,43 @@ class ASGIApp:
             log.exception("supercompat: error serving %s %s", method, path)
             response = Response.error(internal_error())
             response.headers.append(("x-request-id", request_id()))
+        if not body_read and _has_body(headers):
+            # Answered without reading the body (no key, too large...): don't spend time reading it now.
+            response.headers.append(("connection", "close"))
+        response.headers.extend(cors)
         await self._respond(response, send, receive)
+
+    def _check_caller(self, headers: dict[str, str], origin: str | None, cors: list[tuple[str, str]]) -> None:
+        if self._hosts is not None and _host_name(headers.get("host", "")) not in self._hosts:
+            raise _forbidden("This server does not answer for the host this request names "
+                             "([server] allowed_hosts).", "host_not_allowed")
+        if self._open_to_browsers and origin is not None and not cors:
+            raise _forbidden(f"Requests from the web origin {origin!r} are not allowed "
+                             "([server] cors_allowed_origins).", "origin_not_allowed")
+
+    def _cors_headers(self, origin: str | None) -> list[tuple[str, str]]:
+        """The CORS headers of every response to a browser page of an allowed origin; none otherwise."""
+        if origin is None or not self._origins:
+            return []
+        if "*" in self._origins:
+            return [("access-control-allow-origin", "*"), ("access-control-expose-headers", EXPOSED_HEADERS)]
+        if origin.lower() not in self._origins:
+            return []
+        return [("access-control-allow-origin", origin), ("access-control-expose-headers", EXPOSED_HEADERS),
+                ("vary", "Origin")]
+
+    def _preflight(self, headers: dict[str, str], cors: list[tuple[str, str]]) -> Response:
+        """A browser asking whether a page of its origin may call: yes, with any request header (the
+        SDKs send several of their own), if the origin is allowed."""
+        if not cors:
+            raise _forbidden(f"Requests from the web origin {headers['origin']!r} are not allowed "
+                             "([server] cors_allowed_origins).", "origin_not_allowed")
+        allowed = [("access-control-allow-methods", CORS_METHODS),
+                   ("access-control-max-age", str(self.options.cors_max_age_seconds))]
+        asked = headers.get("access-control-request-headers", "")
+        if asked:
+            allowed.append(("access-control-allow-headers", asked))
+        return Response(204, b"", allowed)
 
     def _authenticate(self, headers: dict[str, str]) -> str | None:
         """The project of the request's API key; every configured key is compared, in constant time."""
@@ -98,6 +201,8 @@ class ASGIApp:
             return None
         scheme, _, token = headers.get("authorization", "").partition(" ")
         token = token.strip()
+        if "api-key" in headers and not token:  # Azure OpenAI clients send their key so
+            scheme, token = "bearer", headers["api-key"].strip()
         if scheme.lower() != "bearer" or not token:
             raise Unauthorized("You didn't provide an API key. You need to provide your API key in an "
                                 "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).")
@@ -110,25 +215,38 @@ class ASGIApp:
             raise Unauthorized(f"Incorrect API key provided: {_masked(token)}.", code="invalid_api_key")
         return found[0]
 
-    async def _read_body(self, headers: dict[str, str], receive: Receive) -> bytes:
+    async def _read_body(self, path: str, headers: dict[str, str], receive: Receive) -> bytearray:
+        """The body, held once (one buffer, no list of chunks joined into a copy), within
+        ``max_request_bytes`` and ``body_timeout_seconds``; its type checked before any is read."""
         limit = self.options.max_request_bytes
+        if _has_body(headers):
+            kind = headers.get("content-type", "")
+            if kind.partition(";")[0].strip().lower() not in _body_types(path):
+                raise InvalidRequest(f"Unsupported content type: {kind!r}. This API method only accepts "
+                                     f"'application/json' requests, but you specified the header "
+                                     f"'Content-Type: {kind}'. Please try again with a supported content type.",
+                                     code="unsupported_content_type")
         too_large = APIError(f"The request body is larger than this server accepts ({limit} bytes).",
                              status=413, code="request_too_large")
         declared = headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             raise too_large
-        chunks, size = [], 0
+        body = bytearray()
+        deadline = time.monotonic() + self.options.body_timeout_seconds
         while True:
-            message = await receive()
+            try:
+                message = await asyncio.wait_for(receive(), max(deadline - time.monotonic(), 0))
+            except TimeoutError:
+                raise APIError(f"The request body did not arrive within {self.options.body_timeout_seconds:g} "
+                               "seconds.", status=408, code="request_timeout") from None
             if message["type"] == "http.disconnect":
                 raise _Disconnected
             chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
+            if len(body) + len(chunk) > limit:
                 raise too_large
-            chunks.append(chunk)
+            body += chunk
             if not message.get("more_body"):
-                return b"".join(chunks)
+                return body
 
     async def _respond(self, response: Response, send: Send, receive: Receive) -> None:
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
@@ -170,6 +288,210 @@ async def _stream(chunks: AsyncIterator[bytes], send: Send, receive: Receive) ->
         log.error("supercompat: event stream ended with an error", exc_info=failure)
 
 
+# -- connections ----------------------------------------------------------------------------------
+# uvicorn has a keep-alive timeout but nothing for a connection that never completes its request's
+# headers, nor a cap on open connections (its limit_concurrency answers 503 only once a request has
+# arrived, and logs each one): so hundreds of idle or trickling sockets, with no key, could use up
+# the process's file handles. GuardedHTTP wraps uvicorn's own HTTP protocol to add both.
+
+@dataclass(frozen=True)
+class ConnectionLimits:
+    max_connections: int
+    header_timeout: float
+    protocol: Any = None  # uvicorn's HTTP protocol class; None: the one uvicorn picks by default
+
+    def protocol_class(self) -> Any:
+        if self.protocol is not None:
+            return self.protocol
+        from uvicorn.protocols.http.auto import AutoHTTPProtocol
+
+        return AutoHTTPProtocol
+
+
+class _Connections:
+    """The open connections of one uvicorn server; ``idle`` (no request in flight), oldest first."""
+
+    WARN_EVERY = 60.0  # seconds: at the cap, one warning a minute, not one a connection
+
+    def __init__(self, limits: ConnectionLimits) -> None:
+        self.limit = limits.max_connections
+        self.open = 0
+        self.idle: OrderedDict[GuardedHTTP, None] = OrderedDict()
+        self.shed = 0
+        self._warned: float | None = None
+
+    def make_room(self) -> bool:
+        """At the cap: close the connection idle longest (a client that hasn't sent a request, or a
+        kept-alive one between requests); False if every connection has a request in flight."""
+        self.shed += 1
+        now = time.monotonic()
+        if self._warned is None or now - self._warned >= self.WARN_EVERY:
+            log.warning("supercompat: %d connections open (max_connections); closing the longest idle to "
+                        "make room (%d so far)", self.open, self.shed)
+            self._warned = now
+        if not self.idle:
+            return False
+        victim, _ = self.idle.popitem(last=False)
+        victim.close()
+        return True
+
+
+_servers: weakref.WeakKeyDictionary[Any, _Connections] = weakref.WeakKeyDictionary()
+
+
+class GuardedHTTP(asyncio.Protocol):
+    """uvicorn's HTTP protocol for one connection, plus: a request's headers must arrive within
+    ``header_timeout`` of the connection opening or of its previous response, and the server keeps at
+    most ``max_connections`` open. uvicorn builds it as its ``http`` protocol class (through
+    ``functools.partial`` with the limits); requests reach the ASGI app through ``_serve``, which
+    tells the connection when one is in flight."""
+
+    def __init__(self, config: Any, server_state: Any, app_state: Any, _loop: Any = None, *,
+                 limits: ConnectionLimits) -> None:
+        self.inner = limits.protocol_class()(config=config, server_state=server_state, app_state=app_state,
+                                             _loop=_loop)
+        self.app = self.inner.app
+        self.inner.app = self._serve  # uvicorn's protocols call self.app for each request
+        connections = _servers.get(server_state)
+        if connections is None:
+            connections = _servers[server_state] = _Connections(limits)
+        self.connections = connections
+        self.header_timeout = limits.header_timeout
+        self.loop = _loop or asyncio.get_running_loop()
+        self.transport: Any = None
+        self._deadline: asyncio.TimerHandle | None = None
+        self._counted = False  # in connections.open
+        self._refused = False  # closed at once, never shown to uvicorn's protocol
+
+    # asyncio.Protocol, forwarded to uvicorn's protocol
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+        if self.connections.open >= self.connections.limit and not self.connections.make_room():
+            self._refused = True
+            transport.abort()
+            return
+        self.connections.open += 1
+        self._counted = True
+        self.inner.connection_made(transport)
+        self._idle()
+
+    def data_received(self, data: bytes) -> None:
+        if not self._refused:
+            self.inner.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        return None if self._refused else self.inner.eof_received()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._refused:
+            return
+        self._forget()
+        self.inner.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        self.inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        self.inner.resume_writing()
+
+    # the guard
+    def close(self) -> None:
+        self._forget()
+        self.transport.abort()
+
+    def _forget(self) -> None:
+        if self._counted:
+            self._counted = False
+            self.connections.open -= 1
+        self.connections.idle.pop(self, None)
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _idle(self) -> None:
+        """No request in flight: the next one's headers must come within the header timeout."""
+        if not self._counted or self.transport.is_closing():  # closed, or closing
+            return
+        self._busy()  # a deadline of its own, and the youngest place in the idle order
+        self.connections.idle[self] = None
+        self._deadline = self.loop.call_later(self.header_timeout, self.close)
+
+    def _busy(self) -> None:
+        self.connections.idle.pop(self, None)
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self._busy()
+        answered = False
+
+        async def watched(message: MutableMapping[str, Any]) -> None:
+            nonlocal answered
+            await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                answered = True
+                self._idle()
+
+        try:
+            await self.app(scope, receive, watched)
+        finally:
+            if not answered:
+                self._idle()
+
+
+class _QuietAcceptErrors:
+    """asyncio logs every accept() that fails for want of file handles, with a traceback, once a second
+    while it lasts: log it once a minute instead, with a count. Other loop errors pass through."""
+
+    WARN_EVERY = 60.0
+
+    def __init__(self, previous: Callable[..., Any] | None) -> None:
+        self.previous = previous
+        self.count = 0
+        self.logged: float | None = None
+
+    def __call__(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        if context.get("message") != "socket.accept() out of system resource":
+            if self.previous is not None:
+                self.previous(loop, context)
+            else:
+                loop.default_exception_handler(context)
+            return
+        self.count += 1
+        now = time.monotonic()
+        if self.logged is None or now - self.logged >= self.WARN_EVERY:
+            self.logged = now
+            log.warning("supercompat: out of file handles accepting a connection (%d times so far): %s; lower "
+                        "[server] max_connections or raise the open-file limit", self.count, context.get("exception"))
+
+
+def _open_file_limit() -> int | None:
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return None if soft == resource.RLIM_INFINITY else soft
+
+
+def uvicorn_settings(options: ServerOptions, protocol: Any = None) -> dict[str, Any]:
+    """uvicorn's settings for ``options``: timeouts, and a connection cap and accept backlog that
+    leave room in the open-file limit (half for connections, an eighth for each burst of accepts
+    being sorted out, the rest for storage, providers and logs), so that connections alone can't
+    run the server out of file handles."""
+    max_connections, backlog = options.max_connections, 2048
+    files = _open_file_limit()
+    if files is not None:
+        max_connections = max(1, min(max_connections, files // 2))
+        backlog = max(1, min(backlog, files // 8))
+    limits = ConnectionLimits(max_connections, options.header_timeout_seconds, protocol)
+    return {"host": options.host, "port": options.port, "lifespan": "on", "ws": "none",
+            "timeout_graceful_shutdown": options.shutdown_grace_seconds,
+            "timeout_keep_alive": options.keep_alive_timeout_seconds, "backlog": backlog,
+            "http": functools.partial(GuardedHTTP, limits=limits)}
+
+
 # -- serving --------------------------------------------------------------------------------------
 
 def is_loopback(host: str) -> bool:
@@ -192,11 +514,17 @@ def check_options(options: ServerOptions, storage_plugin: str) -> None:
                           "\"sqlalchemy\") or a single worker.")
 
 
+_OVERRIDES = "SUPERCOMPAT_SERVE_OVERRIDES"  # serve()'s flags, for the --workers processes
+
+
 def app_from_config(path: str | os.PathLike[str] | None = None) -> ASGIApp:
     """The ASGI app ``supercompat.toml`` (or ``$SUPERCOMPAT_CONFIG``) describes; each ``--workers``
     process builds its own with this (``uvicorn --factory supercompat.server:app_from_config``)."""
     data = read_config(path)
-    return ASGIApp(App(**adapters_from(data)), server_options(data))
+    options = server_options(data)
+    if _OVERRIDES in os.environ:  # serve()'s command-line flags: the bind host decides the Host check
+        options = options.model_copy(update=json.loads(os.environ[_OVERRIDES]))
+    return ASGIApp(App(**adapters_from(data)), options)
 
 
 def serve(path: str | os.PathLike[str] | None = None, **overrides: Any) -> None:
@@ -204,19 +532,23 @@ def serve(path: str | os.PathLike[str] | None = None, **overrides: Any) -> None:
     import uvicorn
 
     data = read_config(path)
-    options = server_options(data).model_copy(update={k: v for k, v in overrides.items() if v is not None})
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    options = server_options(data).model_copy(update=overrides)
     storage_plugin = (data.get("storage") or {}).get("plugin", "memory")
     check_options(options, storage_plugin)
     if options.allow_unauthenticated_public_bind and not options.api_keys and not is_loopback(options.host):
         log.warning("supercompat: serving on %s without API keys: anyone who can reach it is let in", options.host)
-    settings = {"host": options.host, "port": options.port, "timeout_graceful_shutdown": options.shutdown_grace_seconds,
-                "lifespan": "on"}
+    if "*" in options.cors_allowed_origins and not options.api_keys:
+        log.warning("supercompat: cors_allowed_origins = [\"*\"] without API keys: any web page a browser here "
+                    "opens can use the server")
+    settings = uvicorn_settings(options)
     if options.workers == 1:
         uvicorn.run(ASGIApp(App(**adapters_from(data)), options), **settings)
         return
     asyncio.run(App(**adapters_from(data)).aclose(0))  # fail here, once, rather than in every worker
     os.environ["SUPERCOMPAT_CONFIG"] = os.path.abspath(path or os.environ.get("SUPERCOMPAT_CONFIG", "supercompat.toml"))
+    os.environ[_OVERRIDES] = json.dumps(overrides)
     uvicorn.run("supercompat.server:app_from_config", factory=True, workers=options.workers, **settings)
 
 
-__all__ = ["ASGIApp", "app_from_config", "check_options", "is_loopback", "serve"]
+__all__ = ["ASGIApp", "GuardedHTTP", "app_from_config", "check_options", "is_loopback", "serve", "uvicorn_settings"]

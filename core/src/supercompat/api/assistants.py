@@ -17,7 +17,7 @@ def validate(body: dict[str, Any], *, creating: bool) -> dict[str, Any]:
     if creating:
         p.require(body, "model")
     if "model" in body:
-        p.string(body["model"], "model")
+        p.string(body["model"], "model", max_len=p.MODEL_MAX_LENGTH)
     if "name" in body:
         p.string(body["name"], "name", max_len=256, nullable=True)
     if "description" in body:
@@ -25,14 +25,13 @@ def validate(body: dict[str, Any], *, creating: bool) -> dict[str, Any]:
     if "instructions" in body:
         p.string(body["instructions"], "instructions", max_len=256_000, nullable=True)
     p.tools(body.get("tools"))
-    p.tool_resources(body.get("tool_resources"))
+    p.tool_resources(body.get("tool_resources"), vector_stores=creating)
     p.metadata(body.get("metadata"))
     p.number(body.get("temperature"), "temperature", minimum=0, maximum=2)
     p.number(body.get("top_p"), "top_p", minimum=0, maximum=1)
     p.response_format(body.get("response_format"))
     if "reasoning_effort" in body:
-        p.string(body["reasoning_effort"], "reasoning_effort", nullable=True,
-                 choices=("none", "minimal", "low", "medium", "high", "xhigh"))
+        p.string(body["reasoning_effort"], "reasoning_effort", nullable=True, choices=p.REASONING_EFFORTS)
     return body
 
 
@@ -80,8 +79,11 @@ async def retrieve(app: Any, req: Any) -> dict[str, Any]:
 async def update(app: Any, req: Any) -> dict[str, Any]:
     body = validate(req.json(), creating=False)
     assistant_id = req.params["assistant_id"]
-    await get(app, assistant_id, req.project)
-    updated = await app.storage.update_assistant(assistant_id, _apply(body))
+    current = await get(app, assistant_id, req.project)
+    changes = _apply(body)
+    if "metadata" in body:
+        changes["metadata"] = p.merged_metadata(current.get("metadata"), body["metadata"])
+    updated = await app.storage.update_assistant(assistant_id, changes)
     if updated is None:
         raise NotFound.object("assistant", assistant_id)
     return p.public(updated)

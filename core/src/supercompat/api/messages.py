@@ -34,7 +34,7 @@ def _content(value: Any, param: str) -> list[dict[str, Any]]:
         p.check_known(inner, (key, "detail"), f"{pp}.{kind}.")
         p.string(p.require(inner, key, f"{pp}.{kind}."), f"{pp}.{kind}.{key}")
         if "detail" in inner:
-            p.string(inner["detail"], f"{pp}.{kind}.detail", choices=("auto", "low", "high"), nullable=True)
+            p.string(inner["detail"], f"{pp}.{kind}.detail", choices=("auto", "low", "high"))
         blocks.append({"type": kind, kind: dict(inner)})
     return blocks
 
@@ -51,6 +51,7 @@ def _attachments(value: Any, param: str) -> list[dict[str, Any]]:
             p.string(att["file_id"], f"{pp}.file_id")
         for j, tool in enumerate(p.array(att.get("tools", []), f"{pp}.tools")):
             p.obj(tool, f"{pp}.tools[{j}]")
+            p.check_known(tool, ("type",), f"{pp}.tools[{j}].")
             p.string(p.require(tool, "type", f"{pp}.tools[{j}]."), f"{pp}.tools[{j}].type",
                      choices=("code_interpreter", "file_search"))
     return value
@@ -107,11 +108,13 @@ async def retrieve(app: Any, req: Any) -> dict[str, Any]:
 async def update(app: Any, req: Any) -> dict[str, Any]:
     body = req.json()
     p.check_known(body, ("metadata",))
-    changes = {"metadata": p.metadata(body["metadata"]) or {}} if "metadata" in body else {}
+    p.metadata(body.get("metadata"))
     thread_id, message_id = req.params["thread_id"], req.params["message_id"]
     await owned_thread(app, req)
-    if not changes:
-        return await _get(app, thread_id, message_id)
+    message = await _get(app, thread_id, message_id)
+    if "metadata" not in body:
+        return message
+    changes = {"metadata": p.merged_metadata(message.get("metadata"), body["metadata"])}
     updated = await app.storage.update_message(thread_id, message_id, changes)
     if updated is None:
         raise NotFound.object("message", message_id)
@@ -129,7 +132,7 @@ async def delete(app: Any, req: Any) -> dict[str, Any]:
 async def list_(app: Any, req: Any) -> dict[str, Any]:
     thread_id = req.params["thread_id"]
     query = p.list_query(req)
-    run_id = req.query["run_id"][-1] if req.query.get("run_id") else None
+    run_id = p.query_id(req, "run_id")
     return await thread_page(app, req, await app.storage.list_messages(thread_id, query, run_id=run_id))
 
 

@@ -8,6 +8,15 @@ from typing import Any
 from ..errors import InvalidRequest
 from ..storage import ListQuery
 
+# The largest integer every storage holds: an INTEGER column on PostgreSQL and MySQL/MariaDB. What is
+# accepted is stored, so integer params that have no maximum of their own stop here.
+MAX_STORED_INT = 2**31 - 1
+
+# A model name is stored in a 256-character column (SQL storage): longer ones are refused everywhere alike.
+MODEL_MAX_LENGTH = 256
+
+REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
+
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a decimal", bool: "a boolean",
                dict: "an object", list: "an array", type(None): "null"}
 
@@ -71,7 +80,7 @@ def number(value: Any, param: str, *, minimum: float, maximum: float, nullable: 
     return value
 
 
-def integer(value: Any, param: str, *, minimum: int, maximum: int | None = None,
+def integer(value: Any, param: str, *, minimum: int, maximum: int = MAX_STORED_INT,
             nullable: bool = True) -> int | None:
     if value is None and nullable:
         return None
@@ -80,7 +89,7 @@ def integer(value: Any, param: str, *, minimum: int, maximum: int | None = None,
     if value < minimum:
         raise invalid_value(param, f"integer below minimum value. Expected a value >= {minimum}, "
                                    f"but got {value} instead.", "integer_below_min_value")
-    if maximum is not None and value > maximum:
+    if value > maximum:
         raise invalid_value(param, f"integer above maximum value. Expected a value <= {maximum}, "
                                    f"but got {value} instead.", "integer_above_max_value")
     return value
@@ -133,7 +142,33 @@ def metadata(value: Any, param: str = "metadata") -> dict[str, str] | None:
     return value
 
 
+def merged_metadata(current: dict[str, str] | None, update: Any, param: str = "metadata") -> dict[str, str]:
+    """An update's ``metadata`` merged into the object's, as OpenAI does: keys sent are set (an empty
+    string is a value like any other), keys not sent are kept; null or ``{}`` changes nothing. The 16-pair
+    limit holds for the result."""
+    merged = {**(current or {}), **(metadata(update, param) or {})}
+    if len(merged) > 16:
+        raise invalid_value(param, f"too many properties. Metadata keeps the keys it has and adds those sent; "
+                                   f"expected at most 16 properties, but the result would have {len(merged)} "
+                                   f"instead.", "object_above_max_properties")
+    return merged
+
+
 _TOOL_TYPES = ("code_interpreter", "file_search", "function")
+
+
+def _file_search_options(value: Any, param: str) -> None:
+    obj(value, param)
+    check_known(value, ("max_num_results", "ranking_options"), f"{param}.")
+    if "max_num_results" in value:
+        integer(value["max_num_results"], f"{param}.max_num_results", minimum=1, maximum=50, nullable=False)
+    if "ranking_options" in value:
+        ranking = obj(value["ranking_options"], f"{param}.ranking_options")
+        check_known(ranking, ("ranker", "score_threshold"), f"{param}.ranking_options.")
+        number(require(ranking, "score_threshold", f"{param}.ranking_options."),
+               f"{param}.ranking_options.score_threshold", minimum=0, maximum=1, nullable=False)
+        if "ranker" in ranking:
+            string(ranking["ranker"], f"{param}.ranking_options.ranker", choices=("auto", "default_2024_08_21"))
 
 
 def function_definition(fn: Any, param: str) -> None:
@@ -160,33 +195,62 @@ def tools(value: Any, param: str = "tools", max_items: int = 128) -> list[dict[s
         p = f"{param}[{i}]"
         obj(tool, p)
         kind = string(require(tool, "type", f"{p}."), f"{p}.type", choices=_TOOL_TYPES)
-        check_known(tool, ("type", kind), f"{p}.")
+        check_known(tool, ("type",) if kind == "code_interpreter" else ("type", kind), f"{p}.")
         if kind == "function":
             function_definition(require(tool, "function", f"{p}."), f"{p}.function")
         elif kind in tool:
-            obj(tool[kind], f"{p}.{kind}", nullable=True)
+            _file_search_options(tool[kind], f"{p}.{kind}")
     return value
 
 
-def tool_resources(value: Any, param: str = "tool_resources") -> dict[str, Any] | None:
+def _strings(value: Any, param: str, max_items: int) -> None:
+    for i, item in enumerate(array(value, param, max_items=max_items)):
+        string(item, f"{param}[{i}]")
+
+
+def tool_resources(value: Any, param: str = "tool_resources", *, vector_stores: bool = True) -> dict[str, Any] | None:
+    """``vector_stores``: whether ``file_search`` may create vector stores (on creating an assistant or a
+    thread; not on updates, nor in create_and_run's own ``tool_resources``)."""
     if value is None:
         return None
     obj(value, param)
     check_known(value, ("code_interpreter", "file_search"), f"{param}.")
-    if value.get("code_interpreter") is not None:
+    if "code_interpreter" in value:
         ci = obj(value["code_interpreter"], f"{param}.code_interpreter")
         check_known(ci, ("file_ids",), f"{param}.code_interpreter.")
-        for i, fid in enumerate(array(ci.get("file_ids", []), f"{param}.code_interpreter.file_ids", max_items=20)):
-            string(fid, f"{param}.code_interpreter.file_ids[{i}]")
-    if value.get("file_search") is not None:
+        if "file_ids" in ci:
+            _strings(ci["file_ids"], f"{param}.code_interpreter.file_ids", max_items=20)
+    if "file_search" in value:
         fs = obj(value["file_search"], f"{param}.file_search")
-        check_known(fs, ("vector_store_ids", "vector_stores"), f"{param}.file_search.")
-        for i, vid in enumerate(array(fs.get("vector_store_ids", []), f"{param}.file_search.vector_store_ids",
-                                      max_items=1)):
-            string(vid, f"{param}.file_search.vector_store_ids[{i}]")
+        check_known(fs, ("vector_store_ids", "vector_stores") if vector_stores else ("vector_store_ids",),
+                    f"{param}.file_search.")
+        if "vector_store_ids" in fs:
+            _strings(fs["vector_store_ids"], f"{param}.file_search.vector_store_ids", max_items=1)
         if "vector_stores" in fs:
-            array(fs["vector_stores"], f"{param}.file_search.vector_stores", max_items=1)
+            for i, store in enumerate(array(fs["vector_stores"], f"{param}.file_search.vector_stores", max_items=1)):
+                _vector_store(store, f"{param}.file_search.vector_stores[{i}]")
     return value
+
+
+def _vector_store(value: Any, param: str) -> None:
+    obj(value, param)
+    check_known(value, ("file_ids", "chunking_strategy", "metadata"), f"{param}.")
+    if "file_ids" in value:
+        _strings(value["file_ids"], f"{param}.file_ids", max_items=10_000)
+    metadata(value.get("metadata"), f"{param}.metadata")
+    if "chunking_strategy" in value:
+        strategy = obj(value["chunking_strategy"], f"{param}.chunking_strategy")
+        kind = string(require(strategy, "type", f"{param}.chunking_strategy."), f"{param}.chunking_strategy.type",
+                      choices=("auto", "static"))
+        check_known(strategy, ("type", kind) if kind == "static" else ("type",), f"{param}.chunking_strategy.")
+        if kind == "static":
+            sp = f"{param}.chunking_strategy.static"
+            static = obj(require(strategy, "static", f"{param}.chunking_strategy."), sp)
+            check_known(static, ("max_chunk_size_tokens", "chunk_overlap_tokens"), f"{sp}.")
+            size = integer(require(static, "max_chunk_size_tokens", f"{sp}."), f"{sp}.max_chunk_size_tokens",
+                           minimum=100, maximum=4096, nullable=False)
+            integer(require(static, "chunk_overlap_tokens", f"{sp}."), f"{sp}.chunk_overlap_tokens",
+                    minimum=0, maximum=(size or 0) // 2, nullable=False)
 
 
 def response_format(value: Any, param: str = "response_format") -> Any:
@@ -202,8 +266,11 @@ def response_format(value: Any, param: str = "response_format") -> Any:
         schema = obj(require(value, "json_schema", f"{param}."), f"{param}.json_schema")
         check_known(schema, ("name", "description", "schema", "strict"), f"{param}.json_schema.")
         string(require(schema, "name", f"{param}.json_schema."), f"{param}.json_schema.name", max_len=64)
+        if "description" in schema:
+            string(schema["description"], f"{param}.json_schema.description", nullable=True)
         if "schema" in schema:
             obj(schema["schema"], f"{param}.json_schema.schema", nullable=True)
+        boolean(schema.get("strict"), f"{param}.json_schema.strict")
     else:
         check_known(value, ("type",), f"{param}.")
     return value
@@ -222,9 +289,18 @@ def list_query(request: Any) -> ListQuery:
     order = "desc"
     if "order" in q:
         order = string(q["order"][-1], "order", choices=("asc", "desc"))  # type: ignore[assignment]
-    after = q["after"][-1] if q.get("after") else None
-    before = q["before"][-1] if q.get("before") else None
+    after, before = query_id(request, "after"), query_id(request, "before")
     return ListQuery(limit=limit, order=order, after=after, before=before)  # type: ignore[arg-type]
+
+
+def query_id(request: Any, name: str) -> str | None:
+    """An id given in the query string (a cursor, a filter); no id has a NUL, and some databases refuse one."""
+    values = request.query.get(name)
+    if not values or not values[-1]:
+        return None
+    if "\x00" in values[-1]:
+        raise invalid_value(name, "ids can't contain the NUL character (\\u0000).")
+    return values[-1]
 
 
 def list_body(page: Any) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -21,14 +22,14 @@ _RUN_FIELDS = ("assistant_id", "model", "instructions", "additional_instructions
                "response_format", "reasoning_effort")
 _CREATE_AND_RUN_FIELDS = tuple(f for f in _RUN_FIELDS if f not in ("additional_instructions", "additional_messages")) + (
     "thread", "tool_resources")
-POLL_WAIT_SECONDS = 10.0
+POLL_WAIT_SECONDS = 10.0  # the longest a poll is held, for a client that waits long enough
+POLL_WAIT_UNTOLD_SECONDS = 1.0  # for a client that doesn't say how long it waits
 
 
 def _validate_run_params(body: dict[str, Any]) -> None:
     p.string(p.require(body, "assistant_id"), "assistant_id")
-    for key in ("model",):
-        if key in body:
-            p.string(body[key], key, nullable=True)
+    if "model" in body:
+        p.string(body["model"], "model", max_len=p.MODEL_MAX_LENGTH, nullable=True)
     for key in ("instructions", "additional_instructions"):
         if key in body:
             p.string(body[key], key, max_len=256_000, nullable=True)
@@ -54,14 +55,15 @@ def _validate_run_params(body: dict[str, Any]) -> None:
     choice = body.get("tool_choice")
     if choice is not None and not (isinstance(choice, str) and choice in ("none", "auto", "required")):
         p.obj(choice, "tool_choice")
+        p.check_known(choice, ("type", "function"), "tool_choice.")
         kind = p.string(p.require(choice, "type", "tool_choice."), "tool_choice.type",
                         choices=("function", "file_search", "code_interpreter"))
-        if kind == "function":
+        if kind == "function" or "function" in choice:
             fn = p.obj(p.require(choice, "function", "tool_choice."), "tool_choice.function")
+            p.check_known(fn, ("name",), "tool_choice.function.")
             p.string(p.require(fn, "name", "tool_choice.function."), "tool_choice.function.name")
     if "reasoning_effort" in body:
-        p.string(body["reasoning_effort"], "reasoning_effort", nullable=True,
-                 choices=("none", "minimal", "low", "medium", "high", "xhigh"))
+        p.string(body["reasoning_effort"], "reasoning_effort", nullable=True, choices=p.REASONING_EFFORTS)
 
 
 def _build_run(body: dict[str, Any], assistant: dict[str, Any], thread_id: str, ttl: int) -> dict[str, Any]:
@@ -138,8 +140,9 @@ async def create_and_run(app: Any, req: Any) -> Any:
     body = req.json()
     p.check_known(body, _CREATE_AND_RUN_FIELDS)
     _validate_run_params(body)
-    thread_body = dict(body.get("thread") or {})
+    thread_body = dict(p.obj(body.get("thread"), "thread", nullable=True) or {})
     if body.get("tool_resources") is not None:
+        p.tool_resources(body["tool_resources"], vector_stores=False)
         thread_body.setdefault("tool_resources", body["tool_resources"])
     thread, messages = build_thread(thread_body, "thread.")
     p.stamp_project(thread, req)
@@ -160,11 +163,23 @@ async def get_run(app: Any, req: Any) -> dict[str, Any]:
     return await app.engine.settle(run)
 
 
+def poll_hold_seconds(req: Any) -> float:
+    """How long a poll may be held: well inside the client's read timeout, which the SDK sends as
+    ``x-stainless-read-timeout`` (openai 1.66 on), so the answer always comes before it gives up."""
+    try:
+        read_timeout = float(req.header("x-stainless-read-timeout") or "nan")
+    except ValueError:
+        read_timeout = math.nan
+    if math.isnan(read_timeout):
+        return POLL_WAIT_UNTOLD_SECONDS
+    return max(0.0, min(POLL_WAIT_SECONDS, read_timeout / 2 - 0.5))
+
+
 async def retrieve(app: Any, req: Any) -> Response:
     thread_id, run_id = req.params["thread_id"], req.params["run_id"]
     run = await get_run(app, req)
     if req.header("x-stainless-poll-helper"):
-        run = await app.engine.wait_for_poll(thread_id, run_id, run, POLL_WAIT_SECONDS)
+        run = await app.engine.wait_for_poll(thread_id, run_id, run, poll_hold_seconds(req))
         if run is None:
             raise NotFound.object("run", run_id)
     # poll() reads this once and sleeps that long between GETs; the GET itself waits for news.
@@ -178,7 +193,8 @@ async def update(app: Any, req: Any) -> dict[str, Any]:
     run = await get_run(app, req)
     if "metadata" not in body:
         return run
-    updated = await app.storage.update_run(thread_id, run_id, {"metadata": p.metadata(body["metadata"]) or {}})
+    metadata = p.merged_metadata(run.get("metadata"), body["metadata"])
+    updated = await app.storage.update_run(thread_id, run_id, {"metadata": metadata})
     if updated is None:
         raise NotFound.object("run", run_id)
     return updated

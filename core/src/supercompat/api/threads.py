@@ -72,12 +72,13 @@ async def retrieve(app: Any, req: Any) -> dict[str, Any]:
 async def update(app: Any, req: Any) -> dict[str, Any]:
     body = req.json()
     p.check_known(body, ("metadata", "tool_resources"))
+    p.metadata(body.get("metadata"))
     changes: dict[str, Any] = {}
-    if "metadata" in body:
-        changes["metadata"] = p.metadata(body["metadata"]) or {}
     if "tool_resources" in body:
-        changes["tool_resources"] = p.tool_resources(body["tool_resources"]) or {}
+        changes["tool_resources"] = p.tool_resources(body["tool_resources"], vector_stores=False) or {}
     thread = await owned_thread(app, req)
+    if "metadata" in body:
+        changes["metadata"] = p.merged_metadata(thread.get("metadata"), body["metadata"])
     if not changes:
         return p.public(thread)
     updated = await app.storage.update_thread(thread["id"], changes)

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 from .. import _loop
-from ..errors import APIError, ServerError
+from ..errors import APIError, ServerError, redacted
 from ..ids import new_id
 from ..router import SSE_DONE, sse
 from ..storage import (ACTIVE_RUN_STATUSES, EXECUTING_RUN_STATUSES, ActiveRunError, ListQuery,
@@ -37,11 +37,12 @@ def now() -> int:
 
 
 def last_error(err: BaseException) -> dict[str, str]:
+    """The run's ``last_error`` for ``err``; clients read it, so URLs and paths are redacted."""
     if isinstance(err, APIError) and err.status == 429:
-        return {"code": "rate_limit_exceeded", "message": err.message}
+        return {"code": "rate_limit_exceeded", "message": redacted(err.message)}
     if isinstance(err, APIError):
-        return {"code": "server_error", "message": err.message}
-    return {"code": "server_error", "message": f"The run failed: {type(err).__name__}: {err}"}
+        return {"code": "server_error", "message": redacted(err.message)}
+    return {"code": "server_error", "message": redacted(f"The run failed: {type(err).__name__}: {err}")}
 
 
 class _Turn:

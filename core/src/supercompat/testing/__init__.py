@@ -20,7 +20,7 @@ from typing import Any
 from .scripted import Reply, ScriptedClientAdapter, scripted_client_adapter
 
 _KITS = {"AssistantsContractTests": ".contract", "ClientAdapterTests": ".clients",
-         "ProviderFailureTests": ".failures", "RunAdapterTests": ".runs", "StorageAdapterTests": ".storage"}
+         "HostileInputTests": ".hostile", "ProviderFailureTests": ".failures", "RunAdapterTests": ".runs", "StorageAdapterTests": ".storage"}
 
 
 def __getattr__(name: str) -> Any:
@@ -36,6 +36,6 @@ def app_of(client: object) -> object:
     return client._client._transport.app  # type: ignore[attr-defined]
 
 
-__all__ = ["AssistantsContractTests", "ClientAdapterTests", "ProviderFailureTests", "Reply", "RunAdapterTests",
+__all__ = ["AssistantsContractTests", "ClientAdapterTests", "HostileInputTests", "ProviderFailureTests", "Reply", "RunAdapterTests",
            "ScriptedClientAdapter", "StorageAdapterTests",
            "app_of", "scripted_client_adapter"]

@@ -81,8 +81,9 @@ def create_engine(url: str | sa.URL, *, pool_size: int | None = None, max_overfl
     parsed = async_url(url)
     backend = parsed.get_backend_name()
     ping = pool_pre_ping and backend != "sqlite"  # a file has no connection to lose
+    # hide_parameters: an error's text (and so the log) never carries the values written, model output among them
     options: dict[str, Any] = {"echo": echo, "pool_pre_ping": ping and pool_pre_ping_idle <= 0,
-                               "json_deserializer": _json_loads}
+                               "json_deserializer": _json_loads, "hide_parameters": True}
     for name, value in (("pool_size", pool_size), ("max_overflow", max_overflow),
                         ("pool_timeout", pool_timeout), ("pool_recycle", pool_recycle)):
         if value is not None:

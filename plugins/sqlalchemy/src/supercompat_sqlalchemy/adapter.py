@@ -24,7 +24,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from supercompat import keep_inherited
-from supercompat.errors import APIError, InvalidRequest
+from supercompat.errors import APIError, InvalidRequest, redacted
 from supercompat.storage import (ACTIVE_RUN_STATUSES, EXECUTING_RUN_STATUSES, ActiveRunError, ListQuery, Obj,
                                  Page, StaleStatusError)
 
@@ -33,10 +33,19 @@ from .schema import ASSISTANT, MESSAGE, RUN, STEP, THREAD, Kind, messages, runs,
 
 
 class StorageUnavailable(APIError):
-    """The database could not be reached or did not answer in time."""
+    """The database could not be reached or did not answer in time. Clients see ``message``, which
+    names no URL or file; ``str()`` of it (the log, the command line) adds where and why."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, detail: str | None = None) -> None:
         super().__init__(message, status=503, type="server_error", code="storage_unavailable")
+        self.detail = detail or message
+
+    def __str__(self) -> str:
+        return self.detail
+
+
+_UNAVAILABLE = "The storage database is unavailable."
+_BUSY = "The storage database is busy: no free connection in time."
 
 
 class SQLAlchemyStorageAdapter:
@@ -77,7 +86,7 @@ class SQLAlchemyStorageAdapter:
     async def _prepare(self) -> None:
         """Once, on first use: a new database gets the current schema; an older one is an error."""
         if self._closed:  # a disposed engine would quietly open new connections that nobody closes
-            raise StorageUnavailable(f"The storage for {self.url} has been closed.")
+            raise StorageUnavailable("The storage has been closed.", f"The storage for {self.url} has been closed.")
         if self._prepared:
             return
         async with self._prepare_lock:
@@ -95,19 +104,22 @@ class SQLAlchemyStorageAdapter:
             # long for its column, a lone surrogate... the request's fault, not the database's.
             if isinstance(exc, sa_exc.DataError) or str(getattr(exc.orig, "sqlstate", "")).startswith("22"):
                 raise InvalidRequest(f"The storage database can't store a value of this request: "
-                                     f"{_reason(exc)}") from exc
+                                     f"{redacted(_reason(exc))}") from exc
             # asyncpg reports a connection dropped mid-statement as a plain DBAPIError, flagged invalidated.
             lost = isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError)) or exc.connection_invalidated
             if not lost:
                 raise
-            raise StorageUnavailable(f"The database at {self.url} is unavailable: {_reason(exc)}") from exc
+            raise self._unavailable(_reason(exc)) from exc
         except UnicodeEncodeError as exc:  # lone surrogates, which no database encoding takes
             raise InvalidRequest(f"The request has text that can't be stored: {exc.reason} at position "
                                  f"{exc.start}.") from exc
         except sa_exc.TimeoutError as exc:  # the pool had no free connection in time
-            raise StorageUnavailable(f"The database at {self.url} is busy: no free connection in time.") from exc
+            raise StorageUnavailable(_BUSY, f"The database at {self.url} is busy: no free connection in time.") from exc
         except (OSError, TimeoutError) as exc:
-            raise StorageUnavailable(f"The database at {self.url} is unavailable: {exc or type(exc).__name__}") from exc
+            raise self._unavailable(str(exc) or type(exc).__name__) from exc
+
+    def _unavailable(self, reason: str) -> StorageUnavailable:
+        return StorageUnavailable(_UNAVAILABLE, f"The database at {self.url} is unavailable: {reason}")
 
     @asynccontextmanager
     async def _read(self) -> AsyncIterator[AsyncConnection]:
