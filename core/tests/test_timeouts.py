@@ -154,3 +154,19 @@ async def test_a_stream_that_comes_after_the_client_gave_up_is_closed_at_once(ma
     provider.release.set()  # now the response comes, with nobody to read it
     assert await wait_until(lambda: provider.closed_streams == 1)
     assert provider.finished_streams == 0  # closed, not read to the end
+
+
+async def test_create_and_poll_waits_out_a_run_longer_than_the_read_timeout(make, provider):
+    """Each poll is answered within the read timeout (the hold stays inside it), so a run that takes
+    longer than the timeout is still waited for, as over HTTP."""
+    client = make(provider, timeout=1.0)
+    assistant = await call(client.beta.assistants.create(model="m"))
+    thread = await call(client.beta.threads.create(messages=[{"role": "user", "content": "hi"}]))
+    releaser = threading.Timer(1.5, provider.release.set)  # the run outlasts the client's timeout
+    releaser.start()
+    try:
+        run = await call(client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id,
+                                                                  poll_interval_ms=10))
+    finally:
+        releaser.cancel()
+    assert run.status == "completed"
