@@ -159,10 +159,10 @@ async def test_a_stream_that_comes_after_the_client_gave_up_is_closed_at_once(ma
 async def test_create_and_poll_waits_out_a_run_longer_than_the_read_timeout(make, provider):
     """Each poll is answered within the read timeout (the hold stays inside it), so a run that takes
     longer than the timeout is still waited for, as over HTTP."""
-    client = make(provider, timeout=1.0)
+    client = make(provider, timeout=0.6)
     assistant = await call(client.beta.assistants.create(model="m"))
     thread = await call(client.beta.threads.create(messages=[{"role": "user", "content": "hi"}]))
-    releaser = threading.Timer(1.5, provider.release.set)  # the run outlasts the client's timeout
+    releaser = threading.Timer(0.9, provider.release.set)  # the run outlasts the client's timeout
     releaser.start()
     try:
         run = await call(client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id,
