@@ -3,6 +3,7 @@ starts afresh (its own loop, threads and connections) and the parent goes on wit
 either of them was told was written goes missing."""
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -157,7 +158,8 @@ def test_gunicorn_preload_workers_share_a_client_built_at_import(database_url, t
         server = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--preload", "-w", "2", "-b", f"127.0.0.1:{port}", "--timeout", "60",
              *WORKERS[worker_class], "--chdir", str(Path(APP).parent), "preloaded_app:app"],
-            env={**os.environ, "SUPERCOMPAT_CONFIG": str(config)}, stdout=out, stderr=subprocess.STDOUT)
+            env={**os.environ, "SUPERCOMPAT_CONFIG": str(config)}, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True)  # its own process group: the workers are stopped with the master
     try:
         base = f"http://127.0.0.1:{port}"
         for _ in range(300):  # bounded: until gunicorn listens
@@ -179,9 +181,11 @@ def test_gunicorn_preload_workers_share_a_client_built_at_import(database_url, t
         assert len({body["pid"] for _, body in answers}) == 2
         assert_all_there(database_url, made["assistant"], *(body for _, body in answers))
     finally:
-        server.send_signal(signal.SIGTERM)
+        os.killpg(server.pid, signal.SIGTERM)
         try:
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+            pass
+        with contextlib.suppress(ProcessLookupError):  # a worker stuck in a request ignores SIGTERM
+            os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
