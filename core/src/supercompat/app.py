@@ -56,6 +56,7 @@ class App:
         if self.closing:
             response = Response.error(APIError("The server is shutting down.", status=503, type="server_error"))
         else:
+            self.engine.watch()
             response = await self.router.dispatch(self, request)
         response.headers.append(("x-request-id", request_id()))
         return response

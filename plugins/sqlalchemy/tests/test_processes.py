@@ -1,6 +1,7 @@
 """Separate OS processes sharing one database: what one writes the other reads, the one-active-run
 rule holds across them, and a process killed mid-run doesn't leave its run stuck."""
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -94,3 +95,21 @@ def test_a_run_of_a_killed_process_is_reported_failed(database_url, client_on):
     assert message.status == "incomplete" and message.incomplete_details.reason == "run_failed"
     # The thread is free again.
     client.beta.threads.messages.create(made["thread"], role="user", content="hello again")
+
+
+async def test_an_idle_process_ends_a_killed_process_run_nobody_reads(database_url, storage, client_on):
+    process = worker("hang", database_url)
+    made = json.loads(process.stdout.readline())
+    process.kill()  # SIGKILL mid-run: no heartbeat, no ending recorded
+    process.communicate()
+    idle = client_on(database_url)
+    engine = app_of(idle).engine
+    engine.orphan_after, engine.sweep_interval = 1.0, 0.2
+    idle.beta.assistants.list()  # serving, then idle: nobody reads the run, lists it or posts to its thread
+    deadline = time.monotonic() + 30
+    while (run := await storage.get_run(made["thread"], made["run"]))["status"] == "in_progress":
+        assert time.monotonic() < deadline, "the idle process never ended the dead process's run"
+        await asyncio.sleep(0.1)
+    assert run["status"] == "failed" and "stopped" in run["last_error"]["message"]
+    [message] = (await storage.list_messages(made["thread"], ListQuery(), run_id=made["run"])).data
+    assert message["status"] == "incomplete"

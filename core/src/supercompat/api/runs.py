@@ -203,7 +203,9 @@ async def update(app: Any, req: Any) -> dict[str, Any]:
 async def list_(app: Any, req: Any) -> dict[str, Any]:
     thread_id = req.params["thread_id"]
     query = p.list_query(req)
-    return await thread_page(app, req, await app.storage.list_runs(thread_id, query))
+    page = await app.storage.list_runs(thread_id, query)
+    page.data = await app.engine.settle_runs(thread_id, page.data)  # a listed run is settled as a read one
+    return await thread_page(app, req, page)
 
 
 async def cancel(app: Any, req: Any) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
@@ -29,7 +30,11 @@ POLL_DONE = TERMINAL | {"requires_action"}  # where the SDK's poll() stops
 REQUIRES_ACTION_TTL = 600
 HEARTBEAT_INTERVAL = 5.0  # seconds between an executor's heartbeats
 ORPHAN_AFTER = 30.0  # seconds without a heartbeat after which another process ends the run
+SWEEP_INTERVAL = 10.0  # seconds between an idle process's looks for runs whose executor died
 _END = object()
+# Every run executing in this process. The loop holds tasks only weakly: without this, a run whose
+# App nobody references any more could be collected mid-turn instead of finishing.
+_EXECUTING: set[asyncio.Task[None]] = set()
 
 
 def now() -> int:
@@ -46,9 +51,14 @@ def last_error(err: BaseException) -> dict[str, str]:
 
 
 class _Turn:
-    """The objects one model turn has opened so far."""
+    """The objects one model turn has opened so far, and its abort.
 
-    __slots__ = ("message", "message_step", "text", "tool_step", "calls")
+    An abort (a cancel, a shutdown) interrupts the turn only while it waits for the run adapter's
+    next event (the model); one requested while the turn is persisting an event is taken just before
+    it asks the adapter for more. So a cancel never breaks off a storage write half-way, on any
+    storage, and storage adapters need not survive a cancellation delivered mid-write."""
+
+    __slots__ = ("message", "message_step", "text", "tool_step", "calls", "task", "in_model", "aborted")
 
     def __init__(self) -> None:
         self.message: dict[str, Any] | None = None
@@ -56,6 +66,24 @@ class _Turn:
         self.text: list[str] = []
         self.tool_step: dict[str, Any] | None = None
         self.calls: list[dict[str, Any]] = []
+        self.task: asyncio.Task[None] | None = None
+        self.in_model = False
+        self.aborted = False
+
+    def abort(self) -> None:
+        self.aborted = True
+        if self.in_model and self.task is not None:
+            self.task.cancel()
+
+    async def next_event(self, events: AsyncIterator[Any]) -> Any:
+        """The adapter's next event (StopAsyncIteration at the end); the one place an abort lands."""
+        if self.aborted:
+            raise asyncio.CancelledError
+        self.in_model = True
+        try:
+            return await anext(events)
+        finally:
+            self.in_model = False
 
 
 class RunEngine:
@@ -64,6 +92,7 @@ class RunEngine:
         self.requires_action_ttl = REQUIRES_ACTION_TTL
         self.heartbeat_interval = HEARTBEAT_INTERVAL
         self.orphan_after = ORPHAN_AFTER
+        self.sweep_interval = SWEEP_INTERVAL
         self._start_afresh()
 
     def _start_afresh(self) -> None:
@@ -72,7 +101,7 @@ class RunEngine:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._subscribers: dict[str, list[asyncio.Queue[Any]]] = {}
         self._changed: dict[str, asyncio.Future[None]] = {}
-        self._turn_tasks: dict[str, asyncio.Task[None]] = {}
+        self._turns: dict[str, _Turn] = {}  # run id -> its turn in flight
         # Runs started here that haven't reached a terminal status: what shutdown() must settle.
         self._unfinished: dict[str, str] = {}  # run id -> thread id
         self._shutdown_error: APIError | None = None
@@ -80,7 +109,7 @@ class RunEngine:
     def after_fork(self) -> None:
         """In a forked child: the runs executing at the fork are the parent's, which goes on executing
         and heartbeating them; the child executes none (its tasks would belong to a loop it doesn't run)."""
-        _loop.keep_inherited(self._heartbeat, self._tasks, self._turn_tasks, self._changed, self._subscribers)
+        _loop.keep_inherited(self._heartbeat, self._tasks, self._turns, self._changed, self._subscribers)
         self._start_afresh()
 
     # -- fan-out ------------------------------------------------------------------------------
@@ -171,19 +200,21 @@ class RunEngine:
         self._publish(message["run_id"], event, new)
         return new
 
-    async def _create_step(self, run: dict[str, Any], details: dict[str, Any], turn: _Turn) -> dict[str, Any]:
-        step = {"id": new_id("step"), "object": "thread.run.step", "created_at": now(), "run_id": run["id"],
+    @staticmethod
+    def _new_step(run: dict[str, Any], details: dict[str, Any]) -> dict[str, Any]:
+        return {"id": new_id("step"), "object": "thread.run.step", "created_at": now(), "run_id": run["id"],
                 "assistant_id": run["assistant_id"], "thread_id": run["thread_id"], "type": details["type"],
                 "status": "in_progress", "cancelled_at": None, "completed_at": None, "expired_at": None,
                 "failed_at": None, "last_error": None, "step_details": details, "usage": None, "metadata": None}
-        if details["type"] == "tool_calls":
-            turn.tool_step = step
-        else:
-            turn.message_step = step
-        step = await self.app.storage.create_step(step)
-        self._publish(run["id"], "thread.run.step.created", step)
-        self._publish(run["id"], "thread.run.step.in_progress", step)
-        return step
+
+    def _publish_step(self, step: dict[str, Any]) -> None:
+        self._publish(step["run_id"], "thread.run.step.created", step)
+        self._publish(step["run_id"], "thread.run.step.in_progress", step)
+
+    async def _create_tool_step(self, run: dict[str, Any], turn: _Turn) -> None:
+        turn.tool_step = self._new_step(run, {"type": "tool_calls", "tool_calls": []})
+        turn.tool_step = await self.app.storage.create_step(turn.tool_step)
+        self._publish_step(turn.tool_step)
 
     # -- life cycle -----------------------------------------------------------------------------
     def start(self, run: dict[str, Any], resumed_steps: list[dict[str, Any]] | None = None) -> None:
@@ -192,40 +223,45 @@ class RunEngine:
         self._unfinished[run_id] = run["thread_id"]
         task = asyncio.get_running_loop().create_task(self._execute(run, resumed_steps or []))
         self._tasks[run_id] = task
+        _EXECUTING.add(task)
 
         def forget(done: asyncio.Task[None]) -> None:
+            _EXECUTING.discard(done)
             if self._tasks.get(run_id) is done:
                 del self._tasks[run_id]
 
         task.add_done_callback(forget)
-        if self._heartbeat is None or self._heartbeat.done():
-            self._heartbeat = asyncio.get_running_loop().create_task(self._beat())
+        self.watch()
+
+    def watch(self) -> None:
+        """Start the heartbeat and orphan sweep on the running loop, if not running yet. The App
+        calls it on every request: a process serving it also sweeps while idle."""
+        loop = asyncio.get_running_loop()
+        if self._heartbeat is None or self._heartbeat.done() or self._heartbeat.get_loop() is not loop:
+            self._heartbeat = loop.create_task(_beat(weakref.ref(self)))
 
     def is_executing(self, run_id: str) -> bool:
         task = self._tasks.get(run_id)
         return task is not None and not task.done()
 
     def cancel_execution(self, run_id: str) -> None:
-        """Abort the run's model turn, if one is in flight. The run's task itself is never cancelled:
-        it sees the ``cancelling`` status (or the aborted turn) and records the ending."""
-        turn = self._turn_tasks.get(run_id)
+        """Abort the run's model turn, if one is in flight (see ``_Turn``). The run's task itself is
+        never cancelled: it sees the ``cancelling`` status (or the aborted turn) and records the ending."""
+        turn = self._turns.get(run_id)
         if turn is not None:
-            turn.cancel()
+            turn.abort()
 
     async def _execute(self, run: dict[str, Any], resumed_steps: list[dict[str, Any]]) -> None:
         turn = _Turn()
         run_id = run["id"]
+        self._turns[run_id] = turn  # from now on a cancel aborts the turn, even one not started yet
         try:
             run = await self.transition(run, {"status": "in_progress", "started_at": run["started_at"] or now()},
                                         "thread.run.in_progress", frozenset({"queued"}))
             for step in resumed_steps:
                 self._publish(run_id, "thread.run.step.completed", step)
-            turn_task = asyncio.get_running_loop().create_task(self._turn(run, turn))
-            self._turn_tasks[run_id] = turn_task
-            try:
-                await turn_task
-            finally:
-                self._turn_tasks.pop(run_id, None)
+            turn.task = asyncio.get_running_loop().create_task(self._turn(run, turn))
+            await turn.task
         except asyncio.CancelledError:
             if asyncio.current_task().cancelling():  # type: ignore[union-attr]
                 raise  # the loop itself is shutting down
@@ -245,6 +281,7 @@ class RunEngine:
                 log.exception("supercompat: run %s failed", run_id)
             await self._finish(run, turn, "failed", err)
         finally:
+            self._turns.pop(run_id, None)
             self._end_segment(run_id)
 
     async def _finish(self, run: dict[str, Any], turn: _Turn, status: str, err: BaseException | None = None,
@@ -285,13 +322,16 @@ class RunEngine:
                    "role": "assistant", "content": [], "attachments": [], "metadata": {},
                    "status": "in_progress", "incomplete_details": None, "completed_at": None,
                    "incomplete_at": None}
-        # The step comes first, as on OpenAI; it points at the message about to exist. The turn holds
-        # both before storage does, so an abort during the writes still closes them.
+        # The step is announced first, as on OpenAI, but stored second: it points at the message,
+        # which therefore always exists. The turn holds both before storage does, so an ending after
+        # an ambiguous failure of either write still closes them.
         turn.text = []
         turn.message = message
-        turn.message_step = await self._create_step(
-            run, {"type": "message_creation", "message_creation": {"message_id": message["id"]}}, turn)
+        turn.message_step = self._new_step(run, {"type": "message_creation",
+                                                 "message_creation": {"message_id": message["id"]}})
         turn.message = await self.app.storage.create_message(message)
+        turn.message_step = await self.app.storage.create_step(turn.message_step)
+        self._publish_step(turn.message_step)
         self._publish(run["id"], "thread.message.created", turn.message)
         self._publish(run["id"], "thread.message.in_progress", turn.message)
 
@@ -314,7 +354,12 @@ class RunEngine:
                          usage=dict(run.get("usage") or {}))
         end: TurnEnd | None = None
         run_id = run["id"]
-        async for event in self.app.run_adapter.run_turn(ctx):
+        events = aiter(self.app.run_adapter.run_turn(ctx))
+        while True:
+            try:
+                event = await turn.next_event(events)
+            except StopAsyncIteration:
+                break
             if type(event) is TextDelta:
                 if turn.message is None or turn.message["status"] != "in_progress":
                     await self._open_message(run, turn)
@@ -332,7 +377,7 @@ class RunEngine:
             elif type(event) is ToolCallDelta:
                 if turn.tool_step is None:
                     await self._close_message(turn, None)
-                    turn.tool_step = await self._create_step(run, {"type": "tool_calls", "tool_calls": []}, turn)
+                    await self._create_tool_step(run, turn)
                 if event.index == len(turn.calls):
                     call = {"id": event.id or new_id("call"), "type": "function",
                             "function": {"name": event.name or "", "arguments": event.arguments, "output": None}}
@@ -347,6 +392,8 @@ class RunEngine:
                     "delta": {"step_details": {"type": "tool_calls", "tool_calls": [fragment]}}})
             elif type(event) is TurnEnd:
                 end = event
+        if turn.aborted:  # while the last events were persisted: the turn ends aborted, not completed
+            raise asyncio.CancelledError
         if end is None:
             raise APIError("The run adapter ended a turn without a TurnEnd.", status=500, type="server_error")
         await self._end_turn(run, turn, end)
@@ -393,21 +440,15 @@ class RunEngine:
                                          "expires_at": None, "required_action": None}, "thread.run.completed", expected)
 
     # -- executors that died --------------------------------------------------------------------
-    async def _beat(self) -> None:
-        """While this process executes runs: heartbeat them (picking up cancels made by other
-        processes) and end the runs of processes that stopped heartbeating."""
-        while self._tasks:
-            await asyncio.sleep(self.heartbeat_interval)
-            if not self._tasks:
-                break  # idle again: nothing to vouch for
-            try:
-                for run_id in await self.app.storage.touch_runs(list(self._tasks)):
-                    self.cancel_execution(run_id)
-                await self.end_orphans()
-            except APIError as exc:  # storage unreachable for a moment: try again at the next beat
-                log.warning("supercompat: run heartbeat failed: %s", exc.message)
-            except Exception:
-                log.exception("supercompat: run heartbeat failed")
+    async def beat(self, sweep: bool) -> None:
+        """Heartbeat the runs executing here (picking up cancels made by other processes); end the
+        runs of processes that stopped heartbeating when ``sweep`` or while busy."""
+        if self._tasks:
+            for run_id in await self.app.storage.touch_runs(list(self._tasks)):
+                self.cancel_execution(run_id)
+            sweep = True
+        if sweep:
+            await self.end_orphans()
 
     async def end_orphans(self, thread_id: str | None = None) -> list[dict[str, Any]]:
         """End the runs whose executor stopped heartbeating (a crashed or killed process): failed, or
@@ -450,14 +491,20 @@ class RunEngine:
 
     async def settle(self, run: dict[str, Any]) -> dict[str, Any]:
         """On access: expire a run past its ``expires_at``; end one whose executor died."""
-        status = run["status"]
-        if status == "requires_action" and (run["expires_at"] or 0) <= time.time():
-            return await self.expire_if_due(run["thread_id"], run["id"], run) or run
-        if status in EXECUTING_RUN_STATUSES and not self.is_executing(run["id"]):
-            for ended in await self.end_orphans(run["thread_id"]):
-                if ended["id"] == run["id"]:
-                    return ended
-        return run
+        return (await self.settle_runs(run["thread_id"], [run]))[0]
+
+    async def settle_runs(self, thread_id: str, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """``settle`` for runs of one thread, as read: one look for the thread's orphans at most."""
+        ended: dict[str, dict[str, Any]] = {}
+        if any(r["status"] in EXECUTING_RUN_STATUSES and not self.is_executing(r["id"]) for r in runs):
+            ended = {r["id"]: r for r in await self.end_orphans(thread_id)}
+        settled = []
+        for run in runs:
+            run = ended.get(run["id"], run)
+            if run["status"] == "requires_action" and (run["expires_at"] or 0) <= time.time():
+                run = await self.expire_if_due(thread_id, run["id"], run) or run
+            settled.append(run)
+        return settled
 
     # -- expiry ---------------------------------------------------------------------------------
     def _schedule_expiry(self, run: dict[str, Any]) -> None:
@@ -496,7 +543,7 @@ class RunEngine:
         if running:
             await asyncio.wait(running, timeout=grace)
         self._shutdown_error = ServerError("The server shut down before the run finished.")
-        for run_id in list(self._turn_tasks):
+        for run_id in list(self._turns):
             self.cancel_execution(run_id)  # the run's task records the failure, closing its turn
         running = [t for t in self._tasks.values() if not t.done()]
         if running:
@@ -510,3 +557,34 @@ class RunEngine:
             if run is not None and run["status"] in EXECUTING_RUN_STATUSES:
                 await self._abandon(run, self._shutdown_error)
         self._unfinished.clear()
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+
+
+async def _beat(engine_ref: weakref.ref[RunEngine]) -> None:
+    """The engine's background work for as long as it exists: ``beat`` every ``heartbeat_interval``
+    while it executes runs, a sweep every ``sweep_interval`` while idle. Holds the engine only while
+    beating, so an App nobody uses any more is collected, and its sweeps stop with it."""
+    last_sweep = time.monotonic()
+    failing = False
+    while (engine := engine_ref()) is not None:
+        pause = min(engine.heartbeat_interval, engine.sweep_interval)
+        del engine
+        await asyncio.sleep(pause)
+        if (engine := engine_ref()) is None:
+            break
+        sweep = time.monotonic() - last_sweep >= engine.sweep_interval
+        try:
+            await engine.beat(sweep)
+            if sweep or engine._tasks:
+                last_sweep = time.monotonic()
+            failing = False
+        except Exception as exc:  # storage unreachable for a moment: try again at the next beat
+            if not failing:  # once per outage, not at every beat of it
+                message = exc.message if isinstance(exc, APIError) else None
+                if message:
+                    log.warning("supercompat: run heartbeat failed: %s", message)
+                else:
+                    log.exception("supercompat: run heartbeat failed")
+            failing = True
+        del engine

@@ -14,8 +14,10 @@ PostgreSQL: a statement is atomic on its own. Lists are index seeks on (parent, 
 from __future__ import annotations
 
 import asyncio
+import functools
+import inspect
 import time
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
@@ -48,6 +50,39 @@ _UNAVAILABLE = "The storage database is unavailable."
 _BUSY = "The storage database is busy: no free connection in time."
 
 
+def _whole(method: Callable[..., Any]) -> Callable[..., Any]:
+    """``method`` run to its end even if its caller is cancelled meanwhile; the cancel is passed on
+    once it has ended. Cut off mid-statement, a pooled connection can be left holding what it had
+    begun: on SQLite an ``UPDATE ... RETURNING`` whose rows were never read keeps the database's
+    write lock until the connection is garbage-collected, and every other write times out."""
+
+    @functools.wraps(method)
+    async def call(*args: Any, **kwargs: Any) -> Any:
+        task = asyncio.ensure_future(method(*args, **kwargs))
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            while not task.done():
+                try:
+                    await asyncio.wait((task,))
+                except asyncio.CancelledError:
+                    pass  # cancelled again: still let the call finish
+            if not task.cancelled():
+                task.exception()  # retrieved: the caller has gone, and the cancel is what it gets
+            raise
+
+    return call
+
+
+def _calls_run_whole(cls: type) -> type:
+    """Every public storage call of ``cls`` made ``_whole``."""
+    for name, method in list(vars(cls).items()):
+        if not name.startswith("_") and inspect.iscoroutinefunction(method):
+            setattr(cls, name, _whole(method))
+    return cls
+
+
+@_calls_run_whole
 class SQLAlchemyStorageAdapter:
     def __init__(self, engine: AsyncEngine, *, owns_engine: bool = True, create_schema: bool = True) -> None:
         self.engine = engine

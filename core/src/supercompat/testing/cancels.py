@@ -1,0 +1,153 @@
+"""Cancels racing runs, for tests of any storage: a slow model, a storage that shows whether a cancel
+ever interrupted one of its writes, and a storm of create/cancel pairs with what must hold after it."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+import time
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..runs.engine import TERMINAL
+from .scripted import Reply, scripted_client_adapter
+
+
+class PacedModel:
+    """The scripted model answering ``words`` words, ``delay`` seconds apart (a whole answer takes as
+    long), so that cancels land before, during and after its turn."""
+
+    def __init__(self, words: int = 10, delay: float = 0.005) -> None:
+        self.text = " ".join(f"w{i}" for i in range(words))
+        self.words, self.delay = words, delay
+        self.scripted = scripted_client_adapter()
+
+    async def chat_completions(self, params: dict[str, Any]) -> dict[str, Any]:
+        self.scripted.script(Reply(text=self.text))
+        await asyncio.sleep(self.words * self.delay)
+        return await self.scripted.chat_completions(params)
+
+    async def chat_completions_stream(self, params: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        self.scripted.script(Reply(text=self.text))
+        async for chunk in self.scripted.chat_completions_stream(params):
+            await asyncio.sleep(self.delay)
+            yield chunk
+
+    async def list_models(self) -> list[dict[str, Any]]:
+        return []
+
+
+_WRITES = ("create_", "update_", "delete_", "touch_runs")
+
+
+class WatchedWrites:
+    """A storage adapter passing every call on to ``inner``, each write after a ``pause`` (a window
+    for a cancel to land in). ``interrupted`` names the writes a cancel broke off; ``writing`` is set
+    while one named ``pause_on`` (e.g. ``"create_message"``) is pending."""
+
+    def __init__(self, inner: Any, pause: float = 0.0, pause_on: str | None = None) -> None:
+        self.inner, self.pause, self.pause_on = inner, pause, pause_on
+        self.interrupted: list[str] = []
+        self.writing = threading.Event()
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.inner, name)
+        if not name.startswith(_WRITES):
+            return method
+
+        async def write(*args: Any, **kwargs: Any) -> Any:
+            watched = self.pause_on in (None, name)
+            try:
+                if watched:
+                    self.writing.set()
+                    await asyncio.sleep(self.pause)
+                return await method(*args, **kwargs)
+            except asyncio.CancelledError:
+                self.interrupted.append(name)
+                raise
+            finally:
+                if watched:
+                    self.writing.clear()
+
+        return write
+
+
+@dataclass
+class StormReport:
+    runs: list[tuple[str, str]] = field(default_factory=list)  # (thread id, run id)
+    probe_seconds: list[float] = field(default_factory=list)
+    probe_errors: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def cancel_storm(client: Any, assistant_id: str, *, pairs: int, concurrency: int, seed: int = 0) -> StormReport:
+    """``pairs`` runs, each cancelled 0-50 ms after it was created, ``concurrency`` at a time (each on
+    a thread of its own); meanwhile a probe creates a thread every 50 ms and times it."""
+    report = StormReport()
+    done = threading.Event()
+
+    def probe() -> None:
+        while not done.is_set():
+            t0 = time.perf_counter()
+            try:
+                client.beta.threads.create()
+            except Exception as exc:
+                report.probe_errors.append(f"{type(exc).__name__}: {exc}")
+            report.probe_seconds.append(time.perf_counter() - t0)
+            done.wait(0.05)
+
+    def pair(index: int) -> None:
+        rng = random.Random(seed * 100_000 + index)
+        try:
+            thread = client.beta.threads.create(messages=[{"role": "user", "content": "hello"}])
+            run = client.beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant_id,
+                                                  stream=False)
+            report.runs.append((thread.id, run.id))
+            time.sleep(rng.random() * 0.05)
+            client.beta.threads.runs.cancel(run.id, thread_id=thread.id)
+        except Exception as exc:
+            if "Cannot cancel run with status" not in str(exc):  # it had ended already: fine
+                report.errors.append(f"{type(exc).__name__}: {exc}")
+
+    prober = threading.Thread(target=probe, daemon=True)
+    prober.start()
+    try:
+        with ThreadPoolExecutor(concurrency) as pool:
+            list(pool.map(pair, range(pairs)))
+    finally:
+        done.set()
+        prober.join(timeout=30)
+    return report
+
+
+def not_ended(client: Any, runs: list[tuple[str, str]], timeout: float = 30.0) -> list[tuple[str, str]]:
+    """The runs still not terminal after waiting up to ``timeout`` seconds in all."""
+    deadline = time.monotonic() + timeout
+    pending = list(runs)
+    while pending and time.monotonic() < deadline:
+        pending = [(t, r) for t, r in pending
+                   if client.beta.threads.runs.retrieve(r, thread_id=t).status not in TERMINAL]
+        if pending:
+            time.sleep(0.05)
+    return pending
+
+
+def dangling_steps(client: Any, runs: list[tuple[str, str]]) -> list[str]:
+    """``message_creation`` steps whose message is missing or still in progress, as readable lines."""
+    found = []
+    for thread_id, run_id in runs:
+        for step in client.beta.threads.runs.steps.list(run_id, thread_id=thread_id, limit=100).data:
+            if step.type != "message_creation":
+                continue
+            message_id = step.step_details.message_creation.message_id
+            try:
+                message = client.beta.threads.messages.retrieve(message_id, thread_id=thread_id)
+            except Exception as exc:
+                found.append(f"{run_id}: step {step.id} ({step.status}) names {message_id}: {type(exc).__name__}")
+                continue
+            if message.status == "in_progress":
+                found.append(f"{run_id}: step {step.id} ({step.status}): message {message_id} still in progress")
+    return found

@@ -1,0 +1,90 @@
+"""Cancels racing a run's turn: a cancel never breaks off a storage write, leaves no step without its
+message, and a storm of them leaves every run ended and the storage answering."""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import pytest
+
+from test_orphans import dead_process_run, process
+
+from supercompat import supercompat
+from supercompat._loop import run_sync
+from supercompat.storage import memory_storage_adapter
+from supercompat.testing import app_of
+from supercompat.testing.cancels import (PacedModel, WatchedWrites, cancel_storm, dangling_steps,
+                                         not_ended)
+
+
+@pytest.mark.parametrize("write", ["create_step", "create_message"])
+def test_a_cancel_never_interrupts_a_storage_write(write):
+    store = WatchedWrites(memory_storage_adapter(), pause=0.5, pause_on=write)
+    client = supercompat(client_adapter=PacedModel(words=5, delay=0.05), storage_adapter=store, max_retries=0)
+    a = client.beta.assistants.create(model="m")
+    for _ in range(2):
+        t = client.beta.threads.create(messages=[{"role": "user", "content": "hi"}])
+        run = client.beta.threads.runs.create(thread_id=t.id, assistant_id=a.id)
+        assert store.writing.wait(5), "the run never wrote its message"
+        client.beta.threads.runs.cancel(run.id, thread_id=t.id)  # lands while the write is pending
+        assert not not_ended(client, [(t.id, run.id)], timeout=10)
+        assert client.beta.threads.runs.retrieve(run.id, thread_id=t.id).status == "cancelled"
+        assert store.interrupted == []
+        assert dangling_steps(client, [(t.id, run.id)]) == []
+        [step] = client.beta.threads.runs.steps.list(run.id, thread_id=t.id).data
+        assert step.status == "cancelled"
+        message = client.beta.threads.messages.retrieve(step.step_details.message_creation.message_id,
+                                                        thread_id=t.id)
+        assert message.status == "incomplete" and message.incomplete_details.reason == "run_cancelled"
+
+
+@pytest.mark.parametrize("concurrency,pairs", [(1, 40), (5, 100), (20, 200)])
+def test_a_cancel_storm_ends_every_run(concurrency, pairs):
+    client = supercompat(client_adapter=PacedModel(words=10, delay=0.005), storage_adapter=memory_storage_adapter(),
+                         max_retries=0)
+    a = client.beta.assistants.create(model="m")
+    report = cancel_storm(client, a.id, pairs=pairs, concurrency=concurrency)
+    assert report.errors == [] and report.probe_errors == []
+    assert len(report.runs) == pairs
+    assert not_ended(client, report.runs) == []
+    assert dangling_steps(client, report.runs) == []
+    # Generous: a probe is normally answered in milliseconds; this only catches a storage stuck for good.
+    assert max(report.probe_seconds) < 5
+    print(f"probe p50 {statistics.median(report.probe_seconds) * 1000:.1f} ms, "
+          f"max {max(report.probe_seconds) * 1000:.1f} ms over {len(report.probe_seconds)} probes")
+
+
+def test_an_idle_process_ends_orphans_nobody_reads():
+    store = memory_storage_adapter()
+    idle = process(store)
+    app_of(idle).engine.sweep_interval = 0.05
+    idle.beta.assistants.list()  # the App has served once, and does nothing since
+    run = run_sync(dead_process_run(store))
+    deadline = time.monotonic() + 10
+    while run_sync(store.get_run(run["thread_id"], run["id"]))["status"] != "failed":
+        assert time.monotonic() < deadline, "the idle process never ended the orphan"
+        time.sleep(0.05)
+
+
+def test_runs_list_ends_the_orphans_it_shows():
+    store = memory_storage_adapter()
+    client = process(store)
+    run = run_sync(dead_process_run(store))
+    time.sleep(0.6)  # past orphan_after
+    [listed] = client.beta.threads.runs.list(thread_id=run["thread_id"]).data
+    assert listed.status == "failed" and "stopped" in listed.last_error.message
+
+
+def test_the_sweep_starts_with_the_first_request_and_stops_with_aclose():
+    client = supercompat(storage_adapter=memory_storage_adapter(), max_retries=0)
+    engine = app_of(client).engine
+    assert engine._heartbeat is None  # nothing runs in the background before the App is used
+    client.beta.assistants.list()
+    sweep = engine._heartbeat
+    assert sweep is not None and not sweep.done()
+    run_sync(app_of(client).aclose(grace=0))
+    deadline = time.monotonic() + 5
+    while not sweep.done():
+        assert time.monotonic() < deadline, "the sweep outlived aclose()"
+        time.sleep(0.01)

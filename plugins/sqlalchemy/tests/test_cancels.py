@@ -1,0 +1,94 @@
+"""Cancels on SQL storage: a storage call cut off by a cancel leaves no lock or transaction behind,
+and a storm of runs cancelled mid-turn leaves every run ended and the database writable."""
+
+import asyncio
+import sqlite3
+import statistics
+
+import pytest
+import sqlalchemy as sa
+
+from supercompat import supercompat
+from supercompat._loop import run_sync
+from supercompat.testing.cancels import PacedModel, WatchedWrites, cancel_storm, dangling_steps, not_ended
+from supercompat.testing.storage import make_message, make_thread
+from supercompat_sqlalchemy import sqlalchemy_storage_adapter
+from supercompat_sqlalchemy.testing import empty
+
+
+def assert_sqlite_unlocked(url):
+    """An outside writer (the sqlite3 module, not our pool) takes the write lock at once."""
+    if not url.startswith("sqlite"):
+        return
+    outside = sqlite3.connect(sa.make_url(url).database, timeout=1, isolation_level=None)
+    try:
+        outside.execute("BEGIN IMMEDIATE")
+        outside.execute("ROLLBACK")
+    finally:
+        outside.close()
+
+
+async def test_a_cancelled_storage_call_leaves_no_lock(database_url, storage):
+    thread = make_thread()
+    await storage.create_thread(thread, [])
+    message = await storage.create_message(make_message(thread["id"]))
+    for i in range(150):
+        call = asyncio.ensure_future(storage.update_message(thread["id"], message["id"], {"metadata": {"i": str(i)}}))
+        await asyncio.sleep((i % 30) * 0.0001)  # lands before, in and after the statement
+        call.cancel()
+        try:
+            await call
+        except asyncio.CancelledError:
+            pass
+        # The next write isn't kept waiting by what the cancelled one left (SQLite waits up to 30 s).
+        done = await asyncio.wait_for(storage.update_message(thread["id"], message["id"], {"metadata": {"ok": "1"}}), 5)
+        assert done["metadata"] == {"ok": "1"}
+    assert_sqlite_unlocked(database_url)
+
+
+@pytest.fixture
+def client_of(database_url):
+    """supercompat clients over the session's database, emptied first; their storage closed at the end."""
+    asyncio.run(empty(database_url))
+    storages = []
+
+    def make(store, model):
+        storages.append(store)
+        return supercompat(client_adapter=model, storage_adapter=store, max_retries=0)
+
+    yield make
+    for store in storages:
+        run_sync(store.close())
+
+
+def test_a_cancel_never_interrupts_a_storage_write(database_url, client_of):
+    store = WatchedWrites(sqlalchemy_storage_adapter(database_url), pause=0.5, pause_on="create_message")
+    client = client_of(store, PacedModel(words=5, delay=0.05))
+    a = client.beta.assistants.create(model="m")
+    t = client.beta.threads.create(messages=[{"role": "user", "content": "hi"}])
+    run = client.beta.threads.runs.create(thread_id=t.id, assistant_id=a.id)
+    assert store.writing.wait(5), "the run never wrote its message"
+    client.beta.threads.runs.cancel(run.id, thread_id=t.id)  # lands while the message is being written
+    assert not_ended(client, [(t.id, run.id)], timeout=10) == []
+    assert client.beta.threads.runs.retrieve(run.id, thread_id=t.id).status == "cancelled"
+    assert store.interrupted == []
+    assert dangling_steps(client, [(t.id, run.id)]) == []
+    [message] = client.beta.threads.messages.list(t.id, run_id=run.id).data
+    assert message.status == "incomplete" and message.incomplete_details.reason == "run_cancelled"
+
+
+@pytest.mark.parametrize("concurrency,pairs", [(1, 30), (5, 60), (20, 120)])
+def test_a_cancel_storm_ends_every_run(database_url, client_of, concurrency, pairs):
+    # A model quick enough that cancels land as often in the turn's writes as in its stream.
+    client = client_of(sqlalchemy_storage_adapter(database_url), PacedModel(words=6, delay=0.002))
+    a = client.beta.assistants.create(model="m")
+    report = cancel_storm(client, a.id, pairs=pairs, concurrency=concurrency)
+    assert report.errors == [] and report.probe_errors == []
+    assert len(report.runs) == pairs
+    assert not_ended(client, report.runs) == []
+    assert dangling_steps(client, report.runs) == []
+    # Generous: a probe is answered in milliseconds; this catches a database locked for good, not speed.
+    assert max(report.probe_seconds) < 5
+    print(f"probe p50 {statistics.median(report.probe_seconds) * 1000:.1f} ms, "
+          f"max {max(report.probe_seconds) * 1000:.1f} ms over {len(report.probe_seconds)} probes")
+    assert_sqlite_unlocked(database_url)
