@@ -4,6 +4,7 @@ on the parent's loop) are the parent's; the child opens its own, and both go on 
 import openai
 import pytest
 from supercompat import supercompat
+from supercompat._loop import run_sync
 from supercompat.testing.forking import in_forked_child
 from supercompat_openai import openai_client_adapter
 
@@ -21,8 +22,14 @@ def test_the_provider_client_works_in_the_child_and_the_parent(fake, kind):
         options["http_client"] = openai.DefaultHttpxClient()
     provider = (openai.AsyncOpenAI if kind == "async" else openai.OpenAI)(**options)
     client = supercompat(client_adapter=openai_client_adapter(openai=provider), max_retries=0)
-    assistant = client.beta.assistants.create(model="fake-model")
-    assert completed_run(client, assistant.id) == "completed"  # a connection kept alive in the pool
+    try:
+        assistant = client.beta.assistants.create(model="fake-model")
+        assert completed_run(client, assistant.id) == "completed"  # a connection kept alive in the pool
 
-    assert in_forked_child(lambda: [completed_run(client, assistant.id) for _ in range(2)]) == ["completed"] * 2
-    assert completed_run(client, assistant.id) == "completed"
+        assert in_forked_child(lambda: [completed_run(client, assistant.id) for _ in range(2)]) == ["completed"] * 2
+        assert completed_run(client, assistant.id) == "completed"
+    finally:  # the provider client is the test's to close, an async one on the loop its connections live on
+        if kind == "async":
+            run_sync(provider.close())
+        else:
+            provider.close()
