@@ -47,7 +47,7 @@ async def test_assistant_delete(client):
     assert (deleted.id, deleted.object, deleted.deleted) == (a.id, "assistant.deleted", True)
     with pytest.raises(openai.NotFoundError) as info:
         await call(client.beta.assistants.retrieve(a.id))
-    assert info.value.message == f"Error code: 404 - No assistant found with id '{a.id}'."
+    assert info.value.body["message"] == f"No assistant found with id '{a.id}'."
     assert info.value.body["type"] == "invalid_request_error"
 
 

@@ -222,10 +222,10 @@ async def test_active_run_blocks_runs_and_messages(kind):
     assert run.status == "requires_action"
     with pytest.raises(openai.BadRequestError) as info:
         await call(client.beta.threads.runs.create(thread_id=t.id, assistant_id=a.id))
-    assert info.value.message == f"Error code: 400 - Thread {t.id} already has an active run {run.id}."
+    assert info.value.body["message"] == f"Thread {t.id} already has an active run {run.id}."
     with pytest.raises(openai.BadRequestError) as info:
         await call(client.beta.threads.messages.create(t.id, role="user", content="more"))
-    assert info.value.message == f"Error code: 400 - Can't add messages to {t.id} while a run {run.id} is active."
+    assert info.value.body["message"] == f"Can't add messages to {t.id} while a run {run.id} is active."
 
 
 async def test_cancel_a_run_waiting_for_tools(kind):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import openai
 
+from ._loop import keep_inherited
 from .app import App
 from .hookspecs import hookimpl
 from .transport import SupercompatTransport
@@ -16,7 +18,31 @@ API_KEY = "supercompat"
 __version__ = "0.1.0"
 
 
+# The first openai release on httpx2, whose transports SupercompatTransport implements. Older ones (1.x,
+# 2.x) speak httpx: every request would fail deep inside the SDK.
+OPENAI_FLOOR = (3, 0, 0)
+
+
+def check_openai_version(version: str) -> None:
+    """Raise ConfigError unless openai ``version`` can carry an in-process client."""
+    from .errors import ConfigError
+
+    parts = []
+    for part in version.split(".")[:3]:
+        digits = "".join(itertools.takewhile(str.isdigit, part))
+        parts.append(int(digits or 0))
+        if digits != part:
+            break  # "3.1.0rc1" -> (3, 1, 0)
+    if tuple(parts) < OPENAI_FLOOR:
+        floor = ".".join(map(str, OPENAI_FLOOR))
+        raise ConfigError(
+            f"supercompat's in-process clients need openai>={floor}, and openai {version} is installed: "
+            f"pip install 'openai>={floor}'. Server mode (`supercompat serve`) works with every openai "
+            f"version, in any language: point the client's base_url at the server instead.")
+
+
 def _app(client_adapter: Any, storage_adapter: Any, run_adapter: Any) -> App:
+    check_openai_version(openai.__version__)
     return App(client_adapter=client_adapter, storage_adapter=storage_adapter, run_adapter=run_adapter)
 
 
@@ -54,5 +80,5 @@ def async_from_config(path: Any = None, **openai_options: Any) -> openai.AsyncOp
     return async_supercompat(**load_adapters(path), **openai_options)
 
 
-__all__ = ["App", "SupercompatTransport", "async_from_config", "async_supercompat", "from_config",
-           "hookimpl", "supercompat"]
+__all__ = ["App", "OPENAI_FLOOR", "SupercompatTransport", "async_from_config", "async_supercompat",
+           "check_openai_version", "from_config", "hookimpl", "keep_inherited", "supercompat"]

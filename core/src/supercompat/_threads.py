@@ -6,10 +6,13 @@ The engine is async; a sync SDK call would block its event loop, so it runs in a
 from __future__ import annotations
 
 import asyncio
-import threading
+import contextvars
 import queue
+import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, TypeVar
+
+from . import _loop
 
 T = TypeVar("T")
 
@@ -23,14 +26,14 @@ class _DaemonThreads:
     are joined at exit, so one blocked provider read would hold the process open."""
 
     def __init__(self) -> None:
-        self._idle: queue.SimpleQueue[queue.SimpleQueue[Callable[[], None]]] = queue.SimpleQueue()
+        self._idle: queue.SimpleQueue[queue.SimpleQueue[Callable[[], None]]] = _os_queue()
 
     def submit(self, fn: Callable[[], None]) -> None:
         try:
             inbox = self._idle.get_nowait()
         except queue.Empty:
-            inbox = queue.SimpleQueue()
-            threading.Thread(target=self._work, args=(inbox,), name="supercompat-stream", daemon=True).start()
+            inbox = _os_queue()
+            _loop.start_os_thread(lambda: self._work(inbox), "supercompat-stream")
         inbox.put(fn)
 
     def _work(self, inbox: queue.SimpleQueue[Callable[[], None]]) -> None:
@@ -38,13 +41,48 @@ class _DaemonThreads:
             inbox.get()()
             self._idle.put(inbox)
 
+    def after_fork(self) -> None:
+        # The idle inboxes belong to threads that a forked child doesn't have.
+        _loop.keep_inherited(self._idle)
+        self._idle = _os_queue()
+
+
+def _os_queue() -> Any:
+    """A queue that blocks the OS thread that waits on it: Python's, even under gevent (see _loop)."""
+    return _loop.unpatched("queue", "SimpleQueue")()
+
 
 _stream_threads = _DaemonThreads()
+_loop.renew_after_fork(_stream_threads)
 
 
 async def call_in_thread(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """``fn(*args, **kwargs)`` in a worker thread. Cancelling the await does not stop ``fn``."""
-    return await asyncio.to_thread(fn, *args, **kwargs)
+    if not _loop.gevent_patched():
+        return await asyncio.to_thread(fn, *args, **kwargs)
+    # Under gevent, the default executor's "threads" are greenlets of the core loop's thread, which
+    # never yields to a gevent hub: they would never run. The stream threads are OS threads.
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[T] = loop.create_future()
+    context = contextvars.copy_context()
+
+    def settle(outcome: tuple[bool, Any]) -> None:
+        if not done.done():
+            ok, value = outcome
+            done.set_result(value) if ok else done.set_exception(value)
+
+    def work() -> None:
+        try:
+            outcome: tuple[bool, Any] = (True, context.run(fn, *args, **kwargs))
+        except BaseException as exc:
+            outcome = (False, exc)
+        try:
+            loop.call_soon_threadsafe(settle, outcome)
+        except RuntimeError:  # the loop is closed: nobody is waiting any more
+            pass
+
+    _stream_threads.submit(work)
+    return await done
 
 
 def _close(iterator: Any) -> None:
@@ -70,7 +108,9 @@ async def iterate_in_thread(make_iterator: Callable[[], Iterator[T]], *,
     """
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[tuple[int, Any]] = asyncio.Queue()
-    slots = threading.Semaphore(buffer)  # backpressure: the worker never runs far ahead
+    slots = _os_queue()  # backpressure (a token per item the worker may read ahead): it never runs far ahead
+    for _ in range(buffer):
+        slots.put(None)
     stop = threading.Event()
 
     def send(kind: int, value: Any) -> None:
@@ -85,7 +125,7 @@ async def iterate_in_thread(make_iterator: Callable[[], Iterator[T]], *,
             iterator = make_iterator()
             items = iter(iterator)
             while True:
-                slots.acquire()
+                slots.get()
                 if stop.is_set():
                     return
                 try:
@@ -106,7 +146,7 @@ async def iterate_in_thread(make_iterator: Callable[[], Iterator[T]], *,
         while True:
             kind, value = await queue.get()
             if kind == _ITEM:
-                slots.release()
+                slots.put(None)
                 yield value
             elif kind == _END:
                 return
@@ -114,4 +154,4 @@ async def iterate_in_thread(make_iterator: Callable[[], Iterator[T]], *,
                 raise value
     finally:
         stop.set()
-        slots.release()  # wake the worker if it is waiting for a free slot
+        slots.put(None)  # wake the worker if it is waiting for a free slot

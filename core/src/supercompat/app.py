@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import _loop
 from .api import build_router
 from .errors import APIError
 from .router import Request, Response, request_id
@@ -29,6 +30,27 @@ class App:
         self.router = _router
         self.engine = RunEngine(self)
         self.closing = False
+        _loop.renew_after_fork(self)
+
+    def ready_to_fork(self) -> bool:
+        """Whether no adapter has an operation in flight that a forked child would inherit half-done
+        (adapters opt in with a ``ready_to_fork()`` of their own)."""
+        for adapter in (self.storage, self.client, self.run_adapter):
+            ready = getattr(adapter, "ready_to_fork", None)
+            if ready is not None and not ready():
+                return False
+        return True
+
+    def after_fork(self) -> None:
+        """In a process forked from this one (gunicorn --preload, Celery prefork, multiprocessing):
+        the engine and every adapter drop what is bound to the parent's loop or shared with it
+        (connections) and start afresh; the parent's own are left alone for the parent. Adapters opt in
+        with an ``after_fork()`` method of their own, which must only drop state (it may run twice)."""
+        self.engine.after_fork()
+        for adapter in (self.storage, self.client, self.run_adapter):
+            after_fork = getattr(adapter, "after_fork", None)
+            if after_fork is not None:
+                after_fork()
 
     async def handle(self, request: Request) -> Response:
         if self.closing:

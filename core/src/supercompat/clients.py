@@ -12,7 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field
 # plugins depend on a public name).
 from ._threads import call_in_thread, iterate_in_thread
 
-__all__ = ["ClientAdapter", "ClientOptions", "map_model", "call_in_thread", "iterate_in_thread", "on_core_loop"]
+__all__ = ["ClientAdapter", "ClientOptions", "map_model", "call_in_thread", "forget_pooled_connections",
+           "iterate_in_thread", "on_core_loop"]
 
 
 @runtime_checkable
@@ -22,7 +23,11 @@ class ClientAdapter(Protocol):
     :class:`supercompat.errors.APIError` with the OpenAI status that matches.
 
     An adapter that created its provider client (from configuration) also defines
-    ``async def aclose()``, called when the App closes; a client passed in stays the caller's."""
+    ``async def aclose()``, called when the App closes; a client passed in stays the caller's.
+
+    An adapter that keeps connections or loop-bound objects defines ``after_fork()``: the App calls it
+    in a forked child, where it drops them (unclosed: they are the parent's) so the child opens its own;
+    see :func:`forget_pooled_connections`."""
 
     async def chat_completions(self, params: dict[str, Any]) -> dict[str, Any]: ...
 
@@ -55,3 +60,21 @@ def on_core_loop() -> bool:
         return asyncio.get_running_loop() is _loop._loop
     except RuntimeError:
         return False
+
+
+def forget_pooled_connections(http_client: Any) -> None:
+    """For an adapter's ``after_fork()``: an httpx2 client's pooled keep-alive connections (a provider
+    SDK's) are sockets the parent goes on using, and a TLS stream that two processes write to is garbage
+    to both. The child keeps them unused and unclosed, and opens its own. A no-op for anything else."""
+    from ._loop import keep_inherited
+
+    transports = [getattr(http_client, "_transport", None), *getattr(http_client, "_mounts", {}).values()]
+    for transport in transports:
+        pool = getattr(transport, "_pool", None)
+        if not isinstance(getattr(pool, "_connections", None), list):
+            continue
+        keep_inherited(pool._connections, getattr(pool, "_requests", None))
+        pool._connections, pool._requests = [], []
+        lock = getattr(pool, "_optional_thread_lock", None)
+        if lock is not None:  # may have been held, at the fork, by a thread the child doesn't have
+            pool._optional_thread_lock = type(lock)()

@@ -57,34 +57,61 @@ async def _pump(chunks: AsyncIterator[bytes], deliver: Any) -> None:
             await aclose()
 
 
+def _read_timeout(request: httpx2.Request) -> float | None:
+    """httpx2's read timeout for ``request`` (None: wait for ever). Over a network it bounds the wait for
+    the response and then for each chunk of its body; here too. (No connection, no pool, no write to
+    wait for: the other timeouts have nothing to bound in process.)"""
+    timeout = request.extensions.get("timeout")
+    return timeout.get("read") if isinstance(timeout, dict) else None
+
+
+def _read_timed_out(request: httpx2.Request, timeout: float | None) -> httpx2.ReadTimeout:
+    return httpx2.ReadTimeout(f"supercompat did not answer within the read timeout ({timeout:g} s)",
+                              request=request)
+
+
 class _Pumped:
     """A response body fed from the core loop. The pump starts within the request's own call to the
     core loop (see ``SupercompatTransport._serve``), so a stream's first events are already waiting
     when the caller gets its response, without a second trip to the loop."""
 
     _task: asyncio.Task[None] | None = None
+    _abandoned = False
 
     def _deliver(self, item: Any) -> None:
         raise NotImplementedError
 
     def start(self, chunks: AsyncIterator[bytes]) -> None:  # on the core loop
-        self._task = asyncio.get_running_loop().create_task(_pump(chunks, self._deliver))
+        loop = asyncio.get_running_loop()
+        self._task = loop.create_task(_pump(chunks, self._deliver))
+        if self._abandoned:  # the caller gave up before the response came: close the stream at once
+            loop.call_soon(self._task.cancel)  # after the pump's first step, so its cleanup runs
 
     def _stop(self) -> None:  # from any thread
         task = self._task
         if task is not None:
             task.get_loop().call_soon_threadsafe(task.cancel)
 
+    def abandon(self) -> None:  # from any thread: nobody will read this body, now or when it comes
+        self._abandoned = True
+        self._stop()
+
 
 class _SyncStream(_Pumped, httpx2.SyncByteStream):
-    def __init__(self) -> None:
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    def __init__(self, request: httpx2.Request) -> None:
+        self._queue = _loop.caller_queue()
         self._deliver = self._queue.put  # type: ignore[method-assign]
+        self._request = request
 
     def __iter__(self) -> Iterator[bytes]:
         get = self._queue.get
+        timeout = _read_timeout(self._request)
         while True:
-            item = get()
+            try:
+                item = get(timeout=timeout)
+            except queue.Empty:
+                self.close()  # as a client that times out drops the connection: the stream stops
+                raise _read_timed_out(self._request, timeout) from None
             if item is _END:
                 return
             if isinstance(item, _Failure):
@@ -100,7 +127,8 @@ class _AsyncStream(_Pumped, httpx2.AsyncByteStream):
     per burst, not once per chunk: a run's events come in bursts, and each wake-up is a write to the
     loop's self-pipe and a hand-over of the GIL between the two threads."""
 
-    def __init__(self) -> None:
+    def __init__(self, request: httpx2.Request) -> None:
+        self._request = request
         self._caller = asyncio.get_running_loop()
         self._items: deque[Any] = deque()
         self._waiter: asyncio.Future[None] | None = None
@@ -124,6 +152,7 @@ class _AsyncStream(_Pumped, httpx2.AsyncByteStream):
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         items = self._items
+        timeout = _read_timeout(self._request)
         while True:
             while items:
                 item = items.popleft()
@@ -134,7 +163,11 @@ class _AsyncStream(_Pumped, httpx2.AsyncByteStream):
                 yield item
             self._waiter = asyncio.get_running_loop().create_future()
             if not items:  # else an item arrived meanwhile, its wake-up still on its way
-                await self._waiter
+                try:
+                    await asyncio.wait_for(self._waiter, timeout)
+                except TimeoutError:
+                    self._stop()  # as a client that times out drops the connection: the stream stops
+                    raise _read_timed_out(self._request, timeout) from None
 
     async def aclose(self) -> None:
         self._stop()
@@ -159,14 +192,28 @@ class SupercompatTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
             body.start(resp.stream)
         return resp
 
+    # When the caller's read timeout passes first, it gets httpx2.ReadTimeout (the SDK retries, then
+    # raises APITimeoutError), and the request is left to finish unwatched, as the server leaves a request
+    # whose client hung up: a run it created goes on; a stream it opened is closed, which stops a
+    # provider stream (and only unsubscribes from a run's events).
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
-        body = _SyncStream()
-        resp = _loop.run_sync(self._serve(_to_request(request, request.read()), body))
+        body = _SyncStream(request)
+        timeout = _read_timeout(request)
+        try:
+            resp = _loop.run_sync(self._serve(_to_request(request, request.read()), body), timeout)
+        except _loop.Unanswered:
+            body.abandon()
+            raise _read_timed_out(request, timeout) from None
         return _to_response(resp, body if resp.stream is not None else None, request)
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        body = _AsyncStream()
-        resp = await _loop.run_async(self._serve(_to_request(request, await request.aread()), body))
+        body = _AsyncStream(request)
+        timeout = _read_timeout(request)
+        try:
+            resp = await _loop.run_async(self._serve(_to_request(request, await request.aread()), body), timeout)
+        except _loop.Unanswered:
+            body.abandon()
+            raise _read_timed_out(request, timeout) from None
         return _to_response(resp, body if resp.stream is not None else None, request)
 
     def close(self) -> None:

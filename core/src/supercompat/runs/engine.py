@@ -15,6 +15,7 @@ import weakref
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
+from .. import _loop
 from ..errors import APIError, ServerError, redacted
 from ..ids import new_id
 from ..router import SSE_DONE, sse
@@ -92,6 +93,10 @@ class RunEngine:
         self.heartbeat_interval = HEARTBEAT_INTERVAL
         self.orphan_after = ORPHAN_AFTER
         self.sweep_interval = SWEEP_INTERVAL
+        self._start_afresh()
+
+    def _start_afresh(self) -> None:
+        """The state of the runs this process executes, all of it bound to the loop they run on."""
         self._heartbeat: asyncio.Task[None] | None = None
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._subscribers: dict[str, list[asyncio.Queue[Any]]] = {}
@@ -100,6 +105,12 @@ class RunEngine:
         # Runs started here that haven't reached a terminal status: what shutdown() must settle.
         self._unfinished: dict[str, str] = {}  # run id -> thread id
         self._shutdown_error: APIError | None = None
+
+    def after_fork(self) -> None:
+        """In a forked child: the runs executing at the fork are the parent's, which goes on executing
+        and heartbeating them; the child executes none (its tasks would belong to a loop it doesn't run)."""
+        _loop.keep_inherited(self._heartbeat, self._tasks, self._turns, self._changed, self._subscribers)
+        self._start_afresh()
 
     # -- fan-out ------------------------------------------------------------------------------
     def _publish(self, run_id: str, event: str, data: Any) -> None:

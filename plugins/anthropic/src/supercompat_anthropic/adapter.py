@@ -8,7 +8,7 @@ from contextlib import aclosing, contextmanager
 from typing import Any
 
 import anthropic
-from supercompat.clients import call_in_thread, iterate_in_thread, map_model
+from supercompat.clients import call_in_thread, forget_pooled_connections, iterate_in_thread, map_model
 from supercompat.errors import APIError, BadGateway, provider_timeout, provider_unreachable
 
 from .translate import StreamTranslator, chat_completion, messages_request
@@ -50,6 +50,10 @@ class AnthropicClientAdapter:
         self.model_map = dict(model_map or {})
         self.max_tokens = max_tokens
         self._owns_client = owns_client
+
+    def after_fork(self) -> None:
+        """In a forked child (called by the App): the SDK client's pooled connections are the parent's."""
+        forget_pooled_connections(self.client._client)
 
     def _body(self, params: dict[str, Any], stream: bool) -> dict[str, Any]:
         return messages_request(params, model=map_model(self.model_map, params["model"]),

@@ -14,7 +14,7 @@ import pydantic
 from google import genai
 from google.genai import errors, types
 from google.genai.client import AsyncClient
-from supercompat.clients import call_in_thread, iterate_in_thread, map_model
+from supercompat.clients import call_in_thread, forget_pooled_connections, iterate_in_thread, map_model
 from supercompat.errors import APIError, BadGateway, provider_error_type, provider_timeout, provider_unreachable
 
 from .translate import Turn, invalid, to_gemini
@@ -45,6 +45,12 @@ class GoogleClientAdapter:
         self.model_map = dict(model_map or {})
         self._owns_client = owns_client
         self._calls: OrderedDict[str, dict[str, Any]] = OrderedDict()
+
+    def after_fork(self) -> None:
+        """In a forked child (called by the App): the SDK client's pooled connections are the parent's."""
+        api = getattr(self.client, "_api_client", None)
+        for http_client in (getattr(api, "_httpx_client", None), getattr(api, "_async_httpx_client", None)):
+            forget_pooled_connections(http_client)
 
     def _remember(self, call_id: str, gemini: dict[str, Any]) -> None:
         self._calls[call_id] = gemini

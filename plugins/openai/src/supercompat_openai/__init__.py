@@ -14,11 +14,13 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import aclosing, contextmanager
 from typing import Any
 
-# Core already imports openai, so importing it here costs nothing extra.
+# Core already imports openai (and httpx2), so importing it here costs nothing extra.
+import httpx2
 import openai
 from openai._base_client import AsyncHttpxClientWrapper, SyncHttpxClientWrapper
-from supercompat import hookimpl
-from supercompat.clients import ClientOptions, call_in_thread, iterate_in_thread, map_model, on_core_loop
+from supercompat import hookimpl, keep_inherited
+from supercompat.clients import (ClientOptions, call_in_thread, forget_pooled_connections, iterate_in_thread,
+                                 map_model, on_core_loop)
 from supercompat.errors import (APIError, BadGateway, ConfigError, provider_error_type, provider_timeout,
                                provider_unreachable)
 
@@ -122,6 +124,15 @@ class OpenAIClientAdapter:
             raise BadGateway("The model provider did not answer with a model list.")
         return page["data"]
 
+    def after_fork(self) -> None:
+        """In a forked child (called by the App): the async twin belongs to the parent's loop, and the
+        SDK client's pooled connections are the parent's sockets; the child makes its own."""
+        if self._twin is not None:
+            self._twin_finalizer.detach()
+            keep_inherited(self._twin)
+            self._twin = None
+        forget_pooled_connections(self.client._client)
+
     async def aclose(self) -> None:
         """Close the SDK client if this adapter created it (from configuration); a client passed in
         by the caller stays the caller's to close. The async twin is ours."""
@@ -197,6 +208,10 @@ def _provider_errors() -> Iterator[None]:
                        param=exc.param) from exc
     except json.JSONDecodeError as exc:
         raise BadGateway(f"The model provider sent a response that is not valid JSON: {exc}") from exc
+    except httpx2.TimeoutException as exc:  # older openai releases let a stream's transport errors through
+        raise provider_timeout() from exc
+    except httpx2.TransportError as exc:
+        raise provider_unreachable(exc) from exc
 
 
 

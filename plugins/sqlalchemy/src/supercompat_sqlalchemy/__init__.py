@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from supercompat import hookimpl
+from supercompat import _loop, hookimpl
 from supercompat.errors import ConfigError
 
 from .adapter import SQLAlchemyStorageAdapter, StorageUnavailable
@@ -104,11 +104,36 @@ def create_engine(url: str | sa.URL, *, pool_size: int | None = None, max_overfl
     except (sa.exc.ArgumentError, TypeError) as exc:
         raise ConfigError(f"Can't open {parsed.render_as_string(hide_password=True)}: {exc}") from exc
     if backend == "sqlite":
+        sa.event.listen(engine.sync_engine, "do_connect", _aiosqlite_on_os_threads)
         sa.event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         sa.event.listen(engine.sync_engine, "begin", _sqlite_begin)
     elif ping and pool_pre_ping_idle > 0:
         _ping_after_idle(engine.sync_engine, pool_pre_ping_idle)
     return engine
+
+
+class _OSThread:
+    """What aiosqlite needs of ``threading.Thread``, on an OS thread even under gevent."""
+
+    def __init__(self, target: Any, args: tuple[Any, ...] = ()) -> None:
+        self._run = lambda: target(*args)
+
+    def start(self) -> None:
+        _loop.start_os_thread(self._run, "supercompat-sqlite")
+
+
+def _aiosqlite_on_os_threads(*_connect_args: Any) -> None:
+    """Under gevent's monkey patching, aiosqlite's worker "thread" for each connection is a greenlet of
+    the thread that connects, supercompat's loop thread, which never yields to a gevent hub: it would
+    never run. Give it an OS thread, and Python's own queue to block that thread on. Checked as each
+    connection opens: gunicorn's gevent workers patch after the fork, long after the engine was made."""
+    if not _loop.gevent_patched():
+        return
+    import aiosqlite.core
+
+    if hasattr(aiosqlite.core, "Thread") and hasattr(aiosqlite.core, "SimpleQueue"):
+        aiosqlite.core.Thread = _OSThread  # type: ignore[misc]
+        aiosqlite.core.SimpleQueue = _loop.unpatched("queue", "SimpleQueue")
 
 
 def _ping_after_idle(engine: sa.Engine, idle_seconds: float) -> None:

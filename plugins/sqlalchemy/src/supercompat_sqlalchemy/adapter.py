@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from supercompat import keep_inherited
 from supercompat.errors import APIError, InvalidRequest, redacted
 from supercompat.storage import (ACTIVE_RUN_STATUSES, EXECUTING_RUN_STATUSES, ActiveRunError, ListQuery, Obj,
                                  Page, StaleStatusError)
@@ -95,6 +96,21 @@ class SQLAlchemyStorageAdapter:
         # UPDATE ... RETURNING: PostgreSQL, SQLite 3.35+; not MySQL/MariaDB.
         self._returning = bool(engine.dialect.update_returning)
         self._autocommit_writes = engine.dialect.name in ("sqlite", "postgresql")
+
+    def ready_to_fork(self) -> bool:
+        """On SQLite, whether no connection is in use: a statement in flight in the driver's thread holds
+        SQLite's locks, which a child forked at that moment would inherit held. (Other databases are
+        sockets, which the child leaves alone.)"""
+        checked_out = getattr(self.engine.sync_engine.pool, "checkedout", None)  # not on every kind of pool
+        return self.engine.dialect.name != "sqlite" or checked_out is None or checked_out() == 0
+
+    def after_fork(self) -> None:
+        """In a forked child (called by the App): the pooled connections are the parent's (a socket, or
+        SQLite's file locks, that the parent goes on using), so the child opens its own; the inherited
+        ones are neither used nor closed here (SQLAlchemy's recipe for pools after fork)."""
+        keep_inherited(self.engine.sync_engine.pool)
+        self.engine.sync_engine.dispose(close=False)
+        self._prepare_lock = asyncio.Lock()
 
     @property
     def url(self) -> str:
