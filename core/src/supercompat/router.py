@@ -172,7 +172,7 @@ def _body_types(path: str) -> tuple[str, ...]:
     return ("application/json",)
 
 
-def check_content_type(request: "Request") -> None:
+def check_content_type(request: Request) -> None:
     """A body must be of a type its endpoint takes, in process as over HTTP. A request without a body
     needs no type: openai-node sends none with a cancel or a DELETE."""
     if not request.body:

@@ -13,7 +13,7 @@ import inspect
 import logging
 import time
 import weakref
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Iterable
 from typing import Any
 
 from ..errors import APIError, ServerError, redacted
@@ -59,7 +59,8 @@ class _Turn:
     it asks the adapter for more. So a cancel never breaks off a storage call half-way, on any
     storage (only a shutdown past its grace does, see ``RunEngine.shutdown``)."""
 
-    __slots__ = ("message", "message_step", "text", "tool_step", "calls", "task", "in_model", "aborted")
+    __slots__ = ("message", "message_step", "text", "tool_step", "calls", "task", "in_model", "in_storage",
+                 "aborted")
 
     def __init__(self) -> None:
         self.message: dict[str, Any] | None = None
@@ -69,11 +70,12 @@ class _Turn:
         self.calls: list[dict[str, Any]] = []
         self.task: asyncio.Task[None] | None = None
         self.in_model = False
+        self.in_storage = 0  # storage calls the run adapter has under way
         self.aborted = False
 
     def abort(self) -> None:
         self.aborted = True
-        if self.in_model and self.task is not None:
+        if self.in_model and not self.in_storage and self.task is not None:
             self.task.cancel()
 
     async def next_event(self, events: AsyncIterator[Any]) -> Any:
@@ -96,22 +98,26 @@ class _TurnStorage:
         self._storage, self._turn = storage, turn
 
     def __getattr__(self, name: str) -> Any:
-        method = getattr(self._storage, name)
-        if not inspect.iscoroutinefunction(method):
-            return method
+        attribute = getattr(self._storage, name)
+        if not callable(attribute):
+            return attribute
 
-        async def call(*args: Any, **kwargs: Any) -> Any:
-            turn = self._turn
-            in_model, turn.in_model = turn.in_model, False
-            try:
-                result = await method(*args, **kwargs)
-            finally:
-                turn.in_model = in_model
-            if turn.aborted:
-                raise asyncio.CancelledError
-            return result
+        def call(*args: Any, **kwargs: Any) -> Any:
+            result = attribute(*args, **kwargs)
+            return self._outside_model(result) if inspect.isawaitable(result) else result
 
         return call
+
+    async def _outside_model(self, pending: Awaitable[Any]) -> Any:
+        turn = self._turn
+        turn.in_storage += 1
+        try:
+            result = await pending
+        finally:
+            turn.in_storage -= 1
+        if turn.aborted:
+            raise asyncio.CancelledError
+        return result
 
 
 class RunEngine:
