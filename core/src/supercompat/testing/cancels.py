@@ -25,7 +25,8 @@ class PacedModel:
     def __init__(self, words: int = 10, delay: float = 0.005, *, text: str | None = None,
                  start_after: float = 0.0) -> None:
         self.text = text if text is not None else " ".join(f"w{i}" for i in range(words))
-        self.words, self.delay, self.start_after = len(self.text.split(" ")), delay, start_after
+        self.words = words if text is None else len(text.split())
+        self.delay, self.start_after = delay, start_after
         self.scripted = scripted_client_adapter()
 
     async def chat_completions(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -50,7 +51,7 @@ _WRITES = ("create_", "update_", "delete_", "touch_runs")
 class WatchedWrites:
     """A storage adapter passing every call on to ``inner``, each write (and a read named by
     ``pause_on``) after a ``pause``: a window for a cancel to land in. ``interrupted`` names the
-    calls a cancel broke off; ``writing`` is set while one named ``pause_on`` (e.g.
+    calls a cancel reached (and broke off, unless ``whole``); ``writing`` is set while one named ``pause_on`` (e.g.
     ``"create_message"``) is pending. With ``whole``, a cancelled call still runs to its end before
     the cancel is passed on, as the SQLAlchemy adapter's calls do."""
 
