@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import openai
 
 from supercompat import supercompat
 from supercompat.storage import memory_storage_adapter
+from supercompat.testing.cancels import PacedModel
 
 POLL = {"X-Stainless-Poll-Helper": "true"}
-
-
-class SlowModel:
-    """Answers "Done." after ``seconds``."""
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-
-    async def chat_completions_stream(self, params):
-        await asyncio.sleep(self.seconds)
-        for delta, finish in (({"content": "Done."}, None), ({}, "stop")):
-            yield {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "m",
-                   "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
 
 
 def started_run(client: openai.OpenAI):
@@ -34,7 +20,8 @@ def started_run(client: openai.OpenAI):
 def test_a_poll_answers_before_a_short_read_timeout_in_process():
     """With a 1 s read timeout the hold is nothing: the run, 1.5 s from done, comes back unfinished
     (held up to 10 s, as before, it came back completed, long after the client had given up)."""
-    client = supercompat(client_adapter=SlowModel(1.5), storage_adapter=memory_storage_adapter(), max_retries=0)
+    model = PacedModel(text="Done.", delay=0, start_after=1.5)  # answers "Done." after 1.5 s
+    client = supercompat(client_adapter=model, storage_adapter=memory_storage_adapter(), max_retries=0)
     run = started_run(client)
     seen = client.beta.threads.runs.retrieve(run.id, thread_id=run.thread_id, extra_headers=POLL, timeout=1.0)
     assert seen.status in ("queued", "in_progress")
@@ -42,7 +29,8 @@ def test_a_poll_answers_before_a_short_read_timeout_in_process():
 
 
 def test_a_poll_from_a_client_that_names_no_timeout_is_held_briefly():
-    client = supercompat(client_adapter=SlowModel(2.5), storage_adapter=memory_storage_adapter(), max_retries=0)
+    model = PacedModel(text="Done.", delay=0, start_after=2.5)  # answers "Done." after 2.5 s
+    client = supercompat(client_adapter=model, storage_adapter=memory_storage_adapter(), max_retries=0)
     run = started_run(client)
     untold = {**POLL, "x-stainless-read-timeout": openai.Omit()}
     seen = client.beta.threads.runs.retrieve(run.id, thread_id=run.thread_id, extra_headers=untold)

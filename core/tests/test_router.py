@@ -33,6 +33,26 @@ def test_malformed_json_is_400():
     assert r.status_code == 400
 
 
+def test_a_body_that_is_not_json_is_refused_in_process_as_over_http():
+    http = raw_client()
+    for kind in ("text/plain", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded", None):
+        headers = {"content-type": kind} if kind else {}
+        r = http.post("/assistants", content=b'{"model": "m"}', headers=headers)
+        assert r.status_code == 400
+        assert r.json()["error"] == {
+            "message": f"Unsupported content type: {kind or ''!r}. This API method only accepts 'application/json' "
+                       f"requests, but you specified the header 'Content-Type: {kind or ''}'. Please try again "
+                       "with a supported content type.",
+            "type": "invalid_request_error", "param": None, "code": "unsupported_content_type"}
+    assert http.get("/assistants").json()["data"] == []  # nothing was created
+    assert http.post("/threads").status_code == 200  # no body, no type needed (openai-node's cancel, DELETE)
+    client = supercompat(max_retries=0)
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.post("/assistants", body={"model": "m"}, cast_to=object, options={"headers": {"Content-Type": "text/plain"}})
+    assert refused.value.code == "unsupported_content_type"
+    assert client.beta.assistants.list().data == []
+
+
 def test_literal_segments_win_over_parameters():
     router = Router()
 

@@ -3,30 +3,17 @@ shorter than the model turn completes instead of raising APITimeoutError."""
 
 from __future__ import annotations
 
-import asyncio
-
 import openai
 
 from supercompat import App
+from supercompat.testing.cancels import PacedModel
 
 from conftest import KEY, serving
 
 
-class SlowModel:
-    """Answers "Done." after ``seconds``."""
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-
-    async def chat_completions_stream(self, params):
-        await asyncio.sleep(self.seconds)
-        for delta, finish in (({"content": "Done."}, None), ({}, "stop")):
-            yield {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "m",
-                   "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
-
-
 def test_create_and_poll_outlives_a_read_timeout_shorter_than_the_turn():
-    with serving(App(client_adapter=SlowModel(3.5)), api_keys=[KEY]) as server, \
+    model = PacedModel(text="Done.", delay=0, start_after=3.5)  # answers "Done." after 3.5 s
+    with serving(App(client_adapter=model), api_keys=[KEY]) as server, \
             openai.OpenAI(base_url=server.base_url, api_key=KEY, timeout=2.0, max_retries=0) as client:
         a = client.beta.assistants.create(model="m")
         t = client.beta.threads.create(messages=[{"role": "user", "content": "hi"}])

@@ -173,6 +173,25 @@ def _check_text(text: str, param: str) -> None:
                                  code="invalid_value") from None
 
 
+def _body_types(path: str) -> tuple[str, ...]:
+    """The content types a body may have at ``path``: JSON everywhere for now; ``multipart/form-data``
+    joins here for the endpoints that take it (file uploads) when they come."""
+    return ("application/json",)
+
+
+def check_content_type(request: Request) -> None:
+    """A body must be of a type its endpoint takes, in process as over HTTP. A request without a body
+    needs no type: openai-node sends none with a cancel or a DELETE."""
+    if not request.body:
+        return
+    kind = request.headers.get("content-type", "")
+    if kind.partition(";")[0].strip().lower() not in _body_types(request.path):
+        raise InvalidRequest(f"Unsupported content type: {kind!r}. This API method only accepts "
+                             f"'application/json' requests, but you specified the header "
+                             f"'Content-Type: {kind}'. Please try again with a supported content type.",
+                             code="unsupported_content_type")
+
+
 @dataclass(slots=True)
 class Request:
     method: str
@@ -322,6 +341,7 @@ class Router:
 
     async def dispatch(self, app: Any, request: Request) -> Response:
         try:
+            check_content_type(request)
             handler, request.params = self.match(request.method, request.path)
             result = await handler(app, request)
             return result if isinstance(result, Response) else Response.json(result)

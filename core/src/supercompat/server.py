@@ -23,7 +23,7 @@ from typing import Any
 
 from .app import App
 from .config import ServerOptions, adapters_from, read_config, server_options
-from .errors import APIError, ConfigError, InvalidRequest, NotFound, Unauthorized
+from .errors import APIError, ConfigError, NotFound, Unauthorized
 from .router import Request, Response, internal_error, request_id
 
 log = logging.getLogger("supercompat")
@@ -59,12 +59,6 @@ def _host_name(host: str) -> str:
 
 def _has_body(headers: dict[str, str]) -> bool:
     return headers.get("content-length", "0").strip() != "0" or "transfer-encoding" in headers
-
-
-def _body_types(path: str) -> tuple[str, ...]:
-    """The content types a body may have at ``path``: JSON everywhere for now; ``multipart/form-data``
-    joins here for the endpoints that take it (file uploads) when they come."""
-    return ("application/json",)
 
 
 def _azure(path: str, query: str) -> tuple[str, str]:
@@ -144,7 +138,7 @@ class ASGIApp:
                 if path != "/v1" and not path.startswith("/v1/"):
                     raise NotFound(f"Invalid URL ({method} {path})", code="unknown_url")
                 project = self._authenticate(headers)
-                body = await self._read_body(path, headers, receive)
+                body = await self._read_body(headers, receive)
                 body_read = True
                 request = Request(method=method, path=path, query_string=query, headers=headers, body=body,
                                   project=project)
@@ -216,17 +210,11 @@ class ASGIApp:
             raise Unauthorized(f"Incorrect API key provided: {_masked(token)}.", code="invalid_api_key")
         return found[0]
 
-    async def _read_body(self, path: str, headers: dict[str, str], receive: Receive) -> bytearray:
+    async def _read_body(self, headers: dict[str, str], receive: Receive) -> bytearray:
         """The body, held once (one buffer, no list of chunks joined into a copy), within
-        ``max_request_bytes`` and ``body_timeout_seconds``; its type checked before any is read."""
+        ``max_request_bytes`` and ``body_timeout_seconds``. Its type is checked by the router, as
+        in process."""
         limit = self.options.max_request_bytes
-        if _has_body(headers):
-            kind = headers.get("content-type", "")
-            if kind.partition(";")[0].strip().lower() not in _body_types(path):
-                raise InvalidRequest(f"Unsupported content type: {kind!r}. This API method only accepts "
-                                     f"'application/json' requests, but you specified the header "
-                                     f"'Content-Type: {kind}'. Please try again with a supported content type.",
-                                     code="unsupported_content_type")
         too_large = APIError(f"The request body is larger than this server accepts ({limit} bytes).",
                              status=413, code="request_too_large")
         declared = headers.get("content-length")

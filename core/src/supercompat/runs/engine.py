@@ -9,10 +9,11 @@ run's events; a run never depends on anyone listening.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import time
 import weakref
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Iterable
 from typing import Any
 
 from .. import _loop
@@ -54,11 +55,13 @@ class _Turn:
     """The objects one model turn has opened so far, and its abort.
 
     An abort (a cancel, a shutdown) interrupts the turn only while it waits for the run adapter's
-    next event (the model); one requested while the turn is persisting an event is taken just before
-    it asks the adapter for more. So a cancel never breaks off a storage write half-way, on any
-    storage, and storage adapters need not survive a cancellation delivered mid-write."""
+    next event (the model), and not during the storage calls the adapter makes meanwhile
+    (``_TurnStorage``); one requested while the turn is persisting an event is taken just before
+    it asks the adapter for more. So a cancel never breaks off a storage call half-way, on any
+    storage (only a shutdown past its grace does, see ``RunEngine.shutdown``)."""
 
-    __slots__ = ("message", "message_step", "text", "tool_step", "calls", "task", "in_model", "aborted")
+    __slots__ = ("message", "message_step", "text", "tool_step", "calls", "task", "in_model", "in_storage",
+                 "aborted")
 
     def __init__(self) -> None:
         self.message: dict[str, Any] | None = None
@@ -68,11 +71,12 @@ class _Turn:
         self.calls: list[dict[str, Any]] = []
         self.task: asyncio.Task[None] | None = None
         self.in_model = False
+        self.in_storage = 0  # storage calls the run adapter has under way
         self.aborted = False
 
     def abort(self) -> None:
         self.aborted = True
-        if self.in_model and self.task is not None:
+        if self.in_model and not self.in_storage and self.task is not None:
             self.task.cancel()
 
     async def next_event(self, events: AsyncIterator[Any]) -> Any:
@@ -84,6 +88,37 @@ class _Turn:
             return await anext(events)
         finally:
             self.in_model = False
+
+
+class _TurnStorage:
+    """The storage as the run adapter sees it: the adapter reads the thread while the engine waits for
+    its next event, so each call takes the turn out of the model for its duration. An abort arriving
+    meanwhile is delivered once the call has returned, as for the engine's own writes."""
+
+    def __init__(self, storage: Any, turn: _Turn) -> None:
+        self._storage, self._turn = storage, turn
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._storage, name)
+        if not callable(attribute):
+            return attribute
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            result = attribute(*args, **kwargs)
+            return self._outside_model(result) if inspect.isawaitable(result) else result
+
+        return call
+
+    async def _outside_model(self, pending: Awaitable[Any]) -> Any:
+        turn = self._turn
+        turn.in_storage += 1
+        try:
+            result = await pending
+        finally:
+            turn.in_storage -= 1
+        if turn.aborted:
+            raise asyncio.CancelledError
+        return result
 
 
 class RunEngine:
@@ -352,7 +387,7 @@ class RunEngine:
                                                                          "usage": usage}, "thread.run.step.completed")
 
     async def _turn(self, run: dict[str, Any], turn: _Turn) -> None:
-        ctx = RunContext(run=run, storage=self.app.storage, client=self.app.client,
+        ctx = RunContext(run=run, storage=_TurnStorage(self.app.storage, turn), client=self.app.client,
                          usage=dict(run.get("usage") or {}))
         end: TurnEnd | None = None
         run_id = run["id"]
@@ -540,7 +575,12 @@ class RunEngine:
     async def shutdown(self, grace: float) -> None:
         """Let executing runs finish for up to ``grace`` seconds, then end every run still executing
         here as ``failed`` with a last_error saying why (``cancelled`` if a cancel was pending): a
-        run is never left ``in_progress`` behind a stopped server. Runs in ``requires_action`` wait on."""
+        run is never left ``in_progress`` behind a stopped server. Runs in ``requires_action`` wait on.
+
+        Aborted runs get ``max(grace, 1)`` more seconds to record their ending; a run still busy
+        after that (in a storage call that hangs) has its task cancelled, the one place the engine
+        may cut a storage call off, and up to ``max(grace, 1)`` seconds to unwind before it is
+        ended from outside."""
         running = [t for t in self._tasks.values() if not t.done()]
         if running:
             await asyncio.wait(running, timeout=grace)
@@ -550,8 +590,13 @@ class RunEngine:
         running = [t for t in self._tasks.values() if not t.done()]
         if running:
             await asyncio.wait(running, timeout=max(grace, 1.0))
-        for task in running:
-            task.cancel()
+        stuck = [t for t in running if not t.done()]
+        for task in stuck:
+            task.cancel()  # the last resort: this one may cut a storage call off
+        if stuck:
+            # Let them unwind (a storage call may finish before it passes the cancel on) before
+            # _abandon writes the same runs: one writer per run at a time.
+            await asyncio.wait(stuck, timeout=max(grace, 1.0))
         for run_id, thread_id in list(self._unfinished.items()):
             run = await self.app.storage.get_run(thread_id, run_id)
             # A run waiting in requires_action has nothing in flight: it stays, so tool outputs sent
