@@ -5,14 +5,8 @@ import openai
 import pytest
 from supercompat import supercompat
 from supercompat._loop import run_sync
-from supercompat.testing.forking import in_forked_child
+from supercompat.testing.forking import check_runs_across_fork
 from supercompat_openai import openai_client_adapter
-
-
-def completed_run(client, assistant_id):
-    thread = client.beta.threads.create(messages=[{"role": "user", "content": "Hi"}])
-    return client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant_id,
-                                                    poll_interval_ms=1).status
 
 
 @pytest.mark.parametrize("kind", ["sync", "sync-own-http-client", "async"])
@@ -23,11 +17,7 @@ def test_the_provider_client_works_in_the_child_and_the_parent(fake, kind):
     provider = (openai.AsyncOpenAI if kind == "async" else openai.OpenAI)(**options)
     client = supercompat(client_adapter=openai_client_adapter(openai=provider), max_retries=0)
     try:
-        assistant = client.beta.assistants.create(model="fake-model")
-        assert completed_run(client, assistant.id) == "completed"  # a connection kept alive in the pool
-
-        assert in_forked_child(lambda: [completed_run(client, assistant.id) for _ in range(2)]) == ["completed"] * 2
-        assert completed_run(client, assistant.id) == "completed"
+        check_runs_across_fork(client, "fake-model")
     finally:  # the provider client is the test's to close, an async one on the loop its connections live on
         if kind == "async":
             run_sync(provider.close())

@@ -46,3 +46,20 @@ def in_forked_child(work: Callable[[], Any], *, timeout: float = 60.0) -> Any:
     if "error" in outcome:
         raise ChildFailed(f"in the forked child: {outcome['error']}")
     return outcome["ok"]
+
+
+def completed_run(client: Any, assistant_id: str) -> str:
+    """The status of a run on a new thread, polled to its end."""
+    thread = client.beta.threads.create(messages=[{"role": "user", "content": "Hi"}])
+    return client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant_id,
+                                                    poll_interval_ms=1).status
+
+
+def check_runs_across_fork(client: Any, model: str) -> None:
+    """What a client adapter must survive (gunicorn --preload, Celery prefork): ``client`` (a supercompat
+    client on it) completes a run, keeping a connection alive; then a forked child completes two runs
+    on connections of its own, and the parent still completes one after the fork."""
+    assistant = client.beta.assistants.create(model=model)
+    assert completed_run(client, assistant.id) == "completed"
+    assert in_forked_child(lambda: [completed_run(client, assistant.id) for _ in range(2)]) == ["completed"] * 2
+    assert completed_run(client, assistant.id) == "completed"
