@@ -110,19 +110,13 @@ def main() -> None:
                     if kind == "poll":
                         run_id = client.beta.threads.runs.create_and_poll(thread_id=thread.id,
                                                                           assistant_id=assistant.id).id
-                    elif kind == "stream":
+                    elif kind in ("stream", "cancel_streamed"):
                         with client.beta.threads.runs.stream(thread_id=thread.id,
                                                              assistant_id=assistant.id) as stream:
                             for event in stream:
                                 if event.event == "thread.run.created":
                                     run_id = event.data.id
-                    elif kind == "cancel_streamed":
-                        with client.beta.threads.runs.stream(thread_id=thread.id,
-                                                             assistant_id=assistant.id) as stream:
-                            for event in stream:
-                                if event.event == "thread.run.created":
-                                    run_id = event.data.id
-                                elif event.event == "thread.message.delta":
+                                elif kind == "cancel_streamed" and event.event == "thread.message.delta":
                                     cancel(thread.id, run_id)
                                     break
                     else:

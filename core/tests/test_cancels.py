@@ -13,8 +13,9 @@ from supercompat import supercompat
 from supercompat._loop import run_sync
 from supercompat.storage import memory_storage_adapter
 from supercompat.testing import app_of
-from supercompat.testing.cancels import (PacedModel, WatchedWrites, assert_storm_ended_cleanly, cancel_storm,
-                                         dangling_steps, not_ended)
+from supercompat.testing.cancels import (PacedModel, WatchedWrites, assert_cancel_waits_for_the_paused_call,
+                                         assert_shutdown_unwinds_the_paused_run, assert_storm_ended_cleanly,
+                                         cancel_storm, dangling_steps)
 
 
 @pytest.mark.parametrize("write", ["create_step", "create_message"])
@@ -23,18 +24,12 @@ def test_a_cancel_never_interrupts_a_storage_write(write):
     client = supercompat(client_adapter=PacedModel(words=5, delay=0.05), storage_adapter=store, max_retries=0)
     a = client.beta.assistants.create(model="m")
     for _ in range(2):
-        t = client.beta.threads.create(messages=[{"role": "user", "content": "hi"}])
-        run = client.beta.threads.runs.create(thread_id=t.id, assistant_id=a.id)
-        assert store.writing.wait(5), "the run never wrote its message"
-        client.beta.threads.runs.cancel(run.id, thread_id=t.id)  # lands while the write is pending
-        assert not not_ended(client, [(t.id, run.id)], timeout=10)
-        assert client.beta.threads.runs.retrieve(run.id, thread_id=t.id).status == "cancelled"
-        assert store.interrupted == []
-        assert dangling_steps(client, [(t.id, run.id)]) == []
-        [step] = client.beta.threads.runs.steps.list(run.id, thread_id=t.id).data
+        thread_id, run_id = assert_cancel_waits_for_the_paused_call(client, store, a.id)
+        assert dangling_steps(client, [(thread_id, run_id)]) == []
+        [step] = client.beta.threads.runs.steps.list(run_id, thread_id=thread_id).data
         assert step.status == "cancelled"
         message = client.beta.threads.messages.retrieve(step.step_details.message_creation.message_id,
-                                                        thread_id=t.id)
+                                                        thread_id=thread_id)
         assert message.status == "incomplete" and message.incomplete_details.reason == "run_cancelled"
 
 
@@ -52,14 +47,7 @@ def test_a_cancel_never_interrupts_a_storage_read_of_the_run_adapter():
     landing in that read waits for it to return, then ends the run."""
     store = WatchedWrites(memory_storage_adapter(), pause=0.5, pause_on="list_messages")
     client = supercompat(client_adapter=PacedModel(words=5, delay=0.05), storage_adapter=store, max_retries=0)
-    a = client.beta.assistants.create(model="m")
-    t = client.beta.threads.create(messages=[{"role": "user", "content": "hi"}])
-    run = client.beta.threads.runs.create(thread_id=t.id, assistant_id=a.id)
-    assert store.writing.wait(5), "the run adapter never read the thread"
-    client.beta.threads.runs.cancel(run.id, thread_id=t.id)  # lands while the read is pending
-    assert not_ended(client, [(t.id, run.id)], timeout=10) == []
-    assert client.beta.threads.runs.retrieve(run.id, thread_id=t.id).status == "cancelled"
-    assert store.interrupted == []
+    assert_cancel_waits_for_the_paused_call(client, store)
 
 
 def test_shutdown_lets_a_cancelled_run_unwind_before_ending_it():
@@ -68,18 +56,7 @@ def test_shutdown_lets_a_cancelled_run_unwind_before_ending_it():
     too instead of landing, still in progress, after the run was ended."""
     store = WatchedWrites(memory_storage_adapter(), pause=1.5, pause_on="create_message", whole=True)
     client = supercompat(client_adapter=PacedModel(words=5, delay=0.05), storage_adapter=store, max_retries=0)
-    a = client.beta.assistants.create(model="m")
-    t = client.beta.threads.create(messages=[{"role": "user", "content": "hi"}])
-    run = client.beta.threads.runs.create(thread_id=t.id, assistant_id=a.id)
-    assert store.writing.wait(5), "the run never wrote its message"
-    run_sync(app_of(client).engine.shutdown(grace=0))
-    deadline = time.monotonic() + 10
-    while store.writing.is_set():
-        assert time.monotonic() < deadline, "the message write never ended"
-        time.sleep(0.05)
-    assert client.beta.threads.runs.retrieve(run.id, thread_id=t.id).status == "failed"
-    [message] = client.beta.threads.messages.list(t.id, run_id=run.id).data
-    assert message.status == "incomplete"
+    assert_shutdown_unwinds_the_paused_run(client, store, app_of(client).engine)
 
 
 def test_an_idle_process_ends_orphans_nobody_reads():

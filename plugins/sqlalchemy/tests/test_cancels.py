@@ -3,7 +3,6 @@ and a storm of runs cancelled mid-turn leaves every run ended and the database w
 
 import asyncio
 import sqlite3
-import time
 
 import pytest
 import sqlalchemy as sa
@@ -11,8 +10,9 @@ import sqlalchemy as sa
 from supercompat import supercompat
 from supercompat._loop import run_sync
 from supercompat.testing import app_of
-from supercompat.testing.cancels import (PacedModel, WatchedWrites, assert_storm_ended_cleanly, cancel_storm,
-                                         dangling_steps, not_ended)
+from supercompat.testing.cancels import (PacedModel, WatchedWrites, assert_cancel_waits_for_the_paused_call,
+                                         assert_shutdown_unwinds_the_paused_run, assert_storm_ended_cleanly,
+                                         cancel_storm, dangling_steps)
 from supercompat.testing.storage import make_message, make_thread
 from supercompat_sqlalchemy import sqlalchemy_storage_adapter
 from supercompat_sqlalchemy.testing import empty
@@ -66,16 +66,9 @@ def client_of(database_url):
 def test_a_cancel_never_interrupts_a_storage_write(database_url, client_of):
     store = WatchedWrites(sqlalchemy_storage_adapter(database_url), pause=0.5, pause_on="create_message")
     client = client_of(store, PacedModel(words=5, delay=0.05))
-    a = client.beta.assistants.create(model="m")
-    t = client.beta.threads.create(messages=[{"role": "user", "content": "hi"}])
-    run = client.beta.threads.runs.create(thread_id=t.id, assistant_id=a.id)
-    assert store.writing.wait(5), "the run never wrote its message"
-    client.beta.threads.runs.cancel(run.id, thread_id=t.id)  # lands while the message is being written
-    assert not_ended(client, [(t.id, run.id)], timeout=10) == []
-    assert client.beta.threads.runs.retrieve(run.id, thread_id=t.id).status == "cancelled"
-    assert store.interrupted == []
-    assert dangling_steps(client, [(t.id, run.id)]) == []
-    [message] = client.beta.threads.messages.list(t.id, run_id=run.id).data
+    thread_id, run_id = assert_cancel_waits_for_the_paused_call(client, store)
+    assert dangling_steps(client, [(thread_id, run_id)]) == []
+    [message] = client.beta.threads.messages.list(thread_id, run_id=run_id).data
     assert message.status == "incomplete" and message.incomplete_details.reason == "run_cancelled"
 
 
@@ -91,15 +84,7 @@ def test_a_cancel_storm_ends_every_run(database_url, client_of, concurrency, pai
 
 def test_a_cancel_never_interrupts_a_storage_read_of_the_run_adapter(database_url, client_of):
     store = WatchedWrites(sqlalchemy_storage_adapter(database_url), pause=0.5, pause_on="list_messages")
-    client = client_of(store, PacedModel(words=5, delay=0.05))
-    a = client.beta.assistants.create(model="m")
-    t = client.beta.threads.create(messages=[{"role": "user", "content": "hi"}])
-    run = client.beta.threads.runs.create(thread_id=t.id, assistant_id=a.id)
-    assert store.writing.wait(5), "the run adapter never read the thread"
-    client.beta.threads.runs.cancel(run.id, thread_id=t.id)  # lands while the read is pending
-    assert not_ended(client, [(t.id, run.id)], timeout=10) == []
-    assert client.beta.threads.runs.retrieve(run.id, thread_id=t.id).status == "cancelled"
-    assert store.interrupted == []
+    assert_cancel_waits_for_the_paused_call(client_of(store, PacedModel(words=5, delay=0.05)), store)
 
 
 def test_shutdown_lets_a_cancelled_run_unwind_before_ending_it(database_url, client_of):
@@ -108,15 +93,4 @@ def test_shutdown_lets_a_cancelled_run_unwind_before_ending_it(database_url, cli
     store = WatchedWrites(sqlalchemy_storage_adapter(database_url), pause=1.5, pause_on="create_message",
                           whole=True)
     client = client_of(store, PacedModel(words=5, delay=0.05))
-    a = client.beta.assistants.create(model="m")
-    t = client.beta.threads.create(messages=[{"role": "user", "content": "hi"}])
-    run = client.beta.threads.runs.create(thread_id=t.id, assistant_id=a.id)
-    assert store.writing.wait(5), "the run never wrote its message"
-    run_sync(app_of(client).engine.shutdown(grace=0))
-    deadline = time.monotonic() + 10
-    while store.writing.is_set():
-        assert time.monotonic() < deadline, "the message write never ended"
-        time.sleep(0.05)
-    assert client.beta.threads.runs.retrieve(run.id, thread_id=t.id).status == "failed"
-    [message] = client.beta.threads.messages.list(t.id, run_id=run.id).data
-    assert message.status == "incomplete"
+    assert_shutdown_unwinds_the_paused_run(client, store, app_of(client).engine)

@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._loop import run_sync
 from ..runs.engine import TERMINAL
 from .scripted import Reply, scripted_client_adapter
 
@@ -180,3 +181,40 @@ def assert_storm_ended_cleanly(client: Any, report: StormReport, pairs: int) -> 
     assert max(report.probe_seconds) < 5
     print(f"probe p50 {statistics.median(report.probe_seconds) * 1000:.1f} ms, "
           f"max {max(report.probe_seconds) * 1000:.1f} ms over {len(report.probe_seconds)} probes")
+
+
+def start_run_paused(client: Any, store: WatchedWrites, assistant_id: str | None = None) -> tuple[str, str]:
+    """Start a run on ``client`` and return (thread id, run id) once ``store`` is paused in the call it
+    watches (``pause_on``): the moment a cancel or a shutdown is to land in."""
+    if assistant_id is None:
+        assistant_id = client.beta.assistants.create(model="m").id
+    t = client.beta.threads.create(messages=[{"role": "user", "content": "hi"}])
+    run = client.beta.threads.runs.create(thread_id=t.id, assistant_id=assistant_id)
+    assert store.writing.wait(5), f"the run never reached {store.pause_on}"
+    return t.id, run.id
+
+
+def assert_cancel_waits_for_the_paused_call(client: Any, store: WatchedWrites,
+                                            assistant_id: str | None = None) -> tuple[str, str]:
+    """A cancel landing while ``store`` is paused in a call of the run: the call is not broken off, and
+    the run ends ``cancelled``. Returns (thread id, run id)."""
+    thread_id, run_id = start_run_paused(client, store, assistant_id)
+    client.beta.threads.runs.cancel(run_id, thread_id=thread_id)
+    assert not_ended(client, [(thread_id, run_id)], timeout=10) == []
+    assert client.beta.threads.runs.retrieve(run_id, thread_id=thread_id).status == "cancelled"
+    assert store.interrupted == []
+    return thread_id, run_id
+
+
+def assert_shutdown_unwinds_the_paused_run(client: Any, store: WatchedWrites, engine: Any) -> None:
+    """``engine.shutdown(grace=0)`` while ``store`` (``whole=True``) is paused writing the run's message:
+    the run ends ``failed`` only once the write is done, and its message is closed, not left in progress."""
+    thread_id, run_id = start_run_paused(client, store)
+    run_sync(engine.shutdown(grace=0))
+    deadline = time.monotonic() + 10
+    while store.writing.is_set():
+        assert time.monotonic() < deadline, "the message write never ended"
+        time.sleep(0.05)
+    assert client.beta.threads.runs.retrieve(run_id, thread_id=thread_id).status == "failed"
+    [message] = client.beta.threads.messages.list(thread_id, run_id=run_id).data
+    assert message.status == "incomplete"
