@@ -194,7 +194,7 @@ def _before_fork() -> None:
         resume.acquire(timeout=FORK_SETTLE_S * 10)  # blocks the loop: nothing new starts before the fork
 
     try:
-        loop.call_soon_threadsafe(lambda: _hold(loop.create_task(pause())))
+        loop.call_soon_threadsafe(lambda: hold_while_running(loop.create_task(pause())))
     except RuntimeError:  # the loop is closed
         return
     if paused.acquire(timeout=FORK_SETTLE_S * 2):
@@ -258,12 +258,13 @@ def _start(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any],
         report(("error", exc))
         return None
     task.add_done_callback(lambda t: report(_outcome(t)))
-    _hold(task)
+    hold_while_running(task)
     return task
 
 
-def _hold(task: asyncio.Task[Any]) -> None:
-    """Keep ``task`` referenced while it runs, whether or not its caller still waits for it."""
+def hold_while_running(task: asyncio.Task[Any]) -> None:
+    """Keep ``task`` referenced while it runs, whether or not anyone still waits for it (a loop holds
+    its tasks only weakly: an unreferenced one could be collected half-way)."""
     _running.add(task)
     task.add_done_callback(_running.discard)
 
@@ -314,7 +315,7 @@ async def run_async(coro: Coroutine[Any, Any, T], timeout: float | None = None) 
         if timeout is None:
             return await coro
         task = loop.create_task(coro)
-        _hold(task)
+        hold_while_running(task)
         task.add_done_callback(_outcome)  # its end is read even if nobody waits for it any more
         try:
             return await _within(timeout, asyncio.shield(task))

@@ -32,14 +32,15 @@ class App:
         self.closing = False
         _loop.renew_after_fork(self)
 
+    def _adapter_hooks(self, name: str) -> list[Any]:
+        """The adapters' methods called ``name``, for the optional hooks adapters opt in to."""
+        adapters = (self.storage, self.client, self.run_adapter)
+        return [hook for adapter in adapters if (hook := getattr(adapter, name, None)) is not None]
+
     def ready_to_fork(self) -> bool:
         """Whether no adapter has an operation in flight that a forked child would inherit half-done
         (adapters opt in with a ``ready_to_fork()`` of their own)."""
-        for adapter in (self.storage, self.client, self.run_adapter):
-            ready = getattr(adapter, "ready_to_fork", None)
-            if ready is not None and not ready():
-                return False
-        return True
+        return all(ready() for ready in self._adapter_hooks("ready_to_fork"))
 
     def after_fork(self) -> None:
         """In a process forked from this one (gunicorn --preload, Celery prefork, multiprocessing):
@@ -47,10 +48,8 @@ class App:
         (connections) and start afresh; the parent's own are left alone for the parent. Adapters opt in
         with an ``after_fork()`` method of their own, which must only drop state (it may run twice)."""
         self.engine.after_fork()
-        for adapter in (self.storage, self.client, self.run_adapter):
-            after_fork = getattr(adapter, "after_fork", None)
-            if after_fork is not None:
-                after_fork()
+        for after_fork in self._adapter_hooks("after_fork"):
+            after_fork()
 
     async def handle(self, request: Request) -> Response:
         if self.closing:

@@ -33,9 +33,6 @@ HEARTBEAT_INTERVAL = 5.0  # seconds between an executor's heartbeats
 ORPHAN_AFTER = 30.0  # seconds without a heartbeat after which another process ends the run
 SWEEP_INTERVAL = 10.0  # seconds between an idle process's looks for runs whose executor died
 _END = object()
-# Every run executing in this process. The loop holds tasks only weakly: without this, a run whose
-# App nobody references any more could be collected mid-turn instead of finishing.
-_EXECUTING: set[asyncio.Task[None]] = set()
 
 
 def now() -> int:
@@ -258,10 +255,9 @@ class RunEngine:
         self._unfinished[run_id] = run["thread_id"]
         task = asyncio.get_running_loop().create_task(self._execute(run, resumed_steps or []))
         self._tasks[run_id] = task
-        _EXECUTING.add(task)
+        _loop.hold_while_running(task)  # a run whose App nobody references any more still finishes
 
         def forget(done: asyncio.Task[None]) -> None:
-            _EXECUTING.discard(done)
             if self._tasks.get(run_id) is done:
                 del self._tasks[run_id]
 
