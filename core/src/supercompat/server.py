@@ -49,6 +49,11 @@ def _forbidden(message: str, code: str) -> APIError:
     return APIError(message, status=403, code=code)
 
 
+def _origin_refused(origin: str) -> APIError:
+    return _forbidden(f"Requests from the web origin {origin!r} are not allowed ([server] cors_allowed_origins).",
+                      "origin_not_allowed")
+
+
 def _host_name(host: str) -> str:
     """The Host header without its port: ``[::1]:8000`` -> ``[::1]``, ``Example.com:80`` -> ``example.com``."""
     host = host.strip().lower()
@@ -163,8 +168,7 @@ class ASGIApp:
             raise _forbidden("This server does not answer for the host this request names "
                              "([server] allowed_hosts).", "host_not_allowed")
         if self._open_to_browsers and origin is not None and not cors:
-            raise _forbidden(f"Requests from the web origin {origin!r} are not allowed "
-                             "([server] cors_allowed_origins).", "origin_not_allowed")
+            raise _origin_refused(origin)
 
     def _cors_headers(self, origin: str | None) -> list[tuple[str, str]]:
         """The CORS headers of every response to a browser page of an allowed origin; none otherwise."""
@@ -181,8 +185,7 @@ class ASGIApp:
         """A browser asking whether a page of its origin may call: yes, with any request header (the
         SDKs send several of their own), if the origin is allowed."""
         if not cors:
-            raise _forbidden(f"Requests from the web origin {headers['origin']!r} are not allowed "
-                             "([server] cors_allowed_origins).", "origin_not_allowed")
+            raise _origin_refused(headers["origin"])
         allowed = [("access-control-allow-methods", CORS_METHODS),
                    ("access-control-max-age", str(self.options.cors_max_age_seconds))]
         asked = headers.get("access-control-request-headers", "")
@@ -297,27 +300,39 @@ class ConnectionLimits:
         return AutoHTTPProtocol
 
 
+class _OncePer:
+    """``due()`` is true at most once per ``seconds``: for a warning that would otherwise come once a
+    connection or once a second while a condition lasts."""
+
+    def __init__(self, seconds: float = 60.0) -> None:
+        self.seconds = seconds
+        self._last: float | None = None
+
+    def due(self) -> bool:
+        now = time.monotonic()
+        if self._last is not None and now - self._last < self.seconds:
+            return False
+        self._last = now
+        return True
+
+
 class _Connections:
     """The open connections of one uvicorn server; ``idle`` (no request in flight), oldest first."""
-
-    WARN_EVERY = 60.0  # seconds: at the cap, one warning a minute, not one a connection
 
     def __init__(self, limits: ConnectionLimits) -> None:
         self.limit = limits.max_connections
         self.open = 0
         self.idle: OrderedDict[GuardedHTTP, None] = OrderedDict()
         self.shed = 0
-        self._warned: float | None = None
+        self._warning = _OncePer(60.0)  # at the cap: one warning a minute, not one a connection
 
     def make_room(self) -> bool:
         """At the cap: close the connection idle longest (a client that hasn't sent a request, or a
         kept-alive one between requests); False if every connection has a request in flight."""
         self.shed += 1
-        now = time.monotonic()
-        if self._warned is None or now - self._warned >= self.WARN_EVERY:
+        if self._warning.due():
             log.warning("supercompat: %d connections open (max_connections); closing the longest idle to "
                         "make room (%d so far)", self.open, self.shed)
-            self._warned = now
         if not self.idle:
             return False
         victim, _ = self.idle.popitem(last=False)
@@ -392,10 +407,7 @@ class GuardedHTTP(asyncio.Protocol):
         if self._counted:
             self._counted = False
             self.connections.open -= 1
-        self.connections.idle.pop(self, None)
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
+        self._busy()
 
     def _idle(self) -> None:
         """No request in flight: the next one's headers must come within the header timeout."""
@@ -433,12 +445,10 @@ class _QuietAcceptErrors:
     """asyncio logs every accept() that fails for want of file handles, with a traceback, once a second
     while it lasts: log it once a minute instead, with a count. Other loop errors pass through."""
 
-    WARN_EVERY = 60.0
-
     def __init__(self, previous: Callable[..., Any] | None) -> None:
         self.previous = previous
         self.count = 0
-        self.logged: float | None = None
+        self._warning = _OncePer(60.0)
 
     def __call__(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         if context.get("message") != "socket.accept() out of system resource":
@@ -448,9 +458,7 @@ class _QuietAcceptErrors:
                 loop.default_exception_handler(context)
             return
         self.count += 1
-        now = time.monotonic()
-        if self.logged is None or now - self.logged >= self.WARN_EVERY:
-            self.logged = now
+        if self._warning.due():
             log.warning("supercompat: out of file handles accepting a connection (%d times so far): %s; lower "
                         "[server] max_connections or raise the open-file limit", self.count, context.get("exception"))
 
