@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from . import _loop
 from .api import build_router
 from .errors import APIError
+from .jobs import Jobs
 from .router import Request, Response, request_id
 from .runs.engine import RunEngine
 
@@ -28,12 +30,16 @@ class App:
         self.storage = storage_adapter
         self.run_adapter = run_adapter
         self.router = _router
+        self.jobs = Jobs(self)
         self.engine = RunEngine(self)
         self.closing = False
+        for register_job_kinds in self._adapter_hooks("register_job_kinds"):
+            register_job_kinds(self.jobs)
         _loop.renew_after_fork(self)
 
     def _adapter_hooks(self, name: str) -> list[Any]:
-        """The adapters' methods called ``name``, for the optional hooks adapters opt in to."""
+        """The adapters' methods called ``name``, for the optional hooks adapters opt in to
+        (``ready_to_fork``, ``after_fork``, ``register_job_kinds(jobs)``)."""
         adapters = (self.storage, self.client, self.run_adapter)
         return [hook for adapter in adapters if (hook := getattr(adapter, name, None)) is not None]
 
@@ -48,6 +54,7 @@ class App:
         (connections) and start afresh; the parent's own are left alone for the parent. Adapters opt in
         with an ``after_fork()`` method of their own, which must only drop state (it may run twice)."""
         self.engine.after_fork()
+        self.jobs.after_fork()
         for after_fork in self._adapter_hooks("after_fork"):
             after_fork()
 
@@ -67,7 +74,8 @@ class App:
         if self.closing:
             return
         self.closing = True
-        await self.engine.shutdown(grace)
+        # Runs still going after the grace are ended failed; jobs are stopped, to resume elsewhere.
+        await asyncio.gather(self.jobs.shutdown(grace), self.engine.shutdown(grace))
         aclose = getattr(self.client, "aclose", None)
         if aclose is not None:
             await aclose()
