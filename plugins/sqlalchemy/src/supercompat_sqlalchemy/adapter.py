@@ -437,27 +437,28 @@ class SQLAlchemyStorageAdapter:
         if kind != RUN_LEASE:
             values["attempt"] = table.c.attempt + 1
         lapsed = sa.select(table.c.id).where(*where).order_by(table.c.id).limit(limit)
+        async with self._read() as conn:  # a sweep that finds nothing, the usual case, writes nothing
+            found = list((await conn.execute(lapsed)).scalars())
+        if not found:
+            return []
+        where.append(table.c.id.in_(found))
         if self._returning:
-            # One UPDATE takes each row for one claimer: SQLite runs one writer at a time; on
-            # PostgreSQL the rows another claimer has locked are skipped, and the WHERE is checked
-            # again on a row that changed meanwhile.
-            if self._lock_rows:
-                lapsed = lapsed.with_for_update(skip_locked=True)
-            claim = (sa.update(table).where(*where, table.c.id.in_(lapsed.scalar_subquery())).values(values)
-                     .returning(*table.columns))
+            # One UPDATE that checks the lapse again takes each row for one claimer: SQLite runs one
+            # writer at a time, and PostgreSQL checks the WHERE again on a row another claimer changed.
+            claim = sa.update(table).where(*where).values(values).returning(*table.columns)
             async with self._write_one() as conn:
                 rows = (await conn.execute(claim)).all()
             return sorted((lease.obj(row) for row in rows), key=lambda obj: obj["id"])
-        # MySQL/MariaDB (no UPDATE ... RETURNING): lock the lapsed rows, skipping those another
+        # MySQL/MariaDB (no UPDATE ... RETURNING): lock the rows still lapsed, skipping those another
         # claimer has locked (a locking read sees the latest committed heartbeat), then take them.
         async with self._write() as conn:
-            stmt = sa.select(table).where(*where).order_by(table.c.id).limit(limit)
-            found = [lease.obj(row) for row in (await conn.execute(stmt.with_for_update(skip_locked=True))).all()]
-            if found:
-                await conn.execute(sa.update(table).where(table.c.id.in_([o["id"] for o in found])).values(values))
+            stmt = sa.select(table).where(*where).order_by(table.c.id).with_for_update(skip_locked=True)
+            claimed = [lease.obj(row) for row in (await conn.execute(stmt)).all()]
+            if claimed:
+                await conn.execute(sa.update(table).where(table.c.id.in_([o["id"] for o in claimed])).values(values))
         if kind != RUN_LEASE:
-            found = [{**o, "attempt": o["attempt"] + 1} for o in found]
-        return found
+            claimed = [{**o, "attempt": o["attempt"] + 1} for o in claimed]
+        return claimed
 
     # -- jobs ---------------------------------------------------------------------------------------
     async def create_job(self, job: Obj) -> Obj:
