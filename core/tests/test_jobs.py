@@ -4,6 +4,7 @@ another process once the holder's lease lapses. Two Apps over one store stand in
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from typing import Any
 
@@ -15,6 +16,7 @@ from supercompat.errors import APIError
 from supercompat.jobs import JobContext
 from supercompat.storage import memory_storage_adapter
 from supercompat.testing import app_of
+from supercompat.testing.forking import in_forked_child
 from supercompat.testing.storage import make_job
 
 KIND = "test.count"
@@ -227,3 +229,21 @@ def test_a_job_keeps_its_lease_while_it_runs():
     assert job_of(store, job["id"])["attempt"] == 1
     release(counter)
     assert run_sync(holder.jobs.wait(job["id"]))["status"] == "completed"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no os.fork")
+def test_a_job_running_at_a_fork_stays_the_parents():
+    app = process(memory_storage_adapter())
+    counter = Counter(hold_at=1)
+    app.jobs.register(KIND, counter)
+    job = run_sync(app.jobs.submit(KIND, {"done": 0, "to": 2}))
+    wait_for(counter.held.is_set)
+
+    def in_child() -> list[Any]:
+        held_here = app.jobs.held()
+        own = run_sync(app.jobs.submit(KIND, {"done": 0, "to": 1}))
+        return [held_here, run_sync(app.jobs.wait(own["id"]))["status"]]
+
+    assert in_forked_child(in_child) == [False, "completed"]  # the child holds none of the parent's
+    release(counter)
+    assert run_sync(app.jobs.wait(job["id"]))["status"] == "completed"

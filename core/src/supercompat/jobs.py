@@ -97,9 +97,9 @@ async def keep_leases(keeper_ref: weakref.ref[Any]) -> None:
         except Exception as exc:  # storage unreachable for a moment: try again at the next beat
             if not failing:  # once per outage, not at every beat of it
                 if isinstance(exc, APIError):  # str(): the detail a client isn't shown (where, and why)
-                    log.warning("supercompat: run heartbeat failed: %s", exc)
+                    log.warning("supercompat: lease heartbeat failed: %s", exc)
                 else:
-                    log.exception("supercompat: run heartbeat failed")
+                    log.exception("supercompat: lease heartbeat failed")
             failing = True
         del keeper
 
