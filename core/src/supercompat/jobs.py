@@ -146,6 +146,8 @@ class _JobKind:
         self.jobs._cancel_here(lease_id)
 
     async def reclaim(self, obj: Obj) -> None:
+        if self.jobs.app.closing:
+            return  # claimed as this App shuts down: the lease lapses again, for another process
         self.jobs._start(obj, self.handler)
 
 

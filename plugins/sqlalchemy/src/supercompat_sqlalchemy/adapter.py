@@ -6,7 +6,9 @@ The invariants live in the database, so they hold across processes sharing it:
 - conditional run transitions: read under a row lock, compare, write, in one transaction; or, where
   the database has UPDATE ... RETURNING, one ``UPDATE ... WHERE status IN (...) RETURNING``, which
   compares and writes atomically by itself;
-- a thread's messages, runs and steps are deleted with it in one transaction.
+- a thread's messages, runs and steps are deleted with it in one transaction;
+- a lapsed lease (a run's, a job's) is claimed by a conditional write that checks the lapse again,
+  so of two processes sweeping at once each run or job goes to one.
 Reads run in autocommit: one round trip, no lock. So do writes that are one statement, on SQLite and
 PostgreSQL: a statement is atomic on its own. Lists are index seeks on (parent, id).
 """
@@ -411,7 +413,7 @@ class SQLAlchemyStorageAdapter:
     async def renew_leases(self, kind: str, ids: Collection[str]) -> list[str]:
         if not ids:
             return []
-        lease, held, cancelled = self._leases(kind)
+        lease, _, cancelled = self._leases(kind)
         table = lease.table
         where = [table.c.id.in_(list(ids))]
         if kind != RUN_LEASE:
