@@ -247,3 +247,42 @@ def test_a_job_running_at_a_fork_stays_the_parents():
     assert in_forked_child(in_child) == [False, "completed"]  # the child holds none of the parent's
     release(counter)
     assert run_sync(app.jobs.wait(job["id"]))["status"] == "completed"
+
+
+class RecordedStorage:
+    """A storage passing every call on, recording the names of the calls made."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.calls = inner, []
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.inner, name)
+        if not callable(method) or name.startswith("_") or name == "register_job_kinds":
+            return method
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            self.calls.append(name)
+            return method(*args, **kwargs)
+
+        return call
+
+
+def test_a_plain_run_makes_no_storage_call_for_its_lease():
+    """A run's lease is renewed by the run's own writes: between two heartbeats (5 s apart) a run
+    costs no lease call at all, and a text-only run writes its run, message and step only."""
+    from supercompat.testing import scripted_client_adapter
+
+    store = RecordedStorage(memory_storage_adapter())
+    client = supercompat(client_adapter=scripted_client_adapter(["Hello there."]), storage_adapter=store,
+                         max_retries=0)
+    assistant = client.beta.assistants.create(model="m")
+    thread = client.beta.threads.create(messages=[{"role": "user", "content": "hi"}])
+    store.calls.clear()
+    run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id,
+                                                   poll_interval_ms=10)
+    assert run.status == "completed"
+    lease_calls = {"renew_leases", "claim_lapsed", "create_job", "update_job", "get_job", "cancel_job"}
+    assert not lease_calls & set(store.calls)
+    writes = [c for c in store.calls if c.startswith(("create_", "update_", "delete_"))]
+    assert sorted(writes) == sorted(["create_run", "update_run", "create_message", "create_step", "update_message",
+                                     "update_step", "update_run"])
