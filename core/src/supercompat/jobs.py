@@ -111,10 +111,12 @@ class LeaseLost(Exception):
 
 
 class JobContext:
-    """What a job's handler gets besides the job: the storage, and ``checkpoint`` to save progress."""
+    """What a job's handler gets besides the job: the App (its adapters), its storage, and
+    ``checkpoint`` to save progress. ``job`` is the job as last written by this attempt."""
 
     def __init__(self, jobs: "Jobs", job: Obj) -> None:
         self.job = job
+        self.app = jobs.app
         self.storage = jobs.app.storage
 
     @property
