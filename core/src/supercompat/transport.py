@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Any
 import httpx2
 
 from . import _loop
-from .router import Request, Response
+from .errors import APIError
+from .forms import FormReader, is_multipart, too_large
+from .router import Request, Response, refusal
 
 if TYPE_CHECKING:
     from .app import App
@@ -40,6 +42,61 @@ def _to_request(request: httpx2.Request, body: bytes) -> Request:
         headers={k.lower(): v for k, v in request.headers.items()},
         body=body,
     )
+
+
+def _form_reader(app: "App", request: httpx2.Request) -> FormReader | None:
+    """A reader for a form streamed to a route that takes one (None: the body is read whole); a 413 at
+    once for a declared length over the route's limit."""
+    kind = request.headers.get("content-type", "")
+    if not is_multipart(kind):
+        return None
+    limits = app.router.body_of(request.method, request.url.path)
+    if limits is None:
+        return None
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limits.max_body_bytes:
+        raise too_large("The request body", limits.max_body_bytes)
+    return FormReader(kind, limits)
+
+
+def _with_form(request: httpx2.Request, reader: FormReader) -> Request:
+    incoming = _to_request(request, b"")
+    incoming._form = reader.finish()
+    return incoming
+
+
+def _read_sync(app: "App", request: httpx2.Request) -> Request:
+    """The request for the App. A JSON body is whole already (the hot path: no copy); a form streamed
+    by the SDK (a file upload) is parsed chunk by chunk, here on the caller's thread, its files
+    spooled, so it is never held whole."""
+    if isinstance(request.stream, httpx2.ByteStream):
+        return _to_request(request, request.read())
+    reader = _form_reader(app, request)
+    if reader is None:
+        return _to_request(request, request.read())
+    try:
+        for chunk in request.stream:  # type: ignore[union-attr]
+            reader.feed(chunk)
+    except BaseException:
+        reader.discard()
+        raise
+    return _with_form(request, reader)
+
+
+async def _read_async(app: "App", request: httpx2.Request) -> Request:
+    """``_read_sync`` for the async client, on the caller's loop."""
+    if isinstance(request.stream, httpx2.ByteStream):
+        return _to_request(request, request.read())
+    reader = _form_reader(app, request)
+    if reader is None:
+        return _to_request(request, await request.aread())
+    try:
+        async for chunk in request.stream:  # type: ignore[union-attr]
+            reader.feed(chunk)
+    except BaseException:
+        reader.discard()
+        raise
+    return _with_form(request, reader)
 
 
 async def _pump(chunks: AsyncIterator[bytes], deliver: Any) -> None:
@@ -197,20 +254,28 @@ class SupercompatTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
     # whose client hung up: a run it created goes on; a stream it opened is closed, which stops a
     # provider stream (and only unsubscribes from a run's events).
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        try:
+            incoming = _read_sync(self.app, request)
+        except APIError as e:  # the body is refused (too large, malformed) before the App sees it
+            return _to_response(refusal(e), None, request)
         body = _SyncStream(request)
         timeout = _read_timeout(request)
         try:
-            resp = _loop.run_sync(self._serve(_to_request(request, request.read()), body), timeout)
+            resp = _loop.run_sync(self._serve(incoming, body), timeout)
         except _loop.Unanswered:
             body.abandon()
             raise _read_timed_out(request, timeout) from None
         return _to_response(resp, body if resp.stream is not None else None, request)
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        try:
+            incoming = await _read_async(self.app, request)
+        except APIError as e:
+            return _to_response(refusal(e), None, request)
         body = _AsyncStream(request)
         timeout = _read_timeout(request)
         try:
-            resp = await _loop.run_async(self._serve(_to_request(request, await request.aread()), body), timeout)
+            resp = await _loop.run_async(self._serve(incoming, body), timeout)
         except _loop.Unanswered:
             body.abandon()
             raise _read_timed_out(request, timeout) from None
