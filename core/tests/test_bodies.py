@@ -4,10 +4,12 @@ over HTTP in tests_server/test_bodies.py."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import os
 import tempfile
+import time
 from typing import Any
 
 import httpx2
@@ -17,7 +19,8 @@ from openai._legacy_response import HttpxBinaryResponseContent
 
 from supercompat import App, SupercompatTransport
 from supercompat.forms import MIB, Multipart, parse_form
-from supercompat.router import Request
+from supercompat.router import Request, Response
+from supercompat.transport import MAX_BACKLOG_BYTES
 from supercompat.testing.uploads import DOWNLOAD_DISPOSITION, DOWNLOAD_TYPE, UPLOAD_LIMITS, pattern, upload_test_app
 
 from supercompat.testing.contract import call
@@ -215,3 +218,52 @@ def test_a_form_parsed_whole_keeps_the_limits():
     with pytest.raises(Exception) as refused:
         parse_form(body, "multipart/form-data; boundary=b", limits)
     assert refused.value.status == 413
+
+
+def counted_download_app(total: int, produced: list[int]) -> App:
+    """``GET /download``: ``total`` bytes streamed in chunks of 64 KiB, counting what was produced."""
+    app = App()
+
+    async def download(app: Any, request: Request) -> Response:
+        async def chunks():
+            for _ in range(total // (64 * 1024)):
+                produced[0] += 64 * 1024
+                yield b"x" * (64 * 1024)
+
+        return Response.byte_stream(chunks(), length=total)
+
+    app.add_route("GET", "/download", download)
+    return app
+
+
+def wait_for_producer(produced: list[int], total: int) -> int:
+    """What the producer has made once it stops (or has made everything): it must stop at the backlog."""
+    deadline = time.monotonic() + 2
+    while produced[0] < total and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return produced[0]
+
+
+def test_a_slow_reader_holds_back_a_streamed_body():
+    """A large download read slowly is never queued whole in process: the producer waits for the reader."""
+    total, produced = 64 * MIB, [0]
+    http = httpx2.Client(transport=SupercompatTransport(counted_download_app(total, produced)), base_url="http://t/v1")
+    with http.stream("GET", "/download") as response:
+        chunks = response.iter_raw()
+        next(chunks)
+        assert wait_for_producer(produced, total) <= MAX_BACKLOG_BYTES + 128 * 1024
+        assert sum(map(len, chunks)) + 64 * 1024 == total  # and the rest comes as it is read
+
+
+async def test_a_slow_async_reader_holds_back_a_streamed_body():
+    total, produced = 64 * MIB, [0]
+    transport = SupercompatTransport(counted_download_app(total, produced))
+    async with httpx2.AsyncClient(transport=transport, base_url="http://t/v1") as http:
+        async with http.stream("GET", "/download") as response:
+            chunks = response.aiter_raw()
+            await chunks.__anext__()
+            assert await asyncio.to_thread(wait_for_producer, produced, total) <= MAX_BACKLOG_BYTES + 128 * 1024
+            rest = 0
+            async for chunk in chunks:
+                rest += len(chunk)
+            assert rest + 64 * 1024 == total

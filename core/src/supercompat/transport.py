@@ -24,6 +24,9 @@ if TYPE_CHECKING:
     from .app import App
 
 _END = object()
+# A response body the reader is slow to take waits on the core loop once this much is queued for it
+# (a large download read slowly is never held whole), until the reader is half-way through it.
+MAX_BACKLOG_BYTES = 4 * 1024 * 1024
 
 
 class _Failure:
@@ -99,10 +102,14 @@ async def _read_async(app: "App", request: httpx2.Request) -> Request:
     return _with_form(request, reader)
 
 
-async def _pump(chunks: AsyncIterator[bytes], deliver: Any) -> None:
+async def _pump(chunks: AsyncIterator[bytes], body: "_Pumped") -> None:
+    deliver = body._deliver
     try:
         async for chunk in chunks:
             deliver(chunk)
+            body.queued += len(chunk)
+            if body.queued - body.taken > MAX_BACKLOG_BYTES:
+                await body.wait_for_reader()
     except asyncio.CancelledError:
         raise
     except BaseException as e:  # the router guards streams; this is a last resort
@@ -134,13 +141,33 @@ class _Pumped:
 
     _task: asyncio.Task[None] | None = None
     _abandoned = False
+    # Bytes delivered (written on the core loop only) and taken by the reader (on its thread only).
+    queued = 0
+    taken = 0
+    _drained: asyncio.Event | None = None  # the pump waits on it while the backlog is full
 
     def _deliver(self, item: Any) -> None:
         raise NotImplementedError
 
+    async def wait_for_reader(self) -> None:  # on the core loop
+        drained = self._drained = asyncio.Event()
+        if self.queued - self.taken > MAX_BACKLOG_BYTES:  # else the reader caught up meanwhile
+            await drained.wait()
+        self._drained = None
+
+    def _took(self, chunk: bytes) -> None:  # on the reader's thread
+        self.taken += len(chunk)
+        drained = self._drained
+        if drained is not None and self.queued - self.taken <= MAX_BACKLOG_BYTES // 2:
+            self._drained = None
+            try:
+                self._task.get_loop().call_soon_threadsafe(drained.set)  # type: ignore[union-attr]
+            except RuntimeError:  # the core loop is gone (shut down, forked away): nothing to resume
+                pass
+
     def start(self, chunks: AsyncIterator[bytes]) -> None:  # on the core loop
         loop = asyncio.get_running_loop()
-        self._task = loop.create_task(_pump(chunks, self._deliver))
+        self._task = loop.create_task(_pump(chunks, self))
         if self._abandoned:  # the caller gave up before the response came: close the stream at once
             loop.call_soon(self._task.cancel)  # after the pump's first step, so its cleanup runs
 
@@ -173,6 +200,7 @@ class _SyncStream(_Pumped, httpx2.SyncByteStream):
                 return
             if isinstance(item, _Failure):
                 raise httpx2.ReadError(str(item.exc)) from item.exc
+            self._took(item)
             yield item
 
     def close(self) -> None:
@@ -217,6 +245,7 @@ class _AsyncStream(_Pumped, httpx2.AsyncByteStream):
                     return
                 if isinstance(item, _Failure):
                     raise httpx2.ReadError(str(item.exc)) from item.exc
+                self._took(item)
                 yield item
             self._waiter = asyncio.get_running_loop().create_future()
             if not items:  # else an item arrived meanwhile, its wake-up still on its way
