@@ -118,6 +118,8 @@ def test_malformed_and_mistyped_bodies_over_http(server, spool):
         assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_multipart"
         r = http.post("/test/upload", json={"purpose": "assistants"})
         assert r.status_code == 400 and r.json()["error"]["code"] == "unsupported_content_type"
+        r = http.post("/test/upload", content=b"x" * MIB, headers={"Content-Type": "text/plain"})
+        assert r.status_code == 400 and "only accepts 'multipart/form-data'" in r.json()["error"]["message"]
         assert r.headers["connection"] == "close"  # refused on its headers, the body unread
         r = http.post("/assistants", files={"file": ("a", b"a")})
         assert r.status_code == 400 and "only accepts 'application/json'" in r.json()["error"]["message"]
