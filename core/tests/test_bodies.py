@@ -267,3 +267,32 @@ async def test_a_slow_async_reader_holds_back_a_streamed_body():
             async for chunk in chunks:
                 rest += len(chunk)
             assert rest + 64 * 1024 == total
+
+
+def broken_download_app() -> App:
+    """``GET /broken``: a byte stream that fails after its first chunk (a blob store going away)."""
+    app = App()
+
+    async def broken(app: Any, request: Request) -> Response:
+        async def chunks():
+            yield b"x" * 1000
+            raise RuntimeError("the blob store went away")
+
+        return Response.byte_stream(chunks(), length=5000)
+
+    app.add_route("GET", "/broken", broken)
+    return app
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+async def test_a_byte_stream_that_fails_is_a_connection_error(kind, caplog):
+    transport = SupercompatTransport(broken_download_app())
+    if kind == "sync":
+        client: Any = openai.OpenAI(api_key="sk-test", base_url="http://test/v1", max_retries=0,
+                                    http_client=openai.DefaultHttpxClient(transport=transport))
+    else:
+        client = openai.AsyncOpenAI(api_key="sk-test", base_url="http://test/v1", max_retries=0,
+                                    http_client=openai.DefaultAsyncHttpxClient(transport=transport))
+    with pytest.raises(openai.APIConnectionError):
+        await call(client.get("/broken", cast_to=HttpxBinaryResponseContent))
+    assert "the blob store went away" in caplog.text

@@ -164,3 +164,22 @@ def test_a_form_slower_than_the_body_timeout_is_a_408(server, spool):
         answer = sock.makefile("rb").read()  # body_timeout_seconds=2 ends it
     assert answer.startswith(b"HTTP/1.1 408") and b'"code":"request_timeout"' in answer
     assert wait_until_empty(spool) == []
+
+
+def test_a_byte_stream_that_fails_is_cut_short(caplog):
+    from supercompat import App
+    from supercompat.router import Response
+
+    async def broken(app, request):
+        async def chunks():
+            yield b"x" * 1000
+            raise RuntimeError("the blob store went away")
+
+        return Response.byte_stream(chunks(), length=5000)
+
+    app = App()
+    app.add_route("GET", "/broken", broken)
+    with serving(app) as running:
+        with pytest.raises(openai.APIConnectionError):
+            running.client().get("/broken", cast_to=HttpxBinaryResponseContent)
+    assert "the blob store went away" in caplog.text

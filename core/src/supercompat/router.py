@@ -287,7 +287,7 @@ class Response:
         with its ``content-length`` when known. An error once it has started can't change the status:
         the connection is cut short (the client sees a read error), and the error logged."""
         sized = [("content-length", str(length))] if length is not None else []
-        return cls(200, b"", [("content-type", content_type), *sized, *(headers or [])], _log_failure(chunks))
+        return cls(200, b"", [("content-type", content_type), *sized, *(headers or [])], chunks)
 
     @classmethod
     def event_stream(cls, events: AsyncIterator[bytes], named_events: bool = True) -> "Response":
@@ -317,19 +317,6 @@ async def _guard_stream(events: AsyncIterator[bytes], named_events: bool) -> Asy
     except Exception:
         log.exception("supercompat: error while streaming")
         yield prefix + b"data: " + dumps(internal_error().body()) + b"\n\n"
-
-
-async def _log_failure(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    try:
-        async for chunk in chunks:
-            yield chunk
-    except Exception:
-        log.exception("supercompat: error while streaming a body")
-        raise
-    finally:
-        aclose = getattr(chunks, "aclose", None)
-        if aclose is not None:
-            await aclose()
 
 
 def log_server_error(err: APIError, where: str) -> None:

@@ -306,7 +306,7 @@ async def _stream(chunks: AsyncIterator[bytes], send: Send, receive: Receive) ->
             await aclose()
     failure = results[0]
     if isinstance(failure, Exception):
-        log.error("supercompat: event stream ended with an error", exc_info=failure)
+        log.error("supercompat: a streamed response ended with an error", exc_info=failure)
 
 
 # -- connections ----------------------------------------------------------------------------------

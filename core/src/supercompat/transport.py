@@ -8,6 +8,7 @@ response stops the pump and frees the stream; a run keeps going, as on OpenAI.
 from __future__ import annotations
 
 import asyncio
+import logging
 import queue
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
@@ -23,6 +24,7 @@ from .router import Request, Response, refusal
 if TYPE_CHECKING:
     from .app import App
 
+log = logging.getLogger("supercompat")
 _END = object()
 # A response body the reader is slow to take waits on the core loop once this much is queued for it
 # (a large download read slowly is never held whole), until the reader is half-way through it.
@@ -112,7 +114,8 @@ async def _pump(chunks: AsyncIterator[bytes], body: "_Pumped") -> None:
                 await body.wait_for_reader()
     except asyncio.CancelledError:
         raise
-    except BaseException as e:  # the router guards streams; this is a last resort
+    except BaseException as e:  # event streams are guarded by the router; a byte stream can fail
+        log.error("supercompat: a streamed response ended with an error", exc_info=e)
         deliver(_Failure(e))
     finally:
         deliver(_END)
