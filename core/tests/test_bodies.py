@@ -296,3 +296,16 @@ async def test_a_byte_stream_that_fails_is_a_connection_error(kind, caplog):
     with pytest.raises(openai.APIConnectionError):
         await call(client.get("/broken", cast_to=HttpxBinaryResponseContent))
     assert "the blob store went away" in caplog.text
+
+
+def test_a_form_streamed_to_a_json_route_is_refused_unread():
+    """In process too, a streamed body of a type its route doesn't take is never read."""
+    read = [0]
+
+    def body():
+        read[0] += 1
+        yield b"--b--\r\n"
+
+    r = raw().post("/assistants", content=body(), headers={"content-type": "multipart/form-data; boundary=b"})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "unsupported_content_type"
+    assert read == [0]

@@ -171,10 +171,6 @@ class Form:
                 upload.close()
 
 
-def is_multipart(content_type: str) -> bool:
-    return content_type.partition(";")[0].strip().lower() == "multipart/form-data"
-
-
 class FormReader:
     """Parses a ``multipart/form-data`` body fed chunk by chunk (``feed``), within ``limits``; ``finish``
     returns the Form. Over a limit: a 413; not well formed: a 400 (both in OpenAI's envelope, and the
@@ -321,4 +317,4 @@ def parse_form(body: bytes | bytearray, content_type: str, limits: Multipart) ->
 
 
 __all__ = ["MAX_FILE_BYTES", "MAX_UPLOAD_PART_BYTES", "Form", "FormReader", "Multipart", "UploadedFile",
-           "is_multipart", "parse_form", "too_large"]
+           "parse_form", "too_large"]

@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from .errors import APIError, InvalidRequest, MethodNotAllowed, NotFound, ServerError
-from .forms import Form, Multipart, parse_form
+from .forms import Form, Multipart, parse_form, too_large
 from .ids import random_base62
 
 log = logging.getLogger("supercompat")
@@ -369,6 +369,21 @@ class Router:
             return self.find(method, path)[2]
         except (NotFound, MethodNotAllowed):
             return None
+
+    def form_limits(self, method: str, path: str, headers: Mapping[str, str]) -> Multipart | None:
+        """For a body about to be read, by the transport or the server: the limits of its route's form
+        (parse it as it arrives), or None (read it whole: JSON). A type the route doesn't take, or a
+        declared length over its limit, is refused here, before any of the body is read. JSON, the hot
+        path, is let through without a route lookup: a form route refuses it once read."""
+        kind = headers.get("content-type", "")
+        if kind.partition(";")[0].strip().lower() == "application/json":
+            return None
+        limits = self.body_of(method, path)
+        refuse_content_type(kind, limits)
+        declared = headers.get("content-length", "")
+        if limits is not None and declared.isdigit() and int(declared) > limits.max_body_bytes:
+            raise too_large("The request body", limits.max_body_bytes)
+        return limits
 
     def match(self, method: str, path: str) -> tuple[Handler, dict[str, str]]:
         handler, params, _ = self.find(method, path)

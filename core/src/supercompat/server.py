@@ -24,8 +24,8 @@ from typing import Any
 from .app import App
 from .config import ServerOptions, adapters_from, read_config, server_options
 from .errors import APIError, ConfigError, NotFound, Unauthorized
-from .forms import Form, FormReader, Multipart, too_large
-from .router import Request, Response, internal_error, refusal, refuse_content_type
+from .forms import Form, FormReader, Multipart
+from .router import Request, Response, internal_error, refusal
 
 log = logging.getLogger("supercompat")
 
@@ -145,13 +145,7 @@ class ASGIApp:
                     raise NotFound(f"Invalid URL ({method} {path})", code="unknown_url")
                 project = self._authenticate(headers)
                 request = Request(method=method, path=path, query_string=query, headers=headers, project=project)
-                form = None
-                kind = headers.get("content-type", "")
-                if _has_body(headers) and kind.partition(";")[0].strip().lower() != "application/json":
-                    # On the headers: a wrong type is never read. (JSON, the hot path, needs no route
-                    # here: a form route refuses it once it is read, within max_request_bytes.)
-                    form = self.app.router.body_of(method, path)
-                    refuse_content_type(kind, form)
+                form = self.app.router.form_limits(method, path, headers) if _has_body(headers) else None
                 if form is not None:
                     request._form = await self._read_form(headers, receive, form)
                 else:
@@ -243,9 +237,6 @@ class ASGIApp:
     async def _read_form(self, headers: dict[str, str], receive: Receive, limits: Multipart) -> Form:
         """A ``multipart/form-data`` body, parsed chunk by chunk as it arrives (files spooled, never
         held whole), within the route's limits and ``body_timeout_seconds``."""
-        declared = headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limits.max_body_bytes:
-            raise too_large("The request body", limits.max_body_bytes)
         reader = FormReader(headers["content-type"], limits)
         deadline = time.monotonic() + self.options.body_timeout_seconds
         try:

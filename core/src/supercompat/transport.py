@@ -18,7 +18,7 @@ import httpx2
 
 from . import _loop
 from .errors import APIError
-from .forms import FormReader, is_multipart, too_large
+from .forms import FormReader
 from .router import Request, Response, refusal
 
 if TYPE_CHECKING:
@@ -50,18 +50,9 @@ def _to_request(request: httpx2.Request, body: bytes) -> Request:
 
 
 def _form_reader(app: "App", request: httpx2.Request) -> FormReader | None:
-    """A reader for a form streamed to a route that takes one (None: the body is read whole); a 413 at
-    once for a declared length over the route's limit."""
-    kind = request.headers.get("content-type", "")
-    if not is_multipart(kind):
-        return None
-    limits = app.router.body_of(request.method, request.url.path)
-    if limits is None:
-        return None
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limits.max_body_bytes:
-        raise too_large("The request body", limits.max_body_bytes)
-    return FormReader(kind, limits)
+    """A reader for a form streamed to a route that takes one; None: the body is read whole (JSON)."""
+    limits = app.router.form_limits(request.method, request.url.path, request.headers)
+    return None if limits is None else FormReader(request.headers["content-type"], limits)
 
 
 def _with_form(request: httpx2.Request, reader: FormReader) -> Request:
