@@ -18,7 +18,7 @@ import pytest
 from openai._legacy_response import HttpxBinaryResponseContent
 
 from supercompat import App, SupercompatTransport
-from supercompat.forms import MIB, Multipart, parse_form
+from supercompat.forms import MIB, FormReader, Multipart, parse_form
 from supercompat.router import Request, Response
 from supercompat.transport import MAX_BACKLOG_BYTES
 from supercompat.testing.uploads import DOWNLOAD_DISPOSITION, DOWNLOAD_TYPE, UPLOAD_LIMITS, pattern, upload_test_app
@@ -309,3 +309,37 @@ def test_a_form_streamed_to_a_json_route_is_refused_unread():
     r = raw().post("/assistants", content=body(), headers={"content-type": "multipart/form-data; boundary=b"})
     assert r.status_code == 400 and r.json()["error"]["code"] == "unsupported_content_type"
     assert read == [0]
+
+
+def form_body(data: bytes) -> bytes:
+    return (b'--b\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nassistants\r\n'
+            b'--b\r\nContent-Disposition: form-data; name="file"; filename="r\xc3\xa9sum\xc3\xa9.pdf"\r\n'
+            b"Content-Type: application/pdf\r\n\r\n" + data + b"\r\n--b--\r\n")
+
+
+@pytest.mark.parametrize("size", [1000, 3 * MIB], ids=["in memory", "on disk"])
+def test_an_uploaded_file_can_be_read_streamed_and_moved(spool, tmp_path, size):
+    data = pattern(size)
+    body = form_body(data)
+    reader = FormReader("multipart/form-data; boundary=b", Multipart(max_file_bytes=4 * MIB))
+    for start in range(0, len(body), 7000):  # chunk edges anywhere, boundaries split across them
+        reader.feed(body[start:start + 7000])
+    form = reader.finish()
+    assert form.get("purpose") == "assistants" and form.getlist("purpose") == ["assistants"]
+    upload = form.file("file")
+    assert (upload.name, upload.filename, upload.content_type, upload.size) == ("file", "résumé.pdf", "application/pdf", size)
+    assert (upload.path is not None) == (size > 1 * MIB)
+    assert upload.read() == data and b"".join(upload.chunks(4096)) == data and upload.file().read() == data
+    destination = tmp_path / "kept.pdf"
+    upload.move_to(destination)
+    assert destination.read_bytes() == data
+    form.close()
+    assert list(spool.iterdir()) == [] and destination.read_bytes() == data  # what was moved is kept
+
+
+def test_a_reader_left_half_way_removes_its_file(spool):
+    reader = FormReader("multipart/form-data; boundary=b", Multipart())
+    reader.feed(form_body(pattern(3 * MIB))[:2 * MIB])
+    assert len(list(spool.iterdir())) == 1
+    reader.discard()  # the client went away
+    assert list(spool.iterdir()) == []
