@@ -179,7 +179,6 @@ def test_a_byte_stream_that_fails_is_cut_short(caplog):
 
     app = App()
     app.add_route("GET", "/broken", broken)
-    with serving(app) as running:
-        with pytest.raises(openai.APIConnectionError):
-            running.client().get("/broken", cast_to=HttpxBinaryResponseContent)
+    with serving(app) as running, pytest.raises(openai.APIConnectionError):
+        running.client().get("/broken", cast_to=HttpxBinaryResponseContent)
     assert "the blob store went away" in caplog.text
