@@ -112,12 +112,26 @@ def child_serve(port_file: str, whole: bool, mib: int) -> None:
     options = ServerOptions(api_keys=[API_KEY], max_request_bytes=(mib + 16) * 2**20, body_timeout_seconds=600)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
+    sock.listen(128)  # connections wait in the backlog until uvicorn accepts them
     with open(port_file, "w") as f:
         f.write(str(sock.getsockname()[1]))
     settings = uvicorn_settings(options)
     del settings["host"], settings["port"]
     config = uvicorn.Config(ASGIApp(bench_app(whole), options), log_level="warning", **settings)
     uvicorn.Server(config).run(sockets=[sock])
+
+
+def wait_for_port(port_file: str, server: subprocess.Popen[bytes]) -> int:
+    deadline = time.monotonic() + 30
+    while True:
+        if os.path.exists(port_file):
+            with open(port_file) as f:
+                written = f.read()
+            if written:
+                return int(written)
+        if time.monotonic() > deadline or server.poll() is not None:
+            raise RuntimeError("the server did not start")
+        time.sleep(0.05)
 
 
 def child_server(path: str, whole: bool, mib: int) -> dict[str, Any]:
@@ -128,12 +142,7 @@ def child_server(path: str, whole: bool, mib: int) -> dict[str, Any]:
         server = subprocess.Popen([sys.executable, __file__, "--serve", port_file, "--mib", str(mib)]
                                   + (["--whole"] if whole else []))
         try:
-            deadline = time.monotonic() + 30
-            while not os.path.exists(port_file) or not open(port_file).read():
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("the server did not start")
-                time.sleep(0.05)
-            port = int(open(port_file).read())
+            port = wait_for_port(port_file, server)
             client = openai.OpenAI(api_key=API_KEY, base_url=f"http://127.0.0.1:{port}/v1", max_retries=2)
             small = os.path.join(os.path.dirname(path), "small.bin")
             upload(client, small, whole)  # warm, and proof the server is up
