@@ -77,6 +77,7 @@ async def test_a_form_arrives_intact_and_its_file_is_removed(sdk, spool, tmp_pat
             "purpose": "assistants", "expires_after": {"anchor": "created_at", "seconds": 3600}}))
     assert echo["fields"] == {"purpose": ["assistants"], "expires_after[anchor]": ["created_at"],
                               "expires_after[seconds]": ["3600"]}
+    assert echo["expires_after"] == {"anchor": "created_at", "seconds": "3600"}
     [upload] = echo["files"]
     assert upload == {"name": "file", "filename": "upload.bin", "content_type": "application/octet-stream",
                       "size": size, "sha256": hashlib.sha256(pattern(size)).hexdigest(),
@@ -191,7 +192,7 @@ async def test_each_route_takes_its_own_type_only(sdk):
     whole = raw().post("/test/upload", content=b'--b\r\nContent-Disposition: form-data; name="a"\r\n\r\nv\r\n--b--\r\n',
                        headers={"content-type": "multipart/form-data; boundary=b"})
     assert whole.json()["fields"] == {"a": ["v"]}
-    assert raw().post("/test/upload").json() == {"fields": {}, "files": [], "include": []}
+    assert raw().post("/test/upload").json() == {"fields": {}, "expires_after": None, "files": [], "include": []}
 
 
 def test_test_routes_stay_on_their_app():

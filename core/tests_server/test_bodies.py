@@ -182,3 +182,16 @@ def test_a_byte_stream_that_fails_is_cut_short(caplog):
     with serving(app) as running, pytest.raises(openai.APIConnectionError):
         running.client().get("/broken", cast_to=HttpxBinaryResponseContent)
     assert "the blob store went away" in caplog.text
+
+
+def test_max_request_bytes_stays_the_json_limit():
+    """A form is bound by its route's limits, not by max_request_bytes, which still bounds JSON."""
+    with serving(upload_test_app(), api_keys=[KEY], max_request_bytes=MIB) as running:
+        client = running.client()
+        echo = client.post("/test/upload", cast_to=object, options=FORM,
+                           files={"file": ("big.bin", pattern(3 * MIB))})
+        assert echo["files"][0]["size"] == 3 * MIB
+        with pytest.raises(openai.APIStatusError) as refused:
+            client.beta.assistants.create(model="m", instructions="x" * (2 * MIB))
+        assert refused.value.status_code == 413
+        assert refused.value.message.endswith(f"larger than this server accepts ({MIB} bytes).")

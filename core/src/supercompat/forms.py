@@ -164,6 +164,15 @@ class Form:
         files = self.files.get(name)
         return files[-1] if files else None
 
+    def nested(self, name: str) -> dict[str, str] | None:
+        """An object field as the openai SDK sends it in a form, one field per key:
+        ``expires_after[anchor]`` and ``expires_after[seconds]`` -> ``{"anchor": ..., "seconds": ...}``
+        (values as sent, text); None if none was sent."""
+        prefix = name + "["
+        found = {key[len(prefix):-1]: values[-1] for key, values in self.fields.items()
+                 if key.startswith(prefix) and key.endswith("]") and values}
+        return found or None
+
     def close(self) -> None:
         """Remove every uploaded file's bytes (the request is over)."""
         for files in self.files.values():

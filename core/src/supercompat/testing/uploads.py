@@ -3,7 +3,7 @@ the API's routes): the tests and ``bench/uploads.py`` drive them through the rea
 process and over HTTP.
 
 - ``POST /v1/test/upload`` takes a form (at most ``UPLOAD_LIMITS``) and answers what arrived: the
-  fields, and for each file its name, type, size, SHA-256 and the temporary file it was spooled to
+  fields (and ``expires_after`` as ``Form.nested`` reads it), and for each file its name, type, size, SHA-256 and the temporary file it was spooled to
   (gone once the answer is out), plus the ``include[]`` query array.
 - ``GET /v1/test/download?size=N`` streams N bytes of ``pattern(N)`` (``&whole=1``: in one body),
   as ``application/pdf`` with a ``content-disposition`` naming ``report.pdf``.
@@ -40,7 +40,8 @@ async def _upload(app: Any, request: Request) -> dict[str, Any]:
                 digest.update(chunk)
             files.append({"name": upload.name, "filename": upload.filename, "content_type": upload.content_type,
                           "size": upload.size, "sha256": digest.hexdigest(), "spooled_to": upload.path})
-    return {"fields": form.fields, "files": files, "include": request.query_array("include")}
+    return {"fields": form.fields, "expires_after": form.nested("expires_after"), "files": files,
+            "include": request.query_array("include")}
 
 
 async def _download(app: Any, request: Request) -> Response:
