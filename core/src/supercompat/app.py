@@ -8,8 +8,9 @@ from typing import Any
 from . import _loop
 from .api import build_router
 from .errors import APIError
+from .forms import Multipart
 from .jobs import Jobs
-from .router import Request, Response, request_id
+from .router import Handler, Request, Response, request_id
 from .runs.engine import RunEngine
 
 _router = build_router()
@@ -36,6 +37,12 @@ class App:
         for register_job_kinds in self._adapter_hooks("register_job_kinds"):
             register_job_kinds(self.jobs)
         _loop.renew_after_fork(self)
+
+    def add_route(self, method: str, pattern: str, handler: Handler, body: Multipart | None = None) -> None:
+        """Serve one more route on this App only (``Router.add``; the others keep the shared routes)."""
+        if self.router is _router:
+            self.router = _router.copy()
+        self.router.add(method, pattern, handler, body)
 
     def _adapter_hooks(self, name: str) -> list[Any]:
         """The adapters' methods called ``name``, for the optional hooks adapters opt in to

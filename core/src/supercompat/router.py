@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from .errors import APIError, InvalidRequest, MethodNotAllowed, NotFound, ServerError
+from .forms import Form, Multipart, parse_form, too_large
 from .ids import random_base62
 
 log = logging.getLogger("supercompat")
@@ -173,21 +174,22 @@ def _check_text(text: str, param: str) -> None:
                                  code="invalid_value") from None
 
 
-def _body_types(path: str) -> tuple[str, ...]:
-    """The content types a body may have at ``path``: JSON everywhere for now; ``multipart/form-data``
-    joins here for the endpoints that take it (file uploads) when they come."""
-    return ("application/json",)
-
-
-def check_content_type(request: Request) -> None:
-    """A body must be of a type its endpoint takes, in process as over HTTP. A request without a body
-    needs no type: openai-node sends none with a cancel or a DELETE."""
-    if not request.body:
+def check_content_type(request: Request, body: Multipart | None = None) -> None:
+    """A body must be of the type its route takes (``body``: JSON when None, else
+    ``multipart/form-data``), in process as over HTTP. A request without a body needs no type:
+    openai-node sends none with a cancel or a DELETE."""
+    if not request.body and request._form is None:
         return
     kind = request.headers.get("content-type", "")
-    if kind.partition(";")[0].strip().lower() not in _body_types(request.path):
+    refuse_content_type(kind, body)
+
+
+def refuse_content_type(kind: str, body: Multipart | None) -> None:
+    """The 400 ``unsupported_content_type`` unless ``kind`` (a Content-Type header) is what ``body`` takes."""
+    wanted = "application/json" if body is None else "multipart/form-data"
+    if kind.partition(";")[0].strip().lower() != wanted:
         raise InvalidRequest(f"Unsupported content type: {kind!r}. This API method only accepts "
-                             f"'application/json' requests, but you specified the header "
+                             f"'{wanted}' requests, but you specified the header "
                              f"'Content-Type: {kind}'. Please try again with a supported content type.",
                              code="unsupported_content_type")
 
@@ -204,6 +206,8 @@ class Request:
     project: str | None = None
     _json: Any = None
     _query: dict[str, list[str]] | None = None
+    # The multipart/form-data body, parsed as it arrived (transport, server) or by the router.
+    _form: Form | None = None
 
     def json(self) -> dict[str, Any]:
         """The JSON object body; an empty body reads as ``{}``."""
@@ -232,8 +236,27 @@ class Request:
             self._query = q
         return self._query
 
+    def query_array(self, name: str) -> list[str]:
+        """A query parameter sent as an array: ``include[]=a&include[]=b`` as the openai SDKs send it
+        (``include=a`` too), in order: ``["a", "b"]``."""
+        query = self.query
+        return [*query.get(name + "[]", ()), *query.get(name, ())]
+
+    def form(self) -> Form:
+        """The ``multipart/form-data`` body of a route declared with ``body=Multipart(...)``: its
+        fields, and its files spooled to memory or a temporary file. The files are removed when the
+        handler returns: move or copy what is kept (``UploadedFile.move_to``, ``chunks``)."""
+        if self._form is None:
+            raise RuntimeError("request.form() is for routes added with body=Multipart(...)")
+        return self._form
+
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
+
+    def close(self) -> None:
+        """Remove the request's uploaded files (the request is over)."""
+        if self._form is not None:
+            self._form.close()
 
 
 @dataclass(slots=True)
@@ -250,6 +273,21 @@ class Response:
     @classmethod
     def error(cls, err: APIError) -> "Response":
         return cls.json(err.body(), err.status, [("x-should-retry", "false"), *err.headers])
+
+    @classmethod
+    def bytes(cls, data: bytes, content_type: str = "application/octet-stream",
+              headers: list[tuple[str, str]] | None = None, status: int = 200) -> "Response":
+        """A binary body (a file's content, say), sent with its length."""
+        return cls(status, data, [("content-type", content_type), *(headers or [])])
+
+    @classmethod
+    def byte_stream(cls, chunks: AsyncIterator[bytes], content_type: str = "application/octet-stream",
+                    length: int | None = None, headers: list[tuple[str, str]] | None = None) -> "Response":
+        """A binary body sent chunk by chunk as ``chunks`` yields them (a file read from a blob store),
+        with its ``content-length`` when known. An error once it has started can't change the status:
+        the connection is cut short (the client sees a read error), and the error logged."""
+        sized = [("content-length", str(length))] if length is not None else []
+        return cls(200, b"", [("content-type", content_type), *sized, *(headers or [])], chunks)
 
     @classmethod
     def event_stream(cls, events: AsyncIterator[bytes], named_events: bool = True) -> "Response":
@@ -295,26 +333,63 @@ class Router:
     """Paths are matched segment by segment; a literal segment wins over a ``{param}``."""
 
     def __init__(self) -> None:
-        self._routes: dict[int, list[tuple[tuple[str, ...], dict[str, Handler]]]] = {}
+        # per number of segments: (segments, {method: (handler, body)})
+        self._routes: dict[int, list[tuple[tuple[str, ...], dict[str, tuple[Handler, Multipart | None]]]]] = {}
 
-    def add(self, method: str, pattern: str, handler: Handler) -> None:
+    def add(self, method: str, pattern: str, handler: Handler, body: Multipart | None = None) -> None:
+        """Route ``method pattern`` to ``handler``. ``body``: what the route takes, a JSON object (None,
+        ``request.json()``) or a form (``Multipart(...)`` with its limits, ``request.form()``)."""
         segments = tuple(s for s in pattern.split("/") if s)
         routes = self._routes.setdefault(len(segments), [])
         for existing, methods in routes:
             if existing == segments:
-                methods[method] = handler
+                methods[method] = (handler, body)
                 return
-        routes.append((segments, {method: handler}))
+        routes.append((segments, {method: (handler, body)}))
         # Literal segments first, so /threads/runs is tried before /threads/{thread_id}.
         routes.sort(key=lambda r: tuple(s.startswith("{") for s in r[0]))
 
-    def route(self, method: str, pattern: str) -> Callable[[Handler], Handler]:
+    def route(self, method: str, pattern: str, body: Multipart | None = None) -> Callable[[Handler], Handler]:
         def decorator(handler: Handler) -> Handler:
-            self.add(method, pattern, handler)
+            self.add(method, pattern, handler, body)
             return handler
         return decorator
 
+    def copy(self) -> "Router":
+        """A router with the same routes, to which more can be added without touching this one."""
+        other = Router()
+        other._routes = {n: [(segments, dict(methods)) for segments, methods in routes]
+                         for n, routes in self._routes.items()}
+        return other
+
+    def body_of(self, method: str, path: str) -> Multipart | None:
+        """What the route of ``method path`` takes (None: JSON, or no such route), for the transport and
+        the server to read a form as it arrives."""
+        try:
+            return self.find(method, path)[2]
+        except (NotFound, MethodNotAllowed):
+            return None
+
+    def form_limits(self, method: str, path: str, headers: Mapping[str, str]) -> Multipart | None:
+        """For a body about to be read, by the transport or the server: the limits of its route's form
+        (parse it as it arrives), or None (read it whole: JSON). A type the route doesn't take, or a
+        declared length over its limit, is refused here, before any of the body is read. JSON, the hot
+        path, is let through without a route lookup: a form route refuses it once read."""
+        kind = headers.get("content-type", "")
+        if kind.partition(";")[0].strip().lower() == "application/json":
+            return None
+        limits = self.body_of(method, path)
+        refuse_content_type(kind, limits)
+        declared = headers.get("content-length", "")
+        if limits is not None and declared.isdigit() and int(declared) > limits.max_body_bytes:
+            raise too_large("The request body", limits.max_body_bytes)
+        return limits
+
     def match(self, method: str, path: str) -> tuple[Handler, dict[str, str]]:
+        handler, params, _ = self.find(method, path)
+        return handler, params
+
+    def find(self, method: str, path: str) -> tuple[Handler, dict[str, str], Multipart | None]:
         parts = [p for p in path.split("/") if p]
         if parts and parts[0] == "v1":
             parts = parts[1:]
@@ -327,12 +402,12 @@ class Router:
                 elif seg != part:
                     break
             else:
-                handler = methods.get(method)
-                if handler is not None:
+                route = methods.get(method)
+                if route is not None:
                     for value in params.values():
                         if "\x00" in value:  # no id has one; some databases would refuse to look it up
                             raise NotFound(f"No object found with id {value!r}.")
-                    return handler, params
+                    return route[0], params, route[1]
                 allowed.extend(m for m in methods if m not in allowed)
         if allowed:
             raise MethodNotAllowed(f"Invalid method for URL ({method} {path})", code="method_not_allowed",
@@ -341,8 +416,15 @@ class Router:
 
     async def dispatch(self, app: Any, request: Request) -> Response:
         try:
-            check_content_type(request)
-            handler, request.params = self.match(request.method, request.path)
+            try:
+                handler, request.params, body = self.find(request.method, request.path)
+            except (NotFound, MethodNotAllowed):
+                check_content_type(request)  # a wrong type is reported first, as before there were forms
+                raise
+            check_content_type(request, body)
+            if body is not None and request._form is None:  # a form sent whole rather than streamed
+                request._form = (parse_form(request.body, request.headers.get("content-type", ""), body)
+                                 if request.body else Form())
             result = await handler(app, request)
             return result if isinstance(result, Response) else Response.json(result)
         except APIError as e:
@@ -351,7 +433,16 @@ class Router:
         except Exception:
             log.exception("supercompat: error handling %s %s", request.method, request.path)
             return Response.error(internal_error())
+        finally:
+            request.close()  # the form's files: a handler has moved or copied what it keeps
 
 
 def request_id() -> str:
     return "req_" + random_base62(24)
+
+
+def refusal(err: APIError) -> Response:
+    """The answer to a request refused before it reached the App (its body too large, say)."""
+    response = Response.error(err)
+    response.headers.append(("x-request-id", request_id()))
+    return response

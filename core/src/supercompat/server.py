@@ -24,7 +24,8 @@ from typing import Any
 from .app import App
 from .config import ServerOptions, adapters_from, read_config, server_options
 from .errors import APIError, ConfigError, NotFound, Unauthorized
-from .router import Request, Response, internal_error, request_id
+from .forms import Form, FormReader, Multipart
+from .router import Request, Response, internal_error, refusal
 
 log = logging.getLogger("supercompat")
 
@@ -143,20 +144,21 @@ class ASGIApp:
                 if path != "/v1" and not path.startswith("/v1/"):
                     raise NotFound(f"Invalid URL ({method} {path})", code="unknown_url")
                 project = self._authenticate(headers)
-                body = await self._read_body(headers, receive)
+                request = Request(method=method, path=path, query_string=query, headers=headers, project=project)
+                form = self.app.router.form_limits(method, path, headers) if _has_body(headers) else None
+                if form is not None:
+                    request._form = await self._read_form(headers, receive, form)
+                else:
+                    request.body = await self._read_body(headers, receive)
                 body_read = True
-                request = Request(method=method, path=path, query_string=query, headers=headers, body=body,
-                                  project=project)
                 response = await self.app.handle(request)
         except _Disconnected:
             return
         except APIError as e:
-            response = Response.error(e)
-            response.headers.append(("x-request-id", request_id()))
+            response = refusal(e)
         except Exception:
             log.exception("supercompat: error serving %s %s", method, path)
-            response = Response.error(internal_error())
-            response.headers.append(("x-request-id", request_id()))
+            response = refusal(internal_error())
         if not body_read and _has_body(headers):
             # Answered without reading the body (no key, too large...): don't spend time reading it now.
             response.headers.append(("connection", "close"))
@@ -215,8 +217,7 @@ class ASGIApp:
 
     async def _read_body(self, headers: dict[str, str], receive: Receive) -> bytearray:
         """The body, held once (one buffer, no list of chunks joined into a copy), within
-        ``max_request_bytes`` and ``body_timeout_seconds``. Its type is checked by the router, as
-        in process."""
+        ``max_request_bytes`` and ``body_timeout_seconds``: the JSON routes' body."""
         limit = self.options.max_request_bytes
         too_large = APIError(f"The request body is larger than this server accepts ({limit} bytes).",
                              status=413, code="request_too_large")
@@ -226,19 +227,38 @@ class ASGIApp:
         body = bytearray()
         deadline = time.monotonic() + self.options.body_timeout_seconds
         while True:
-            try:
-                message = await asyncio.wait_for(receive(), max(deadline - time.monotonic(), 0))
-            except TimeoutError:
-                raise APIError(f"The request body did not arrive within {self.options.body_timeout_seconds:g} "
-                               "seconds.", status=408, code="request_timeout") from None
-            if message["type"] == "http.disconnect":
-                raise _Disconnected
-            chunk = message.get("body", b"")
+            chunk, more = await self._body_chunk(receive, deadline)
             if len(body) + len(chunk) > limit:
                 raise too_large
             body += chunk
-            if not message.get("more_body"):
+            if not more:
                 return body
+
+    async def _read_form(self, headers: dict[str, str], receive: Receive, limits: Multipart) -> Form:
+        """A ``multipart/form-data`` body, parsed chunk by chunk as it arrives (files spooled, never
+        held whole), within the route's limits and ``body_timeout_seconds``."""
+        reader = FormReader(headers["content-type"], limits)
+        deadline = time.monotonic() + self.options.body_timeout_seconds
+        try:
+            while True:
+                chunk, more = await self._body_chunk(receive, deadline)
+                reader.feed(chunk)
+                if not more:
+                    return reader.finish()
+        except BaseException:  # too large, malformed, too slow, gone: nothing spooled is left behind
+            reader.discard()
+            raise
+
+    async def _body_chunk(self, receive: Receive, deadline: float) -> tuple[bytes, bool]:
+        """The next chunk of the body, and whether more follow."""
+        try:
+            message = await asyncio.wait_for(receive(), max(deadline - time.monotonic(), 0))
+        except TimeoutError:
+            raise APIError(f"The request body did not arrive within {self.options.body_timeout_seconds:g} "
+                           "seconds.", status=408, code="request_timeout") from None
+        if message["type"] == "http.disconnect":
+            raise _Disconnected
+        return message.get("body", b""), message.get("more_body", False)
 
     async def _respond(self, response: Response, send: Send, receive: Receive) -> None:
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers]
@@ -277,7 +297,7 @@ async def _stream(chunks: AsyncIterator[bytes], send: Send, receive: Receive) ->
             await aclose()
     failure = results[0]
     if isinstance(failure, Exception):
-        log.error("supercompat: event stream ended with an error", exc_info=failure)
+        log.error("supercompat: a streamed response ended with an error", exc_info=failure)
 
 
 # -- connections ----------------------------------------------------------------------------------

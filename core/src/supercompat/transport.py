@@ -8,6 +8,7 @@ response stops the pump and frees the stream; a run keeps going, as on OpenAI.
 from __future__ import annotations
 
 import asyncio
+import logging
 import queue
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
@@ -16,12 +17,18 @@ from typing import TYPE_CHECKING, Any
 import httpx2
 
 from . import _loop
-from .router import Request, Response
+from .errors import APIError
+from .forms import FormReader
+from .router import Request, Response, refusal
 
 if TYPE_CHECKING:
     from .app import App
 
+log = logging.getLogger("supercompat")
 _END = object()
+# A response body the reader is slow to take waits on the core loop once this much is queued for it
+# (a large download read slowly is never held whole), until the reader is half-way through it.
+MAX_BACKLOG_BYTES = 4 * 1024 * 1024
 
 
 class _Failure:
@@ -42,13 +49,64 @@ def _to_request(request: httpx2.Request, body: bytes) -> Request:
     )
 
 
-async def _pump(chunks: AsyncIterator[bytes], deliver: Any) -> None:
+def _form_reader(app: "App", request: httpx2.Request) -> FormReader | None:
+    """A reader for a form streamed to a route that takes one; None: the body is read whole (JSON)."""
+    limits = app.router.form_limits(request.method, request.url.path, request.headers)
+    return None if limits is None else FormReader(request.headers["content-type"], limits)
+
+
+def _with_form(request: httpx2.Request, reader: FormReader) -> Request:
+    incoming = _to_request(request, b"")
+    incoming._form = reader.finish()
+    return incoming
+
+
+def _read_sync(app: "App", request: httpx2.Request) -> Request:
+    """The request for the App. A JSON body is whole already (the hot path: no copy); a form streamed
+    by the SDK (a file upload) is parsed chunk by chunk, here on the caller's thread, its files
+    spooled, so it is never held whole."""
+    if isinstance(request.stream, httpx2.ByteStream):
+        return _to_request(request, request.read())
+    reader = _form_reader(app, request)
+    if reader is None:
+        return _to_request(request, request.read())
+    try:
+        for chunk in request.stream:  # type: ignore[union-attr]
+            reader.feed(chunk)
+    except BaseException:
+        reader.discard()
+        raise
+    return _with_form(request, reader)
+
+
+async def _read_async(app: "App", request: httpx2.Request) -> Request:
+    """``_read_sync`` for the async client, on the caller's loop."""
+    if isinstance(request.stream, httpx2.ByteStream):
+        return _to_request(request, request.read())
+    reader = _form_reader(app, request)
+    if reader is None:
+        return _to_request(request, await request.aread())
+    try:
+        async for chunk in request.stream:  # type: ignore[union-attr]
+            reader.feed(chunk)
+    except BaseException:
+        reader.discard()
+        raise
+    return _with_form(request, reader)
+
+
+async def _pump(chunks: AsyncIterator[bytes], body: "_Pumped") -> None:
+    deliver = body._deliver
     try:
         async for chunk in chunks:
             deliver(chunk)
+            body.queued += len(chunk)
+            if body.queued - body.taken > MAX_BACKLOG_BYTES:
+                await body.wait_for_reader()
     except asyncio.CancelledError:
         raise
-    except BaseException as e:  # the router guards streams; this is a last resort
+    except BaseException as e:  # event streams are guarded by the router; a byte stream can fail
+        log.error("supercompat: a streamed response ended with an error", exc_info=e)
         deliver(_Failure(e))
     finally:
         deliver(_END)
@@ -77,13 +135,33 @@ class _Pumped:
 
     _task: asyncio.Task[None] | None = None
     _abandoned = False
+    # Bytes delivered (written on the core loop only) and taken by the reader (on its thread only).
+    queued = 0
+    taken = 0
+    _drained: asyncio.Event | None = None  # the pump waits on it while the backlog is full
 
     def _deliver(self, item: Any) -> None:
         raise NotImplementedError
 
+    async def wait_for_reader(self) -> None:  # on the core loop
+        drained = self._drained = asyncio.Event()
+        if self.queued - self.taken > MAX_BACKLOG_BYTES:  # else the reader caught up meanwhile
+            await drained.wait()
+        self._drained = None
+
+    def _took(self, chunk: bytes) -> None:  # on the reader's thread
+        self.taken += len(chunk)
+        drained = self._drained
+        if drained is not None and self.queued - self.taken <= MAX_BACKLOG_BYTES // 2:
+            self._drained = None
+            try:
+                self._task.get_loop().call_soon_threadsafe(drained.set)  # type: ignore[union-attr]
+            except RuntimeError:  # the core loop is gone (shut down, forked away): nothing to resume
+                pass
+
     def start(self, chunks: AsyncIterator[bytes]) -> None:  # on the core loop
         loop = asyncio.get_running_loop()
-        self._task = loop.create_task(_pump(chunks, self._deliver))
+        self._task = loop.create_task(_pump(chunks, self))
         if self._abandoned:  # the caller gave up before the response came: close the stream at once
             loop.call_soon(self._task.cancel)  # after the pump's first step, so its cleanup runs
 
@@ -116,6 +194,7 @@ class _SyncStream(_Pumped, httpx2.SyncByteStream):
                 return
             if isinstance(item, _Failure):
                 raise httpx2.ReadError(str(item.exc)) from item.exc
+            self._took(item)
             yield item
 
     def close(self) -> None:
@@ -160,6 +239,7 @@ class _AsyncStream(_Pumped, httpx2.AsyncByteStream):
                     return
                 if isinstance(item, _Failure):
                     raise httpx2.ReadError(str(item.exc)) from item.exc
+                self._took(item)
                 yield item
             self._waiter = asyncio.get_running_loop().create_future()
             if not items:  # else an item arrived meanwhile, its wake-up still on its way
@@ -197,20 +277,28 @@ class SupercompatTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
     # whose client hung up: a run it created goes on; a stream it opened is closed, which stops a
     # provider stream (and only unsubscribes from a run's events).
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        try:
+            incoming = _read_sync(self.app, request)
+        except APIError as e:  # the body is refused (too large, malformed) before the App sees it
+            return _to_response(refusal(e), None, request)
         body = _SyncStream(request)
         timeout = _read_timeout(request)
         try:
-            resp = _loop.run_sync(self._serve(_to_request(request, request.read()), body), timeout)
+            resp = _loop.run_sync(self._serve(incoming, body), timeout)
         except _loop.Unanswered:
             body.abandon()
             raise _read_timed_out(request, timeout) from None
         return _to_response(resp, body if resp.stream is not None else None, request)
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        try:
+            incoming = await _read_async(self.app, request)
+        except APIError as e:
+            return _to_response(refusal(e), None, request)
         body = _AsyncStream(request)
         timeout = _read_timeout(request)
         try:
-            resp = await _loop.run_async(self._serve(_to_request(request, await request.aread()), body), timeout)
+            resp = await _loop.run_async(self._serve(incoming, body), timeout)
         except _loop.Unanswered:
             body.abandon()
             raise _read_timed_out(request, timeout) from None
