@@ -25,7 +25,8 @@ async def _executing_runs(storage: Any, n: int) -> list[str]:
     ids = []
     for _ in range(n):
         now = int(time.time())
-        thread = {"id": new_id("thread"), "object": "thread", "created_at": now, "metadata": {}, "tool_resources": {}}
+        thread = {"id": new_id("thread"), "object": "thread", "created_at": now, "metadata": {},
+                  "tool_resources": {}}
         await storage.create_thread(thread, [])
         run = {"id": new_id("run"), "object": "thread.run", "created_at": now, "assistant_id": "asst_x",
                "thread_id": thread["id"], "status": "in_progress", "model": "m", "tools": [], "metadata": {}}

@@ -25,7 +25,8 @@ KIND = "test.count"
 def process(store: Any, orphan_after: float = 30.0, **adapters: Any) -> Any:
     """The App of one stand-in process, its heartbeat and sweep fast."""
     app = app_of(supercompat(storage_adapter=store, max_retries=0, **adapters))
-    app.engine.heartbeat_interval, app.engine.sweep_interval, app.engine.orphan_after = 0.05, 0.05, orphan_after
+    engine = app.engine
+    engine.heartbeat_interval, engine.sweep_interval, engine.orphan_after = 0.05, 0.05, orphan_after
     return app
 
 
@@ -284,5 +285,5 @@ def test_a_plain_run_makes_no_storage_call_for_its_lease():
     lease_calls = {"renew_leases", "claim_lapsed", "create_job", "update_job", "get_job", "cancel_job"}
     assert not lease_calls & set(store.calls)
     writes = [c for c in store.calls if c.startswith(("create_", "update_", "delete_"))]
-    assert sorted(writes) == sorted(["create_run", "update_run", "create_message", "create_step", "update_message",
-                                     "update_step", "update_run"])
+    assert sorted(writes) == sorted(["create_run", "update_run", "create_message", "create_step",
+                                     "update_message", "update_step", "update_run"])

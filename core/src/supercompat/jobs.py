@@ -52,7 +52,8 @@ class LeaseHolder(Protocol):
         """This process has just claimed ``obj``, whose holder died: finish it (or take it over)."""
 
 
-async def renew_and_reclaim(storage: Any, holders: Collection[LeaseHolder], silent_since: float | None) -> None:
+async def renew_and_reclaim(storage: Any, holders: Collection[LeaseHolder],
+                            silent_since: float | None) -> None:
     """One heartbeat: renew every lease held here (passing on the cancels requested elsewhere); then,
     with ``silent_since``, claim and reclaim the leases of every kind silent since then."""
     for holder in holders:

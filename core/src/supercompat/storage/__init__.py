@@ -147,6 +147,7 @@ def memory_storage_adapter() -> "StorageAdapter":
 
 
 __all__ = [
-    "ACTIVE_RUN_STATUSES", "EXECUTING_RUN_STATUSES", "JOB_RUNNING", "RUN_LEASE", "ActiveRunError", "ListQuery", "Obj", "Page", "StaleStatusError",
+    "ACTIVE_RUN_STATUSES", "EXECUTING_RUN_STATUSES", "JOB_RUNNING", "RUN_LEASE", "ActiveRunError", "ListQuery",
+    "Obj", "Page", "StaleStatusError",
     "StorageAdapter", "memory_storage_adapter",
 ]

@@ -7,8 +7,8 @@ import time
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Collection
 
-from . import (ACTIVE_RUN_STATUSES, EXECUTING_RUN_STATUSES, JOB_RUNNING, RUN_LEASE, ActiveRunError, ListQuery, Obj,
-               Page, StaleStatusError)
+from . import (ACTIVE_RUN_STATUSES, EXECUTING_RUN_STATUSES, JOB_RUNNING, RUN_LEASE, ActiveRunError, ListQuery,
+               Obj, Page, StaleStatusError)
 
 
 class _Ordered:
@@ -276,7 +276,8 @@ class MemoryStorageAdapter:
             return claimed
         for job_id, at in list(self._job_beats.items()):
             job = self._jobs[job_id]
-            if at < silent_since and job["kind"] == kind and job["status"] == JOB_RUNNING and len(claimed) < limit:
+            lapsed = at < silent_since and job["kind"] == kind and job["status"] == JOB_RUNNING
+            if lapsed and len(claimed) < limit:
                 self._jobs[job_id] = job = {**job, "attempt": job["attempt"] + 1}
                 self._job_beats[job_id] = now
                 claimed.append(job)

@@ -355,7 +355,8 @@ class StorageAdapterTests:
         # Each job was claimed once: its attempt went from 1 to 2.
         assert [(await s.get_job(j))["attempt"] for j in job_ids] == [2, 2, 2]
 
-    async def test_a_job_lease_is_renewed_claimed_and_reports_cancels(self, storage_adapter: StorageAdapter) -> None:
+    async def test_a_job_lease_is_renewed_claimed_and_reports_cancels(self, storage_adapter: StorageAdapter
+                                                                      ) -> None:
         s = storage_adapter
         job = make_job(payload={"files": ["a", "b"], "done": 0})
         assert await s.create_job(job) == job
@@ -386,7 +387,8 @@ class StorageAdapterTests:
         assert await s.update_job(job["id"], 1, {"payload": {"done": 2}}) is None  # the old holder: refused
         assert await s.update_job(job["id"], 1, {"status": "completed", "finished_at": 1}) is None
         assert await s.update_job("job_unknown", 1, {"payload": {}}) is None
-        ended = {"status": "failed", "finished_at": 5, "last_error": {"code": "server_error", "message": "no"}}
+        ended = {"status": "failed", "finished_at": 5,
+                 "last_error": {"code": "server_error", "message": "no"}}
         finished = await s.update_job(job["id"], 2, ended)
         assert finished == {**job, "attempt": 2, "payload": {"done": 1}, **ended}
         assert await s.get_job(job["id"]) == finished  # kept, for inspection

@@ -29,8 +29,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from supercompat import keep_inherited
 from supercompat.errors import APIError, InvalidRequest, redacted
-from supercompat.storage import (ACTIVE_RUN_STATUSES, EXECUTING_RUN_STATUSES, JOB_RUNNING, RUN_LEASE, ActiveRunError,
-                                 ListQuery, Obj, Page, StaleStatusError)
+from supercompat.storage import (ACTIVE_RUN_STATUSES, EXECUTING_RUN_STATUSES, JOB_RUNNING, RUN_LEASE,
+                                 ActiveRunError, ListQuery, Obj, Page, StaleStatusError)
 
 from . import migrations
 from .schema import ASSISTANT, JOB, MESSAGE, RUN, STEP, THREAD, Kind, jobs, messages, runs, steps, threads
@@ -457,7 +457,8 @@ class SQLAlchemyStorageAdapter:
             stmt = sa.select(table).where(*where).order_by(table.c.id).with_for_update(skip_locked=True)
             claimed = [lease.obj(row) for row in (await conn.execute(stmt)).all()]
             if claimed:
-                await conn.execute(sa.update(table).where(table.c.id.in_([o["id"] for o in claimed])).values(values))
+                taken = table.c.id.in_([o["id"] for o in claimed])
+                await conn.execute(sa.update(table).where(taken).values(values))
         if kind != RUN_LEASE:
             claimed = [{**o, "attempt": o["attempt"] + 1} for o in claimed]
         return claimed
