@@ -336,7 +336,7 @@ class StorageAdapterTests:
         assert await s.claim_lapsed(RUN_LEASE, cutoff) == []
         assert await s.renew_leases(RUN_LEASE, [run["id"], "run_unknown"]) == [run["id"]]
         await asyncio.sleep(0.05)
-        orphans = await s.claim_lapsed(RUN_LEASE, time.time())
+        orphans = await s.claim_lapsed(RUN_LEASE, time.time(), scope=thread_id)
         assert ids_of(orphans) == [run["id"]] and orphans[0]["status"] == "cancelling"
 
     async def test_racing_claims_take_each_lapsed_lease_once(self, storage_adapter: StorageAdapter) -> None:
