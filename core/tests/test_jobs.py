@@ -164,6 +164,22 @@ def test_the_holder_that_lost_its_lease_can_no_longer_write_the_job():
     assert ended["status"] == "completed" and ended["finished_at"] == 1 and ended["payload"]["done"] == 1
 
 
+def test_a_job_this_process_reclaims_from_itself_runs_once_more_not_twice():
+    store = memory_storage_adapter()
+    app = process(store)
+    counter = Counter(hold_at=1)
+    app.jobs.register(KIND, counter)
+    job = run_sync(app.jobs.submit(KIND, {"done": 0, "to": 2}))
+    wait_for(counter.held.is_set)
+    # Its heartbeat failed for a while (a storage outage) and its own sweep claims it back.
+    [claimed] = run_sync(store.claim_lapsed(KIND, time.time() + 1))
+    run_sync(app.jobs.holders()[0].reclaim(claimed))
+    release(counter)
+    ended = wait_for(lambda: (j := job_of(store, job["id"]))["status"] != "running" and j)
+    assert ended["status"] == "completed" and ended["attempt"] == 2
+    assert counter.seen == [(1, 1), (2, 2)]  # the first attempt stopped; the second finished
+
+
 def test_a_job_that_keeps_killing_its_processes_is_given_up():
     store = memory_storage_adapter()
     dead = run_sync(store.create_job(make_job(KIND, payload={"done": 0, "to": 1}, attempt=3)))
@@ -241,7 +257,7 @@ def test_a_job_running_at_a_fork_stays_the_parents():
     wait_for(counter.held.is_set)
 
     def in_child() -> list[Any]:
-        held_here = app.jobs.held()
+        held_here = app.jobs.holds_leases()
         own = run_sync(app.jobs.submit(KIND, {"done": 0, "to": 1}))
         return [held_here, run_sync(app.jobs.wait(own["id"]))["status"]]
 

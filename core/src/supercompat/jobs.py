@@ -151,6 +151,10 @@ class _JobKind:
     async def reclaim(self, obj: Obj) -> None:
         if self.jobs.app.closing:
             return  # claimed as this App shuts down: the lease lapses again, for another process
+        running = self.jobs._running.get(obj["id"])
+        if running is not None:
+            # Our own attempt, silent too long (a storage outage): the claimed attempt replaces it.
+            running[1].cancel()
         self.jobs._start(obj, self.handler)
 
 
@@ -183,7 +187,8 @@ class Jobs:
     def holders(self) -> list[LeaseHolder]:
         return list(self._kinds.values())
 
-    def held(self) -> bool:
+    def holds_leases(self) -> bool:
+        """Whether jobs run here now (whose leases the heartbeat renews)."""
         return bool(self._running)
 
     async def submit(self, kind: str, payload: Any) -> Obj:

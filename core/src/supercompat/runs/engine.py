@@ -476,7 +476,7 @@ class RunEngine:
 
     # -- executors that died (the runs' leases, see supercompat.jobs) ------------------------------
     def holds_leases(self) -> bool:
-        return bool(self._tasks) or self.app.jobs.held()
+        return bool(self._tasks) or self.app.jobs.holds_leases()
 
     async def beat(self, sweep: bool) -> None:
         """Heartbeat the runs executing here and the jobs running here (picking up cancels made by
