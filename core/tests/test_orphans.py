@@ -118,3 +118,19 @@ async def test_a_busy_engine_sweeps_orphans_nobody_reads():
         await asyncio.sleep(0.05)
     steps = await run_async(store.list_steps(orphan["thread_id"], orphan["id"], ListQuery()))
     assert all(s["status"] != "in_progress" for s in steps.data)
+
+
+async def test_two_processes_sweeping_at_once_end_an_orphan_once():
+    store = memory_storage_adapter()
+    orphan = await dead_process_run(store)
+    first, second = (app_of(process(store)).engine for _ in range(2))
+    time.sleep(0.6)
+
+    async def both() -> list[list[dict[str, Any]]]:
+        return await asyncio.gather(first.end_orphans(), second.end_orphans())
+
+    ended = await run_async(both())
+    # The claim went to one of them: the other saw nothing to end (no second ending written).
+    assert sorted(len(e) for e in ended) == [0, 1]
+    [run] = ended[0] + ended[1]
+    assert run == await run_async(store.get_run(orphan["thread_id"], orphan["id"])) and run["status"] == "failed"

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from . import _loop
 from .api import build_router
 from .errors import APIError
 from .forms import Multipart
+from .jobs import Jobs
 from .router import Handler, Request, Response, request_id
 from .runs.engine import RunEngine
 
@@ -29,8 +31,11 @@ class App:
         self.storage = storage_adapter
         self.run_adapter = run_adapter
         self.router = _router
+        self.jobs = Jobs(self)
         self.engine = RunEngine(self)
         self.closing = False
+        for register_job_kinds in self._adapter_hooks("register_job_kinds"):
+            register_job_kinds(self.jobs)
         _loop.renew_after_fork(self)
 
     def add_route(self, method: str, pattern: str, handler: Handler, body: Multipart | None = None) -> None:
@@ -40,7 +45,8 @@ class App:
         self.router.add(method, pattern, handler, body)
 
     def _adapter_hooks(self, name: str) -> list[Any]:
-        """The adapters' methods called ``name``, for the optional hooks adapters opt in to."""
+        """The adapters' methods called ``name``, for the optional hooks adapters opt in to
+        (``ready_to_fork``, ``after_fork``, ``register_job_kinds(jobs)``)."""
         adapters = (self.storage, self.client, self.run_adapter)
         return [hook for adapter in adapters if (hook := getattr(adapter, name, None)) is not None]
 
@@ -55,6 +61,7 @@ class App:
         (connections) and start afresh; the parent's own are left alone for the parent. Adapters opt in
         with an ``after_fork()`` method of their own, which must only drop state (it may run twice)."""
         self.engine.after_fork()
+        self.jobs.after_fork()
         for after_fork in self._adapter_hooks("after_fork"):
             after_fork()
 
@@ -74,7 +81,8 @@ class App:
         if self.closing:
             return
         self.closing = True
-        await self.engine.shutdown(grace)
+        # Runs still going after the grace are ended failed; jobs are stopped, to resume elsewhere.
+        await asyncio.gather(self.jobs.shutdown(grace), self.engine.shutdown(grace))
         aclose = getattr(self.client, "aclose", None)
         if aclose is not None:
             await aclose()

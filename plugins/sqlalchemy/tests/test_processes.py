@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from supercompat import supercompat
-from supercompat._loop import run_sync
+from supercompat._loop import run_async, run_sync
 from supercompat.storage import ListQuery
 from supercompat.testing import app_of
 from supercompat.testing.storage import make_thread
@@ -113,3 +113,29 @@ async def test_an_idle_process_ends_a_killed_process_run_nobody_reads(database_u
     assert run["status"] == "failed" and "stopped" in run["last_error"]["message"]
     [message] = (await storage.list_messages(made["thread"], ListQuery(), run_id=made["run"])).data
     assert message["status"] == "incomplete"
+
+
+async def test_a_job_of_a_killed_process_is_reclaimed_and_finished_by_another(database_url, storage, client_on):
+    from worker import JOB_KIND, count_steps
+
+    process = worker("job", database_url)
+    made = json.loads(process.stdout.readline())  # the job is half done, checkpointed at 2 of 4
+    process.kill()  # SIGKILL mid-job: its lease is no longer renewed
+    process.communicate()
+    assert (await storage.get_job(made["job"]))["payload"]["done"] == 2
+    survivor = app_of(client_on(database_url))
+    survivor.jobs.register(JOB_KIND, count_steps)
+    engine = survivor.engine
+    engine.orphan_after, engine.sweep_interval, engine.heartbeat_interval = 1.0, 0.2, 0.2
+    await run_async(_watch(survivor))  # as the App's first request does
+    deadline = time.monotonic() + 30
+    while (job := await storage.get_job(made["job"]))["status"] == "running":
+        assert time.monotonic() < deadline, "nobody took over the killed process's job"
+        await asyncio.sleep(0.1)
+    assert job["status"] == "completed" and job["attempt"] == 2 and job["last_error"] is None
+    # Resumed from its last checkpoint: the survivor made the last two steps, none twice.
+    assert job["payload"]["done"] == 4 and job["payload"]["steps_by"] == [1, 1, 2, 2]
+
+
+async def _watch(app):
+    app.engine.watch()

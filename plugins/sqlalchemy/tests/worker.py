@@ -3,9 +3,12 @@
 import asyncio
 import json
 import sys
+import threading
 import time
 
 from supercompat import supercompat
+from supercompat._loop import run_sync
+from supercompat.testing import app_of
 from supercompat.testing.storage import make_run
 from supercompat.storage import ActiveRunError
 from supercompat_sqlalchemy import sqlalchemy_storage_adapter
@@ -59,6 +62,32 @@ def hang(url):
     time.sleep(600)  # until killed
 
 
+JOB_KIND = "test.count"
+paused = threading.Event()
+
+
+async def count_steps(job, context):
+    """A job handler: counts from the payload's ``done`` to ``to``, checkpointing after each step with
+    the attempt that made it; on its first attempt it stops for good at ``pause_at`` (a process then
+    killed mid-job)."""
+    payload = context.payload
+    while payload["done"] < payload["to"]:
+        if payload["done"] == payload.get("pause_at") and job["attempt"] == 1:
+            paused.set()
+            await asyncio.Event().wait()
+        payload = {**payload, "done": payload["done"] + 1, "steps_by": [*payload["steps_by"], job["attempt"]]}
+        await context.checkpoint(payload)
+
+
+def job(url):
+    app = app_of(supercompat(storage_adapter=sqlalchemy_storage_adapter(url)))
+    app.jobs.register(JOB_KIND, count_steps)
+    submitted = run_sync(app.jobs.submit(JOB_KIND, {"done": 0, "to": 4, "pause_at": 2, "steps_by": []}))
+    paused.wait()  # mid-job, after two checkpoints
+    print(json.dumps({"job": submitted["id"]}), flush=True)
+    time.sleep(600)  # until killed
+
+
 if __name__ == "__main__":
     mode, url, *rest = sys.argv[1:]
     if mode == "create":
@@ -67,3 +96,5 @@ if __name__ == "__main__":
         asyncio.run(race(url, rest))
     elif mode == "hang":
         hang(url)
+    elif mode == "job":
+        job(url)

@@ -13,14 +13,15 @@ import inspect
 import logging
 import time
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Collection, Iterable
 from typing import Any
 
 from .. import _loop
 from ..errors import APIError, ServerError, redacted
 from ..ids import new_id
+from ..jobs import keep_leases, renew_and_reclaim
 from ..router import SSE_DONE, sse
-from ..storage import (ACTIVE_RUN_STATUSES, EXECUTING_RUN_STATUSES, ActiveRunError, ListQuery,
+from ..storage import (ACTIVE_RUN_STATUSES, EXECUTING_RUN_STATUSES, RUN_LEASE, ActiveRunError, ListQuery,
                        StaleStatusError)
 from . import RunContext, TextDelta, ToolCallDelta, TurnEnd
 
@@ -265,11 +266,12 @@ class RunEngine:
         self.watch()
 
     def watch(self) -> None:
-        """Start the heartbeat and orphan sweep on the running loop, if not running yet. The App
-        calls it on every request: a process serving it also sweeps while idle."""
+        """Start the heartbeat and sweep of the App's leases (its runs and jobs, see
+        ``supercompat.jobs.keep_leases``) on the running loop, if not running yet. The App calls it on
+        every request: a process serving it also sweeps while idle."""
         loop = asyncio.get_running_loop()
         if self._heartbeat is None or self._heartbeat.done() or self._heartbeat.get_loop() is not loop:
-            self._heartbeat = loop.create_task(_beat(weakref.ref(self)))
+            self._heartbeat = loop.create_task(keep_leases(weakref.ref(self)))
 
     def is_executing(self, run_id: str) -> bool:
         task = self._tasks.get(run_id)
@@ -472,30 +474,37 @@ class RunEngine:
             await self.transition(run, {"status": "completed", "completed_at": t, "usage": total_or_none,
                                          "expires_at": None, "required_action": None}, "thread.run.completed", expected)
 
-    # -- executors that died --------------------------------------------------------------------
+    # -- executors that died (the runs' leases, see supercompat.jobs) ------------------------------
+    def holds_leases(self) -> bool:
+        return bool(self._tasks) or self.app.jobs.holds_leases()
+
     async def beat(self, sweep: bool) -> None:
-        """Heartbeat the runs executing here (picking up cancels made by other processes); end the
-        runs of processes that stopped heartbeating when ``sweep`` or while busy."""
-        if self._tasks:
-            for run_id in await self.app.storage.touch_runs(list(self._tasks)):
-                self.cancel_execution(run_id)
+        """Heartbeat the runs executing here and the jobs running here (picking up cancels made by
+        other processes); claim and finish the runs and jobs of processes that stopped heartbeating
+        when ``sweep`` or while busy."""
+        if self.holds_leases():
             sweep = True
-        if sweep:
-            await self.end_orphans()
+        await renew_and_reclaim(self.app.storage, [_RunLeases(self), *self.app.jobs.holders()],
+                                time.time() - self.orphan_after if sweep else None)
 
     async def end_orphans(self, thread_id: str | None = None) -> list[dict[str, Any]]:
-        """End the runs whose executor stopped heartbeating (a crashed or killed process): failed, or
-        cancelled if a cancel was pending. Returns them as they now are."""
-        silent_since = time.time() - self.orphan_after
+        """End the runs whose executor stopped heartbeating (a crashed or killed process), of thread
+        ``thread_id`` if given: failed, or cancelled if a cancel was pending. Returns them as they now
+        are. Each is claimed first, so of two processes looking at once only one ends it."""
         ended = []
-        for run in await self.app.storage.list_orphaned_runs(silent_since, thread_id=thread_id):
-            if self.is_executing(run["id"]):
-                continue  # ours, and alive: our next heartbeat refreshes it
-            await self._abandon(run, APIError(
-                f"The run was interrupted: the process executing it stopped (no heartbeat for "
-                f"{self.orphan_after:g} seconds).", status=500, type="server_error"))
-            ended.append(await self.app.storage.get_run(run["thread_id"], run["id"]) or run)
+        for run in await self.app.storage.claim_lapsed(RUN_LEASE, time.time() - self.orphan_after,
+                                                       scope=thread_id):
+            if await self._end_orphan(run):
+                ended.append(await self.app.storage.get_run(run["thread_id"], run["id"]) or run)
         return ended
+
+    async def _end_orphan(self, run: dict[str, Any]) -> bool:
+        if self.is_executing(run["id"]):
+            return False  # ours, and alive (its heartbeat failed for a while): the claim renewed it
+        await self._abandon(run, APIError(
+            f"The run was interrupted: the process executing it stopped (no heartbeat for "
+            f"{self.orphan_after:g} seconds).", status=500, type="server_error"))
+        return True
 
     async def _abandon(self, run: dict[str, Any], err: APIError) -> None:
         """End a run nobody executes any more: ``cancelled`` if a cancel was pending, else ``failed``
@@ -604,29 +613,21 @@ class RunEngine:
             self._heartbeat.cancel()
 
 
-async def _beat(engine_ref: weakref.ref[RunEngine]) -> None:
-    """The engine's background work for as long as it exists: ``beat`` every ``heartbeat_interval``
-    while it executes runs, a sweep every ``sweep_interval`` while idle. Holds the engine only while
-    beating, so an App nobody uses any more is collected, and its sweeps stop with it."""
-    last_sweep = time.monotonic()
-    failing = False
-    while (engine := engine_ref()) is not None:
-        pause = min(engine.heartbeat_interval, engine.sweep_interval)
-        del engine
-        await asyncio.sleep(pause)
-        if (engine := engine_ref()) is None:
-            break
-        sweep = time.monotonic() - last_sweep >= engine.sweep_interval
-        try:
-            await engine.beat(sweep)
-            if sweep or engine._tasks:
-                last_sweep = time.monotonic()
-            failing = False
-        except Exception as exc:  # storage unreachable for a moment: try again at the next beat
-            if not failing:  # once per outage, not at every beat of it
-                if isinstance(exc, APIError):  # str(): the detail a client isn't shown (where, and why)
-                    log.warning("supercompat: run heartbeat failed: %s", exc)
-                else:
-                    log.exception("supercompat: run heartbeat failed")
-            failing = True
-        del engine
+
+class _RunLeases:
+    """The runs executing here as the lease machinery sees them (supercompat.jobs). A run's lease lives
+    on its own row, renewed by create_run and every update_run: a run costs no writes of its own."""
+
+    kind = RUN_LEASE
+
+    def __init__(self, engine: RunEngine) -> None:
+        self.engine = engine
+
+    def held(self) -> Collection[str]:
+        return list(self.engine._tasks)
+
+    def cancel(self, run_id: str) -> None:  # made by another process: abort the model call
+        self.engine.cancel_execution(run_id)
+
+    async def reclaim(self, run: dict[str, Any]) -> None:
+        await self.engine._end_orphan(run)

@@ -20,6 +20,8 @@ Obj = dict[str, Any]
 ACTIVE_RUN_STATUSES = frozenset({"queued", "in_progress", "requires_action", "cancelling"})
 # Active statuses in which some process's engine is executing the run (requires_action waits for the user).
 EXECUTING_RUN_STATUSES = frozenset({"queued", "in_progress", "cancelling"})
+RUN_LEASE = "run"  # the lease kind of runs (see renew_leases); every other kind names jobs
+JOB_RUNNING = "running"  # a job's status until it ends completed, failed or cancelled
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,14 +99,34 @@ class StorageAdapter(Protocol):
     async def list_runs(self, thread_id: str, query: ListQuery) -> Page: ...
     async def get_active_run(self, thread_id: str) -> Obj | None: ...
 
-    async def touch_runs(self, run_ids: Collection[str]) -> list[str]:
-        """The executor heartbeat: record that this process is still executing ``run_ids`` (now), and
-        return those of them that are ``cancelling``, so a cancel made by another process reaches it."""
+    # -- leases: background work that another process finishes when its holder dies ----------------
+    # A lease of kind RUN_LEASE is a run's own (create_run and every update_run renew it); any other
+    # kind is a job of that kind. One heartbeat, one sweep and one claim for all of them.
+    async def renew_leases(self, kind: str, ids: Collection[str]) -> list[str]:
+        """The heartbeat: record (now) that this process still holds ``ids`` of ``kind``, and return
+        those of them whose cancel was requested (a run ``cancelling``; a job ``cancel_requested``),
+        so that a cancel made by another process reaches the holder. Unknown ids are skipped."""
 
-    async def list_orphaned_runs(self, silent_since: float, *, thread_id: str | None = None,
-                                 limit: int = 100) -> list[Obj]:
-        """Runs in an EXECUTING_RUN_STATUSES status with no heartbeat since ``silent_since`` (epoch
-        seconds): their executor died. ``create_run`` and every ``update_run`` count as a heartbeat."""
+    async def claim_lapsed(self, kind: str, silent_since: float, *, scope: str | None = None,
+                           limit: int = 100) -> list[Obj]:
+        """Atomically take over up to ``limit`` leases of ``kind`` not renewed since ``silent_since``
+        (epoch seconds; their holder died): the claim renews them, so of two processes claiming at
+        once each lease goes to one. Returns them as now stored. For RUN_LEASE: runs in an
+        EXECUTING_RUN_STATUSES status, of thread ``scope`` if given. For jobs: ``running`` jobs of
+        that kind, each with ``attempt`` incremented (``scope`` is not used)."""
+
+    async def create_job(self, job: Obj) -> Obj:
+        """Store a new job (JOB_RUNNING, ``attempt`` 1): its creator holds the lease from now."""
+
+    async def get_job(self, job_id: str) -> Obj | None: ...
+    async def update_job(self, job_id: str, attempt: int, changes: Obj) -> Obj | None:
+        """The lease holder's write (progress in ``payload``, or the ending: ``status``, ``finished_at``,
+        ``last_error``), renewing the lease: applied only while the job is JOB_RUNNING at ``attempt``,
+        so a holder whose job was reclaimed by another process can no longer write it (None then)."""
+
+    async def cancel_job(self, job_id: str) -> Obj | None:
+        """Request the cancel of a running job (``cancel_requested``): its holder sees it at its next
+        heartbeat. A finished job is returned unchanged; None for an unknown id."""
 
     async def create_step(self, step: Obj) -> Obj: ...
     async def get_step(self, thread_id: str, run_id: str, step_id: str) -> Obj | None: ...
@@ -125,6 +147,7 @@ def memory_storage_adapter() -> "StorageAdapter":
 
 
 __all__ = [
-    "ACTIVE_RUN_STATUSES", "EXECUTING_RUN_STATUSES", "ActiveRunError", "ListQuery", "Obj", "Page", "StaleStatusError",
+    "ACTIVE_RUN_STATUSES", "EXECUTING_RUN_STATUSES", "JOB_RUNNING", "RUN_LEASE", "ActiveRunError", "ListQuery",
+    "Obj", "Page", "StaleStatusError",
     "StorageAdapter", "memory_storage_adapter",
 ]

@@ -7,8 +7,8 @@ import time
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Collection
 
-from . import (ACTIVE_RUN_STATUSES, EXECUTING_RUN_STATUSES, ActiveRunError, ListQuery, Obj, Page,
-               StaleStatusError)
+from . import (ACTIVE_RUN_STATUSES, EXECUTING_RUN_STATUSES, JOB_RUNNING, RUN_LEASE, ActiveRunError, ListQuery,
+               Obj, Page, StaleStatusError)
 
 
 class _Ordered:
@@ -83,6 +83,8 @@ class MemoryStorageAdapter:
         self._assistant_projects: dict[str, str | None] = {}
         self._threads: dict[str, _Thread] = {}
         self._heartbeats: dict[str, tuple[str, float]] = {}  # run id -> (thread id, last heartbeat)
+        self._jobs: dict[str, Obj] = {}
+        self._job_beats: dict[str, float] = {}  # running job id -> last heartbeat
 
     # assistants
     def _assistant_bucket(self, assistant_id: str) -> _Ordered | None:
@@ -241,28 +243,72 @@ class MemoryStorageAdapter:
         rid = self._active_run(t)
         return t.runs.items[rid] if rid else None
 
-    async def touch_runs(self, run_ids: Collection[str]) -> list[str]:
-        now, cancelling = time.time(), []
-        for run_id in run_ids:
-            beat = self._heartbeats.get(run_id)
-            run = beat and await self.get_run(beat[0], run_id)
-            if run is not None:
-                self._heartbeats[run_id] = (beat[0], now)
-                if run["status"] == "cancelling":
-                    cancelling.append(run_id)
-        return cancelling
+    # leases
+    async def renew_leases(self, kind: str, ids: Collection[str]) -> list[str]:
+        now, cancelled = time.time(), []
+        for oid in ids:
+            if kind == RUN_LEASE:
+                beat = self._heartbeats.get(oid)
+                run = beat and await self.get_run(beat[0], oid)
+                if run is not None:
+                    self._heartbeats[oid] = (beat[0], now)
+                    if run["status"] == "cancelling":
+                        cancelled.append(oid)
+            elif (job := self._jobs.get(oid)) is not None and job["kind"] == kind:
+                self._job_beats[oid] = now
+                if job["cancel_requested"] and job["status"] == JOB_RUNNING:
+                    cancelled.append(oid)
+        return cancelled
 
-    async def list_orphaned_runs(self, silent_since: float, *, thread_id: str | None = None,
-                                 limit: int = 100) -> list[Obj]:
-        found = []
-        for run_id, (tid, at) in list(self._heartbeats.items()):
-            run = await self.get_run(tid, run_id)
-            if run is None:
-                del self._heartbeats[run_id]  # its thread was deleted
-            elif (at < silent_since and run["status"] in EXECUTING_RUN_STATUSES
-                  and (thread_id is None or tid == thread_id) and len(found) < limit):
-                found.append(run)
-        return found
+    async def claim_lapsed(self, kind: str, silent_since: float, *, scope: str | None = None,
+                           limit: int = 100) -> list[Obj]:
+        # Nothing here awaits, so the look and the take are one step on the loop: atomic.
+        now, claimed = time.time(), []
+        if kind == RUN_LEASE:
+            for run_id, (tid, at) in list(self._heartbeats.items()):
+                run = await self.get_run(tid, run_id)
+                if run is None:
+                    del self._heartbeats[run_id]  # its thread was deleted
+                elif (at < silent_since and run["status"] in EXECUTING_RUN_STATUSES
+                      and (scope is None or tid == scope) and len(claimed) < limit):
+                    self._heartbeats[run_id] = (tid, now)
+                    claimed.append(run)
+            return claimed
+        for job_id, at in list(self._job_beats.items()):
+            job = self._jobs[job_id]
+            lapsed = at < silent_since and job["kind"] == kind and job["status"] == JOB_RUNNING
+            if lapsed and len(claimed) < limit:
+                self._jobs[job_id] = job = {**job, "attempt": job["attempt"] + 1}
+                self._job_beats[job_id] = now
+                claimed.append(job)
+        return claimed
+
+    # jobs
+    async def create_job(self, job: Obj) -> Obj:
+        self._jobs[job["id"]] = job
+        self._job_beats[job["id"]] = time.time()
+        return job
+
+    async def get_job(self, job_id: str) -> Obj | None:
+        return self._jobs.get(job_id)
+
+    async def update_job(self, job_id: str, attempt: int, changes: Obj) -> Obj | None:
+        job = self._jobs.get(job_id)
+        if job is None or job["status"] != JOB_RUNNING or job["attempt"] != attempt:
+            return None
+        self._jobs[job_id] = new = _merge(job, changes)
+        if new["status"] == JOB_RUNNING:
+            self._job_beats[job_id] = time.time()
+        else:
+            self._job_beats.pop(job_id, None)  # ended: nobody's to claim
+        return new
+
+    async def cancel_job(self, job_id: str) -> Obj | None:
+        job = self._jobs.get(job_id)
+        if job is None or job["status"] != JOB_RUNNING:
+            return job
+        self._jobs[job_id] = new = {**job, "cancel_requested": True}
+        return new
 
     # steps
     async def create_step(self, step: Obj) -> Obj:

@@ -46,7 +46,7 @@ class PacedModel:
         return []
 
 
-_WRITES = ("create_", "update_", "delete_", "touch_runs")
+_WRITES = ("create_", "update_", "delete_", "renew_leases")
 
 
 class WatchedWrites:

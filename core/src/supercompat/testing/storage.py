@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from ..ids import new_id
-from ..storage import ActiveRunError, ListQuery, StaleStatusError, StorageAdapter
+from ..storage import RUN_LEASE, ActiveRunError, ListQuery, StaleStatusError, StorageAdapter
 
 
 def make_assistant(**fields: Any) -> dict[str, Any]:
@@ -41,6 +41,12 @@ def make_run(thread_id: str, assistant_id: str = "asst_x", status: str = "queued
             "max_prompt_tokens": None, "max_completion_tokens": None,
             "truncation_strategy": {"type": "auto", "last_messages": None}, "response_format": "auto",
             "tool_choice": "auto", "parallel_tool_calls": True, "required_action": None, **fields}
+
+
+def make_job(kind: str = "test.echo", payload: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
+    return {"id": new_id("job"), "object": "job", "kind": kind, "status": "running", "attempt": 1,
+            "created_at": int(time.time()), "finished_at": None, "cancel_requested": False,
+            "payload": payload if payload is not None else {"n": 1}, "last_error": None, **fields}
 
 
 def make_step(thread_id: str, run_id: str, **fields: Any) -> dict[str, Any]:
@@ -302,15 +308,21 @@ class StorageAdapterTests:
         waiting = make_run(other_thread, status="requires_action")
         for run in (silent, over, waiting):
             await s.create_run(run, [])
-        assert await s.list_orphaned_runs(time.time() - 60) == []  # everyone heartbeated just now
+        assert await s.claim_lapsed(RUN_LEASE, time.time() - 60) == []  # everyone heartbeated just now
         await asyncio.sleep(0.05)
         cutoff = time.time()
         await asyncio.sleep(0.05)
-        # requires_action waits for the user and completed is over: neither has an executor to lose.
-        assert ids_of(await s.list_orphaned_runs(cutoff)) == [silent["id"]]
-        assert await s.list_orphaned_runs(cutoff, thread_id=other_thread) == []
-        assert await s.touch_runs([silent["id"]]) == []
-        assert await s.list_orphaned_runs(cutoff) == []
+        assert await s.claim_lapsed(RUN_LEASE, cutoff, scope=other_thread) == []
+        assert await s.renew_leases(RUN_LEASE, [silent["id"]]) == []
+        assert await s.claim_lapsed(RUN_LEASE, cutoff) == []
+        await asyncio.sleep(0.05)
+        cutoff = time.time()
+        await asyncio.sleep(0.05)
+        # requires_action waits for the user and completed is over: neither has a lease to lose.
+        claimed = await s.claim_lapsed(RUN_LEASE, cutoff)
+        assert ids_of(claimed) == [silent["id"]] and claimed[0]["status"] == "in_progress"
+        # The claim renewed the lease: it is nobody else's to take any more.
+        assert await s.claim_lapsed(RUN_LEASE, cutoff) == []
 
     async def test_heartbeat_reports_cancels_and_updates_count_as_heartbeats(self, storage_adapter: StorageAdapter) -> None:
         s = storage_adapter
@@ -321,11 +333,70 @@ class StorageAdapterTests:
         cutoff = time.time()
         await asyncio.sleep(0.05)
         await s.update_run(thread_id, run["id"], {"status": "cancelling"})
-        assert await s.list_orphaned_runs(cutoff) == []
-        assert await s.touch_runs([run["id"], "run_unknown"]) == [run["id"]]
+        assert await s.claim_lapsed(RUN_LEASE, cutoff) == []
+        assert await s.renew_leases(RUN_LEASE, [run["id"], "run_unknown"]) == [run["id"]]
         await asyncio.sleep(0.05)
-        orphans = await s.list_orphaned_runs(time.time())
+        orphans = await s.claim_lapsed(RUN_LEASE, time.time(), scope=thread_id)
         assert ids_of(orphans) == [run["id"]] and orphans[0]["status"] == "cancelling"
+
+    async def test_racing_claims_take_each_lapsed_lease_once(self, storage_adapter: StorageAdapter) -> None:
+        s = storage_adapter
+        run_ids, job_ids = [], []
+        for _ in range(3):
+            thread_id, _ = await self._thread_with_messages(s, 1)
+            run_ids.append((await s.create_run(make_run(thread_id, status="in_progress"), []))["id"])
+            job_ids.append((await s.create_job(make_job()))["id"])
+        await asyncio.sleep(0.05)
+        cutoff = time.time()
+        for kind, expected in ((RUN_LEASE, run_ids), ("test.echo", job_ids)):
+            claims = await asyncio.gather(*(s.claim_lapsed(kind, cutoff) for _ in range(4)))
+            taken = [o["id"] for claim in claims for o in claim]
+            assert sorted(taken) == sorted(expected)  # every one once: never by two claimers
+        # Each job was claimed once: its attempt went from 1 to 2.
+        assert [(await s.get_job(j))["attempt"] for j in job_ids] == [2, 2, 2]
+
+    async def test_a_job_lease_is_renewed_claimed_and_reports_cancels(self, storage_adapter: StorageAdapter
+                                                                      ) -> None:
+        s = storage_adapter
+        job = make_job(payload={"files": ["a", "b"], "done": 0})
+        assert await s.create_job(job) == job
+        assert await s.get_job(job["id"]) == job
+        assert await s.get_job("job_unknown") is None
+        other = await s.create_job(make_job(kind="test.other"))
+        await asyncio.sleep(0.05)
+        cutoff = time.time()
+        assert await s.renew_leases("test.echo", [job["id"], "job_unknown"]) == []
+        assert await s.claim_lapsed("test.echo", cutoff) == []  # just renewed
+        assert ids_of(await s.claim_lapsed("test.other", cutoff)) == [other["id"]]  # kinds are apart
+        cancelled = await s.cancel_job(job["id"])
+        assert cancelled["cancel_requested"] is True and cancelled["status"] == "running"
+        assert await s.renew_leases("test.echo", [job["id"]]) == [job["id"]]
+        assert await s.cancel_job("job_unknown") is None
+        await asyncio.sleep(0.05)
+        [claimed] = await s.claim_lapsed("test.echo", time.time())
+        assert claimed == {**job, "attempt": 2, "cancel_requested": True}
+
+    async def test_only_the_current_holder_writes_a_job(self, storage_adapter: StorageAdapter) -> None:
+        s = storage_adapter
+        job = await s.create_job(make_job(payload={"done": 0}))
+        progressed = await s.update_job(job["id"], 1, {"payload": {"done": 1}})
+        assert progressed == {**job, "payload": {"done": 1}}
+        await asyncio.sleep(0.05)
+        [claimed] = await s.claim_lapsed("test.echo", time.time())  # the first holder was too slow
+        assert claimed["attempt"] == 2 and claimed["payload"] == {"done": 1}  # resumes from the checkpoint
+        assert await s.update_job(job["id"], 1, {"payload": {"done": 2}}) is None  # the old holder: refused
+        assert await s.update_job(job["id"], 1, {"status": "completed", "finished_at": 1}) is None
+        assert await s.update_job("job_unknown", 1, {"payload": {}}) is None
+        ended = {"status": "failed", "finished_at": 5,
+                 "last_error": {"code": "server_error", "message": "no"}}
+        finished = await s.update_job(job["id"], 2, ended)
+        assert finished == {**job, "attempt": 2, "payload": {"done": 1}, **ended}
+        assert await s.get_job(job["id"]) == finished  # kept, for inspection
+        assert await s.update_job(job["id"], 2, {"status": "completed"}) is None  # ended: nothing more
+        assert (await s.cancel_job(job["id"]))["status"] == "failed"  # a cancel doesn't revive it
+        assert await s.renew_leases("test.echo", [job["id"]]) == []
+        await asyncio.sleep(0.05)
+        assert await s.claim_lapsed("test.echo", time.time()) == []  # ended: no lease to lapse
 
     async def test_conditional_status_transition(self, storage_adapter: StorageAdapter) -> None:
         s = storage_adapter

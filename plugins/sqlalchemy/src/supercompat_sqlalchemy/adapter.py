@@ -6,7 +6,9 @@ The invariants live in the database, so they hold across processes sharing it:
 - conditional run transitions: read under a row lock, compare, write, in one transaction; or, where
   the database has UPDATE ... RETURNING, one ``UPDATE ... WHERE status IN (...) RETURNING``, which
   compares and writes atomically by itself;
-- a thread's messages, runs and steps are deleted with it in one transaction.
+- a thread's messages, runs and steps are deleted with it in one transaction;
+- a lapsed lease (a run's, a job's) is claimed by a conditional write that checks the lapse again,
+  so of two processes sweeping at once each run or job goes to one.
 Reads run in autocommit: one round trip, no lock. So do writes that are one statement, on SQLite and
 PostgreSQL: a statement is atomic on its own. Lists are index seeks on (parent, id).
 """
@@ -27,11 +29,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from supercompat import keep_inherited
 from supercompat.errors import APIError, InvalidRequest, redacted
-from supercompat.storage import (ACTIVE_RUN_STATUSES, EXECUTING_RUN_STATUSES, ActiveRunError, ListQuery, Obj,
-                                 Page, StaleStatusError)
+from supercompat.storage import (ACTIVE_RUN_STATUSES, EXECUTING_RUN_STATUSES, JOB_RUNNING, RUN_LEASE,
+                                 ActiveRunError, ListQuery, Obj, Page, StaleStatusError)
 
 from . import migrations
-from .schema import ASSISTANT, MESSAGE, RUN, STEP, THREAD, Kind, messages, runs, steps, threads
+from .schema import ASSISTANT, JOB, MESSAGE, RUN, STEP, THREAD, Kind, jobs, messages, runs, steps, threads
 
 
 class StorageUnavailable(APIError):
@@ -398,24 +400,86 @@ class SQLAlchemyStorageAdapter:
         row = (await conn.execute(stmt.limit(1))).first()
         return RUN.obj(row) if row is not None else None
 
-    async def touch_runs(self, run_ids: Collection[str]) -> list[str]:
-        if not run_ids:
-            return []
-        ids = list(run_ids)
-        async with self._write() as conn:
-            await conn.execute(sa.update(runs).where(runs.c.id.in_(ids)).values(heartbeat_at=time.time()))
-            cancelling = await conn.execute(sa.select(runs.c.id).where(runs.c.id.in_(ids),
-                                                                       runs.c.status == "cancelling"))
-        return list(cancelling.scalars())
+    # -- leases (runs and jobs) --------------------------------------------------------------------
+    @staticmethod
+    def _leases(kind: str) -> tuple[Kind, list[Any], Any]:
+        """Where the leases of ``kind`` live: the table, which of its rows hold a lease that may lapse,
+        and which of them have a cancel requested."""
+        if kind == RUN_LEASE:
+            return RUN, [runs.c.status.in_(sorted(EXECUTING_RUN_STATUSES))], runs.c.status == "cancelling"
+        held = [jobs.c.kind == kind, jobs.c.status == JOB_RUNNING]
+        return JOB, held, sa.and_(jobs.c.cancel_requested, jobs.c.status == JOB_RUNNING)
 
-    async def list_orphaned_runs(self, silent_since: float, *, thread_id: str | None = None,
-                                 limit: int = 100) -> list[Obj]:
-        stmt = sa.select(runs).where(runs.c.status.in_(EXECUTING_RUN_STATUSES), runs.c.heartbeat_at < silent_since)
-        if thread_id is not None:
-            stmt = stmt.where(runs.c.thread_id == thread_id)
-        async with self._read() as conn:
-            rows = (await conn.execute(stmt.order_by(runs.c.id).limit(limit))).all()
-        return [RUN.obj(r) for r in rows]
+    async def renew_leases(self, kind: str, ids: Collection[str]) -> list[str]:
+        if not ids:
+            return []
+        lease, _, cancelled = self._leases(kind)
+        table = lease.table
+        where = [table.c.id.in_(list(ids))]
+        if kind != RUN_LEASE:
+            where.append(table.c.kind == kind)
+        renew = sa.update(table).where(*where).values(heartbeat_at=time.time())
+        if self._returning:  # one statement: renew, and read back which are cancelled
+            async with self._write_one() as conn:
+                rows = (await conn.execute(renew.returning(table.c.id, cancelled.label("cancelled")))).all()
+            return [row[0] for row in rows if row[1]]
+        async with self._write() as conn:
+            await conn.execute(renew)
+            found = await conn.execute(sa.select(table.c.id).where(*where, cancelled))
+        return list(found.scalars())
+
+    async def claim_lapsed(self, kind: str, silent_since: float, *, scope: str | None = None,
+                           limit: int = 100) -> list[Obj]:
+        lease, held, _ = self._leases(kind)
+        table = lease.table
+        where = [*held, table.c.heartbeat_at < silent_since]
+        if scope is not None and kind == RUN_LEASE:
+            where.append(runs.c.thread_id == scope)
+        values: dict[str, Any] = {"heartbeat_at": time.time()}
+        if kind != RUN_LEASE:
+            values["attempt"] = table.c.attempt + 1
+        lapsed = sa.select(table.c.id).where(*where).order_by(table.c.id).limit(limit)
+        async with self._read() as conn:  # a sweep that finds nothing, the usual case, writes nothing
+            found = list((await conn.execute(lapsed)).scalars())
+        if not found:
+            return []
+        where.append(table.c.id.in_(found))
+        if self._returning:
+            # One UPDATE that checks the lapse again takes each row for one claimer: SQLite runs one
+            # writer at a time, and PostgreSQL checks the WHERE again on a row another claimer changed.
+            claim = sa.update(table).where(*where).values(values).returning(*table.columns)
+            async with self._write_one() as conn:
+                rows = (await conn.execute(claim)).all()
+            return sorted((lease.obj(row) for row in rows), key=lambda obj: obj["id"])
+        # MySQL/MariaDB (no UPDATE ... RETURNING): lock the rows still lapsed, skipping those another
+        # claimer has locked (a locking read sees the latest committed heartbeat), then take them.
+        async with self._write() as conn:
+            stmt = sa.select(table).where(*where).order_by(table.c.id).with_for_update(skip_locked=True)
+            claimed = [lease.obj(row) for row in (await conn.execute(stmt)).all()]
+            if claimed:
+                taken = table.c.id.in_([o["id"] for o in claimed])
+                await conn.execute(sa.update(table).where(taken).values(values))
+        if kind != RUN_LEASE:
+            claimed = [{**o, "attempt": o["attempt"] + 1} for o in claimed]
+        return claimed
+
+    # -- jobs ---------------------------------------------------------------------------------------
+    async def create_job(self, job: Obj) -> Obj:
+        async with self._write_one() as conn:
+            await self._insert(conn, JOB, [job], heartbeat_at=time.time())
+        return job
+
+    async def get_job(self, job_id: str) -> Obj | None:
+        return await self._one(JOB, jobs.c.id == job_id)
+
+    async def update_job(self, job_id: str, attempt: int, changes: Obj) -> Obj | None:
+        held = [jobs.c.id == job_id, jobs.c.attempt == attempt, jobs.c.status == JOB_RUNNING]
+        return await self._update(JOB, held, changes, also={"heartbeat_at": time.time()})
+
+    async def cancel_job(self, job_id: str) -> Obj | None:
+        running = [jobs.c.id == job_id, jobs.c.status == JOB_RUNNING]
+        return (await self._update(JOB, running, {"cancel_requested": True})
+                or await self.get_job(job_id))  # finished (returned as is), or unknown
 
     # -- steps ------------------------------------------------------------------------------------
     async def create_step(self, step: Obj) -> Obj:

@@ -128,6 +128,20 @@ steps = _table(
     sa.Column("metadata", Json),
     indexes=(("run_id", "id"), ("thread_id", "type", "id")))
 
+# Background work other than runs (see StorageAdapter.claim_lapsed): its lease is heartbeat_at, as a
+# run's; the sweep seeks (kind, status, heartbeat_at).
+jobs = _table(
+    "jobs",
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("finished_at", Time),
+    sa.Column("cancel_requested", sa.Boolean, nullable=False),
+    sa.Column("payload", Json),
+    sa.Column("last_error", Json),
+    heartbeat=True, indexes=(("kind", "status", "heartbeat_at"),))
+
 INTERNAL = ("extra", "project", "heartbeat_at")
 
 
@@ -183,3 +197,4 @@ THREAD = Kind.of(threads, "thread")
 MESSAGE = Kind.of(messages, "thread.message")
 RUN = Kind.of(runs, "thread.run")
 STEP = Kind.of(steps, "thread.run.step")
+JOB = Kind.of(jobs, "job")
