@@ -1,0 +1,114 @@
+"""Built-in tools in the run engine: the BuiltinToolTests kit on memory, and what isn't storage's."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import openai
+import pytest
+
+from conftest import call
+from supercompat import async_supercompat, supercompat
+from supercompat._loop import run_sync
+from supercompat.runs import ImageFile, TextDelta, TurnEnd
+from supercompat.testing import BuiltinToolTests, Reply, app_of, scripted_client_adapter
+from supercompat.testing.tool_runs import LOOKUP, WEATHER, streamed
+from supercompat.testing.tools import TYPE, LookupTool
+
+
+class TestMemory(BuiltinToolTests):
+    pass
+
+
+@pytest.fixture(params=["sync", "async"])
+def factory(request):
+    return supercompat if request.param == "sync" else async_supercompat
+
+
+async def test_tool_types_with_an_executor_are_valid_others_are_not(factory):
+    with_lookup = factory(tools=[LookupTool()], max_retries=0)
+    a = await call(with_lookup.beta.assistants.create(model="m", tools=[LOOKUP, {"type": TYPE, TYPE: {}}]))
+    assert [t.type for t in a.tools] == [TYPE, TYPE]
+    for client, tools, param in [(with_lookup, [{"type": "nope"}], "tools[0].type"),
+                                 (with_lookup, [{"type": TYPE, TYPE: "x"}], f"tools[0].{TYPE}"),
+                                 (factory(tools=[], max_retries=0), [LOOKUP], "tools[0].type")]:
+        with pytest.raises(openai.BadRequestError) as info:
+            await call(client.beta.assistants.create(model="m", tools=tools))
+        assert info.value.body["param"] == param
+    t = await call(with_lookup.beta.threads.create())
+    with pytest.raises(openai.BadRequestError) as info:
+        await call(with_lookup.beta.threads.runs.create(thread_id=t.id, assistant_id=a.id, tool_choice={"type": "nope"}))
+    assert info.value.body["param"] == "tool_choice.type"
+
+
+def test_a_run_without_the_tool_in_its_tools_isnt_offered_it():
+    provider = scripted_client_adapter(["Hi."])
+    client = supercompat(client_adapter=provider, tools=[LookupTool()], max_retries=0)
+    a = client.beta.assistants.create(model="m", tools=[WEATHER])
+    t = client.beta.threads.create(messages=[{"role": "user", "content": "hi"}])
+    assert client.beta.threads.runs.create_and_poll(thread_id=t.id, assistant_id=a.id).status == "completed"
+    assert [t["function"]["name"] for t in provider.requests[0]["tools"]] == ["get_weather"]
+
+
+def test_a_user_function_of_the_same_name_wins():
+    provider = scripted_client_adapter([Reply(tool_calls=[(TYPE, {"query": "x"})])])
+    client = supercompat(client_adapter=provider, tools=[LookupTool()], max_retries=0)
+    mine = {"type": "function", "function": {"name": TYPE, "parameters": {"type": "object", "properties": {}}}}
+    a = client.beta.assistants.create(model="m", tools=[LOOKUP, mine])
+    t = client.beta.threads.create(messages=[{"role": "user", "content": "hi"}])
+    run = client.beta.threads.runs.create_and_poll(thread_id=t.id, assistant_id=a.id)
+    assert run.status == "requires_action"
+    assert [t["function"] for t in provider.requests[0]["tools"]] == [mine["function"]]
+
+
+def test_shutdown_during_a_slow_tool_fails_the_run():
+    lookup = LookupTool()
+    provider = scripted_client_adapter([Reply(tool_calls=[(TYPE, {"query": "Rome", "sleep": 60})])])
+    client = supercompat(client_adapter=provider, tools=[lookup], max_retries=0)
+    a = client.beta.assistants.create(model="m", tools=[LOOKUP])
+    t = client.beta.threads.create(messages=[{"role": "user", "content": "hi"}])
+    run = client.beta.threads.runs.create(thread_id=t.id, assistant_id=a.id)
+    deadline = time.monotonic() + 20
+    while not lookup.started:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    app = app_of(client)
+    storage = app.storage
+    run_sync(app.aclose(grace=0))
+    stored = run_sync(storage.get_run(t.id, run.id))
+    assert stored["status"] == "failed" and "shut down" in stored["last_error"]["message"]
+    assert lookup.cancelled == lookup.started
+
+
+class AnnotatingAdapter:
+    """A run adapter that annotates its own text and adds an image part, as a provider-native one may."""
+
+    async def run_turn(self, ctx: Any):
+        yield TextDelta("Open ")
+        yield TextDelta("data.csv now", annotations=({"type": "file_path", "text": "data.csv",
+                                                      "file_path": {"file_id": "file-data"},
+                                                      "start_index": 0, "end_index": 8},))
+        yield ImageFile("file-chart")
+        yield TextDelta("Done.")
+        yield TurnEnd("stop")
+
+
+async def test_a_run_adapters_annotations_and_images_reach_the_message(factory):
+    client = factory(run_adapter=AnnotatingAdapter(), tools=[], max_retries=0)
+    a = await call(client.beta.assistants.create(model="m"))
+    t = await call(client.beta.threads.create(messages=[{"role": "user", "content": "hi"}]))
+    recording = await streamed(client, "stream", thread_id=t.id, assistant_id=a.id)
+    [message] = [m for m in (await call(client.beta.threads.messages.list(t.id))).data if m.role == "assistant"]
+    assert [c.type for c in message.content] == ["text", "image_file", "text"]
+    first, image, last = message.content
+    assert first.text.value == "Open data.csv now" and last.text.value == "Done."
+    [note] = first.text.annotations
+    assert (note.type, note.text, note.start_index, note.end_index, note.file_path.file_id) == (
+        "file_path", "data.csv", 5, 13, "file-data")
+    assert first.text.value[note.start_index:note.end_index] == note.text
+    assert image.image_file.file_id == "file-chart"
+    snapshot = recording.messages[message.id]
+    assert [c.type for c in snapshot.content] == ["text", "image_file", "text"]
+    assert snapshot.content[0].text.annotations[0].start_index == 5
+    assert snapshot.content[2].text.value == "Done."
