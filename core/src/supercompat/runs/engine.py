@@ -526,7 +526,9 @@ class RunEngine:
                     if not turn.text:
                         body["annotations"] = []
                     turn.text.append(event.text)
-                    self._message_delta(run_id, turn, {"index": len(turn.parts), "type": "text", "text": body})
+                    self._publish(run_id, "thread.message.delta", {
+                        "id": turn.message["id"], "object": "thread.message.delta",
+                        "delta": {"content": [{"index": len(turn.parts), "type": "text", "text": body}]}})
                 else:
                     self._annotated_text(run_id, turn, event)
                 if run_id in self._subscribers:
