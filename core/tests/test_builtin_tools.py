@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -15,6 +16,7 @@ from supercompat.runs import ImageFile, TextDelta, TurnEnd
 from supercompat.testing import BuiltinToolTests, Reply, app_of, scripted_client_adapter
 from supercompat.testing.tool_runs import LOOKUP, WEATHER, streamed
 from supercompat.testing.tools import TYPE, LookupTool
+from supercompat.tools import Replay, ToolDelta, ToolResult
 
 
 class TestMemory(BuiltinToolTests):
@@ -112,3 +114,70 @@ async def test_a_run_adapters_annotations_and_images_reach_the_message(factory):
     assert [c.type for c in snapshot.content] == ["text", "image_file", "text"]
     assert snapshot.content[0].text.annotations[0].start_index == 5
     assert snapshot.content[2].text.value == "Done."
+
+
+class CodeLike:
+    """An executor shaped like code_interpreter: its ``input`` streams while the model writes it."""
+
+    type = "test_code"
+
+    def function(self, tool: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
+        return {"name": "run_code", "parameters": {"type": "object", "properties": {"code": {"type": "string"}}}}
+
+    @staticmethod
+    def _code(arguments: str) -> str:
+        try:
+            return json.loads(arguments).get("code", "")
+        except ValueError:  # still being written: whatever of the string has arrived
+            return arguments.partition('"code": "')[2].rstrip('"}')  # (the test's code has no escapes)
+
+    def arguments_delta(self, before: str, after: str) -> dict[str, Any] | None:
+        new = self._code(after)[len(self._code(before)):]
+        return {"input": new} if new else None
+
+    async def execute(self, call: Any, context: Any):
+        yield ToolDelta({"outputs": [{"index": 0, "type": "logs", "logs": "2\n"}]})
+        yield ToolResult({"input": self._code(call.arguments), "outputs": [{"type": "logs", "logs": "2\n"}]})
+
+    def replay(self, details: dict[str, Any], ordinal: int) -> Replay:
+        return Replay("run_code", json.dumps({"code": details["input"]}), details["outputs"][0]["logs"])
+
+
+class SplitArguments:
+    """The scripted model, its tool-call arguments sent in pieces of ``size`` characters."""
+
+    def __init__(self, size: int, *replies: Any) -> None:
+        self.scripted, self.size = scripted_client_adapter(list(replies)), size
+        self.requests = self.scripted.requests
+
+    async def chat_completions_stream(self, params: dict[str, Any]):
+        async for chunk in self.scripted.chat_completions_stream(params):
+            calls = chunk["choices"][0]["delta"].get("tool_calls") if chunk["choices"] else None
+            arguments = calls[0]["function"].get("arguments") if calls else ""
+            if not arguments or "id" in calls[0]:
+                yield chunk
+                continue
+            for start in range(0, len(arguments), self.size):
+                piece = {**calls[0], "function": {"arguments": arguments[start:start + self.size]}}
+                yield {**chunk, "choices": [{**chunk["choices"][0], "delta": {"tool_calls": [piece]}}]}
+
+
+async def test_a_built_in_call_can_stream_its_arguments_as_they_are_written(factory):
+    provider = SplitArguments(5, Reply(tool_calls=[("run_code", {"code": 'print(1 + 1)'})]), Reply(text="2."))
+    client = factory(client_adapter=provider, tools=[CodeLike()], max_retries=0)
+    a = await call(client.beta.assistants.create(model="m", tools=[{"type": "test_code"}]))
+    t = await call(client.beta.threads.create(messages=[{"role": "user", "content": "1+1?"}]))
+    recording = await streamed(client, "stream", thread_id=t.id, assistant_id=a.id)
+    assert recording.events[-1].event == "thread.run.completed"
+    deltas = recording.step_deltas()
+    inputs = [d["test_code"].get("input") for d in deltas if d["test_code"].get("input")]
+    assert len(inputs) > 2 and "".join(inputs) == 'print(1 + 1)'  # in pieces, as the model wrote it
+    assert all(d["type"] == "test_code" for d in deltas)
+    [step] = [s for s in (await call(client.beta.threads.runs.steps.list(recording.events[-1].data.id, thread_id=t.id))).data
+              if s.type == "tool_calls"]
+    stored = step.step_details.tool_calls[0].test_code
+    assert stored == {"input": 'print(1 + 1)', "outputs": [{"type": "logs", "logs": "2\n"}]}
+    accumulated = recording.steps[step.id].step_details.tool_calls[0].test_code  # what the SDK made of the deltas
+    assert accumulated["input"] == stored["input"]
+    assert [{k: v for k, v in o.items() if k != "index"} for o in accumulated["outputs"]] == stored["outputs"]
+    assert provider.requests[1]["messages"][-1]["content"] == "2\n"

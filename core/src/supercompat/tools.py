@@ -88,9 +88,14 @@ class Annotator(Protocol):
 
 @runtime_checkable
 class ToolExecutor(Protocol):
-    """Runs one built-in tool type. ``annotator(calls)`` is optional: given the run's calls of this
-    type (full step entries, in order: a marker's call number is its position there), it returns an
-    :class:`Annotator`, or None when there is nothing to annotate."""
+    """Runs one built-in tool type. Two methods are optional:
+
+    - ``annotator(calls)``: given the run's calls of this type (full step entries, in order: a
+      marker's call number is its position there), an :class:`Annotator`, or None when there is
+      nothing to annotate;
+    - ``arguments_delta(before, after)``: while the model writes the call's JSON arguments (``before``
+      and ``after`` a new piece), a fragment of the call's body to stream at once (code_interpreter's
+      ``{"input": ...}``), or None."""
 
     type: str
 

@@ -113,6 +113,16 @@ class _Turn:
             self.waiting = False
 
 
+def _grow_arguments(entry: list[Any], piece: str) -> dict[str, Any] | None:
+    """Add ``piece`` to a built-in call's arguments (``entry``: [BuiltinTool, arguments so far]); what
+    its executor shows of it while the model writes (code_interpreter streams its ``input``), if it
+    has an ``arguments_delta``."""
+    before = entry[1]
+    entry[1] = before + piece
+    follow = getattr(entry[0].executor, "arguments_delta", None)
+    return follow(before, entry[1]) if follow is not None and piece else None
+
+
 class _TurnStorage:
     """The storage as the run adapter sees it: the adapter reads the thread while the engine waits for
     its next event, so each call takes the turn out of the model for its duration. An abort arriving
@@ -568,15 +578,19 @@ class RunEngine:
             if builtin is not None:
                 kind = builtin.executor.type
                 turn.calls.append({"id": call_id, "type": kind, kind: {}})
-                turn.builtins[index] = [builtin, event.arguments]
-                return {"index": index, "id": call_id, "type": kind, kind: {}}
+                turn.builtins[index] = [builtin, ""]
+                return {"index": index, "id": call_id, "type": kind,
+                        kind: _grow_arguments(turn.builtins[index], event.arguments) or {}}
             call = {"id": call_id, "type": "function",
                     "function": {"name": event.name or "", "arguments": event.arguments, "output": None}}
             turn.calls.append(call)
             return {"index": index, **call, "function": dict(call["function"])}
         if index in turn.builtins:
-            turn.builtins[index][1] += event.arguments
-            return None
+            fragment = _grow_arguments(turn.builtins[index], event.arguments)
+            if fragment is None:
+                return None
+            kind = turn.calls[index]["type"]
+            return {"index": index, "type": kind, kind: fragment}
         turn.calls[index]["function"]["arguments"] += event.arguments
         return {"index": index, "type": "function", "function": {"arguments": event.arguments}}
 
