@@ -101,3 +101,24 @@ def test_hook_implementations_are_checked_against_the_specs():
 
     with pytest.raises(Exception, match="surprise"):
         plugins.get_plugin_manager().register(Misspelled(), name="misspelled")
+
+
+def test_one_tool_type_registered_twice_fails_naming_both_registrants():
+    class Impostor:
+        @hookimpl
+        def register_tools(self, register):
+            register("fixture_tool", lambda: None)
+
+    plugins.get_plugin_manager().register(Impostor(), name="impostor")
+    with pytest.raises(ConfigError) as info:
+        plugins.tool_registry()
+    assert str(info.value) == "Tool 'fixture_tool' is registered by both 'supercompat-fixture' and 'impostor'."
+
+
+def test_an_app_takes_one_executor_per_tool_type():
+    from supercompat.app import App
+    from supercompat.testing.tools import LookupTool
+
+    for tools in ([LookupTool(), LookupTool()], [type("Fn", (), {"type": "function"})()]):
+        with pytest.raises(ConfigError):
+            App(tools=tools)

@@ -385,10 +385,14 @@ class RunEngine:
 
     # -- the assistant message ------------------------------------------------------------------
     @staticmethod
+    def _text_part(turn: _Turn) -> dict[str, Any]:
+        return {"type": "text", "text": {"value": "".join(turn.text), "annotations": list(turn.notes)}}
+
+    @staticmethod
     def _content(turn: _Turn) -> list[dict[str, Any]]:
         if not turn.text:
             return list(turn.parts)
-        return [*turn.parts, {"type": "text", "text": {"value": "".join(turn.text), "annotations": list(turn.notes)}}]
+        return [*turn.parts, RunEngine._text_part(turn)]
 
     def _message_delta(self, run_id: str, turn: _Turn, content: dict[str, Any]) -> None:
         self._publish(run_id, "thread.message.delta", {"id": turn.message["id"],  # type: ignore[index]
@@ -436,7 +440,7 @@ class RunEngine:
         """An ``image_file`` part after what the message has so far (the text part so far ends)."""
         self._flush_text(run_id, turn)
         if turn.text:
-            turn.parts.extend(self._content(turn)[len(turn.parts):])
+            turn.parts.append(self._text_part(turn))
             turn.text, turn.notes = [], []
         part = {"type": "image_file", "image_file": {"file_id": file_id}}
         turn.parts.append(part)
