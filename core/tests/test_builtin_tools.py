@@ -181,3 +181,18 @@ async def test_a_built_in_call_can_stream_its_arguments_as_they_are_written(fact
     assert accumulated["input"] == stored["input"]
     assert [{k: v for k, v in o.items() if k != "index"} for o in accumulated["outputs"]] == stored["outputs"]
     assert provider.requests[1]["messages"][-1]["content"] == "2\n"
+
+
+def test_marker_annotator_holds_only_what_may_still_become_a_marker():
+    import re
+
+    from supercompat.tools import MarkerAnnotator, file_citation
+
+    known = {"0": "file-a"}
+    annotator = MarkerAnnotator(re.compile(r"【(\d+)†[^】]*】"), "【",
+                                lambda m: file_citation(m.group(0), known[m.group(1)]) if m.group(1) in known else None,
+                                longest=10, closing="】")
+    assert annotator.hold("see 【0†a") == 4  # an open marker waits
+    assert annotator.hold("see 【0†a】 then") == 0  # a closed one doesn't
+    assert annotator.hold("see 【" + "x" * 20) == 0  # nor one longer than any marker
+    assert annotator.find("【0†a】 and 【7†b】") == [(0, 5, file_citation("【0†a】", "file-a"))]  # unknown: plain

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 
@@ -126,14 +126,15 @@ class BuiltinTool:
 @dataclass
 class MarkerAnnotator:
     """An :class:`Annotator` for bracketed markers: ``pattern`` matches one whole marker, ``opening``
-    is the character that starts one, and ``resolve(match)`` gives its annotation (None: leave it
-    plain). A marker longer than ``longest`` characters is not waited for."""
+    is the character that starts one (``closing`` the one that ends it, if any), and
+    ``resolve(match)`` gives its annotation (None: leave it plain). A marker longer than ``longest``
+    characters is not waited for."""
 
     pattern: re.Pattern[str]
     opening: str
     resolve: Callable[[re.Match[str]], dict[str, Any] | None]
     longest: int = 200
-    closing: str = field(default="")
+    closing: str = ""
 
     def find(self, text: str) -> list[tuple[int, int, dict[str, Any]]]:
         found = []
