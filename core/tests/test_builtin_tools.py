@@ -196,3 +196,14 @@ def test_marker_annotator_holds_only_what_may_still_become_a_marker():
     assert annotator.hold("see 【0†a】 then") == 0  # a closed one doesn't
     assert annotator.hold("see 【" + "x" * 20) == 0  # nor one longer than any marker
     assert annotator.find("【0†a】 and 【7†b】") == [(0, 5, file_citation("【0†a】", "file-a"))]  # unknown: plain
+
+
+def test_a_tool_choice_of_a_type_the_run_doesnt_offer_is_auto():
+    """file_search has no executor yet: forcing it must not send the provider a choice it can't read."""
+    provider = scripted_client_adapter(["Hi."])
+    client = supercompat(client_adapter=provider, tools=[LookupTool()], max_retries=0)
+    a = client.beta.assistants.create(model="m", tools=[WEATHER, {"type": "file_search"}])
+    t = client.beta.threads.create(messages=[{"role": "user", "content": "hi"}])
+    run = client.beta.threads.runs.create_and_poll(thread_id=t.id, assistant_id=a.id, tool_choice={"type": "file_search"})
+    assert run.status == "completed" and provider.requests[0]["tool_choice"] == "auto"
+    assert [t["function"]["name"] for t in provider.requests[0]["tools"]] == ["get_weather"]

@@ -135,7 +135,8 @@ def _fit_prompt_budget(chat: list[dict[str, Any]], budget: int) -> list[dict[str
 def _tool_choice(ctx: RunContext) -> Any:
     """The run's ``tool_choice`` for this model turn: a forced choice (``required``, a function, a
     built-in tool type) binds the segment's first turn only, so a built-in tool isn't called forever;
-    a built-in type becomes its function."""
+    a built-in type becomes its function, and one the run doesn't offer (file_search before it has an
+    executor) is ``auto``: chat completions know only functions."""
     choice = ctx.run.get("tool_choice") or "auto"
     if ctx.round and choice != "none":
         return "auto"
@@ -145,6 +146,7 @@ def _tool_choice(ctx: RunContext) -> Any:
         for name, builtin in ctx.tools.items():
             if builtin.executor.type == choice.get("type"):
                 return {"type": "function", "function": {"name": name}}
+        return "auto"
     return choice
 
 
