@@ -257,6 +257,23 @@ class BuiltinToolTests:
         assert snapshot.content[1].text.value == answer.content[1].text.value
         assert annotations_of(snapshot.content[1]) == annotations_of(answer.content[1])
 
+    async def test_an_image_before_the_users_functions_gets_a_message_of_its_own(self, client: Any,
+                                                                                 provider: Any) -> None:
+        provider.script(Reply(tool_calls=[(TYPE, {"query": "Rome", "image": True}), ("get_weather", {"city": "Rome"})]),
+                        Reply(text="Sunny."))
+        a, t = await self._setup(client)
+        run = await call(client.beta.threads.runs.create_and_poll(thread_id=t.id, assistant_id=a.id))
+        assert run.status == "requires_action"
+        [image] = (await call(client.beta.threads.messages.list(t.id, run_id=run.id))).data
+        assert [c.type for c in image.content] == ["image_file"] and image.status == "completed"
+        [function] = run.required_action.submit_tool_outputs.tool_calls
+        run = await call(client.beta.threads.runs.submit_tool_outputs_and_poll(
+            run_id=run.id, thread_id=t.id, tool_outputs=[{"tool_call_id": function.id, "output": "sunny"}]))
+        answer, first = (await call(client.beta.threads.messages.list(t.id, run_id=run.id))).data
+        assert first.id == image.id and [c.type for c in answer.content] == ["text"]  # shown once
+        # The image-only message isn't sent: the turn's calls, then their results.
+        assert [m["role"] for m in provider.requests[-1]["messages"]] == ["user", "assistant", "tool", "tool"]
+
     # -- streaming ----------------------------------------------------------------------------------
     async def test_streamed_steps_deltas_and_annotations(self, client: Any, provider: Any) -> None:
         self._script_two_lookups_then_a_function(provider)
