@@ -115,7 +115,7 @@ def tool_registry() -> dict[str, tuple[Callable[[], Any], str]]:
                      _plugin: str = impl.plugin_name) -> None:
             if factory is None:
                 kind, made = executor_or_type.type, executor_or_type
-                factory = lambda: made  # noqa: E731
+                factory = lambda: made
             else:
                 kind = executor_or_type
             if kind in found:

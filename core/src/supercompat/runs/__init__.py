@@ -32,8 +32,9 @@ class ImageFile:
 
 @dataclass(frozen=True, slots=True)
 class ToolCallDelta:
-    """A piece of a function call. The first delta of an ``index`` carries ``id`` and ``name``;
-    later ones carry only more ``arguments``."""
+    """A piece of a tool call: a user function's, or a built-in tool's function (the engine tells them
+    apart by ``name``). The first delta of an ``index`` carries ``id`` and ``name``; later ones carry
+    only more ``arguments``."""
 
     index: int
     arguments: str = ""
