@@ -16,6 +16,7 @@ def test_plugins_lists_adapters_by_kind(capsys):
     assert main(["plugins"]) == 0
     out = capsys.readouterr().out
     assert "client adapters:" in out and "scripted" in out and "memory" in out and "completions" in out
+    assert "built-in tools:\n  fixture_shared   supercompat-fixture" in out  # what plugins register
 
 
 def test_config_errors_are_one_line(tmp_path, capsys):

@@ -41,6 +41,19 @@ def test_register_run_adapters_through_entry_point():
     assert spec.plugin == "supercompat-fixture" and spec.build() == "fixture-run-adapter"
 
 
+def test_register_tools_through_entry_point():
+    from supercompat.app import App
+
+    registered = plugins.tool_registry()
+    assert {k: plugin for k, (_, plugin) in registered.items()} == {
+        "fixture_tool": "supercompat-fixture", "fixture_shared": "supercompat-fixture"}  # core registers none yet
+    first, second = App(), App()
+    assert set(first.tools) == {"fixture_tool", "fixture_shared"}
+    assert first.tools["fixture_tool"] is not second.tools["fixture_tool"]  # a factory builds one per App
+    assert first.tools["fixture_shared"] is second.tools["fixture_shared"]  # an instance is shared
+    assert App(tools=[]).tools == {}
+
+
 def test_disable_list_blocks_a_plugin(monkeypatch):
     monkeypatch.setenv("SUPERCOMPAT_DISABLE_PLUGINS", "supercompat-fixture")
     with pytest.raises(ConfigError) as info:
@@ -88,3 +101,24 @@ def test_hook_implementations_are_checked_against_the_specs():
 
     with pytest.raises(Exception, match="surprise"):
         plugins.get_plugin_manager().register(Misspelled(), name="misspelled")
+
+
+def test_one_tool_type_registered_twice_fails_naming_both_registrants():
+    class Impostor:
+        @hookimpl
+        def register_tools(self, register):
+            register("fixture_tool", lambda: None)
+
+    plugins.get_plugin_manager().register(Impostor(), name="impostor")
+    with pytest.raises(ConfigError) as info:
+        plugins.tool_registry()
+    assert str(info.value) == "Tool 'fixture_tool' is registered by both 'supercompat-fixture' and 'impostor'."
+
+
+def test_an_app_takes_one_executor_per_tool_type():
+    from supercompat.app import App
+    from supercompat.testing.tools import LookupTool
+
+    for tools in ([LookupTool(), LookupTool()], [type("Fn", (), {"type": "function"})()]):
+        with pytest.raises(ConfigError):
+            App(tools=tools)

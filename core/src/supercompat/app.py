@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from typing import Any
 
 from . import _loop
 from .api import build_router
-from .errors import APIError
+from .errors import APIError, ConfigError
 from .forms import Multipart
 from .jobs import Jobs
 from .router import Handler, Request, Response, request_id
@@ -18,7 +19,9 @@ _router = build_router()
 
 class App:
     def __init__(self, *, client_adapter: Any = None, storage_adapter: Any = None,
-                 run_adapter: Any = None) -> None:
+                 run_adapter: Any = None, tools: Iterable[Any] | None = None) -> None:
+        """``tools``: the built-in tool executors runs may use (see ``supercompat.tools``); by default
+        every one the installed plugins register."""
         if storage_adapter is None:
             from .storage import memory_storage_adapter
 
@@ -30,6 +33,16 @@ class App:
         self.client = client_adapter
         self.storage = storage_adapter
         self.run_adapter = run_adapter
+        if tools is None:
+            from .plugins import tool_executors
+
+            tools = tool_executors()
+        self.tools: dict[str, Any] = {}  # tool type -> its executor
+        for executor in tools:
+            if executor.type in self.tools or executor.type == "function":
+                raise ConfigError(f"Only one built-in tool executor per tool type (and none for 'function', "
+                                  f"the user's): got another for '{executor.type}'.")
+            self.tools[executor.type] = executor
         self.router = _router
         self.jobs = Jobs(self)
         self.engine = RunEngine(self)

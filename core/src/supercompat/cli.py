@@ -23,12 +23,17 @@ def _version(spec: Any) -> str:
 
 
 def _plugins(args: argparse.Namespace) -> int:
-    from .plugins import registry
+    from types import SimpleNamespace
+
+    from .plugins import registry, tool_registry
 
     for kind, specs in registry().items():
         print(f"{kind} adapters:")
         for name, spec in sorted(specs.items()):
             print(f"  {name:<16} {spec.plugin} {_version(spec)}".rstrip())
+    print("built-in tools:")
+    for name, (_, plugin) in sorted(tool_registry().items()):
+        print(f"  {name:<16} {plugin} {_version(SimpleNamespace(plugin=plugin))}".rstrip())
     return 0
 
 
@@ -150,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
                         "(default: %(default)s)")
     p.set_defaults(func=_demo)
 
-    p = sub.add_parser("plugins", help="list installed adapters by kind, with package and version")
+    p = sub.add_parser("plugins", help="list installed adapters by kind, and built-in tools, with package and version")
     p.set_defaults(func=_plugins)
 
     p = sub.add_parser("check", help="validate the configuration and resolve every plugin it names",

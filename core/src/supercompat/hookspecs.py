@@ -1,8 +1,9 @@
-"""The three hooks a supercompat plugin can implement.
+"""The hooks a supercompat plugin can implement.
 
-Each receives ``register(name, factory, options=None)``: ``factory`` builds the adapter from an
-instance of ``options`` (a pydantic model; the section of ``supercompat.toml`` is validated with
-it) and ``name`` is what ``plugin = "<name>"`` in the configuration refers to.
+The adapter hooks receive ``register(name, factory, options=None)``: ``factory`` builds the adapter
+from an instance of ``options`` (a pydantic model; the section of ``supercompat.toml`` is validated
+with it) and ``name`` is what ``plugin = "<name>"`` in the configuration refers to.
+``register_tools`` receives ``register(executor)`` or ``register(type, factory)``.
 """
 
 from __future__ import annotations
@@ -31,3 +32,9 @@ def register_storage_adapters(register: Register) -> None:
 @hookspec
 def register_run_adapters(register: Register) -> None:
     """Register run adapters: how a run turns a thread into provider calls and events."""
+
+
+@hookspec
+def register_tools(register: Register) -> None:
+    """Register built-in tool executors (``supercompat.tools.ToolExecutor``): ``register(executor)``,
+    or ``register(type, factory)`` with a ``factory()`` that builds it when an App is made."""

@@ -73,6 +73,7 @@ def reset() -> None:
     """Forget the loaded plugins (tests change the environment variables between calls)."""
     get_plugin_manager.cache_clear()
     registry.cache_clear()
+    tool_registry.cache_clear()
 
 
 @functools.cache
@@ -103,3 +104,28 @@ def get_adapter_spec(kind: str, name: str) -> AdapterSpec:
         raise ConfigError(f"Unknown {kind} adapter '{name}'. Installed {kind} adapters: {installed}. "
                           f"To add it: pip install supercompat-{name}")
     return spec
+
+
+@functools.cache
+def tool_registry() -> dict[str, tuple[Callable[[], Any], str]]:
+    """The built-in tools the plugins register: tool type -> (factory, plugin)."""
+    found: dict[str, tuple[Callable[[], Any], str]] = {}
+    for impl in get_plugin_manager().hook.register_tools.get_hookimpls():
+        def register(executor_or_type: Any, factory: Callable[[], Any] | None = None, *,
+                     _plugin: str = impl.plugin_name) -> None:
+            if factory is None:
+                kind, made = executor_or_type.type, executor_or_type
+                factory = lambda: made
+            else:
+                kind = executor_or_type
+            if kind in found:
+                raise ConfigError(f"Tool '{kind}' is registered by both '{found[kind][1]}' and '{_plugin}'.")
+            found[kind] = (factory, _plugin)
+
+        impl.function(**({"register": register} if "register" in impl.argnames else {}))
+    return found
+
+
+def tool_executors() -> list[Any]:
+    """A new executor of every registered built-in tool (what an App uses by default)."""
+    return [factory() for factory, _ in tool_registry().values()]

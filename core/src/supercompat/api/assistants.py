@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from .. import ids
@@ -12,7 +13,8 @@ _FIELDS = ("model", "name", "description", "instructions", "tools", "tool_resour
            "temperature", "top_p", "response_format", "reasoning_effort")
 
 
-def validate(body: dict[str, Any], *, creating: bool) -> dict[str, Any]:
+def validate(body: dict[str, Any], *, creating: bool, builtins: Iterable[str] = ()) -> dict[str, Any]:
+    """``builtins``: the App's built-in tool types (valid in ``tools`` beside OpenAI's)."""
     p.check_known(body, _FIELDS)
     if creating:
         p.require(body, "model")
@@ -24,7 +26,7 @@ def validate(body: dict[str, Any], *, creating: bool) -> dict[str, Any]:
         p.string(body["description"], "description", max_len=512, nullable=True)
     if "instructions" in body:
         p.string(body["instructions"], "instructions", max_len=256_000, nullable=True)
-    p.tools(body.get("tools"))
+    p.tools(body.get("tools"), builtins=builtins)
     p.tool_resources(body.get("tool_resources"), vector_stores=creating)
     p.metadata(body.get("metadata"))
     p.number(body.get("temperature"), "temperature", minimum=0, maximum=2)
@@ -52,7 +54,7 @@ def _apply(body: dict[str, Any]) -> dict[str, Any]:
 
 
 async def create(app: Any, req: Any) -> dict[str, Any]:
-    body = validate(req.json(), creating=True)
+    body = validate(req.json(), creating=True, builtins=app.tools)
     assistant = {
         "id": ids.new_id("asst"), "object": "assistant", "created_at": int(time.time()),
         "name": None, "description": None, "model": body["model"], "instructions": None,
@@ -77,7 +79,7 @@ async def retrieve(app: Any, req: Any) -> dict[str, Any]:
 
 
 async def update(app: Any, req: Any) -> dict[str, Any]:
-    body = validate(req.json(), creating=False)
+    body = validate(req.json(), creating=False, builtins=app.tools)
     assistant_id = req.params["assistant_id"]
     current = await get(app, assistant_id, req.project)
     changes = _apply(body)

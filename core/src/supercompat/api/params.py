@@ -187,19 +187,30 @@ def function_definition(fn: Any, param: str) -> None:
         boolean(fn["strict"], f"{param}.strict")
 
 
-def tools(value: Any, param: str = "tools", max_items: int = 128) -> list[dict[str, Any]] | None:
+def tool_types(builtins: Iterable[str] = ()) -> tuple[str, ...]:
+    """The tool types a request may name: OpenAI's, and those of the App's built-in tool executors."""
+    return (*_TOOL_TYPES, *(t for t in builtins if t not in _TOOL_TYPES))
+
+
+def tools(value: Any, param: str = "tools", max_items: int = 128,
+          builtins: Iterable[str] = ()) -> list[dict[str, Any]] | None:
+    """``builtins``: the types of the App's built-in tool executors, valid beside OpenAI's (their
+    options, if any, sit under their type key as an object)."""
     if value is None:
         return None
     array(value, param, max_items=max_items)
+    choices = tool_types(builtins)
     for i, tool in enumerate(value):
         p = f"{param}[{i}]"
         obj(tool, p)
-        kind = string(require(tool, "type", f"{p}."), f"{p}.type", choices=_TOOL_TYPES)
+        kind = string(require(tool, "type", f"{p}."), f"{p}.type", choices=choices)
         check_known(tool, ("type",) if kind == "code_interpreter" else ("type", kind), f"{p}.")
         if kind == "function":
             function_definition(require(tool, "function", f"{p}."), f"{p}.function")
-        elif kind in tool:
+        elif kind == "file_search" and kind in tool:
             _file_search_options(tool[kind], f"{p}.{kind}")
+        elif kind in tool:
+            obj(tool[kind], f"{p}.{kind}")
     return value
 
 

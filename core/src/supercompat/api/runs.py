@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from .. import ids
@@ -26,14 +27,14 @@ POLL_WAIT_SECONDS = 10.0  # the longest a poll is held, for a client that waits 
 POLL_WAIT_UNTOLD_SECONDS = 1.0  # for a client that doesn't say how long it waits
 
 
-def _validate_run_params(body: dict[str, Any]) -> None:
+def _validate_run_params(body: dict[str, Any], builtins: Iterable[str]) -> None:
     p.string(p.require(body, "assistant_id"), "assistant_id")
     if "model" in body:
         p.string(body["model"], "model", max_len=p.MODEL_MAX_LENGTH, nullable=True)
     for key in ("instructions", "additional_instructions"):
         if key in body:
             p.string(body[key], key, max_len=256_000, nullable=True)
-    p.tools(body.get("tools"))
+    p.tools(body.get("tools"), builtins=builtins)
     p.metadata(body.get("metadata"))
     p.number(body.get("temperature"), "temperature", minimum=0, maximum=2)
     p.number(body.get("top_p"), "top_p", minimum=0, maximum=1)
@@ -57,7 +58,7 @@ def _validate_run_params(body: dict[str, Any]) -> None:
         p.obj(choice, "tool_choice")
         p.check_known(choice, ("type", "function"), "tool_choice.")
         kind = p.string(p.require(choice, "type", "tool_choice."), "tool_choice.type",
-                        choices=("function", "file_search", "code_interpreter"))
+                        choices=p.tool_types(builtins))
         if kind == "function" or "function" in choice:
             fn = p.obj(p.require(choice, "function", "tool_choice."), "tool_choice.function")
             p.check_known(fn, ("name",), "tool_choice.function.")
@@ -122,7 +123,7 @@ async def create(app: Any, req: Any) -> Any:
     thread_id = req.params["thread_id"]
     body = req.json()
     p.check_known(body, _RUN_FIELDS)
-    _validate_run_params(body)
+    _validate_run_params(body, app.tools)
     extra = body.get("additional_messages") or []
     p.array(extra, "additional_messages", max_items=32)
     messages = [build_message(m, thread_id, f"additional_messages[{i}].") for i, m in enumerate(extra)]
@@ -139,7 +140,7 @@ async def create(app: Any, req: Any) -> Any:
 async def create_and_run(app: Any, req: Any) -> Any:
     body = req.json()
     p.check_known(body, _CREATE_AND_RUN_FIELDS)
-    _validate_run_params(body)
+    _validate_run_params(body, app.tools)
     thread_body = dict(p.obj(body.get("thread"), "thread", nullable=True) or {})
     if body.get("tool_resources") is not None:
         p.tool_resources(body["tool_resources"], vector_stores=False)
@@ -269,8 +270,9 @@ async def submit_tool_outputs(app: Any, req: Any) -> Any:
     t = int(time.time())
     for step in (await app.storage.list_steps(thread_id, run_id, ListQuery(limit=100, order="desc"))).data:
         if step["type"] == "tool_calls" and step["status"] == "in_progress":
-            calls = [{**c, "function": {**c["function"], "output": by_id.get(c["id"], "")}}
-                     for c in step["step_details"]["tool_calls"]]
+            # Only the functions wait for outputs: built-in calls of the same turn were answered already.
+            calls = [{**c, "function": {**c["function"], "output": by_id.get(c["id"], "")}} if c["type"] == "function"
+                     else c for c in step["step_details"]["tool_calls"]]
             completed.append(await app.storage.update_step(thread_id, run_id, step["id"], {
                 "status": "completed", "completed_at": t,
                 "step_details": {"type": "tool_calls", "tool_calls": calls}}))

@@ -15,15 +15,26 @@ from typing import Any, Protocol, runtime_checkable
 
 @dataclass(frozen=True, slots=True)
 class TextDelta:
-    """A piece of the assistant's message text."""
+    """A piece of the assistant's message text. ``annotations`` (``file_citation``, ``file_path``)
+    carry ``start_index``/``end_index`` relative to ``text``; the engine makes them absolute within
+    the message's text and numbers them as OpenAI's stream does."""
 
     text: str
+    annotations: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ImageFile:
+    """An ``image_file`` content part of the assistant's message (a file id of the files API)."""
+
+    file_id: str
 
 
 @dataclass(frozen=True, slots=True)
 class ToolCallDelta:
-    """A piece of a function call. The first delta of an ``index`` carries ``id`` and ``name``;
-    later ones carry only more ``arguments``."""
+    """A piece of a tool call: a user function's, or a built-in tool's function (the engine tells them
+    apart by ``name``). The first delta of an ``index`` carries ``id`` and ``name``; later ones carry
+    only more ``arguments``."""
 
     index: int
     arguments: str = ""
@@ -40,18 +51,27 @@ class TurnEnd:
     usage: dict[str, int] | None = None
 
 
-RunEvent = TextDelta | ToolCallDelta | TurnEnd
+RunEvent = TextDelta | ImageFile | ToolCallDelta | TurnEnd
 
 
 @dataclass(slots=True)
 class RunContext:
     """What a run adapter may use: the run as stored, the storage adapter (to read the thread) and
-    the client adapter. ``usage`` is what earlier turns of this run have used so far."""
+    the client adapter. ``usage`` is what earlier turns of this run have used so far.
+
+    ``tools`` are the run's built-in tools by function name (:class:`supercompat.tools.BuiltinTool`):
+    offer their functions beside the user's; the engine executes the calls. ``executors`` are every
+    tool executor of the App by type, to replay stored calls of any run (``executor.replay``).
+    ``round`` counts the model turns this segment has had before this one: a forced ``tool_choice``
+    applies to round 0 only, so a built-in tool isn't called forever."""
 
     run: dict[str, Any]
     storage: Any
     client: Any
     usage: dict[str, int] = field(default_factory=dict)
+    tools: dict[str, Any] = field(default_factory=dict)
+    executors: dict[str, Any] = field(default_factory=dict)
+    round: int = 0
 
 
 @runtime_checkable
@@ -68,5 +88,5 @@ def completions_run_adapter() -> RunAdapter:
     return CompletionsRunAdapter()
 
 
-__all__ = ["RunAdapter", "RunContext", "RunEvent", "TextDelta", "ToolCallDelta", "TurnEnd",
+__all__ = ["ImageFile", "RunAdapter", "RunContext", "RunEvent", "TextDelta", "ToolCallDelta", "TurnEnd",
            "completions_run_adapter"]

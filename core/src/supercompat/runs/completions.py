@@ -71,30 +71,49 @@ async def _history(ctx: RunContext) -> list[dict[str, Any]]:
 
     chat: list[dict[str, Any]] = []
     last_assistant_run: str | None = None
+    ordinals: dict[tuple[str, str], int] = {}  # (run, built-in type) -> calls of it so far
     for item in timeline:
         if item["object"] == "thread.message":
             if item["role"] == "user":
                 chat.append({"role": "user", "content": _user_content(item["content"])})
                 last_assistant_run = None
-            else:
-                chat.append({"role": "assistant", "content": _text(item["content"])})
+            elif text := _text(item["content"]):  # one with only images (a tool's) has nothing to say
+                chat.append({"role": "assistant", "content": text})
                 last_assistant_run = item.get("run_id")
             continue
-        calls = item["step_details"]["tool_calls"]
-        tool_calls = [{"id": c["id"], "type": "function",
-                       "function": {"name": c["function"]["name"], "arguments": c["function"]["arguments"]}}
-                      for c in calls if c["type"] == "function"]
-        if not tool_calls:
+        rounds = _replayed(item, ctx.executors, ordinals)
+        if not rounds:
             continue
+        tool_calls = [{"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+                      for call_id, name, arguments, _ in rounds]
         if last_assistant_run == item["run_id"] and chat and "tool_calls" not in chat[-1]:
             chat[-1]["tool_calls"] = tool_calls  # text and calls of one model turn: one message
         else:
             chat.append({"role": "assistant", "content": None, "tool_calls": tool_calls})
-        for c in calls:
-            if c["type"] == "function":
-                chat.append({"role": "tool", "tool_call_id": c["id"], "content": c["function"]["output"] or ""})
+        chat.extend({"role": "tool", "tool_call_id": call_id, "content": output} for call_id, _, _, output in rounds)
         last_assistant_run = None
     return chat
+
+
+def _replayed(step: dict[str, Any], executors: dict[str, Any],
+              ordinals: dict[tuple[str, str], int]) -> list[tuple[str, str, str, str]]:
+    """A completed tool_calls step as the model saw it: ``(id, name, arguments, output)`` per call, in
+    order. Built-in calls are rebuilt by their executor; those of a type no executor knows any more
+    are left out."""
+    rounds = []
+    for c in step["step_details"]["tool_calls"]:
+        kind = c["type"]
+        if kind == "function":
+            fn = c["function"]
+            rounds.append((c["id"], fn["name"], fn["arguments"], fn["output"] or ""))
+            continue
+        key = (step["run_id"], kind)
+        ordinal = ordinals[key] = ordinals.get(key, -1) + 1
+        executor = executors.get(kind)
+        if executor is not None:
+            seen = executor.replay(c.get(kind) or {}, ordinal)
+            rounds.append((c["id"], seen.name, seen.arguments, seen.output))
+    return rounds
 
 
 def _fit_prompt_budget(chat: list[dict[str, Any]], budget: int) -> list[dict[str, Any]]:
@@ -113,9 +132,21 @@ def _fit_prompt_budget(chat: list[dict[str, Any]], budget: int) -> list[dict[str
     return chat[start:]
 
 
-def _tool_choice(choice: Any) -> Any:
-    if isinstance(choice, dict) and choice.get("type") == "function":
-        return {"type": "function", "function": {"name": choice["function"]["name"]}}
+def _tool_choice(ctx: RunContext) -> Any:
+    """The run's ``tool_choice`` for this model turn: a forced choice (``required``, a function, a
+    built-in tool type) binds the segment's first turn only, so a built-in tool isn't called forever;
+    a built-in type becomes its function, and one the run doesn't offer (file_search before it has an
+    executor) is ``auto``: chat completions know only functions."""
+    choice = ctx.run.get("tool_choice") or "auto"
+    if ctx.round and choice != "none":
+        return "auto"
+    if isinstance(choice, dict):
+        if choice.get("type") == "function":
+            return {"type": "function", "function": {"name": choice["function"]["name"]}}
+        for name, builtin in ctx.tools.items():
+            if builtin.executor.type == choice.get("type"):
+                return {"type": "function", "function": {"name": name}}
+        return "auto"
     return choice
 
 
@@ -128,10 +159,13 @@ async def build_request(ctx: RunContext) -> dict[str, Any]:
         chat.insert(0, {"role": "system", "content": run["instructions"]})
     params: dict[str, Any] = {"model": run["model"], "messages": chat, "stream": True,
                               "stream_options": {"include_usage": True}}
-    functions = [t for t in run.get("tools") or () if t["type"] == "function"]
+    functions = [{"type": "function", "function": t["function"]} for t in run.get("tools") or ()
+                 if t["type"] == "function"]
+    if ctx.tools:  # the run's built-in tools, offered as functions the engine executes
+        functions += [{"type": "function", "function": builtin.function} for builtin in ctx.tools.values()]
     if functions:
-        params["tools"] = [{"type": "function", "function": t["function"]} for t in functions]
-        params["tool_choice"] = _tool_choice(run.get("tool_choice") or "auto")
+        params["tools"] = functions
+        params["tool_choice"] = _tool_choice(ctx)
         params["parallel_tool_calls"] = run.get("parallel_tool_calls", True)
     for key in ("temperature", "top_p"):
         if run.get(key) is not None:

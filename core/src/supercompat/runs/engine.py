@@ -23,7 +23,8 @@ from ..jobs import keep_leases, renew_and_reclaim
 from ..router import SSE_DONE, sse
 from ..storage import (ACTIVE_RUN_STATUSES, EXECUTING_RUN_STATUSES, RUN_LEASE, ActiveRunError, ListQuery,
                        StaleStatusError)
-from . import RunContext, TextDelta, ToolCallDelta, TurnEnd
+from ..tools import ToolCall, ToolContext, ToolDelta, ToolResult, bind
+from . import ImageFile, RunContext, TextDelta, ToolCallDelta, TurnEnd
 
 log = logging.getLogger("supercompat")
 
@@ -34,6 +35,7 @@ HEARTBEAT_INTERVAL = 5.0  # seconds between an executor's heartbeats
 ORPHAN_AFTER = 30.0  # seconds without a heartbeat after which another process ends the run
 SWEEP_INTERVAL = 10.0  # seconds between an idle process's looks for runs whose executor died
 _END = object()
+_ALL = 1 << 31  # a list limit meaning "every item"
 
 
 def now() -> int:
@@ -50,42 +52,76 @@ def last_error(err: BaseException) -> dict[str, str]:
 
 
 class _Turn:
-    """The objects one model turn has opened so far, and its abort.
+    """What the run segment in flight has opened so far, and its abort.
 
-    An abort (a cancel, a shutdown) interrupts the turn only while it waits for the run adapter's
-    next event (the model), and not during the storage calls the adapter makes meanwhile
-    (``_TurnStorage``); one requested while the turn is persisting an event is taken just before
-    it asks the adapter for more. So a cancel never breaks off a storage call half-way, on any
+    A segment loops over model turns (``round``): the message, steps and calls below are the current
+    round's (``next_round`` starts the next one); ``bound`` (the run's built-in tools by function
+    name), ``executed`` (the run's built-in calls by type, for annotators) and ``images`` (image parts
+    waiting for the next message) live as long as the segment.
+
+    An abort (a cancel, a shutdown) interrupts the segment only while it waits for the run adapter's
+    next event (the model) or a built-in tool's, and not during the storage calls either makes
+    meanwhile (``_TurnStorage``); one requested while the engine is persisting an event is taken
+    just before it asks for more. So a cancel never breaks off a storage call half-way, on any
     storage (only a shutdown past its grace does, see ``RunEngine.shutdown``)."""
 
-    __slots__ = ("message", "message_step", "text", "tool_step", "calls", "task", "in_model", "in_storage",
-                 "aborted")
+    __slots__ = ("message", "message_step", "parts", "text", "notes", "annotators", "held", "held_notes",
+                 "tool_step", "calls", "builtins", "round", "bound", "executed", "images", "task", "waiting",
+                 "in_storage", "aborted")
 
     def __init__(self) -> None:
+        self.round = 0
+        self.bound: dict[str, Any] = {}
+        self.executed: dict[str, list[dict[str, Any]]] = {}
+        self.images: list[str] = []
+        self.task: asyncio.Task[None] | None = None
+        self.waiting = False
+        self.in_storage = 0  # storage calls the run adapter or a tool has under way
+        self.aborted = False
+        self._start_round()
+
+    def _start_round(self) -> None:
         self.message: dict[str, Any] | None = None
         self.message_step: dict[str, Any] | None = None
-        self.text: list[str] = []
+        self.parts: list[dict[str, Any]] = []  # the message's finished content parts
+        self.text: list[str] = []  # the text part being written, as published
+        self.notes: list[dict[str, Any]] = []  # its annotations, as stored
+        self.annotators: list[Any] | None = None  # None: the plain text path
+        self.held = ""  # text held back: it may be the start of a marker
+        self.held_notes: list[dict[str, Any]] = []  # an adapter's annotations reaching into held text
         self.tool_step: dict[str, Any] | None = None
         self.calls: list[dict[str, Any]] = []
-        self.task: asyncio.Task[None] | None = None
-        self.in_model = False
-        self.in_storage = 0  # storage calls the run adapter has under way
-        self.aborted = False
+        self.builtins: dict[int, list[Any]] = {}  # call index -> [BuiltinTool, arguments so far]
+
+    def next_round(self) -> None:
+        self.round += 1
+        self._start_round()
 
     def abort(self) -> None:
         self.aborted = True
-        if self.in_model and not self.in_storage and self.task is not None:
+        if self.waiting and not self.in_storage and self.task is not None:
             self.task.cancel()
 
     async def next_event(self, events: AsyncIterator[Any]) -> Any:
-        """The adapter's next event (StopAsyncIteration at the end); the one place an abort lands."""
+        """The adapter's (or a tool's) next event (StopAsyncIteration at the end); the one place an
+        abort lands."""
         if self.aborted:
             raise asyncio.CancelledError
-        self.in_model = True
+        self.waiting = True
         try:
             return await anext(events)
         finally:
-            self.in_model = False
+            self.waiting = False
+
+
+def _grow_arguments(entry: list[Any], piece: str) -> dict[str, Any] | None:
+    """Add ``piece`` to a built-in call's arguments (``entry``: [BuiltinTool, arguments so far]); what
+    its executor shows of it while the model writes (code_interpreter streams its ``input``), if it
+    has an ``arguments_delta``."""
+    before = entry[1]
+    entry[1] = before + piece
+    follow = getattr(entry[0].executor, "arguments_delta", None)
+    return follow(before, entry[1]) if follow is not None and piece else None
 
 
 class _TurnStorage:
@@ -288,12 +324,13 @@ class RunEngine:
         turn = _Turn()
         run_id = run["id"]
         self._turns[run_id] = turn  # from now on a cancel aborts the turn, even one not started yet
+        resumed = run["started_at"] is not None
         try:
             run = await self.transition(run, {"status": "in_progress", "started_at": run["started_at"] or now()},
                                         "thread.run.in_progress", frozenset({"queued"}))
             for step in resumed_steps:
                 self._publish(run_id, "thread.run.step.completed", step)
-            turn.task = asyncio.get_running_loop().create_task(self._turn(run, turn))
+            turn.task = asyncio.get_running_loop().create_task(self._segment(run, turn, resumed))
             await turn.task
         except asyncio.CancelledError:
             if asyncio.current_task().cancelling():  # type: ignore[union-attr]
@@ -326,6 +363,7 @@ class RunEngine:
         try:
             if turn.message is not None and turn.message["status"] == "in_progress":
                 reason = "run_cancelled" if status == "cancelled" else "run_failed"
+                self._flush_text(run["id"], turn)
                 await self._update_message(turn.message, {"status": "incomplete", "incomplete_at": t,
                                                           "incomplete_details": {"reason": reason},
                                                           "content": self._content(turn)}, "thread.message.incomplete")
@@ -333,6 +371,8 @@ class RunEngine:
             for step in (turn.message_step, turn.tool_step):
                 if step is not None and step["status"] == "in_progress":
                     changes: dict[str, Any] = {"status": step_status, f"{step_status}_at": t}
+                    if step is turn.tool_step and turn.calls:  # the calls made so far, as far as they got
+                        changes["step_details"] = {"type": "tool_calls", "tool_calls": turn.calls}
                     if err is not None:
                         changes["last_error"] = last_error(err)
                     await self._update_step(step, changes, f"thread.run.step.{step_status}")
@@ -345,11 +385,78 @@ class RunEngine:
         except Exception:
             log.exception("supercompat: could not record the end of run %s", run["id"])
 
+    # -- the assistant message ------------------------------------------------------------------
+    @staticmethod
+    def _text_part(turn: _Turn) -> dict[str, Any]:
+        return {"type": "text", "text": {"value": "".join(turn.text), "annotations": list(turn.notes)}}
+
     @staticmethod
     def _content(turn: _Turn) -> list[dict[str, Any]]:
         if not turn.text:
-            return []
-        return [{"type": "text", "text": {"value": "".join(turn.text), "annotations": []}}]
+            return list(turn.parts)
+        return [*turn.parts, RunEngine._text_part(turn)]
+
+    def _message_delta(self, run_id: str, turn: _Turn, content: dict[str, Any]) -> None:
+        self._publish(run_id, "thread.message.delta", {"id": turn.message["id"],  # type: ignore[index]
+                                                       "object": "thread.message.delta",
+                                                       "delta": {"content": [content]}})
+
+    def _annotated_text(self, run_id: str, turn: _Turn, event: TextDelta) -> None:
+        """The text path when markers may be annotated or the adapter sent annotations: text that may
+        start a marker is held back until the marker completes (or can't), so each annotation is
+        published whole, with the indexes the stored message will have."""
+        if event.annotations:
+            offset = sum(map(len, turn.text)) + len(turn.held)
+            turn.held_notes.extend({**a, "start_index": a["start_index"] + offset,
+                                    "end_index": a["end_index"] + offset} for a in event.annotations)
+        buffer = turn.held + event.text
+        keep = max((annotator.hold(buffer) for annotator in turn.annotators or ()), default=0)
+        turn.held = buffer[len(buffer) - keep:] if keep else ""
+        self._emit_text(run_id, turn, buffer[:len(buffer) - keep])
+
+    def _flush_text(self, run_id: str, turn: _Turn) -> None:
+        """Publish what was held back: the text part is ending."""
+        if turn.held or turn.held_notes:
+            text, turn.held = turn.held, ""
+            self._emit_text(run_id, turn, text, final=True)
+
+    def _emit_text(self, run_id: str, turn: _Turn, text: str, final: bool = False) -> None:
+        start = sum(map(len, turn.text))
+        notes = [{**annotation, "start_index": start + s, "end_index": start + e}
+                 for annotator in turn.annotators or () for s, e, annotation in annotator.find(text)]
+        end = start + len(text)
+        if turn.held_notes:
+            ready = [n for n in turn.held_notes if final or n["end_index"] <= end]
+            turn.held_notes = [n for n in turn.held_notes if not (final or n["end_index"] <= end)]
+            notes = sorted([*notes, *ready], key=lambda n: n["start_index"])
+        if not text and not notes:
+            return
+        body: dict[str, Any] = {"value": text}
+        if notes or not turn.text:
+            body["annotations"] = [{"index": len(turn.notes) + i, **note} for i, note in enumerate(notes)]
+        turn.text.append(text)
+        turn.notes.extend(notes)
+        self._message_delta(run_id, turn, {"index": len(turn.parts), "type": "text", "text": body})
+
+    def _add_image(self, run_id: str, turn: _Turn, file_id: str) -> None:
+        """An ``image_file`` part after what the message has so far (the text part so far ends)."""
+        self._flush_text(run_id, turn)
+        if turn.text:
+            turn.parts.append(self._text_part(turn))
+            turn.text, turn.notes = [], []
+        part = {"type": "image_file", "image_file": {"file_id": file_id}}
+        turn.parts.append(part)
+        self._message_delta(run_id, turn, {"index": len(turn.parts) - 1, **part})
+
+    def _annotators(self, turn: _Turn) -> list[Any] | None:
+        """The annotators of the built-in calls this run has made so far; None if there are none."""
+        found = []
+        for kind, calls in turn.executed.items():
+            make = getattr(self.app.tools.get(kind), "annotator", None)
+            annotator = make(list(calls)) if make is not None else None
+            if annotator is not None:
+                found.append(annotator)
+        return found or None
 
     async def _open_message(self, run: dict[str, Any], turn: _Turn) -> None:
         message = {"id": new_id("msg"), "object": "thread.message", "created_at": now(),
@@ -360,7 +467,8 @@ class RunEngine:
         # The step is announced first, as on OpenAI, but stored second: it points at the message,
         # which therefore always exists. The turn holds both before storage does, so an ending after
         # an ambiguous failure of either write still closes them.
-        turn.text = []
+        turn.parts, turn.text, turn.notes, turn.held, turn.held_notes = [], [], [], "", []
+        turn.annotators = self._annotators(turn) if turn.executed else None
         turn.message = message
         turn.message_step = self._new_step(run, {"type": "message_creation",
                                                  "message_creation": {"message_id": message["id"]}})
@@ -369,6 +477,10 @@ class RunEngine:
         self._publish_step(turn.message_step)
         self._publish(run["id"], "thread.message.created", turn.message)
         self._publish(run["id"], "thread.message.in_progress", turn.message)
+        if turn.images:  # what the run's tools made, shown first in the message that follows them
+            images, turn.images = turn.images, []
+            for file_id in images:
+                self._add_image(run["id"], turn, file_id)
 
     async def _close_message(self, turn: _Turn, usage: dict[str, int] | None, incomplete: bool = False) -> None:
         if turn.message is None or turn.message_step is None or turn.message["status"] != "in_progress":
@@ -380,13 +492,40 @@ class RunEngine:
         else:
             changes = {"status": "completed", "completed_at": t}
             event = "thread.message.completed"
+        self._flush_text(turn.message["run_id"], turn)
         turn.message = await self._update_message(turn.message, {**changes, "content": self._content(turn)}, event)
         turn.message_step = await self._update_step(turn.message_step, {"status": "completed", "completed_at": t,
                                                                          "usage": usage}, "thread.run.step.completed")
 
-    async def _turn(self, run: dict[str, Any], turn: _Turn) -> None:
+    # -- one segment: model turns, and the built-in tools they call ------------------------------
+    async def _segment(self, run: dict[str, Any], turn: _Turn, resumed: bool) -> None:
+        """Model turns until the run ends or waits for the user's functions: after a turn whose calls
+        were all built-in, the engine has run them and asks the model again."""
+        if self.app.tools:
+            turn.bound = bind(self.app.tools, run)
+            if turn.bound and resumed:
+                await self._recall_builtin_calls(run, turn)
+        while (continued := await self._turn(run, turn)) is not None:
+            run = continued
+            turn.next_round()
+
+    async def _recall_builtin_calls(self, run: dict[str, Any], turn: _Turn) -> None:
+        """A resumed run's built-in calls of earlier segments, which its annotators resolve markers to."""
+        annotating = {b.executor.type for b in turn.bound.values() if hasattr(b.executor, "annotator")}
+        if not annotating:
+            return
+        steps = await self.app.storage.list_steps(run["thread_id"], run["id"], ListQuery(limit=_ALL, order="asc"))
+        for step in steps.data:
+            if step["type"] == "tool_calls" and step["status"] == "completed":
+                for call in step["step_details"]["tool_calls"]:
+                    if call["type"] in annotating:
+                        turn.executed.setdefault(call["type"], []).append(call)
+
+    async def _turn(self, run: dict[str, Any], turn: _Turn) -> dict[str, Any] | None:
+        """One model turn; the run as it now is if the segment goes on with another."""
         ctx = RunContext(run=run, storage=_TurnStorage(self.app.storage, turn), client=self.app.client,
-                         usage=dict(run.get("usage") or {}))
+                         usage=dict(run.get("usage") or {}), tools=turn.bound, executors=self.app.tools,
+                         round=turn.round)
         end: TurnEnd | None = None
         run_id = run["id"]
         events = aiter(self.app.run_adapter.run_turn(ctx))
@@ -398,12 +537,16 @@ class RunEngine:
             if type(event) is TextDelta:
                 if turn.message is None or turn.message["status"] != "in_progress":
                     await self._open_message(run, turn)
-                content: dict[str, Any] = {"index": 0, "type": "text", "text": {"value": event.text}}
-                if not turn.text:
-                    content["text"]["annotations"] = []
-                turn.text.append(event.text)
-                self._publish(run_id, "thread.message.delta", {"id": turn.message["id"], "object": "thread.message.delta",
-                                                               "delta": {"content": [content]}})
+                if turn.annotators is None and not event.annotations:  # the plain path
+                    body: dict[str, Any] = {"value": event.text}
+                    if not turn.text:
+                        body["annotations"] = []
+                    turn.text.append(event.text)
+                    self._publish(run_id, "thread.message.delta", {
+                        "id": turn.message["id"], "object": "thread.message.delta",
+                        "delta": {"content": [{"index": len(turn.parts), "type": "text", "text": body}]}})
+                else:
+                    self._annotated_text(run_id, turn, event)
                 if run_id in self._subscribers:
                     # A pass through the loop releases the GIL: when the provider has sent the whole
                     # answer at once, the loop would otherwise run it all through before the thread
@@ -413,27 +556,83 @@ class RunEngine:
                 if turn.tool_step is None:
                     await self._close_message(turn, None)
                     await self._create_tool_step(run, turn)
-                if event.index == len(turn.calls):
-                    call = {"id": event.id or new_id("call"), "type": "function",
-                            "function": {"name": event.name or "", "arguments": event.arguments, "output": None}}
-                    turn.calls.append(call)
-                    fragment: dict[str, Any] = {"index": event.index, **call,
-                                                "function": dict(call["function"])}
-                else:
-                    turn.calls[event.index]["function"]["arguments"] += event.arguments
-                    fragment = {"index": event.index, "type": "function", "function": {"arguments": event.arguments}}
-                self._publish(run_id, "thread.run.step.delta", {
-                    "id": turn.tool_step["id"], "object": "thread.run.step.delta",
-                    "delta": {"step_details": {"type": "tool_calls", "tool_calls": [fragment]}}})
+                fragment = self._call_delta(turn, event)
+                if fragment is not None:
+                    self._publish(run_id, "thread.run.step.delta", {
+                        "id": turn.tool_step["id"], "object": "thread.run.step.delta",  # type: ignore[index]
+                        "delta": {"step_details": {"type": "tool_calls", "tool_calls": [fragment]}}})
+            elif type(event) is ImageFile:
+                if turn.message is None or turn.message["status"] != "in_progress":
+                    await self._open_message(run, turn)
+                self._add_image(run_id, turn, event.file_id)
             elif type(event) is TurnEnd:
                 end = event
         if turn.aborted:  # while the last events were persisted: the turn ends aborted, not completed
             raise asyncio.CancelledError
         if end is None:
             raise APIError("The run adapter ended a turn without a TurnEnd.", status=500, type="server_error")
-        await self._end_turn(run, turn, end)
+        return await self._end_turn(run, turn, end)
 
-    async def _end_turn(self, run: dict[str, Any], turn: _Turn, end: TurnEnd) -> None:
+    @staticmethod
+    def _call_delta(turn: _Turn, event: ToolCallDelta) -> dict[str, Any] | None:
+        """Record a piece of a tool call; the step delta entry to publish for it, if any. A built-in
+        call is announced with its own type; its arguments are the engine's business, not shown."""
+        index = event.index
+        if index == len(turn.calls):
+            call_id = event.id or new_id("call")
+            builtin = turn.bound.get(event.name or "") if turn.bound else None
+            if builtin is not None:
+                kind = builtin.executor.type
+                turn.calls.append({"id": call_id, "type": kind, kind: {}})
+                turn.builtins[index] = [builtin, ""]
+                return {"index": index, "id": call_id, "type": kind,
+                        kind: _grow_arguments(turn.builtins[index], event.arguments) or {}}
+            call = {"id": call_id, "type": "function",
+                    "function": {"name": event.name or "", "arguments": event.arguments, "output": None}}
+            turn.calls.append(call)
+            return {"index": index, **call, "function": dict(call["function"])}
+        if index in turn.builtins:
+            fragment = _grow_arguments(turn.builtins[index], event.arguments)
+            if fragment is None:
+                return None
+            kind = turn.calls[index]["type"]
+            return {"index": index, "type": kind, kind: fragment}
+        turn.calls[index]["function"]["arguments"] += event.arguments
+        return {"index": index, "type": "function", "function": {"arguments": event.arguments}}
+
+    async def _run_builtins(self, run: dict[str, Any], turn: _Turn) -> None:
+        """Execute the turn's built-in calls in call order, publishing their step deltas; each call's
+        body becomes its result's details."""
+        storage = _TurnStorage(self.app.storage, turn)
+        step_id = turn.tool_step["id"]  # type: ignore[index]
+        for index, (builtin, arguments) in turn.builtins.items():
+            call = turn.calls[index]
+            kind = call["type"]
+            context = ToolContext(run=run, tool=builtin.tool, storage=storage, client=self.app.client)
+            events = aiter(builtin.executor.execute(ToolCall(call["id"], arguments), context))
+            result: ToolResult | None = None
+            while True:
+                try:
+                    event = await turn.next_event(events)
+                except StopAsyncIteration:
+                    break
+                if type(event) is ToolDelta:
+                    self._publish(run["id"], "thread.run.step.delta", {
+                        "id": step_id, "object": "thread.run.step.delta", "delta": {"step_details": {
+                            "type": "tool_calls", "tool_calls": [{"index": index, "type": kind, kind: event.fragment}]}}})
+                elif type(event) is ToolResult:
+                    result = event
+            if turn.aborted:
+                raise asyncio.CancelledError
+            if result is None:
+                raise APIError(f"The {kind} tool ended without a result.", status=500, type="server_error")
+            call[kind] = result.details
+            turn.images.extend(result.images)
+            turn.executed.setdefault(kind, []).append(call)
+
+    async def _end_turn(self, run: dict[str, Any], turn: _Turn, end: TurnEnd) -> dict[str, Any] | None:
+        """Record how the model's turn ended; the run as it now is if the segment goes on (the turn
+        called only built-in tools, which have run), else None."""
         usage = end.usage and {k: end.usage.get(k, 0) for k in ("prompt_tokens", "completion_tokens", "total_tokens")}
         total = dict(run.get("usage") or {})
         if usage:
@@ -450,19 +649,32 @@ class RunEngine:
         if reason is not None:
             await self._close_message(turn, usage, incomplete=True)
             if turn.tool_step is not None:
-                await self._update_step(turn.tool_step, {"status": "cancelled", "cancelled_at": t, "usage": usage},
+                await self._update_step(turn.tool_step, {"status": "cancelled", "cancelled_at": t, "usage": usage,
+                                                         "step_details": {"type": "tool_calls", "tool_calls": turn.calls}},
                                         "thread.run.step.cancelled")
             await self.transition(run, {"status": "incomplete", "incomplete_details": {"reason": reason},
                                          "usage": total_or_none, "expires_at": None}, "thread.run.incomplete", expected)
         elif turn.calls:
             await self._close_message(turn, None)
+            if turn.builtins:
+                await self._run_builtins(run, turn)
             details = {"type": "tool_calls", "tool_calls": turn.calls}
-            turn.tool_step = await self._update_step(turn.tool_step, {"step_details": details, "usage": usage}, None)
+            functions = [c for c in turn.calls if c["type"] == "function"]
+            if not functions:  # all built-in, all answered: the model goes on
+                turn.tool_step = await self._update_step(turn.tool_step, {  # type: ignore[arg-type]
+                    "status": "completed", "completed_at": now(), "step_details": details, "usage": usage},
+                    "thread.run.step.completed")
+                return await self.transition(run, {"usage": total_or_none}, None, expected)
+            if turn.images:  # a message for them now: the round resumes with a new turn
+                await self._open_message(run, turn)
+                await self._close_message(turn, None)
+            turn.tool_step = await self._update_step(turn.tool_step, {  # type: ignore[arg-type]
+                "step_details": details, "usage": usage}, None)
             expires_at = t + self.requires_action_ttl
             required = {"type": "submit_tool_outputs", "submit_tool_outputs": {"tool_calls": [
                 {"id": c["id"], "type": "function",
                  "function": {"name": c["function"]["name"], "arguments": c["function"]["arguments"]}}
-                for c in turn.calls]}}
+                for c in functions]}}
             await self.transition(run, {"status": "requires_action", "required_action": required,
                                          "expires_at": expires_at, "usage": total_or_none},
                                    "thread.run.requires_action", expected)
@@ -473,6 +685,7 @@ class RunEngine:
             await self._close_message(turn, usage)
             await self.transition(run, {"status": "completed", "completed_at": t, "usage": total_or_none,
                                          "expires_at": None, "required_action": None}, "thread.run.completed", expected)
+        return None
 
     # -- executors that died (the runs' leases, see supercompat.jobs) ------------------------------
     def holds_leases(self) -> bool:

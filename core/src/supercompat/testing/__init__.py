@@ -19,7 +19,7 @@ from typing import Any
 
 from .scripted import Reply, ScriptedClientAdapter, scripted_client_adapter
 
-_KITS = {"AssistantsContractTests": ".contract", "ClientAdapterTests": ".clients",
+_KITS = {"AssistantsContractTests": ".contract", "BuiltinToolTests": ".tool_runs", "ClientAdapterTests": ".clients",
          "HostileInputTests": ".hostile", "ProviderFailureTests": ".failures", "RunAdapterTests": ".runs", "StorageAdapterTests": ".storage"}
 
 
@@ -36,6 +36,6 @@ def app_of(client: object) -> object:
     return client._client._transport.app  # type: ignore[attr-defined]
 
 
-__all__ = ["AssistantsContractTests", "ClientAdapterTests", "HostileInputTests", "ProviderFailureTests", "Reply", "RunAdapterTests",
+__all__ = ["AssistantsContractTests", "BuiltinToolTests", "ClientAdapterTests", "HostileInputTests", "ProviderFailureTests", "Reply", "RunAdapterTests",
            "ScriptedClientAdapter", "StorageAdapterTests",
            "app_of", "scripted_client_adapter"]

@@ -1,6 +1,8 @@
 """RunAdapterTests: a run adapter, driven through the real openai SDK with a scripted provider.
 
-Subclass it and provide a fixture ``run_adapter`` returning the adapter under test.
+Subclass it and provide a fixture ``run_adapter`` returning the adapter under test. It checks text
+runs, function tool rounds, the stream's event order, provider failures and a built-in tool round
+(the ``test_lookup`` tool of ``supercompat.testing.tools``).
 """
 
 from __future__ import annotations
@@ -26,9 +28,9 @@ class RunAdapterTests:
     def run_adapter(self) -> Any:  # pragma: no cover - subclasses override
         raise NotImplementedError("provide a `run_adapter` fixture")
 
-    def _client(self, run_adapter: Any, *replies: Reply | str) -> tuple[Any, Any]:
+    def _client(self, run_adapter: Any, *replies: Reply | str, tools: Any = None) -> tuple[Any, Any]:
         provider = scripted_client_adapter(list(replies))
-        return supercompat(client_adapter=provider, run_adapter=run_adapter, max_retries=0), provider
+        return supercompat(client_adapter=provider, run_adapter=run_adapter, tools=tools, max_retries=0), provider
 
     def _thread(self, client: Any, **assistant: Any) -> tuple[Any, Any]:
         a = client.beta.assistants.create(model="test-model", **assistant)
@@ -72,3 +74,18 @@ class RunAdapterTests:
         a, t = self._thread(client)
         run = client.beta.threads.runs.create_and_poll(thread_id=t.id, assistant_id=a.id)
         assert run.status == "failed" and run.last_error.code == "rate_limit_exceeded"
+
+    def test_built_in_tool_round(self, run_adapter: Any) -> None:
+        """The adapter offers the run's built-in tools (``RunContext.tools``) as functions and shows the
+        model their results (``RunContext.executors``' replay); the engine runs them."""
+        from .tools import TYPE, LookupTool, marker
+
+        client, provider = self._client(run_adapter, Reply(tool_calls=[(TYPE, {"query": "Rome"})]),
+                                        f"See {marker(0, 'Rome')}.", tools=[LookupTool()])
+        a, t = self._thread(client, tools=[{"type": TYPE}])
+        run = client.beta.threads.runs.create_and_poll(thread_id=t.id, assistant_id=a.id)
+        assert run.status == "completed"
+        assert TYPE in json.dumps(provider.requests[0].get("tools"))
+        assert "All about Rome." in json.dumps(provider.requests[1]["messages"], ensure_ascii=False)
+        [text] = client.beta.threads.messages.list(t.id, limit=1).data[0].content
+        assert [a.file_citation.file_id for a in text.text.annotations] == ["file-rome"]
