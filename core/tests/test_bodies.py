@@ -344,3 +344,26 @@ def test_a_reader_left_half_way_removes_its_file(spool):
     assert len(list(spool.iterdir())) == 1
     reader.discard()  # the client went away
     assert list(spool.iterdir()) == []
+
+
+def failing_after(first: bytes):
+    """Chunks that fail after ``first``, as a client's file read can (a sync iterator)."""
+    yield first
+    raise OSError("the client's file went away")
+
+
+async def failing_after_async(first: bytes):
+    yield first
+    raise OSError("the client's file went away")
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+async def test_reading_a_form_removes_what_was_spooled_when_its_chunks_fail(spool, kind):
+    reader = FormReader("multipart/form-data; boundary=b", Multipart())
+    first = form_body(pattern(3 * MIB))[:2 * MIB]  # on disk by then
+    with pytest.raises(OSError, match="went away"):
+        if kind == "sync":
+            reader.read(failing_after(first))
+        else:
+            await reader.aread(failing_after_async(first))
+    assert list(spool.iterdir()) == []

@@ -14,7 +14,8 @@ import os
 import shutil
 import tempfile
 import weakref
-from collections.abc import Iterator
+from collections.abc import AsyncIterable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO
 
@@ -181,9 +182,11 @@ class Form:
 
 
 class FormReader:
-    """Parses a ``multipart/form-data`` body fed chunk by chunk (``feed``), within ``limits``; ``finish``
-    returns the Form. Over a limit: a 413; not well formed: a 400 (both in OpenAI's envelope, and the
-    spooled files are removed)."""
+    """Parses a ``multipart/form-data`` body within ``limits``: ``read(chunks)`` (``aread`` for an async
+    iterator) feeds it every chunk and returns the Form. Over a limit: a 413; not well formed: a 400
+    (both in OpenAI's envelope). Whatever ends the read early (those, the chunks failing, the client
+    going away) removes what was spooled. ``feed`` and ``finish`` are the steps, for a caller that
+    feeds chunks itself and calls ``discard`` when it gives up."""
 
     def __init__(self, content_type: str, limits: Multipart) -> None:
         _, options = parse_options_header(content_type)
@@ -212,23 +215,41 @@ class FormReader:
         except FormParserError as e:  # a boundary too long, say
             raise _malformed(str(e)) from None
 
+    def read(self, chunks: Iterable[bytes]) -> Form:
+        """The Form of the body that ``chunks`` yields."""
+        with self._discarded_on_failure():
+            for chunk in chunks:
+                self.feed(chunk)
+            return self.finish()
+
+    async def aread(self, chunks: AsyncIterable[bytes]) -> Form:
+        """``read`` for chunks that arrive asynchronously."""
+        with self._discarded_on_failure():
+            async for chunk in chunks:
+                self.feed(chunk)
+            return self.finish()
+
+    @contextmanager
+    def _discarded_on_failure(self) -> Iterator[None]:
+        try:
+            yield
+        except BaseException:  # too large, malformed, too slow, gone: nothing spooled is left behind
+            self.discard()
+            raise
+
     def feed(self, chunk: bytes) -> None:
+        """Parse the next chunk of the body."""
         self._received += len(chunk)
         if self._received > self.limits.max_body_bytes:
-            self.discard()
             raise too_large("The request body", self.limits.max_body_bytes)
         try:
             self._parser.write(chunk)
-        except APIError:
-            self.discard()
-            raise
         except FormParserError as e:
-            self.discard()
             raise _malformed(str(e).rstrip(".")) from None
 
     def finish(self) -> Form:
+        """The Form, once the body has all been fed."""
         if not self._ended:
-            self.discard()
             raise _malformed("it ends before its closing boundary")
         return self.form
 
@@ -320,9 +341,7 @@ def _text(value: bytes, what: str) -> str:
 
 def parse_form(body: bytes | bytearray, content_type: str, limits: Multipart) -> Form:
     """A whole body already in memory (sent as plain bytes rather than streamed) as a Form."""
-    reader = FormReader(content_type, limits)
-    reader.feed(bytes(body))
-    return reader.finish()
+    return FormReader(content_type, limits).read((bytes(body),))
 
 
 __all__ = ["MAX_FILE_BYTES", "MAX_UPLOAD_PART_BYTES", "Form", "FormReader", "Multipart", "UploadedFile",

@@ -385,11 +385,9 @@ class Router:
             raise too_large("The request body", limits.max_body_bytes)
         return limits
 
-    def match(self, method: str, path: str) -> tuple[Handler, dict[str, str]]:
-        handler, params, _ = self.find(method, path)
-        return handler, params
-
     def find(self, method: str, path: str) -> tuple[Handler, dict[str, str], Multipart | None]:
+        """The route of ``method path``: its handler, the path's ``{param}`` values and what its body
+        takes (None: JSON). NotFound, or MethodNotAllowed with the methods the path has."""
         parts = [p for p in path.split("/") if p]
         if parts and parts[0] == "v1":
             parts = parts[1:]

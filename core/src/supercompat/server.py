@@ -237,17 +237,14 @@ class ASGIApp:
     async def _read_form(self, headers: dict[str, str], receive: Receive, limits: Multipart) -> Form:
         """A ``multipart/form-data`` body, parsed chunk by chunk as it arrives (files spooled, never
         held whole), within the route's limits and ``body_timeout_seconds``."""
-        reader = FormReader(headers["content-type"], limits)
         deadline = time.monotonic() + self.options.body_timeout_seconds
-        try:
-            while True:
-                chunk, more = await self._body_chunk(receive, deadline)
-                reader.feed(chunk)
-                if not more:
-                    return reader.finish()
-        except BaseException:  # too large, malformed, too slow, gone: nothing spooled is left behind
-            reader.discard()
-            raise
+        return await FormReader(headers["content-type"], limits).aread(self._body_chunks(receive, deadline))
+
+    async def _body_chunks(self, receive: Receive, deadline: float) -> AsyncIterator[bytes]:
+        more = True
+        while more:
+            chunk, more = await self._body_chunk(receive, deadline)
+            yield chunk
 
     async def _body_chunk(self, receive: Receive, deadline: float) -> tuple[bytes, bool]:
         """The next chunk of the body, and whether more follow."""
