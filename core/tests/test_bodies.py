@@ -5,6 +5,7 @@ over HTTP in tests_server/test_bodies.py."""
 from __future__ import annotations
 
 import asyncio
+import errno
 import hashlib
 import io
 import os
@@ -367,3 +368,57 @@ async def test_reading_a_form_removes_what_was_spooled_when_its_chunks_fail(spoo
         else:
             await reader.aread(failing_after_async(first))
     assert list(spool.iterdir()) == []
+
+
+class FillingDisk(io.FileIO):
+    """A temporary file on a disk that fills up after ``room`` writes: the next write fails, and so does
+    the flush on close (after closing the file, as a buffered writer's close does)."""
+
+    def __init__(self, fd: int, room: int) -> None:
+        super().__init__(fd, "r+")
+        self.room = room
+
+    def write(self, data) -> int:
+        if self.room == 0:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        self.room -= 1
+        return super().write(data)
+
+    def close(self) -> None:
+        full = not self.closed and self.room == 0
+        super().close()
+        if full:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+
+@pytest.mark.parametrize("room", [0, 1], ids=["full when spooling to disk", "full once on disk"])
+def test_a_spool_the_disk_cannot_take_leaves_neither_file_nor_handle(spool, monkeypatch, room):
+    opened: list[FillingDisk] = []
+
+    def fdopen(fd, *args, **kwargs):
+        opened.append(FillingDisk(fd, room))
+        return opened[-1]
+
+    monkeypatch.setattr(os, "fdopen", fdopen)
+    reader = FormReader("multipart/form-data; boundary=b", Multipart())
+    with pytest.raises(OSError) as failed:
+        reader.read([form_body(pattern(3 * MIB))[:2 * MIB]])  # past the in-memory spool: to disk
+    assert failed.value.errno == errno.ENOSPC
+    assert [f.closed for f in opened] == [True]  # the file handle is released...
+    assert list(spool.iterdir()) == []  # ...and the file removed
+
+
+def test_a_moved_file_is_no_longer_ours_to_remove(spool, tmp_path):
+    reader = FormReader("multipart/form-data; boundary=b", Multipart(max_file_bytes=4 * MIB))
+    form = reader.read([form_body(pattern(3 * MIB))])
+    upload = form.file("file")
+    spooled = upload.path
+    upload.move_to(tmp_path / "kept.pdf")
+    assert upload.path is None and upload.read() == pattern(3 * MIB)  # still readable until the request ends
+    with open(spooled, "wb") as other:  # the name taken again (another upload's spool, say)
+        other.write(b"not ours")
+    form.close()
+    assert (tmp_path / "kept.pdf").read_bytes() == pattern(3 * MIB)
+    with open(spooled, "rb") as other:
+        assert other.read() == b"not ours"
+

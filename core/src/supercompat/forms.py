@@ -68,11 +68,14 @@ def _malformed(detail: str) -> InvalidRequest:
 
 
 def _discard(buffer: IO[bytes], path: str | None) -> None:
-    buffer.close()
+    try:
+        buffer.close()
+    except OSError:  # its last bytes could not be written (the disk is full): they are not wanted
+        pass
     if path is not None:
         try:
             os.unlink(path)
-        except FileNotFoundError:  # moved by move_to(), or removed already
+        except FileNotFoundError:  # removed already
             pass
 
 
@@ -98,15 +101,24 @@ class UploadedFile:
 
     def _roll_over(self) -> None:
         fd, path = tempfile.mkstemp(prefix="supercompat-upload-")
-        on_disk = os.fdopen(fd, "w+b")
-        on_disk.write(self._buffer.getvalue())  # type: ignore[attr-defined]
+        on_disk = os.fdopen(fd, "w+b")  # closing on_disk closes fd
+        try:
+            on_disk.write(self._buffer.getvalue())  # type: ignore[attr-defined]
+        except BaseException:  # the disk is full, say: leave neither the file nor its handle behind
+            _discard(on_disk, path)
+            raise
+        self._own(on_disk, path)
+
+    def _own(self, buffer: IO[bytes], path: str | None) -> None:
+        """Hold the bytes in ``buffer`` (and ``path``, the file removed with them)."""
         self._finalizer.detach()
-        self._buffer, self._path = on_disk, path
-        self._finalizer = weakref.finalize(self, _discard, on_disk, path)
+        self._buffer, self._path = buffer, path
+        self._finalizer = weakref.finalize(self, _discard, buffer, path)
 
     @property
     def path(self) -> str | None:
-        """The temporary file holding the bytes; None while they are in memory."""
+        """The temporary file holding the bytes; None while they are in memory, or once ``move_to``
+        has renamed it away."""
         return self._path
 
     def file(self) -> IO[bytes]:
@@ -127,14 +139,17 @@ class UploadedFile:
 
     def move_to(self, destination: str | os.PathLike[str]) -> None:
         """Put the bytes at ``destination``: the temporary file is renamed there when it can be (same
-        file system), else copied."""
+        file system), else copied. Once renamed, the file is no longer ours to remove (``path`` is
+        None); the bytes can still be read until the request ends."""
         if self._path is not None:
             self._buffer.flush()
             try:
                 os.replace(self._path, destination)
-                return
             except OSError:  # another file system: copy below
                 pass
+            else:
+                self._own(self._buffer, None)  # close() must not remove whatever takes the old name
+                return
         with open(destination, "wb") as out:
             shutil.copyfileobj(self.file(), out, MIB)
 
