@@ -422,3 +422,33 @@ def test_a_moved_file_is_no_longer_ours_to_remove(spool, tmp_path):
     with open(spooled, "rb") as other:
         assert other.read() == b"not ours"
 
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+async def test_a_streamed_body_without_a_type_is_judged_once_read(kind):
+    """No Content-Type and a streamed body (no length to say it is empty): an empty one needs no type,
+    as when sent whole; one that is not empty is refused as before, once read, and nothing is created."""
+    transport = SupercompatTransport(upload_test_app())
+
+    def chunks(*parts: bytes):
+        yield from parts
+
+    async def achunks(*parts: bytes):
+        for part in parts:
+            yield part
+
+    async def post(path: str, *parts: bytes) -> httpx2.Response:
+        if kind == "sync":
+            with httpx2.Client(transport=transport, base_url="http://test/v1") as http:
+                return http.post(path, content=chunks(*parts))
+        async with httpx2.AsyncClient(transport=transport, base_url="http://test/v1") as http:
+            return await http.post(path, content=achunks(*parts))
+
+    created = await post("/threads")
+    assert created.status_code == 200 and created.json()["object"] == "thread"
+    empty_form = await post("/test/upload")
+    assert empty_form.json() == {"fields": {}, "expires_after": None, "files": [], "include": []}
+    refused = await post("/assistants", b'{"model": ', b'"m"}')
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "unsupported_content_type"
+    assert "only accepts 'application/json'" in refused.json()["error"]["message"]
+    with httpx2.Client(transport=transport, base_url="http://test/v1") as http:
+        assert http.get("/assistants").json()["data"] == []

@@ -237,3 +237,20 @@ def test_an_upload_that_stalls_is_a_408_however_long_it_kept_coming(server, spoo
         "param": None, "code": "request_timeout"}
     assert wait_until_empty(spool) == []
 
+
+def test_a_chunked_body_without_a_type_is_judged_once_read(server):
+    """No Content-Type and a chunked body (no length to say it is empty): an empty one needs no type, as
+    in process; one that is not empty is refused as before, by the router once read."""
+    with httpx2.Client(base_url=server.base_url, headers=AUTH) as http:
+        created = http.post("/threads", content=iter([]))
+        assert created.request.headers["transfer-encoding"] == "chunked"
+        assert "content-type" not in created.request.headers
+        assert created.status_code == 200 and created.json()["object"] == "thread"
+        empty_form = http.post("/test/upload", content=iter([]))
+        assert empty_form.json() == {"fields": {}, "expires_after": None, "files": [], "include": []}
+        for path, wanted in (("/assistants", "application/json"), ("/test/upload", "multipart/form-data")):
+            refused = http.post(path, content=iter([b'{"model": ', b'"m"}']))
+            error = refused.json()["error"]
+            assert refused.status_code == 400 and error["code"] == "unsupported_content_type"
+            assert f"only accepts '{wanted}'" in error["message"]
+        assert http.get("/assistants").json()["data"] == []
