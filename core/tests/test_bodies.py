@@ -5,6 +5,7 @@ over HTTP in tests_server/test_bodies.py."""
 from __future__ import annotations
 
 import asyncio
+import errno
 import hashlib
 import io
 import os
@@ -344,3 +345,110 @@ def test_a_reader_left_half_way_removes_its_file(spool):
     assert len(list(spool.iterdir())) == 1
     reader.discard()  # the client went away
     assert list(spool.iterdir()) == []
+
+
+def failing_after(first: bytes):
+    """Chunks that fail after ``first``, as a client's file read can (a sync iterator)."""
+    yield first
+    raise OSError("the client's file went away")
+
+
+async def failing_after_async(first: bytes):
+    yield first
+    raise OSError("the client's file went away")
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+async def test_reading_a_form_removes_what_was_spooled_when_its_chunks_fail(spool, kind):
+    reader = FormReader("multipart/form-data; boundary=b", Multipart())
+    first = form_body(pattern(3 * MIB))[:2 * MIB]  # on disk by then
+    with pytest.raises(OSError, match="went away"):
+        if kind == "sync":
+            reader.read(failing_after(first))
+        else:
+            await reader.aread(failing_after_async(first))
+    assert list(spool.iterdir()) == []
+
+
+class FillingDisk(io.FileIO):
+    """A temporary file on a disk that fills up after ``room`` writes: the next write fails, and so does
+    the flush on close (after closing the file, as a buffered writer's close does)."""
+
+    def __init__(self, fd: int, room: int) -> None:
+        super().__init__(fd, "r+")
+        self.room = room
+
+    def write(self, data) -> int:
+        if self.room == 0:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        self.room -= 1
+        return super().write(data)
+
+    def close(self) -> None:
+        full = not self.closed and self.room == 0
+        super().close()
+        if full:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+
+@pytest.mark.parametrize("room", [0, 1], ids=["full when spooling to disk", "full once on disk"])
+def test_a_spool_the_disk_cannot_take_leaves_neither_file_nor_handle(spool, monkeypatch, room):
+    opened: list[FillingDisk] = []
+
+    def fdopen(fd, *args, **kwargs):
+        opened.append(FillingDisk(fd, room))
+        return opened[-1]
+
+    monkeypatch.setattr(os, "fdopen", fdopen)
+    reader = FormReader("multipart/form-data; boundary=b", Multipart())
+    with pytest.raises(OSError) as failed:
+        reader.read([form_body(pattern(3 * MIB))[:2 * MIB]])  # past the in-memory spool: to disk
+    assert failed.value.errno == errno.ENOSPC
+    assert [f.closed for f in opened] == [True]  # the file handle is released...
+    assert list(spool.iterdir()) == []  # ...and the file removed
+
+
+def test_a_moved_file_is_no_longer_ours_to_remove(spool, tmp_path):
+    reader = FormReader("multipart/form-data; boundary=b", Multipart(max_file_bytes=4 * MIB))
+    form = reader.read([form_body(pattern(3 * MIB))])
+    upload = form.file("file")
+    spooled = upload.path
+    upload.move_to(tmp_path / "kept.pdf")
+    assert upload.path is None and upload.read() == pattern(3 * MIB)  # still readable until the request ends
+    with open(spooled, "wb") as other:  # the name taken again (another upload's spool, say)
+        other.write(b"not ours")
+    form.close()
+    assert (tmp_path / "kept.pdf").read_bytes() == pattern(3 * MIB)
+    with open(spooled, "rb") as other:
+        assert other.read() == b"not ours"
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+async def test_a_streamed_body_without_a_type_is_judged_once_read(kind):
+    """No Content-Type and a streamed body (no length to say it is empty): an empty one needs no type,
+    as when sent whole; one that is not empty is refused as before, once read, and nothing is created."""
+    transport = SupercompatTransport(upload_test_app())
+
+    def chunks(*parts: bytes):
+        yield from parts
+
+    async def achunks(*parts: bytes):
+        for part in parts:
+            yield part
+
+    async def post(path: str, *parts: bytes) -> httpx2.Response:
+        if kind == "sync":
+            with httpx2.Client(transport=transport, base_url="http://test/v1") as http:
+                return http.post(path, content=chunks(*parts))
+        async with httpx2.AsyncClient(transport=transport, base_url="http://test/v1") as http:
+            return await http.post(path, content=achunks(*parts))
+
+    created = await post("/threads")
+    assert created.status_code == 200 and created.json()["object"] == "thread"
+    empty_form = await post("/test/upload")
+    assert empty_form.json() == {"fields": {}, "expires_after": None, "files": [], "include": []}
+    refused = await post("/assistants", b'{"model": ', b'"m"}')
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "unsupported_content_type"
+    assert "only accepts 'application/json'" in refused.json()["error"]["message"]
+    with httpx2.Client(transport=transport, base_url="http://test/v1") as http:
+        assert http.get("/assistants").json()["data"] == []

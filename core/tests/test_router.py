@@ -60,8 +60,8 @@ def test_literal_segments_win_over_parameters():
     async def param(app, req): return "param"
     router.add("POST", "/threads/{thread_id}", param)
     router.add("POST", "/threads/runs", literal)
-    assert router.match("POST", "/v1/threads/runs")[0] is literal
-    assert router.match("POST", "/v1/threads/thread_1") == (param, {"thread_id": "thread_1"})
+    assert router.find("POST", "/v1/threads/runs")[0] is literal
+    assert router.find("POST", "/v1/threads/thread_1") == (param, {"thread_id": "thread_1"}, None)
 
 
 class BrokenStorage:

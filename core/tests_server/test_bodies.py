@@ -5,6 +5,7 @@ core/tests/test_bodies.py)."""
 from __future__ import annotations
 
 import hashlib
+import json
 import socket
 import tempfile
 import time
@@ -195,3 +196,61 @@ def test_max_request_bytes_stays_the_json_limit():
             client.beta.assistants.create(model="m", instructions="x" * (2 * MIB))
         assert refused.value.status_code == 413
         assert refused.value.message.endswith(f"larger than this server accepts ({MIB} bytes).")
+
+
+def trickled(parts: list[bytes], pause: float):
+    """``parts`` sent one every ``pause`` seconds (chunked: no length declared)."""
+    for part in parts:
+        time.sleep(pause)
+        yield part
+
+
+def test_an_upload_that_keeps_coming_may_outlast_the_body_timeout(server, spool):
+    """For a form, body_timeout_seconds (2 s here) bounds the wait for each chunk, not the whole body: an
+    upload slow but steady (a chunk every 0.25 s for 3.5 s) arrives, however slow its link."""
+    data = pattern(13 * 1000)
+    parts = [b'--b\r\nContent-Disposition: form-data; name="file"; filename="slow.bin"\r\n\r\n',
+             *(data[i:i + 1000] for i in range(0, len(data), 1000))]
+    parts[-1] += b"\r\n--b--\r\n"
+    with httpx2.Client(base_url=server.base_url, headers=AUTH, timeout=30) as http:
+        r = http.post("/test/upload", content=trickled(parts, 0.25),
+                      headers={"Content-Type": "multipart/form-data; boundary=b"})
+    assert r.status_code == 200, r.text
+    [upload] = r.json()["files"]
+    assert (upload["size"], upload["sha256"]) == (len(data), hashlib.sha256(data).hexdigest())
+    assert list(spool.iterdir()) == []
+
+
+def test_an_upload_that_stalls_is_a_408_however_long_it_kept_coming(server, spool):
+    port = int(server.url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(upload_head(port, 6 * MIB))
+        for _ in range(12):  # 3 s of a steady trickle, past the body timeout as a whole; then nothing
+            time.sleep(0.25)
+            sock.sendall(b"x" * 1000)
+        sock.settimeout(30)
+        answer = sock.makefile("rb").read()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408") and b"connection: close" in head.lower()
+    assert json.loads(body)["error"] == {
+        "message": "No part of the request body arrived for 2 seconds.", "type": "invalid_request_error",
+        "param": None, "code": "request_timeout"}
+    assert wait_until_empty(spool) == []
+
+
+def test_a_chunked_body_without_a_type_is_judged_once_read(server):
+    """No Content-Type and a chunked body (no length to say it is empty): an empty one needs no type, as
+    in process; one that is not empty is refused as before, by the router once read."""
+    with httpx2.Client(base_url=server.base_url, headers=AUTH) as http:
+        created = http.post("/threads", content=iter([]))
+        assert created.request.headers["transfer-encoding"] == "chunked"
+        assert "content-type" not in created.request.headers
+        assert created.status_code == 200 and created.json()["object"] == "thread"
+        empty_form = http.post("/test/upload", content=iter([]))
+        assert empty_form.json() == {"fields": {}, "expires_after": None, "files": [], "include": []}
+        for path, wanted in (("/assistants", "application/json"), ("/test/upload", "multipart/form-data")):
+            refused = http.post(path, content=iter([b'{"model": ', b'"m"}']))
+            error = refused.json()["error"]
+            assert refused.status_code == 400 and error["code"] == "unsupported_content_type"
+            assert f"only accepts '{wanted}'" in error["message"]
+        assert http.get("/assistants").json()["data"] == []

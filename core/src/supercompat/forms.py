@@ -14,7 +14,8 @@ import os
 import shutil
 import tempfile
 import weakref
-from collections.abc import Iterator
+from collections.abc import AsyncIterable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO
 
@@ -67,11 +68,14 @@ def _malformed(detail: str) -> InvalidRequest:
 
 
 def _discard(buffer: IO[bytes], path: str | None) -> None:
-    buffer.close()
+    try:
+        buffer.close()
+    except OSError:  # its last bytes could not be written (the disk is full): they are not wanted
+        pass
     if path is not None:
         try:
             os.unlink(path)
-        except FileNotFoundError:  # moved by move_to(), or removed already
+        except FileNotFoundError:  # removed already
             pass
 
 
@@ -97,15 +101,24 @@ class UploadedFile:
 
     def _roll_over(self) -> None:
         fd, path = tempfile.mkstemp(prefix="supercompat-upload-")
-        on_disk = os.fdopen(fd, "w+b")
-        on_disk.write(self._buffer.getvalue())  # type: ignore[attr-defined]
+        on_disk = os.fdopen(fd, "w+b")  # closing on_disk closes fd
+        try:
+            on_disk.write(self._buffer.getvalue())  # type: ignore[attr-defined]
+        except BaseException:  # the disk is full, say: leave neither the file nor its handle behind
+            _discard(on_disk, path)
+            raise
+        self._own(on_disk, path)
+
+    def _own(self, buffer: IO[bytes], path: str | None) -> None:
+        """Hold the bytes in ``buffer`` (and ``path``, the file removed with them)."""
         self._finalizer.detach()
-        self._buffer, self._path = on_disk, path
-        self._finalizer = weakref.finalize(self, _discard, on_disk, path)
+        self._buffer, self._path = buffer, path
+        self._finalizer = weakref.finalize(self, _discard, buffer, path)
 
     @property
     def path(self) -> str | None:
-        """The temporary file holding the bytes; None while they are in memory."""
+        """The temporary file holding the bytes; None while they are in memory, or once ``move_to``
+        has renamed it away."""
         return self._path
 
     def file(self) -> IO[bytes]:
@@ -126,14 +139,17 @@ class UploadedFile:
 
     def move_to(self, destination: str | os.PathLike[str]) -> None:
         """Put the bytes at ``destination``: the temporary file is renamed there when it can be (same
-        file system), else copied."""
+        file system), else copied. Once renamed, the file is no longer ours to remove (``path`` is
+        None); the bytes can still be read until the request ends."""
         if self._path is not None:
             self._buffer.flush()
             try:
                 os.replace(self._path, destination)
-                return
             except OSError:  # another file system: copy below
                 pass
+            else:
+                self._own(self._buffer, None)  # close() must not remove whatever takes the old name
+                return
         with open(destination, "wb") as out:
             shutil.copyfileobj(self.file(), out, MIB)
 
@@ -181,9 +197,11 @@ class Form:
 
 
 class FormReader:
-    """Parses a ``multipart/form-data`` body fed chunk by chunk (``feed``), within ``limits``; ``finish``
-    returns the Form. Over a limit: a 413; not well formed: a 400 (both in OpenAI's envelope, and the
-    spooled files are removed)."""
+    """Parses a ``multipart/form-data`` body within ``limits``: ``read(chunks)`` (``aread`` for an async
+    iterator) feeds it every chunk and returns the Form. Over a limit: a 413; not well formed: a 400
+    (both in OpenAI's envelope). Whatever ends the read early (those, the chunks failing, the client
+    going away) removes what was spooled. ``feed`` and ``finish`` are the steps, for a caller that
+    feeds chunks itself and calls ``discard`` when it gives up."""
 
     def __init__(self, content_type: str, limits: Multipart) -> None:
         _, options = parse_options_header(content_type)
@@ -212,23 +230,41 @@ class FormReader:
         except FormParserError as e:  # a boundary too long, say
             raise _malformed(str(e)) from None
 
+    def read(self, chunks: Iterable[bytes]) -> Form:
+        """The Form of the body that ``chunks`` yields."""
+        with self._discarded_on_failure():
+            for chunk in chunks:
+                self.feed(chunk)
+            return self.finish()
+
+    async def aread(self, chunks: AsyncIterable[bytes]) -> Form:
+        """``read`` for chunks that arrive asynchronously."""
+        with self._discarded_on_failure():
+            async for chunk in chunks:
+                self.feed(chunk)
+            return self.finish()
+
+    @contextmanager
+    def _discarded_on_failure(self) -> Iterator[None]:
+        try:
+            yield
+        except BaseException:  # too large, malformed, too slow, gone: nothing spooled is left behind
+            self.discard()
+            raise
+
     def feed(self, chunk: bytes) -> None:
+        """Parse the next chunk of the body."""
         self._received += len(chunk)
         if self._received > self.limits.max_body_bytes:
-            self.discard()
             raise too_large("The request body", self.limits.max_body_bytes)
         try:
             self._parser.write(chunk)
-        except APIError:
-            self.discard()
-            raise
         except FormParserError as e:
-            self.discard()
             raise _malformed(str(e).rstrip(".")) from None
 
     def finish(self) -> Form:
+        """The Form, once the body has all been fed."""
         if not self._ended:
-            self.discard()
             raise _malformed("it ends before its closing boundary")
         return self.form
 
@@ -320,9 +356,7 @@ def _text(value: bytes, what: str) -> str:
 
 def parse_form(body: bytes | bytearray, content_type: str, limits: Multipart) -> Form:
     """A whole body already in memory (sent as plain bytes rather than streamed) as a Form."""
-    reader = FormReader(content_type, limits)
-    reader.feed(bytes(body))
-    return reader.finish()
+    return FormReader(content_type, limits).read((bytes(body),))
 
 
 __all__ = ["MAX_FILE_BYTES", "MAX_UPLOAD_PART_BYTES", "Form", "FormReader", "Multipart", "UploadedFile",

@@ -374,9 +374,10 @@ class Router:
         """For a body about to be read, by the transport or the server: the limits of its route's form
         (parse it as it arrives), or None (read it whole: JSON). A type the route doesn't take, or a
         declared length over its limit, is refused here, before any of the body is read. JSON, the hot
-        path, is let through without a route lookup: a form route refuses it once read."""
+        path, is let through without a route lookup: a form route refuses it once read. So is a body
+        without a type: it may turn out empty, which needs none (``check_content_type`` decides)."""
         kind = headers.get("content-type", "")
-        if kind.partition(";")[0].strip().lower() == "application/json":
+        if kind.partition(";")[0].strip().lower() in ("application/json", ""):
             return None
         limits = self.body_of(method, path)
         refuse_content_type(kind, limits)
@@ -385,11 +386,9 @@ class Router:
             raise too_large("The request body", limits.max_body_bytes)
         return limits
 
-    def match(self, method: str, path: str) -> tuple[Handler, dict[str, str]]:
-        handler, params, _ = self.find(method, path)
-        return handler, params
-
     def find(self, method: str, path: str) -> tuple[Handler, dict[str, str], Multipart | None]:
+        """The route of ``method path``: its handler, the path's ``{param}`` values and what its body
+        takes (None: JSON). NotFound, or MethodNotAllowed with the methods the path has."""
         parts = [p for p in path.split("/") if p]
         if parts and parts[0] == "v1":
             parts = parts[1:]

@@ -217,7 +217,7 @@ class ASGIApp:
 
     async def _read_body(self, headers: dict[str, str], receive: Receive) -> bytearray:
         """The body, held once (one buffer, no list of chunks joined into a copy), within
-        ``max_request_bytes`` and ``body_timeout_seconds``: the JSON routes' body."""
+        ``max_request_bytes``, the whole of it within ``body_timeout_seconds``: the JSON routes' body."""
         limit = self.options.max_request_bytes
         too_large = APIError(f"The request body is larger than this server accepts ({limit} bytes).",
                              status=413, code="request_too_large")
@@ -227,7 +227,7 @@ class ASGIApp:
         body = bytearray()
         deadline = time.monotonic() + self.options.body_timeout_seconds
         while True:
-            chunk, more = await self._body_chunk(receive, deadline)
+            chunk, more = await self._body_chunk(receive, max(deadline - time.monotonic(), 0))
             if len(body) + len(chunk) > limit:
                 raise too_large
             body += chunk
@@ -236,26 +236,27 @@ class ASGIApp:
 
     async def _read_form(self, headers: dict[str, str], receive: Receive, limits: Multipart) -> Form:
         """A ``multipart/form-data`` body, parsed chunk by chunk as it arrives (files spooled, never
-        held whole), within the route's limits and ``body_timeout_seconds``."""
-        reader = FormReader(headers["content-type"], limits)
-        deadline = time.monotonic() + self.options.body_timeout_seconds
-        try:
-            while True:
-                chunk, more = await self._body_chunk(receive, deadline)
-                reader.feed(chunk)
-                if not more:
-                    return reader.finish()
-        except BaseException:  # too large, malformed, too slow, gone: nothing spooled is left behind
-            reader.discard()
-            raise
+        held whole), within the route's limits. It may take as long as it needs while it keeps
+        coming: ``body_timeout_seconds`` bounds each wait for its next chunk, not the whole."""
+        return await FormReader(headers["content-type"], limits).aread(self._idle_bounded_chunks(receive))
 
-    async def _body_chunk(self, receive: Receive, deadline: float) -> tuple[bytes, bool]:
-        """The next chunk of the body, and whether more follow."""
+    async def _idle_bounded_chunks(self, receive: Receive) -> AsyncIterator[bytes]:
+        """The body's chunks, each within ``body_timeout_seconds`` of the one before."""
+        more = True
+        while more:
+            chunk, more = await self._body_chunk(receive, self.options.body_timeout_seconds, idle=True)
+            yield chunk
+
+    async def _body_chunk(self, receive: Receive, timeout: float, idle: bool = False) -> tuple[bytes, bool]:
+        """The next chunk of the body, and whether more follow; a 408 if it takes over ``timeout``
+        (``idle``: the time since the previous chunk, else what is left of the whole body's)."""
         try:
-            message = await asyncio.wait_for(receive(), max(deadline - time.monotonic(), 0))
+            message = await asyncio.wait_for(receive(), timeout)
         except TimeoutError:
-            raise APIError(f"The request body did not arrive within {self.options.body_timeout_seconds:g} "
-                           "seconds.", status=408, code="request_timeout") from None
+            seconds = f"{self.options.body_timeout_seconds:g} seconds"
+            raise APIError(f"No part of the request body arrived for {seconds}." if idle
+                           else f"The request body did not arrive within {seconds}.",
+                           status=408, code="request_timeout") from None
         if message["type"] == "http.disconnect":
             raise _Disconnected
         return message.get("body", b""), message.get("more_body", False)

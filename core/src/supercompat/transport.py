@@ -18,7 +18,7 @@ import httpx2
 
 from . import _loop
 from .errors import APIError
-from .forms import FormReader
+from .forms import Form, FormReader
 from .router import Request, Response, refusal
 
 if TYPE_CHECKING:
@@ -55,9 +55,9 @@ def _form_reader(app: "App", request: httpx2.Request) -> FormReader | None:
     return None if limits is None else FormReader(request.headers["content-type"], limits)
 
 
-def _with_form(request: httpx2.Request, reader: FormReader) -> Request:
+def _with_form(request: httpx2.Request, form: Form) -> Request:
     incoming = _to_request(request, b"")
-    incoming._form = reader.finish()
+    incoming._form = form
     return incoming
 
 
@@ -70,13 +70,7 @@ def _read_sync(app: "App", request: httpx2.Request) -> Request:
     reader = _form_reader(app, request)
     if reader is None:
         return _to_request(request, request.read())
-    try:
-        for chunk in request.stream:  # type: ignore[union-attr]
-            reader.feed(chunk)
-    except BaseException:
-        reader.discard()
-        raise
-    return _with_form(request, reader)
+    return _with_form(request, reader.read(request.stream))  # type: ignore[arg-type]
 
 
 async def _read_async(app: "App", request: httpx2.Request) -> Request:
@@ -86,13 +80,7 @@ async def _read_async(app: "App", request: httpx2.Request) -> Request:
     reader = _form_reader(app, request)
     if reader is None:
         return _to_request(request, await request.aread())
-    try:
-        async for chunk in request.stream:  # type: ignore[union-attr]
-            reader.feed(chunk)
-    except BaseException:
-        reader.discard()
-        raise
-    return _with_form(request, reader)
+    return _with_form(request, await reader.aread(request.stream))  # type: ignore[arg-type]
 
 
 async def _pump(chunks: AsyncIterator[bytes], body: "_Pumped") -> None:
