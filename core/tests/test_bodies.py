@@ -9,7 +9,6 @@ import errno
 import hashlib
 import io
 import os
-import tempfile
 import time
 from typing import Any
 
@@ -22,7 +21,8 @@ from supercompat import App, SupercompatTransport
 from supercompat.forms import MIB, FormReader, Multipart, parse_form
 from supercompat.router import Request, Response
 from supercompat.transport import MAX_BACKLOG_BYTES
-from supercompat.testing.uploads import DOWNLOAD_DISPOSITION, DOWNLOAD_TYPE, UPLOAD_LIMITS, pattern, upload_test_app
+from supercompat.testing.uploads import (DOWNLOAD_DISPOSITION, DOWNLOAD_TYPE, UPLOAD_LIMITS, pattern, spool_directory,
+                                         upload_test_app)
 
 from supercompat.testing.contract import call
 
@@ -32,10 +32,7 @@ FORM = {"headers": {"Content-Type": "multipart/form-data"}}
 @pytest.fixture
 def spool(tmp_path, monkeypatch):
     """The directory uploads are spooled to, for this test only: empty once every request is over."""
-    directory = tmp_path / "spool"
-    directory.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(directory))
-    return directory
+    return spool_directory(tmp_path, monkeypatch)
 
 
 @pytest.fixture(params=["sync", "async"])

@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import json
 import socket
-import tempfile
 import time
 
 import httpx2
@@ -17,7 +16,8 @@ from openai._legacy_response import HttpxBinaryResponseContent
 
 from supercompat.forms import MIB
 from supercompat.testing.contract import call
-from supercompat.testing.uploads import DOWNLOAD_DISPOSITION, DOWNLOAD_TYPE, UPLOAD_LIMITS, pattern, upload_test_app
+from supercompat.testing.uploads import (DOWNLOAD_DISPOSITION, DOWNLOAD_TYPE, UPLOAD_LIMITS, pattern, spool_directory,
+                                         upload_test_app)
 
 from conftest import KEY, serving
 
@@ -34,10 +34,7 @@ def server():
 @pytest.fixture
 def spool(tmp_path, monkeypatch):
     """The directory uploads are spooled to (the server runs in a thread of this process)."""
-    directory = tmp_path / "spool"
-    directory.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(directory))
-    return directory
+    return spool_directory(tmp_path, monkeypatch)
 
 
 @pytest.fixture(params=["sync", "async"])

@@ -24,6 +24,17 @@ DOWNLOAD_TYPE = "application/pdf"
 DOWNLOAD_DISPOSITION = 'attachment; filename="report.pdf"'
 
 
+def spool_directory(tmp_path: Any, monkeypatch: Any) -> Any:
+    """Spool this test's uploads to a fresh ``tmp_path / "spool"`` (pytest's fixtures): a test can
+    then check it is empty once every request is over. Returns the directory."""
+    import tempfile
+
+    directory = tmp_path / "spool"
+    directory.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(directory))
+    return directory
+
+
 def pattern(size: int) -> bytes:
     """``size`` bytes that are not all alike, so that a byte out of place changes the checksum."""
     block = bytes(range(256)) * 4096
