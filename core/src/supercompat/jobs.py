@@ -297,5 +297,5 @@ class Jobs:
             await asyncio.wait(running, timeout=max(grace, 1.0))
 
 
-__all__ = ["MAX_ATTEMPTS", "JobContext", "JobHandler", "Jobs", "LeaseHolder", "LeaseLost",
+__all__ = ["MAX_ATTEMPTS", "JobContext", "JobHandler", "Jobs", "LeaseHolder", "LeaseKeeper", "LeaseLost",
            "keep_leases", "renew_and_reclaim"]
