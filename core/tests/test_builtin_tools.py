@@ -9,18 +9,20 @@ from typing import Any
 import openai
 import pytest
 
-from conftest import call
+from conftest import call, collect, storage_closed_by_the_app
 from supercompat import async_supercompat, supercompat
 from supercompat._loop import run_sync
 from supercompat.runs import ImageFile, TextDelta, TurnEnd
 from supercompat.testing import BuiltinToolTests, Reply, app_of, scripted_client_adapter
 from supercompat.testing.tool_runs import LOOKUP, WEATHER, streamed
-from supercompat.testing.tools import TYPE, LookupTool
+from supercompat.testing.tools import IMAGE_FILE_ID, TYPE, LookupTool
 from supercompat.tools import Replay, ToolDelta, ToolResult
 
 
 class TestMemory(BuiltinToolTests):
-    pass
+    @pytest.fixture
+    def storage_adapter(self):
+        yield from storage_closed_by_the_app()
 
 
 @pytest.fixture(params=["sync", "async"])
@@ -81,6 +83,64 @@ def test_shutdown_during_a_slow_tool_fails_the_run():
     stored = run_sync(storage.get_run(t.id, run.id))
     assert stored["status"] == "failed" and "shut down" in stored["last_error"]["message"]
     assert lookup.cancelled == lookup.started
+
+
+async def _run(client: Any, **options: Any) -> tuple[Any, Any]:
+    """A run of an assistant offered the lookup tool and the user's function, polled to where it stops."""
+    a = await call(client.beta.assistants.create(model="m", tools=[LOOKUP, WEATHER]))
+    t = await call(client.beta.threads.create(messages=[{"role": "user", "content": "hi"}]))
+    return t, await call(client.beta.threads.runs.create_and_poll(thread_id=t.id, assistant_id=a.id, **options))
+
+
+async def test_a_model_that_keeps_calling_built_in_tools_is_stopped(factory):
+    provider = scripted_client_adapter([Reply(tool_calls=[(TYPE, {"query": f"q{i}"})]) for i in range(5)])
+    client = factory(client_adapter=provider, tools=[LookupTool()], max_retries=0)
+    assert app_of(client).engine.max_tool_rounds == 20  # the default
+    app_of(client).engine.max_tool_rounds = 3
+    t, run = await _run(client)
+    assert run.status == "failed" and run.last_error.code == "server_error"
+    assert "The model called built-in tools 3 times in a row without answering" in run.last_error.message
+    assert len(provider.requests) == 3  # not asked a fourth time
+    steps = await collect(client.beta.threads.runs.steps.list(run.id, thread_id=t.id, order="asc"))
+    assert [(s.type, s.status) for s in steps] == [("tool_calls", "completed")] * 3
+    assert (await call(client.beta.threads.messages.list(t.id, run_id=run.id))).data == []
+
+
+async def test_images_of_a_run_that_fails_are_kept_in_an_incomplete_message(factory):
+    provider = scripted_client_adapter([Reply(tool_calls=[(TYPE, {"query": "Rome", "image": True})])])
+    client = factory(client_adapter=provider, tools=[LookupTool()], max_retries=0)
+    app_of(client).engine.max_tool_rounds = 1
+    t, run = await _run(client)
+    assert run.status == "failed"
+    [message] = (await call(client.beta.threads.messages.list(t.id, run_id=run.id))).data
+    assert message.status == "incomplete" and message.incomplete_details.reason == "run_failed"
+    assert [(c.type, c.image_file.file_id) for c in message.content] == [("image_file", IMAGE_FILE_ID)]
+
+
+async def test_images_of_a_run_that_ends_incomplete_are_kept_in_its_incomplete_message(factory):
+    provider = scripted_client_adapter([Reply(tool_calls=[(TYPE, {"query": "Rome", "image": True})]),
+                                        Reply(tool_calls=[(TYPE, {"query": "Paris"})], finish_reason="length")])
+    client = factory(client_adapter=provider, tools=[LookupTool()], max_retries=0)
+    t, run = await _run(client, max_completion_tokens=50)
+    assert run.status == "incomplete" and run.incomplete_details.reason == "max_completion_tokens"
+    [message] = (await call(client.beta.threads.messages.list(t.id, run_id=run.id))).data
+    assert message.status == "incomplete" and message.incomplete_details.reason == "max_tokens"
+    assert [(c.type, c.image_file.file_id) for c in message.content] == [("image_file", IMAGE_FILE_ID)]
+
+
+async def test_a_forced_function_is_forced_again_after_each_submit(factory):
+    """``tool_choice`` binds each segment's first model turn: after a submit too (a built-in tool's
+    once per segment: see BuiltinToolTests.test_tool_choice_forces_the_first_turn_only)."""
+    provider = scripted_client_adapter([Reply(tool_calls=[("get_weather", {"city": "Rome"})]),
+                                        Reply(tool_calls=[("get_weather", {"city": "Paris"})])])
+    client = factory(client_adapter=provider, tools=[LookupTool()], max_retries=0)
+    t, run = await _run(client, tool_choice="required")
+    assert run.status == "requires_action"
+    [required] = run.required_action.submit_tool_outputs.tool_calls
+    run = await call(client.beta.threads.runs.submit_tool_outputs_and_poll(
+        run_id=run.id, thread_id=t.id, tool_outputs=[{"tool_call_id": required.id, "output": "sunny"}]))
+    assert run.status == "requires_action"
+    assert [r["tool_choice"] for r in provider.requests] == ["required", "required"]
 
 
 class AnnotatingAdapter:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from supercompat import supercompat
-from supercompat._loop import run_sync
+from supercompat._loop import core_loop, run_sync
 from supercompat.errors import APIError
 from supercompat.jobs import JobContext
 from supercompat.storage import memory_storage_adapter
@@ -221,6 +221,71 @@ def test_a_shutdown_leaves_a_running_job_to_be_resumed_elsewhere():
     run_sync(_start_sweep(second))
     wait_for(lambda: job_of(store, job["id"])["status"] == "completed")
     assert resumed.seen == [(2, 2)]
+
+
+def closing(app: Any, grace: float = 30.0) -> Any:
+    """Start ``app.aclose(grace)`` on its loop without waiting: the future of its end."""
+    return asyncio.run_coroutine_threadsafe(app.aclose(grace=grace), core_loop())
+
+
+def test_a_closing_app_keeps_renewing_the_jobs_it_lets_finish():
+    store = memory_storage_adapter()
+    holder, sweeper = process(store), process(store, orphan_after=0.2)
+    counter = Counter(hold_at=1)
+    holder.jobs.register(KIND, counter)
+    sweeper.jobs.register(KIND, Counter())
+    job = run_sync(holder.jobs.submit(KIND, {"done": 0, "to": 2}))
+    wait_for(counter.held.is_set)
+    run_sync(_start_sweep(sweeper))
+    closed = closing(holder)
+    time.sleep(0.6)  # three lapses' worth, within the grace: the holder's heartbeat renewed the lease
+    assert job_of(store, job["id"])["attempt"] == 1 and not closed.done()
+    release(counter)
+    closed.result(timeout=10)
+    ended = job_of(store, job["id"])
+    assert ended["status"] == "completed" and ended["attempt"] == 1  # finished by its holder, in the grace
+    assert holder.engine._heartbeat.done()  # and the heartbeat stopped after it
+
+
+def test_a_closing_app_claims_nothing_and_starts_nothing():
+    store = memory_storage_adapter()
+    app = process(store, orphan_after=0.2)
+    counter = Counter(hold_at=1)
+    app.jobs.register(KIND, counter)
+    run_sync(app.jobs.submit(KIND, {"done": 0, "to": 2}))
+    wait_for(counter.held.is_set)
+    closed = closing(app)
+    dead = run_sync(store.create_job(make_job(KIND)))  # another process's, about to lapse
+    time.sleep(0.4)
+    run_sync(app.engine.beat(sweep=True))  # even a sweep asked for claims nothing now
+    assert job_of(store, dead["id"])["attempt"] == 1  # left for a process that stays, not claimed and dropped
+    with pytest.raises(APIError, match="shutting down") as info:
+        run_sync(app.jobs.submit(KIND, {"done": 0, "to": 1}))
+    assert info.value.status == 503
+    release(counter)
+    closed.result(timeout=10)
+    heartbeat = app.engine._heartbeat
+    assert heartbeat.done()
+    run_sync(_start_sweep(app))  # a late watch() doesn't start it again, on a closed storage
+    assert app.engine._heartbeat is heartbeat
+
+
+def test_a_holder_that_lost_its_job_no_longer_renews_its_lease():
+    store = memory_storage_adapter()
+    slow = process(store)
+    counter = Counter(hold_at=1)
+    slow.jobs.register(KIND, counter)
+    job = run_sync(slow.jobs.submit(KIND, {"done": 0, "to": 2}))
+    wait_for(counter.held.is_set)
+    # Taken over by another process (this one was silent too long), which then died as well.
+    [claimed] = run_sync(store.claim_lapsed(KIND, time.time() + 1))
+    assert claimed["attempt"] == 2
+    time.sleep(0.5)  # the old holder's heartbeat (every 0.05 s) went on all along
+    [lapsed] = run_sync(store.claim_lapsed(KIND, time.time() - 0.3))
+    assert lapsed["attempt"] == 3  # the second attempt's lease lapsed: the old holder didn't keep it up
+    release(counter)  # its checkpoint is refused, and it stops
+    stored = run_sync(slow.jobs.wait(job["id"]))
+    assert stored["status"] == "running" and stored["attempt"] == 3 and stored["payload"]["done"] == 1
 
 
 def test_an_adapter_registers_its_job_kinds_with_the_app():

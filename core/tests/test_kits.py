@@ -2,8 +2,9 @@
 
 import pytest
 
+from conftest import storage_closed_by_the_app
 from supercompat.runs import completions_run_adapter
-from supercompat.testing import ClientAdapterTests, RunAdapterTests, scripted_client_adapter
+from supercompat.testing import AssistantsContractTests, ClientAdapterTests, RunAdapterTests, scripted_client_adapter
 
 
 class TestScriptedClientAdapter(ClientAdapterTests):
@@ -16,3 +17,15 @@ class TestCompletionsRunAdapter(RunAdapterTests):
     @pytest.fixture
     def run_adapter(self):
         return completions_run_adapter()
+
+
+class TestContractOnMemory(AssistantsContractTests):
+    """The contract kit here too: its client fixture closes its App before the store's fixture ends."""
+
+    @pytest.fixture
+    def storage_adapter(self):
+        yield from storage_closed_by_the_app()
+
+    @pytest.fixture
+    def scripted_provider(self):
+        return scripted_client_adapter()

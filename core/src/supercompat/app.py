@@ -88,14 +88,18 @@ class App:
         return response
 
     async def aclose(self, grace: float = 10.0) -> None:
-        """Shut down gracefully: refuse new requests, give runs in flight up to ``grace`` seconds to
-        finish and end the rest as failed (see RunEngine.shutdown), then close the client adapter
-        (its optional ``aclose()``) and the storage. Call it on the loop the App has served on."""
+        """Shut down gracefully: refuse new requests and jobs, give runs and jobs in flight up to
+        ``grace`` seconds to finish, end the runs still going as failed (see RunEngine.shutdown) and
+        stop the jobs, to resume elsewhere (see Jobs.shutdown); then stop the lease heartbeat and
+        close the client adapter (its optional ``aclose()``) and the storage. Call it on the loop the
+        App has served on."""
         if self.closing:
             return
-        self.closing = True
-        # Runs still going after the grace are ended failed; jobs are stopped, to resume elsewhere.
+        self.closing = True  # from now on the heartbeat renews what runs here but claims nothing
         await asyncio.gather(self.jobs.shutdown(grace), self.engine.shutdown(grace))
+        # Only now: until both have shut down, what they still run keeps its lease, so no other
+        # process takes over a job (or ends a run) that is still running here.
+        await self.engine.stop_watching(grace)
         aclose = getattr(self.client, "aclose", None)
         if aclose is not None:
             await aclose()

@@ -6,11 +6,14 @@ lapsed (its process crashed or was killed), and whichever process sweeps first c
 and takes the work over. The storage contract is ``renew_leases`` and ``claim_lapsed``, keyed by a
 lease kind: ``"run"`` for runs (the lease lives on the run's own row, renewed by every write of the
 run, so a run costs no writes of its own) and a job kind for everything else (a row of the jobs
-collection: ``create_job``, ``update_job``, ``cancel_job``).
+collection: ``create_job``, ``update_job``, ``cancel_job``). A job's lease is held per attempt: the
+heartbeat renews ``(job id, attempt)``, so a holder whose job was claimed renews nothing of it.
 
 One loop per App does it all (``keep_leases``, started by ``RunEngine.watch``): every
 ``heartbeat_interval`` it renews what this process holds, and every ``sweep_interval`` (every
-heartbeat while it holds something) it claims the lapsed leases of every kind it knows.
+heartbeat while it holds something) it claims the lapsed leases of every kind it knows. While the
+App closes it goes on renewing (the runs and jobs given the grace keep their leases) but claims
+nothing; ``App.aclose`` stops it once both have shut down.
 
 Jobs: a kind is registered with a handler, ``app.jobs.register(kind, handler)``; ``await
 app.jobs.submit(kind, payload)`` stores the job and runs ``await handler(job, context)`` here. A job
@@ -42,8 +45,9 @@ class LeaseHolder(Protocol):
 
     kind: str
 
-    def held(self) -> Collection[str]:
-        """The ids this process holds and is working on now: renewed at every heartbeat."""
+    def held(self) -> Collection[Any]:
+        """The leases this process holds and is working on now, renewed at every heartbeat, as
+        ``renew_leases`` takes them: run ids for runs, ``(job id, attempt)`` pairs for jobs."""
 
     def cancel(self, lease_id: str) -> None:
         """Another process requested the cancel of ``lease_id``, held here."""
@@ -72,14 +76,18 @@ class LeaseKeeper(Protocol):
     heartbeat_interval: float
     sweep_interval: float
 
-    def holds_leases(self) -> bool: ...
-    async def beat(self, sweep: bool) -> None: ...
+    def holds_leases(self) -> bool:
+        """Whether anything runs here whose lease the heartbeat renews."""
+
+    async def beat(self, sweep: bool) -> None:
+        """Renew the leases held here; with ``sweep``, claim the lapsed ones too."""
 
 
-async def keep_leases(keeper_ref: weakref.ref[Any]) -> None:
+async def keep_leases(keeper_ref: weakref.ref[LeaseKeeper]) -> None:
     """The background loop of one App for as long as its keeper exists: ``beat`` every
-    ``heartbeat_interval`` while it holds leases, a sweep every ``sweep_interval`` while idle. Holds
-    the keeper only while beating, so an App nobody uses any more is collected, and its sweeps stop."""
+    ``heartbeat_interval``, sweeping at each while it holds leases and every ``sweep_interval`` while
+    idle. Holds the keeper only while beating, so an App nobody uses any more is collected (at a
+    cyclic garbage collection: the App and its engine reference each other), and its sweeps stop."""
     last_sweep = time.monotonic()
     failing = False
     while (keeper := keeper_ref()) is not None:
@@ -90,9 +98,9 @@ async def keep_leases(keeper_ref: weakref.ref[Any]) -> None:
             break
         sweep = time.monotonic() - last_sweep >= keeper.sweep_interval
         try:
-            busy = keeper.holds_leases()
+            sweep = sweep or keeper.holds_leases()
             await keeper.beat(sweep)
-            if sweep or busy:
+            if sweep:
                 last_sweep = time.monotonic()
             failing = False
         except Exception as exc:  # storage unreachable for a moment: try again at the next beat
@@ -142,15 +150,16 @@ class _JobKind:
     def __init__(self, jobs: "Jobs", kind: str, handler: JobHandler) -> None:
         self.jobs, self.kind, self.handler = jobs, kind, handler
 
-    def held(self) -> Collection[str]:
-        return [job_id for job_id, (kind, _) in self.jobs._running.items() if kind == self.kind]
+    def held(self) -> Collection[tuple[str, int]]:
+        return [(job_id, job["attempt"]) for job_id, (job, _) in self.jobs._running.items()
+                if job["kind"] == self.kind]
 
     def cancel(self, lease_id: str) -> None:
         self.jobs._cancel_here(lease_id)
 
     async def reclaim(self, obj: Obj) -> None:
         if self.jobs.app.closing:
-            return  # claimed as this App shuts down: the lease lapses again, for another process
+            return  # claimed just as this App began to close: the lease lapses again, for another process
         running = self.jobs._running.get(obj["id"])
         if running is not None:
             # Our own attempt, silent too long (a storage outage): the claimed attempt replaces it.
@@ -168,7 +177,8 @@ class Jobs:
         self._start_afresh()
 
     def _start_afresh(self) -> None:
-        self._running: dict[str, tuple[str, asyncio.Task[None]]] = {}  # job id -> (kind, its task)
+        # job id -> (the job as started here, its task)
+        self._running: dict[str, tuple[Obj, asyncio.Task[None]]] = {}
         self._cancelled: set[str] = set()  # ids cancelled here, as opposed to stopped by a shutdown
 
     def after_fork(self) -> None:
@@ -192,7 +202,11 @@ class Jobs:
         return bool(self._running)
 
     async def submit(self, kind: str, payload: Any) -> Obj:
-        """Store a job of ``kind`` and start it here, on the running loop (the core loop). Returns it."""
+        """Store a job of ``kind`` and start it here, on the running loop (the core loop). Returns it.
+        Refused (a 503 APIError) once the App is closing: nothing would be left to run it."""
+        if self.app.closing:
+            raise APIError("The server is shutting down: no new job can start.", status=503,
+                           type="server_error")
         registered = self._kinds.get(kind)
         if registered is None:
             raise InvalidRequest(f"No job kind {kind!r} is registered.")
@@ -224,7 +238,7 @@ class Jobs:
 
     def _start(self, job: Obj, handler: JobHandler) -> None:
         task = asyncio.get_running_loop().create_task(self._run(job, handler))
-        self._running[job["id"]] = (job["kind"], task)
+        self._running[job["id"]] = (job, task)
         _loop.hold_while_running(task)
 
         def forget(done: asyncio.Task[None]) -> None:
@@ -283,5 +297,5 @@ class Jobs:
             await asyncio.wait(running, timeout=max(grace, 1.0))
 
 
-__all__ = ["MAX_ATTEMPTS", "JobContext", "JobHandler", "Jobs", "LeaseHolder", "LeaseLost",
+__all__ = ["MAX_ATTEMPTS", "JobContext", "JobHandler", "Jobs", "LeaseHolder", "LeaseKeeper", "LeaseLost",
            "keep_leases", "renew_and_reclaim"]

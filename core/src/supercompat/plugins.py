@@ -127,5 +127,7 @@ def tool_registry() -> dict[str, tuple[Callable[[], Any], str]]:
 
 
 def tool_executors() -> list[Any]:
-    """A new executor of every registered built-in tool (what an App uses by default)."""
+    """An executor of every registered built-in tool (what an App uses by default): a new one from the
+    factory of each ``register(type, factory)``, and the one instance of each ``register(executor)``,
+    shared by every App."""
     return [factory() for factory, _ in tool_registry().values()]

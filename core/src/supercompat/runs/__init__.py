@@ -8,7 +8,7 @@ adapters never write storage.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -63,7 +63,8 @@ class RunContext:
     offer their functions beside the user's; the engine executes the calls. ``executors`` are every
     tool executor of the App by type, to replay stored calls of any run (``executor.replay``).
     ``round`` counts the model turns this segment has had before this one: a forced ``tool_choice``
-    applies to round 0 only, so a built-in tool isn't called forever."""
+    applies to round 0 only (each segment's first turn: after every ``submit_tool_outputs`` too), so a
+    forced built-in tool is called once per segment, not forever."""
 
     run: dict[str, Any]
     storage: Any
@@ -81,6 +82,25 @@ class RunAdapter(Protocol):
         are raised as :class:`supercompat.errors.APIError`."""
 
 
+def completed_tool_calls(steps: Iterable[dict[str, Any]]
+                         ) -> Iterator[tuple[dict[str, Any], dict[str, Any], int | None]]:
+    """Every call of the completed ``tool_calls`` steps among ``steps``, in order, as ``(step, call,
+    ordinal)``: ``ordinal`` is a built-in call's position among its run's calls of its type so far (what
+    ``ToolExecutor.replay`` and annotators number calls by), None for a user function's call."""
+    seen: dict[tuple[str, str], int] = {}  # (run, built-in type) -> its calls so far
+    for step in steps:
+        if step["type"] != "tool_calls" or step["status"] != "completed":
+            continue
+        for call in step["step_details"]["tool_calls"]:
+            kind = call["type"]
+            if kind == "function":
+                yield step, call, None
+                continue
+            key = (step["run_id"], kind)
+            ordinal = seen[key] = seen.get(key, -1) + 1
+            yield step, call, ordinal
+
+
 def completions_run_adapter() -> RunAdapter:
     """Runs over the client adapter's chat-completions interface: works with every provider."""
     from .completions import CompletionsRunAdapter
@@ -89,4 +109,4 @@ def completions_run_adapter() -> RunAdapter:
 
 
 __all__ = ["ImageFile", "RunAdapter", "RunContext", "RunEvent", "TextDelta", "ToolCallDelta", "TurnEnd",
-           "completions_run_adapter"]
+           "completed_tool_calls", "completions_run_adapter"]

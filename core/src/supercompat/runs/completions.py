@@ -7,10 +7,8 @@ from typing import Any
 
 from ..errors import APIError, BadGateway
 from ..ids import instant, with_prefix
-from ..storage import ListQuery
-from . import RunContext, RunEvent, TextDelta, ToolCallDelta, TurnEnd
-
-EVERYTHING = 1 << 31
+from ..storage import EVERYTHING, ListQuery
+from . import RunContext, RunEvent, TextDelta, ToolCallDelta, TurnEnd, completed_tool_calls
 
 
 def _user_content(blocks: list[dict[str, Any]]) -> str | list[dict[str, Any]]:
@@ -66,12 +64,12 @@ async def _history(ctx: RunContext) -> list[dict[str, Any]]:
         thread_id, ListQuery(limit=EVERYTHING, order="asc", after=start), step_type="tool_calls")).data
     steps = [step for step in tool_steps if step["status"] == "completed"
              and (window is None or step["id"] > window or step["run_id"] in own_runs)]
+    replayed = _replayed(steps, ctx.executors)
     # Messages come in order; only tool rounds need merging in.
     timeline = sorted([*messages, *steps], key=lambda o: instant(o["id"])) if steps else messages
 
     chat: list[dict[str, Any]] = []
     last_assistant_run: str | None = None
-    ordinals: dict[tuple[str, str], int] = {}  # (run, built-in type) -> calls of it so far
     for item in timeline:
         if item["object"] == "thread.message":
             if item["role"] == "user":
@@ -81,7 +79,7 @@ async def _history(ctx: RunContext) -> list[dict[str, Any]]:
                 chat.append({"role": "assistant", "content": text})
                 last_assistant_run = item.get("run_id")
             continue
-        rounds = _replayed(item, ctx.executors, ordinals)
+        rounds = replayed.get(item["id"])
         if not rounds:
             continue
         tool_calls = [{"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
@@ -95,24 +93,20 @@ async def _history(ctx: RunContext) -> list[dict[str, Any]]:
     return chat
 
 
-def _replayed(step: dict[str, Any], executors: dict[str, Any],
-              ordinals: dict[tuple[str, str], int]) -> list[tuple[str, str, str, str]]:
-    """A completed tool_calls step as the model saw it: ``(id, name, arguments, output)`` per call, in
-    order. Built-in calls are rebuilt by their executor; those of a type no executor knows any more
-    are left out."""
-    rounds = []
-    for c in step["step_details"]["tool_calls"]:
-        kind = c["type"]
-        if kind == "function":
+def _replayed(steps: list[dict[str, Any]], executors: dict[str, Any]
+              ) -> dict[str, list[tuple[str, str, str, str]]]:
+    """Completed tool_calls steps as the model saw them: step id -> ``(id, name, arguments, output)``
+    per call, in order. Built-in calls are rebuilt by their executor; those of a type no executor
+    knows any more are left out."""
+    rounds: dict[str, list[tuple[str, str, str, str]]] = {}
+    for step, c, ordinal in completed_tool_calls(steps):
+        shown = rounds.setdefault(step["id"], [])
+        if ordinal is None:
             fn = c["function"]
-            rounds.append((c["id"], fn["name"], fn["arguments"], fn["output"] or ""))
-            continue
-        key = (step["run_id"], kind)
-        ordinal = ordinals[key] = ordinals.get(key, -1) + 1
-        executor = executors.get(kind)
-        if executor is not None:
-            seen = executor.replay(c.get(kind) or {}, ordinal)
-            rounds.append((c["id"], seen.name, seen.arguments, seen.output))
+            shown.append((c["id"], fn["name"], fn["arguments"], fn["output"] or ""))
+        elif (executor := executors.get(c["type"])) is not None:
+            seen = executor.replay(c.get(c["type"]) or {}, ordinal)
+            shown.append((c["id"], seen.name, seen.arguments, seen.output))
     return rounds
 
 
@@ -134,9 +128,10 @@ def _fit_prompt_budget(chat: list[dict[str, Any]], budget: int) -> list[dict[str
 
 def _tool_choice(ctx: RunContext) -> Any:
     """The run's ``tool_choice`` for this model turn: a forced choice (``required``, a function, a
-    built-in tool type) binds the segment's first turn only, so a built-in tool isn't called forever;
-    a built-in type becomes its function, and one the run doesn't offer (file_search before it has an
-    executor) is ``auto``: chat completions know only functions."""
+    built-in tool type) binds each segment's first turn (``ctx.round`` 0) only: a forced user function
+    is forced again after every ``submit_tool_outputs``, a forced built-in tool once per segment, so the
+    model can't loop on it. A built-in type becomes its function, and one the run doesn't offer
+    (file_search before it has an executor) is ``auto``: chat completions know only functions."""
     choice = ctx.run.get("tool_choice") or "auto"
     if ctx.round and choice != "none":
         return "auto"

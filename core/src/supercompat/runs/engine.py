@@ -14,6 +14,7 @@ import logging
 import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Collection, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from .. import _loop
@@ -21,10 +22,10 @@ from ..errors import APIError, ServerError, redacted
 from ..ids import new_id
 from ..jobs import keep_leases, renew_and_reclaim
 from ..router import SSE_DONE, sse
-from ..storage import (ACTIVE_RUN_STATUSES, EXECUTING_RUN_STATUSES, RUN_LEASE, ActiveRunError, ListQuery,
-                       StaleStatusError)
-from ..tools import ToolCall, ToolContext, ToolDelta, ToolResult, bind
-from . import ImageFile, RunContext, TextDelta, ToolCallDelta, TurnEnd
+from ..storage import (ACTIVE_RUN_STATUSES, EVERYTHING, EXECUTING_RUN_STATUSES, RUN_LEASE, ActiveRunError,
+                       ListQuery, StaleStatusError)
+from ..tools import BuiltinTool, ToolCall, ToolContext, ToolDelta, ToolResult, bind
+from . import ImageFile, RunContext, TextDelta, ToolCallDelta, TurnEnd, completed_tool_calls
 
 log = logging.getLogger("supercompat")
 
@@ -34,8 +35,8 @@ REQUIRES_ACTION_TTL = 600
 HEARTBEAT_INTERVAL = 5.0  # seconds between an executor's heartbeats
 ORPHAN_AFTER = 30.0  # seconds without a heartbeat after which another process ends the run
 SWEEP_INTERVAL = 10.0  # seconds between an idle process's looks for runs whose executor died
+MAX_TOOL_ROUNDS = 20  # model turns in a row, within a segment, that call only built-in tools
 _END = object()
-_ALL = 1 << 31  # a list limit meaning "every item"
 
 
 def now() -> int:
@@ -49,6 +50,22 @@ def last_error(err: BaseException) -> dict[str, str]:
     if isinstance(err, APIError):
         return {"code": "server_error", "message": redacted(err.message)}
     return {"code": "server_error", "message": redacted(f"The run failed: {type(err).__name__}: {err}")}
+
+
+@dataclass(slots=True)
+class _BuiltinCall:
+    """A call of a built-in tool while the model writes it: the run's tool and its arguments so far."""
+
+    builtin: BuiltinTool
+    arguments: str = ""
+
+    def grow(self, piece: str) -> dict[str, Any] | None:
+        """Add ``piece`` to the arguments; what the executor shows of it while the model writes
+        (code_interpreter streams its ``input``), if it has an ``arguments_delta``."""
+        before = self.arguments
+        self.arguments = before + piece
+        follow = getattr(self.builtin.executor, "arguments_delta", None)
+        return follow(before, self.arguments) if follow is not None and piece else None
 
 
 class _Turn:
@@ -91,7 +108,7 @@ class _Turn:
         self.held_notes: list[dict[str, Any]] = []  # an adapter's annotations reaching into held text
         self.tool_step: dict[str, Any] | None = None
         self.calls: list[dict[str, Any]] = []
-        self.builtins: dict[int, list[Any]] = {}  # call index -> [BuiltinTool, arguments so far]
+        self.builtins: dict[int, _BuiltinCall] = {}  # call index -> the built-in call at it
 
     def next_round(self) -> None:
         self.round += 1
@@ -112,16 +129,6 @@ class _Turn:
             return await anext(events)
         finally:
             self.waiting = False
-
-
-def _grow_arguments(entry: list[Any], piece: str) -> dict[str, Any] | None:
-    """Add ``piece`` to a built-in call's arguments (``entry``: [BuiltinTool, arguments so far]); what
-    its executor shows of it while the model writes (code_interpreter streams its ``input``), if it
-    has an ``arguments_delta``."""
-    before = entry[1]
-    entry[1] = before + piece
-    follow = getattr(entry[0].executor, "arguments_delta", None)
-    return follow(before, entry[1]) if follow is not None and piece else None
 
 
 class _TurnStorage:
@@ -162,6 +169,9 @@ class RunEngine:
         self.heartbeat_interval = HEARTBEAT_INTERVAL
         self.orphan_after = ORPHAN_AFTER
         self.sweep_interval = SWEEP_INTERVAL
+        # A segment whose model keeps calling built-in tools without answering ends failed after this
+        # many such turns in a row, rather than call the model (and the tools) forever.
+        self.max_tool_rounds = MAX_TOOL_ROUNDS
         self._start_afresh()
 
     def _start_afresh(self) -> None:
@@ -276,6 +286,12 @@ class RunEngine:
                 "status": "in_progress", "cancelled_at": None, "completed_at": None, "expired_at": None,
                 "failed_at": None, "last_error": None, "step_details": details, "usage": None, "metadata": None}
 
+    def _step_delta(self, run_id: str, step_id: str, call: dict[str, Any]) -> None:
+        """Publish a ``thread.run.step.delta`` of one tool call's entry (``{index, type, ...}``)."""
+        self._publish(run_id, "thread.run.step.delta", {
+            "id": step_id, "object": "thread.run.step.delta",
+            "delta": {"step_details": {"type": "tool_calls", "tool_calls": [call]}}})
+
     def _publish_step(self, step: dict[str, Any]) -> None:
         self._publish(step["run_id"], "thread.run.step.created", step)
         self._publish(step["run_id"], "thread.run.step.in_progress", step)
@@ -304,10 +320,23 @@ class RunEngine:
     def watch(self) -> None:
         """Start the heartbeat and sweep of the App's leases (its runs and jobs, see
         ``supercompat.jobs.keep_leases``) on the running loop, if not running yet. The App calls it on
-        every request: a process serving it also sweeps while idle."""
+        every request: a process serving it also sweeps while idle. Nothing once the App is closing:
+        ``App.aclose`` stops the heartbeat for good, before the storage closes."""
+        if self.app.closing:
+            return
         loop = asyncio.get_running_loop()
         if self._heartbeat is None or self._heartbeat.done() or self._heartbeat.get_loop() is not loop:
             self._heartbeat = loop.create_task(keep_leases(weakref.ref(self)))
+
+    async def stop_watching(self, grace: float = 1.0) -> None:
+        """Stop the heartbeat and sweep (``App.aclose``, once the runs and jobs have shut down), and
+        give a beat under way up to ``max(grace, 1)`` seconds to unwind, so that it is over before the
+        storage closes."""
+        heartbeat = self._heartbeat
+        if heartbeat is not None and not heartbeat.done():
+            heartbeat.cancel()
+            if heartbeat.get_loop() is asyncio.get_running_loop():
+                await asyncio.wait([heartbeat], timeout=max(grace, 1.0))
 
     def is_executing(self, run_id: str) -> bool:
         task = self._tasks.get(run_id)
@@ -360,6 +389,10 @@ class RunEngine:
                       expected: frozenset[str] = ACTIVE_RUN_STATUSES) -> None:
         """End the run ``cancelled`` or ``failed``, closing whatever the turn had opened."""
         t = now()
+        try:
+            await self._show_images(run, turn)
+        except Exception:  # the run's ending matters more: record it anyway
+            log.exception("supercompat: could not keep the images of run %s", run["id"])
         try:
             if turn.message is not None and turn.message["status"] == "in_progress":
                 reason = "run_cancelled" if status == "cancelled" else "run_failed"
@@ -482,6 +515,12 @@ class RunEngine:
             for file_id in images:
                 self._add_image(run["id"], turn, file_id)
 
+    async def _show_images(self, run: dict[str, Any], turn: _Turn) -> None:
+        """As the run ends (incomplete, failed, cancelled): images its tools made that no message shows
+        yet get one of their own, which the ending closes ``incomplete`` with the run's reason."""
+        if turn.images:  # pending images mean no message is open: opening one takes them
+            await self._open_message(run, turn)
+
     async def _close_message(self, turn: _Turn, usage: dict[str, int] | None, incomplete: bool = False) -> None:
         if turn.message is None or turn.message_step is None or turn.message["status"] != "in_progress":
             return
@@ -507,6 +546,9 @@ class RunEngine:
                 await self._recall_builtin_calls(run, turn)
         while (continued := await self._turn(run, turn)) is not None:
             run = continued
+            if turn.round + 1 >= self.max_tool_rounds:
+                raise ServerError(f"The model called built-in tools {turn.round + 1} times in a row without "
+                                  f"answering (RunEngine.max_tool_rounds); the run was stopped.")
             turn.next_round()
 
     async def _recall_builtin_calls(self, run: dict[str, Any], turn: _Turn) -> None:
@@ -514,12 +556,11 @@ class RunEngine:
         annotating = {b.executor.type for b in turn.bound.values() if hasattr(b.executor, "annotator")}
         if not annotating:
             return
-        steps = await self.app.storage.list_steps(run["thread_id"], run["id"], ListQuery(limit=_ALL, order="asc"))
-        for step in steps.data:
-            if step["type"] == "tool_calls" and step["status"] == "completed":
-                for call in step["step_details"]["tool_calls"]:
-                    if call["type"] in annotating:
-                        turn.executed.setdefault(call["type"], []).append(call)
+        steps = await self.app.storage.list_steps(run["thread_id"], run["id"],
+                                                  ListQuery(limit=EVERYTHING, order="asc"))
+        for _, call, _ in completed_tool_calls(steps.data):
+            if call["type"] in annotating:
+                turn.executed.setdefault(call["type"], []).append(call)
 
     async def _turn(self, run: dict[str, Any], turn: _Turn) -> dict[str, Any] | None:
         """One model turn; the run as it now is if the segment goes on with another."""
@@ -558,9 +599,7 @@ class RunEngine:
                     await self._create_tool_step(run, turn)
                 fragment = self._call_delta(turn, event)
                 if fragment is not None:
-                    self._publish(run_id, "thread.run.step.delta", {
-                        "id": turn.tool_step["id"], "object": "thread.run.step.delta",  # type: ignore[index]
-                        "delta": {"step_details": {"type": "tool_calls", "tool_calls": [fragment]}}})
+                    self._step_delta(run_id, turn.tool_step["id"], fragment)  # type: ignore[index]
             elif type(event) is ImageFile:
                 if turn.message is None or turn.message["status"] != "in_progress":
                     await self._open_message(run, turn)
@@ -584,15 +623,14 @@ class RunEngine:
             if builtin is not None:
                 kind = builtin.executor.type
                 turn.calls.append({"id": call_id, "type": kind, kind: {}})
-                turn.builtins[index] = [builtin, ""]
-                return {"index": index, "id": call_id, "type": kind,
-                        kind: _grow_arguments(turn.builtins[index], event.arguments) or {}}
+                turn.builtins[index] = entry = _BuiltinCall(builtin)
+                return {"index": index, "id": call_id, "type": kind, kind: entry.grow(event.arguments) or {}}
             call = {"id": call_id, "type": "function",
                     "function": {"name": event.name or "", "arguments": event.arguments, "output": None}}
             turn.calls.append(call)
             return {"index": index, **call, "function": dict(call["function"])}
         if index in turn.builtins:
-            fragment = _grow_arguments(turn.builtins[index], event.arguments)
+            fragment = turn.builtins[index].grow(event.arguments)
             if fragment is None:
                 return None
             kind = turn.calls[index]["type"]
@@ -605,11 +643,11 @@ class RunEngine:
         body becomes its result's details."""
         storage = _TurnStorage(self.app.storage, turn)
         step_id = turn.tool_step["id"]  # type: ignore[index]
-        for index, (builtin, arguments) in turn.builtins.items():
-            call = turn.calls[index]
+        for index, entry in turn.builtins.items():
+            call, builtin = turn.calls[index], entry.builtin
             kind = call["type"]
             context = ToolContext(run=run, tool=builtin.tool, storage=storage, client=self.app.client)
-            events = aiter(builtin.executor.execute(ToolCall(call["id"], arguments), context))
+            events = aiter(builtin.executor.execute(ToolCall(call["id"], entry.arguments), context))
             result: ToolResult | None = None
             while True:
                 try:
@@ -617,9 +655,7 @@ class RunEngine:
                 except StopAsyncIteration:
                     break
                 if type(event) is ToolDelta:
-                    self._publish(run["id"], "thread.run.step.delta", {
-                        "id": step_id, "object": "thread.run.step.delta", "delta": {"step_details": {
-                            "type": "tool_calls", "tool_calls": [{"index": index, "type": kind, kind: event.fragment}]}}})
+                    self._step_delta(run["id"], step_id, {"index": index, "type": kind, kind: event.fragment})
                 elif type(event) is ToolResult:
                     result = event
             if turn.aborted:
@@ -647,6 +683,7 @@ class RunEngine:
         t = now()
         expected = frozenset({"in_progress"})
         if reason is not None:
+            await self._show_images(run, turn)
             await self._close_message(turn, usage, incomplete=True)
             if turn.tool_step is not None:
                 await self._update_step(turn.tool_step, {"status": "cancelled", "cancelled_at": t, "usage": usage,
@@ -693,10 +730,9 @@ class RunEngine:
 
     async def beat(self, sweep: bool) -> None:
         """Heartbeat the runs executing here and the jobs running here (picking up cancels made by
-        other processes); claim and finish the runs and jobs of processes that stopped heartbeating
-        when ``sweep`` or while busy."""
-        if self.holds_leases():
-            sweep = True
+        other processes); with ``sweep``, claim and finish the runs and jobs of processes that stopped
+        heartbeating, unless the App is closing: it would have nothing left to finish them with."""
+        sweep = sweep and not self.app.closing
         await renew_and_reclaim(self.app.storage, [_RunLeases(self), *self.app.jobs.holders()],
                                 time.time() - self.orphan_after if sweep else None)
 
@@ -798,7 +834,8 @@ class RunEngine:
         Aborted runs get ``max(grace, 1)`` more seconds to record their ending; a run still busy
         after that (in a storage call that hangs) has its task cancelled, the one place the engine
         may cut a storage call off, and up to ``max(grace, 1)`` seconds to unwind before it is
-        ended from outside."""
+        ended from outside. The heartbeat goes on meanwhile (the runs and jobs still going keep their
+        leases); ``App.aclose`` stops it once the jobs have shut down too."""
         running = [t for t in self._tasks.values() if not t.done()]
         if running:
             await asyncio.wait(running, timeout=grace)
@@ -822,9 +859,6 @@ class RunEngine:
             if run is not None and run["status"] in EXECUTING_RUN_STATUSES:
                 await self._abandon(run, self._shutdown_error)
         self._unfinished.clear()
-        if self._heartbeat is not None:
-            self._heartbeat.cancel()
-
 
 
 class _RunLeases:

@@ -22,6 +22,7 @@ ACTIVE_RUN_STATUSES = frozenset({"queued", "in_progress", "requires_action", "ca
 EXECUTING_RUN_STATUSES = frozenset({"queued", "in_progress", "cancelling"})
 RUN_LEASE = "run"  # the lease kind of runs (see renew_leases); every other kind names jobs
 JOB_RUNNING = "running"  # a job's status until it ends completed, failed or cancelled
+EVERYTHING = 1 << 31  # a ListQuery limit meaning "every item": for reads of the engine, never of the API
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,10 +103,13 @@ class StorageAdapter(Protocol):
     # -- leases: background work that another process finishes when its holder dies ----------------
     # A lease of kind RUN_LEASE is a run's own (create_run and every update_run renew it); any other
     # kind is a job of that kind. One heartbeat, one sweep and one claim for all of them.
-    async def renew_leases(self, kind: str, ids: Collection[str]) -> list[str]:
-        """The heartbeat: record (now) that this process still holds ``ids`` of ``kind``, and return
-        those of them whose cancel was requested (a run ``cancelling``; a job ``cancel_requested``),
-        so that a cancel made by another process reaches the holder. Unknown ids are skipped."""
+    async def renew_leases(self, kind: str, leases: Collection[Any]) -> list[str]:
+        """The heartbeat: record (now) that this process still holds ``leases`` of ``kind`` (for
+        RUN_LEASE, run ids; for a job kind, ``(job_id, attempt)`` pairs, renewed only while the job
+        is JOB_RUNNING at that attempt, so a holder whose job was claimed by another process renews
+        nothing of it), and return the ids of those renewed whose cancel was requested (a run
+        ``cancelling``; a job ``cancel_requested``), so that a cancel made by another process reaches
+        the holder. Unknown ids are skipped."""
 
     async def claim_lapsed(self, kind: str, silent_since: float, *, scope: str | None = None,
                            limit: int = 100) -> list[Obj]:
@@ -147,7 +151,8 @@ def memory_storage_adapter() -> "StorageAdapter":
 
 
 __all__ = [
-    "ACTIVE_RUN_STATUSES", "EXECUTING_RUN_STATUSES", "JOB_RUNNING", "RUN_LEASE", "ActiveRunError", "ListQuery",
+    "ACTIVE_RUN_STATUSES", "EVERYTHING", "EXECUTING_RUN_STATUSES", "JOB_RUNNING", "RUN_LEASE", "ActiveRunError",
+    "ListQuery",
     "Obj", "Page", "StaleStatusError",
     "StorageAdapter", "memory_storage_adapter",
 ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Collection
+from typing import Any
 
 from . import (ACTIVE_RUN_STATUSES, EXECUTING_RUN_STATUSES, JOB_RUNNING, RUN_LEASE, ActiveRunError, ListQuery,
                Obj, Page, StaleStatusError)
@@ -244,20 +245,24 @@ class MemoryStorageAdapter:
         return t.runs.items[rid] if rid else None
 
     # leases
-    async def renew_leases(self, kind: str, ids: Collection[str]) -> list[str]:
+    async def renew_leases(self, kind: str, leases: Collection[Any]) -> list[str]:
         now, cancelled = time.time(), []
-        for oid in ids:
-            if kind == RUN_LEASE:
+        if kind == RUN_LEASE:
+            for oid in leases:
                 beat = self._heartbeats.get(oid)
                 run = beat and await self.get_run(beat[0], oid)
                 if run is not None:
                     self._heartbeats[oid] = (beat[0], now)
                     if run["status"] == "cancelling":
                         cancelled.append(oid)
-            elif (job := self._jobs.get(oid)) is not None and job["kind"] == kind:
-                self._job_beats[oid] = now
-                if job["cancel_requested"] and job["status"] == JOB_RUNNING:
-                    cancelled.append(oid)
+            return cancelled
+        for oid, attempt in leases:  # a job's lease is its attempt's: a former holder renews nothing
+            job = self._jobs.get(oid)
+            if job is None or (job["kind"], job["attempt"], job["status"]) != (kind, attempt, JOB_RUNNING):
+                continue
+            self._job_beats[oid] = now
+            if job["cancel_requested"]:
+                cancelled.append(oid)
         return cancelled
 
     async def claim_lapsed(self, kind: str, silent_since: float, *, scope: str | None = None,

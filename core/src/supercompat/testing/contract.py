@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import inspect
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import openai
 import pytest
 
 from .. import async_supercompat, supercompat
+from .._loop import run_sync
+from . import app_of
 from .scripted import Reply
 
 WEATHER = {"type": "function", "function": {"name": "get_weather", "parameters": {
@@ -35,6 +38,13 @@ async def collect(paginator: Any) -> list[Any]:
     return list(paginator)
 
 
+def close_app(client: Any) -> None:
+    """Close the App behind a ``supercompat()`` / ``async_supercompat()`` client on the loop it runs on:
+    its runs, then its lease heartbeat, then its storage. A kit's ``client`` fixture does it at
+    teardown, before the ``storage_adapter`` fixture (which the client depends on) closes the store."""
+    run_sync(app_of(client).aclose(grace=0))  # type: ignore[attr-defined]
+
+
 class AssistantsContractTests:
     @pytest.fixture
     def scripted_provider(self) -> Any:  # pragma: no cover - subclasses override
@@ -45,9 +55,11 @@ class AssistantsContractTests:
         return None  # memory
 
     @pytest.fixture(params=["sync-client", "async-client"])
-    def client(self, request: pytest.FixtureRequest, scripted_provider: Any, storage_adapter: Any) -> Any:
+    def client(self, request: pytest.FixtureRequest, scripted_provider: Any, storage_adapter: Any) -> Iterator[Any]:
         factory = supercompat if request.param == "sync-client" else async_supercompat
-        return factory(client_adapter=scripted_provider.adapter, storage_adapter=storage_adapter, max_retries=0)
+        client = factory(client_adapter=scripted_provider.adapter, storage_adapter=storage_adapter, max_retries=0)
+        yield client
+        close_app(client)
 
     async def _setup(self, client: Any, **assistant: Any) -> tuple[Any, Any]:
         a = await call(client.beta.assistants.create(model="test-model", instructions="Be brief.", **assistant))

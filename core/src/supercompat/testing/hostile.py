@@ -34,6 +34,7 @@ from .. import BASE_URL, supercompat
 from ..router import MAX_JSON_DEPTH
 from ..transport import SupercompatTransport
 from . import app_of
+from .contract import close_app
 from .scripted import Reply, scripted_client_adapter
 
 # -- talking to the API as any HTTP client would, bytes in and bytes out ---------------------------------
@@ -131,6 +132,7 @@ class HostileInputTests:
         api = Api(supercompat(client_adapter=scripted, storage_adapter=storage_adapter, max_retries=0))
         yield api
         api.http.close()
+        close_app(api.client)  # before the storage fixture closes the store
 
     @pytest.fixture
     def objects(self, api: Api) -> dict[str, str]:

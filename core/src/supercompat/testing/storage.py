@@ -365,12 +365,12 @@ class StorageAdapterTests:
         other = await s.create_job(make_job(kind="test.other"))
         await asyncio.sleep(0.05)
         cutoff = time.time()
-        assert await s.renew_leases("test.echo", [job["id"], "job_unknown"]) == []
+        assert await s.renew_leases("test.echo", [(job["id"], 1), ("job_unknown", 1)]) == []
         assert await s.claim_lapsed("test.echo", cutoff) == []  # just renewed
         assert ids_of(await s.claim_lapsed("test.other", cutoff)) == [other["id"]]  # kinds are apart
         cancelled = await s.cancel_job(job["id"])
         assert cancelled["cancel_requested"] is True and cancelled["status"] == "running"
-        assert await s.renew_leases("test.echo", [job["id"]]) == [job["id"]]
+        assert await s.renew_leases("test.echo", [(job["id"], 1)]) == [job["id"]]
         assert await s.cancel_job("job_unknown") is None
         await asyncio.sleep(0.05)
         [claimed] = await s.claim_lapsed("test.echo", time.time())
@@ -394,9 +394,30 @@ class StorageAdapterTests:
         assert await s.get_job(job["id"]) == finished  # kept, for inspection
         assert await s.update_job(job["id"], 2, {"status": "completed"}) is None  # ended: nothing more
         assert (await s.cancel_job(job["id"]))["status"] == "failed"  # a cancel doesn't revive it
-        assert await s.renew_leases("test.echo", [job["id"]]) == []
+        assert await s.renew_leases("test.echo", [(job["id"], 2)]) == []
         await asyncio.sleep(0.05)
         assert await s.claim_lapsed("test.echo", time.time()) == []  # ended: no lease to lapse
+
+    async def test_only_the_current_attempt_renews_a_job_lease(self, storage_adapter: StorageAdapter) -> None:
+        s = storage_adapter
+        job = await s.create_job(make_job())
+        await asyncio.sleep(0.05)
+        [claimed] = await s.claim_lapsed("test.echo", time.time())  # the first holder was too slow
+        assert claimed["attempt"] == 2
+        await s.cancel_job(job["id"])
+        await asyncio.sleep(0.05)
+        cutoff = time.time()
+        await asyncio.sleep(0.05)
+        # The first holder still beats: it renews nothing of the new attempt's lease, nor hears of its cancel.
+        assert await s.renew_leases("test.echo", [(job["id"], 1)]) == []
+        [lapsed] = await s.claim_lapsed("test.echo", cutoff)
+        assert lapsed["attempt"] == 3
+        await asyncio.sleep(0.05)
+        cutoff = time.time()
+        await asyncio.sleep(0.05)
+        # The current holder's beat renews it (and passes the cancel on).
+        assert await s.renew_leases("test.echo", [(job["id"], 3)]) == [job["id"]]
+        assert await s.claim_lapsed("test.echo", cutoff) == []
 
     async def test_conditional_status_transition(self, storage_adapter: StorageAdapter) -> None:
         s = storage_adapter

@@ -15,13 +15,14 @@ import asyncio
 import json
 import re
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import openai
 import pytest
 
 from .. import async_supercompat, supercompat
-from .contract import call, collect
+from .contract import call, close_app, collect
 from .scripted import Reply, ScriptedClientAdapter, scripted_client_adapter
 from .tools import IMAGE_FILE_ID, TYPE, LookupTool, file_id_of, marker
 
@@ -127,9 +128,12 @@ class BuiltinToolTests:
         return LookupTool()
 
     @pytest.fixture(params=["sync-client", "async-client"])
-    def client(self, request: pytest.FixtureRequest, provider: Any, lookup: LookupTool, storage_adapter: Any) -> Any:
+    def client(self, request: pytest.FixtureRequest, provider: Any, lookup: LookupTool,
+               storage_adapter: Any) -> Iterator[Any]:
         factory = supercompat if request.param == "sync-client" else async_supercompat
-        return factory(client_adapter=provider, storage_adapter=storage_adapter, tools=[lookup], max_retries=0)
+        client = factory(client_adapter=provider, storage_adapter=storage_adapter, tools=[lookup], max_retries=0)
+        yield client
+        close_app(client)
 
     async def _setup(self, client: Any, **assistant: Any) -> tuple[Any, Any]:
         a = await call(client.beta.assistants.create(model="test-model", tools=[LOOKUP, WEATHER], **assistant))

@@ -410,14 +410,15 @@ class SQLAlchemyStorageAdapter:
         held = [jobs.c.kind == kind, jobs.c.status == JOB_RUNNING]
         return JOB, held, sa.and_(jobs.c.cancel_requested, jobs.c.status == JOB_RUNNING)
 
-    async def renew_leases(self, kind: str, ids: Collection[str]) -> list[str]:
-        if not ids:
+    async def renew_leases(self, kind: str, leases: Collection[Any]) -> list[str]:
+        if not leases:
             return []
-        lease, _, cancelled = self._leases(kind)
+        lease, held, cancelled = self._leases(kind)
         table = lease.table
-        where = [table.c.id.in_(list(ids))]
-        if kind != RUN_LEASE:
-            where.append(table.c.kind == kind)
+        if kind == RUN_LEASE:
+            where = [table.c.id.in_(list(leases))]
+        else:  # a job's lease is its attempt's: a former holder renews nothing
+            where = [sa.tuple_(table.c.id, table.c.attempt).in_([tuple(pair) for pair in leases]), *held]
         renew = sa.update(table).where(*where).values(heartbeat_at=time.time())
         if self._returning:  # one statement: renew, and read back which are cancelled
             async with self._write_one() as conn:
