@@ -10,7 +10,7 @@ Unscripted requests get the default answer of the benchmark fake: ``tokens`` NAT
 ("alpha bravo charlie ..."), or, when the request has ``tools`` and the last message is a user
 message mentioning "weather", a call to the first tool with ``{"location":"Paris"}``.
 
-Also runnable: ``python -m supercompat.testing.fake_openai [--port 0] [--port-file F]
+Also runnable: ``python -m supercompat_openai.testing [--port 0] [--port-file F]
 [--latency-ms 0] [--tokens 20] [--token-delay-ms 0]`` prints ``FAKE_PROVIDER_PORT=<port>``.
 """
 
@@ -29,8 +29,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .loopback import Hang  # noqa: F401 (scripts import it from here)
-from .loopback import LoopbackHandler, LoopbackProvider, Scripted
+from supercompat.testing.loopback import Hang  # noqa: F401 (scripts import it from here)
+from supercompat.testing.loopback import LoopbackHandler, LoopbackProvider, Scripted
 
 WORDS = ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliett",
          "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo", "sierra", "tango",
@@ -409,7 +409,7 @@ def _interrupt(*_: Any) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m supercompat.testing.fake_openai",
+    parser = argparse.ArgumentParser(prog="python -m supercompat_openai.testing",
                                      description="A loopback fake OpenAI chat-completions provider.")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--port-file")
