@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from supercompat.testing.loopback import Hang  # noqa: F401 (scripts import it from here)
+from supercompat.testing.loopback import Garbled, Hang, Truncated  # noqa: F401 (the shared scenarios, imported from here too)
 from supercompat.testing.loopback import LoopbackHandler, LoopbackProvider, Scripted
 
 WORDS = ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliett",
@@ -78,23 +78,6 @@ class Error:
     code: str | None = None
     param: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class Garbled:
-    """A stream whose ``after``-th content event is not JSON (non-streaming: a body that isn't JSON)."""
-
-    after: int = 2
-
-
-@dataclass
-class Truncated:
-    """A stream that stops after ``after`` words: no finish_reason, no ``[DONE]``. With
-    ``clean=False`` the connection is dropped instead of ending the chunked body properly.
-    Non-streaming: the connection drops halfway through the body."""
-
-    after: int = 3
-    clean: bool = True
 
 
 @dataclass
