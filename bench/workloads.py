@@ -100,7 +100,7 @@ class Errors:
 def fake_provider(**options: Any):
     with tempfile.TemporaryDirectory() as tmp:
         port_file = os.path.join(tmp, "port")
-        args = [sys.executable, "-m", "supercompat.testing.fake_openai", "--port-file", port_file]
+        args = [sys.executable, "-m", "supercompat_openai.testing", "--port-file", port_file]
         for key, value in options.items():
             args += [f"--{key.replace('_', '-')}", str(value)]
         proc = subprocess.Popen(args, stdout=subprocess.DEVNULL)

@@ -9,7 +9,7 @@ import pytest
 from supercompat._loop import run_async
 from supercompat.testing import AssistantsContractTests, Reply, scripted_client_adapter
 from supercompat.testing.contract import WEATHER, call
-from supercompat.testing.fake_openai import (FakeOpenAIProvider, Garbled, Hang, MidStreamError, ScriptedFakeOpenAI,
+from supercompat_openai.testing import (FakeOpenAIProvider, Garbled, Hang, MidStreamError, ScriptedFakeOpenAI,
                                               Text, Truncated)
 from supercompat.testing.loopback import SDKClients
 

@@ -1,21 +1,51 @@
+import httpx2
+import pytest
 from supercompat import plugins
+from supercompat.errors import ConfigError
 from supercompat_template import template_client_adapter
+from supercompat_template.adapter import TemplateClientAdapter
 
 
-def test_registered_through_its_entry_point():
+async def test_registered_through_its_entry_point(fake):
     plugins.reset()
     spec = plugins.get_adapter_spec("client", "template")
     assert spec.plugin == "supercompat-template"
-    assert spec.build({"prefix": "> "}).prefix == "> "
+    adapter = spec.build({"api_key": "k", "base_url": fake.url, "timeout": 5, "model_map": {"gpt-4o": "test-model"}})
+    try:
+        assert isinstance(adapter, TemplateClientAdapter) and adapter.is_async and adapter.owns_client
+        completion = await adapter.chat_completions({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]})
+        assert completion["choices"][0]["message"]["content"] == "You said: hi"
+    finally:
+        await adapter.aclose()
+    assert adapter.client.is_closed, "a client made from options is the adapter's to close"
+    assert fake.requests[-1]["body"]["model"] == "test-model"
+    assert fake.requests[-1]["headers"]["authorization"] == "Bearer k"
 
 
-async def test_echoes_the_last_user_message():
-    adapter = template_client_adapter(prefix="echo: ")
+def test_missing_api_key_is_a_config_error():
+    plugins.reset()
+    with pytest.raises(ConfigError, match='plugin "template": set api_key'):
+        plugins.get_adapter_spec("client", "template").build({})
+
+
+async def test_echoes_the_last_user_message(adapter):
     params = {"model": "echo", "messages": [{"role": "user", "content": "hi"},
                                             {"role": "assistant", "content": "?"},
                                             {"role": "user", "content": [{"type": "text", "text": "again"}]}]}
     completion = await adapter.chat_completions(params)
-    assert completion["choices"][0]["message"]["content"] == "echo: again"
+    assert completion["choices"][0]["message"]["content"] == "You said: again"
     chunks = [c async for c in adapter.chat_completions_stream(params)]
-    assert "".join(c["choices"][0]["delta"].get("content", "") for c in chunks).strip() == "echo: again"
+    assert "".join(c["choices"][0]["delta"].get("content", "") for c in chunks if c["choices"]) == "You said: again"
     assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
+
+
+async def test_a_client_passed_in_stays_the_callers():
+    with httpx2.Client(base_url="http://127.0.0.1:9") as client:
+        adapter = template_client_adapter(template=client)
+        await adapter.aclose()
+        assert not client.is_closed
+
+
+def test_rejects_what_is_not_its_sdk_client():
+    with pytest.raises(TypeError, match="template= takes an httpx2.Client or httpx2.AsyncClient"):
+        template_client_adapter(template=object())

@@ -6,7 +6,7 @@ import openai
 import pytest
 from supercompat import plugins
 from supercompat.errors import APIError, ConfigError
-from supercompat.testing.fake_openai import Error, Length, MidStreamError, Text, ToolCalls
+from supercompat_openai.testing import Error, Length, MidStreamError, Text, ToolCalls
 from supercompat_openai import OpenAIClientAdapter, openai_client_adapter
 
 PARAMS = {"model": "fake-model", "messages": [{"role": "user", "content": "Hi there"}]}

@@ -4,8 +4,7 @@ settings on the wire, no worker thread; a client with an http_client of its own 
 import httpx2
 import openai
 import pytest
-import supercompat_openai
-from supercompat import supercompat
+from supercompat import providers, supercompat
 from supercompat_openai import openai_client_adapter
 
 
@@ -14,8 +13,8 @@ def no_worker_threads(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("the provider was called in a worker thread")
 
-    monkeypatch.setattr(supercompat_openai, "call_in_thread", refuse)
-    monkeypatch.setattr(supercompat_openai, "iterate_in_thread", refuse)
+    monkeypatch.setattr(providers, "call_in_thread", refuse)  # the provider shell's way to a worker thread
+    monkeypatch.setattr(providers, "iterate_in_thread", refuse)
 
 
 def run_once(provider: openai.OpenAI):
@@ -54,7 +53,7 @@ def test_a_client_with_its_own_http_client_is_used_as_given(fake):
 
 
 def test_provider_errors_map_the_same_through_the_twin(fake, no_worker_threads):
-    from supercompat.testing.fake_openai import Error
+    from supercompat_openai.testing import Error
 
     fake.script(Error(429, "Slow down", "rate_limit_error"))
     run = run_once(openai.OpenAI(base_url=fake.base_url, api_key="k", max_retries=0))

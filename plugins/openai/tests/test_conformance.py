@@ -4,7 +4,7 @@ against the fake provider."""
 import pytest
 
 from supercompat.testing import ClientAdapterTests, ProviderFailureTests
-from supercompat.testing.fake_openai import Garbled, ScriptedFakeOpenAI, Truncated
+from supercompat_openai.testing import Garbled, ScriptedFakeOpenAI, Truncated
 from supercompat_openai import openai_client_adapter
 
 

@@ -1,4 +1,4 @@
-"""The fake OpenAI provider (supercompat.testing.fake_openai): default behaviour and wire format."""
+"""The fake OpenAI provider (supercompat_openai.testing): default behaviour and wire format."""
 
 import json
 import signal
@@ -8,7 +8,7 @@ import sys
 
 import openai
 import pytest
-from supercompat.testing.fake_openai import WORDS, FakeOpenAIProvider, Hang, Text
+from supercompat_openai.testing import WORDS, FakeOpenAIProvider, Hang, Text
 
 WEATHER_TOOL = {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}
 
@@ -123,7 +123,7 @@ def test_models_and_unknown_routes(fake, client):
 
 def test_runs_as_a_script(tmp_path):
     port_file = tmp_path / "port"
-    command = [sys.executable, "-m", "supercompat.testing.fake_openai", "--port", "0", "--port-file",
+    command = [sys.executable, "-m", "supercompat_openai.testing", "--port", "0", "--port-file",
                str(port_file), "--tokens", "3", "--latency-ms", "1", "--token-delay-ms", "1"]
     with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as proc:
         try:

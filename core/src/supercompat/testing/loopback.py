@@ -34,6 +34,26 @@ class Hang:
     then: Any = None
 
 
+# The scenarios every fake plays in its provider's wire format (beside :class:`Hang` and the
+# conformance kits' Reply): the ways an answer breaks on the wire.
+@dataclass
+class Garbled:
+    """An answer that can't be read: a stream with an event that is not JSON (after ``after`` words,
+    where the fake's format lets it say so), or a body that isn't JSON."""
+
+    after: int = 2
+
+
+@dataclass
+class Truncated:
+    """A stream that stops after ``after`` words (where the fake's format lets it say how many),
+    before its finish. ``clean=False``: the connection drops instead of the body ending properly,
+    where the fake supports it (non-streaming: the body is cut halfway)."""
+
+    after: int = 2
+    clean: bool = True
+
+
 class LoopbackProvider:
     """A fake provider on ``host``:``port`` (0: a free port), started by ``start()`` or ``with``.
 

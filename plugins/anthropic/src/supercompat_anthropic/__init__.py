@@ -7,13 +7,11 @@ so having this plugin installed costs nothing until it is chosen.
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 from supercompat import hookimpl
 from supercompat.clients import ClientOptions
-from supercompat.errors import ConfigError
 
 if TYPE_CHECKING:
     import anthropic
@@ -45,15 +43,9 @@ def anthropic_client_adapter(anthropic: anthropic.Anthropic | anthropic.AsyncAnt
 
 
 def _from_options(options: AnthropicOptions) -> AnthropicClientAdapter:
-    import anthropic
-
     from .adapter import AnthropicClientAdapter
 
-    if not (options.api_key or os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN")):
-        raise ConfigError('[client] plugin "anthropic": set api_key, or ANTHROPIC_API_KEY in the environment.')
-    settings = {name: getattr(options, name) for name in ("api_key", "base_url", "timeout", "max_retries")}
-    client = anthropic.AsyncAnthropic(**{k: v for k, v in settings.items() if v is not None})
-    return AnthropicClientAdapter(client, options.model_map, options.max_tokens, owns_client=True)
+    return AnthropicClientAdapter.from_options(options)
 
 
 def __getattr__(name: str) -> Any:

@@ -21,7 +21,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from supercompat.testing.loopback import Hang  # noqa: F401 (scripts import it from here)
+from supercompat.testing.loopback import Garbled, Hang, Truncated  # noqa: F401 (the shared scenarios, imported from here too)
 from supercompat.testing.loopback import LoopbackHandler, LoopbackProvider, Scripted
 
 DEFAULT_TEXT = "Hello from the fake Claude."
@@ -69,18 +69,6 @@ class StreamError:
     message: str = "Overloaded"
     type: str = "overloaded_error"
     after: int = 1
-
-
-@dataclass
-class Garbled:
-    """A stream whose first text delta is not JSON (non-streaming: a body that isn't JSON)."""
-
-
-@dataclass
-class Truncated:
-    """A stream that stops after ``after`` words: no ``message_delta``, no ``message_stop``."""
-
-    after: int = 2
 
 
 # -- request validation ---------------------------------------------------------------------------

@@ -261,7 +261,9 @@ class StreamTranslator:
         self.stop_reason: str | None = None
         self.usage: dict[str, Any] = {}
 
-    def chunks(self, event: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    def chunks(self, event: Any) -> Iterator[dict[str, Any]]:
+        if not isinstance(event, dict):
+            raise BadGateway("The model provider sent a stream event that is not an object.")
         kind = event.get("type")
         if kind == "message_start":
             message = event.get("message") or {}

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 
 from supercompat import hookimpl
 from supercompat.clients import ClientOptions
-from supercompat.errors import ConfigError
 
 if TYPE_CHECKING:
     from .adapter import GoogleClientAdapter
@@ -42,22 +41,9 @@ def google_client_adapter(google: Any, model_map: dict[str, str] | None = None) 
 
 
 def _from_options(options: GoogleOptions) -> GoogleClientAdapter:
-    from google import genai
-    from google.genai import types
-
     from .adapter import GoogleClientAdapter
 
-    http = {"base_url": options.base_url, "api_version": options.api_version,
-            "timeout": int(options.timeout * 1000) if options.timeout is not None else None}
-    settings = {"api_key": options.api_key, "vertexai": options.vertexai, "project": options.project,
-                "location": options.location}
-    http_options = types.HttpOptions(**{k: v for k, v in http.items() if v is not None})
-    try:
-        client = genai.Client(**{k: v for k, v in settings.items() if v is not None},
-                              http_options=http_options)
-    except ValueError as exc:  # typically: no api_key and no GOOGLE_API_KEY / GEMINI_API_KEY
-        raise ConfigError(f'[client] plugin "google": {exc}') from exc
-    return GoogleClientAdapter(client.aio, options.model_map, owns_client=True)
+    return GoogleClientAdapter.from_options(options)
 
 
 @hookimpl

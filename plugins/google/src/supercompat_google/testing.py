@@ -22,7 +22,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from supercompat.testing.loopback import Hang  # noqa: F401 (scripts import it from here)
+from supercompat.testing.loopback import Garbled, Hang, Truncated  # noqa: F401 (the shared scenarios, imported from here too)
 from supercompat.testing.loopback import LoopbackHandler, LoopbackProvider, Scripted
 
 MODEL = "gemini-2.5-flash"
@@ -79,18 +79,6 @@ class MidStreamError:
     code: int = 500
     message: str = "An internal error has occurred."
     after: int = 1
-
-
-@dataclass
-class Garbled:
-    """A stream whose second event is not JSON (non-streaming: a body that isn't JSON)."""
-
-
-@dataclass
-class Truncated:
-    """A stream that stops after ``after`` words, none of them with a ``finishReason``."""
-
-    after: int = 2
 
 
 GOOGLE_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",

@@ -326,6 +326,28 @@ class Turn:
             yield {**self.chunk({}), "choices": [], "usage": self.usage}
 
 
+class StreamedTurn:
+    """A turn streamed: the chunks of each SDK response (the role chunk only once Gemini answers, so
+    that a refusal fails before any chunk), then the ending."""
+
+    def __init__(self, turn: Turn, include_usage: bool) -> None:
+        self.turn, self.include_usage, self.started = turn, include_usage, False
+
+    def chunks(self, response: Any) -> Iterator[dict[str, Any]]:
+        if not self.started:
+            self.started = True
+            yield self.turn.chunk({"role": "assistant", "content": ""})
+        yield from self.turn.chunks(as_dict(response))
+
+    def end(self) -> Iterator[dict[str, Any]]:
+        return self.turn.ending(self.include_usage)
+
+
+def as_dict(response: Any) -> dict[str, Any]:
+    """An SDK response as Gemini's JSON (its field names)."""
+    return response.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
 def usage(meta: dict[str, Any]) -> dict[str, Any]:
     """OpenAI usage from Gemini's usageMetadata; thinking tokens count as completion tokens, as
     OpenAI counts reasoning tokens."""

@@ -22,7 +22,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from supercompat.testing.loopback import Hang  # noqa: F401 (scripts import it from here)
+from supercompat.testing.loopback import Garbled, Hang, Truncated  # noqa: F401 (the shared scenarios, imported from here too)
 from supercompat.testing.loopback import LoopbackHandler, LoopbackProvider, Scripted
 from supercompat.testing.scripted import Reply, default_reply
 
@@ -51,16 +51,6 @@ class Error:
     message: str = "Internal server error"
     type: str = "internal_server_error"
     code: str | None = None
-
-
-@dataclass
-class Garbled:
-    """A stream whose second event is not JSON (non-streaming: a body that isn't JSON)."""
-
-
-@dataclass
-class Truncated:
-    """A stream that stops after its first words: no finish_reason, no ``[DONE]``."""
 
 
 class _Rejected(Exception):

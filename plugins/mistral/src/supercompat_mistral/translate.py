@@ -283,8 +283,19 @@ class StreamTranslator:
         return {"index": index, "id": to_openai_id(call.get("id")), "type": "function",
                 "function": {"name": fn.get("name"), "arguments": _arguments(fn.get("arguments"))}}
 
+    def chunks(self, event: Any) -> tuple[dict[str, Any]]:
+        """The chunk of one event of the SDK's stream."""
+        return (self.chunk(dump(event.data)),)
+
     def end(self) -> list[dict[str, Any]]:
         """What follows the last chunk: the usage chunk, when asked for and known."""
         if self.include_usage and self.usage and self.base:
             return [{**self.base, "choices": [], "usage": self.usage}]
         return []
+
+
+def dump(model: Any) -> dict[str, Any]:
+    """An SDK model as the provider's JSON. warnings=False: values Mistral sends beyond the SDK's enums
+    (finish_reason "model_length" on a stream chunk) are kept as they are, without a serializer
+    warning each time."""
+    return model.model_dump(by_alias=True, warnings=False)

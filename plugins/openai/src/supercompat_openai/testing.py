@@ -10,7 +10,7 @@ Unscripted requests get the default answer of the benchmark fake: ``tokens`` NAT
 ("alpha bravo charlie ..."), or, when the request has ``tools`` and the last message is a user
 message mentioning "weather", a call to the first tool with ``{"location":"Paris"}``.
 
-Also runnable: ``python -m supercompat.testing.fake_openai [--port 0] [--port-file F]
+Also runnable: ``python -m supercompat_openai.testing [--port 0] [--port-file F]
 [--latency-ms 0] [--tokens 20] [--token-delay-ms 0]`` prints ``FAKE_PROVIDER_PORT=<port>``.
 """
 
@@ -29,8 +29,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .loopback import Hang  # noqa: F401 (scripts import it from here)
-from .loopback import LoopbackHandler, LoopbackProvider, Scripted
+from supercompat.testing.loopback import Garbled, Hang, Truncated  # noqa: F401 (the shared scenarios, imported from here too)
+from supercompat.testing.loopback import LoopbackHandler, LoopbackProvider, Scripted
 
 WORDS = ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliett",
          "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo", "sierra", "tango",
@@ -78,23 +78,6 @@ class Error:
     code: str | None = None
     param: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class Garbled:
-    """A stream whose ``after``-th content event is not JSON (non-streaming: a body that isn't JSON)."""
-
-    after: int = 2
-
-
-@dataclass
-class Truncated:
-    """A stream that stops after ``after`` words: no finish_reason, no ``[DONE]``. With
-    ``clean=False`` the connection is dropped instead of ending the chunked body properly.
-    Non-streaming: the connection drops halfway through the body."""
-
-    after: int = 3
-    clean: bool = True
 
 
 @dataclass
@@ -409,7 +392,7 @@ def _interrupt(*_: Any) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m supercompat.testing.fake_openai",
+    parser = argparse.ArgumentParser(prog="python -m supercompat_openai.testing",
                                      description="A loopback fake OpenAI chat-completions provider.")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--port-file")

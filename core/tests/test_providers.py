@@ -1,0 +1,169 @@
+"""supercompat.providers: the provider shell's error table, ownership and sync/async bridging, on a
+minimal adapter over plain objects (the plugins' kits check it against real SDKs)."""
+
+import json
+import threading
+
+import httpx2
+import pytest
+from supercompat.errors import APIError, ConfigError
+from supercompat.providers import ErrorTable, ProviderAdapter
+
+
+class Teapot(Exception):
+    pass
+
+
+class SyncSDK:
+    def __init__(self):
+        self.closed = False
+        self.threads = set()
+
+    def close(self):
+        self.closed = True
+
+    def answer(self, text):
+        self.threads.add(threading.get_ident())
+        return text
+
+    def events(self, text):
+        self.threads.add(threading.get_ident())
+        yield from text.split()
+
+
+class AsyncSDK(SyncSDK):
+    async def aclose(self):
+        self.closed = True
+
+    async def answer(self, text):
+        return text
+
+    async def events(self, text):
+        for word in text.split():
+            yield word
+
+
+class Words:
+    def chunks(self, word):
+        return ({"choices": [{"index": 0, "delta": {"content": word}}]},)
+
+    def end(self):
+        return ({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},)
+
+
+class EchoAdapter(ProviderAdapter):
+    plugin = "echo"
+    client_types = (SyncSDK, AsyncSDK)
+    accepts = "a SyncSDK or AsyncSDK"
+    config_errors = (KeyError,)
+    errors = ErrorTable((Teapot, lambda exc: APIError(f"teapot: {exc}", status=418)))
+
+    @classmethod
+    def open_client(cls, options):
+        if options.api_key is None:
+            raise KeyError("api_key")
+        return AsyncSDK()
+
+    def request(self, params, stream):
+        return params["messages"][-1]["content"]
+
+    def complete(self, client, text):
+        if text == "fail":
+            raise Teapot("short and stout")
+        return client.answer(text)
+
+    def completion(self, response, params, request):
+        return {"model": self.model(params), "text": response}
+
+    def open_stream(self, client, text):
+        return client.events(text)
+
+    def stream_translator(self, params, request):
+        return Words()
+
+
+def params(text):
+    return {"model": "m", "messages": [{"role": "user", "content": text}]}
+
+
+@pytest.mark.parametrize("sdk", [SyncSDK, AsyncSDK])
+async def test_sync_clients_run_in_worker_threads_and_async_ones_are_awaited(sdk):
+    client = sdk()
+    adapter = EchoAdapter(client, {"m": "provider-m"})
+    assert adapter.is_async is (sdk is AsyncSDK)
+    assert await adapter.chat_completions(params("hi")) == {"model": "provider-m", "text": "hi"}
+    chunks = [c async for c in adapter.chat_completions_stream(params("a b"))]
+    assert [c["choices"][0]["delta"].get("content") for c in chunks] == ["a", "b", None]
+    assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
+    assert bool(client.threads) is not adapter.is_async, "only a sync client's calls run in threads"
+    assert threading.get_ident() not in client.threads
+
+
+async def test_the_error_table_maps_sdk_errors_and_lets_ours_through():
+    adapter = EchoAdapter(AsyncSDK())
+    with pytest.raises(APIError) as info:
+        await adapter.chat_completions(params("fail"))
+    assert (info.value.status, info.value.message) == (418, "teapot: short and stout")
+    assert isinstance(info.value.__cause__, Teapot)
+    table = ErrorTable()
+    for exc, status, code in [(httpx2.ReadTimeout("slow"), 504, "timeout"),
+                              (httpx2.ConnectError("refused"), 502, "connection_error"),
+                              (json.JSONDecodeError("bad", "x", 0), 502, None)]:
+        mapped = table.map(exc)
+        assert (mapped.status, mapped.code) == (status, code)
+    ours = APIError("ours", status=400)
+    with pytest.raises(APIError) as info:
+        with table:
+            raise ours
+    assert info.value is ours
+    with pytest.raises(ValueError):  # no row: unchanged
+        with table:
+            raise ValueError("mine")
+
+
+def test_a_client_that_is_not_the_sdks_is_a_type_error():
+    with pytest.raises(TypeError, match="echo= takes a SyncSDK or AsyncSDK, not object"):
+        EchoAdapter(object())
+
+
+async def test_aclose_closes_only_a_client_the_adapter_made():
+    given = AsyncSDK()
+    await EchoAdapter(given).aclose()
+    assert not given.closed
+    from supercompat.clients import ClientOptions
+
+    made = EchoAdapter.from_options(ClientOptions(api_key="k", model_map={"a": "b"}))
+    assert made.owns_client and made.model_map == {"a": "b"}
+    await made.aclose()
+    assert made.client.closed
+    with pytest.raises(ConfigError, match='plugin "echo"'):
+        EchoAdapter.from_options(ClientOptions())
+
+
+async def test_leaving_a_stream_early_closes_the_sdks_iterator():
+    class Closing(AsyncSDK):
+        closed_stream = False
+
+        def events(self, text):
+            sdk = self
+
+            class Stream:
+                def __aiter__(self):
+                    return self
+
+                async def __anext__(self):
+                    return "word"
+
+                async def __aenter__(self):
+                    return self
+
+                async def __aexit__(self, *exc):
+                    sdk.closed_stream = True
+
+            return Stream()
+
+    client = Closing()
+    stream = EchoAdapter(client).chat_completions_stream(params("x"))
+    await anext(stream)
+    await stream.aclose()
+    assert client.closed_stream
