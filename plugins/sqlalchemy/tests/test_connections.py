@@ -10,7 +10,7 @@ from supercompat.errors import ConfigError
 from supercompat.testing.storage import make_message, make_run, make_thread
 from supercompat_sqlalchemy import StorageUnavailable, async_url, sqlalchemy_storage_adapter
 from supercompat_sqlalchemy.testing import empty
-from test_review import kill_other_sessions, sync_engine
+from test_races_and_drops import kill_other_sessions, sync_engine
 
 
 @pytest.mark.parametrize("url, driver", [

@@ -10,7 +10,7 @@ from supercompat.storage import ActiveRunError, ListQuery, StaleStatusError
 from supercompat.testing.storage import make_message, make_run, make_step, make_thread
 from supercompat_sqlalchemy import sqlalchemy_storage_adapter
 
-from test_review import sync_engine
+from test_races_and_drops import sync_engine
 
 
 @contextmanager
