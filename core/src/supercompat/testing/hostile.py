@@ -20,7 +20,6 @@ from typing import Any
 import httpx2
 import openai
 import pydantic
-import pytest
 import typing_extensions
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -35,6 +34,7 @@ from ..router import MAX_JSON_DEPTH
 from ..transport import SupercompatTransport
 from . import app_of
 from .contract import close_app
+from .kit import Kit, fixture
 from .scripted import Reply, scripted_client_adapter
 
 # -- talking to the API as any HTTP client would, bytes in and bytes out ---------------------------------
@@ -121,12 +121,12 @@ def nested(depth: int, leaf: str = "1", key: str | None = None) -> bytes:
 TOOL = {"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}
 
 
-class HostileInputTests:
-    @pytest.fixture
+class HostileInputTests(Kit, standard=True):
+    @fixture
     def storage_adapter(self) -> Any:
         return None  # memory
 
-    @pytest.fixture
+    @fixture
     def api(self, storage_adapter: Any) -> Iterator[Api]:
         scripted = scripted_client_adapter([Reply(tool_calls=[("lookup", {"q": "x"})])])
         api = Api(supercompat(client_adapter=scripted, storage_adapter=storage_adapter, max_retries=0))
@@ -134,7 +134,7 @@ class HostileInputTests:
         api.http.close()
         close_app(api.client)  # before the storage fixture closes the store
 
-    @pytest.fixture
+    @fixture
     def objects(self, api: Api) -> dict[str, str]:
         """One of everything, the first run waiting for tool outputs (the scripted model calls a tool)."""
         assistant = api.ok("POST", "/assistants", {"model": "m", "tools": [TOOL]})

@@ -6,10 +6,9 @@ import asyncio
 import time
 from typing import Any
 
-import pytest
-
 from ..ids import new_id
 from ..storage import RUN_LEASE, ActiveRunError, ListQuery, StaleStatusError, StorageAdapter
+from .kit import Kit, fixture, pytest
 
 
 def make_assistant(**fields: Any) -> dict[str, Any]:
@@ -66,10 +65,10 @@ def ids_of(objects: list[Any]) -> list[str]:
     return [o["id"] for o in objects]
 
 
-class StorageAdapterTests:
+class StorageAdapterTests(Kit, standard=True):
     """Subclass and provide an async fixture ``storage_adapter`` yielding an empty store."""
 
-    @pytest.fixture
+    @fixture
     async def storage_adapter(self) -> StorageAdapter:  # pragma: no cover - subclasses override
         raise NotImplementedError("provide a `storage_adapter` fixture yielding an empty store")
 

@@ -4,7 +4,7 @@ clients, polling and streaming), with the ``test_lookup`` tool and the scripted 
 Subclass it and override ``storage_adapter`` to run it on another store (the default is memory)::
 
     class TestMyStorageTools(BuiltinToolTests):
-        @pytest.fixture
+        @fixture
         def storage_adapter(self):
             return MyStorage(...)   # empty, for this test only
 """
@@ -19,10 +19,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import openai
-import pytest
 
 from .. import async_supercompat, supercompat
 from .contract import call, close_app, collect
+from .kit import Kit, fixture, pytest
 from .scripted import Reply, ScriptedClientAdapter, scripted_client_adapter
 from .tools import IMAGE_FILE_ID, TYPE, LookupTool, file_id_of, marker
 
@@ -114,20 +114,20 @@ async def streamed(client: Any, method: str, **kwargs: Any) -> _Recording:
     return recording
 
 
-class BuiltinToolTests:
-    @pytest.fixture
+class BuiltinToolTests(Kit, standard=True):
+    @fixture
     def storage_adapter(self) -> Any:
         return None  # memory
 
-    @pytest.fixture
+    @fixture
     def provider(self) -> ScriptedClientAdapter:
         return scripted_client_adapter()
 
-    @pytest.fixture
+    @fixture
     def lookup(self) -> LookupTool:
         return LookupTool()
 
-    @pytest.fixture(params=["sync-client", "async-client"])
+    @fixture(params=["sync-client", "async-client"])
     def client(self, request: pytest.FixtureRequest, provider: Any, lookup: LookupTool,
                storage_adapter: Any) -> Iterator[Any]:
         factory = supercompat if request.param == "sync-client" else async_supercompat
