@@ -3,6 +3,7 @@ openai adapter over one)."""
 
 import openai
 import pytest
+
 from supercompat.testing.fake_openai import FakeOpenAIProvider
 from supercompat.testing.loopback import SDKClients, provider_fixtures
 from supercompat_openai import openai_client_adapter

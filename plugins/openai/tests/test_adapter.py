@@ -4,6 +4,7 @@ import json
 
 import openai
 import pytest
+
 from supercompat import plugins
 from supercompat.errors import APIError, ConfigError
 from supercompat.testing.fake_openai import Error, Length, MidStreamError, Text, ToolCalls

@@ -8,6 +8,7 @@ import sys
 
 import openai
 import pytest
+
 from supercompat.testing.fake_openai import WORDS, FakeOpenAIProvider, Hang, Text
 
 WEATHER_TOOL = {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}

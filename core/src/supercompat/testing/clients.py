@@ -96,7 +96,8 @@ class ClientAdapterTests(Kit, standard=True):
         choice = completion["choices"][0]
         assert choice["finish_reason"] == "tool_calls"
         call = choice["message"]["tool_calls"][0]
-        assert call["function"]["name"] == "get_weather" and json.loads(call["function"]["arguments"]) == {"city": "Rome"}
+        assert call["function"]["name"] == "get_weather"
+        assert json.loads(call["function"]["arguments"]) == {"city": "Rome"}
 
     async def test_tool_results_round_trip(self, scripted_provider: Any) -> None:
         scripted_provider.script(Reply(tool_calls=[("get_weather", {"city": "Paris"}), ("get_time", {})]))

@@ -29,8 +29,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .loopback import Hang  # noqa: F401 (scripts import it from here)
-from .loopback import LoopbackHandler, LoopbackProvider, Scripted
+from .loopback import (
+    Hang,  # noqa: F401 (scripts import it from here)
+    LoopbackHandler,
+    LoopbackProvider,
+    Scripted,
+)
 
 WORDS = ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliett",
          "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo", "sierra", "tango",

@@ -292,11 +292,13 @@ class HostileInputTests(Kit, standard=True):
 
     MESSAGE_AND_RUN = [
         ("/threads/{thread_id}/messages", {"role": "user", "content": [
-            {"type": "image_url", "image_url": {"url": "https://x/a.png", "detail": None}}]}, "content[0].image_url.detail"),
+            {"type": "image_url", "image_url": {"url": "https://x/a.png", "detail": None}}]},
+         "content[0].image_url.detail"),
         ("/threads/{thread_id}/messages", {"role": "user", "content": [
             {"type": "image_file", "image_file": {"file_id": "f", "detail": None}}]}, "content[0].image_file.detail"),
         ("/threads/{thread_id}/messages", {"role": "user", "content": "x", "attachments": [
-            {"file_id": "f", "tools": [{"type": "file_search", "file_search": {}}]}]}, "attachments[0].tools[0].file_search"),
+            {"file_id": "f", "tools": [{"type": "file_search", "file_search": {}}]}]},
+         "attachments[0].tools[0].file_search"),
         ("/threads/runs", {"thread": "x"}, "thread"),
         ("/threads/runs", {"thread": [["messages", []]]}, "thread"),
         ("/threads/runs", {"tool_resources": {"file_search": {"vector_stores": []}}},
@@ -561,11 +563,23 @@ def _query(tp: Any) -> st.SearchStrategy[dict[str, Any]]:
 
 def fuzzed_endpoints() -> list[tuple[str, str, str, Any, Any]]:
     from openai.types import chat
-    from openai.types.beta import (assistant_create_params, assistant_list_params, assistant_update_params,
-                                   thread_create_and_run_params, thread_create_params, thread_update_params)
-    from openai.types.beta.threads import (message_create_params, message_list_params, message_update_params,
-                                           run_create_params, run_list_params, run_submit_tool_outputs_params,
-                                           run_update_params)
+    from openai.types.beta import (
+        assistant_create_params,
+        assistant_list_params,
+        assistant_update_params,
+        thread_create_and_run_params,
+        thread_create_params,
+        thread_update_params,
+    )
+    from openai.types.beta.threads import (
+        message_create_params,
+        message_list_params,
+        message_update_params,
+        run_create_params,
+        run_list_params,
+        run_submit_tool_outputs_params,
+        run_update_params,
+    )
     from openai.types.beta.threads.runs import step_list_params
 
     def body(tp: Any, *fixed: tuple[str, Any]) -> st.SearchStrategy[Any]:

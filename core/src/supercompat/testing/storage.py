@@ -323,7 +323,8 @@ class StorageAdapterTests(Kit, standard=True):
         # The claim renewed the lease: it is nobody else's to take any more.
         assert await s.claim_lapsed(RUN_LEASE, cutoff) == []
 
-    async def test_heartbeat_reports_cancels_and_updates_count_as_heartbeats(self, storage_adapter: StorageAdapter) -> None:
+    async def test_heartbeat_reports_cancels_and_updates_count_as_heartbeats(self, storage_adapter: StorageAdapter
+                                                                              ) -> None:
         s = storage_adapter
         thread_id, _ = await self._thread_with_messages(s, 1)
         run = make_run(thread_id, status="in_progress")

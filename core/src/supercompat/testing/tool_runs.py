@@ -175,9 +175,11 @@ class BuiltinToolTests(Kit, standard=True):
         # Each lookup's output reached the model, and both were offered as functions beside the user's.
         assert sorted(t["function"]["name"] for t in provider.requests[0]["tools"]) == ["get_weather", TYPE]
         assert provider.requests[1]["messages"][-1] == {
-            "role": "tool", "tool_call_id": lookups[0].id, "content": f"{marker(0, 'Paris notes')} All about Paris notes."}
+            "role": "tool", "tool_call_id": lookups[0].id,
+            "content": f"{marker(0, 'Paris notes')} All about Paris notes."}
         assert provider.requests[1]["messages"][-2] == {"role": "assistant", "content": "Let me look.", "tool_calls": [
-            {"id": lookups[0].id, "type": "function", "function": {"name": TYPE, "arguments": '{"query": "Paris notes"}'}}]}
+            {"id": lookups[0].id, "type": "function",
+             "function": {"name": TYPE, "arguments": '{"query": "Paris notes"}'}}]}
         assert provider.requests[2]["messages"][-1]["content"] == f"{marker(1, 'Rome')} All about Rome."
 
         run = await call(client.beta.threads.runs.submit_tool_outputs_and_poll(
@@ -242,7 +244,8 @@ class BuiltinToolTests(Kit, standard=True):
         a, t = await self._setup(client)
         run = await call(client.beta.threads.runs.create_and_poll(thread_id=t.id, assistant_id=a.id,
                                                                   tool_choice={"type": TYPE}))
-        assert run.status == "completed" and run.tool_choice == {"type": TYPE}  # the SDK keeps an unknown type as a dict
+        assert run.status == "completed"
+        assert run.tool_choice == {"type": TYPE}  # the SDK keeps an unknown type as a dict
         assert provider.requests[0]["tool_choice"] == {"type": "function", "function": {"name": TYPE}}
         assert provider.requests[1]["tool_choice"] == "auto"
 

@@ -11,6 +11,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
+
 from supercompat import hookimpl
 from supercompat.clients import ClientOptions
 from supercompat.errors import ConfigError

@@ -8,6 +8,7 @@ from contextlib import aclosing, contextmanager
 from typing import Any
 
 import anthropic
+
 from supercompat.clients import call_in_thread, forget_pooled_connections, iterate_in_thread, map_model
 from supercompat.errors import APIError, BadGateway, provider_timeout, provider_unreachable
 

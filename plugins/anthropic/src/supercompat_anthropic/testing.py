@@ -21,8 +21,12 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from supercompat.testing.loopback import Hang  # noqa: F401 (scripts import it from here)
-from supercompat.testing.loopback import LoopbackHandler, LoopbackProvider, Scripted
+from supercompat.testing.loopback import (
+    Hang,  # noqa: F401 (scripts import it from here)
+    LoopbackHandler,
+    LoopbackProvider,
+    Scripted,
+)
 
 DEFAULT_TEXT = "Hello from the fake Claude."
 MODELS = ("claude-sonnet-4-6", "claude-haiku-4-5")

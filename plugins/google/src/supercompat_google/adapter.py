@@ -14,8 +14,15 @@ import pydantic
 from google import genai
 from google.genai import errors, types
 from google.genai.client import AsyncClient
+
 from supercompat.clients import call_in_thread, forget_pooled_connections, iterate_in_thread, map_model
-from supercompat.errors import APIError, BadGateway, provider_error_type, provider_timeout, provider_unreachable
+from supercompat.errors import (
+    APIError,
+    BadGateway,
+    provider_error_type,
+    provider_timeout,
+    provider_unreachable,
+)
 
 from .translate import Turn, invalid, to_gemini
 
@@ -158,7 +165,8 @@ def _provider_errors() -> Iterator[None]:
         message = exc.message or str(exc)
         if status == 400 and "API_KEY_INVALID" in json.dumps(exc.details):
             status, code = 401, "invalid_api_key"
-        raise APIError(message, status=status, type=provider_error_type(status), code=STATUS_CODES.get(status, code)) from exc
+        raise APIError(message, status=status, type=provider_error_type(status),
+                       code=STATUS_CODES.get(status, code)) from exc
     except httpx2.TimeoutException as exc:
         raise provider_timeout() from exc
     except httpx2.TransportError as exc:

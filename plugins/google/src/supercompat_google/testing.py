@@ -22,8 +22,12 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from supercompat.testing.loopback import Hang  # noqa: F401 (scripts import it from here)
-from supercompat.testing.loopback import LoopbackHandler, LoopbackProvider, Scripted
+from supercompat.testing.loopback import (
+    Hang,  # noqa: F401 (scripts import it from here)
+    LoopbackHandler,
+    LoopbackProvider,
+    Scripted,
+)
 
 MODEL = "gemini-2.5-flash"
 

@@ -13,8 +13,14 @@ from typing import Any, Literal
 
 from supercompat import hookimpl
 from supercompat.clients import ClientOptions, call_in_thread, iterate_in_thread, map_model
-from supercompat.errors import (APIError, BadGateway, ConfigError, provider_error_type, provider_timeout,
-                               provider_unreachable)
+from supercompat.errors import (
+    APIError,
+    BadGateway,
+    ConfigError,
+    provider_error_type,
+    provider_timeout,
+    provider_unreachable,
+)
 
 from .translate import StreamTranslator, completion, to_mistral
 

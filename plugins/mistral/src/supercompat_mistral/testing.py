@@ -22,8 +22,12 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from supercompat.testing.loopback import Hang  # noqa: F401 (scripts import it from here)
-from supercompat.testing.loopback import LoopbackHandler, LoopbackProvider, Scripted
+from supercompat.testing.loopback import (
+    Hang,  # noqa: F401 (scripts import it from here)
+    LoopbackHandler,
+    LoopbackProvider,
+    Scripted,
+)
 from supercompat.testing.scripted import Reply, default_reply
 
 from .translate import new_mistral_id

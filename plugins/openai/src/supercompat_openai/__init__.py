@@ -18,11 +18,24 @@ from typing import Any
 import httpx2
 import openai
 from openai._base_client import AsyncHttpxClientWrapper, SyncHttpxClientWrapper
+
 from supercompat import hookimpl, keep_inherited
-from supercompat.clients import (ClientOptions, call_in_thread, forget_pooled_connections, iterate_in_thread,
-                                 map_model, on_core_loop)
-from supercompat.errors import (APIError, BadGateway, ConfigError, provider_error_type, provider_timeout,
-                               provider_unreachable)
+from supercompat.clients import (
+    ClientOptions,
+    call_in_thread,
+    forget_pooled_connections,
+    iterate_in_thread,
+    map_model,
+    on_core_loop,
+)
+from supercompat.errors import (
+    APIError,
+    BadGateway,
+    ConfigError,
+    provider_error_type,
+    provider_timeout,
+    provider_unreachable,
+)
 
 __all__ = ["OpenAIClientAdapter", "OpenAIOptions", "openai_client_adapter"]
 
