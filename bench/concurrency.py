@@ -6,8 +6,9 @@
 Each worker thread has a conversation thread of its own and starts its runs there one after the
 other: a streamed run (read to its end), a polled one (``create_and_poll``), or, for a ``--cancel``
 share of them, a run cancelled 0-50 ms after it was created (the cancel lands before, during or
-after the model's turn) or a streamed one cancelled at its first text delta (mid-turn). Every run is then read until it is seen in a terminal status, for up to
-``--wait`` seconds. The model is the scripted one, answering ``--tokens`` words ``--token-ms`` apart.
+after the model's turn) or a streamed one cancelled at its first text delta (mid-turn). Every run
+is then read until it is seen in a terminal status, for up to ``--wait`` seconds. The model is the
+scripted one, answering ``--tokens`` words ``--token-ms`` apart.
 Prints one JSON object: runs seen terminal (and the statuses), run latency from create to seen
 terminal (p50/p95/max), the ``message_creation`` steps whose message is missing or still in
 progress, the errors by kind, the load average.
@@ -24,11 +25,11 @@ import warnings
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
-from stores import stores  # bench/ is on sys.path: this runs as a script
-
 from supercompat import supercompat
 from supercompat.runs.engine import TERMINAL
 from supercompat.testing.cancels import PacedModel, dangling_steps
+
+from stores import stores  # bench/ is on sys.path: this runs as a script
 
 
 def percentile(samples: list[float], q: float) -> float:

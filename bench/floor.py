@@ -70,7 +70,8 @@ def capture(client: openai.OpenAI, assistant_id: str, provider: openai.OpenAI) -
     raw = beta.runs.with_raw_response.create(thread_id=thread_id, assistant_id=assistant_id)
     canned.bodies["run_queued"] = raw.http_response.content
     run = beta.runs.poll(raw.parse().id, thread_id=thread_id, poll_interval_ms=1)
-    canned.bodies["run_completed"] = beta.runs.with_raw_response.retrieve(run.id, thread_id=thread_id).http_response.content
+    completed = beta.runs.with_raw_response.retrieve(run.id, thread_id=thread_id)
+    canned.bodies["run_completed"] = completed.http_response.content
     beta.messages.create(thread_id, role="user", content="Stream please 0")
     raw = beta.runs.with_raw_response.create(thread_id=thread_id, assistant_id=assistant_id, stream=True)
     canned.bodies["run_stream"] = raw.http_response.read()

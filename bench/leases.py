@@ -16,9 +16,10 @@ import statistics
 import time
 from typing import Any
 
-from stores import stores
 from supercompat import _loop
 from supercompat.ids import new_id
+
+from stores import stores
 
 
 async def _executing_runs(storage: Any, n: int) -> list[str]:

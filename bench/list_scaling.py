@@ -16,10 +16,11 @@ import statistics
 import time
 import warnings
 
-from stores import stores
-from report import pct
 from supercompat import _loop, supercompat
 from supercompat.testing.storage import make_message, make_thread
+
+from report import pct
+from stores import stores
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 

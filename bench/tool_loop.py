@@ -18,11 +18,11 @@ import statistics
 import time
 import warnings
 
-from stores import stores  # bench/ is on sys.path: this runs as a script
-
 from supercompat import supercompat
 from supercompat.testing import Reply, scripted_client_adapter
 from supercompat.testing.tools import TYPE, LookupTool, marker
+
+from stores import stores  # bench/ is on sys.path: this runs as a script
 
 TEXT = "one two three four five six seven eight nine ten"
 

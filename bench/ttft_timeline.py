@@ -17,6 +17,7 @@ import time
 import warnings
 
 import openai
+
 import supercompat_openai
 from supercompat import app, supercompat, transport
 from supercompat.api import runs as runs_api

@@ -154,8 +154,9 @@ def child_server(path: str, whole: bool, mib: int) -> dict[str, Any]:
             answer = upload(client, path, whole)
             seconds = time.perf_counter() - started
             after = memory_mib(server.pid)
-            return {"answer": _summary(answer), "seconds": seconds, "rss_before": before["VmRSS"], "peak": after["VmHWM"],
-                    "client_rss_before": client_before["VmRSS"], "client_peak": memory_mib()["VmHWM"]}
+            return {"answer": _summary(answer), "seconds": seconds, "rss_before": before["VmRSS"],
+                    "peak": after["VmHWM"], "client_rss_before": client_before["VmRSS"],
+                    "client_peak": memory_mib()["VmHWM"]}
         finally:
             server.terminate()
             server.wait()

@@ -35,12 +35,12 @@ from typing import Any
 
 import openai
 
-from floor import LONG_THREAD, capture
-from stores import Stores, stores
 from supercompat import async_supercompat, supercompat
 from supercompat_openai import openai_client_adapter
 
+from floor import LONG_THREAD, capture
 from report import cpu_seconds, pct  # bench/ is on sys.path: these run as scripts
+from stores import Stores, stores
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 INSTRUCTIONS = "You are a benchmark assistant."
@@ -391,8 +391,10 @@ class Bench:
         if pool is not None:
             pool.shutdown()
         return {"client": "async (asyncio.gather)" if pool is None else f"sync ({size}-thread pool)",
-                "batches": [{"wall_ms": w, "cpu_ms": c, "runs_per_sec": size / w * 1000} for w, c in zip(walls, cpus)],
-                "wall_ms_median": statistics.median(walls), "runs_per_sec_median": size / statistics.median(walls) * 1000,
+                "batches": [{"wall_ms": w, "cpu_ms": c, "runs_per_sec": size / w * 1000}
+                            for w, c in zip(walls, cpus, strict=True)],
+                "wall_ms_median": statistics.median(walls),
+                "runs_per_sec_median": size / statistics.median(walls) * 1000,
                 "cpu_ms_median": statistics.median(cpus), "run_latency": summary(latencies),
                 "raw_stream_concurrent_wall_ms": raw_walls,
                 "raw_stream_concurrent_wall_ms_median": statistics.median(raw_walls),
@@ -482,7 +484,8 @@ class Bench:
         sync_client = supercompat(client_adapter=openai_client_adapter(openai=self.handed),
                                   storage_adapter=self.stores.fresh(), max_retries=0)
         assistant = sync_client.beta.assistants.create(model="fake-model", name="bench", instructions=INSTRUCTIONS)
-        canned = capture(sync_client, assistant.id, openai.OpenAI(base_url=self.base_url, api_key="bench", max_retries=0))
+        canned = capture(sync_client, assistant.id,
+                         openai.OpenAI(base_url=self.base_url, api_key="bench", max_retries=0))
         client = canned.sdk_client(self.asynchronous)
 
         async def same_client() -> tuple[Any, Any]:
@@ -511,7 +514,8 @@ class Bench:
         return {**{k: crud[k] for k in ("iteration", "threads_create", "messages_create", "messages_list",
                                         "cpu_ms_per_iteration")},
                 "messages_list_20": summary(lists), "run_createAndPoll": summary(polls),
-                "raw_ttft": summary(raw_ttft), "raw_stream_total": summary(raw_totals), "run_ttft": summary(ttft), "run_stream_total": summary(totals)}
+                "raw_ttft": summary(raw_ttft), "raw_stream_total": summary(raw_totals), "run_ttft": summary(ttft),
+                "run_stream_total": summary(totals)}
 
 
 async def run_workloads(bench: Bench, names: list[str], scale: float) -> dict[str, Any]:
@@ -556,7 +560,8 @@ def main() -> None:
         "python": f"{platform.python_implementation()} {platform.python_version()}",
         "openai": openai.__version__, "machine": platform.machine(), "cpus": os.cpu_count(),
         "cpu_model": _cpu_model(), "load_avg_start": os.getloadavg()[0]}}
-    with fake_provider(latency_ms=0, tokens=20, token_delay_ms=args.token_delay_ms) as (base_url, pid), stores(args.storage) as made:
+    with (fake_provider(latency_ms=0, tokens=20, token_delay_ms=args.token_delay_ms) as (base_url, pid),
+          stores(args.storage) as made):
         bench = Bench(base_url, pid, args.client == "async", made)
         result["workloads"] = asyncio.run(run_workloads(bench, names, args.scale))
     result["rss"] = rss.report()

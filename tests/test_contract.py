@@ -9,9 +9,16 @@ import pytest
 from supercompat._loop import run_async
 from supercompat.testing import AssistantsContractTests, Reply, scripted_client_adapter
 from supercompat.testing.contract import WEATHER, call
-from supercompat_openai.testing import (FakeOpenAIProvider, Garbled, Hang, MidStreamError, ScriptedFakeOpenAI,
-                                              Text, Truncated)
 from supercompat.testing.loopback import SDKClients
+from supercompat_openai.testing import (
+    FakeOpenAIProvider,
+    Garbled,
+    Hang,
+    MidStreamError,
+    ScriptedFakeOpenAI,
+    Text,
+    Truncated,
+)
 
 
 class TestScripted(AssistantsContractTests):
@@ -57,7 +64,8 @@ class TestOpenAI(AssistantsContractTests):
         assert second["messages"][3] == {"role": "tool", "tool_call_id": cid, "content": "-3C"}
 
 
-@pytest.mark.parametrize("response", [Garbled(), Truncated(), Truncated(clean=False), MidStreamError(message="overloaded")],
+@pytest.mark.parametrize("response",
+                         [Garbled(), Truncated(), Truncated(clean=False), MidStreamError(message="overloaded")],
                          ids=["garbled", "truncated", "dropped-connection", "error-frame"])
 def test_broken_provider_streams_fail_the_run(fake_openai, response):
     from supercompat import supercompat

@@ -13,7 +13,13 @@ from supercompat.testing import AssistantsContractTests, Reply
 from supercompat.testing.contract import TIME, WEATHER, call
 from supercompat.testing.loopback import SDKClients
 from supercompat_anthropic import anthropic_client_adapter
-from supercompat_anthropic.testing import FakeAnthropicProvider, ScriptedFakeAnthropic, StreamError, Text, Truncated
+from supercompat_anthropic.testing import (
+    FakeAnthropicProvider,
+    ScriptedFakeAnthropic,
+    StreamError,
+    Text,
+    Truncated,
+)
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +51,8 @@ class TestAnthropic(AssistantsContractTests):
         calls = run.required_action.submit_tool_outputs.tool_calls
         await call(client.beta.threads.runs.submit_tool_outputs_and_poll(
             run_id=run.id, thread_id=t.id,
-            tool_outputs=[{"tool_call_id": calls[0].id, "output": "-3C"}, {"tool_call_id": calls[1].id, "output": "12:00"}]))
+            tool_outputs=[{"tool_call_id": calls[0].id, "output": "-3C"},
+                          {"tool_call_id": calls[1].id, "output": "12:00"}]))
         await call(client.beta.threads.messages.create(t.id, role="user", content="Thanks!"))
         await call(client.beta.threads.runs.create_and_poll(thread_id=t.id, assistant_id=a.id))
 

@@ -20,11 +20,16 @@ from openai._legacy_response import HttpxBinaryResponseContent
 from supercompat import App, SupercompatTransport
 from supercompat.forms import MIB, FormReader, Multipart, parse_form
 from supercompat.router import Request, Response
-from supercompat.transport import MAX_BACKLOG_BYTES
-from supercompat.testing.uploads import (DOWNLOAD_DISPOSITION, DOWNLOAD_TYPE, UPLOAD_LIMITS, pattern, spool_directory,
-                                         upload_test_app)
-
 from supercompat.testing.contract import call
+from supercompat.testing.uploads import (
+    DOWNLOAD_DISPOSITION,
+    DOWNLOAD_TYPE,
+    UPLOAD_LIMITS,
+    pattern,
+    spool_directory,
+    upload_test_app,
+)
+from supercompat.transport import MAX_BACKLOG_BYTES
 
 FORM = {"headers": {"Content-Type": "multipart/form-data"}}
 
@@ -126,7 +131,8 @@ async def test_a_file_over_the_limit_is_a_413_read_no_further(sdk, spool, tmp_pa
     with CountingFile(path) as f, pytest.raises(openai.APIStatusError) as refused:
         await call(sdk.post("/test/upload", cast_to=object, files={"file": ("big.bin", f)}, options=FORM))
     assert refused.value.status_code == 413
-    assert refused.value.body == {"message": f"The file in 'file' is larger than this endpoint accepts ({limit} bytes).",
+    assert refused.value.body == {"message": f"The file in 'file' is larger than this endpoint accepts "
+                                             f"({limit} bytes).",
                                   "type": "invalid_request_error", "param": None, "code": "request_too_large"}
     assert limit < f.read_bytes <= limit + MIB  # stopped within a chunk or so of the limit
     assert list(spool.iterdir()) == []
@@ -183,7 +189,8 @@ async def test_each_route_takes_its_own_type_only(sdk):
     assert refused.value.code == "unsupported_content_type"
     assert "only accepts 'multipart/form-data' requests" in refused.value.message
     with pytest.raises(openai.BadRequestError) as refused:
-        await call(sdk.post("/assistants", cast_to=object, body={"model": "m"}, files={"file": ("a", b"a")}, options=FORM))
+        await call(sdk.post("/assistants", cast_to=object, body={"model": "m"}, files={"file": ("a", b"a")},
+                            options=FORM))
     assert refused.value.code == "unsupported_content_type"
     assert "only accepts 'application/json' requests" in refused.value.message
     # a form sent whole (not streamed) is parsed by the router; no body is an empty form
@@ -326,7 +333,8 @@ def test_an_uploaded_file_can_be_read_streamed_and_moved(spool, tmp_path, size):
     form = reader.finish()
     assert form.get("purpose") == "assistants" and form.getlist("purpose") == ["assistants"]
     upload = form.file("file")
-    assert (upload.name, upload.filename, upload.content_type, upload.size) == ("file", "résumé.pdf", "application/pdf", size)
+    assert (upload.name, upload.filename, upload.content_type, upload.size) == (
+        "file", "résumé.pdf", "application/pdf", size)
     assert (upload.path is not None) == (size > 1 * MIB)
     assert upload.read() == data and b"".join(upload.chunks(4096)) == data and upload.file().read() == data
     destination = tmp_path / "kept.pdf"

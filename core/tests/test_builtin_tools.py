@@ -9,7 +9,6 @@ from typing import Any
 import openai
 import pytest
 
-from conftest import call, collect, storage_closed_by_the_app
 from supercompat import async_supercompat, supercompat
 from supercompat._loop import run_sync
 from supercompat.runs import ImageFile, TextDelta, TurnEnd
@@ -17,6 +16,8 @@ from supercompat.testing import BuiltinToolTests, Reply, app_of, scripted_client
 from supercompat.testing.tool_runs import LOOKUP, WEATHER, streamed
 from supercompat.testing.tools import IMAGE_FILE_ID, TYPE, LookupTool
 from supercompat.tools import Replay, ToolDelta, ToolResult
+
+from conftest import call, collect, storage_closed_by_the_app
 
 
 class TestMemory(BuiltinToolTests):
@@ -42,7 +43,8 @@ async def test_tool_types_with_an_executor_are_valid_others_are_not(factory):
         assert info.value.body["param"] == param
     t = await call(with_lookup.beta.threads.create())
     with pytest.raises(openai.BadRequestError) as info:
-        await call(with_lookup.beta.threads.runs.create(thread_id=t.id, assistant_id=a.id, tool_choice={"type": "nope"}))
+        await call(with_lookup.beta.threads.runs.create(thread_id=t.id, assistant_id=a.id,
+                                                        tool_choice={"type": "nope"}))
     assert info.value.body["param"] == "tool_choice.type"
 
 
@@ -233,8 +235,8 @@ async def test_a_built_in_call_can_stream_its_arguments_as_they_are_written(fact
     inputs = [d["test_code"].get("input") for d in deltas if d["test_code"].get("input")]
     assert len(inputs) > 2 and "".join(inputs) == 'print(1 + 1)'  # in pieces, as the model wrote it
     assert all(d["type"] == "test_code" for d in deltas)
-    [step] = [s for s in (await call(client.beta.threads.runs.steps.list(recording.events[-1].data.id, thread_id=t.id))).data
-              if s.type == "tool_calls"]
+    steps = await call(client.beta.threads.runs.steps.list(recording.events[-1].data.id, thread_id=t.id))
+    [step] = [s for s in steps.data if s.type == "tool_calls"]
     stored = step.step_details.tool_calls[0].test_code
     assert stored == {"input": 'print(1 + 1)', "outputs": [{"type": "logs", "logs": "2\n"}]}
     accumulated = recording.steps[step.id].step_details.tool_calls[0].test_code  # what the SDK made of the deltas
@@ -264,6 +266,7 @@ def test_a_tool_choice_of_a_type_the_run_doesnt_offer_is_auto():
     client = supercompat(client_adapter=provider, tools=[LookupTool()], max_retries=0)
     a = client.beta.assistants.create(model="m", tools=[WEATHER, {"type": "file_search"}])
     t = client.beta.threads.create(messages=[{"role": "user", "content": "hi"}])
-    run = client.beta.threads.runs.create_and_poll(thread_id=t.id, assistant_id=a.id, tool_choice={"type": "file_search"})
+    run = client.beta.threads.runs.create_and_poll(thread_id=t.id, assistant_id=a.id,
+                                                   tool_choice={"type": "file_search"})
     assert run.status == "completed" and provider.requests[0]["tool_choice"] == "auto"
     assert [t["function"]["name"] for t in provider.requests[0]["tools"]] == ["get_weather"]

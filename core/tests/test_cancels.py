@@ -6,16 +6,21 @@ from __future__ import annotations
 import time
 
 import pytest
-
 from test_orphans import dead_process_run, process
 
 from supercompat import supercompat
 from supercompat._loop import run_sync
 from supercompat.storage import memory_storage_adapter
 from supercompat.testing import app_of
-from supercompat.testing.cancels import (PacedModel, WatchedWrites, assert_cancel_waits_for_the_paused_call,
-                                         assert_shutdown_unwinds_the_paused_run, assert_storm_ended_cleanly,
-                                         cancel_storm, dangling_steps)
+from supercompat.testing.cancels import (
+    PacedModel,
+    WatchedWrites,
+    assert_cancel_waits_for_the_paused_call,
+    assert_shutdown_unwinds_the_paused_run,
+    assert_storm_ended_cleanly,
+    cancel_storm,
+    dangling_steps,
+)
 
 
 @pytest.mark.parametrize("write", ["create_step", "create_message"])

@@ -2,8 +2,9 @@
 
 import pytest
 
-from conftest import storage_closed_by_the_app
 from supercompat.testing import HostileInputTests
+
+from conftest import storage_closed_by_the_app
 
 
 class TestHostileInputOnMemory(HostileInputTests):

@@ -2,9 +2,15 @@
 
 import pytest
 
-from conftest import storage_closed_by_the_app
 from supercompat.runs import completions_run_adapter
-from supercompat.testing import AssistantsContractTests, ClientAdapterTests, RunAdapterTests, scripted_client_adapter
+from supercompat.testing import (
+    AssistantsContractTests,
+    ClientAdapterTests,
+    RunAdapterTests,
+    scripted_client_adapter,
+)
+
+from conftest import storage_closed_by_the_app
 
 
 class TestScriptedClientAdapter(ClientAdapterTests):

@@ -1,9 +1,11 @@
-"""Keep hooks, tests and docs in lockstep: a new hook needs a test and a documented section."""
+"""Keep hooks, tests and docs in lockstep: a new hook needs a test and a documented section whose
+heading is its signature, read from the hookspec itself."""
 
 from __future__ import annotations
 
 import inspect
 import pathlib
+import re
 
 import pytest
 
@@ -26,7 +28,22 @@ def test_every_hook_has_a_test(hook):
     assert f"def test_{hook}" in tests
 
 
+def documented_signature(hook: str) -> str:
+    """``name(arg, ...)``: the heading of the hook's section in docs/plugins.md."""
+    return f"{hook}({', '.join(inspect.signature(getattr(hookspecs, hook)).parameters)})"
+
+
+def headings() -> list[str]:
+    text = re.sub(r"^```.*?^```", "", (ROOT / "docs" / "plugins.md").read_text(), flags=re.M | re.S)  # not code
+    return re.findall(r"^#+ (.+?)\s*$", text, flags=re.M)
+
+
 @pytest.mark.parametrize("hook", HOOKS)
 def test_every_hook_is_documented(hook):
-    docs = (ROOT / "docs" / "plugins.md").read_text()
-    assert f"### {hook}(register)" in docs
+    assert documented_signature(hook) in headings()
+    assert documented_signature(hook) == f"{hook}(register)"  # each hook gets one ``register`` callable
+
+
+def test_every_documented_hook_is_a_hook_with_that_signature():
+    documented = [h for h in headings() if re.fullmatch(r"\w+\(.*\)", h)]
+    assert sorted(documented) == sorted(documented_signature(hook) for hook in HOOKS)

@@ -95,7 +95,8 @@ async def test_a_cancel_from_another_process_reaches_the_executor():
     wait_for(lambda: executor.beta.threads.runs.retrieve(run.id, thread_id=t.id).status == "in_progress")
     assert other.beta.threads.runs.cancel(run.id, thread_id=t.id).status == "cancelling"
     # The executor learns of it at its next heartbeat and records the ending itself.
-    ended = wait_for(lambda: (r := other.beta.threads.runs.retrieve(run.id, thread_id=t.id)).status == "cancelled" and r)
+    ended = wait_for(lambda: (r := other.beta.threads.runs.retrieve(run.id, thread_id=t.id)).status == "cancelled"
+                     and r)
     assert ended.cancelled_at
     [message] = other.beta.threads.messages.list(t.id, run_id=run.id).data
     assert message.status == "incomplete" and message.incomplete_details.reason == "run_cancelled"

@@ -6,6 +6,7 @@ import threading
 
 import httpx2
 import pytest
+
 from supercompat.errors import APIError, ConfigError
 from supercompat.providers import ErrorTable, ProviderAdapter
 

@@ -48,7 +48,8 @@ def test_a_body_that_is_not_json_is_refused_in_process_as_over_http():
     assert http.post("/threads").status_code == 200  # no body, no type needed (openai-node's cancel, DELETE)
     client = supercompat(max_retries=0)
     with pytest.raises(openai.BadRequestError) as refused:
-        client.post("/assistants", body={"model": "m"}, cast_to=object, options={"headers": {"Content-Type": "text/plain"}})
+        client.post("/assistants", body={"model": "m"}, cast_to=object,
+                    options={"headers": {"Content-Type": "text/plain"}})
     assert refused.value.code == "unsupported_content_type"
     assert client.beta.assistants.list().data == []
 

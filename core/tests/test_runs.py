@@ -9,11 +9,12 @@ from typing import Any
 import openai
 import pytest
 
-from conftest import call
 from supercompat import async_supercompat, supercompat
 from supercompat.errors import APIError
 from supercompat.storage import ListQuery
 from supercompat.testing import Reply, app_of, scripted_client_adapter
+
+from conftest import call
 
 WEATHER = {"type": "function", "function": {"name": "get_weather", "parameters": {
     "type": "object", "properties": {"city": {"type": "string"}}}}}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from openai import AssistantEventHandler, AsyncAssistantEventHandler
 
 from supercompat import async_supercompat, supercompat

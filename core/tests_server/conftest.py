@@ -26,7 +26,7 @@ class RunningServer:
         self.thread = threading.Thread(target=self.server.run, name="uvicorn", daemon=True)
         self._sync_clients: list[openai.OpenAI] = []
 
-    def __enter__(self) -> "RunningServer":
+    def __enter__(self) -> RunningServer:
         self.thread.start()
         deadline = time.monotonic() + 30
         while not self.server.started:

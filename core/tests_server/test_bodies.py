@@ -16,8 +16,14 @@ from openai._legacy_response import HttpxBinaryResponseContent
 
 from supercompat.forms import MIB
 from supercompat.testing.contract import call
-from supercompat.testing.uploads import (DOWNLOAD_DISPOSITION, DOWNLOAD_TYPE, UPLOAD_LIMITS, pattern, spool_directory,
-                                         upload_test_app)
+from supercompat.testing.uploads import (
+    DOWNLOAD_DISPOSITION,
+    DOWNLOAD_TYPE,
+    UPLOAD_LIMITS,
+    pattern,
+    spool_directory,
+    upload_test_app,
+)
 
 from conftest import KEY, serving
 

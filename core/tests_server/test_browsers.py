@@ -62,7 +62,8 @@ def test_no_key_mode_refuses_bodies_that_are_not_json(no_keys):
 
 def test_no_key_mode_refuses_a_foreign_web_origin(no_keys):
     with httpx2.Client(base_url=no_keys.base_url) as http:
-        assert envelope(http.post("/threads", headers={"Origin": "http://evil.example"}), 403)["code"] == "origin_not_allowed"
+        refused = http.post("/threads", headers={"Origin": "http://evil.example"})
+        assert envelope(refused, 403)["code"] == "origin_not_allowed"
 
 
 def test_allowed_hosts_names_the_hosts_to_answer_for():
@@ -75,7 +76,8 @@ def test_with_keys_any_host_but_still_only_json(http_server):
     headers = {"Authorization": f"Bearer {KEY}", "Host": "api.example.com"}
     with httpx2.Client(base_url=http_server.base_url, headers=headers) as http:
         assert http.get("/assistants").status_code == 200
-        error = envelope(http.post("/assistants", content=b'{"model": "m"}', headers={"Content-Type": "text/plain"}), 400)
+        error = envelope(http.post("/assistants", content=b'{"model": "m"}', headers={"Content-Type": "text/plain"}),
+                         400)
         assert error["code"] == "unsupported_content_type"
 
 
@@ -100,7 +102,8 @@ def test_cors_answers_preflights_and_marks_every_response_for_allowed_origins():
         assert preflight.headers["access-control-allow-headers"] == asked
         assert int(preflight.headers["access-control-max-age"]) > 0
 
-        other = http.options("/threads", headers={"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"})
+        other = http.options("/threads", headers={"Origin": "http://evil.example",
+                                                  "Access-Control-Request-Method": "POST"})
         assert envelope(other, 403)["code"] == "origin_not_allowed"
         assert "access-control-allow-origin" not in other.headers
 
@@ -112,7 +115,8 @@ def test_cors_answers_preflights_and_marks_every_response_for_allowed_origins():
             assert "x-request-id" in response.headers["access-control-expose-headers"]
             assert "Origin" in response.headers["vary"]
         a = http.post("/assistants", json={"model": "m"}, headers=auth).json()
-        with http.stream("POST", "/threads/runs", json={"assistant_id": a["id"], "stream": True}, headers=auth) as stream:
+        with http.stream("POST", "/threads/runs", json={"assistant_id": a["id"], "stream": True},
+                         headers=auth) as stream:
             assert stream.headers["content-type"].startswith("text/event-stream")
             assert stream.headers["access-control-allow-origin"] == APP
             assert "event: done" in stream.read().decode()

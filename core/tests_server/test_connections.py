@@ -4,7 +4,6 @@ room), slow bodies end in a 408; so idle and trickling sockets can't lock others
 
 from __future__ import annotations
 
-import os
 import re
 import resource
 import socket
@@ -161,8 +160,8 @@ def test_a_request_whose_headers_never_end_is_closed():
 
 def test_a_body_that_does_not_arrive_in_time_is_a_408():
     with serving(api_keys=[KEY], body_timeout_seconds=0.5) as server:
-        answer = raw(port_of(server), b"POST /v1/assistants HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + KEY.encode()
-                     + b"\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"model\"")
+        answer = raw(port_of(server), b"POST /v1/assistants HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+                     + KEY.encode() + b"\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"model\"")
         head, _, body = answer.partition(b"\r\n\r\n")
         assert head.startswith(b"HTTP/1.1 408") and b"connection: close" in head.lower()
         assert b'"code":"request_timeout"' in body
@@ -181,7 +180,8 @@ def test_at_the_cap_the_longest_idle_connection_makes_room():
                  header_timeout_seconds=60) as server:
         idle = open_sockets(port_of(server), 8)
         try:
-            with httpx2.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {KEY}"}, timeout=10) as http:
+            with httpx2.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {KEY}"},
+                               timeout=10) as http:
                 assert http.get("/assistants").status_code == 200
             deadline = time.monotonic() + 10
             while not closed_by_server(idle[0]) and time.monotonic() < deadline:

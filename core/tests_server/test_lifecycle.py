@@ -126,7 +126,8 @@ def test_each_worker_builds_its_app_from_the_config(tmp_path, monkeypatch):
     from supercompat.server import app_from_config
 
     config = tmp_path / "s.toml"
-    config.write_text('[client]\nplugin = "scripted"\n[server]\napi_keys = [{ env = "MY_KEY" }]\nmax_request_bytes = 99\n')
+    config.write_text('[client]\nplugin = "scripted"\n'
+                      '[server]\napi_keys = [{ env = "MY_KEY" }]\nmax_request_bytes = 99\n')
     monkeypatch.setenv("MY_KEY", "sk-from-env")
     monkeypatch.setenv("SUPERCOMPAT_CONFIG", str(config))
     asgi = app_from_config()

@@ -8,14 +8,14 @@ import os
 import pathlib
 import subprocess
 
+import node_setup
 import pytest
+from node_setup import NODE_OPENAI, have_node, installed, node_cache
 
 from supercompat import App
 from supercompat.testing import Reply, scripted_client_adapter
 
 from conftest import KEY, serving
-import node_setup
-from node_setup import NODE_OPENAI, have_node, installed, node_cache
 
 HERE = pathlib.Path(__file__).parent
 

@@ -8,11 +8,11 @@ import httpx2
 import openai
 import pytest
 
-from supercompat.testing import Reply, scripted_client_adapter
 from supercompat import App
 from supercompat.cli import main
 from supercompat.config import ServerOptions
 from supercompat.server import check_options
+from supercompat.testing import Reply, scripted_client_adapter
 
 from conftest import KEY, serving
 
@@ -168,7 +168,8 @@ def test_several_workers_need_shared_storage(tmp_path, capsys):
     config.write_text('[client]\nplugin = "scripted"\n[storage]\nplugin = "memory"\n')
     assert main(["serve", "--config", str(config), "--workers", "2"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("supercompat: --workers 2 needs storage that the worker processes share") and err.count("\n") == 1
+    assert err.startswith("supercompat: --workers 2 needs storage that the worker processes share")
+    assert err.count("\n") == 1
     check_options(ServerOptions(workers=2), "sqlalchemy")
 
 

@@ -148,7 +148,7 @@ def caller_queue() -> Any:
 # to the parent's loop (tasks, futures, locks) or shared with it (pooled sockets, database files) is
 # the parent's, which goes on using it. So the child starts afresh: a new loop on first use, and every
 # object registered here drops what it inherited, in ``after_fork()``, before the child runs anything.
-_renewed_in_child: "weakref.WeakSet[Any]" = weakref.WeakSet()
+_renewed_in_child: weakref.WeakSet[Any] = weakref.WeakSet()
 # What a child inherited and must neither use nor close (closing a pooled connection can talk on the
 # parent's socket, or end its session): kept referenced so that no finalizer ever runs on it here.
 _inherited: list[Any] = []

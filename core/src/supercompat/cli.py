@@ -67,8 +67,9 @@ def _db_upgrade(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     try:
-        from .server import serve
         import uvicorn  # noqa: F401
+
+        from .server import serve
     except ImportError:
         raise ConfigError("The server needs its extra: pip install 'supercompat[server]'") from None
     serve(args.config, host=args.host, port=args.port, workers=args.workers)

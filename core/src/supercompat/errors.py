@@ -36,7 +36,7 @@ class NotFound(APIError):
     status = 404
 
     @classmethod
-    def object(cls, kind: str, object_id: str) -> "NotFound":
+    def object(cls, kind: str, object_id: str) -> NotFound:
         return cls(f"No {kind} found with id '{object_id}'.")
 
 

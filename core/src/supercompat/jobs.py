@@ -123,7 +123,7 @@ class JobContext:
     """What a job's handler gets besides the job: the App (its adapters), its storage, and
     ``checkpoint`` to save progress. ``job`` is the job as last written by this attempt."""
 
-    def __init__(self, jobs: "Jobs", job: Obj) -> None:
+    def __init__(self, jobs: Jobs, job: Obj) -> None:
         self.job = job
         self.app = jobs.app
         self.storage = jobs.app.storage
@@ -147,7 +147,7 @@ JobHandler = Callable[[Obj, JobContext], Awaitable[None]]
 class _JobKind:
     """One registered kind, as a LeaseHolder."""
 
-    def __init__(self, jobs: "Jobs", kind: str, handler: JobHandler) -> None:
+    def __init__(self, jobs: Jobs, kind: str, handler: JobHandler) -> None:
         self.jobs, self.kind, self.handler = jobs, kind, handler
 
     def held(self) -> Collection[tuple[str, int]]:

@@ -106,6 +106,11 @@ def get_adapter_spec(kind: str, name: str) -> AdapterSpec:
     return spec
 
 
+def _itself(executor: Any) -> Any:
+    """The factory of ``register(executor)``: that one instance, shared by every App."""
+    return executor
+
+
 @functools.cache
 def tool_registry() -> dict[str, tuple[Callable[[], Any], str]]:
     """The built-in tools the plugins register: tool type -> (factory, plugin)."""
@@ -114,8 +119,7 @@ def tool_registry() -> dict[str, tuple[Callable[[], Any], str]]:
         def register(executor_or_type: Any, factory: Callable[[], Any] | None = None, *,
                      _plugin: str = impl.plugin_name) -> None:
             if factory is None:
-                kind, made = executor_or_type.type, executor_or_type
-                factory = lambda: made
+                kind, factory = executor_or_type.type, functools.partial(_itself, executor_or_type)
             else:
                 kind = executor_or_type
             if kind in found:

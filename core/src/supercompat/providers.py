@@ -200,9 +200,9 @@ class ProviderAdapter:
         raise NotImplementedError
 
     def stream_translator(self, params: dict[str, Any], request: Any) -> Any:
-        """A fresh translator for the stream of ``request`` (made from ``params``): ``chunks(event)`` returns the ``ChatCompletionChunk``
-        dicts of one provider event (any number), and an optional ``end()`` those sent once the
-        events have ended."""
+        """A fresh translator for the stream of ``request`` (made from ``params``): ``chunks(event)``
+        returns the ``ChatCompletionChunk`` dicts of one provider event (any number), and an
+        optional ``end()`` those sent once the events have ended."""
         raise NotImplementedError
 
     def fetch_models(self, client: Any) -> Any:

@@ -267,22 +267,22 @@ class Response:
     stream: AsyncIterator[bytes] | None = None
 
     @classmethod
-    def json(cls, obj: Any, status: int = 200, headers: list[tuple[str, str]] | None = None) -> "Response":
+    def json(cls, obj: Any, status: int = 200, headers: list[tuple[str, str]] | None = None) -> Response:
         return cls(status, dumps(obj), [("content-type", "application/json"), *(headers or [])])
 
     @classmethod
-    def error(cls, err: APIError) -> "Response":
+    def error(cls, err: APIError) -> Response:
         return cls.json(err.body(), err.status, [("x-should-retry", "false"), *err.headers])
 
     @classmethod
     def bytes(cls, data: bytes, content_type: str = "application/octet-stream",
-              headers: list[tuple[str, str]] | None = None, status: int = 200) -> "Response":
+              headers: list[tuple[str, str]] | None = None, status: int = 200) -> Response:
         """A binary body (a file's content, say), sent with its length."""
         return cls(status, data, [("content-type", content_type), *(headers or [])])
 
     @classmethod
     def byte_stream(cls, chunks: AsyncIterator[bytes], content_type: str = "application/octet-stream",
-                    length: int | None = None, headers: list[tuple[str, str]] | None = None) -> "Response":
+                    length: int | None = None, headers: list[tuple[str, str]] | None = None) -> Response:
         """A binary body sent chunk by chunk as ``chunks`` yields them (a file read from a blob store),
         with its ``content-length`` when known. An error once it has started can't change the status:
         the connection is cut short (the client sees a read error), and the error logged."""
@@ -290,7 +290,7 @@ class Response:
         return cls(200, b"", [("content-type", content_type), *sized, *(headers or [])], chunks)
 
     @classmethod
-    def event_stream(cls, events: AsyncIterator[bytes], named_events: bool = True) -> "Response":
+    def event_stream(cls, events: AsyncIterator[bytes], named_events: bool = True) -> Response:
         """SSE. ``named_events``: the Assistants streams' ``event:`` lines; chat completions send
         ``data:`` lines only, and so does their error frame."""
         return cls(200, b"", [("content-type", "text/event-stream; charset=utf-8"),
@@ -355,7 +355,7 @@ class Router:
             return handler
         return decorator
 
-    def copy(self) -> "Router":
+    def copy(self) -> Router:
         """A router with the same routes, to which more can be added without touching this one."""
         other = Router()
         other._routes = {n: [(segments, dict(methods)) for segments, methods in routes]
@@ -395,7 +395,7 @@ class Router:
         allowed: list[str] = []
         for segments, methods in self._routes.get(len(parts), ()):
             params: dict[str, str] = {}
-            for seg, part in zip(segments, parts):
+            for seg, part in zip(segments, parts, strict=True):  # routes of len(parts) segments
                 if seg[0] == "{":
                     params[seg[1:-1]] = part
                 elif seg != part:

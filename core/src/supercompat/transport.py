@@ -49,7 +49,7 @@ def _to_request(request: httpx2.Request, body: bytes) -> Request:
     )
 
 
-def _form_reader(app: "App", request: httpx2.Request) -> FormReader | None:
+def _form_reader(app: App, request: httpx2.Request) -> FormReader | None:
     """A reader for a form streamed to a route that takes one; None: the body is read whole (JSON)."""
     limits = app.router.form_limits(request.method, request.url.path, request.headers)
     return None if limits is None else FormReader(request.headers["content-type"], limits)
@@ -61,7 +61,7 @@ def _with_form(request: httpx2.Request, form: Form) -> Request:
     return incoming
 
 
-def _read_sync(app: "App", request: httpx2.Request) -> Request:
+def _read_sync(app: App, request: httpx2.Request) -> Request:
     """The request for the App. A JSON body is whole already (the hot path: no copy); a form streamed
     by the SDK (a file upload) is parsed chunk by chunk, here on the caller's thread, its files
     spooled, so it is never held whole."""
@@ -73,7 +73,7 @@ def _read_sync(app: "App", request: httpx2.Request) -> Request:
     return _with_form(request, reader.read(request.stream))  # type: ignore[arg-type]
 
 
-async def _read_async(app: "App", request: httpx2.Request) -> Request:
+async def _read_async(app: App, request: httpx2.Request) -> Request:
     """``_read_sync`` for the async client, on the caller's loop."""
     if isinstance(request.stream, httpx2.ByteStream):
         return _to_request(request, request.read())
@@ -83,7 +83,7 @@ async def _read_async(app: "App", request: httpx2.Request) -> Request:
     return _with_form(request, await reader.aread(request.stream))  # type: ignore[arg-type]
 
 
-async def _pump(chunks: AsyncIterator[bytes], body: "_Pumped") -> None:
+async def _pump(chunks: AsyncIterator[bytes], body: _Pumped) -> None:
     deliver = body._deliver
     try:
         async for chunk in chunks:
@@ -251,7 +251,7 @@ def _to_response(resp: Response, stream: httpx2.SyncByteStream | httpx2.AsyncByt
 class SupercompatTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
     """One transport object serves ``httpx2.Client`` and ``httpx2.AsyncClient`` alike."""
 
-    def __init__(self, app: "App") -> None:
+    def __init__(self, app: App) -> None:
         self.app = app
 
     async def _serve(self, request: Request, body: _Pumped) -> Response:

@@ -2,6 +2,7 @@
 plugin written from the template gets from options, translation and an error table alone."""
 
 import pytest
+
 from supercompat.testing import ClientAdapterTests
 from supercompat_template.testing import ScriptedFakeTemplate
 

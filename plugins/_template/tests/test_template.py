@@ -1,5 +1,6 @@
 import httpx2
 import pytest
+
 from supercompat import plugins
 from supercompat.errors import ConfigError
 from supercompat_template import template_client_adapter
@@ -13,7 +14,8 @@ async def test_registered_through_its_entry_point(fake):
     adapter = spec.build({"api_key": "k", "base_url": fake.url, "timeout": 5, "model_map": {"gpt-4o": "test-model"}})
     try:
         assert isinstance(adapter, TemplateClientAdapter) and adapter.is_async and adapter.owns_client
-        completion = await adapter.chat_completions({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]})
+        completion = await adapter.chat_completions(
+            {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]})
         assert completion["choices"][0]["message"]["content"] == "You said: hi"
     finally:
         await adapter.aclose()

@@ -6,6 +6,7 @@ import sys
 
 import anthropic
 import pytest
+
 from supercompat import plugins
 from supercompat.config import build_adapter
 from supercompat.errors import APIError, ConfigError

@@ -5,6 +5,7 @@ import socket
 
 import anthropic
 import pytest
+
 from supercompat_anthropic.testing import DEFAULT_TEXT, FakeAnthropicProvider, ToolUse
 
 HI = [{"role": "user", "content": "hi"}]
@@ -60,7 +61,8 @@ def test_the_sdk_stream_helper_accumulates_the_fake_stream(fake):
             message = stream.get_final_message()
         assert message.stop_reason == "tool_use"
         assert message.content[0].text == "Checking" and message.content[1].input == {"city": "Paris"}
-        assert client.messages.create(model="claude-sonnet-4-6", max_tokens=10, messages=HI).content[0].text == DEFAULT_TEXT
+        answer = client.messages.create(model="claude-sonnet-4-6", max_tokens=10, messages=HI)
+        assert answer.content[0].text == DEFAULT_TEXT
 
 
 def test_a_path_prefix_is_served():
@@ -91,7 +93,8 @@ RESULT = {"type": "tool_result", "tool_use_id": "toolu_1", "content": "ok"}
     ({"messages": []}, "at least one message is required"),
     ({"messages": [{"role": "system", "content": "x"}]}, "Input should be 'user' or 'assistant'"),
     ({"messages": HI + HI}, 'found multiple "user" roles in a row'),
-    ({"messages": [{"role": "user", "content": [{"type": "text", "text": ""}]}]}, "text content blocks must be non-empty"),
+    ({"messages": [{"role": "user", "content": [{"type": "text", "text": ""}]}]},
+     "text content blocks must be non-empty"),
     ({"messages": [*HI, {"role": "assistant", "content": [TOOL_USE]}, {"role": "user", "content": "?"}]},
      "`tool_use` ids were found without `tool_result` blocks immediately after: toolu_1"),
     ({"messages": [*HI, {"role": "assistant", "content": "x"}, {"role": "user", "content": [RESULT]}]},

@@ -4,6 +4,7 @@ import json
 
 import pytest
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
+
 from supercompat.errors import APIError
 from supercompat_anthropic.testing import problem
 from supercompat_anthropic.translate import (
@@ -49,7 +50,8 @@ def test_consecutive_turns_of_one_role_merge():
 
 
 def test_tool_calls_and_results_pair_up_with_their_ids():
-    calls = [{"id": "call_toolu_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Oslo"}'}},
+    calls = [{"id": "call_toolu_1", "type": "function",
+              "function": {"name": "get_weather", "arguments": '{"city":"Oslo"}'}},
              {"id": "call_2", "type": "function", "function": {"name": "get_time", "arguments": ""}}]
     body = translate([{"role": "user", "content": "weather and time?"},
                       {"role": "assistant", "content": "Checking.", "tool_calls": calls},
@@ -277,7 +279,8 @@ def test_stream_of_parallel_tool_calls_names_each_once():
     chunks = translate_stream(events(
         ({"type": "text", "text": ""}, [{"type": "text_delta", "text": "Checking"}]),
         ({"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {}},
-         [{"type": "input_json_delta", "partial_json": ""}, {"type": "input_json_delta", "partial_json": '{"city": "Pa'},
+         [{"type": "input_json_delta", "partial_json": ""},
+          {"type": "input_json_delta", "partial_json": '{"city": "Pa'},
           {"type": "input_json_delta", "partial_json": 'ris"}'}]),
         ({"type": "tool_use", "id": "toolu_2", "name": "get_time", "input": {}},
          [{"type": "input_json_delta", "partial_json": ""}]),

@@ -5,6 +5,7 @@ import base64
 
 import pytest
 from google.genai import errors
+
 from supercompat import plugins
 from supercompat.errors import APIError, ConfigError
 from supercompat_google import google_client_adapter

@@ -2,6 +2,7 @@
 against the fake Gemini."""
 
 import pytest
+
 from supercompat.testing import ClientAdapterTests, ProviderFailureTests
 from supercompat_google import google_client_adapter
 from supercompat_google.testing import Garbled, ScriptedFakeGemini, Truncated

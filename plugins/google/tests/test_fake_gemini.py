@@ -5,6 +5,7 @@ import json
 import socket
 
 import pytest
+
 from supercompat_google.testing import FakeGeminiProvider, FunctionCalls, Text
 
 CONTENTS = [{"role": "user", "parts": [{"text": "Hi"}]}]

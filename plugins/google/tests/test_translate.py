@@ -4,6 +4,7 @@ import base64
 import json
 
 import pytest
+
 from supercompat.errors import APIError
 from supercompat_google.schema import gemini_schema
 from supercompat_google.translate import Turn, to_gemini

@@ -4,6 +4,7 @@ answers as OpenAI shapes, error mapping, configuration."""
 import httpx2
 import pytest
 from mistralai.client import Mistral
+
 from supercompat import plugins
 from supercompat.errors import APIError, ConfigError
 from supercompat.testing import Reply

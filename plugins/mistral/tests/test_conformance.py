@@ -2,6 +2,7 @@
 against the fake provider."""
 
 import pytest
+
 from supercompat.testing import ClientAdapterTests, ProviderFailureTests
 from supercompat_mistral import mistral_client_adapter
 from supercompat_mistral.testing import Garbled, ScriptedFakeMistral, Truncated

@@ -6,6 +6,7 @@ import socket
 import httpx2
 import pytest
 from mistralai.client import Mistral
+
 from supercompat.testing import Reply
 
 TOOLS = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]
@@ -67,7 +68,8 @@ def invalid(fake, messages, **extra):
 
 
 @pytest.mark.parametrize("messages, message", [
-    ([{"role": "user", "content": "q"}, {"role": "assistant", "content": None, "tool_calls": [{**CALL, "id": "call_1"}]},
+    ([{"role": "user", "content": "q"},
+      {"role": "assistant", "content": None, "tool_calls": [{**CALL, "id": "call_1"}]},
       {"role": "tool", "tool_call_id": "call_1", "content": "r"}],
      "Tool call id was call_1 but must be a-z, A-Z, 0-9, with a length of 9."),
     ([{"role": "user", "content": "q"}, {"role": "assistant", "content": "", "tool_calls": [CALL]},
@@ -117,6 +119,6 @@ def test_a_key_is_required(fake):
 def test_prefixed_answers_repeat_the_prefix(fake):
     fake.script(Reply(text=" a time."))
     with httpx2.Client() as http, Mistral(api_key="k", server_url=fake.server_url, client=http) as sdk:
-        response = sdk.chat.complete(model="m", messages=[{"role": "user", "content": "story"},
-                                                          {"role": "assistant", "content": "Once upon", "prefix": True}])
+        response = sdk.chat.complete(model="m", messages=[
+            {"role": "user", "content": "story"}, {"role": "assistant", "content": "Once upon", "prefix": True}])
     assert response.choices[0].message.content == "Once upon a time."

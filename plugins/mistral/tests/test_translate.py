@@ -3,6 +3,7 @@
 import re
 
 import pytest
+
 from supercompat.errors import APIError
 from supercompat_mistral.translate import (
     BRIDGE,
@@ -52,8 +53,8 @@ def test_a_foreign_id_maps_the_same_in_the_call_and_its_result():
 
 
 def test_developer_is_system_and_content_parts_become_text():
-    sent = messages({"role": "developer", "content": [{"type": "text", "text": "Be "}, {"type": "text", "text": "brief."}]},
-                    USER)
+    sent = messages({"role": "developer",
+                     "content": [{"type": "text", "text": "Be "}, {"type": "text", "text": "brief."}]}, USER)
     assert sent[0] == {"role": "system", "content": "Be brief."}
 
 
@@ -140,8 +141,10 @@ def test_stream_tool_calls_get_consecutive_indexes_and_string_arguments():
 
 def test_a_call_streamed_in_pieces_keeps_its_index_and_first_fragment_alone_has_the_id():
     stream = StreamTranslator(None, include_usage=False)
-    stream.chunk(chunk({"tool_calls": [{"id": "abcDEF123", "index": 0, "function": {"name": "f", "arguments": '{"a"'}}]}))
-    more = stream.chunk(chunk({"tool_calls": [{"id": "null", "index": 0, "function": {"name": "f", "arguments": ":1}"}}]}))
+    stream.chunk(chunk({"tool_calls": [{"id": "abcDEF123", "index": 0,
+                                        "function": {"name": "f", "arguments": '{"a"'}}]}))
+    more = stream.chunk(chunk({"tool_calls": [{"id": "null", "index": 0,
+                                               "function": {"name": "f", "arguments": ":1}"}}]}))
     assert more["choices"][0]["delta"]["tool_calls"] == [{"index": 0, "function": {"arguments": ":1}"}}]
 
 

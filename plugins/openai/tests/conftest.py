@@ -3,9 +3,10 @@ openai adapter over one)."""
 
 import openai
 import pytest
-from supercompat_openai.testing import FakeOpenAIProvider
+
 from supercompat.testing.loopback import SDKClients, provider_fixtures
 from supercompat_openai import openai_client_adapter
+from supercompat_openai.testing import FakeOpenAIProvider
 
 fake, _, adapter = provider_fixtures(lambda: FakeOpenAIProvider(tokens=5),
                                      lambda sdk: openai_client_adapter(openai=sdk))

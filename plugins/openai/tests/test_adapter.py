@@ -4,10 +4,11 @@ import json
 
 import openai
 import pytest
+
 from supercompat import plugins
 from supercompat.errors import APIError, ConfigError
-from supercompat_openai.testing import Error, Length, MidStreamError, Text, ToolCalls
 from supercompat_openai import OpenAIClientAdapter, openai_client_adapter
+from supercompat_openai.testing import Error, Length, MidStreamError, Text, ToolCalls
 
 PARAMS = {"model": "fake-model", "messages": [{"role": "user", "content": "Hi there"}]}
 STREAM = {**PARAMS, "stream_options": {"include_usage": True}}

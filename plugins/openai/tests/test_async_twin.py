@@ -4,6 +4,7 @@ settings on the wire, no worker thread; a client with an http_client of its own 
 import httpx2
 import openai
 import pytest
+
 from supercompat import providers, supercompat
 from supercompat_openai import openai_client_adapter
 
@@ -69,6 +70,7 @@ def test_the_twin_shares_the_sync_clients_tls_context(fake, monkeypatch):
     provider = openai.OpenAI(base_url=fake.base_url, api_key="k", max_retries=0)
     built = []
     default_ssl_context = httpcore2.default_ssl_context
-    monkeypatch.setattr(httpcore2, "default_ssl_context", lambda *a, **kw: built.append(1) or default_ssl_context(*a, **kw))
+    monkeypatch.setattr(httpcore2, "default_ssl_context",
+                        lambda *a, **kw: built.append(1) or default_ssl_context(*a, **kw))
     assert run_once(provider).status == "completed"
     assert built == []

@@ -4,8 +4,8 @@ against the fake provider."""
 import pytest
 
 from supercompat.testing import ClientAdapterTests, ProviderFailureTests
-from supercompat_openai.testing import Garbled, ScriptedFakeOpenAI, Truncated
 from supercompat_openai import openai_client_adapter
+from supercompat_openai.testing import Garbled, ScriptedFakeOpenAI, Truncated
 
 
 class TestOpenAIClientAdapter(ClientAdapterTests):

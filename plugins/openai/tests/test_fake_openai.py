@@ -8,6 +8,7 @@ import sys
 
 import openai
 import pytest
+
 from supercompat_openai.testing import WORDS, FakeOpenAIProvider, Hang, Text
 
 WEATHER_TOOL = {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}

@@ -6,6 +6,7 @@ import threading
 from contextlib import aclosing
 
 import pytest
+
 from supercompat._threads import call_in_thread, iterate_in_thread
 
 

@@ -10,9 +10,15 @@ import sqlalchemy as sa
 from supercompat import supercompat
 from supercompat._loop import run_sync
 from supercompat.testing import app_of
-from supercompat.testing.cancels import (PacedModel, WatchedWrites, assert_cancel_waits_for_the_paused_call,
-                                         assert_shutdown_unwinds_the_paused_run, assert_storm_ended_cleanly,
-                                         cancel_storm, dangling_steps)
+from supercompat.testing.cancels import (
+    PacedModel,
+    WatchedWrites,
+    assert_cancel_waits_for_the_paused_call,
+    assert_shutdown_unwinds_the_paused_run,
+    assert_storm_ended_cleanly,
+    cancel_storm,
+    dangling_steps,
+)
 from supercompat.testing.storage import make_message, make_thread
 from supercompat_sqlalchemy import sqlalchemy_storage_adapter
 from supercompat_sqlalchemy.testing import empty

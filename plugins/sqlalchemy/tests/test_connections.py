@@ -4,13 +4,15 @@ import asyncio
 
 import openai
 import pytest
+import sqlalchemy as sa
 
 from supercompat import supercompat
 from supercompat.errors import ConfigError
 from supercompat.testing.storage import make_message, make_run, make_thread
 from supercompat_sqlalchemy import StorageUnavailable, async_url, sqlalchemy_storage_adapter
 from supercompat_sqlalchemy.testing import empty
-from test_review import kill_other_sessions, sync_engine
+
+from test_races_and_drops import kill_other_sessions, sync_engine
 
 
 @pytest.mark.parametrize("url, driver", [
@@ -58,14 +60,14 @@ def test_the_sdk_sees_the_outage_in_the_openai_envelope():
 async def test_a_failed_write_leaves_nothing_behind(storage):
     thread = make_thread()
     message = make_message(thread["id"])
-    with pytest.raises(Exception):  # the second message repeats the first one's id
+    with pytest.raises(sa.exc.IntegrityError):  # the second message repeats the first one's id
         await storage.create_thread(thread, [message, message])
     assert await storage.get_thread(thread["id"]) is None
 
     thread = make_thread()
     await storage.create_thread(thread, [])
     run = make_run(thread["id"])
-    with pytest.raises(Exception):
+    with pytest.raises(sa.exc.IntegrityError):
         await storage.create_run(run, [message, message])
     assert await storage.get_run(thread["id"], run["id"]) is None
     assert await storage.get_active_run(thread["id"]) is None

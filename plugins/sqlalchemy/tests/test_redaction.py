@@ -48,5 +48,6 @@ async def test_the_operator_still_sees_where_with_the_password_hidden():
     storage = sqlalchemy_storage_adapter(UNREACHABLE["postgresql"], connect_timeout=2)
     with pytest.raises(StorageUnavailable) as info:
         await storage.get_thread("thread_x")
-    assert str(info.value).startswith("The database at postgresql+asyncpg://alice:***@127.0.0.1:1/privatedb is unavailable")
+    assert str(info.value).startswith(
+        "The database at postgresql+asyncpg://alice:***@127.0.0.1:1/privatedb is unavailable")
     await storage.close()

@@ -10,7 +10,7 @@ from supercompat.storage import ActiveRunError, ListQuery, StaleStatusError
 from supercompat.testing.storage import make_message, make_run, make_step, make_thread
 from supercompat_sqlalchemy import sqlalchemy_storage_adapter
 
-from test_review import sync_engine
+from test_races_and_drops import sync_engine
 
 
 @contextmanager
@@ -90,9 +90,8 @@ async def test_the_returning_path_returns_what_the_locking_path_does(database_ur
         storage._returning = storage._returning and returning
         try:
             thread, run = await _thread_with_run(storage, status="queued", future_field={"kept": [1, 2]})
-            got = [await storage.update_run(thread["id"], run["id"],
-                                            {"status": "in_progress", "temperature": 1, "metadata": {"b": "1", "a": "2"}},
-                                            expected_status=frozenset({"queued"}))]
+            changes = {"status": "in_progress", "temperature": 1, "metadata": {"b": "1", "a": "2"}}
+            got = [await storage.update_run(thread["id"], run["id"], changes, expected_status=frozenset({"queued"}))]
             got.append(await storage.update_run(thread["id"], run["id"], {"later_field": "x"}))
             got.append(await storage.update_run(thread["id"], "run_missing", {"status": "cancelled"},
                                                 expected_status=frozenset({"in_progress"})))
@@ -107,8 +106,8 @@ async def test_the_returning_path_returns_what_the_locking_path_does(database_ur
             got.append(await storage.get_run(thread["id"], run["id"]))
         finally:
             await storage.close()
-        answers[returning] = [{k: v for k, v in o.items() if k not in ("id", "thread_id", "run_id", "created_at")} if o else o
-                              for o in got]
+        answers[returning] = [{k: v for k, v in o.items() if k not in ("id", "thread_id", "run_id", "created_at")}
+                              if o else o for o in got]
     assert [list(o) if o else o for o in answers[True]] == [list(o) if o else o for o in answers[False]]
     assert answers[True] == answers[False]
     assert answers[True][0]["temperature"] == 1 and type(answers[True][0]["temperature"]) is int

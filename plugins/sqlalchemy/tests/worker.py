@@ -8,9 +8,9 @@ import time
 
 from supercompat import supercompat
 from supercompat._loop import run_sync
+from supercompat.storage import ActiveRunError
 from supercompat.testing import app_of
 from supercompat.testing.storage import make_run
-from supercompat.storage import ActiveRunError
 from supercompat_sqlalchemy import sqlalchemy_storage_adapter
 
 

@@ -21,7 +21,8 @@ _RUN_FIELDS = ("assistant_id", "model", "instructions", "additional_instructions
                "tools", "metadata", "temperature", "top_p", "stream", "max_prompt_tokens",
                "max_completion_tokens", "truncation_strategy", "tool_choice", "parallel_tool_calls",
                "response_format", "reasoning_effort")
-_CREATE_AND_RUN_FIELDS = tuple(f for f in _RUN_FIELDS if f not in ("additional_instructions", "additional_messages")) + (
+_CREATE_AND_RUN_FIELDS = tuple(f for f in _RUN_FIELDS
+                               if f not in ("additional_instructions", "additional_messages")) + (
     "thread", "tool_resources")
 POLL_WAIT_SECONDS = 10.0  # the longest a poll is held, for a client that waits long enough
 POLL_WAIT_UNTOLD_SECONDS = 1.0  # for a client that doesn't say how long it waits

@@ -22,8 +22,15 @@ from ..errors import APIError, ServerError, redacted
 from ..ids import new_id
 from ..jobs import keep_leases, renew_and_reclaim
 from ..router import SSE_DONE, sse
-from ..storage import (ACTIVE_RUN_STATUSES, EVERYTHING, EXECUTING_RUN_STATUSES, RUN_LEASE, ActiveRunError,
-                       ListQuery, StaleStatusError)
+from ..storage import (
+    ACTIVE_RUN_STATUSES,
+    EVERYTHING,
+    EXECUTING_RUN_STATUSES,
+    RUN_LEASE,
+    ActiveRunError,
+    ListQuery,
+    StaleStatusError,
+)
 from ..tools import BuiltinTool, ToolCall, ToolContext, ToolDelta, ToolResult, bind
 from . import ImageFile, RunContext, TextDelta, ToolCallDelta, TurnEnd, completed_tool_calls
 
@@ -686,9 +693,9 @@ class RunEngine:
             await self._show_images(run, turn)
             await self._close_message(turn, usage, incomplete=True)
             if turn.tool_step is not None:
+                details = {"type": "tool_calls", "tool_calls": turn.calls}
                 await self._update_step(turn.tool_step, {"status": "cancelled", "cancelled_at": t, "usage": usage,
-                                                         "step_details": {"type": "tool_calls", "tool_calls": turn.calls}},
-                                        "thread.run.step.cancelled")
+                                                         "step_details": details}, "thread.run.step.cancelled")
             await self.transition(run, {"status": "incomplete", "incomplete_details": {"reason": reason},
                                          "usage": total_or_none, "expires_at": None}, "thread.run.incomplete", expected)
         elif turn.calls:
@@ -801,7 +808,8 @@ class RunEngine:
     def _schedule_expiry(self, run: dict[str, Any]) -> None:
         asyncio.get_running_loop().create_task(self.expire_if_due(run["thread_id"], run["id"]))
 
-    async def expire_if_due(self, thread_id: str, run_id: str, run: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    async def expire_if_due(self, thread_id: str, run_id: str,
+                            run: dict[str, Any] | None = None) -> dict[str, Any] | None:
         """A run left in ``requires_action`` past ``expires_at`` becomes ``expired``."""
         storage = self.app.storage
         run = run or await storage.get_run(thread_id, run_id)

@@ -143,7 +143,7 @@ class StorageAdapter(Protocol):
     async def close(self) -> None: ...
 
 
-def memory_storage_adapter() -> "StorageAdapter":
+def memory_storage_adapter() -> StorageAdapter:
     """State in this process's memory: fast, and gone when the process ends."""
     from .memory import MemoryStorageAdapter
 

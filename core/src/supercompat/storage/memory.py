@@ -8,8 +8,17 @@ from bisect import bisect_left, bisect_right, insort
 from collections.abc import Collection
 from typing import Any
 
-from . import (ACTIVE_RUN_STATUSES, EXECUTING_RUN_STATUSES, JOB_RUNNING, RUN_LEASE, ActiveRunError, ListQuery,
-               Obj, Page, StaleStatusError)
+from . import (
+    ACTIVE_RUN_STATUSES,
+    EXECUTING_RUN_STATUSES,
+    JOB_RUNNING,
+    RUN_LEASE,
+    ActiveRunError,
+    ListQuery,
+    Obj,
+    Page,
+    StaleStatusError,
+)
 
 
 class _Ordered:

@@ -9,18 +9,28 @@
             yield adapter
             await adapter.close()
 
-The kit classes need pytest and pytest-asyncio (``asyncio_mode = "auto"``) and are imported on
-first use, so the scripted adapter and the fake providers work without pytest installed.
+The kits need pytest and pytest-asyncio (``asyncio_mode = "auto"``) only to run: their modules
+import without pytest, so the scripted adapter, the fake providers and the record builders work
+where it isn't installed. A subclass keeps every test of its kit, or marks its replacement
+``@pytest.mark.xfail(reason="...")`` (see :mod:`supercompat.testing.kit`). Under pytest, the modules
+here get pytest's assertion rewriting, so a kit's failing assertion shows the values it compared.
 """
 
 from __future__ import annotations
 
+import pkgutil
+import sys
 from typing import Any
 
 from .scripted import Reply, ScriptedClientAdapter, scripted_client_adapter
 
+if sys.modules.get("pytest"):  # before the kit modules are imported: rewriting takes only at a module's import
+    sys.modules["pytest"].register_assert_rewrite(*(
+        name for name in (f"{__name__}.{m.name}" for m in pkgutil.iter_modules(__path__)) if name not in sys.modules))
+
 _KITS = {"AssistantsContractTests": ".contract", "BuiltinToolTests": ".tool_runs", "ClientAdapterTests": ".clients",
-         "HostileInputTests": ".hostile", "ProviderFailureTests": ".failures", "RunAdapterTests": ".runs", "StorageAdapterTests": ".storage"}
+         "HostileInputTests": ".hostile", "ProviderFailureTests": ".failures", "RunAdapterTests": ".runs",
+         "StorageAdapterTests": ".storage"}
 
 
 def __getattr__(name: str) -> Any:
@@ -36,6 +46,6 @@ def app_of(client: object) -> object:
     return client._client._transport.app  # type: ignore[attr-defined]
 
 
-__all__ = ["AssistantsContractTests", "BuiltinToolTests", "ClientAdapterTests", "HostileInputTests", "ProviderFailureTests", "Reply", "RunAdapterTests",
-           "ScriptedClientAdapter", "StorageAdapterTests",
+__all__ = ["AssistantsContractTests", "BuiltinToolTests", "ClientAdapterTests", "HostileInputTests",
+           "ProviderFailureTests", "Reply", "RunAdapterTests", "ScriptedClientAdapter", "StorageAdapterTests",
            "app_of", "scripted_client_adapter"]

@@ -13,10 +13,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pytest
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from ..errors import APIError
+from .kit import Kit, fixture, mark, pytest
 from .scripted import Reply
 
 TOOLS = [{"type": "function", "function": {"name": "get_weather", "description": "Weather for a city",
@@ -54,8 +54,8 @@ def finish_reasons(chunks: list[dict[str, Any]]) -> list[str]:
     return [c["finish_reason"] for chunk in chunks for c in chunk["choices"] if c.get("finish_reason")]
 
 
-class ClientAdapterTests:
-    @pytest.fixture
+class ClientAdapterTests(Kit, standard=True):
+    @fixture
     def scripted_provider(self) -> Any:  # pragma: no cover - subclasses override
         raise NotImplementedError("provide a `scripted_provider` fixture (see the module docstring)")
 
@@ -96,7 +96,8 @@ class ClientAdapterTests:
         choice = completion["choices"][0]
         assert choice["finish_reason"] == "tool_calls"
         call = choice["message"]["tool_calls"][0]
-        assert call["function"]["name"] == "get_weather" and json.loads(call["function"]["arguments"]) == {"city": "Rome"}
+        assert call["function"]["name"] == "get_weather"
+        assert json.loads(call["function"]["arguments"]) == {"city": "Rome"}
 
     async def test_tool_results_round_trip(self, scripted_provider: Any) -> None:
         scripted_provider.script(Reply(tool_calls=[("get_weather", {"city": "Paris"}), ("get_time", {})]))
@@ -114,7 +115,7 @@ class ClientAdapterTests:
         chunks = await collect(scripted_provider.adapter, request(max_completion_tokens=1))
         assert finish_reasons(chunks) == ["length"]
 
-    @pytest.mark.parametrize("status", [400, 429, 500])
+    @mark.parametrize("status", [400, 429, 500])
     async def test_provider_errors_keep_their_status(self, scripted_provider: Any, status: int) -> None:
         scripted_provider.fail(status, "scripted failure")
         with pytest.raises(APIError) as info:

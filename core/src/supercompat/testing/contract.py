@@ -14,11 +14,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import openai
-import pytest
 
 from .. import async_supercompat, supercompat
 from .._loop import run_sync
 from . import app_of
+from .kit import Kit, fixture, mark, pytest
 from .scripted import Reply
 
 WEATHER = {"type": "function", "function": {"name": "get_weather", "parameters": {
@@ -45,16 +45,16 @@ def close_app(client: Any) -> None:
     run_sync(app_of(client).aclose(grace=0))  # type: ignore[attr-defined]
 
 
-class AssistantsContractTests:
-    @pytest.fixture
+class AssistantsContractTests(Kit, standard=True):
+    @fixture
     def scripted_provider(self) -> Any:  # pragma: no cover - subclasses override
         raise NotImplementedError("provide a `scripted_provider` fixture")
 
-    @pytest.fixture
+    @fixture
     def storage_adapter(self) -> Any:
         return None  # memory
 
-    @pytest.fixture(params=["sync-client", "async-client"])
+    @fixture(params=["sync-client", "async-client"])
     def client(self, request: pytest.FixtureRequest, scripted_provider: Any, storage_adapter: Any) -> Iterator[Any]:
         factory = supercompat if request.param == "sync-client" else async_supercompat
         client = factory(client_adapter=scripted_provider.adapter, storage_adapter=storage_adapter, max_retries=0)
@@ -126,7 +126,7 @@ class AssistantsContractTests:
         run = await call(client.beta.threads.runs.cancel(run.id, thread_id=t.id))
         assert run.status == "cancelled"
 
-    @pytest.mark.parametrize("status, code", [(500, "server_error"), (429, "rate_limit_exceeded")])
+    @mark.parametrize("status, code", [(500, "server_error"), (429, "rate_limit_exceeded")])
     async def test_provider_failure_fails_the_run(self, client: Any, scripted_provider: Any, status: int,
                                                   code: str) -> None:
         scripted_provider.fail(status, "provider says no")

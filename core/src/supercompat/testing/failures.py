@@ -22,13 +22,12 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-import pytest
-
 from ..errors import APIError
 from .clients import collect, finish_reasons, request
+from .kit import Kit, mark, pytest
 from .loopback import Hang
 
-STREAM = pytest.mark.parametrize("stream", [False, True], ids=["create", "stream"])
+STREAM = mark.parametrize("stream", [False, True], ids=["create", "stream"])
 
 
 async def answer(adapter: Any, stream: bool) -> Any:
@@ -50,7 +49,7 @@ async def failure(call: Any) -> APIError:
     return info.value
 
 
-class ProviderFailureTests:
+class ProviderFailureTests(Kit, standard=True):
     # hooks (see the module docstring)
     def adapter_with_timeout(self, make_client: Any, seconds: float) -> Any:  # pragma: no cover
         raise NotImplementedError("provide adapter_with_timeout(make_client, seconds)")

@@ -20,7 +20,6 @@ from typing import Any
 import httpx2
 import openai
 import pydantic
-import pytest
 import typing_extensions
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -35,6 +34,7 @@ from ..router import MAX_JSON_DEPTH
 from ..transport import SupercompatTransport
 from . import app_of
 from .contract import close_app
+from .kit import Kit, fixture
 from .scripted import Reply, scripted_client_adapter
 
 # -- talking to the API as any HTTP client would, bytes in and bytes out ---------------------------------
@@ -121,12 +121,12 @@ def nested(depth: int, leaf: str = "1", key: str | None = None) -> bytes:
 TOOL = {"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}
 
 
-class HostileInputTests:
-    @pytest.fixture
+class HostileInputTests(Kit, standard=True):
+    @fixture
     def storage_adapter(self) -> Any:
         return None  # memory
 
-    @pytest.fixture
+    @fixture
     def api(self, storage_adapter: Any) -> Iterator[Api]:
         scripted = scripted_client_adapter([Reply(tool_calls=[("lookup", {"q": "x"})])])
         api = Api(supercompat(client_adapter=scripted, storage_adapter=storage_adapter, max_retries=0))
@@ -134,7 +134,7 @@ class HostileInputTests:
         api.http.close()
         close_app(api.client)  # before the storage fixture closes the store
 
-    @pytest.fixture
+    @fixture
     def objects(self, api: Api) -> dict[str, str]:
         """One of everything, the first run waiting for tool outputs (the scripted model calls a tool)."""
         assistant = api.ok("POST", "/assistants", {"model": "m", "tools": [TOOL]})
@@ -292,11 +292,13 @@ class HostileInputTests:
 
     MESSAGE_AND_RUN = [
         ("/threads/{thread_id}/messages", {"role": "user", "content": [
-            {"type": "image_url", "image_url": {"url": "https://x/a.png", "detail": None}}]}, "content[0].image_url.detail"),
+            {"type": "image_url", "image_url": {"url": "https://x/a.png", "detail": None}}]},
+         "content[0].image_url.detail"),
         ("/threads/{thread_id}/messages", {"role": "user", "content": [
             {"type": "image_file", "image_file": {"file_id": "f", "detail": None}}]}, "content[0].image_file.detail"),
         ("/threads/{thread_id}/messages", {"role": "user", "content": "x", "attachments": [
-            {"file_id": "f", "tools": [{"type": "file_search", "file_search": {}}]}]}, "attachments[0].tools[0].file_search"),
+            {"file_id": "f", "tools": [{"type": "file_search", "file_search": {}}]}]},
+         "attachments[0].tools[0].file_search"),
         ("/threads/runs", {"thread": "x"}, "thread"),
         ("/threads/runs", {"thread": [["messages", []]]}, "thread"),
         ("/threads/runs", {"tool_resources": {"file_search": {"vector_stores": []}}},
@@ -561,11 +563,23 @@ def _query(tp: Any) -> st.SearchStrategy[dict[str, Any]]:
 
 def fuzzed_endpoints() -> list[tuple[str, str, str, Any, Any]]:
     from openai.types import chat
-    from openai.types.beta import (assistant_create_params, assistant_list_params, assistant_update_params,
-                                   thread_create_and_run_params, thread_create_params, thread_update_params)
-    from openai.types.beta.threads import (message_create_params, message_list_params, message_update_params,
-                                           run_create_params, run_list_params, run_submit_tool_outputs_params,
-                                           run_update_params)
+    from openai.types.beta import (
+        assistant_create_params,
+        assistant_list_params,
+        assistant_update_params,
+        thread_create_and_run_params,
+        thread_create_params,
+        thread_update_params,
+    )
+    from openai.types.beta.threads import (
+        message_create_params,
+        message_list_params,
+        message_update_params,
+        run_create_params,
+        run_list_params,
+        run_submit_tool_outputs_params,
+        run_update_params,
+    )
     from openai.types.beta.threads.runs import step_list_params
 
     def body(tp: Any, *fixed: tuple[str, Any]) -> st.SearchStrategy[Any]:

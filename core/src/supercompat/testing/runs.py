@@ -10,9 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pytest
-
 from .. import supercompat
+from .kit import Kit, fixture
 from .scripted import Reply, scripted_client_adapter
 
 WEATHER = {"type": "function", "function": {"name": "get_weather", "parameters": {
@@ -23,8 +22,8 @@ TEXT_RUN_EVENTS = ["thread.run.created", "thread.run.queued", "thread.run.in_pro
                    "thread.run.completed"]
 
 
-class RunAdapterTests:
-    @pytest.fixture
+class RunAdapterTests(Kit, standard=True):
+    @fixture
     def run_adapter(self) -> Any:  # pragma: no cover - subclasses override
         raise NotImplementedError("provide a `run_adapter` fixture")
 

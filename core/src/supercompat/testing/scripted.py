@@ -52,7 +52,7 @@ class ScriptedClientAdapter:
         self.requests: list[dict[str, Any]] = []
 
     @property
-    def adapter(self) -> "ScriptedClientAdapter":
+    def adapter(self) -> ScriptedClientAdapter:
         """It is its own fake provider: the kits' ``scripted_provider`` fixture can return it as is."""
         return self
 

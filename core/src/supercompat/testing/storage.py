@@ -6,10 +6,9 @@ import asyncio
 import time
 from typing import Any
 
-import pytest
-
 from ..ids import new_id
 from ..storage import RUN_LEASE, ActiveRunError, ListQuery, StaleStatusError, StorageAdapter
+from .kit import Kit, fixture, pytest
 
 
 def make_assistant(**fields: Any) -> dict[str, Any]:
@@ -66,10 +65,10 @@ def ids_of(objects: list[Any]) -> list[str]:
     return [o["id"] for o in objects]
 
 
-class StorageAdapterTests:
+class StorageAdapterTests(Kit, standard=True):
     """Subclass and provide an async fixture ``storage_adapter`` yielding an empty store."""
 
-    @pytest.fixture
+    @fixture
     async def storage_adapter(self) -> StorageAdapter:  # pragma: no cover - subclasses override
         raise NotImplementedError("provide a `storage_adapter` fixture yielding an empty store")
 
@@ -324,7 +323,8 @@ class StorageAdapterTests:
         # The claim renewed the lease: it is nobody else's to take any more.
         assert await s.claim_lapsed(RUN_LEASE, cutoff) == []
 
-    async def test_heartbeat_reports_cancels_and_updates_count_as_heartbeats(self, storage_adapter: StorageAdapter) -> None:
+    async def test_heartbeat_reports_cancels_and_updates_count_as_heartbeats(self, storage_adapter: StorageAdapter
+                                                                              ) -> None:
         s = storage_adapter
         thread_id, _ = await self._thread_with_messages(s, 1)
         run = make_run(thread_id, status="in_progress")

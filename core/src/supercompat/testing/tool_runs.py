@@ -4,7 +4,7 @@ clients, polling and streaming), with the ``test_lookup`` tool and the scripted 
 Subclass it and override ``storage_adapter`` to run it on another store (the default is memory)::
 
     class TestMyStorageTools(BuiltinToolTests):
-        @pytest.fixture
+        @fixture
         def storage_adapter(self):
             return MyStorage(...)   # empty, for this test only
 """
@@ -19,10 +19,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import openai
-import pytest
 
 from .. import async_supercompat, supercompat
 from .contract import call, close_app, collect
+from .kit import Kit, fixture, pytest
 from .scripted import Reply, ScriptedClientAdapter, scripted_client_adapter
 from .tools import IMAGE_FILE_ID, TYPE, LookupTool, file_id_of, marker
 
@@ -114,20 +114,20 @@ async def streamed(client: Any, method: str, **kwargs: Any) -> _Recording:
     return recording
 
 
-class BuiltinToolTests:
-    @pytest.fixture
+class BuiltinToolTests(Kit, standard=True):
+    @fixture
     def storage_adapter(self) -> Any:
         return None  # memory
 
-    @pytest.fixture
+    @fixture
     def provider(self) -> ScriptedClientAdapter:
         return scripted_client_adapter()
 
-    @pytest.fixture
+    @fixture
     def lookup(self) -> LookupTool:
         return LookupTool()
 
-    @pytest.fixture(params=["sync-client", "async-client"])
+    @fixture(params=["sync-client", "async-client"])
     def client(self, request: pytest.FixtureRequest, provider: Any, lookup: LookupTool,
                storage_adapter: Any) -> Iterator[Any]:
         factory = supercompat if request.param == "sync-client" else async_supercompat
@@ -175,9 +175,11 @@ class BuiltinToolTests:
         # Each lookup's output reached the model, and both were offered as functions beside the user's.
         assert sorted(t["function"]["name"] for t in provider.requests[0]["tools"]) == ["get_weather", TYPE]
         assert provider.requests[1]["messages"][-1] == {
-            "role": "tool", "tool_call_id": lookups[0].id, "content": f"{marker(0, 'Paris notes')} All about Paris notes."}
+            "role": "tool", "tool_call_id": lookups[0].id,
+            "content": f"{marker(0, 'Paris notes')} All about Paris notes."}
         assert provider.requests[1]["messages"][-2] == {"role": "assistant", "content": "Let me look.", "tool_calls": [
-            {"id": lookups[0].id, "type": "function", "function": {"name": TYPE, "arguments": '{"query": "Paris notes"}'}}]}
+            {"id": lookups[0].id, "type": "function",
+             "function": {"name": TYPE, "arguments": '{"query": "Paris notes"}'}}]}
         assert provider.requests[2]["messages"][-1]["content"] == f"{marker(1, 'Rome')} All about Rome."
 
         run = await call(client.beta.threads.runs.submit_tool_outputs_and_poll(
@@ -242,7 +244,8 @@ class BuiltinToolTests:
         a, t = await self._setup(client)
         run = await call(client.beta.threads.runs.create_and_poll(thread_id=t.id, assistant_id=a.id,
                                                                   tool_choice={"type": TYPE}))
-        assert run.status == "completed" and run.tool_choice == {"type": TYPE}  # the SDK keeps an unknown type as a dict
+        assert run.status == "completed"
+        assert run.tool_choice == {"type": TYPE}  # the SDK keeps an unknown type as a dict
         assert provider.requests[0]["tool_choice"] == {"type": "function", "function": {"name": TYPE}}
         assert provider.requests[1]["tool_choice"] == "auto"
 

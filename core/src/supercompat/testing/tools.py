@@ -15,7 +15,16 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any
 
-from ..tools import MarkerAnnotator, Replay, ToolCall, ToolContext, ToolDelta, ToolEvent, ToolResult, file_citation
+from ..tools import (
+    MarkerAnnotator,
+    Replay,
+    ToolCall,
+    ToolContext,
+    ToolDelta,
+    ToolEvent,
+    ToolResult,
+    file_citation,
+)
 
 TYPE = "test_lookup"
 IMAGE_FILE_ID = "file-testlookupimage"

@@ -3,8 +3,9 @@ the API's routes): the tests and ``bench/uploads.py`` drive them through the rea
 process and over HTTP.
 
 - ``POST /v1/test/upload`` takes a form (at most ``UPLOAD_LIMITS``) and answers what arrived: the
-  fields (and ``expires_after`` as ``Form.nested`` reads it), and for each file its name, type, size, SHA-256 and the temporary file it was spooled to
-  (gone once the answer is out), plus the ``include[]`` query array.
+  fields (and ``expires_after`` as ``Form.nested`` reads it), and for each file its name, type,
+  size, SHA-256 and the temporary file it was spooled to (gone once the answer is out), plus the
+  ``include[]`` query array.
 - ``GET /v1/test/download?size=N`` streams N bytes of ``pattern(N)`` (``&whole=1``: in one body),
   as ``application/pdf`` with a ``content-disposition`` naming ``report.pdf``.
 """

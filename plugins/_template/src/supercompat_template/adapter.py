@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx2
+
 from supercompat.errors import APIError, provider_error_type
 from supercompat.providers import ErrorTable, ProviderAdapter
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
+
 from supercompat import hookimpl
 from supercompat.clients import ClientOptions
 

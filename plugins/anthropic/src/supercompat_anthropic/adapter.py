@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import anthropic
+
 from supercompat.errors import APIError
 from supercompat.providers import ErrorTable, ProviderAdapter, timed_out, unreachable
 
@@ -50,7 +51,8 @@ class AnthropicClientAdapter(ProviderAdapter):
     errors = ErrorTable(
         (anthropic.APITimeoutError, timed_out),  # before APIConnectionError, its base class
         (anthropic.APIConnectionError, unreachable),
-        (anthropic.APIStatusError, lambda exc: provider_error(exc.status_code, exc.type, exc.api_message or exc.message)),
+        (anthropic.APIStatusError,
+         lambda exc: provider_error(exc.status_code, exc.type, exc.api_message or exc.message)),
     )
 
     def __init__(self, client: anthropic.Anthropic | anthropic.AsyncAnthropic,

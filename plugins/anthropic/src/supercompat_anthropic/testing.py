@@ -21,8 +21,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from supercompat.testing.loopback import Garbled, Hang, Truncated  # noqa: F401 (the shared scenarios, imported from here too)
-from supercompat.testing.loopback import LoopbackHandler, LoopbackProvider, Scripted
+from supercompat.testing.loopback import Garbled, Hang, LoopbackHandler, LoopbackProvider, Scripted, Truncated  # noqa: F401 (the shared scenarios, imported from here too)
 
 DEFAULT_TEXT = "Hello from the fake Claude."
 MODELS = ("claude-sonnet-4-6", "claude-haiku-4-5")

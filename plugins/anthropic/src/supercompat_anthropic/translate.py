@@ -242,7 +242,8 @@ def chat_completion(message: Any) -> dict[str, Any]:
     reply: dict[str, Any] = {"role": "assistant", "content": text or None, "refusal": None}
     if calls:
         reply["tool_calls"] = calls
-    choice = {"index": 0, "message": reply, "logprobs": None, "finish_reason": finish_reason(message.get("stop_reason"))}
+    choice = {"index": 0, "message": reply, "logprobs": None,
+              "finish_reason": finish_reason(message.get("stop_reason"))}
     return {"id": message.get("id") or "msg", "object": "chat.completion", "created": int(time.time()),
             "model": message.get("model") or "", "choices": [choice], "usage": usage(message.get("usage") or {})}
 
@@ -276,7 +277,8 @@ class StreamTranslator:
             if block.get("type") == "tool_use":
                 call = {"index": len(self.tools), "input": block.get("input") or {}, "streamed": False}
                 self.tools[event["index"]] = call
-                yield self._chunk({"tool_calls": [{"index": call["index"], "id": call_id(block["id"]), "type": "function",
+                yield self._chunk({"tool_calls": [{"index": call["index"], "id": call_id(block["id"]),
+                                                   "type": "function",
                                                    "function": {"name": block["name"], "arguments": ""}}]})
             elif block.get("type") == "text" and block.get("text"):
                 yield self._chunk({"content": block["text"]})

@@ -10,6 +10,7 @@ import pydantic
 from google import genai
 from google.genai import errors, types
 from google.genai.client import AsyncClient
+
 from supercompat.errors import APIError, provider_error_type
 from supercompat.providers import ErrorTable, ProviderAdapter, unreadable
 

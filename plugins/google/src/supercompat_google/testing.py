@@ -22,8 +22,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from supercompat.testing.loopback import Garbled, Hang, Truncated  # noqa: F401 (the shared scenarios, imported from here too)
-from supercompat.testing.loopback import LoopbackHandler, LoopbackProvider, Scripted
+from supercompat.testing.loopback import Garbled, Hang, LoopbackHandler, LoopbackProvider, Scripted, Truncated  # noqa: F401 (the shared scenarios, imported from here too)
 
 MODEL = "gemini-2.5-flash"
 

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from mistralai.client import Mistral, errors
+
 from supercompat.errors import APIError, BadGateway, provider_error_type
 from supercompat.providers import ErrorTable, ProviderAdapter, unreachable
 
@@ -115,7 +116,8 @@ class MistralClientAdapter(ProviderAdapter):
         kwargs = request[0]
         return client.chat.complete_async(**kwargs) if self.is_async else client.chat.complete(**kwargs)
 
-    def completion(self, response: Any, params: dict[str, Any], request: tuple[dict[str, Any], str | None]) -> dict[str, Any]:
+    def completion(self, response: Any, params: dict[str, Any],
+                   request: tuple[dict[str, Any], str | None]) -> dict[str, Any]:
         return completion(dump(response), request[1])
 
     def open_stream(self, client: Mistral, request: tuple[dict[str, Any], str | None]) -> Any:

@@ -11,6 +11,7 @@ from typing import Any
 
 # Core already imports openai, so importing the adapter (and the SDK) here costs nothing extra.
 import openai
+
 from supercompat import hookimpl
 from supercompat.clients import ClientOptions
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import openai
+
 from supercompat.errors import APIError, BadGateway, provider_error_type
 from supercompat.providers import ErrorTable, ProviderAdapter, timed_out, unreachable
 

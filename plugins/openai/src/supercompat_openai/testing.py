@@ -29,8 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from supercompat.testing.loopback import Garbled, Hang, Truncated  # noqa: F401 (the shared scenarios, imported from here too)
-from supercompat.testing.loopback import LoopbackHandler, LoopbackProvider, Scripted
+from supercompat.testing.loopback import Garbled, Hang, LoopbackHandler, LoopbackProvider, Scripted, Truncated  # noqa: F401 (the shared scenarios, imported from here too)
 
 WORDS = ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliett",
          "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo", "sierra", "tango",

@@ -11,6 +11,7 @@ from typing import Any
 
 import openai
 from openai._base_client import AsyncHttpxClientWrapper, SyncHttpxClientWrapper
+
 from supercompat import keep_inherited
 from supercompat.clients import on_core_loop
 

@@ -29,8 +29,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from supercompat import keep_inherited
 from supercompat.errors import APIError, InvalidRequest, redacted
-from supercompat.storage import (ACTIVE_RUN_STATUSES, EXECUTING_RUN_STATUSES, JOB_RUNNING, RUN_LEASE,
-                                 ActiveRunError, ListQuery, Obj, Page, StaleStatusError)
+from supercompat.storage import (
+    ACTIVE_RUN_STATUSES,
+    EXECUTING_RUN_STATUSES,
+    JOB_RUNNING,
+    RUN_LEASE,
+    ActiveRunError,
+    ListQuery,
+    Obj,
+    Page,
+    StaleStatusError,
+)
 
 from . import migrations
 from .schema import ASSISTANT, JOB, MESSAGE, RUN, STEP, THREAD, Kind, jobs, messages, runs, steps, threads

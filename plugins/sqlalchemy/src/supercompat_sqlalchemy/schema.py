@@ -159,7 +159,7 @@ class Kind:
         return frozenset(self.fields) | ({"project"} if "project" in self.table.c else frozenset())
 
     @classmethod
-    def of(cls, table: sa.Table, object_: str) -> "Kind":
+    def of(cls, table: sa.Table, object_: str) -> Kind:
         return cls(table, object_, tuple(c.name for c in table.columns if c.name not in INTERNAL))
 
     def row(self, obj: dict[str, Any]) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 and async) against the fake Gemini, or on the translation itself."""
 
 import pytest
+
 from supercompat.errors import APIError
 from supercompat_google.testing import Error
 

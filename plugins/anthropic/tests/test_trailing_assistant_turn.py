@@ -26,6 +26,7 @@ def test_a_conversation_that_ends_with_the_assistant_still_ends_with_a_user_turn
 
 def test_a_run_right_after_a_finished_run_asks_claude_for_a_new_answer(fake):
     import anthropic
+
     from supercompat import supercompat
     from supercompat_anthropic import anthropic_client_adapter
 
