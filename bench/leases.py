@@ -17,7 +17,7 @@ import time
 from typing import Any
 
 from stores import stores
-from supercompat import _loop
+from supercompat import loop as _loop
 from supercompat.ids import new_id
 
 

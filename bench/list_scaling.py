@@ -18,7 +18,7 @@ import warnings
 
 from stores import stores
 from report import pct
-from supercompat import _loop, supercompat
+from supercompat import loop as _loop, supercompat
 from supercompat.testing.storage import make_message, make_thread
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)

@@ -11,7 +11,7 @@ import pytest
 
 from conftest import call, collect, storage_closed_by_the_app
 from supercompat import async_supercompat, supercompat
-from supercompat._loop import run_sync
+from supercompat.loop import run_sync
 from supercompat.runs import ImageFile, TextDelta, TurnEnd
 from supercompat.testing import BuiltinToolTests, Reply, app_of, scripted_client_adapter
 from supercompat.testing.tool_runs import LOOKUP, WEATHER, streamed

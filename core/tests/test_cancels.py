@@ -10,7 +10,7 @@ import pytest
 from test_orphans import dead_process_run, process
 
 from supercompat import supercompat
-from supercompat._loop import run_sync
+from supercompat.loop import run_sync
 from supercompat.storage import memory_storage_adapter
 from supercompat.testing import app_of
 from supercompat.testing.cancels import (PacedModel, WatchedWrites, assert_cancel_waits_for_the_paused_call,

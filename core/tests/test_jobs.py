@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from supercompat import supercompat
-from supercompat._loop import core_loop, run_sync
+from supercompat.loop import core_loop, run_sync
 from supercompat.errors import APIError
 from supercompat.jobs import JobContext
 from supercompat.storage import memory_storage_adapter

@@ -456,7 +456,7 @@ class ToolsThenHang(SlowAdapter):
 
 
 async def test_app_aclose_fails_executing_runs_and_keeps_runs_waiting_for_tools(kind):
-    from supercompat._loop import run_async
+    from supercompat.loop import run_async
 
     adapter = ToolsThenHang()
     client = make(kind, adapter)

@@ -7,7 +7,7 @@ from typing import Any
 
 import openai
 
-from ._loop import keep_inherited
+from .loop import keep_inherited
 from .app import App
 from .hookspecs import hookimpl
 from .transport import SupercompatTransport

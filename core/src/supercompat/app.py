@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Iterable
 from typing import Any
 
-from . import _loop
+from . import loop as _loop
 from .api import build_router
 from .errors import APIError, ConfigError
 from .forms import Multipart

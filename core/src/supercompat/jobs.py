@@ -30,7 +30,7 @@ import weakref
 from collections.abc import Awaitable, Callable, Collection
 from typing import Any, Protocol
 
-from . import _loop
+from . import loop as _loop
 from .errors import APIError, InvalidRequest
 from .ids import new_id
 from .storage import JOB_RUNNING, RUN_LEASE, Obj

@@ -4,7 +4,7 @@ on the parent's loop) are the parent's; the child opens its own, and both go on 
 import openai
 import pytest
 from supercompat import supercompat
-from supercompat._loop import run_sync
+from supercompat.loop import run_sync
 from supercompat.testing.forking import check_runs_across_fork
 from supercompat_openai import openai_client_adapter
 

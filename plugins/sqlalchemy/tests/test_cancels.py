@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from supercompat import supercompat
-from supercompat._loop import run_sync
+from supercompat.loop import run_sync
 from supercompat.testing import app_of
 from supercompat.testing.cancels import (PacedModel, WatchedWrites, assert_cancel_waits_for_the_paused_call,
                                          assert_shutdown_unwinds_the_paused_run, assert_storm_ended_cleanly,

@@ -2,7 +2,7 @@
 
 
 from supercompat import from_config
-from supercompat._loop import run_sync
+from supercompat.loop import run_sync
 from supercompat.cli import main
 from supercompat.storage import ListQuery
 from supercompat.testing import app_of

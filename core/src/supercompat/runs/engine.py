@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from .. import _loop
+from .. import loop as _loop
 from ..errors import APIError, ServerError, redacted
 from ..ids import new_id
 from ..jobs import keep_leases, renew_and_reclaim

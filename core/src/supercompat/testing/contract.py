@@ -17,7 +17,7 @@ import openai
 import pytest
 
 from .. import async_supercompat, supercompat
-from .._loop import run_sync
+from ..loop import run_sync
 from . import app_of
 from .scripted import Reply
 
