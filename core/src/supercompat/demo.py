@@ -31,7 +31,7 @@ def get_weather(city: str = "Paris", **_: Any) -> str:
 
 def choose_client_adapter() -> tuple[Any, str, str]:
     from .plugins import registry
-    from .testing.scripted import Reply, scripted_client_adapter
+    from .scripted import Reply, scripted_client_adapter
 
     installed = registry()["client"]
     for var, name, model in PROVIDERS:

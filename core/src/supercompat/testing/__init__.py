@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .scripted import Reply, ScriptedClientAdapter, scripted_client_adapter
+from ..scripted import Reply, ScriptedClientAdapter, scripted_client_adapter
 
 _KITS = {"AssistantsContractTests": ".contract", "BuiltinToolTests": ".tool_runs", "ClientAdapterTests": ".clients",
          "HostileInputTests": ".hostile", "ProviderFailureTests": ".failures", "RunAdapterTests": ".runs", "StorageAdapterTests": ".storage"}
