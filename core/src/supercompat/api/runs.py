@@ -14,8 +14,8 @@ from ..runs.engine import TERMINAL
 from ..storage import ACTIVE_RUN_STATUSES, ActiveRunError, ListQuery, StaleStatusError
 from . import params as p
 from .assistants import get as get_assistant
-from .messages import build_message
-from .threads import build_thread, owned_item, owned_thread, thread_page
+from .build import build_message, build_thread
+from .ownership import owned_item, owned_thread, thread_page
 
 _RUN_FIELDS = ("assistant_id", "model", "instructions", "additional_instructions", "additional_messages",
                "tools", "metadata", "temperature", "top_p", "stream", "max_prompt_tokens",

@@ -1,0 +1,48 @@
+"""The module layering the architecture relies on (docs/architecture.md), checked from the sources."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import supercompat
+
+PACKAGE = Path(supercompat.__file__).parent
+
+
+def imported_modules(path: Path) -> set[str]:
+    """The supercompat modules ``path`` imports, anywhere in it (lazy imports too), as dotted names."""
+    module = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = package
+            for _ in range(node.level - 1):
+                base = base.rpartition(".")[0]
+            target = f"{base}.{node.module}" if node.level and node.module else (node.module or base)
+            found.add(target)
+            found.update(f"{target}.{alias.name}" for alias in node.names)  # `from . import x`
+    return {name for name in found if name.startswith("supercompat")}
+
+
+def test_the_api_modules_import_each_other_without_a_cycle():
+    modules = {f"supercompat.api.{p.stem}": p for p in (PACKAGE / "api").glob("*.py") if p.stem != "__init__"}
+    graph = {name: imported_modules(path) & modules.keys() for name, path in modules.items()}
+    state: dict[str, str] = {}
+
+    def visit(name: str, trail: list[str]) -> None:
+        if state.get(name) == "done":
+            return
+        assert state.get(name) != "open", f"import cycle: {' -> '.join([*trail, name])}"
+        state[name] = "open"
+        for other in sorted(graph[name]):
+            visit(other, [*trail, name])
+        state[name] = "done"
+
+    for name in sorted(graph):
+        visit(name, [])
+    assert "supercompat.api.messages" not in graph["supercompat.api.threads"]
+    assert "supercompat.api.threads" not in graph["supercompat.api.messages"]
