@@ -46,3 +46,29 @@ def test_the_api_modules_import_each_other_without_a_cycle():
         visit(name, [])
     assert "supercompat.api.messages" not in graph["supercompat.api.threads"]
     assert "supercompat.api.threads" not in graph["supercompat.api.messages"]
+
+
+def test_the_engine_knows_no_wire_format():
+    engine = imported_modules(PACKAGE / "runs" / "engine.py")
+    assert "supercompat.router" not in engine and "supercompat.api" not in {m.rpartition(".")[0] for m in engine}
+
+
+async def test_a_run_event_is_framed_once_for_every_stream_that_sends_it():
+    from supercompat import App
+    from supercompat.router import SSE_DONE, Response, sse
+    from supercompat.scripted import scripted_client_adapter
+
+    engine = App(client_adapter=scripted_client_adapter()).engine
+    first, second = engine.subscribe("run_1"), engine.subscribe("run_1")
+    engine._publish("run_1", "thread.run.in_progress", {"id": "run_1", "status": "in_progress"})
+    engine._end_segment("run_1")
+
+    async def read(queue, prelude=()):
+        return [chunk async for chunk in Response.run_stream(engine.stream("run_1", queue, prelude)).stream]
+
+    one = await read(first, [("thread.run.created", {"id": "run_1", "status": "queued"})])
+    other = await read(second)
+    event = sse("thread.run.in_progress", {"id": "run_1", "status": "in_progress"})
+    assert one == [sse("thread.run.created", {"id": "run_1", "status": "queued"}), event, SSE_DONE]
+    assert other == [event, SSE_DONE]
+    assert one[1] is other[0]  # the same bytes: framed by the first stream, reused by the second

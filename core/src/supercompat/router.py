@@ -13,12 +13,15 @@ import math
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from .errors import APIError, InvalidRequest, MethodNotAllowed, NotFound, ServerError
 from .forms import Form, Multipart, parse_form, too_large
 from .ids import random_base62
+
+if TYPE_CHECKING:
+    from .runs import StreamEvent
 
 log = logging.getLogger("supercompat")
 
@@ -293,24 +296,49 @@ class Response:
     def event_stream(cls, events: AsyncIterator[bytes], named_events: bool = True) -> "Response":
         """SSE. ``named_events``: the Assistants streams' ``event:`` lines; chat completions send
         ``data:`` lines only, and so does their error frame."""
-        return cls(200, b"", [("content-type", "text/event-stream; charset=utf-8"),
-                              ("cache-control", "no-cache")], _guard_stream(events, named_events))
+        return cls(200, b"", _SSE_HEADERS[:], _guard_stream(events, named_events))
+
+    @classmethod
+    def run_stream(cls, events: AsyncIterator[StreamEvent]) -> "Response":
+        """The Assistants SSE of a run's events as the engine publishes them: each event framed once
+        (:func:`frame`), then ``done``."""
+        return cls(200, b"", _SSE_HEADERS[:], _guard_stream(events, True, frame))
+
+
+_SSE_HEADERS = [("content-type", "text/event-stream; charset=utf-8"), ("cache-control", "no-cache")]
 
 
 def sse(event: str, data: Any) -> bytes:
+    """One named SSE event: ``event:`` and ``data:`` (the JSON of ``data``) lines."""
     return b"event: " + event.encode() + b"\ndata: " + dumps(data) + b"\n\n"
 
 
 SSE_DONE = b"event: done\ndata: [DONE]\n\n"
 
 
-async def _guard_stream(events: AsyncIterator[bytes], named_events: bool) -> AsyncIterator[bytes]:
-    """Once the headers are out a failure can't change the status: report it as an error frame that
-    every openai SDK stream path raises as ``openai.APIError``, then end the stream cleanly."""
+def frame(published: StreamEvent) -> bytes:
+    """The SSE of a run's event, made by the first stream that sends it and kept on it for the
+    others (``StreamEvent.wire``)."""
+    wire = published.wire
+    if wire is None:
+        wire = published.wire = sse(published.event, published.data)
+    return wire
+
+
+async def _guard_stream(events: AsyncIterator[Any], named_events: bool,
+                        encode: Callable[[Any], bytes] | None = None) -> AsyncIterator[bytes]:
+    """``events`` as they come (``encode``d, and then ``done``, for a run's stream). Once the headers
+    are out a failure can't change the status: report it as an error frame that every openai SDK
+    stream path raises as ``openai.APIError``, then end the stream cleanly."""
     prefix = b"event: error\n" if named_events else b""
     try:
-        async for chunk in events:
-            yield chunk
+        if encode is None:
+            async for chunk in events:
+                yield chunk
+        else:
+            async for event in events:
+                yield encode(event)
+            yield SSE_DONE
     except APIError as e:
         log_server_error(e, "an event stream")
         yield prefix + b"data: " + dumps(e.body()) + b"\n\n"

@@ -116,7 +116,7 @@ def _launch(app: Any, run: dict[str, Any], stream: bool, prelude: list[tuple[str
     engine.start(run, resumed_steps)  # at once: a run never waits for its stream to be read
     if queue is None:
         return run
-    return Response.event_stream(engine.stream(run["id"], queue, prelude))
+    return Response.run_stream(engine.stream(run["id"], queue, prelude))
 
 
 async def create(app: Any, req: Any) -> Any:

@@ -3,7 +3,8 @@
 One execution *segment* goes from ``queued`` to ``requires_action`` or a terminal status: the run
 adapter yields one model turn's events and the engine turns them into steps, messages and run
 updates, each persisted through the storage adapter before it is published. Streams subscribe to a
-run's events; a run never depends on anyone listening.
+run's events (:class:`~supercompat.runs.StreamEvent`, which the API layer frames as SSE: the engine
+knows no wire format); a run never depends on anyone listening.
 """
 
 from __future__ import annotations
@@ -21,11 +22,10 @@ from .. import loop as _loop
 from ..errors import APIError, ServerError, redacted
 from ..ids import new_id
 from ..jobs import keep_leases, renew_and_reclaim
-from ..router import SSE_DONE, sse
 from ..storage import (ACTIVE_RUN_STATUSES, EVERYTHING, EXECUTING_RUN_STATUSES, RUN_LEASE, ActiveRunError,
                        ListQuery, StaleStatusError)
 from ..tools import BuiltinTool, ToolCall, ToolContext, ToolDelta, ToolResult, bind
-from . import ImageFile, RunContext, TextDelta, ToolCallDelta, TurnEnd, completed_tool_calls
+from . import ImageFile, RunContext, StreamEvent, TextDelta, ToolCallDelta, TurnEnd, completed_tool_calls
 
 log = logging.getLogger("supercompat")
 
@@ -195,9 +195,9 @@ class RunEngine:
     def _publish(self, run_id: str, event: str, data: Any) -> None:
         queues = self._subscribers.get(run_id)
         if queues:
-            chunk = sse(event, data)
+            published = StreamEvent(event, data)  # one for every subscriber: framed once, see StreamEvent
             for q in queues:
-                q.put_nowait(chunk)
+                q.put_nowait(published)
 
     def _notify(self, run_id: str) -> None:
         fut = self._changed.pop(run_id, None)
@@ -214,15 +214,14 @@ class RunEngine:
         return queue
 
     async def stream(self, run_id: str, queue: asyncio.Queue[Any],
-                     prelude: Iterable[tuple[str, Any]]) -> AsyncIterator[bytes]:
-        """SSE for one segment from a queue subscribed before the run started: ``prelude`` events,
-        then the run's own until it stops, then done. The run never waits for this to be read."""
+                     prelude: Iterable[tuple[str, Any]]) -> AsyncIterator[StreamEvent]:
+        """The events of one segment from a queue subscribed before the run started: ``prelude``
+        events, then the run's own until the segment stops. The run never waits for this to be read."""
         try:
             for event, data in prelude:
-                yield sse(event, data)
-            while (chunk := await queue.get()) is not _END:
-                yield chunk
-            yield SSE_DONE
+                yield StreamEvent(event, data)
+            while (published := await queue.get()) is not _END:
+                yield published
         finally:
             queues = self._subscribers.get(run_id)
             if queues and queue in queues:
