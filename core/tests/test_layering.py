@@ -72,3 +72,35 @@ async def test_a_run_event_is_framed_once_for_every_stream_that_sends_it():
     assert one == [sse("thread.run.created", {"id": "run_1", "status": "queued"}), event, SSE_DONE]
     assert other == [event, SSE_DONE]
     assert one[1] is other[0]  # the same bytes: framed by the first stream, reused by the second
+
+
+def test_every_public_contract_is_importable_from_one_place_and_where_it_was():
+    from supercompat import clients, contracts, hookspecs, jobs, runs, storage, tools
+
+    homes = {"ClientAdapter": clients, "StorageAdapter": storage, "LeaseStorage": storage, "RunAdapter": runs,
+             "StreamEvent": runs, "ToolExecutor": tools, "JobHandler": jobs, "LeaseHolder": jobs,
+             "Register": hookspecs, "RegisterTool": hookspecs}
+    for name, home in homes.items():
+        assert getattr(contracts, name) is getattr(home, name), name
+    assert all(hasattr(contracts, name) for name in contracts.__all__)
+
+
+def test_the_storage_contract_is_the_union_of_one_protocol_per_resource_and_the_leases():
+    import typing
+
+    from supercompat import storage
+    from supercompat.storage.memory import MemoryStorageAdapter
+
+    parts = [storage.AssistantStorage, storage.ThreadStorage, storage.MessageStorage, storage.RunStorage,
+             storage.StepStorage, storage.LeaseStorage, storage.JobStorage]
+    members = set()
+    for part in parts:
+        members |= typing.get_protocol_members(part) if hasattr(typing, "get_protocol_members") else set(
+            part.__protocol_attrs__)
+    whole = (typing.get_protocol_members(storage.StorageAdapter) if hasattr(typing, "get_protocol_members")
+             else set(storage.StorageAdapter.__protocol_attrs__))
+    assert whole == members | {"close"}
+    assert {"renew_leases", "claim_lapsed"} <= set(dir(storage.LeaseStorage))
+    assert not {"renew_leases", "claim_lapsed"} & set(dir(storage.RunStorage))
+    adapter = MemoryStorageAdapter()
+    assert isinstance(adapter, storage.StorageAdapter) and all(isinstance(adapter, part) for part in parts)

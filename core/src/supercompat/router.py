@@ -21,11 +21,12 @@ from .forms import Form, Multipart, parse_form, too_large
 from .ids import random_base62
 
 if TYPE_CHECKING:
+    from .app import App
     from .runs import StreamEvent
 
 log = logging.getLogger("supercompat")
 
-Handler = Callable[[Any, "Request"], Awaitable[Any]]
+Handler = Callable[["App", "Request"], Awaitable[Any]]  # a dict (sent as JSON) or a Response
 
 
 def dumps(obj: Any) -> bytes:
@@ -441,7 +442,7 @@ class Router:
                                    allow=tuple(allowed))
         raise NotFound(f"Invalid URL ({method} {path})", code="unknown_url")
 
-    async def dispatch(self, app: Any, request: Request) -> Response:
+    async def dispatch(self, app: App, request: Request) -> Response:
         try:
             try:
                 handler, request.params, body = self.find(request.method, request.path)

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidRequest, NotFound
-from ..router import Router
+from ..router import Request, Router
 from ..storage import ActiveRunError
 from . import params as p
 from .build import build_message
 from .ownership import owned_item, owned_thread, thread_page
+
+if TYPE_CHECKING:
+    from ..app import App
 
 
 def active_run_error(thread_id: str, run_id: str) -> InvalidRequest:
     return InvalidRequest(f"Can't add messages to {thread_id} while a run {run_id} is active.")
 
 
-async def create(app: Any, req: Any) -> dict[str, Any]:
+async def create(app: App, req: Request) -> dict[str, Any]:
     thread_id = req.params["thread_id"]
     message = build_message(req.json(), thread_id)
     await owned_thread(app, req)
@@ -26,7 +29,7 @@ async def create(app: Any, req: Any) -> dict[str, Any]:
         raise active_run_error(thread_id, e.run_id) from None
 
 
-async def _get(app: Any, thread_id: str, message_id: str) -> dict[str, Any]:
+async def _get(app: App, thread_id: str, message_id: str) -> dict[str, Any]:
     """A message of a thread already checked with owned_thread()."""
     message = await app.storage.get_message(thread_id, message_id)
     if message is None:
@@ -34,7 +37,7 @@ async def _get(app: Any, thread_id: str, message_id: str) -> dict[str, Any]:
     return message
 
 
-async def retrieve(app: Any, req: Any) -> dict[str, Any]:
+async def retrieve(app: App, req: Request) -> dict[str, Any]:
     thread_id, message_id = req.params["thread_id"], req.params["message_id"]
     message = await owned_item(app, req, await app.storage.get_message(thread_id, message_id))
     if message is None:
@@ -42,7 +45,7 @@ async def retrieve(app: Any, req: Any) -> dict[str, Any]:
     return message
 
 
-async def update(app: Any, req: Any) -> dict[str, Any]:
+async def update(app: App, req: Request) -> dict[str, Any]:
     body = req.json()
     p.check_known(body, ("metadata",))
     p.metadata(body.get("metadata"))
@@ -58,7 +61,7 @@ async def update(app: Any, req: Any) -> dict[str, Any]:
     return updated
 
 
-async def delete(app: Any, req: Any) -> dict[str, Any]:
+async def delete(app: App, req: Request) -> dict[str, Any]:
     thread_id, message_id = req.params["thread_id"], req.params["message_id"]
     await owned_thread(app, req)
     if not await app.storage.delete_message(thread_id, message_id):
@@ -66,7 +69,7 @@ async def delete(app: Any, req: Any) -> dict[str, Any]:
     return {"id": message_id, "object": "thread.message.deleted", "deleted": True}
 
 
-async def list_(app: Any, req: Any) -> dict[str, Any]:
+async def list_(app: App, req: Request) -> dict[str, Any]:
     thread_id = req.params["thread_id"]
     query = p.list_query(req)
     run_id = p.query_id(req, "run_id")

@@ -4,13 +4,18 @@ threads, messages and runs endpoints."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import NotFound
+from ..router import Request
 from . import params as p
 
+if TYPE_CHECKING:
+    from ..app import App
+    from ..storage import Page
 
-async def get_thread(app: Any, thread_id: str, project: str | None) -> dict[str, Any]:
+
+async def get_thread(app: App, thread_id: str, project: str | None) -> dict[str, Any]:
     """The thread, if it belongs to ``project``; another project's is as unknown as a missing one."""
     thread = await app.storage.get_thread(thread_id)
     if thread is None or thread.get("project") != project:
@@ -18,12 +23,12 @@ async def get_thread(app: Any, thread_id: str, project: str | None) -> dict[str,
     return thread
 
 
-async def owned_thread(app: Any, req: Any) -> dict[str, Any]:
+async def owned_thread(app: App, req: Request) -> dict[str, Any]:
     """The thread of a request under ``/threads/{thread_id}``: everything there checks it first."""
     return await get_thread(app, req.params["thread_id"], req.project)
 
 
-async def owned_item(app: Any, req: Any, item: dict[str, Any] | None) -> dict[str, Any] | None:
+async def owned_item(app: App, req: Request, item: dict[str, Any] | None) -> dict[str, Any] | None:
     """``item`` (a message, run or step read by the ids in the path), checked as ``owned_thread``
     would check its thread: an item proves its thread exists, so only a missing item (a missing
     thread is its own 404) or a scoped key that must own the thread reads it."""
@@ -32,7 +37,7 @@ async def owned_item(app: Any, req: Any, item: dict[str, Any] | None) -> dict[st
     return item
 
 
-async def thread_page(app: Any, req: Any, page: Any) -> dict[str, Any]:
+async def thread_page(app: App, req: Request, page: Page) -> dict[str, Any]:
     """The list body of a page of a thread's items. Items prove their thread exists (an empty page may
     be a missing thread), so only an empty page, or a scoped key that must own the thread, reads it."""
     if not page.data or req.project is not None:

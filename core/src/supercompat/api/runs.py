@@ -5,17 +5,20 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import ids
 from ..errors import InvalidRequest, NotFound
-from ..router import Response, Router
+from ..router import Request, Response, Router
 from ..runs.engine import TERMINAL
 from ..storage import ACTIVE_RUN_STATUSES, ActiveRunError, ListQuery, StaleStatusError
 from . import params as p
 from .assistants import get as get_assistant
 from .build import build_message, build_thread
 from .ownership import owned_item, owned_thread, thread_page
+
+if TYPE_CHECKING:
+    from ..app import App
 
 _RUN_FIELDS = ("assistant_id", "model", "instructions", "additional_instructions", "additional_messages",
                "tools", "metadata", "temperature", "top_p", "stream", "max_prompt_tokens",
@@ -109,7 +112,7 @@ def active_run_error(thread_id: str, run_id: str) -> InvalidRequest:
     return InvalidRequest(f"Thread {thread_id} already has an active run {run_id}.")
 
 
-def _launch(app: Any, run: dict[str, Any], stream: bool, prelude: list[tuple[str, Any]],
+def _launch(app: App, run: dict[str, Any], stream: bool, prelude: list[tuple[str, Any]],
             resumed_steps: list[dict[str, Any]] | None = None) -> Any:
     engine = app.engine
     queue = engine.subscribe(run["id"]) if stream else None
@@ -119,7 +122,7 @@ def _launch(app: Any, run: dict[str, Any], stream: bool, prelude: list[tuple[str
     return Response.run_stream(engine.stream(run["id"], queue, prelude))
 
 
-async def create(app: Any, req: Any) -> Any:
+async def create(app: App, req: Request) -> Any:
     thread_id = req.params["thread_id"]
     body = req.json()
     p.check_known(body, _RUN_FIELDS)
@@ -137,7 +140,7 @@ async def create(app: Any, req: Any) -> Any:
     return _launch(app, run, bool(body.get("stream")), [("thread.run.created", run), ("thread.run.queued", run)])
 
 
-async def create_and_run(app: Any, req: Any) -> Any:
+async def create_and_run(app: App, req: Request) -> Any:
     body = req.json()
     p.check_known(body, _CREATE_AND_RUN_FIELDS)
     _validate_run_params(body, app.tools)
@@ -155,7 +158,7 @@ async def create_and_run(app: Any, req: Any) -> Any:
                    [("thread.created", p.public(thread)), ("thread.run.created", run), ("thread.run.queued", run)])
 
 
-async def get_run(app: Any, req: Any) -> dict[str, Any]:
+async def get_run(app: App, req: Request) -> dict[str, Any]:
     """The run the path names, if the request may see it (see ``owned_item``), settled."""
     run_id = req.params["run_id"]
     run = await owned_item(app, req, await app.storage.get_run(req.params["thread_id"], run_id))
@@ -164,7 +167,7 @@ async def get_run(app: Any, req: Any) -> dict[str, Any]:
     return await app.engine.settle(run)
 
 
-def poll_hold_seconds(req: Any) -> float:
+def poll_hold_seconds(req: Request) -> float:
     """How long a poll may be held: well inside the client's read timeout, which the SDK sends as
     ``x-stainless-read-timeout`` (openai 1.66 on), so the answer always comes before it gives up."""
     try:
@@ -176,7 +179,7 @@ def poll_hold_seconds(req: Any) -> float:
     return max(0.0, min(POLL_WAIT_SECONDS, read_timeout / 2 - 0.5))
 
 
-async def retrieve(app: Any, req: Any) -> Response:
+async def retrieve(app: App, req: Request) -> Response:
     thread_id, run_id = req.params["thread_id"], req.params["run_id"]
     run = await get_run(app, req)
     if req.header("x-stainless-poll-helper"):
@@ -187,7 +190,7 @@ async def retrieve(app: Any, req: Any) -> Response:
     return Response.json(run, headers=[("openai-poll-after-ms", "1")])
 
 
-async def update(app: Any, req: Any) -> dict[str, Any]:
+async def update(app: App, req: Request) -> dict[str, Any]:
     body = req.json()
     p.check_known(body, ("metadata",))
     thread_id, run_id = req.params["thread_id"], req.params["run_id"]
@@ -201,7 +204,7 @@ async def update(app: Any, req: Any) -> dict[str, Any]:
     return updated
 
 
-async def list_(app: Any, req: Any) -> dict[str, Any]:
+async def list_(app: App, req: Request) -> dict[str, Any]:
     thread_id = req.params["thread_id"]
     query = p.list_query(req)
     page = await app.storage.list_runs(thread_id, query)
@@ -209,7 +212,7 @@ async def list_(app: Any, req: Any) -> dict[str, Any]:
     return await thread_page(app, req, page)
 
 
-async def cancel(app: Any, req: Any) -> dict[str, Any]:
+async def cancel(app: App, req: Request) -> dict[str, Any]:
     run_id = req.params["run_id"]
     run = await get_run(app, req)
     if run["status"] not in ACTIVE_RUN_STATUSES:
@@ -238,7 +241,7 @@ async def cancel(app: Any, req: Any) -> dict[str, Any]:
     return run
 
 
-async def submit_tool_outputs(app: Any, req: Any) -> Any:
+async def submit_tool_outputs(app: App, req: Request) -> Any:
     thread_id, run_id = req.params["thread_id"], req.params["run_id"]
     body = req.json()
     p.check_known(body, ("tool_outputs", "stream"))
@@ -279,7 +282,7 @@ async def submit_tool_outputs(app: Any, req: Any) -> Any:
     return _launch(app, run, stream, [("thread.run.queued", run)], completed)
 
 
-async def retrieve_step(app: Any, req: Any) -> dict[str, Any]:
+async def retrieve_step(app: App, req: Request) -> dict[str, Any]:
     thread_id, run_id, step_id = req.params["thread_id"], req.params["run_id"], req.params["step_id"]
     step = await app.storage.get_step(thread_id, run_id, step_id)
     if step is None:
@@ -288,7 +291,7 @@ async def retrieve_step(app: Any, req: Any) -> dict[str, Any]:
     return await owned_item(app, req, step)
 
 
-async def list_steps(app: Any, req: Any) -> dict[str, Any]:
+async def list_steps(app: App, req: Request) -> dict[str, Any]:
     thread_id, run_id = req.params["thread_id"], req.params["run_id"]
     query = p.list_query(req)
     await get_run(app, req)

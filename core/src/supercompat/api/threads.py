@@ -2,26 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import NotFound
-from ..router import Router
+from ..router import Request, Router
 from . import params as p
 from .build import build_thread
 from .ownership import owned_thread
 
+if TYPE_CHECKING:
+    from ..app import App
 
-async def create(app: Any, req: Any) -> dict[str, Any]:
+
+async def create(app: App, req: Request) -> dict[str, Any]:
     thread, messages = build_thread(req.json())
     p.stamp_project(thread, req)
     return p.public(await app.storage.create_thread(thread, messages))
 
 
-async def retrieve(app: Any, req: Any) -> dict[str, Any]:
+async def retrieve(app: App, req: Request) -> dict[str, Any]:
     return p.public(await owned_thread(app, req))
 
 
-async def update(app: Any, req: Any) -> dict[str, Any]:
+async def update(app: App, req: Request) -> dict[str, Any]:
     body = req.json()
     p.check_known(body, ("metadata", "tool_resources"))
     p.metadata(body.get("metadata"))
@@ -39,7 +42,7 @@ async def update(app: Any, req: Any) -> dict[str, Any]:
     return p.public(updated)
 
 
-async def delete(app: Any, req: Any) -> dict[str, Any]:
+async def delete(app: App, req: Request) -> dict[str, Any]:
     thread_id = (await owned_thread(app, req))["id"]
     active = await app.storage.get_active_run(thread_id)
     if not await app.storage.delete_thread(thread_id):

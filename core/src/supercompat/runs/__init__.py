@@ -11,7 +11,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from ..clients import ClientAdapter
+    from ..storage import StorageAdapter
+    from ..tools import BuiltinTool, ToolExecutor
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,11 +91,11 @@ class RunContext:
     forced built-in tool is called once per segment, not forever."""
 
     run: dict[str, Any]
-    storage: Any
-    client: Any
+    storage: StorageAdapter
+    client: ClientAdapter | None  # None: the App has no client adapter
     usage: dict[str, int] = field(default_factory=dict)
-    tools: dict[str, Any] = field(default_factory=dict)
-    executors: dict[str, Any] = field(default_factory=dict)
+    tools: dict[str, BuiltinTool] = field(default_factory=dict)
+    executors: dict[str, ToolExecutor] = field(default_factory=dict)
     round: int = 0
 
 

@@ -16,16 +16,19 @@ import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Collection, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .. import loop as _loop
 from ..errors import APIError, ServerError, redacted
 from ..ids import new_id
 from ..jobs import keep_leases, renew_and_reclaim
 from ..storage import (ACTIVE_RUN_STATUSES, EVERYTHING, EXECUTING_RUN_STATUSES, RUN_LEASE, ActiveRunError,
-                       ListQuery, StaleStatusError)
+                       ListQuery, StaleStatusError, StorageAdapter)
 from ..tools import BuiltinTool, ToolCall, ToolContext, ToolDelta, ToolResult, bind
 from . import ImageFile, RunContext, StreamEvent, TextDelta, ToolCallDelta, TurnEnd, completed_tool_calls
+
+if TYPE_CHECKING:
+    from ..app import App
 
 log = logging.getLogger("supercompat")
 
@@ -136,8 +139,13 @@ class _TurnStorage:
     its next event, so each call takes the turn out of the model for its duration. An abort arriving
     meanwhile is delivered once the call has returned, as for the engine's own writes."""
 
-    def __init__(self, storage: Any, turn: _Turn) -> None:
+    def __init__(self, storage: StorageAdapter, turn: _Turn) -> None:
         self._storage, self._turn = storage, turn
+
+    @classmethod
+    def of(cls, storage: StorageAdapter, turn: _Turn) -> StorageAdapter:
+        """``storage`` as the turn's adapters see it: every method of it, through this proxy."""
+        return cast("StorageAdapter", cls(storage, turn))
 
     def __getattr__(self, name: str) -> Any:
         attribute = getattr(self._storage, name)
@@ -163,7 +171,7 @@ class _TurnStorage:
 
 
 class RunEngine:
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: App) -> None:
         self.app = app
         self.requires_action_ttl = REQUIRES_ACTION_TTL
         self.heartbeat_interval = HEARTBEAT_INTERVAL
@@ -563,7 +571,7 @@ class RunEngine:
 
     async def _turn(self, run: dict[str, Any], turn: _Turn) -> dict[str, Any] | None:
         """One model turn; the run as it now is if the segment goes on with another."""
-        ctx = RunContext(run=run, storage=_TurnStorage(self.app.storage, turn), client=self.app.client,
+        ctx = RunContext(run=run, storage=_TurnStorage.of(self.app.storage, turn), client=self.app.client,
                          usage=dict(run.get("usage") or {}), tools=turn.bound, executors=self.app.tools,
                          round=turn.round)
         end: TurnEnd | None = None
@@ -640,7 +648,7 @@ class RunEngine:
     async def _run_builtins(self, run: dict[str, Any], turn: _Turn) -> None:
         """Execute the turn's built-in calls in call order, publishing their step deltas; each call's
         body becomes its result's details."""
-        storage = _TurnStorage(self.app.storage, turn)
+        storage = _TurnStorage.of(self.app.storage, turn)
         step_id = turn.tool_step["id"]  # type: ignore[index]
         for index, entry in turn.builtins.items():
             call, builtin = turn.calls[index], entry.builtin
