@@ -10,9 +10,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..clients import ClientOptions
-from ..errors import APIError
-from ..ids import new_id
+from .clients import ClientOptions
+from .errors import APIError
+from .ids import new_id
 
 
 @dataclass(frozen=True)
