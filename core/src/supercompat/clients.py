@@ -70,7 +70,7 @@ def forget_pooled_connections(http_client: Any) -> None:
 
     transports = [getattr(http_client, "_transport", None), *getattr(http_client, "_mounts", {}).values()]
     for transport in transports:
-        pool = getattr(transport, "_pool", None)
+        pool: Any = getattr(transport, "_pool", None)
         if not isinstance(getattr(pool, "_connections", None), list):
             continue
         keep_inherited(pool._connections, getattr(pool, "_requests", None))

@@ -41,6 +41,7 @@ def core_loop() -> asyncio.AbstractEventLoop:
     if _loop is None:
         with _lock:
             if _loop is None:
+                loop: asyncio.AbstractEventLoop
                 if gevent_patched():  # a selector that blocks the loop's OS thread (see below)
                     loop = asyncio.SelectorEventLoop(unpatched("selectors", "DefaultSelector")())
                 else:

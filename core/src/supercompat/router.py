@@ -7,6 +7,7 @@ is our bug and becomes a 500 in the same envelope, with the traceback logged.
 
 from __future__ import annotations
 
+import builtins
 import json
 import logging
 import math
@@ -53,7 +54,7 @@ class _NonFinite(float):
     text = ""
 
 
-def parse_json_body(body: bytes) -> Any:
+def parse_json_body(body: bytes | bytearray) -> Any:
     """The body as JSON, strictly: anything json.loads takes that would not serialize back as standard
     JSON, or not be storable, is a 400 naming the offending param. Parsed once, for every endpoint."""
     if body.count(b"[") + body.count(b"{") > MAX_JSON_DEPTH and _deeper_than_allowed(body):
@@ -96,7 +97,7 @@ def _param_part(key: str) -> str:
     return _CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", key)
 
 
-def _deeper_than_allowed(body: bytes) -> bool:
+def _deeper_than_allowed(body: bytes | bytearray) -> bool:
     """Whether the body nests deeper than MAX_JSON_DEPTH, at C speed: with strings and everything but
     brackets gone, each pass removes the innermost level."""
     brackets = _JSON_STRING.sub(b"", body).translate(None, _NOT_BRACKETS)
@@ -107,7 +108,7 @@ def _deeper_than_allowed(body: bytes) -> bool:
     return True
 
 
-def _too_deep(body: bytes) -> str | None:
+def _too_deep(body: bytes | bytearray) -> str | None:
     """The param of the first object or array nested deeper than MAX_JSON_DEPTH, found by scanning
     tokens, so that no recursive parser ever sees it."""
     stack: list[list[Any]] = []  # per open container: [is_object, current key or index]
@@ -285,7 +286,7 @@ class Response:
         return cls(status, data, [("content-type", content_type), *(headers or [])])
 
     @classmethod
-    def byte_stream(cls, chunks: AsyncIterator[bytes], content_type: str = "application/octet-stream",
+    def byte_stream(cls, chunks: AsyncIterator[builtins.bytes], content_type: str = "application/octet-stream",
                     length: int | None = None, headers: list[tuple[str, str]] | None = None) -> "Response":
         """A binary body sent chunk by chunk as ``chunks`` yields them (a file read from a blob store),
         with its ``content-length`` when known. An error once it has started can't change the status:
@@ -294,7 +295,7 @@ class Response:
         return cls(200, b"", [("content-type", content_type), *sized, *(headers or [])], chunks)
 
     @classmethod
-    def event_stream(cls, events: AsyncIterator[bytes], named_events: bool = True) -> "Response":
+    def event_stream(cls, events: AsyncIterator[builtins.bytes], named_events: bool = True) -> "Response":
         """SSE. ``named_events``: the Assistants streams' ``event:`` lines; chat completions send
         ``data:`` lines only, and so does their error frame."""
         return cls(200, b"", _SSE_HEADERS[:], _guard_stream(events, named_events))

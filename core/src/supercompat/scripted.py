@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,7 +48,7 @@ class ScriptedClientAdapter:
     """Answers with ``replies`` in order, then with :func:`default_reply`. ``requests`` records every
     chat-completions body it was given."""
 
-    def __init__(self, replies: list[Reply | str] | None = None) -> None:
+    def __init__(self, replies: Sequence[Reply | str] | None = None) -> None:
         self._replies = [Reply(text=r) if isinstance(r, str) else r for r in replies or []]
         self.requests: list[dict[str, Any]] = []
 
@@ -118,7 +118,7 @@ class ScriptedClientAdapter:
         return [{"id": "scripted", "object": "model", "created": 0, "owned_by": "supercompat"}]
 
 
-def scripted_client_adapter(replies: list[Reply | str] | None = None) -> ScriptedClientAdapter:
+def scripted_client_adapter(replies: Sequence[Reply | str] | None = None) -> ScriptedClientAdapter:
     """A :class:`ScriptedClientAdapter` answering with ``replies`` (a str is a text reply)."""
     return ScriptedClientAdapter(replies)
 

@@ -4,7 +4,7 @@ threads, messages and runs endpoints."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import NotFound
 from ..router import Request
@@ -28,7 +28,10 @@ async def owned_thread(app: App, req: Request) -> dict[str, Any]:
     return await get_thread(app, req.params["thread_id"], req.project)
 
 
-async def owned_item(app: App, req: Request, item: dict[str, Any] | None) -> dict[str, Any] | None:
+ItemT = TypeVar("ItemT", bound="dict[str, Any] | None")
+
+
+async def owned_item(app: App, req: Request, item: ItemT) -> ItemT:
     """``item`` (a message, run or step read by the ids in the path), checked as ``owned_thread``
     would check its thread: an item proves its thread exists, so only a missing item (a missing
     thread is its own 404) or a scoped key that must own the thread reads it."""

@@ -183,9 +183,10 @@ async def retrieve(app: App, req: Request) -> Response:
     thread_id, run_id = req.params["thread_id"], req.params["run_id"]
     run = await get_run(app, req)
     if req.header("x-stainless-poll-helper"):
-        run = await app.engine.wait_for_poll(thread_id, run_id, run, poll_hold_seconds(req))
-        if run is None:
+        polled = await app.engine.wait_for_poll(thread_id, run_id, run, poll_hold_seconds(req))
+        if polled is None:
             raise NotFound.object("run", run_id)
+        run = polled
     # poll() reads this once and sleeps that long between GETs; the GET itself waits for news.
     return Response.json(run, headers=[("openai-poll-after-ms", "1")])
 
@@ -264,11 +265,14 @@ async def submit_tool_outputs(app: App, req: Request) -> Any:
                              param="tool_outputs")
     try:
         expires_at = int(time.time()) + app.engine.requires_action_ttl
-        run = await app.storage.update_run(thread_id, run_id, {"status": "queued", "required_action": None,
-                                                               "expires_at": expires_at},
-                                           expected_status=frozenset({"requires_action"}))
+        queued = await app.storage.update_run(thread_id, run_id, {"status": "queued", "required_action": None,
+                                                                  "expires_at": expires_at},
+                                              expected_status=frozenset({"requires_action"}))
     except StaleStatusError as stale:
         raise InvalidRequest(f"Runs in status \"{stale.current['status']}\" do not accept tool outputs.") from None
+    if queued is None:  # deleted, with its thread, since it was read
+        raise NotFound.object("run", run_id)
+    run = queued
     completed = []
     t = int(time.time())
     for step in (await app.storage.list_steps(thread_id, run_id, ListQuery(limit=100, order="desc"))).data:
@@ -276,9 +280,11 @@ async def submit_tool_outputs(app: App, req: Request) -> Any:
             # Only the functions wait for outputs: built-in calls of the same turn were answered already.
             calls = [{**c, "function": {**c["function"], "output": by_id.get(c["id"], "")}} if c["type"] == "function"
                      else c for c in step["step_details"]["tool_calls"]]
-            completed.append(await app.storage.update_step(thread_id, run_id, step["id"], {
+            updated = await app.storage.update_step(thread_id, run_id, step["id"], {
                 "status": "completed", "completed_at": t,
-                "step_details": {"type": "tool_calls", "tool_calls": calls}}))
+                "step_details": {"type": "tool_calls", "tool_calls": calls}})
+            if updated is not None:
+                completed.append(updated)
     return _launch(app, run, stream, [("thread.run.queued", run)], completed)
 
 

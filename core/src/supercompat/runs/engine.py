@@ -498,8 +498,9 @@ class RunEngine:
                 found.append(annotator)
         return found or None
 
-    async def _open_message(self, run: dict[str, Any], turn: _Turn) -> None:
-        message = {"id": new_id("msg"), "object": "thread.message", "created_at": now(),
+    async def _open_message(self, run: dict[str, Any], turn: _Turn) -> dict[str, Any]:
+        """Open the turn's assistant message (and its step), announce it, and return it."""
+        message: dict[str, Any] = {"id": new_id("msg"), "object": "thread.message", "created_at": now(),
                    "assistant_id": run["assistant_id"], "thread_id": run["thread_id"], "run_id": run["id"],
                    "role": "assistant", "content": [], "attachments": [], "metadata": {},
                    "status": "in_progress", "incomplete_details": None, "completed_at": None,
@@ -512,7 +513,7 @@ class RunEngine:
         turn.message = message
         turn.message_step = self._new_step(run, {"type": "message_creation",
                                                  "message_creation": {"message_id": message["id"]}})
-        turn.message = await self.app.storage.create_message(message)
+        turn.message = message = await self.app.storage.create_message(message)
         turn.message_step = await self.app.storage.create_step(turn.message_step)
         self._publish_step(turn.message_step)
         self._publish(run["id"], "thread.message.created", turn.message)
@@ -521,6 +522,7 @@ class RunEngine:
             images, turn.images = turn.images, []
             for file_id in images:
                 self._add_image(run["id"], turn, file_id)
+        return message
 
     async def _show_images(self, run: dict[str, Any], turn: _Turn) -> None:
         """As the run ends (incomplete, failed, cancelled): images its tools made that no message shows
@@ -583,15 +585,16 @@ class RunEngine:
             except StopAsyncIteration:
                 break
             if type(event) is TextDelta:
-                if turn.message is None or turn.message["status"] != "in_progress":
-                    await self._open_message(run, turn)
+                message = turn.message
+                if message is None or message["status"] != "in_progress":
+                    message = await self._open_message(run, turn)
                 if turn.annotators is None and not event.annotations:  # the plain path
                     body: dict[str, Any] = {"value": event.text}
                     if not turn.text:
                         body["annotations"] = []
                     turn.text.append(event.text)
                     self._publish(run_id, "thread.message.delta", {
-                        "id": turn.message["id"], "object": "thread.message.delta",
+                        "id": message["id"], "object": "thread.message.delta",
                         "delta": {"content": [{"index": len(turn.parts), "type": "text", "text": body}]}})
                 else:
                     self._annotated_text(run_id, turn, event)
@@ -632,8 +635,8 @@ class RunEngine:
                 turn.calls.append({"id": call_id, "type": kind, kind: {}})
                 turn.builtins[index] = entry = _BuiltinCall(builtin)
                 return {"index": index, "id": call_id, "type": kind, kind: entry.grow(event.arguments) or {}}
-            call = {"id": call_id, "type": "function",
-                    "function": {"name": event.name or "", "arguments": event.arguments, "output": None}}
+            call: dict[str, Any] = {"id": call_id, "type": "function",
+                                    "function": {"name": event.name or "", "arguments": event.arguments, "output": None}}
             turn.calls.append(call)
             return {"index": index, **call, "function": dict(call["function"])}
         if index in turn.builtins:
