@@ -16,7 +16,7 @@ import statistics
 import time
 from typing import Any
 
-from supercompat import _loop
+from supercompat import loop as _loop
 from supercompat.ids import new_id
 
 from stores import stores

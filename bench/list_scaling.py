@@ -16,7 +16,8 @@ import statistics
 import time
 import warnings
 
-from supercompat import _loop, supercompat
+from supercompat import loop as _loop
+from supercompat import supercompat
 from supercompat.testing.storage import make_message, make_thread
 
 from report import pct

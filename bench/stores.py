@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
-from supercompat import _loop
+from supercompat import loop as _loop
 from supercompat.storage import memory_storage_adapter
 
 STORAGES = ("memory", "sqlite", "postgresql")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import openai
 import pytest
 
-from supercompat._loop import run_async
+from supercompat.loop import run_async
 from supercompat.testing import AssistantsContractTests, Reply, scripted_client_adapter
 from supercompat.testing.contract import WEATHER, call
 from supercompat.testing.loopback import SDKClients

@@ -8,7 +8,7 @@ import anthropic
 import pytest
 
 from supercompat import supercompat
-from supercompat._loop import run_async
+from supercompat.loop import run_async
 from supercompat.testing import AssistantsContractTests, Reply
 from supercompat.testing.contract import TIME, WEATHER, call
 from supercompat.testing.loopback import SDKClients

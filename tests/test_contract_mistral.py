@@ -10,7 +10,7 @@ import httpx2
 import pytest
 from mistralai.client import Mistral
 
-from supercompat._loop import run_async
+from supercompat.loop import run_async
 from supercompat.testing import AssistantsContractTests, Reply
 from supercompat.testing.contract import TIME, WEATHER, call
 from supercompat.testing.loopback import SDKClients

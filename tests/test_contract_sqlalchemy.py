@@ -3,7 +3,7 @@ PostgreSQL and MariaDB."""
 
 import pytest
 
-from supercompat._loop import run_async
+from supercompat.loop import run_async
 from supercompat.testing import AssistantsContractTests, scripted_client_adapter
 from supercompat_sqlalchemy import sqlalchemy_storage_adapter
 from supercompat_sqlalchemy.testing import BACKENDS, empty, scratch_database

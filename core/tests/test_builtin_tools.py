@@ -10,7 +10,7 @@ import openai
 import pytest
 
 from supercompat import async_supercompat, supercompat
-from supercompat._loop import run_sync
+from supercompat.loop import run_sync
 from supercompat.runs import ImageFile, TextDelta, TurnEnd
 from supercompat.testing import BuiltinToolTests, Reply, app_of, scripted_client_adapter
 from supercompat.testing.tool_runs import LOOKUP, WEATHER, streamed

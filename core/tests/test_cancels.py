@@ -9,7 +9,7 @@ import pytest
 from test_orphans import dead_process_run, process
 
 from supercompat import supercompat
-from supercompat._loop import run_sync
+from supercompat.loop import run_sync
 from supercompat.storage import memory_storage_adapter
 from supercompat.testing import app_of
 from supercompat.testing.cancels import (

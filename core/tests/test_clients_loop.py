@@ -2,7 +2,7 @@
 
 import asyncio
 
-from supercompat import _loop
+from supercompat import loop
 from supercompat.clients import on_core_loop
 
 
@@ -11,7 +11,7 @@ async def _where() -> bool:
 
 
 def test_true_on_the_core_loop_only():
-    assert _loop.run_sync(_where()) is True
+    assert loop.run_sync(_where()) is True
     assert asyncio.run(_where()) is False
     assert on_core_loop() is False  # no loop at all
 
@@ -21,9 +21,9 @@ async def _fail() -> None:
 
 
 def test_run_sync_returns_and_raises_what_the_core_loop_did():
-    assert _loop.run_sync(_where()) is True
+    assert loop.run_sync(_where()) is True
     try:
-        _loop.run_sync(_fail())
+        loop.run_sync(_fail())
     except ValueError as exc:
         assert str(exc) == "from the core loop"
     else:
@@ -32,9 +32,9 @@ def test_run_sync_returns_and_raises_what_the_core_loop_did():
 
 def test_run_async_returns_raises_and_passes_cancellation_on():
     async def main() -> None:
-        assert await _loop.run_async(_where()) is True
+        assert await loop.run_async(_where()) is True
         try:
-            await _loop.run_async(_fail())
+            await loop.run_async(_fail())
         except ValueError as exc:
             assert str(exc) == "from the core loop"
         else:
@@ -50,7 +50,7 @@ def test_run_async_returns_raises_and_passes_cancellation_on():
             finally:
                 stopped.append(on_core_loop())
 
-        waiting = asyncio.ensure_future(_loop.run_async(forever()))
+        waiting = asyncio.ensure_future(loop.run_async(forever()))
         await started.wait()
         waiting.cancel()
         try:
@@ -70,11 +70,11 @@ def test_what_cannot_start_on_the_core_loop_raises_instead_of_hanging():
     import pytest
 
     with pytest.raises(TypeError):
-        _loop.run_sync(42)  # type: ignore[arg-type]
+        loop.run_sync(42)  # type: ignore[arg-type]
 
     async def main() -> None:
         with pytest.raises(TypeError):
-            await _loop.run_async(42)  # type: ignore[arg-type]
+            await loop.run_async(42)  # type: ignore[arg-type]
 
     asyncio.run(main())
 
@@ -88,4 +88,11 @@ def test_a_run_cancelled_on_the_core_loop_is_an_exception_to_sync_callers():
         raise asyncio.CancelledError
 
     with pytest.raises(concurrent.futures.CancelledError):  # an Exception, not a BaseException
-        _loop.run_sync(cancelled())
+        loop.run_sync(cancelled())
+
+
+def test_the_former_name_supercompat_loop_had_is_the_same_module():
+    import supercompat._loop as former
+
+    assert former is loop  # a patch made through either name is seen through the other
+    assert former.run_sync is loop.run_sync

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from supercompat import supercompat
-from supercompat._loop import core_loop, run_sync
 from supercompat.errors import APIError
 from supercompat.jobs import JobContext
+from supercompat.loop import core_loop, run_sync
 from supercompat.storage import memory_storage_adapter
 from supercompat.testing import app_of
 from supercompat.testing.forking import in_forked_child

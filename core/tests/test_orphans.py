@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from supercompat import supercompat
-from supercompat._loop import run_async
+from supercompat.loop import run_async
 from supercompat.storage import ListQuery, memory_storage_adapter
 from supercompat.testing import app_of, scripted_client_adapter
 from supercompat.testing.storage import make_assistant, make_message, make_run, make_thread

@@ -122,3 +122,16 @@ def test_an_app_takes_one_executor_per_tool_type():
     for tools in ([LookupTool(), LookupTool()], [type("Fn", (), {"type": "function"})()]):
         with pytest.raises(ConfigError):
             App(tools=tools)
+
+
+def test_the_scripted_adapter_lives_in_core_and_its_former_testing_path_still_imports():
+    import supercompat.scripted as scripted
+    import supercompat.testing as testing
+    import supercompat.testing.scripted as former
+
+    assert former.scripted_client_adapter is scripted.scripted_client_adapter
+    assert testing.Reply is scripted.Reply and testing.ScriptedClientAdapter is scripted.ScriptedClientAdapter
+    from supercompat.plugins import registry
+
+    adapter = registry()["client"]["scripted"].build({"replies": ["hi"]})
+    assert isinstance(adapter, scripted.ScriptedClientAdapter)

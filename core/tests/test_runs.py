@@ -457,7 +457,7 @@ class ToolsThenHang(SlowAdapter):
 
 
 async def test_app_aclose_fails_executing_runs_and_keeps_runs_waiting_for_tools(kind):
-    from supercompat._loop import run_async
+    from supercompat.loop import run_async
 
     adapter = ToolsThenHang()
     client = make(kind, adapter)
@@ -526,3 +526,31 @@ async def test_reading_an_item_reads_only_the_item(kind):
         await call(client.beta.threads.runs.retrieve(run.id, thread_id="thread_missing"))
     with pytest.raises(openai.NotFoundError, match="No run found"):
         await call(client.beta.threads.runs.steps.retrieve(step.id, thread_id=t.id, run_id="run_missing"))
+
+
+class DeletedBeforeRequeue:
+    """Memory storage where the thread is deleted just as submit_tool_outputs requeues its run."""
+
+    def __init__(self) -> None:
+        from supercompat.storage import memory_storage_adapter
+
+        self.inner = memory_storage_adapter()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    async def update_run(self, thread_id: str, run_id: str, changes: dict[str, Any], **options: Any) -> Any:
+        if changes.get("status") == "queued":
+            await self.inner.delete_thread(thread_id)
+        return await self.inner.update_run(thread_id, run_id, changes, **options)
+
+
+async def test_tool_outputs_for_a_run_deleted_meanwhile_are_a_404_not_a_500(kind):
+    client = make(kind, scripted_client_adapter([Reply(tool_calls=[("get_weather", {"city": "Oslo"})])]),
+                  storage_adapter=DeletedBeforeRequeue())
+    a, t = await setup(client, tools=[WEATHER])
+    run = await call(client.beta.threads.runs.create_and_poll(thread_id=t.id, assistant_id=a.id))
+    cid = run.required_action.submit_tool_outputs.tool_calls[0].id
+    with pytest.raises(openai.NotFoundError):
+        await call(client.beta.threads.runs.submit_tool_outputs(
+            run_id=run.id, thread_id=t.id, tool_outputs=[{"tool_call_id": cid, "output": "-5"}]))

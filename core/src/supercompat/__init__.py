@@ -7,9 +7,9 @@ from typing import Any
 
 import openai
 
-from ._loop import keep_inherited
 from .app import App
 from .hookspecs import hookimpl
+from .loop import keep_inherited
 from .transport import SupercompatTransport
 
 BASE_URL = "http://supercompat.local/v1"

@@ -12,7 +12,7 @@ import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, TypeVar
 
-from . import _loop
+from . import loop as _loop
 
 T = TypeVar("T")
 

@@ -3,23 +3,31 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from . import _loop
+from . import loop as _loop
 from .api import build_router
+from .clients import ClientAdapter
 from .errors import APIError, ConfigError
 from .forms import Multipart
 from .jobs import Jobs
 from .router import Handler, Request, Response, request_id
+from .runs import RunAdapter
 from .runs.engine import RunEngine
+from .storage import StorageAdapter
+from .tools import ToolExecutor
 
 _router = build_router()
 
 
 class App:
-    def __init__(self, *, client_adapter: Any = None, storage_adapter: Any = None,
-                 run_adapter: Any = None, tools: Iterable[Any] | None = None) -> None:
+    """The adapters of one supercompat client or server (see ``supercompat.contracts``), its run
+    engine and jobs, behind the shared router. ``client`` is None when no client adapter is given:
+    runs and chat completions then fail saying so."""
+
+    def __init__(self, *, client_adapter: ClientAdapter | None = None, storage_adapter: StorageAdapter | None = None,
+                 run_adapter: RunAdapter | None = None, tools: Iterable[ToolExecutor] | None = None) -> None:
         """``tools``: the built-in tool executors runs may use (see ``supercompat.tools``); by default
         every one the installed plugins register."""
         if storage_adapter is None:
@@ -30,14 +38,14 @@ class App:
             from .runs import completions_run_adapter
 
             run_adapter = completions_run_adapter()
-        self.client = client_adapter
-        self.storage = storage_adapter
-        self.run_adapter = run_adapter
+        self.client: ClientAdapter | None = client_adapter
+        self.storage: StorageAdapter = storage_adapter
+        self.run_adapter: RunAdapter = run_adapter
         if tools is None:
             from .plugins import tool_executors
 
             tools = tool_executors()
-        self.tools: dict[str, Any] = {}  # tool type -> its executor
+        self.tools: dict[str, ToolExecutor] = {}  # tool type -> its executor
         for executor in tools:
             if executor.type in self.tools or executor.type == "function":
                 raise ConfigError(f"Only one built-in tool executor per tool type (and none for 'function', "
@@ -57,7 +65,7 @@ class App:
             self.router = _router.copy()
         self.router.add(method, pattern, handler, body)
 
-    def _adapter_hooks(self, name: str) -> list[Any]:
+    def _adapter_hooks(self, name: str) -> list[Callable[..., Any]]:
         """The adapters' methods called ``name``, for the optional hooks adapters opt in to
         (``ready_to_fork``, ``after_fork``, ``register_job_kinds(jobs)``)."""
         adapters = (self.storage, self.client, self.run_adapter)

@@ -23,6 +23,6 @@ def register_run_adapters(register: Any) -> None:
 
 @hookimpl
 def register_client_adapters(register: Any) -> None:
-    from .testing.scripted import ScriptedOptions, scripted_client_adapter
+    from .scripted import ScriptedOptions, scripted_client_adapter
 
     register("scripted", lambda options: scripted_client_adapter(list(options.replies)), ScriptedOptions)

@@ -44,8 +44,8 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _db_upgrade(args: argparse.Namespace) -> int:
-    from ._loop import run_sync
     from .config import build_adapter, read_config
+    from .loop import run_sync
 
     section = {"plugin": "sqlalchemy", "url": args.url} if args.url else read_config(args.config).get("storage")
     storage = build_adapter("storage", section)

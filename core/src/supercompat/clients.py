@@ -54,7 +54,7 @@ def map_model(model_map: dict[str, str], model: str) -> str:
 def on_core_loop() -> bool:
     """Whether the caller runs on the loop supercompat runs its adapters on, which lives as long as
     the process: where an adapter may keep loop-bound clients (an async twin of a sync SDK client)."""
-    from . import _loop
+    from . import loop as _loop
 
     try:
         return asyncio.get_running_loop() is _loop._loop
@@ -66,11 +66,11 @@ def forget_pooled_connections(http_client: Any) -> None:
     """For an adapter's ``after_fork()``: an httpx2 client's pooled keep-alive connections (a provider
     SDK's) are sockets the parent goes on using, and a TLS stream that two processes write to is garbage
     to both. The child keeps them unused and unclosed, and opens its own. A no-op for anything else."""
-    from ._loop import keep_inherited
+    from .loop import keep_inherited
 
     transports = [getattr(http_client, "_transport", None), *getattr(http_client, "_mounts", {}).values()]
     for transport in transports:
-        pool = getattr(transport, "_pool", None)
+        pool: Any = getattr(transport, "_pool", None)
         if not isinstance(getattr(pool, "_connections", None), list):
             continue
         keep_inherited(pool._connections, getattr(pool, "_requests", None))

@@ -12,7 +12,11 @@ import json
 import os
 import sys
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from openai.types.beta import FunctionToolParam
+    from openai.types.beta.threads.run_submit_tool_outputs_params import ToolOutput
 
 PROVIDERS = [  # (environment variable, client adapter name, model)
     ("OPENAI_API_KEY", "openai", "gpt-4.1-mini"),
@@ -20,7 +24,7 @@ PROVIDERS = [  # (environment variable, client adapter name, model)
     ("GEMINI_API_KEY", "google", "gemini-2.5-flash"),
     ("MISTRAL_API_KEY", "mistral", "mistral-small-latest"),
 ]
-WEATHER_TOOL = {"type": "function", "function": {
+WEATHER_TOOL: FunctionToolParam = {"type": "function", "function": {
     "name": "get_weather", "description": "Current weather for a city.",
     "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
 
@@ -31,7 +35,7 @@ def get_weather(city: str = "Paris", **_: Any) -> str:
 
 def choose_client_adapter() -> tuple[Any, str, str]:
     from .plugins import registry
-    from .testing.scripted import Reply, scripted_client_adapter
+    from .scripted import Reply, scripted_client_adapter
 
     installed = registry()["client"]
     for var, name, model in PROVIDERS:
@@ -85,8 +89,11 @@ def run_demo(args: argparse.Namespace) -> int:
         run = stream.get_final_run()
     print(f"\nrun        {run.id} -> {run.status}")
     while run.status == "requires_action":
-        outputs = []
-        for tool_call in run.required_action.submit_tool_outputs.tool_calls:
+        outputs: list[ToolOutput] = []
+        required = run.required_action
+        if required is None:  # requires_action always says what
+            break
+        for tool_call in required.submit_tool_outputs.tool_calls:
             arguments = json.loads(tool_call.function.arguments or "{}")
             output = get_weather(**arguments)
             print(f"tool call  {tool_call.function.name}({tool_call.function.arguments}) -> {output}")

@@ -222,7 +222,7 @@ class FormReader:
         self._field: tuple[str, bytearray] | None = None
         self._upload: UploadedFile | None = None
         try:
-            self._parser = MultipartParser(boundary, callbacks={  # type: ignore[arg-type]
+            self._parser = MultipartParser(boundary, callbacks={
                 "on_part_begin": self._part_begin, "on_header_field": self._header_field_data,
                 "on_header_value": self._header_value_data, "on_header_end": self._header_end,
                 "on_headers_finished": self._headers_finished, "on_part_data": self._part_data,

@@ -28,12 +28,15 @@ import logging
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Collection
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from . import _loop
+from . import loop as _loop
 from .errors import APIError, InvalidRequest
 from .ids import new_id
 from .storage import JOB_RUNNING, RUN_LEASE, Obj
+
+if TYPE_CHECKING:
+    from .app import App
 
 log = logging.getLogger("supercompat")
 
@@ -170,7 +173,7 @@ class _JobKind:
 class Jobs:
     """The jobs of one App (``app.jobs``): the kinds this process can run, and those running here."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: App) -> None:
         self.app = app
         self.max_attempts = MAX_ATTEMPTS
         self._kinds: dict[str, _JobKind] = {}

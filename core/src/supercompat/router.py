@@ -7,22 +7,27 @@ is our bug and becomes a 500 in the same envelope, with the traceback logged.
 
 from __future__ import annotations
 
+import builtins
 import json
 import logging
 import math
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from .errors import APIError, InvalidRequest, MethodNotAllowed, NotFound, ServerError
 from .forms import Form, Multipart, parse_form, too_large
 from .ids import random_base62
 
+if TYPE_CHECKING:
+    from .app import App
+    from .runs import StreamEvent
+
 log = logging.getLogger("supercompat")
 
-Handler = Callable[[Any, "Request"], Awaitable[Any]]
+Handler = Callable[["App", "Request"], Awaitable[Any]]  # a dict (sent as JSON) or a Response
 
 
 def dumps(obj: Any) -> bytes:
@@ -49,7 +54,7 @@ class _NonFinite(float):
     text = ""
 
 
-def parse_json_body(body: bytes) -> Any:
+def parse_json_body(body: bytes | bytearray) -> Any:
     """The body as JSON, strictly: anything json.loads takes that would not serialize back as standard
     JSON, or not be storable, is a 400 naming the offending param. Parsed once, for every endpoint."""
     if body.count(b"[") + body.count(b"{") > MAX_JSON_DEPTH and _deeper_than_allowed(body):
@@ -92,7 +97,7 @@ def _param_part(key: str) -> str:
     return _CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", key)
 
 
-def _deeper_than_allowed(body: bytes) -> bool:
+def _deeper_than_allowed(body: bytes | bytearray) -> bool:
     """Whether the body nests deeper than MAX_JSON_DEPTH, at C speed: with strings and everything but
     brackets gone, each pass removes the innermost level."""
     brackets = _JSON_STRING.sub(b"", body).translate(None, _NOT_BRACKETS)
@@ -103,7 +108,7 @@ def _deeper_than_allowed(body: bytes) -> bool:
     return True
 
 
-def _too_deep(body: bytes) -> str | None:
+def _too_deep(body: bytes | bytearray) -> str | None:
     """The param of the first object or array nested deeper than MAX_JSON_DEPTH, found by scanning
     tokens, so that no recursive parser ever sees it."""
     stack: list[list[Any]] = []  # per open container: [is_object, current key or index]
@@ -281,7 +286,7 @@ class Response:
         return cls(status, data, [("content-type", content_type), *(headers or [])])
 
     @classmethod
-    def byte_stream(cls, chunks: AsyncIterator[bytes], content_type: str = "application/octet-stream",
+    def byte_stream(cls, chunks: AsyncIterator[builtins.bytes], content_type: str = "application/octet-stream",
                     length: int | None = None, headers: list[tuple[str, str]] | None = None) -> Response:
         """A binary body sent chunk by chunk as ``chunks`` yields them (a file read from a blob store),
         with its ``content-length`` when known. An error once it has started can't change the status:
@@ -290,27 +295,52 @@ class Response:
         return cls(200, b"", [("content-type", content_type), *sized, *(headers or [])], chunks)
 
     @classmethod
-    def event_stream(cls, events: AsyncIterator[bytes], named_events: bool = True) -> Response:
+    def event_stream(cls, events: AsyncIterator[builtins.bytes], named_events: bool = True) -> Response:
         """SSE. ``named_events``: the Assistants streams' ``event:`` lines; chat completions send
         ``data:`` lines only, and so does their error frame."""
-        return cls(200, b"", [("content-type", "text/event-stream; charset=utf-8"),
-                              ("cache-control", "no-cache")], _guard_stream(events, named_events))
+        return cls(200, b"", _SSE_HEADERS[:], _guard_stream(events, named_events))
+
+    @classmethod
+    def run_stream(cls, events: AsyncIterator[StreamEvent]) -> Response:
+        """The Assistants SSE of a run's events as the engine publishes them: each event framed once
+        (:func:`frame`), then ``done``."""
+        return cls(200, b"", _SSE_HEADERS[:], _guard_stream(events, True, frame))
+
+
+_SSE_HEADERS = [("content-type", "text/event-stream; charset=utf-8"), ("cache-control", "no-cache")]
 
 
 def sse(event: str, data: Any) -> bytes:
+    """One named SSE event: ``event:`` and ``data:`` (the JSON of ``data``) lines."""
     return b"event: " + event.encode() + b"\ndata: " + dumps(data) + b"\n\n"
 
 
 SSE_DONE = b"event: done\ndata: [DONE]\n\n"
 
 
-async def _guard_stream(events: AsyncIterator[bytes], named_events: bool) -> AsyncIterator[bytes]:
-    """Once the headers are out a failure can't change the status: report it as an error frame that
-    every openai SDK stream path raises as ``openai.APIError``, then end the stream cleanly."""
+def frame(published: StreamEvent) -> bytes:
+    """The SSE of a run's event, made by the first stream that sends it and kept on it for the
+    others (``StreamEvent.wire``)."""
+    wire = published.wire
+    if wire is None:
+        wire = published.wire = sse(published.event, published.data)
+    return wire
+
+
+async def _guard_stream(events: AsyncIterator[Any], named_events: bool,
+                        encode: Callable[[Any], bytes] | None = None) -> AsyncIterator[bytes]:
+    """``events`` as they come (``encode``d, and then ``done``, for a run's stream). Once the headers
+    are out a failure can't change the status: report it as an error frame that every openai SDK
+    stream path raises as ``openai.APIError``, then end the stream cleanly."""
     prefix = b"event: error\n" if named_events else b""
     try:
-        async for chunk in events:
-            yield chunk
+        if encode is None:
+            async for chunk in events:
+                yield chunk
+        else:
+            async for event in events:
+                yield encode(event)
+            yield SSE_DONE
     except APIError as e:
         log_server_error(e, "an event stream")
         yield prefix + b"data: " + dumps(e.body()) + b"\n\n"
@@ -413,7 +443,7 @@ class Router:
                                    allow=tuple(allowed))
         raise NotFound(f"Invalid URL ({method} {path})", code="unknown_url")
 
-    async def dispatch(self, app: Any, request: Request) -> Response:
+    async def dispatch(self, app: App, request: Request) -> Response:
         try:
             try:
                 handler, request.params, body = self.find(request.method, request.path)

@@ -2,7 +2,7 @@
 App and router as the in-process transport, so the two can never drift apart.
 
 The App runs on the server's own event loop (one per worker process), never on the in-process
-transport's core loop: nothing here goes through ``_loop``.
+transport's core loop: nothing here goes through ``supercompat.loop``.
 """
 
 from __future__ import annotations

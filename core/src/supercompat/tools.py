@@ -15,7 +15,11 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from .clients import ClientAdapter
+    from .storage import StorageAdapter
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,8 +39,8 @@ class ToolContext:
 
     run: dict[str, Any]
     tool: dict[str, Any]
-    storage: Any
-    client: Any
+    storage: StorageAdapter
+    client: ClientAdapter | None  # None: the App has no client adapter
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +122,7 @@ class BuiltinTool:
     """A built-in tool as one run offers it: its executor, the run's ``tools`` entry and the function
     definition the model is given (whose ``name`` the model calls)."""
 
-    executor: Any
+    executor: ToolExecutor
     tool: dict[str, Any]
     function: dict[str, Any]
 
@@ -161,7 +165,7 @@ def file_path(marker: str, file_id: str) -> dict[str, Any]:
     return {"type": "file_path", "text": marker, "file_path": {"file_id": file_id}}
 
 
-def bind(executors: dict[str, Any], run: dict[str, Any]) -> dict[str, BuiltinTool]:
+def bind(executors: dict[str, ToolExecutor], run: dict[str, Any]) -> dict[str, BuiltinTool]:
     """The run's built-in tools by function name: each ``tools`` entry whose type has an executor. A
     user function of the same name wins (the model can't be offered two)."""
     tools: Sequence[dict[str, Any]] = run.get("tools") or ()

@@ -1,6 +1,6 @@
 """SupercompatTransport: answers the openai SDK's HTTP requests in process, sync and async.
 
-Both directions hand the request to the app on the core loop (see ``_loop``); event streams are
+Both directions hand the request to the app on the core loop (see ``supercompat.loop``); event streams are
 pumped from that loop to the caller chunk by chunk, so SSE arrives as it is produced. Closing the
 response stops the pump and frees the stream; a run keeps going, as on OpenAI.
 """
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx2
 
-from . import _loop
+from . import loop as _loop
 from .errors import APIError
 from .forms import Form, FormReader
 from .router import Request, Response, refusal

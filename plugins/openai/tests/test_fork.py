@@ -5,7 +5,7 @@ import openai
 import pytest
 
 from supercompat import supercompat
-from supercompat._loop import run_sync
+from supercompat.loop import run_sync
 from supercompat.testing.forking import check_runs_across_fork
 from supercompat_openai import openai_client_adapter
 

@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from supercompat._loop import run_sync
+from supercompat.loop import run_sync
 from supercompat.testing import BuiltinToolTests
 from supercompat_sqlalchemy import sqlalchemy_storage_adapter
 from supercompat_sqlalchemy.testing import empty

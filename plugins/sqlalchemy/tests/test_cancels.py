@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from supercompat import supercompat
-from supercompat._loop import run_sync
+from supercompat.loop import run_sync
 from supercompat.testing import app_of
 from supercompat.testing.cancels import (
     PacedModel,

@@ -2,8 +2,8 @@
 
 
 from supercompat import from_config
-from supercompat._loop import run_sync
 from supercompat.cli import main
+from supercompat.loop import run_sync
 from supercompat.storage import ListQuery
 from supercompat.testing import app_of
 from supercompat_sqlalchemy.testing import scratch_database

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from supercompat import supercompat
-from supercompat._loop import run_sync
+from supercompat.loop import run_sync
 from supercompat.testing import ScriptedClientAdapter, scripted_client_adapter
 from supercompat.testing.forking import in_forked_child
 from supercompat_sqlalchemy import sqlalchemy_storage_adapter

@@ -17,7 +17,7 @@ monkey.patch_all()
 import json, sys
 import gevent
 from supercompat import supercompat
-from supercompat._loop import run_sync
+from supercompat.loop import run_sync
 from supercompat.testing import scripted_client_adapter
 from supercompat_sqlalchemy import sqlalchemy_storage_adapter
 

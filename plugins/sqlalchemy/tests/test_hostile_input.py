@@ -3,7 +3,7 @@ with the same 400 naming the param, and nothing is stored that a read can't serv
 
 import pytest
 
-from supercompat._loop import run_sync
+from supercompat.loop import run_sync
 from supercompat.testing import HostileInputTests
 from supercompat_sqlalchemy import sqlalchemy_storage_adapter
 from supercompat_sqlalchemy.testing import empty

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from supercompat import supercompat
-from supercompat._loop import run_async, run_sync
+from supercompat.loop import run_async, run_sync
 from supercompat.storage import ListQuery
 from supercompat.testing import app_of
 from supercompat.testing.storage import make_thread

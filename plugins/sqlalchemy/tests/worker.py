@@ -7,7 +7,7 @@ import threading
 import time
 
 from supercompat import supercompat
-from supercompat._loop import run_sync
+from supercompat.loop import run_sync
 from supercompat.storage import ActiveRunError
 from supercompat.testing import app_of
 from supercompat.testing.storage import make_run

@@ -2,12 +2,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import ids
 from ..errors import NotFound
-from ..router import Router
+from ..router import Request, Router
 from . import params as p
+
+if TYPE_CHECKING:
+    from ..app import App
 
 _FIELDS = ("model", "name", "description", "instructions", "tools", "tool_resources", "metadata",
            "temperature", "top_p", "response_format", "reasoning_effort")
@@ -53,7 +56,7 @@ def _apply(body: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-async def create(app: Any, req: Any) -> dict[str, Any]:
+async def create(app: App, req: Request) -> dict[str, Any]:
     body = validate(req.json(), creating=True, builtins=app.tools)
     assistant = {
         "id": ids.new_id("asst"), "object": "assistant", "created_at": int(time.time()),
@@ -66,7 +69,7 @@ async def create(app: Any, req: Any) -> dict[str, Any]:
     return p.public(await app.storage.create_assistant(assistant))
 
 
-async def get(app: Any, assistant_id: str, project: str | None) -> dict[str, Any]:
+async def get(app: App, assistant_id: str, project: str | None) -> dict[str, Any]:
     """The assistant, if it belongs to ``project``; another project's is as unknown as a missing one."""
     assistant = await app.storage.get_assistant(assistant_id)
     if assistant is None or assistant.get("project") != project:
@@ -74,11 +77,11 @@ async def get(app: Any, assistant_id: str, project: str | None) -> dict[str, Any
     return assistant
 
 
-async def retrieve(app: Any, req: Any) -> dict[str, Any]:
+async def retrieve(app: App, req: Request) -> dict[str, Any]:
     return p.public(await get(app, req.params["assistant_id"], req.project))
 
 
-async def update(app: Any, req: Any) -> dict[str, Any]:
+async def update(app: App, req: Request) -> dict[str, Any]:
     body = validate(req.json(), creating=False, builtins=app.tools)
     assistant_id = req.params["assistant_id"]
     current = await get(app, assistant_id, req.project)
@@ -91,7 +94,7 @@ async def update(app: Any, req: Any) -> dict[str, Any]:
     return p.public(updated)
 
 
-async def delete(app: Any, req: Any) -> dict[str, Any]:
+async def delete(app: App, req: Request) -> dict[str, Any]:
     assistant_id = req.params["assistant_id"]
     await get(app, assistant_id, req.project)
     if not await app.storage.delete_assistant(assistant_id):
@@ -99,7 +102,7 @@ async def delete(app: Any, req: Any) -> dict[str, Any]:
     return {"id": assistant_id, "object": "assistant.deleted", "deleted": True}
 
 
-async def list_(app: Any, req: Any) -> dict[str, Any]:
+async def list_(app: App, req: Request) -> dict[str, Any]:
     page = await app.storage.list_assistants(p.list_query(req), project=req.project)
     page.data = [p.public(a) for a in page.data]
     return p.list_body(page)

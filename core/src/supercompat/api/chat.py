@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import NotFound, ServerError
-from ..router import Response, Router, dumps
+from ..router import Request, Response, Router, dumps
 from . import params as p
 
+if TYPE_CHECKING:
+    from ..app import App
+    from ..clients import ClientAdapter
 
-def _client(app: Any) -> Any:
+
+def _client(app: App) -> ClientAdapter:
     if app.client is None:
         raise ServerError("No client adapter is configured.")
     return app.client
@@ -61,7 +65,7 @@ def _tools(value: Any) -> None:
             p.string(p.require(fn, "name", f"tools[{i}].function."), f"tools[{i}].function.name")
 
 
-async def create(app: Any, req: Any) -> Any:
+async def create(app: App, req: Request) -> Any:
     body = req.json()
     p.string(p.require(body, "model"), "model")
     _messages(p.require(body, "messages"))
@@ -86,11 +90,11 @@ async def create(app: Any, req: Any) -> Any:
     return Response.event_stream(frames(), named_events=False)
 
 
-async def list_models(app: Any, req: Any) -> dict[str, Any]:
+async def list_models(app: App, req: Request) -> dict[str, Any]:
     return {"object": "list", "data": await _client(app).list_models()}
 
 
-async def retrieve_model(app: Any, req: Any) -> dict[str, Any]:
+async def retrieve_model(app: App, req: Request) -> dict[str, Any]:
     model_id = req.params["model"]
     for model in await _client(app).list_models():
         if model["id"] == model_id:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Literal, overload
 
 from ..errors import InvalidRequest
 from ..storage import ListQuery
@@ -50,8 +50,15 @@ def require(body: dict[str, Any], name: str, prefix: str = "") -> Any:
     return body[name]
 
 
+@overload
+def string(value: Any, param: str, *, max_len: int | None = None, nullable: Literal[False] = False,
+           choices: Iterable[str] | None = None) -> str: ...
+@overload
+def string(value: Any, param: str, *, max_len: int | None = None, nullable: bool,
+           choices: Iterable[str] | None = None) -> str | None: ...
 def string(value: Any, param: str, *, max_len: int | None = None, nullable: bool = False,
            choices: Iterable[str] | None = None) -> str | None:
+    """``value`` if it is a string (of at most ``max_len``, one of ``choices``); None if ``nullable``."""
     if value is None and nullable:
         return None
     if not isinstance(value, str):
@@ -103,7 +110,12 @@ def boolean(value: Any, param: str, *, nullable: bool = True) -> bool | None:
     return value
 
 
+@overload
+def obj(value: Any, param: str, *, nullable: Literal[False] = False) -> dict[str, Any]: ...
+@overload
+def obj(value: Any, param: str, *, nullable: bool) -> dict[str, Any] | None: ...
 def obj(value: Any, param: str, *, nullable: bool = False) -> dict[str, Any] | None:
+    """``value`` if it is an object; None if ``nullable``."""
     if value is None and nullable:
         return None
     if not isinstance(value, dict):
@@ -299,7 +311,7 @@ def list_query(request: Any) -> ListQuery:
         integer(limit, "limit", minimum=1, maximum=100)
     order = "desc"
     if "order" in q:
-        order = string(q["order"][-1], "order", choices=("asc", "desc"))  # type: ignore[assignment]
+        order = string(q["order"][-1], "order", choices=("asc", "desc"))
     after, before = query_id(request, "after"), query_id(request, "before")
     return ListQuery(limit=limit, order=order, after=after, before=before)  # type: ignore[arg-type]
 

@@ -5,17 +5,20 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import ids
 from ..errors import InvalidRequest, NotFound
-from ..router import Response, Router
+from ..router import Request, Response, Router
 from ..runs.engine import TERMINAL
 from ..storage import ACTIVE_RUN_STATUSES, ActiveRunError, ListQuery, StaleStatusError
 from . import params as p
 from .assistants import get as get_assistant
-from .messages import build_message
-from .threads import build_thread, owned_item, owned_thread, thread_page
+from .build import build_message, build_thread
+from .ownership import owned_item, owned_thread, thread_page
+
+if TYPE_CHECKING:
+    from ..app import App
 
 _RUN_FIELDS = ("assistant_id", "model", "instructions", "additional_instructions", "additional_messages",
                "tools", "metadata", "temperature", "top_p", "stream", "max_prompt_tokens",
@@ -110,17 +113,17 @@ def active_run_error(thread_id: str, run_id: str) -> InvalidRequest:
     return InvalidRequest(f"Thread {thread_id} already has an active run {run_id}.")
 
 
-def _launch(app: Any, run: dict[str, Any], stream: bool, prelude: list[tuple[str, Any]],
+def _launch(app: App, run: dict[str, Any], stream: bool, prelude: list[tuple[str, Any]],
             resumed_steps: list[dict[str, Any]] | None = None) -> Any:
     engine = app.engine
     queue = engine.subscribe(run["id"]) if stream else None
     engine.start(run, resumed_steps)  # at once: a run never waits for its stream to be read
     if queue is None:
         return run
-    return Response.event_stream(engine.stream(run["id"], queue, prelude))
+    return Response.run_stream(engine.stream(run["id"], queue, prelude))
 
 
-async def create(app: Any, req: Any) -> Any:
+async def create(app: App, req: Request) -> Any:
     thread_id = req.params["thread_id"]
     body = req.json()
     p.check_known(body, _RUN_FIELDS)
@@ -138,7 +141,7 @@ async def create(app: Any, req: Any) -> Any:
     return _launch(app, run, bool(body.get("stream")), [("thread.run.created", run), ("thread.run.queued", run)])
 
 
-async def create_and_run(app: Any, req: Any) -> Any:
+async def create_and_run(app: App, req: Request) -> Any:
     body = req.json()
     p.check_known(body, _CREATE_AND_RUN_FIELDS)
     _validate_run_params(body, app.tools)
@@ -156,7 +159,7 @@ async def create_and_run(app: Any, req: Any) -> Any:
                    [("thread.created", p.public(thread)), ("thread.run.created", run), ("thread.run.queued", run)])
 
 
-async def get_run(app: Any, req: Any) -> dict[str, Any]:
+async def get_run(app: App, req: Request) -> dict[str, Any]:
     """The run the path names, if the request may see it (see ``owned_item``), settled."""
     run_id = req.params["run_id"]
     run = await owned_item(app, req, await app.storage.get_run(req.params["thread_id"], run_id))
@@ -165,7 +168,7 @@ async def get_run(app: Any, req: Any) -> dict[str, Any]:
     return await app.engine.settle(run)
 
 
-def poll_hold_seconds(req: Any) -> float:
+def poll_hold_seconds(req: Request) -> float:
     """How long a poll may be held: well inside the client's read timeout, which the SDK sends as
     ``x-stainless-read-timeout`` (openai 1.66 on), so the answer always comes before it gives up."""
     try:
@@ -177,18 +180,19 @@ def poll_hold_seconds(req: Any) -> float:
     return max(0.0, min(POLL_WAIT_SECONDS, read_timeout / 2 - 0.5))
 
 
-async def retrieve(app: Any, req: Any) -> Response:
+async def retrieve(app: App, req: Request) -> Response:
     thread_id, run_id = req.params["thread_id"], req.params["run_id"]
     run = await get_run(app, req)
     if req.header("x-stainless-poll-helper"):
-        run = await app.engine.wait_for_poll(thread_id, run_id, run, poll_hold_seconds(req))
-        if run is None:
+        polled = await app.engine.wait_for_poll(thread_id, run_id, run, poll_hold_seconds(req))
+        if polled is None:
             raise NotFound.object("run", run_id)
+        run = polled
     # poll() reads this once and sleeps that long between GETs; the GET itself waits for news.
     return Response.json(run, headers=[("openai-poll-after-ms", "1")])
 
 
-async def update(app: Any, req: Any) -> dict[str, Any]:
+async def update(app: App, req: Request) -> dict[str, Any]:
     body = req.json()
     p.check_known(body, ("metadata",))
     thread_id, run_id = req.params["thread_id"], req.params["run_id"]
@@ -202,7 +206,7 @@ async def update(app: Any, req: Any) -> dict[str, Any]:
     return updated
 
 
-async def list_(app: Any, req: Any) -> dict[str, Any]:
+async def list_(app: App, req: Request) -> dict[str, Any]:
     thread_id = req.params["thread_id"]
     query = p.list_query(req)
     page = await app.storage.list_runs(thread_id, query)
@@ -210,7 +214,7 @@ async def list_(app: Any, req: Any) -> dict[str, Any]:
     return await thread_page(app, req, page)
 
 
-async def cancel(app: Any, req: Any) -> dict[str, Any]:
+async def cancel(app: App, req: Request) -> dict[str, Any]:
     run_id = req.params["run_id"]
     run = await get_run(app, req)
     if run["status"] not in ACTIVE_RUN_STATUSES:
@@ -239,7 +243,7 @@ async def cancel(app: Any, req: Any) -> dict[str, Any]:
     return run
 
 
-async def submit_tool_outputs(app: Any, req: Any) -> Any:
+async def submit_tool_outputs(app: App, req: Request) -> Any:
     thread_id, run_id = req.params["thread_id"], req.params["run_id"]
     body = req.json()
     p.check_known(body, ("tool_outputs", "stream"))
@@ -262,11 +266,14 @@ async def submit_tool_outputs(app: Any, req: Any) -> Any:
                              param="tool_outputs")
     try:
         expires_at = int(time.time()) + app.engine.requires_action_ttl
-        run = await app.storage.update_run(thread_id, run_id, {"status": "queued", "required_action": None,
-                                                               "expires_at": expires_at},
-                                           expected_status=frozenset({"requires_action"}))
+        queued = await app.storage.update_run(thread_id, run_id, {"status": "queued", "required_action": None,
+                                                                  "expires_at": expires_at},
+                                              expected_status=frozenset({"requires_action"}))
     except StaleStatusError as stale:
         raise InvalidRequest(f"Runs in status \"{stale.current['status']}\" do not accept tool outputs.") from None
+    if queued is None:  # deleted, with its thread, since it was read
+        raise NotFound.object("run", run_id)
+    run = queued
     completed = []
     t = int(time.time())
     for step in (await app.storage.list_steps(thread_id, run_id, ListQuery(limit=100, order="desc"))).data:
@@ -274,13 +281,15 @@ async def submit_tool_outputs(app: Any, req: Any) -> Any:
             # Only the functions wait for outputs: built-in calls of the same turn were answered already.
             calls = [{**c, "function": {**c["function"], "output": by_id.get(c["id"], "")}} if c["type"] == "function"
                      else c for c in step["step_details"]["tool_calls"]]
-            completed.append(await app.storage.update_step(thread_id, run_id, step["id"], {
+            updated = await app.storage.update_step(thread_id, run_id, step["id"], {
                 "status": "completed", "completed_at": t,
-                "step_details": {"type": "tool_calls", "tool_calls": calls}}))
+                "step_details": {"type": "tool_calls", "tool_calls": calls}})
+            if updated is not None:
+                completed.append(updated)
     return _launch(app, run, stream, [("thread.run.queued", run)], completed)
 
 
-async def retrieve_step(app: Any, req: Any) -> dict[str, Any]:
+async def retrieve_step(app: App, req: Request) -> dict[str, Any]:
     thread_id, run_id, step_id = req.params["thread_id"], req.params["run_id"], req.params["step_id"]
     step = await app.storage.get_step(thread_id, run_id, step_id)
     if step is None:
@@ -289,7 +298,7 @@ async def retrieve_step(app: Any, req: Any) -> dict[str, Any]:
     return await owned_item(app, req, step)
 
 
-async def list_steps(app: Any, req: Any) -> dict[str, Any]:
+async def list_steps(app: App, req: Request) -> dict[str, Any]:
     thread_id, run_id = req.params["thread_id"], req.params["run_id"]
     query = p.list_query(req)
     await get_run(app, req)

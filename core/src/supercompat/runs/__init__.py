@@ -2,15 +2,21 @@
 
 A run adapter executes one model turn of a run: it reads the thread (through the storage adapter,
 read-only), calls the client adapter, and yields typed events. The RunEngine (``runs.engine``)
-persists what those events mean (messages, steps, statuses) and turns them into the SSE stream;
-adapters never write storage.
+persists what those events mean (messages, steps, statuses) and publishes the Assistants stream
+events they make (:class:`StreamEvent`), which the API layer frames as SSE; adapters never write
+storage.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from ..clients import ClientAdapter
+    from ..storage import StorageAdapter
+    from ..tools import BuiltinTool, ToolExecutor
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +60,24 @@ class TurnEnd:
 RunEvent = TextDelta | ImageFile | ToolCallDelta | TurnEnd
 
 
+class StreamEvent:
+    """One event of a run's stream as the engine publishes it to every stream subscribed to the run:
+    its ``event`` name (``thread.message.delta``, ``thread.run.completed``...) and ``data``, the OpenAI
+    object, which nobody changes once published. ``wire`` is for the API layer: the event's encoding
+    for the wire, made by whichever stream sends it first and reused by the others, so an event is
+    framed once however many streams send it (see ``supercompat.router.frame``)."""
+
+    __slots__ = ("event", "data", "wire")
+
+    def __init__(self, event: str, data: Any) -> None:
+        self.event = event
+        self.data = data
+        self.wire: bytes | None = None
+
+    def __repr__(self) -> str:
+        return f"StreamEvent({self.event!r})"
+
+
 @dataclass(slots=True)
 class RunContext:
     """What a run adapter may use: the run as stored, the storage adapter (to read the thread) and
@@ -67,11 +91,11 @@ class RunContext:
     forced built-in tool is called once per segment, not forever."""
 
     run: dict[str, Any]
-    storage: Any
-    client: Any
+    storage: StorageAdapter
+    client: ClientAdapter | None  # None: the App has no client adapter
     usage: dict[str, int] = field(default_factory=dict)
-    tools: dict[str, Any] = field(default_factory=dict)
-    executors: dict[str, Any] = field(default_factory=dict)
+    tools: dict[str, BuiltinTool] = field(default_factory=dict)
+    executors: dict[str, ToolExecutor] = field(default_factory=dict)
     round: int = 0
 
 
@@ -108,5 +132,6 @@ def completions_run_adapter() -> RunAdapter:
     return CompletionsRunAdapter()
 
 
-__all__ = ["ImageFile", "RunAdapter", "RunContext", "RunEvent", "TextDelta", "ToolCallDelta", "TurnEnd",
+__all__ = ["ImageFile", "RunAdapter", "RunContext", "RunEvent", "StreamEvent", "TextDelta", "ToolCallDelta",
+           "TurnEnd",
            "completed_tool_calls", "completions_run_adapter"]

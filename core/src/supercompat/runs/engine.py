@@ -3,7 +3,8 @@
 One execution *segment* goes from ``queued`` to ``requires_action`` or a terminal status: the run
 adapter yields one model turn's events and the engine turns them into steps, messages and run
 updates, each persisted through the storage adapter before it is published. Streams subscribe to a
-run's events; a run never depends on anyone listening.
+run's events (:class:`~supercompat.runs.StreamEvent`, which the API layer frames as SSE: the engine
+knows no wire format); a run never depends on anyone listening.
 """
 
 from __future__ import annotations
@@ -15,13 +16,12 @@ import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Collection, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
-from .. import _loop
+from .. import loop as _loop
 from ..errors import APIError, ServerError, redacted
 from ..ids import new_id
 from ..jobs import keep_leases, renew_and_reclaim
-from ..router import SSE_DONE, sse
 from ..storage import (
     ACTIVE_RUN_STATUSES,
     EVERYTHING,
@@ -30,9 +30,13 @@ from ..storage import (
     ActiveRunError,
     ListQuery,
     StaleStatusError,
+    StorageAdapter,
 )
 from ..tools import BuiltinTool, ToolCall, ToolContext, ToolDelta, ToolResult, bind
-from . import ImageFile, RunContext, TextDelta, ToolCallDelta, TurnEnd, completed_tool_calls
+from . import ImageFile, RunContext, StreamEvent, TextDelta, ToolCallDelta, TurnEnd, completed_tool_calls
+
+if TYPE_CHECKING:
+    from ..app import App
 
 log = logging.getLogger("supercompat")
 
@@ -143,8 +147,13 @@ class _TurnStorage:
     its next event, so each call takes the turn out of the model for its duration. An abort arriving
     meanwhile is delivered once the call has returned, as for the engine's own writes."""
 
-    def __init__(self, storage: Any, turn: _Turn) -> None:
+    def __init__(self, storage: StorageAdapter, turn: _Turn) -> None:
         self._storage, self._turn = storage, turn
+
+    @classmethod
+    def of(cls, storage: StorageAdapter, turn: _Turn) -> StorageAdapter:
+        """``storage`` as the turn's adapters see it: every method of it, through this proxy."""
+        return cast("StorageAdapter", cls(storage, turn))
 
     def __getattr__(self, name: str) -> Any:
         attribute = getattr(self._storage, name)
@@ -170,7 +179,7 @@ class _TurnStorage:
 
 
 class RunEngine:
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: App) -> None:
         self.app = app
         self.requires_action_ttl = REQUIRES_ACTION_TTL
         self.heartbeat_interval = HEARTBEAT_INTERVAL
@@ -202,9 +211,9 @@ class RunEngine:
     def _publish(self, run_id: str, event: str, data: Any) -> None:
         queues = self._subscribers.get(run_id)
         if queues:
-            chunk = sse(event, data)
+            published = StreamEvent(event, data)  # one for every subscriber: framed once, see StreamEvent
             for q in queues:
-                q.put_nowait(chunk)
+                q.put_nowait(published)
 
     def _notify(self, run_id: str) -> None:
         fut = self._changed.pop(run_id, None)
@@ -221,15 +230,14 @@ class RunEngine:
         return queue
 
     async def stream(self, run_id: str, queue: asyncio.Queue[Any],
-                     prelude: Iterable[tuple[str, Any]]) -> AsyncIterator[bytes]:
-        """SSE for one segment from a queue subscribed before the run started: ``prelude`` events,
-        then the run's own until it stops, then done. The run never waits for this to be read."""
+                     prelude: Iterable[tuple[str, Any]]) -> AsyncIterator[StreamEvent]:
+        """The events of one segment from a queue subscribed before the run started: ``prelude``
+        events, then the run's own until the segment stops. The run never waits for this to be read."""
         try:
             for event, data in prelude:
-                yield sse(event, data)
-            while (chunk := await queue.get()) is not _END:
-                yield chunk
-            yield SSE_DONE
+                yield StreamEvent(event, data)
+            while (published := await queue.get()) is not _END:
+                yield published
         finally:
             queues = self._subscribers.get(run_id)
             if queues and queue in queues:
@@ -498,8 +506,9 @@ class RunEngine:
                 found.append(annotator)
         return found or None
 
-    async def _open_message(self, run: dict[str, Any], turn: _Turn) -> None:
-        message = {"id": new_id("msg"), "object": "thread.message", "created_at": now(),
+    async def _open_message(self, run: dict[str, Any], turn: _Turn) -> dict[str, Any]:
+        """Open the turn's assistant message (and its step), announce it, and return it."""
+        message: dict[str, Any] = {"id": new_id("msg"), "object": "thread.message", "created_at": now(),
                    "assistant_id": run["assistant_id"], "thread_id": run["thread_id"], "run_id": run["id"],
                    "role": "assistant", "content": [], "attachments": [], "metadata": {},
                    "status": "in_progress", "incomplete_details": None, "completed_at": None,
@@ -512,7 +521,7 @@ class RunEngine:
         turn.message = message
         turn.message_step = self._new_step(run, {"type": "message_creation",
                                                  "message_creation": {"message_id": message["id"]}})
-        turn.message = await self.app.storage.create_message(message)
+        turn.message = message = await self.app.storage.create_message(message)
         turn.message_step = await self.app.storage.create_step(turn.message_step)
         self._publish_step(turn.message_step)
         self._publish(run["id"], "thread.message.created", turn.message)
@@ -521,6 +530,7 @@ class RunEngine:
             images, turn.images = turn.images, []
             for file_id in images:
                 self._add_image(run["id"], turn, file_id)
+        return message
 
     async def _show_images(self, run: dict[str, Any], turn: _Turn) -> None:
         """As the run ends (incomplete, failed, cancelled): images its tools made that no message shows
@@ -571,7 +581,7 @@ class RunEngine:
 
     async def _turn(self, run: dict[str, Any], turn: _Turn) -> dict[str, Any] | None:
         """One model turn; the run as it now is if the segment goes on with another."""
-        ctx = RunContext(run=run, storage=_TurnStorage(self.app.storage, turn), client=self.app.client,
+        ctx = RunContext(run=run, storage=_TurnStorage.of(self.app.storage, turn), client=self.app.client,
                          usage=dict(run.get("usage") or {}), tools=turn.bound, executors=self.app.tools,
                          round=turn.round)
         end: TurnEnd | None = None
@@ -583,15 +593,16 @@ class RunEngine:
             except StopAsyncIteration:
                 break
             if type(event) is TextDelta:
-                if turn.message is None or turn.message["status"] != "in_progress":
-                    await self._open_message(run, turn)
+                message = turn.message
+                if message is None or message["status"] != "in_progress":
+                    message = await self._open_message(run, turn)
                 if turn.annotators is None and not event.annotations:  # the plain path
                     body: dict[str, Any] = {"value": event.text}
                     if not turn.text:
                         body["annotations"] = []
                     turn.text.append(event.text)
                     self._publish(run_id, "thread.message.delta", {
-                        "id": turn.message["id"], "object": "thread.message.delta",
+                        "id": message["id"], "object": "thread.message.delta",
                         "delta": {"content": [{"index": len(turn.parts), "type": "text", "text": body}]}})
                 else:
                     self._annotated_text(run_id, turn, event)
@@ -632,8 +643,8 @@ class RunEngine:
                 turn.calls.append({"id": call_id, "type": kind, kind: {}})
                 turn.builtins[index] = entry = _BuiltinCall(builtin)
                 return {"index": index, "id": call_id, "type": kind, kind: entry.grow(event.arguments) or {}}
-            call = {"id": call_id, "type": "function",
-                    "function": {"name": event.name or "", "arguments": event.arguments, "output": None}}
+            function = {"name": event.name or "", "arguments": event.arguments, "output": None}
+            call: dict[str, Any] = {"id": call_id, "type": "function", "function": function}
             turn.calls.append(call)
             return {"index": index, **call, "function": dict(call["function"])}
         if index in turn.builtins:
@@ -648,7 +659,7 @@ class RunEngine:
     async def _run_builtins(self, run: dict[str, Any], turn: _Turn) -> None:
         """Execute the turn's built-in calls in call order, publishing their step deltas; each call's
         body becomes its result's details."""
-        storage = _TurnStorage(self.app.storage, turn)
+        storage = _TurnStorage.of(self.app.storage, turn)
         step_id = turn.tool_step["id"]  # type: ignore[index]
         for index, entry in turn.builtins.items():
             call, builtin = turn.calls[index], entry.builtin

@@ -37,6 +37,8 @@ class ListQuery:
 
 @dataclass(slots=True)
 class Page:
+    """One page of a list: its items, and whether more follow in the query's direction."""
+
     data: list[Obj]
     has_more: bool
 
@@ -58,10 +60,14 @@ class StaleStatusError(Exception):
         self.current = current
 
 
+# The contract, one protocol per resource (an adapter may be checked against the part a caller uses);
+# StorageAdapter is their union, what an App needs. Everything is async. ``get_*`` / ``update_*``
+# return None for an unknown id; ``delete_*`` returns whether something was deleted. ``update_*``
+# merge ``changes`` into the top level.
+
 @runtime_checkable
-class StorageAdapter(Protocol):
-    """Everything is async. ``get_*`` / ``update_*`` return None for an unknown id; ``delete_*``
-    returns whether something was deleted. ``update_*`` merge ``changes`` into the top level."""
+class AssistantStorage(Protocol):
+    """Assistants."""
 
     async def create_assistant(self, assistant: Obj) -> Obj: ...
     async def get_assistant(self, assistant_id: str) -> Obj | None: ...
@@ -72,11 +78,20 @@ class StorageAdapter(Protocol):
         missing one)."""
 
 
+@runtime_checkable
+class ThreadStorage(Protocol):
+    """Threads, created with their first messages and deleted with everything in them."""
+
     async def create_thread(self, thread: Obj, messages: list[Obj]) -> Obj: ...
     async def get_thread(self, thread_id: str) -> Obj | None: ...
     async def update_thread(self, thread_id: str, changes: Obj) -> Obj | None: ...
     async def delete_thread(self, thread_id: str) -> bool:
         """Deletes the thread with its messages, runs and steps, all or nothing."""
+
+
+@runtime_checkable
+class MessageStorage(Protocol):
+    """The messages of a thread."""
 
     async def create_message(self, message: Obj) -> Obj:
         """Raises ActiveRunError when the message has no ``run_id`` and the thread has an active run."""
@@ -86,6 +101,11 @@ class StorageAdapter(Protocol):
     async def delete_message(self, thread_id: str, message_id: str) -> bool: ...
     async def list_messages(self, thread_id: str, query: ListQuery, *, run_id: str | None = None) -> Page:
         """Costs O(limit), whatever the size of the thread."""
+
+
+@runtime_checkable
+class RunStorage(Protocol):
+    """The runs of a thread: at most one active at a time, moved from status to status conditionally."""
 
     async def create_run(self, run: Obj, messages: list[Obj]) -> Obj:
         """Atomically: raise ActiveRunError if the thread has an active run, else add ``messages``
@@ -100,9 +120,27 @@ class StorageAdapter(Protocol):
     async def list_runs(self, thread_id: str, query: ListQuery) -> Page: ...
     async def get_active_run(self, thread_id: str) -> Obj | None: ...
 
-    # -- leases: background work that another process finishes when its holder dies ----------------
-    # A lease of kind RUN_LEASE is a run's own (create_run and every update_run renew it); any other
-    # kind is a job of that kind. One heartbeat, one sweep and one claim for all of them.
+
+@runtime_checkable
+class StepStorage(Protocol):
+    """The steps of a run."""
+
+    async def create_step(self, step: Obj) -> Obj: ...
+    async def get_step(self, thread_id: str, run_id: str, step_id: str) -> Obj | None: ...
+    async def update_step(self, thread_id: str, run_id: str, step_id: str, changes: Obj) -> Obj | None: ...
+    async def list_steps(self, thread_id: str, run_id: str, query: ListQuery) -> Page: ...
+    async def list_thread_steps(self, thread_id: str, query: ListQuery, *, step_type: str | None = None) -> Page:
+        """The steps of every run of a thread (only those of ``step_type`` if given), in id order: what
+        a prompt is built from, in one call however many runs the thread has had."""
+
+
+@runtime_checkable
+class LeaseStorage(Protocol):
+    """Leases: background work that another process finishes when its holder dies (see
+    ``supercompat.jobs``). A lease of kind RUN_LEASE is a run's own (create_run and every update_run
+    renew it); any other kind is a job of that kind (:class:`JobStorage`). One heartbeat, one sweep
+    and one claim for all of them."""
+
     async def renew_leases(self, kind: str, leases: Collection[Any]) -> list[str]:
         """The heartbeat: record (now) that this process still holds ``leases`` of ``kind`` (for
         RUN_LEASE, run ids; for a job kind, ``(job_id, attempt)`` pairs, renewed only while the job
@@ -119,6 +157,11 @@ class StorageAdapter(Protocol):
         EXECUTING_RUN_STATUSES status, of thread ``scope`` if given. For jobs: ``running`` jobs of
         that kind, each with ``attempt`` incremented (``scope`` is not used)."""
 
+
+@runtime_checkable
+class JobStorage(Protocol):
+    """Jobs: background work other than runs, each held under a lease of its kind, per attempt."""
+
     async def create_job(self, job: Obj) -> Obj:
         """Store a new job (JOB_RUNNING, ``attempt`` 1): its creator holds the lease from now."""
 
@@ -132,13 +175,11 @@ class StorageAdapter(Protocol):
         """Request the cancel of a running job (``cancel_requested``): its holder sees it at its next
         heartbeat. A finished job is returned unchanged; None for an unknown id."""
 
-    async def create_step(self, step: Obj) -> Obj: ...
-    async def get_step(self, thread_id: str, run_id: str, step_id: str) -> Obj | None: ...
-    async def update_step(self, thread_id: str, run_id: str, step_id: str, changes: Obj) -> Obj | None: ...
-    async def list_steps(self, thread_id: str, run_id: str, query: ListQuery) -> Page: ...
-    async def list_thread_steps(self, thread_id: str, query: ListQuery, *, step_type: str | None = None) -> Page:
-        """The steps of every run of a thread (only those of ``step_type`` if given), in id order: what
-        a prompt is built from, in one call however many runs the thread has had."""
+
+@runtime_checkable
+class StorageAdapter(AssistantStorage, ThreadStorage, MessageStorage, RunStorage, StepStorage, LeaseStorage,
+                     JobStorage, Protocol):
+    """The whole storage contract, what an App is given: every resource's protocol, and ``close``."""
 
     async def close(self) -> None: ...
 
@@ -152,7 +193,6 @@ def memory_storage_adapter() -> StorageAdapter:
 
 __all__ = [
     "ACTIVE_RUN_STATUSES", "EVERYTHING", "EXECUTING_RUN_STATUSES", "JOB_RUNNING", "RUN_LEASE", "ActiveRunError",
-    "ListQuery",
-    "Obj", "Page", "StaleStatusError",
-    "StorageAdapter", "memory_storage_adapter",
+    "AssistantStorage", "JobStorage", "LeaseStorage", "ListQuery", "MessageStorage", "Obj", "Page", "RunStorage",
+    "StaleStatusError", "StepStorage", "StorageAdapter", "ThreadStorage", "memory_storage_adapter",
 ]

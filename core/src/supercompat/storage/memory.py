@@ -259,8 +259,8 @@ class MemoryStorageAdapter:
         if kind == RUN_LEASE:
             for oid in leases:
                 beat = self._heartbeats.get(oid)
-                run = beat and await self.get_run(beat[0], oid)
-                if run is not None:
+                run = None if beat is None else await self.get_run(beat[0], oid)
+                if beat is not None and run is not None:
                     self._heartbeats[oid] = (beat[0], now)
                     if run["status"] == "cancelling":
                         cancelled.append(oid)
@@ -277,7 +277,7 @@ class MemoryStorageAdapter:
     async def claim_lapsed(self, kind: str, silent_since: float, *, scope: str | None = None,
                            limit: int = 100) -> list[Obj]:
         # Nothing here awaits, so the look and the take are one step on the loop: atomic.
-        now, claimed = time.time(), []
+        now, claimed = time.time(), list[Obj]()
         if kind == RUN_LEASE:
             for run_id, (tid, at) in list(self._heartbeats.items()):
                 run = await self.get_run(tid, run_id)

@@ -22,7 +22,7 @@ import pkgutil
 import sys
 from typing import Any
 
-from .scripted import Reply, ScriptedClientAdapter, scripted_client_adapter
+from ..scripted import Reply, ScriptedClientAdapter, scripted_client_adapter
 
 if sys.modules.get("pytest"):  # before the kit modules are imported: rewriting takes only at a module's import
     sys.modules["pytest"].register_assert_rewrite(*(

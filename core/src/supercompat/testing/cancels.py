@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._loop import run_sync
+from ..loop import run_sync
 from ..runs.engine import TERMINAL
 from .scripted import Reply, scripted_client_adapter
 

@@ -16,7 +16,7 @@ from typing import Any
 import openai
 
 from .. import async_supercompat, supercompat
-from .._loop import run_sync
+from ..loop import run_sync
 from . import app_of
 from .kit import Kit, fixture, mark, pytest
 from .scripted import Reply

@@ -317,7 +317,7 @@ class Scripted:
 class SDKClients:
     """Real SDK clients pointed at a fake, all sync or all async: ``make(**options)`` builds one through
     the fake's ``sdk_client``; ``await aclose()`` closes them all. ``close_with`` runs each async close,
-    e.g. ``supercompat._loop.run_async`` for clients whose connections live on supercompat's loop."""
+    e.g. ``supercompat.loop.run_async`` for clients whose connections live on supercompat's loop."""
 
     def __init__(self, fake: LoopbackProvider, asynchronous: bool,
                  close_with: Callable[[Awaitable[Any]], Awaitable[Any]] | None = None) -> None:

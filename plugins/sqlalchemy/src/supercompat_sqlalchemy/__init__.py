@@ -16,7 +16,8 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from supercompat import _loop, hookimpl
+from supercompat import hookimpl
+from supercompat import loop as _loop
 from supercompat.errors import ConfigError
 
 from .adapter import SQLAlchemyStorageAdapter, StorageUnavailable
