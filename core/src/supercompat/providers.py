@@ -23,7 +23,7 @@ import inspect
 import json
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import aclosing, suppress
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Literal, Self
 
 import httpx2
 
@@ -85,7 +85,8 @@ class ErrorTable:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> bool:
+    # Literal[False]: it never swallows an exception (it raises the mapped one, or lets it pass).
+    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> Literal[False]:
         if exc is None or not isinstance(exc, Exception) or isinstance(exc, APIError):
             return False
         mapped = self.map(exc)
