@@ -8,6 +8,7 @@ from .. import ids
 from ..errors import NotFound
 from ..router import Request, Router
 from . import params as p
+from .ownership import of_project
 
 if TYPE_CHECKING:
     from ..app import App
@@ -70,11 +71,8 @@ async def create(app: App, req: Request) -> dict[str, Any]:
 
 
 async def get(app: App, assistant_id: str, project: str | None) -> dict[str, Any]:
-    """The assistant, if it belongs to ``project``; another project's is as unknown as a missing one."""
-    assistant = await app.storage.get_assistant(assistant_id)
-    if assistant is None or assistant.get("project") != project:
-        raise NotFound.object("assistant", assistant_id)
-    return assistant
+    """The assistant, if it belongs to ``project``."""
+    return of_project(await app.storage.get_assistant(assistant_id), project, "assistant", assistant_id)
 
 
 async def retrieve(app: App, req: Request) -> dict[str, Any]:

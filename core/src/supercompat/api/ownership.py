@@ -15,12 +15,17 @@ if TYPE_CHECKING:
     from ..storage import Page
 
 
+def of_project(obj: dict[str, Any] | None, project: str | None, kind: str, oid: str) -> dict[str, Any]:
+    """``obj`` (an assistant or a thread) if it belongs to ``project``; another project's is as unknown
+    as a missing one."""
+    if obj is None or obj.get("project") != project:
+        raise NotFound.object(kind, oid)
+    return obj
+
+
 async def get_thread(app: App, thread_id: str, project: str | None) -> dict[str, Any]:
-    """The thread, if it belongs to ``project``; another project's is as unknown as a missing one."""
-    thread = await app.storage.get_thread(thread_id)
-    if thread is None or thread.get("project") != project:
-        raise NotFound.object("thread", thread_id)
-    return thread
+    """The thread, if it belongs to ``project``."""
+    return of_project(await app.storage.get_thread(thread_id), project, "thread", thread_id)
 
 
 async def owned_thread(app: App, req: Request) -> dict[str, Any]:
