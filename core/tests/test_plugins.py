@@ -41,6 +41,47 @@ def test_register_run_adapters_through_entry_point():
     assert spec.plugin == "supercompat-fixture" and spec.build() == "fixture-run-adapter"
 
 
+def test_register_blob_stores_through_entry_point(tmp_path):
+    from supercompat.app import App
+    from supercompat.blobs import MemoryBlobStore
+    from supercompat.config import load_adapters
+
+    spec = plugins.get_adapter_spec("blob", "fixture-blobs")
+    assert spec.plugin == "supercompat-fixture" and plugins.get_adapter_spec("blob", "memory").plugin == "supercompat"
+    config = tmp_path / "supercompat.toml"
+    config.write_text('[blob]\nplugin = "fixture-blobs"\nlabel = "mine"\n')
+    adapters = load_adapters(config)
+    store = adapters["blob_store"]
+    assert store.options.label == "mine"
+    app = App(**adapters)
+    assert app.blobs is store and store.app is app  # the App wires what it was given
+    config.write_text('[blob]\nplugin = "fixture-blobs"\nlabl = "typo"\n')
+    with pytest.raises(ConfigError, match="Unknown option 'labl'"):
+        load_adapters(config)
+    config.write_text('[blob]\nplugin = "nowhere"\n')
+    with pytest.raises(ConfigError, match="Unknown blob adapter 'nowhere'"):
+        load_adapters(config)
+    config.write_text("")
+    assert load_adapters(config)["blob_store"] is None
+    assert isinstance(App().blobs, MemoryBlobStore)  # the default beside memory storage
+
+
+def test_an_app_takes_its_storage_adapters_default_blob_store():
+    from supercompat.app import App
+    from supercompat.blobs import MemoryBlobStore
+    from supercompat.storage.memory import MemoryStorageAdapter
+
+    chosen = MemoryBlobStore()
+
+    class Storage(MemoryStorageAdapter):
+        def default_blob_store(self):
+            return chosen
+
+    assert App(storage_adapter=Storage()).blobs is chosen
+    given = MemoryBlobStore()
+    assert App(storage_adapter=Storage(), blob_store=given).blobs is given
+
+
 def test_register_tools_through_entry_point():
     from supercompat.app import App
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from . import loop as _loop
 from .api import build_router
+from .blobs import BlobStore
 from .clients import ClientAdapter
 from .errors import APIError, ConfigError
 from .forms import Multipart
@@ -27,9 +28,12 @@ class App:
     runs and chat completions then fail saying so."""
 
     def __init__(self, *, client_adapter: ClientAdapter | None = None, storage_adapter: StorageAdapter | None = None,
-                 run_adapter: RunAdapter | None = None, tools: Iterable[ToolExecutor] | None = None) -> None:
+                 run_adapter: RunAdapter | None = None, tools: Iterable[ToolExecutor] | None = None,
+                 blob_store: BlobStore | None = None) -> None:
         """``tools``: the built-in tool executors runs may use (see ``supercompat.tools``); by default
-        every one the installed plugins register."""
+        every one the installed plugins register. ``blob_store``: where file bytes live; by default
+        the storage adapter's ``default_blob_store()`` if it has one (the SQL storage keeps files
+        beside a SQLite database), else memory."""
         if storage_adapter is None:
             from .storage import memory_storage_adapter
 
@@ -38,9 +42,18 @@ class App:
             from .runs import completions_run_adapter
 
             run_adapter = completions_run_adapter()
+        if blob_store is None:
+            default_blob_store = getattr(storage_adapter, "default_blob_store", None)
+            if default_blob_store is not None:
+                blob_store = default_blob_store()
+            else:
+                from .blobs import memory_blob_store
+
+                blob_store = memory_blob_store()
         self.client: ClientAdapter | None = client_adapter
         self.storage: StorageAdapter = storage_adapter
         self.run_adapter: RunAdapter = run_adapter
+        self.blobs: BlobStore = blob_store
         if tools is None:
             from .plugins import tool_executors
 
@@ -55,6 +68,8 @@ class App:
         self.jobs = Jobs(self)
         self.engine = RunEngine(self)
         self.closing = False
+        for wire in self._adapter_hooks("wire"):
+            wire(self)
         for register_job_kinds in self._adapter_hooks("register_job_kinds"):
             register_job_kinds(self.jobs)
         _loop.renew_after_fork(self)
@@ -67,8 +82,10 @@ class App:
 
     def _adapter_hooks(self, name: str) -> list[Callable[..., Any]]:
         """The adapters' methods called ``name``, for the optional hooks adapters opt in to
-        (``ready_to_fork``, ``after_fork``, ``register_job_kinds(jobs)``)."""
-        adapters = (self.storage, self.client, self.run_adapter)
+        (``ready_to_fork``, ``after_fork``, ``register_job_kinds(jobs)``, and ``wire(app)``, called once
+        the App has every adapter, so that one adapter can use another: a SQL blob store without a URL
+        of its own keeps its rows in the storage adapter's database)."""
+        adapters = (self.storage, self.client, self.run_adapter, self.blobs)
         return [hook for adapter in adapters if (hook := getattr(adapter, name, None)) is not None]
 
     def ready_to_fork(self) -> bool:
@@ -111,4 +128,5 @@ class App:
         aclose = getattr(self.client, "aclose", None)
         if aclose is not None:
             await aclose()
+        await self.blobs.close()
         await self.storage.close()

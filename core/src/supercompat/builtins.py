@@ -26,3 +26,10 @@ def register_client_adapters(register: Any) -> None:
     from .scripted import ScriptedOptions, scripted_client_adapter
 
     register("scripted", lambda options: scripted_client_adapter(list(options.replies)), ScriptedOptions)
+
+
+@hookimpl
+def register_blob_stores(register: Any) -> None:
+    from .blobs import memory_blob_store
+
+    register("memory", lambda options: memory_blob_store())

@@ -13,7 +13,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .errors import ConfigError
 from .plugins import get_adapter_spec
 
-SECTIONS = {"client": "client", "storage": "storage", "run": "run"}
+SECTIONS = {"client": "client", "storage": "storage", "run": "run", "blob": "blob"}
+# The keyword argument of App (and supercompat()) each section's adapter is passed as.
+APP_ARGUMENTS = {"client": "client_adapter", "storage": "storage_adapter", "run": "run_adapter",
+                 "blob": "blob_store"}
 DEFAULT_PLUGINS = {"storage": "memory", "run": "completions"}
 
 
@@ -118,7 +121,7 @@ def read_config(path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     for section in data:
         if section not in (*SECTIONS, "server"):
             raise ConfigError(f"Unknown section [{section}] in {path}. Valid sections: client, storage, "
-                              f"run, server.")
+                              f"run, blob, server.")
     return data
 
 
@@ -148,7 +151,7 @@ def adapters_from(data: dict[str, Any]) -> dict[str, Any]:
 
             if "completions" not in registry()["run"]:
                 continue
-        adapters[f"{kind}_adapter"] = build_adapter(kind, data.get(kind))
+        adapters[APP_ARGUMENTS[kind]] = build_adapter(kind, data.get(kind))
     return adapters
 
 

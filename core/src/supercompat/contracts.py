@@ -12,6 +12,7 @@ how a plugin registers its adapters.
   (:class:`LeaseStorage`), with the values they exchange (``supercompat.storage``).
 - Run adapters: :class:`RunAdapter`, given a :class:`RunContext`, yielding :class:`RunEvent` s; the
   engine publishes :class:`StreamEvent` s, which the API layer frames (``supercompat.runs``).
+- Blob stores (where the bytes of Files live): :class:`BlobStore` (``supercompat.blobs``).
 - Built-in tools: :class:`ToolExecutor` and what it is given and yields (``supercompat.tools``).
 - Background work: jobs (:class:`JobHandler`, :class:`JobContext`) and the lease protocols the
   heartbeat drives (:class:`LeaseHolder`, :class:`LeaseKeeper`) (``supercompat.jobs``).
@@ -22,6 +23,7 @@ how a plugin registers its adapters.
 
 from __future__ import annotations
 
+from .blobs import BlobNotFound, BlobStore
 from .clients import ClientAdapter, ClientOptions
 from .errors import APIError
 from .hookspecs import Register, RegisterTool
@@ -60,6 +62,8 @@ __all__ = [
     # storage
     "ActiveRunError", "AssistantStorage", "JobStorage", "LeaseStorage", "ListQuery", "MessageStorage", "Obj",
     "Page", "RunStorage", "StaleStatusError", "StepStorage", "StorageAdapter", "ThreadStorage",
+    # blob stores
+    "BlobNotFound", "BlobStore",
     # runs
     "ImageFile", "RunAdapter", "RunContext", "RunEvent", "StreamEvent", "TextDelta", "ToolCallDelta", "TurnEnd",
     # tools

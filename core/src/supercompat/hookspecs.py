@@ -17,6 +17,7 @@ import pluggy
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
+    from .blobs import BlobStore
     from .clients import ClientAdapter
     from .runs import RunAdapter
     from .storage import StorageAdapter
@@ -63,10 +64,15 @@ def register_run_adapters(register: Register[RunAdapter]) -> None:
 
 
 @hookspec
+def register_blob_stores(register: Register[BlobStore]) -> None:
+    """Register blob stores: where the bytes of Files live (their metadata lives in storage)."""
+
+
+@hookspec
 def register_tools(register: RegisterTool) -> None:
     """Register built-in tool executors (``supercompat.tools.ToolExecutor``): ``register(executor)``,
     or ``register(type, factory)`` with a ``factory()`` that builds it when an App is made."""
 
 
-__all__ = ["Register", "RegisterTool", "hookimpl", "hookspec", "register_client_adapters", "register_run_adapters",
-           "register_storage_adapters", "register_tools"]
+__all__ = ["Register", "RegisterTool", "hookimpl", "hookspec", "register_blob_stores", "register_client_adapters",
+           "register_run_adapters", "register_storage_adapters", "register_tools"]

@@ -22,7 +22,7 @@ from .errors import ConfigError
 
 GROUP = "supercompat"
 KINDS = {"client": "register_client_adapters", "storage": "register_storage_adapters",
-         "run": "register_run_adapters"}
+         "run": "register_run_adapters", "blob": "register_blob_stores"}
 
 
 class NoOptions(BaseModel):

@@ -142,6 +142,54 @@ jobs = _table(
     sa.Column("last_error", Json),
     heartbeat=True, indexes=(("kind", "status", "heartbeat_at"),))
 
+# Files: their metadata (the bytes live in the blob store). Listed per project, all or by purpose.
+files = _table(
+    "files",
+    sa.Column("bytes", sa.BigInteger, nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("filename", sa.String(1024), nullable=False),
+    sa.Column("purpose", sa.String(32), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("expires_at", Time),
+    sa.Column("status_details", LongText),
+    project=True, indexes=(("project", "id"), ("project", "purpose", "id")))
+
+# Uploads of large files in parts; ``file`` is the File made by completing it.
+uploads = _table(
+    "uploads",
+    sa.Column("bytes", sa.BigInteger, nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("expires_at", Time),
+    sa.Column("filename", sa.String(1024), nullable=False),
+    sa.Column("purpose", sa.String(32), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("file", Json),
+    project=True)
+
+upload_parts = _table(
+    "upload_parts",
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("upload_id", Id, sa.ForeignKey(uploads.c.id), nullable=False),
+    indexes=(("upload_id", "id"),))
+
+# The ``sql`` blob store: a key names one blob (blob_id); its bytes are numbered chunks of that blob,
+# so a put writes a new blob's chunks first and then points the key at it in one short transaction.
+BlobKey = sa.String(200).with_variant(sa.String(200, collation="C"), "postgresql")
+Bytes = sa.LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb")
+blobs = sa.Table(
+    "supercompat_blobs", metadata,
+    sa.Column("key", BlobKey, primary_key=True),
+    sa.Column("blob_id", sa.String(64), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("created_at", Float, nullable=False),
+    **MYSQL)
+blob_chunks = sa.Table(
+    "supercompat_blob_chunks", metadata,
+    sa.Column("blob_id", sa.String(64), primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("data", Bytes, nullable=False),
+    **MYSQL)
+
 INTERNAL = ("extra", "project", "heartbeat_at")
 
 
@@ -198,3 +246,6 @@ MESSAGE = Kind.of(messages, "thread.message")
 RUN = Kind.of(runs, "thread.run")
 STEP = Kind.of(steps, "thread.run.step")
 JOB = Kind.of(jobs, "job")
+FILE = Kind.of(files, "file")
+UPLOAD = Kind.of(uploads, "upload")
+UPLOAD_PART = Kind.of(upload_parts, "upload.part")
