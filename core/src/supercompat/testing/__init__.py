@@ -28,9 +28,9 @@ if sys.modules.get("pytest"):  # before the kit modules are imported: rewriting 
     sys.modules["pytest"].register_assert_rewrite(*(
         name for name in (f"{__name__}.{m.name}" for m in pkgutil.iter_modules(__path__)) if name not in sys.modules))
 
-_KITS = {"AssistantsContractTests": ".contract", "BuiltinToolTests": ".tool_runs", "ClientAdapterTests": ".clients",
-         "HostileInputTests": ".hostile", "ProviderFailureTests": ".failures", "RunAdapterTests": ".runs",
-         "StorageAdapterTests": ".storage"}
+_KITS = {"AssistantsContractTests": ".contract", "BlobStoreTests": ".blobs", "BuiltinToolTests": ".tool_runs",
+         "ClientAdapterTests": ".clients", "HostileInputTests": ".hostile", "ProviderFailureTests": ".failures",
+         "RunAdapterTests": ".runs", "StorageAdapterTests": ".storage"}
 
 
 def __getattr__(name: str) -> Any:
@@ -46,6 +46,6 @@ def app_of(client: object) -> object:
     return client._client._transport.app  # type: ignore[attr-defined]
 
 
-__all__ = ["AssistantsContractTests", "BuiltinToolTests", "ClientAdapterTests", "HostileInputTests",
+__all__ = ["AssistantsContractTests", "BlobStoreTests", "BuiltinToolTests", "ClientAdapterTests", "HostileInputTests",
            "ProviderFailureTests", "Reply", "RunAdapterTests", "ScriptedClientAdapter", "StorageAdapterTests",
            "app_of", "scripted_client_adapter"]
