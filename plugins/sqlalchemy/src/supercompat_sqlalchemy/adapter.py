@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from supercompat import keep_inherited
 from supercompat.errors import APIError, InvalidRequest, redacted
+from supercompat.loop import finish
 from supercompat.storage import (
     ACTIVE_RUN_STATUSES,
     EXECUTING_RUN_STATUSES,
@@ -69,18 +70,7 @@ def _whole(method: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(method)
     async def call(*args: Any, **kwargs: Any) -> Any:
-        task = asyncio.ensure_future(method(*args, **kwargs))
-        try:
-            return await asyncio.shield(task)
-        except asyncio.CancelledError:
-            while not task.done():
-                try:
-                    await asyncio.wait((task,))
-                except asyncio.CancelledError:
-                    pass  # cancelled again: still let the call finish
-            if not task.cancelled():
-                task.exception()  # retrieved: the caller has gone, and the cancel is what it gets
-            raise
+        return await finish(method(*args, **kwargs))
 
     return call
 
