@@ -503,6 +503,21 @@ class SQLAlchemyStorageAdapter:
             where.append(steps.c.type == step_type)
         return await self._page(STEP, query, *where)
 
+    # -- file bytes ---------------------------------------------------------------------------------
+    def default_blob_store(self) -> Any:
+        """Where the App keeps file bytes unless told otherwise: beside a SQLite file, a directory
+        named after it (``supercompat.db`` -> ``supercompat.db.files/``, made on the first upload), so
+        the state stays two entries to copy; for SQLite in memory and server databases, the ``sql``
+        blob store in this same database."""
+        from .blobs import SQLBlobStore, sqlite_file
+
+        database = sqlite_file(self.engine.url)
+        if database is None:
+            return SQLBlobStore(self)
+        from supercompat.blobs_filesystem import filesystem_blob_store
+
+        return filesystem_blob_store(f"{database}.files")
+
     # -- schema and life cycle ----------------------------------------------------------------------
     async def migrate(self) -> tuple[str | None, str]:
         """Bring the schema to the current revision (``supercompat db upgrade``): (from, to)."""
