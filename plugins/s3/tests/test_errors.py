@@ -94,17 +94,16 @@ async def test_no_credentials_at_all(make_store, caplog):
     assert_no_secret(info.value, caplog, "test-secret")
 
 
-async def test_a_log_line_of_a_failed_abort_shows_no_secret(make_store, caplog):
-    """An abort that fails (here: the upload is already gone) is logged, without the credentials."""
+async def test_a_failed_abort_is_logged_and_the_put_fails_with_its_own_error(make_store, s3, caplog):
+    """An abort that fails (here: the upload is already gone) is a warning in the log, without the
+    credentials; the caller gets the error that ended the put."""
     store = make_store(part_size=5 * 1024 * 1024, secret_access_key=WRONG_SECRET)
-    client = await store._s3()
 
     async def source():
         yield b"\x00" * (5 * 1024 * 1024)
-        uploads = (await client.list_multipart_uploads(Bucket=store.bucket))["Uploads"]
-        for upload in uploads:  # the upload vanishes behind the store's back
-            await client.abort_multipart_upload(Bucket=store.bucket, Key=upload["Key"],
-                                                UploadId=upload["UploadId"])
+        uploads = (await s3.list_multipart_uploads(Bucket=store.bucket))["Uploads"]
+        for item in uploads:  # the upload vanishes behind the store's back
+            await s3.abort_multipart_upload(Bucket=store.bucket, Key=item["Key"], UploadId=item["UploadId"])
         raise RuntimeError("source failed")
 
     with caplog.at_level(logging.WARNING, logger="supercompat_s3"), pytest.raises(RuntimeError):

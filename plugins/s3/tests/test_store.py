@@ -116,3 +116,15 @@ async def test_a_closed_store_says_so(make_store):
     await store.close()
     with pytest.raises(Exception, match="closed"):
         await store.size("file-x")
+
+
+async def test_after_fork_the_store_opens_its_own_client(make_store):
+    store = make_store()
+    await store.put("file-x", chunks_of(b"before"))
+    inherited = store._client  # in a forked child: the parent's connections
+    store.after_fork()
+    try:
+        assert await read_all(store, "file-x") == b"before"
+        assert store._client is not None and store._client is not inherited
+    finally:
+        await inherited.close()  # here it is this process's own, to close
