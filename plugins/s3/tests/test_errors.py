@@ -9,6 +9,7 @@ import pytest
 
 from supercompat.errors import APIError
 from supercompat.testing.blobs import chunks_of, read_all
+from supercompat_s3 import S3Error
 
 from conftest import REGION, new_bucket
 
@@ -43,6 +44,7 @@ async def test_a_wrong_secret(make_store, iam_key, caplog):
     store = make_store(bucket=bucket, access_key_id=iam_key["AccessKeyId"], secret_access_key=WRONG_SECRET)
     with pytest.raises(APIError) as info:
         await store.put("file-x", chunks_of(b"x"))
+    assert isinstance(info.value, S3Error)
     assert (info.value.status, info.value.type, info.value.code) == (500, "server_error", "blob_store_error")
     assert f"bucket '{bucket}'" in info.value.message
     assert "SignatureDoesNotMatch" in info.value.message

@@ -16,9 +16,9 @@ from supercompat import hookimpl
 from supercompat.errors import ConfigError
 
 if TYPE_CHECKING:
-    from .store import S3BlobStore
+    from .store import S3BlobStore, S3Error
 
-__all__ = ["MIN_PART_SIZE", "S3BlobStore", "S3Options", "s3_blob_store"]
+__all__ = ["MIN_PART_SIZE", "S3BlobStore", "S3Error", "S3Options", "s3_blob_store"]
 
 MIN_PART_SIZE = 5 * 1024 * 1024  # S3's smallest part (but the last) of a multipart upload
 MAX_PART_SIZE = 5 * 1024 * 1024 * 1024
@@ -91,10 +91,10 @@ def _from_options(options: S3Options) -> S3BlobStore:
 
 
 def __getattr__(name: str) -> Any:
-    if name == "S3BlobStore":
-        from .store import S3BlobStore
+    if name in ("S3BlobStore", "S3Error"):
+        from . import store
 
-        return S3BlobStore
+        return getattr(store, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
