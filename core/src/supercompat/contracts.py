@@ -12,7 +12,8 @@ how a plugin registers its adapters.
   (:class:`LeaseStorage`), with the values they exchange (``supercompat.storage``).
 - Run adapters: :class:`RunAdapter`, given a :class:`RunContext`, yielding :class:`RunEvent` s; the
   engine publishes :class:`StreamEvent` s, which the API layer frames (``supercompat.runs``).
-- Blob stores (where the bytes of Files live): :class:`BlobStore` (``supercompat.blobs``).
+- Blob stores (where the bytes of Files live): :class:`BlobStore` (``supercompat.blobs``); a run
+  adapter reads them through ``RunContext.blobs``.
 - Built-in tools: :class:`ToolExecutor` and what it is given and yields (``supercompat.tools``).
 - Background work: jobs (:class:`JobHandler`, :class:`JobContext`) and the lease protocols the
   heartbeat drives (:class:`LeaseHolder`, :class:`LeaseKeeper`) (``supercompat.jobs``).
