@@ -14,7 +14,7 @@ from aiobotocore.config import AioConfig
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, PartialCredentialsError
 
 from supercompat import keep_inherited
-from supercompat.blobs import CHUNK_BYTES, BlobNotFound
+from supercompat.blobs import CHUNK_BYTES, BlobNotFound, check_key
 from supercompat.errors import APIError, redacted
 
 from . import S3Options
@@ -65,8 +65,8 @@ class S3BlobStore:
 
     # -- the client ---------------------------------------------------------------------------------
     def object_key(self, key: str) -> str:
-        """The S3 key of the blob ``key``."""
-        return self._prefix + key
+        """The S3 key of the blob ``key``; ValueError for a key outside the blob key alphabet."""
+        return self._prefix + check_key(key)
 
     async def _s3(self) -> Any:
         if self._closed:

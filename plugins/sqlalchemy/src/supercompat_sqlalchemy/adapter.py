@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from supercompat import keep_inherited
 from supercompat.errors import APIError, InvalidRequest, redacted
+from supercompat.loop import finish
 from supercompat.storage import (
     ACTIVE_RUN_STATUSES,
     EXECUTING_RUN_STATUSES,
@@ -69,18 +70,7 @@ def _whole(method: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(method)
     async def call(*args: Any, **kwargs: Any) -> Any:
-        task = asyncio.ensure_future(method(*args, **kwargs))
-        try:
-            return await asyncio.shield(task)
-        except asyncio.CancelledError:
-            while not task.done():
-                try:
-                    await asyncio.wait((task,))
-                except asyncio.CancelledError:
-                    pass  # cancelled again: still let the call finish
-            if not task.cancelled():
-                task.exception()  # retrieved: the caller has gone, and the cancel is what it gets
-            raise
+        return await finish(method(*args, **kwargs))
 
     return call
 
@@ -512,6 +502,21 @@ class SQLAlchemyStorageAdapter:
         if step_type is not None:
             where.append(steps.c.type == step_type)
         return await self._page(STEP, query, *where)
+
+    # -- file bytes ---------------------------------------------------------------------------------
+    def default_blob_store(self) -> Any:
+        """Where the App keeps file bytes unless told otherwise: beside a SQLite file, a directory
+        named after it (``supercompat.db`` -> ``supercompat.db.files/``, made on the first upload), so
+        the state stays two entries to copy; for SQLite in memory and server databases, the ``sql``
+        blob store in this same database."""
+        from .blobs import SQLBlobStore, sqlite_file
+
+        database = sqlite_file(self.engine.url)
+        if database is None:
+            return SQLBlobStore(self)
+        from supercompat.blobs_filesystem import filesystem_blob_store
+
+        return filesystem_blob_store(f"{database}.files")
 
     # -- schema and life cycle ----------------------------------------------------------------------
     async def migrate(self) -> tuple[str | None, str]:
