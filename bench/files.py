@@ -34,8 +34,9 @@ from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(__file__))
-from report import write_section  # noqa: E402
 from uploads import memory_mib, reset_peak, wait_for_port  # noqa: E402
+
+from report import write_section  # noqa: E402
 
 API_KEY = "sk-bench-files"
 MIB = 2**20

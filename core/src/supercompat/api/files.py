@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 from .. import files
 from ..errors import InvalidRequest, NotFound
-from ..forms import MIB, MAX_FILE_BYTES, Form, Multipart, UploadedFile
+from ..forms import MAX_FILE_BYTES, MIB, Form, Multipart, UploadedFile
 from ..router import Request, Response, Router
 from ..storage import ListQuery, Obj
 from . import params as p
