@@ -116,6 +116,9 @@ class FilesAPITests(Kit, standard=True):
         odd = await call(c.files.create(file=("data.zzz-unknown", b"?"), purpose="assistants"))
         odd_type = (await call(c.files.content(odd.id))).response.headers["content-type"]
         assert odd_type == "application/octet-stream"
+        raw = await call(c.files.with_raw_response.retrieve(made[0].id))
+        assert list(raw.http_response.json()) == ["id", "object", "bytes", "created_at", "filename",
+                                                  "purpose", "status", "expires_at", "status_details"]
         empty = await call(c.files.create(file=("empty.txt", b""), purpose="assistants"))
         assert empty.bytes == 0 and await read_content(c, empty.id) == b""
         # files.wait_for_processing returns at once: the file is processed when it is created
@@ -221,7 +224,8 @@ class FilesAPITests(Kit, standard=True):
         chunks = [b"first|" * 1000, BINARY, b"|last"]
         whole = b"".join(chunks)
         upload = await call(c.uploads.create(bytes=len(whole), filename="joined.bin",
-                                             mime_type="application/octet-stream", purpose="assistants"))
+                                             mime_type="application/octet-stream", purpose="assistants",
+                                             expires_after={"anchor": "created_at", "seconds": 7200}))
         assert (upload.object, upload.status, upload.file) == ("upload", "pending", None)
         assert upload.bytes == len(whole)
         assert upload.expires_at == upload.created_at + 3600 and upload.id.startswith("upload_")
@@ -246,7 +250,7 @@ class FilesAPITests(Kit, standard=True):
         done = await call(c.uploads.complete(upload.id, part_ids=[p.id for p in parts], md5=md5))
         assert done.status == "completed" and done.id == upload.id and done.file is not None
         assert (done.file.bytes, done.file.filename) == (len(whole), "joined.bin")
-        assert done.file.purpose == "assistants"
+        assert done.file.purpose == "assistants" and done.file.expires_at == done.file.created_at + 7200
         assert await call(c.files.retrieve(done.file.id)) == done.file
         assert await read_content(c, done.file.id) == whole
         for late in (lambda: c.uploads.complete(upload.id, part_ids=[p.id for p in parts]),
