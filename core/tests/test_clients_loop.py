@@ -96,3 +96,32 @@ def test_the_former_name_supercompat_loop_had_is_the_same_module():
 
     assert former is loop  # a patch made through either name is seen through the other
     assert former.run_sync is loop.run_sync
+
+
+async def test_finish_runs_its_work_to_the_end_and_then_passes_the_cancel_on():
+    steps = []
+    release = asyncio.Event()
+
+    async def work():
+        steps.append("started")
+        await release.wait()
+        steps.append("ended")
+        return "done"
+
+    caller = asyncio.ensure_future(loop.finish(work()))
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    caller.cancel()
+    await asyncio.sleep(0)
+    caller.cancel()  # twice: still waits
+    await asyncio.sleep(0)
+    assert steps == ["started"] and not caller.done()
+    release.set()
+    try:
+        await caller
+    except asyncio.CancelledError:
+        pass
+    else:
+        raise AssertionError("the cancel was swallowed")
+    assert steps == ["started", "ended"]
+    assert await loop.finish(work()) == "done"

@@ -93,7 +93,8 @@ def test_the_storage_contract_is_the_union_of_one_protocol_per_resource_and_the_
         return {name for name in dir(protocol) if not name.startswith("_")}
 
     parts = [storage.AssistantStorage, storage.ThreadStorage, storage.MessageStorage, storage.RunStorage,
-             storage.StepStorage, storage.LeaseStorage, storage.JobStorage]
+             storage.StepStorage, storage.LeaseStorage, storage.JobStorage, storage.FileStorage,
+             storage.UploadStorage]
     assert methods(storage.StorageAdapter) == set().union(*map(methods, parts)) | {"close"}
     assert methods(storage.LeaseStorage) == {"renew_leases", "claim_lapsed"}
     assert sum(len(methods(part)) for part in parts) == len(set().union(*map(methods, parts)))  # no overlap

@@ -100,6 +100,7 @@ def test_check_reports_each_section(tmp_path, capsys):
     assert main(["check", "--config", str(good)]) == 0
     out = capsys.readouterr().out
     assert "[client]  ok       scripted (supercompat" in out and "[server]  ok       127.0.0.1:8000" in out
+    assert "[blob]    ok       none named: files go where the storage adapter keeps them" in out
 
     bad = tmp_path / "bad.toml"
     bad.write_text('[client]\nplugin = "nope"\n[storage]\nplugin = "redis"\n[server]\nhost = "0.0.0.0"\n')

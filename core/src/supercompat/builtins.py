@@ -31,5 +31,7 @@ def register_client_adapters(register: Any) -> None:
 @hookimpl
 def register_blob_stores(register: Any) -> None:
     from .blobs import memory_blob_store
+    from .blobs_filesystem import FilesystemOptions, filesystem_blob_store
 
     register("memory", lambda options: memory_blob_store())
+    register("filesystem", lambda options: filesystem_blob_store(**options.model_dump()), FilesystemOptions)

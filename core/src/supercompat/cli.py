@@ -92,6 +92,9 @@ def _check(args: argparse.Namespace) -> int:
     for kind in SECTIONS:
         section = data.get(kind) or {}
         name = section.get("plugin") or DEFAULT_PLUGINS.get(kind)
+        if name is None and kind == "blob":
+            report(kind, True, "none named: files go where the storage adapter keeps them (see docs/blob-stores.md)")
+            continue
         if name is None:
             report(kind, False, "no plugin: runs and chat completions need one "
                                 "(for example plugin = \"openai\"; `supercompat plugins` lists what is installed)")

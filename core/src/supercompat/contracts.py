@@ -8,11 +8,13 @@ how a plugin registers its adapters.
   subclass :class:`ClientOptions` (``supercompat.clients``).
 - Storage adapters: :class:`StorageAdapter`, the union of one protocol per resource
   (:class:`AssistantStorage`, :class:`ThreadStorage`, :class:`MessageStorage`, :class:`RunStorage`,
-  :class:`StepStorage`, :class:`JobStorage`) and of the leases of background work
+  :class:`StepStorage`, :class:`JobStorage`, :class:`FileStorage`, :class:`UploadStorage`) and of the
+  leases of background work
   (:class:`LeaseStorage`), with the values they exchange (``supercompat.storage``).
 - Run adapters: :class:`RunAdapter`, given a :class:`RunContext`, yielding :class:`RunEvent` s; the
   engine publishes :class:`StreamEvent` s, which the API layer frames (``supercompat.runs``).
-- Blob stores (where the bytes of Files live): :class:`BlobStore` (``supercompat.blobs``).
+- Blob stores (where the bytes of Files live): :class:`BlobStore` (``supercompat.blobs``); a run
+  adapter reads them through ``RunContext.blobs``.
 - Built-in tools: :class:`ToolExecutor` and what it is given and yields (``supercompat.tools``).
 - Background work: jobs (:class:`JobHandler`, :class:`JobContext`) and the lease protocols the
   heartbeat drives (:class:`LeaseHolder`, :class:`LeaseKeeper`) (``supercompat.jobs``).
@@ -32,6 +34,7 @@ from .runs import ImageFile, RunAdapter, RunContext, RunEvent, StreamEvent, Text
 from .storage import (
                    ActiveRunError,
                    AssistantStorage,
+                   FileStorage,
                    JobStorage,
                    LeaseStorage,
                    ListQuery,
@@ -43,6 +46,7 @@ from .storage import (
                    StepStorage,
                    StorageAdapter,
                    ThreadStorage,
+                   UploadStorage,
 )
 from .tools import (
                    Annotator,
@@ -60,8 +64,9 @@ __all__ = [
     # clients
     "ClientAdapter", "ClientOptions",
     # storage
-    "ActiveRunError", "AssistantStorage", "JobStorage", "LeaseStorage", "ListQuery", "MessageStorage", "Obj",
-    "Page", "RunStorage", "StaleStatusError", "StepStorage", "StorageAdapter", "ThreadStorage",
+    "ActiveRunError", "AssistantStorage", "FileStorage", "JobStorage", "LeaseStorage", "ListQuery",
+    "MessageStorage", "Obj", "Page", "RunStorage", "StaleStatusError", "StepStorage", "StorageAdapter",
+    "ThreadStorage", "UploadStorage",
     # blob stores
     "BlobNotFound", "BlobStore",
     # runs

@@ -32,6 +32,15 @@ class InvalidRequest(APIError):
     """400: the request is malformed or breaks a rule of the API."""
 
 
+class InvalidPrompt(InvalidRequest):
+    """400 ``invalid_prompt``: a run's thread can't be sent to the model as it is (an ``image_file``
+    part whose file is no image, or too big). A run failing with it has ``last_error.code``
+    ``invalid_prompt``."""
+
+    def __init__(self, message: str, *, param: str | None = None) -> None:
+        super().__init__(message, param=param, code="invalid_prompt")
+
+
 class NotFound(APIError):
     status = 404
 

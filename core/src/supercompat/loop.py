@@ -12,6 +12,8 @@ Public names (also importable as ``supercompat._loop``, the former name):
 - ``core_loop()``: the loop itself, started on first use.
 - ``renew_after_fork(obj)``, ``keep_inherited(*objs)``: fork safety for objects that hold loop-bound
   state or connections; ``hold_while_running(task)`` keeps a background task referenced.
+- ``await finish(awaitable)``: run something to its end even if the caller is cancelled meanwhile
+  (a statement on a pooled connection, a read or write on a file in a worker thread).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -171,6 +173,25 @@ def renew_after_fork(obj: Any) -> None:
     ``obj`` also has ``ready_to_fork()`` (called on the core loop), a fork waits, briefly, until it is
     true."""
     _renewed_in_child.add(obj)
+
+
+async def finish(awaitable: Awaitable[T]) -> T:
+    """``await awaitable``, run to its end even if the caller is cancelled meanwhile; the cancel is
+    then passed on. For work that must not be cut off half-way: a statement on a pooled connection
+    (cut off, it can leave the connection holding a lock), or a blocking call in a worker thread
+    (which goes on regardless, so what it uses must not be closed under it)."""
+    task = asyncio.ensure_future(awaitable)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        while not task.done():
+            try:
+                await asyncio.wait((task,))
+            except asyncio.CancelledError:
+                pass  # cancelled again: still let it finish
+        if not task.cancelled():
+            task.exception()  # retrieved: the caller has gone, and the cancel is what it gets
+        raise
 
 
 def keep_inherited(*objs: Any) -> None:
@@ -377,5 +398,5 @@ def _call_soon(loop: asyncio.AbstractEventLoop, callback: Any, *args: Any) -> No
         pass
 
 
-__all__ = ["Unanswered", "core_loop", "hold_while_running", "keep_inherited", "renew_after_fork", "run_async",
-           "run_sync"]
+__all__ = ["Unanswered", "core_loop", "finish", "hold_while_running", "keep_inherited", "renew_after_fork",
+           "run_async", "run_sync"]

@@ -81,11 +81,20 @@ def refusal(fake, body, key="k", path="/v1/models/gemini-2.5-flash:generateConte
     ({"contents": [{"role": "model", "parts": [{"functionCall": {"name": "f", "args": {}}}]}]},
      "function call turn comes immediately after a user turn"),
     ({"contents": CONTENTS, "generationConfig": {"responseSchema": {"type": "OBJECT"}}}, "response_mime_type"),
+    ({"contents": [{"role": "user", "parts": [{"inlineData": {"mimeType": "image/png", "data": "a$b"}}]}]},
+     "Base64 decoding failed"),
 ])
 def test_refuses_what_gemini_refuses_in_its_envelope(fake, body, message):
     status, error = refusal(fake, body)
     assert status.startswith("HTTP/1.1 400") and error["status"] == "INVALID_ARGUMENT" and error["code"] == 400
     assert message in error["message"]
+
+
+@pytest.mark.parametrize("data", ["iVBO+8Dk/ns=", "iVBO-8Dk_ns=", "iVBO-8Dk_ns"])
+def test_inline_data_in_either_base64_alphabet_is_taken(fake, data):
+    status, _ = post(fake, "/v1/models/gemini-2.5-flash:generateContent", {"contents": [
+        {"role": "user", "parts": [{"inlineData": {"mimeType": "image/png", "data": data}}]}]})
+    assert status.startswith("HTTP/1.1 200")
 
 
 def test_keys_and_models(fake):

@@ -104,6 +104,19 @@ def test_unknown_fields_are_a_422(fake):
                                                              ["body", "messages", 0, "user", "name"]]
 
 
+def test_content_chunks_are_checked_as_mistral_checks_them(fake):
+    status, body = invalid(fake, [{"role": "user", "content": [
+        {"type": "text", "text": "q"}, {"type": "image_url", "image_url": "https://example.com/a.png"},
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA", "detail": "high"}},
+        {"type": "image_url", "image_url": {"url": "ftp://example.com/a.png"}},
+        {"type": "image_url", "image_url": {"url": "https://example.com/a.png", "detail": "max", "size": 1}},
+        {"type": "image", "image": "x"}]}])
+    assert status == 422
+    assert [(d["loc"][5:], d["type"]) for d in body["message"]["detail"]] == [
+        ([3, "image_url", "image_url"], "value_error"), ([4, "image_url", "image_url", "size"], "extra_forbidden"),
+        ([4, "image_url", "image_url", "detail"], "enum"), ([5], "union_tag_invalid")]
+
+
 def test_tool_choice_must_name_a_tool(fake):
     status, body = invalid(fake, [{"role": "user", "content": "q"}], tools=TOOLS,
                            tool_choice={"type": "function", "function": {"name": "other"}})

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from ..router import Router
-from . import assistants, chat, messages, runs, threads
+from . import assistants, chat, files, messages, runs, threads, uploads
 
 
 def build_router() -> Router:
     router = Router()
-    for module in (assistants, threads, messages, runs, chat):
+    for module in (assistants, threads, messages, runs, chat, files, uploads):
         module.register(router)
     return router

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
+    from ..blobs import BlobStore
     from ..clients import ClientAdapter
     from ..storage import StorageAdapter
     from ..tools import BuiltinTool, ToolExecutor
@@ -88,7 +89,11 @@ class RunContext:
     tool executor of the App by type, to replay stored calls of any run (``executor.replay``).
     ``round`` counts the model turns this segment has had before this one: a forced ``tool_choice``
     applies to round 0 only (each segment's first turn: after every ``submit_tool_outputs`` too), so a
-    forced built-in tool is called once per segment, not forever."""
+    forced built-in tool is called once per segment, not forever.
+
+    ``blobs`` is the App's blob store (:class:`supercompat.blobs.BlobStore`), to read the bytes of the
+    files the thread refers to (a user message's ``image_file`` parts: the bytes of file ``file-…``
+    are under its id); read-only, like storage. None where there is none (an adapter tested alone)."""
 
     run: dict[str, Any]
     storage: StorageAdapter
@@ -97,6 +102,7 @@ class RunContext:
     tools: dict[str, BuiltinTool] = field(default_factory=dict)
     executors: dict[str, ToolExecutor] = field(default_factory=dict)
     round: int = 0
+    blobs: BlobStore | None = None
 
 
 @runtime_checkable

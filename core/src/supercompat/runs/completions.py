@@ -2,32 +2,112 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..errors import APIError, BadGateway
+from ..blobs import BlobNotFound
+from ..errors import APIError, BadGateway, InvalidPrompt
 from ..ids import instant, with_prefix
+from ..images import MAX_IMAGE_BYTES, MAX_REQUEST_IMAGE_BYTES, SNIFF_BYTES, data_url, image_type
 from ..storage import EVERYTHING, ListQuery
 from . import RunContext, RunEvent, TextDelta, ToolCallDelta, TurnEnd, completed_tool_calls
 
+if TYPE_CHECKING:
+    from ..blobs import BlobStore
 
-def _user_content(blocks: list[dict[str, Any]]) -> str | list[dict[str, Any]]:
+# What an image counts for in the prompt-size estimate: a 1024x1024 image at high detail on OpenAI's
+# tiles (85 + 4 x 170 tokens), whatever its URL's length.
+IMAGE_TOKENS = 765
+# What a file id, a blob's key, can be (see supercompat.blobs): anything else names no file.
+_FILE_ID = re.compile(r"[A-Za-z0-9_-]{1,200}")
+
+
+def _user_content(message: dict[str, Any]) -> str | list[dict[str, Any]]:
+    blocks = message["content"]
     if len(blocks) == 1 and blocks[0]["type"] == "text":  # nearly every message: skip the general case
         return blocks[0]["text"]["value"]
     parts: list[dict[str, Any]] = []
-    for block in blocks:
+    for index, block in enumerate(blocks):
         kind = block["type"]
         if kind == "text":
             parts.append({"type": "text", "text": block["text"]["value"]})
         elif kind == "image_url":
-            image = {"url": block["image_url"]["url"]}
-            if block["image_url"].get("detail"):
-                image["detail"] = block["image_url"]["detail"]
-            parts.append({"type": "image_url", "image_url": image})
-        # image_file parts need the files API to resolve their bytes; they are left out until then.
+            parts.append(_image_part(block["image_url"]["url"], block["image_url"]))
+        elif kind == "image_file":  # its bytes are read once the prompt's window is known (_read_images)
+            parts.append({**block, "at": f"content[{index}] of message {message['id']}"})
     if all(p["type"] == "text" for p in parts):
         return "\n".join(p["text"] for p in parts)
     return parts
+
+
+def _image_part(url: str, given: dict[str, Any]) -> dict[str, Any]:
+    """A chat-completions ``image_url`` part: the URL, and the ``detail`` of the part if it has one."""
+    image = {"url": url, "detail": given["detail"]} if given.get("detail") else {"url": url}
+    return {"type": "image_url", "image_url": image}
+
+
+async def _read_images(chat: list[dict[str, Any]], blobs: BlobStore | None) -> None:
+    """The ``image_file`` parts of the prompt's user messages become ``image_url`` parts whose URL is a
+    ``data:`` URL of the file's bytes, read from the blob store (a file used twice is read once). The
+    media type is told from the bytes, not from the file's name. A file that is missing, no image or
+    over OpenAI's limits (20 MB an image, 50 MB of images a request) fails the run (``invalid_prompt``)."""
+    urls: dict[str, str] = {}
+    room = MAX_REQUEST_IMAGE_BYTES
+    for message in chat:
+        content = message["content"]
+        if message["role"] != "user" or isinstance(content, str):
+            continue
+        for i, part in enumerate(content):
+            if part["type"] != "image_file":
+                continue
+            ref, at = part["image_file"], part["at"]
+            file_id = ref["file_id"]
+            if file_id not in urls:
+                data = await _image_bytes(blobs, file_id, room, at)
+                room -= len(data)
+                media_type = image_type(data[:SNIFF_BYTES])
+                if media_type is None:
+                    raise _unusable(at, file_id, "is not an image: images must be PNG, JPEG, WEBP or GIF")
+                urls[file_id] = data_url(media_type, data)
+            content[i] = _image_part(urls[file_id], ref)
+
+
+async def _image_bytes(blobs: BlobStore | None, file_id: str, room: int, at: str) -> bytes:
+    """The bytes of file ``file_id``, if they fit OpenAI's limits (``room``: what the request's images
+    may still add)."""
+    if blobs is None:
+        raise APIError("The thread has image_file parts, but no blob store was given to read them from.",
+                       status=500, type="server_error", code="server_error")
+    missing = _unusable(at, file_id, "does not exist")
+    if not _FILE_ID.fullmatch(file_id):  # never a key a client made up ("../x"): core makes the keys
+        raise missing
+    size = await blobs.size(file_id)
+    if size is None:
+        raise missing
+    limit = min(MAX_IMAGE_BYTES, room)
+    if size <= limit:
+        chunks: list[bytes] = []
+        got = 0
+        try:
+            async for chunk in blobs.read(file_id):
+                got += len(chunk)
+                if got > limit:  # it grew since: no more than the limit is read
+                    break
+                chunks.append(chunk)
+        except BlobNotFound:
+            raise missing from None
+        if got <= limit:
+            return b"".join(chunks)
+        size = got
+    if size <= MAX_IMAGE_BYTES:
+        raise _unusable(at, file_id, f"would take the prompt's images over {MAX_REQUEST_IMAGE_BYTES >> 20} "
+                        "MB, the most one request may carry")
+    raise _unusable(at, file_id, f"is larger than {MAX_IMAGE_BYTES >> 20} MB, the most an image may be")
+
+
+def _unusable(at: str, file_id: str, why: str) -> InvalidPrompt:
+    return InvalidPrompt(f"The image_file part at {at} names file {file_id}, which {why}.")
 
 
 def _text(blocks: list[dict[str, Any]]) -> str:
@@ -38,10 +118,15 @@ def _text(blocks: list[dict[str, Any]]) -> str:
 
 def _estimate_tokens(message: dict[str, Any]) -> int:
     content = message.get("content")
-    size = len(content) if isinstance(content, str) else len(str(content or ""))
+    images = 0
+    if isinstance(content, str):
+        size = len(content)
+    else:
+        size = sum(len(part["text"]) for part in content or () if part["type"] == "text")
+        images = sum(part["type"] != "text" for part in content or ())
     for call in message.get("tool_calls") or ():
         size += len(call["function"]["arguments"]) + len(call["function"]["name"])
-    return size // 4 + 4
+    return size // 4 + 4 + images * IMAGE_TOKENS
 
 
 async def _history(ctx: RunContext) -> list[dict[str, Any]]:
@@ -73,7 +158,7 @@ async def _history(ctx: RunContext) -> list[dict[str, Any]]:
     for item in timeline:
         if item["object"] == "thread.message":
             if item["role"] == "user":
-                chat.append({"role": "user", "content": _user_content(item["content"])})
+                chat.append({"role": "user", "content": _user_content(item)})
                 last_assistant_run = None
             elif text := _text(item["content"]):  # one with only images (a tool's) has nothing to say
                 chat.append({"role": "assistant", "content": text})
@@ -150,6 +235,7 @@ async def build_request(ctx: RunContext) -> dict[str, Any]:
     chat = await _history(ctx)
     if run.get("max_prompt_tokens"):
         chat = _fit_prompt_budget(chat, run["max_prompt_tokens"])
+    await _read_images(chat, ctx.blobs)  # only for the messages the prompt keeps
     if run.get("instructions"):
         chat.insert(0, {"role": "system", "content": run["instructions"]})
     params: dict[str, Any] = {"model": run["model"], "messages": chat, "stream": True,

@@ -58,6 +58,8 @@ def last_error(err: BaseException) -> dict[str, str]:
     """The run's ``last_error`` for ``err``; clients read it, so URLs and paths are redacted."""
     if isinstance(err, APIError) and err.status == 429:
         return {"code": "rate_limit_exceeded", "message": redacted(err.message)}
+    if isinstance(err, APIError) and err.code == "invalid_prompt":  # the thread can't be sent as it is
+        return {"code": "invalid_prompt", "message": redacted(err.message)}
     if isinstance(err, APIError):
         return {"code": "server_error", "message": redacted(err.message)}
     return {"code": "server_error", "message": redacted(f"The run failed: {type(err).__name__}: {err}")}
@@ -583,7 +585,7 @@ class RunEngine:
         """One model turn; the run as it now is if the segment goes on with another."""
         ctx = RunContext(run=run, storage=_TurnStorage.of(self.app.storage, turn), client=self.app.client,
                          usage=dict(run.get("usage") or {}), tools=turn.bound, executors=self.app.tools,
-                         round=turn.round)
+                         round=turn.round, blobs=self.app.blobs)
         end: TurnEnd | None = None
         run_id = run["id"]
         events = aiter(self.app.run_adapter.run_turn(ctx))

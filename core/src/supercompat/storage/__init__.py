@@ -4,9 +4,9 @@ Objects cross this boundary as plain dicts shaped exactly like the OpenAI API ob
 (``openai.types.beta.*``). Adapters store and return them verbatim and treat what they return as
 immutable: callers build new dicts to change anything.
 
-Assistants and threads may also carry ``"project"`` (a str, or None when unscoped): the project of
-the API key that created them on a server with several keys. Adapters store and return it like any
-other key; the API layer checks it and never shows it.
+Assistants, threads, files and uploads may also carry ``"project"`` (a str, or None when unscoped):
+the project of the API key that created them on a server with several keys. Adapters store and
+return it like any other key; the API layer checks it and never shows it.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ class ActiveRunError(Exception):
 
 
 class StaleStatusError(Exception):
-    """A conditional run/step update found another status than the one it expected."""
+    """A conditional update (of a run, an upload) found another status than the one it expected."""
 
     def __init__(self, current: Obj) -> None:
         super().__init__(f"status is {current.get('status')!r}")
@@ -176,9 +176,84 @@ class JobStorage(Protocol):
         heartbeat. A finished job is returned unchanged; None for an unknown id."""
 
 
+def code_interpreter_file_ids(obj: Obj) -> list[str]:
+    """The file ids in an assistant's or thread's ``tool_resources.code_interpreter.file_ids``: what
+    :meth:`FileStorage.detach_file` must find without scanning every assistant and thread."""
+    resources = obj.get("tool_resources")
+    ci = resources.get("code_interpreter") if isinstance(resources, dict) else None
+    file_ids = ci.get("file_ids") if isinstance(ci, dict) else None
+    return [f for f in file_ids if isinstance(f, str)] if isinstance(file_ids, list) else []
+
+
+def without_file(obj: Obj, file_id: str) -> Obj | None:
+    """``obj``'s ``tool_resources`` without ``file_id`` in ``code_interpreter.file_ids``; None if it
+    was not there."""
+    file_ids = code_interpreter_file_ids(obj)
+    if file_id not in file_ids:
+        return None
+    resources = dict(obj["tool_resources"])
+    resources["code_interpreter"] = {**resources["code_interpreter"],
+                                     "file_ids": [f for f in file_ids if f != file_id]}
+    return resources
+
+
+@runtime_checkable
+class FileStorage(Protocol):
+    """Files: their metadata (``openai.types.FileObject`` dicts; the bytes live in the blob store),
+    and where they are referenced. Creating or updating an assistant or a thread records the file ids
+    of its ``tool_resources.code_interpreter.file_ids`` (:func:`code_interpreter_file_ids`), so that
+    ``detach_file`` costs what the file is referenced by, not the number of assistants and threads."""
+
+    async def create_file(self, file: Obj) -> Obj: ...
+    async def get_file(self, file_id: str) -> Obj | None: ...
+    async def delete_file(self, file_id: str) -> bool:
+        """Deletes the metadata only: ``supercompat.files.delete_file`` also detaches the file and
+        deletes its bytes."""
+
+    async def list_files(self, query: ListQuery, *, project: str | None = None,
+                         purpose: str | None = None) -> Page:
+        """The files of ``project`` (None matches a None or missing one), only those of ``purpose``
+        if given."""
+
+    async def detach_file(self, file_id: str) -> list[str]:
+        """Remove ``file_id`` from the ``tool_resources.code_interpreter.file_ids`` of every assistant
+        and thread that has it; returns their ids."""
+
+
+@runtime_checkable
+class UploadStorage(Protocol):
+    """Uploads of large files in parts (``openai.types.Upload`` dicts, ``openai.types.uploads.UploadPart``
+    for parts; a part may carry more keys, such as its ``bytes``, returned as stored). An upload
+    is changed only while ``pending``: a part added, cancelled, completed."""
+
+    async def create_upload(self, upload: Obj) -> Obj: ...
+    async def get_upload(self, upload_id: str) -> Obj | None: ...
+    async def add_upload_part(self, part: Obj) -> Obj | None:
+        """Store ``part`` if its upload (``part["upload_id"]``) is ``pending``, atomically: None for
+        an unknown upload, StaleStatusError carrying the upload if it is not pending."""
+
+    async def list_upload_parts(self, upload_id: str) -> list[Obj]:
+        """Every part of the upload, in id order."""
+
+    async def update_upload(self, upload_id: str, changes: Obj, *,
+                            expected_status: frozenset[str] | None = None) -> Obj | None:
+        """As ``update_run``: with ``expected_status``, applied only if the current status is in it,
+        else StaleStatusError carrying the current upload."""
+
+    async def complete_upload(self, upload_id: str, file: Obj) -> Obj | None:
+        """Atomically: move the upload from ``pending`` to ``completed`` with ``file`` as its ``file``,
+        and store ``file`` (as ``create_file``). None for an unknown upload, StaleStatusError carrying
+        the upload if it is not pending (then nothing is stored)."""
+
+    async def list_expired_uploads(self, now: float, *, limit: int = 100) -> list[Obj]:
+        """Up to ``limit`` uploads still ``pending`` whose ``expires_at`` is at or before ``now``,
+        those that expired first first: what the sweep marks expired and removes the parts of. An
+        index seek, however many uploads there are."""
+
+
 @runtime_checkable
 class StorageAdapter(AssistantStorage, ThreadStorage, MessageStorage, RunStorage, StepStorage, LeaseStorage,
-                     JobStorage, Protocol):
+                     JobStorage, FileStorage, UploadStorage, Protocol):
     """The whole storage contract, what an App is given: every resource's protocol, and ``close``."""
 
     async def close(self) -> None: ...
@@ -193,6 +268,8 @@ def memory_storage_adapter() -> StorageAdapter:
 
 __all__ = [
     "ACTIVE_RUN_STATUSES", "EVERYTHING", "EXECUTING_RUN_STATUSES", "JOB_RUNNING", "RUN_LEASE", "ActiveRunError",
-    "AssistantStorage", "JobStorage", "LeaseStorage", "ListQuery", "MessageStorage", "Obj", "Page", "RunStorage",
-    "StaleStatusError", "StepStorage", "StorageAdapter", "ThreadStorage", "memory_storage_adapter",
+    "AssistantStorage", "FileStorage", "JobStorage", "LeaseStorage", "ListQuery", "MessageStorage", "Obj",
+    "Page", "RunStorage", "StaleStatusError", "StepStorage", "StorageAdapter", "ThreadStorage",
+    "UploadStorage",
+    "code_interpreter_file_ids", "memory_storage_adapter", "without_file",
 ]

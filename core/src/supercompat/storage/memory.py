@@ -18,6 +18,8 @@ from . import (
     Obj,
     Page,
     StaleStatusError,
+    code_interpreter_file_ids,
+    without_file,
 )
 
 
@@ -95,6 +97,15 @@ class MemoryStorageAdapter:
         self._heartbeats: dict[str, tuple[str, float]] = {}  # run id -> (thread id, last heartbeat)
         self._jobs: dict[str, Obj] = {}
         self._job_beats: dict[str, float] = {}  # running job id -> last heartbeat
+        # Files per (project, purpose), and per (project, None) all of a project's.
+        self._files: dict[tuple[str | None, str | None], _Ordered] = {}
+        self._file_index: dict[str, Obj] = {}
+        # file id -> the assistants and threads whose code_interpreter.file_ids may name it (a
+        # superset: an update adds, only a detach or the owner's delete removes).
+        self._file_refs: dict[str, set[str]] = {}
+        self._uploads: dict[str, Obj] = {}
+        self._upload_parts: dict[str, _Ordered] = {}
+        self._pending_uploads = _Ordered()  # what may expire: a scan of these, few in one process
 
     # assistants
     def _assistant_bucket(self, assistant_id: str) -> _Ordered | None:
@@ -106,6 +117,7 @@ class MemoryStorageAdapter:
         project = assistant.get("project")
         self._assistants.setdefault(project, _Ordered()).add(assistant)
         self._assistant_projects[assistant["id"]] = project
+        self._refer(assistant)
         return assistant
 
     async def get_assistant(self, assistant_id: str) -> Obj | None:
@@ -117,6 +129,7 @@ class MemoryStorageAdapter:
         if bucket is None:
             return None
         bucket.items[assistant_id] = new = _merge(bucket.items[assistant_id], changes)
+        self._refer(new)
         return new
 
     async def delete_assistant(self, assistant_id: str) -> bool:
@@ -124,6 +137,7 @@ class MemoryStorageAdapter:
         if bucket is None:
             return False
         del self._assistant_projects[assistant_id]
+        self._unrefer(bucket.items[assistant_id])
         return bucket.remove(assistant_id)
 
     async def list_assistants(self, query: ListQuery, *, project: str | None = None) -> Page:
@@ -136,6 +150,7 @@ class MemoryStorageAdapter:
         for m in messages:
             t.messages.add(m)
         self._threads[thread["id"]] = t
+        self._refer(thread)
         return thread
 
     async def get_thread(self, thread_id: str) -> Obj | None:
@@ -147,10 +162,15 @@ class MemoryStorageAdapter:
         if t is None:
             return None
         t.obj = _merge(t.obj, changes)
+        self._refer(t.obj)
         return t.obj
 
     async def delete_thread(self, thread_id: str) -> bool:
-        return self._threads.pop(thread_id, None) is not None
+        t = self._threads.pop(thread_id, None)
+        if t is None:
+            return False
+        self._unrefer(t.obj)
+        return True
 
     # messages
     def _active_run(self, t: _Thread) -> str | None:
@@ -363,6 +383,128 @@ class MemoryStorageAdapter:
         t = self._threads.get(thread_id)
         steps = t.thread_steps.get(step_type) if t else None
         return steps.page(query) if steps else Page([], False)
+
+    # files
+    def _refer(self, owner: Obj) -> None:
+        for file_id in code_interpreter_file_ids(owner):
+            self._file_refs.setdefault(file_id, set()).add(owner["id"])
+
+    def _unrefer(self, owner: Obj) -> None:
+        for file_id in code_interpreter_file_ids(owner):
+            owners = self._file_refs.get(file_id)
+            if owners is not None:
+                owners.discard(owner["id"])
+                if not owners:
+                    del self._file_refs[file_id]
+
+    def _store_file(self, file: Obj) -> None:
+        project = file.get("project")
+        for purpose in (None, file["purpose"]):
+            self._files.setdefault((project, purpose), _Ordered()).add(file)
+        self._file_index[file["id"]] = file
+
+    async def create_file(self, file: Obj) -> Obj:
+        self._store_file(file)
+        return file
+
+    async def get_file(self, file_id: str) -> Obj | None:
+        return self._file_index.get(file_id)
+
+    async def delete_file(self, file_id: str) -> bool:
+        file = self._file_index.pop(file_id, None)
+        if file is None:
+            return False
+        for purpose in (None, file["purpose"]):
+            self._files[(file.get("project"), purpose)].remove(file_id)
+        return True
+
+    async def list_files(self, query: ListQuery, *, project: str | None = None,
+                         purpose: str | None = None) -> Page:
+        bucket = self._files.get((project, purpose))
+        return bucket.page(query) if bucket else Page([], False)
+
+    async def detach_file(self, file_id: str) -> list[str]:
+        detached = []
+        for owner_id in sorted(self._file_refs.pop(file_id, ())):
+            if owner_id in self._threads:
+                owner: Obj | None = self._threads[owner_id].obj
+            else:
+                owner = await self.get_assistant(owner_id)
+            resources = None if owner is None else without_file(owner, file_id)
+            if resources is None:
+                continue
+            changes = {"tool_resources": resources}
+            if owner_id in self._threads:
+                self._threads[owner_id].obj = _merge(self._threads[owner_id].obj, changes)
+            else:
+                bucket = self._assistant_bucket(owner_id)
+                assert bucket is not None
+                bucket.items[owner_id] = _merge(bucket.items[owner_id], changes)
+            detached.append(owner_id)
+        return detached
+
+    # uploads
+    async def create_upload(self, upload: Obj) -> Obj:
+        self._uploads[upload["id"]] = upload
+        self._upload_parts[upload["id"]] = _Ordered()
+        if upload["status"] == "pending":
+            self._pending_uploads.add(upload)
+        return upload
+
+    def _set_upload(self, upload: Obj) -> None:
+        self._uploads[upload["id"]] = upload
+        if upload["status"] == "pending":
+            self._pending_uploads.items[upload["id"]] = upload
+        else:
+            self._pending_uploads.remove(upload["id"])
+
+    async def get_upload(self, upload_id: str) -> Obj | None:
+        return self._uploads.get(upload_id)
+
+    async def add_upload_part(self, part: Obj) -> Obj | None:
+        upload = self._uploads.get(part["upload_id"])
+        if upload is None:
+            return None
+        if upload["status"] != "pending":
+            raise StaleStatusError(upload)
+        self._upload_parts[upload["id"]].add(part)
+        return part
+
+    async def list_upload_parts(self, upload_id: str) -> list[Obj]:
+        parts = self._upload_parts.get(upload_id)
+        return [parts.items[i] for i in parts.ids] if parts else []
+
+    async def update_upload(self, upload_id: str, changes: Obj, *,
+                            expected_status: frozenset[str] | None = None) -> Obj | None:
+        upload = self._uploads.get(upload_id)
+        if upload is None:
+            return None
+        if expected_status is not None and upload["status"] not in expected_status:
+            raise StaleStatusError(upload)
+        new = _merge(upload, changes)
+        if upload["status"] == "pending" or new["status"] != "pending":
+            self._set_upload(new)
+        else:  # back to pending: not something the API does
+            self._uploads[upload_id] = new
+            self._pending_uploads.add(new)
+        return new
+
+    async def complete_upload(self, upload_id: str, file: Obj) -> Obj | None:
+        upload = self._uploads.get(upload_id)
+        if upload is None:
+            return None
+        if upload["status"] != "pending":
+            raise StaleStatusError(upload)
+        self._store_file(file)
+        new = _merge(upload, {"status": "completed", "file": file})
+        self._set_upload(new)
+        return new
+
+    async def list_expired_uploads(self, now: float, *, limit: int = 100) -> list[Obj]:
+        pending = self._pending_uploads.items.values()
+        expired = sorted((u for u in pending if u["expires_at"] <= now),
+                         key=lambda u: (u["expires_at"], u["id"]))
+        return expired[:limit]
 
     async def close(self) -> None:
         pass

@@ -29,8 +29,8 @@ if sys.modules.get("pytest"):  # before the kit modules are imported: rewriting 
         name for name in (f"{__name__}.{m.name}" for m in pkgutil.iter_modules(__path__)) if name not in sys.modules))
 
 _KITS = {"AssistantsContractTests": ".contract", "BlobStoreTests": ".blobs", "BuiltinToolTests": ".tool_runs",
-         "ClientAdapterTests": ".clients", "HostileInputTests": ".hostile", "ProviderFailureTests": ".failures",
-         "RunAdapterTests": ".runs", "StorageAdapterTests": ".storage"}
+         "ClientAdapterTests": ".clients", "FilesAPITests": ".files", "HostileInputTests": ".hostile",
+         "ProviderFailureTests": ".failures", "RunAdapterTests": ".runs", "StorageAdapterTests": ".storage"}
 
 
 def __getattr__(name: str) -> Any:
@@ -46,6 +46,7 @@ def app_of(client: object) -> object:
     return client._client._transport.app  # type: ignore[attr-defined]
 
 
-__all__ = ["AssistantsContractTests", "BlobStoreTests", "BuiltinToolTests", "ClientAdapterTests", "HostileInputTests",
+__all__ = ["AssistantsContractTests", "BlobStoreTests", "BuiltinToolTests", "ClientAdapterTests", "FilesAPITests",
+           "HostileInputTests",
            "ProviderFailureTests", "Reply", "RunAdapterTests", "ScriptedClientAdapter", "StorageAdapterTests",
            "app_of", "scripted_client_adapter"]

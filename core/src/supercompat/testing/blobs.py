@@ -107,6 +107,25 @@ class BlobStoreTests(Kit, standard=True):
         for i, key in enumerate(keys[1:], start=1):
             assert await read_all(blob_store, key) == pattern(1000 + i, salt=i)
 
+    @mark.parametrize("key", ["", "../escape", "a/../../b", "file-.", ".hidden", "file-a.txt", "a\\b",
+                              "a\x00b", "file-\u00e9", "file a", "k" * 201, "file-a\n"])
+    async def test_keys_outside_the_alphabet_are_refused(self, blob_store: BlobStore, key: str) -> None:
+        with pytest.raises(ValueError):
+            await blob_store.put(key, chunks_of(b"bytes"))
+        with pytest.raises(ValueError):
+            await read_all(blob_store, key)
+        with pytest.raises(ValueError):
+            await blob_store.size(key)
+        with pytest.raises(ValueError):
+            await blob_store.delete(key)
+
+    async def test_the_longest_key(self, blob_store: BlobStore) -> None:
+        key = "upload_" + "Az09-_/" * 27 + "x" * 4  # 200 characters, capitals and slashes among them
+        assert len(key) == 200
+        await blob_store.put(key, chunks_of(b"long"))
+        assert await read_all(blob_store, key) == b"long"
+        assert await blob_store.delete(key) is True
+
     # -- all or nothing ------------------------------------------------------------------------
     async def test_a_put_replaces(self, blob_store: BlobStore) -> None:
         await blob_store.put("file-replaced", chunks_of(pattern(200_000, salt=3)))
@@ -155,6 +174,19 @@ class BlobStoreTests(Kit, standard=True):
         assert await blob_store.size("file-never") is None
         with pytest.raises(BlobNotFound):
             await read_all(blob_store, "file-never")
+
+    @mark.parametrize("then", ["replaced", "deleted"])
+    async def test_a_read_under_way_keeps_its_bytes(self, blob_store: BlobStore, then: str) -> None:
+        old = pattern(3 * CHUNK_BYTES + 5, salt=8)
+        await blob_store.put("file-read-on", chunks_of(old))
+        reading = blob_store.read("file-read-on")
+        first = await anext(reading)
+        if then == "replaced":
+            await blob_store.put("file-read-on", chunks_of(pattern(3 * CHUNK_BYTES + 5, salt=9)))
+        else:
+            assert await blob_store.delete("file-read-on") is True
+        rest = await collect(reading)
+        assert bytes(first) + b"".join(rest) == old
 
     # -- concurrency ---------------------------------------------------------------------------
     async def test_concurrent_puts_of_distinct_keys(self, blob_store: BlobStore) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import time
 from typing import Any
 
+from ..files import new_file_id
 from ..ids import new_id
 from ..storage import RUN_LEASE, ActiveRunError, ListQuery, StaleStatusError, StorageAdapter
 from .kit import Kit, fixture, pytest
@@ -55,6 +56,28 @@ def make_step(thread_id: str, run_id: str, **fields: Any) -> dict[str, Any]:
             "failed_at": None, "last_error": None,
             "step_details": {"type": "tool_calls", "tool_calls": []}, "usage": None, "metadata": None,
             **fields}
+
+
+def make_file(purpose: str = "assistants", **fields: Any) -> dict[str, Any]:
+    return {"id": new_file_id(), "object": "file", "bytes": 3,
+            "created_at": int(time.time()), "filename": "a.txt", "purpose": purpose, "status": "processed",
+            "expires_at": None, "status_details": None, **fields}
+
+
+def make_upload(**fields: Any) -> dict[str, Any]:
+    now = int(time.time())
+    return {"id": new_id("upload"), "object": "upload", "bytes": 10, "created_at": now,
+            "expires_at": now + 3600, "filename": "big.bin", "purpose": "assistants", "status": "pending",
+            "file": None, **fields}
+
+
+def make_part(upload_id: str, **fields: Any) -> dict[str, Any]:
+    return {"id": new_id("part"), "object": "upload.part", "created_at": int(time.time()),
+            "upload_id": upload_id, **fields}
+
+
+def code_interpreter(*file_ids: str) -> dict[str, Any]:
+    return {"code_interpreter": {"file_ids": list(file_ids)}}
 
 
 def ids(page: Any) -> list[str]:
@@ -491,3 +514,135 @@ class StorageAdapterTests(Kit, standard=True):
         assert updated == {**steps[1], "status": "completed", "step_details": details}
         assert await s.get_step(thread_id, runs[0]["id"], steps[1]["id"]) == updated
         assert await s.get_step(thread_id, runs[1]["id"], steps[1]["id"]) is None
+
+    # -- files and uploads ---------------------------------------------------------------------------
+    async def test_file_round_trip_list_by_project_and_purpose_and_delete(self, storage_adapter: Any) -> None:
+        s = storage_adapter
+        mine = [make_file("assistants", project="p1"),
+                make_file("batch", project="p1", expires_at=2_000_000_000),
+                make_file("assistants", project="p1", filename="ünï code.bin", status_details="x")]
+        theirs, unscoped = make_file(project="p2"), make_file()
+        for f in (mine[0], theirs, mine[1], unscoped, mine[2]):
+            assert await s.create_file(f) == f
+        assert await s.get_file(mine[2]["id"]) == mine[2]
+        assert await s.get_file(unscoped["id"]) == unscoped
+        assert await s.get_file("file-missing") is None
+        everything = await s.list_files(ListQuery(limit=100), project="p1")
+        assert ids(everything) == [f["id"] for f in reversed(mine)] and not everything.has_more
+        first = await s.list_files(ListQuery(limit=1, order="asc"), project="p1", purpose="assistants")
+        assert ids(first) == [mine[0]["id"]] and first.has_more
+        rest = await s.list_files(ListQuery(order="asc", after=mine[0]["id"]), project="p1",
+                                  purpose="assistants")
+        assert ids(rest) == [mine[2]["id"]] and not rest.has_more
+        assert ids(await s.list_files(ListQuery(), project="p1", purpose="batch")) == [mine[1]["id"]]
+        assert ids(await s.list_files(ListQuery())) == [unscoped["id"]]
+        assert ids(await s.list_files(ListQuery(), project="p2", purpose="batch")) == []
+        assert await s.delete_file(mine[0]["id"]) is True
+        assert await s.delete_file(mine[0]["id"]) is False
+        assert await s.get_file(mine[0]["id"]) is None
+        assert ids(await s.list_files(ListQuery(), project="p1", purpose="assistants")) == [mine[2]["id"]]
+
+    async def test_detach_file_takes_it_from_assistants_and_threads_only(self, storage_adapter: Any) -> None:
+        s = storage_adapter
+        f, other = make_file()["id"], make_file()["id"]
+        created = make_assistant(tool_resources=code_interpreter(other, f))
+        updated = make_assistant()
+        untouched = make_assistant(tool_resources=code_interpreter(other))
+        for a in (created, updated, untouched):
+            await s.create_assistant(a)
+        await s.update_assistant(updated["id"], {"tool_resources": code_interpreter(f)})
+        search = {"file_search": {"vector_store_ids": ["vs_1"]}}
+        thread = make_thread(tool_resources={**code_interpreter(f), **search})
+        later = make_thread()
+        gone = make_thread(tool_resources=code_interpreter(f))
+        for t in (thread, later, gone):
+            await s.create_thread(t, [])
+        await s.update_thread(later["id"], {"tool_resources": code_interpreter(f, other)})
+        await s.delete_thread(gone["id"])
+        moved_on = make_assistant(tool_resources=code_interpreter(f))  # names it, then no more
+        await s.create_assistant(moved_on)
+        await s.update_assistant(moved_on["id"], {"tool_resources": {}})
+
+        detached = await s.detach_file(f)
+        assert sorted(detached) == sorted([created["id"], updated["id"], thread["id"], later["id"]])
+        assert (await s.get_assistant(created["id"]))["tool_resources"] == code_interpreter(other)
+        assert (await s.get_assistant(updated["id"]))["tool_resources"] == code_interpreter()
+        assert await s.get_assistant(untouched["id"]) == untouched
+        assert (await s.get_assistant(moved_on["id"]))["tool_resources"] == {}
+        assert (await s.get_thread(thread["id"]))["tool_resources"] == {**code_interpreter(), **search}
+        assert (await s.get_thread(later["id"]))["tool_resources"] == code_interpreter(other)
+        assert await s.get_thread(gone["id"]) is None
+        assert await s.detach_file(f) == []
+        assert sorted(await s.detach_file(other)) == sorted([created["id"], untouched["id"], later["id"]])
+
+    async def test_upload_parts_are_added_while_pending_only(self, storage_adapter: StorageAdapter) -> None:
+        s = storage_adapter
+        upload = make_upload(project="p1", file_expires_after=7200)
+        assert await s.create_upload(upload) == upload
+        assert await s.get_upload(upload["id"]) == upload
+        assert await s.get_upload("upload_missing") is None
+        parts = [make_part(upload["id"], bytes=n) for n in (4, 6)]
+        for part in reversed(parts):  # any order in, id order out
+            assert await s.add_upload_part(part) == part
+        assert await s.list_upload_parts(upload["id"]) == parts
+        assert await s.list_upload_parts("upload_missing") == []
+        assert await s.add_upload_part(make_part("upload_missing")) is None
+        with pytest.raises(StaleStatusError):
+            await s.update_upload(upload["id"], {"status": "expired"},
+                                  expected_status=frozenset({"completed"}))
+        cancelled = await s.update_upload(upload["id"], {"status": "cancelled"},
+                                          expected_status=frozenset({"pending"}))
+        assert cancelled == {**upload, "status": "cancelled"}
+        assert await s.get_upload(upload["id"]) == cancelled
+        with pytest.raises(StaleStatusError) as info:
+            await s.add_upload_part(make_part(upload["id"]))
+        assert info.value.current == cancelled
+        assert await s.list_upload_parts(upload["id"]) == parts
+        assert await s.update_upload("upload_missing", {"status": "cancelled"}) is None
+
+    async def test_complete_upload_stores_its_file_once(self, storage_adapter: StorageAdapter) -> None:
+        s = storage_adapter
+        upload = make_upload(project="p1")
+        await s.create_upload(upload)
+        file = make_file(project="p1", bytes=10, filename="big.bin")
+        completed = await s.complete_upload(upload["id"], file)
+        assert completed == {**upload, "status": "completed", "file": file}
+        assert await s.get_upload(upload["id"]) == completed
+        assert await s.get_file(file["id"]) == file
+        assert ids(await s.list_files(ListQuery(), project="p1")) == [file["id"]]
+        again = make_file(project="p1")
+        with pytest.raises(StaleStatusError) as info:
+            await s.complete_upload(upload["id"], again)
+        assert info.value.current["status"] == "completed"
+        assert await s.get_file(again["id"]) is None
+        assert await s.complete_upload("upload_missing", make_file()) is None
+
+    async def test_racing_completes_and_cancels_have_one_winner(self, storage_adapter: StorageAdapter,
+                                                                ) -> None:
+        s = storage_adapter
+        upload = make_upload()
+        await s.create_upload(upload)
+        files = [make_file() for _ in range(3)]
+        outcomes = await asyncio.gather(
+            *(s.complete_upload(upload["id"], f) for f in files),
+            s.update_upload(upload["id"], {"status": "cancelled"}, expected_status=frozenset({"pending"})),
+            return_exceptions=True)
+        winners = [o for o in outcomes if not isinstance(o, StaleStatusError)]
+        assert len(winners) == 1 and not isinstance(winners[0], BaseException)
+        stored = [f for f in files if await s.get_file(f["id"]) is not None]
+        assert len(stored) == (1 if winners[0]["status"] == "completed" else 0)
+
+    async def test_expired_uploads_are_listed_those_expired_first_first(self, storage_adapter: StorageAdapter
+                                                                       ) -> None:
+        s = storage_adapter
+        now = int(time.time())
+        later, earlier = make_upload(expires_at=now - 100), make_upload(expires_at=now - 200)
+        fresh, ended = make_upload(expires_at=now + 3600), make_upload(expires_at=now - 300)
+        for upload in (later, earlier, fresh, ended):
+            await s.create_upload(upload)
+        await s.update_upload(ended["id"], {"status": "cancelled"})
+        assert ids_of(await s.list_expired_uploads(now)) == [earlier["id"], later["id"]]
+        assert ids_of(await s.list_expired_uploads(now, limit=1)) == [earlier["id"]]
+        assert ids_of(await s.list_expired_uploads(now - 150)) == [earlier["id"]]
+        await s.update_upload(earlier["id"], {"status": "expired"}, expected_status=frozenset({"pending"}))
+        assert ids_of(await s.list_expired_uploads(now + 3600)) == [later["id"], fresh["id"]]

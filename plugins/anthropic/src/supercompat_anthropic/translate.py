@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from supercompat.errors import BadGateway, InvalidRequest
+from supercompat.images import split_data_url
 
 # Output limits of older models, whose ceiling is below the default; newer models allow more.
 _MAX_TOKENS_BY_PREFIX = (("claude-3-5", 8192), ("claude-3-7", 8192), ("claude-3-", 4096), ("claude-2", 4096))
@@ -112,19 +113,24 @@ def _user_blocks(content: Any, i: int) -> list[dict[str, Any]]:
             if part.get("text"):
                 blocks.append({"type": "text", "text": part["text"]})
         elif kind == "image_url":
-            blocks.append(_image(part["image_url"]["url"]))
+            blocks.append(_image(part["image_url"]["url"], f"messages[{i}].content"))
         else:
             raise InvalidRequest(f"Claude does not accept {kind!r} content parts.", param=f"messages[{i}].content")
     return blocks
 
 
-def _image(url: str) -> dict[str, Any]:
-    data_url = re.fullmatch(r"data:([^;,]+);base64,(.*)", url, re.S)
-    if data_url:
-        source = {"type": "base64", "media_type": data_url[1], "data": data_url[2]}
-    else:
-        source = {"type": "url", "url": url}
-    return {"type": "image", "source": source}
+def _image(url: str, param: str) -> dict[str, Any]:
+    """An image block: a ``data:`` URL's media type and base64 data, or a URL Claude fetches itself.
+    Claude has no ``detail``: it is dropped."""
+    try:
+        data = split_data_url(url)
+    except ValueError as exc:
+        raise InvalidRequest(str(exc), param=param) from None
+    if data is not None:
+        return {"type": "image", "source": {"type": "base64", "media_type": data[0], "data": data[1]}}
+    if not url.lower().startswith(("http://", "https://")):
+        raise InvalidRequest("Claude takes images by http(s) URL or as data: URLs.", param=param)
+    return {"type": "image", "source": {"type": "url", "url": url}}
 
 
 def _assistant_blocks(message: dict[str, Any], i: int) -> list[dict[str, Any]]:

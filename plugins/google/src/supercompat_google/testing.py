@@ -16,6 +16,7 @@ Unscripted requests are answered with ``Text("alpha bravo charlie")``.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import uuid
@@ -201,6 +202,17 @@ def check_request(body: Any) -> None:
         _check_schema(config["responseSchema"], "generation_config.response_schema")
 
 
+def _is_base64(data: Any) -> bool:
+    """Bytes in JSON as protobuf reads them: base64, standard or URL-safe, padded or not."""
+    if not isinstance(data, str):
+        return False
+    try:
+        base64.urlsafe_b64decode(data.replace("+", "-").replace("/", "_") + "=" * (-len(data) % 4))
+    except ValueError:
+        return False
+    return re.fullmatch(r"[A-Za-z0-9+/_-]*={0,2}", data) is not None
+
+
 def _check_parts(parts: Any, where: str) -> None:
     if not parts:
         raise Rejected(f"* GenerateContentRequest.{where}.parts: contents.parts must not be empty.\n")
@@ -216,6 +228,9 @@ def _check_parts(parts: Any, where: str) -> None:
         if inline is not None and not (_field(inline, "mimeType") and inline.get("data")):
             raise Rejected(f"* GenerateContentRequest.{where}.parts[{j}].inline_data: mime_type and data are "
                            "required.\n")
+        if inline is not None and not _is_base64(inline["data"]):
+            raise Rejected(f"Invalid value at '{where}.parts[{j}].inline_data.data' (TYPE_BYTES), Base64 "
+                           "decoding failed")
         if file is not None and not _field(file, "fileUri"):
             raise Rejected(f"* GenerateContentRequest.{where}.parts[{j}].file_data.file_uri: file_uri is required.\n")
         if "functionResponse" in part and not isinstance(part["functionResponse"].get("response"), dict):

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from supercompat.errors import BadGateway, InvalidRequest
+from supercompat.images import split_data_url
 
 from .schema import gemini_schema
 
@@ -217,15 +218,15 @@ def _user_parts(content: Any, where: str) -> list[dict[str, Any]]:
 
 
 def _image_part(url: str, where: str) -> dict[str, Any]:
-    """``data:`` URLs become inline data; other URLs become file data, which Gemini fetches itself."""
-    if url.startswith("data:"):
-        header, _, data = url.partition(",")
-        mime = header[5:].split(";")[0]
-        if ";base64" not in header:
-            data = base64.b64encode(data.encode()).decode()
-        if not mime or not data:
-            raise invalid(f"{where}: a data URL needs a media type and data.", where)
-        return {"inline_data": {"mime_type": mime, "data": data}}
+    """``data:`` URLs become inline data; other URLs become file data, which Gemini fetches itself.
+    The part's ``detail`` is dropped: Gemini's nearest, a part's ``media_resolution``, is for some
+    models and API versions only."""
+    try:
+        data = split_data_url(url)
+    except ValueError as exc:
+        raise invalid(f"{where}: {exc}", where) from None
+    if data is not None:
+        return {"inline_data": {"mime_type": data[0], "data": data[1]}}
     mime = mimetypes.guess_type(url.split("?")[0])[0] or "image/jpeg"
     return {"file_data": {"file_uri": url, "mime_type": mime}}
 

@@ -38,6 +38,7 @@ _REQUEST_FIELDS = {"model", "messages", "temperature", "top_p", "max_tokens", "s
 _MESSAGE_FIELDS = {"system": {"role", "content"}, "user": {"role", "content"},
                    "assistant": {"role", "content", "tool_calls", "prefix"},
                    "tool": {"role", "content", "tool_call_id", "name"}}
+_CHUNK_FIELDS = {"text": {"type", "text"}, "image_url": {"type", "image_url"}}
 _NEXT_ROLES = {"system": {"system", "user", "assistant"}, "user": {"system", "user", "assistant"},
                "assistant": {"assistant", "user", "tool"}, "tool": {"assistant", "tool"}}
 
@@ -82,6 +83,8 @@ def validate(body: Any) -> None:
                              "msg": f"Input tag '{role}' found using 'role' does not match any of the expected tags"})
             continue
         problems += [_extra(["messages", i, role, key]) for key in message if key not in _MESSAGE_FIELDS[role]]
+        if role == "user" and isinstance(message.get("content"), list):
+            problems += _chunk_problems(message["content"], ["messages", i, role, "content"])
         for j, call in enumerate(message.get("tool_calls") or ()):
             problems += [_extra(["messages", i, role, "tool_calls", j, key]) for key in call
                          if key not in {"id", "type", "function", "index"}]
@@ -99,6 +102,34 @@ def validate(body: Any) -> None:
         raise _invalid("Tool choice names a function that is not in tools.")
     if choice is not None and not isinstance(choice, dict) and choice not in ("auto", "none", "any", "required"):
         raise _invalid(f"Invalid tool_choice: {choice}")
+
+
+def _chunk_problems(chunks: list[Any], loc: list[Any]) -> list[dict[str, Any]]:
+    """Text and image chunks as Mistral takes them: ``{"type": "image_url", "image_url": URL}`` or
+    ``{"image_url": {"url", "detail"}}``, the URL an http(s) or ``data:`` URL."""
+    problems = []
+    for j, chunk in enumerate(chunks):
+        kind = chunk.get("type") if isinstance(chunk, dict) else None
+        if kind not in _CHUNK_FIELDS:
+            problems.append({"type": "union_tag_invalid", "loc": ["body", *loc, j],
+                             "msg": f"Input tag '{kind}' found using 'type' does not match any of the expected "
+                                    "tags"})
+            continue
+        problems += [_extra([*loc, j, kind, key]) for key in chunk if key not in _CHUNK_FIELDS[kind]]
+        if kind != "image_url":
+            continue
+        image = chunk.get("image_url")
+        if isinstance(image, dict):
+            problems += [_extra([*loc, j, kind, "image_url", key]) for key in image
+                         if key not in ("url", "detail")]
+            if image.get("detail") not in (None, "low", "auto", "high"):
+                problems.append({"type": "enum", "loc": ["body", *loc, j, kind, "image_url", "detail"],
+                                 "msg": "Input should be 'low', 'auto' or 'high'"})
+            image = image.get("url")
+        if not isinstance(image, str) or not image.startswith(("http://", "https://", "data:")):
+            problems.append({"type": "value_error", "loc": ["body", *loc, j, kind, "image_url"],
+                             "msg": "Image URL must be an http(s) URL or a data: URL"})
+    return problems
 
 
 def _validate_conversation(messages: list[dict[str, Any]]) -> None:

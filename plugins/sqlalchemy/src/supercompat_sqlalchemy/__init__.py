@@ -1,5 +1,5 @@
 """supercompat storage adapter ``sqlalchemy``: state in SQLite, PostgreSQL or MySQL/MariaDB, shared by
-every process that points at the same database.
+every process that points at the same database; and the ``sql`` blob store, file bytes in one.
 
     from supercompat_sqlalchemy import sqlalchemy_storage_adapter
     storage = sqlalchemy_storage_adapter(url="postgresql://user:pass@host/db")
@@ -21,6 +21,7 @@ from supercompat import loop as _loop
 from supercompat.errors import ConfigError
 
 from .adapter import SQLAlchemyStorageAdapter, StorageUnavailable
+from .blobs import SQLBlobOptions, SQLBlobStore, sql_blob_store
 from .migrations import SchemaError
 
 # Plain URLs name the async driver each database gets.
@@ -203,5 +204,10 @@ def register_storage_adapters(register: Any) -> None:
     register("sqlalchemy", _from_options, SQLAlchemyOptions)
 
 
-__all__ = ["SQLAlchemyOptions", "SQLAlchemyStorageAdapter", "SchemaError", "StorageUnavailable", "async_url",
-           "create_engine", "sqlalchemy_storage_adapter"]
+@hookimpl
+def register_blob_stores(register: Any) -> None:
+    register("sql", lambda options: sql_blob_store(**options.model_dump()), SQLBlobOptions)
+
+
+__all__ = ["SQLAlchemyOptions", "SQLAlchemyStorageAdapter", "SQLBlobOptions", "SQLBlobStore", "SchemaError",
+           "StorageUnavailable", "async_url", "create_engine", "sql_blob_store", "sqlalchemy_storage_adapter"]

@@ -25,10 +25,12 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from supercompat import keep_inherited
 from supercompat.errors import APIError, InvalidRequest, redacted
+from supercompat.loop import finish
 from supercompat.storage import (
     ACTIVE_RUN_STATUSES,
     EXECUTING_RUN_STATUSES,
@@ -39,10 +41,33 @@ from supercompat.storage import (
     Obj,
     Page,
     StaleStatusError,
+    code_interpreter_file_ids,
+    without_file,
 )
 
 from . import migrations
-from .schema import ASSISTANT, JOB, MESSAGE, RUN, STEP, THREAD, Kind, jobs, messages, runs, steps, threads
+from .schema import (
+    ASSISTANT,
+    FILE,
+    ID_LENGTH,
+    JOB,
+    MESSAGE,
+    RUN,
+    STEP,
+    THREAD,
+    UPLOAD,
+    UPLOAD_PART,
+    Kind,
+    file_refs,
+    files,
+    jobs,
+    messages,
+    runs,
+    steps,
+    threads,
+    upload_parts,
+    uploads,
+)
 
 
 class StorageUnavailable(APIError):
@@ -69,18 +94,7 @@ def _whole(method: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(method)
     async def call(*args: Any, **kwargs: Any) -> Any:
-        task = asyncio.ensure_future(method(*args, **kwargs))
-        try:
-            return await asyncio.shield(task)
-        except asyncio.CancelledError:
-            while not task.done():
-                try:
-                    await asyncio.wait((task,))
-                except asyncio.CancelledError:
-                    pass  # cancelled again: still let the call finish
-            if not task.cancelled():
-                task.exception()  # retrieved: the caller has gone, and the cancel is what it gets
-            raise
+        return await finish(method(*args, **kwargs))
 
     return call
 
@@ -312,19 +326,23 @@ class SQLAlchemyStorageAdapter:
 
     # -- assistants -------------------------------------------------------------------------------
     async def create_assistant(self, assistant: Obj) -> Obj:
-        async with self._write_one() as conn:
+        refers = bool(code_interpreter_file_ids(assistant))
+        async with (self._write() if refers else self._write_one()) as conn:
             await self._insert(conn, ASSISTANT, [assistant])
+            await self._refer(conn, assistant)
         return assistant
 
     async def get_assistant(self, assistant_id: str) -> Obj | None:
         return await self._one(ASSISTANT, ASSISTANT.table.c.id == assistant_id)
 
     async def update_assistant(self, assistant_id: str, changes: Obj) -> Obj | None:
+        await self._refer_first(assistant_id, changes)
         return await self._update(ASSISTANT, [ASSISTANT.table.c.id == assistant_id], changes)
 
     async def delete_assistant(self, assistant_id: str) -> bool:
-        async with self._write_one() as conn:
+        async with self._write() as conn:
             result = await conn.execute(sa.delete(ASSISTANT.table).where(ASSISTANT.table.c.id == assistant_id))
+            await conn.execute(sa.delete(file_refs).where(file_refs.c.owner_id == assistant_id))
         return result.rowcount > 0
 
     async def list_assistants(self, query: ListQuery, project: str | None = None) -> Page:
@@ -333,15 +351,18 @@ class SQLAlchemyStorageAdapter:
 
     # -- threads ----------------------------------------------------------------------------------
     async def create_thread(self, thread: Obj, messages: list[Obj]) -> Obj:
-        async with (self._write() if messages else self._write_one()) as conn:
+        refers = bool(code_interpreter_file_ids(thread))
+        async with (self._write() if messages or refers else self._write_one()) as conn:
             await self._insert(conn, THREAD, [thread])
             await self._insert(conn, MESSAGE, messages)
+            await self._refer(conn, thread)
         return thread
 
     async def get_thread(self, thread_id: str) -> Obj | None:
         return await self._one(THREAD, threads.c.id == thread_id)
 
     async def update_thread(self, thread_id: str, changes: Obj) -> Obj | None:
+        await self._refer_first(thread_id, changes)
         return await self._update(THREAD, [threads.c.id == thread_id], changes)
 
     async def delete_thread(self, thread_id: str) -> bool:
@@ -354,6 +375,7 @@ class SQLAlchemyStorageAdapter:
             for table in (steps, runs, messages):
                 await conn.execute(sa.delete(table).where(table.c.thread_id == thread_id))
             result = await conn.execute(sa.delete(threads).where(threads.c.id == thread_id))
+            await conn.execute(sa.delete(file_refs).where(file_refs.c.owner_id == thread_id))
         return result.rowcount > 0
 
     # -- messages ---------------------------------------------------------------------------------
@@ -512,6 +534,130 @@ class SQLAlchemyStorageAdapter:
         if step_type is not None:
             where.append(steps.c.type == step_type)
         return await self._page(STEP, query, *where)
+
+    # -- files --------------------------------------------------------------------------------------
+    async def _refer(self, conn: AsyncConnection, owner: Obj) -> None:
+        """Record which files ``owner`` (an assistant or a thread) names in code_interpreter.file_ids;
+        those recorded already are skipped."""
+        # No file id is longer than its column: a longer name refers to no file, so nothing to record.
+        file_ids = [f for f in dict.fromkeys(code_interpreter_file_ids(owner)) if len(f) <= ID_LENGTH]
+        if not file_ids:
+            return
+        dialect = self.engine.dialect.name
+        stmt: Any
+        if dialect in ("sqlite", "postgresql"):
+            stmt = (sqlite if dialect == "sqlite" else postgresql).insert(file_refs).on_conflict_do_nothing()
+        else:
+            stmt = sa.insert(file_refs).prefix_with("IGNORE")
+        await conn.execute(stmt, [{"file_id": f, "owner_id": owner["id"]} for f in file_ids])
+
+    async def _refer_first(self, owner_id: str, changes: Obj) -> None:
+        """Before an update that sets ``tool_resources``: record the files it names, so the records
+        are never fewer than the references (stale ones cost a detach a wasted look, no more)."""
+        if "tool_resources" in changes and code_interpreter_file_ids(changes):
+            async with self._write_one() as conn:
+                await self._refer(conn, {"id": owner_id, "tool_resources": changes["tool_resources"]})
+
+    async def create_file(self, file: Obj) -> Obj:
+        async with self._write_one() as conn:
+            await self._insert(conn, FILE, [file])
+        return file
+
+    async def get_file(self, file_id: str) -> Obj | None:
+        return await self._one(FILE, files.c.id == file_id)
+
+    async def delete_file(self, file_id: str) -> bool:
+        async with self._write_one() as conn:
+            result = await conn.execute(sa.delete(files).where(files.c.id == file_id))
+        return result.rowcount > 0
+
+    async def list_files(self, query: ListQuery, *, project: str | None = None,
+                         purpose: str | None = None) -> Page:
+        where = [files.c.project.is_(None) if project is None else files.c.project == project]
+        if purpose is not None:
+            where.append(files.c.purpose == purpose)
+        return await self._page(FILE, query, *where)
+
+    async def detach_file(self, file_id: str) -> list[str]:
+        detached = []
+        async with self._write() as conn:
+            owners = (await conn.execute(self._for_update(
+                sa.select(file_refs.c.owner_id).where(file_refs.c.file_id == file_id)))).scalars().all()
+            for owner_id in sorted(owners):
+                kind = THREAD if owner_id.startswith("thread_") else ASSISTANT
+                current = await self._locked(conn, kind, kind.table.c.id == owner_id)
+                resources = None if current is None else without_file(current, file_id)
+                if resources is not None:
+                    await conn.execute(sa.update(kind.table).where(kind.table.c.id == owner_id)
+                                       .values(tool_resources=resources))
+                    detached.append(owner_id)
+            await conn.execute(sa.delete(file_refs).where(file_refs.c.file_id == file_id))
+        return detached
+
+    # -- uploads ------------------------------------------------------------------------------------
+    async def create_upload(self, upload: Obj) -> Obj:
+        async with self._write_one() as conn:
+            await self._insert(conn, UPLOAD, [upload])
+        return upload
+
+    async def get_upload(self, upload_id: str) -> Obj | None:
+        return await self._one(UPLOAD, uploads.c.id == upload_id)
+
+    async def _pending_upload(self, conn: AsyncConnection, upload_id: str) -> Obj | None:
+        """The upload, locked until the transaction ends, if it is pending: else StaleStatusError."""
+        upload = await self._locked(conn, UPLOAD, uploads.c.id == upload_id)
+        if upload is not None and upload["status"] != "pending":
+            raise StaleStatusError(upload)
+        return upload
+
+    async def add_upload_part(self, part: Obj) -> Obj | None:
+        async with self._write() as conn:
+            if await self._pending_upload(conn, part["upload_id"]) is None:
+                return None
+            await self._insert(conn, UPLOAD_PART, [part])
+        return part
+
+    async def list_upload_parts(self, upload_id: str) -> list[Obj]:
+        parts = upload_parts.c
+        stmt = sa.select(upload_parts).where(parts.upload_id == upload_id).order_by(parts.id)
+        async with self._read() as conn:
+            return [UPLOAD_PART.obj(row) for row in (await conn.execute(stmt)).all()]
+
+    async def update_upload(self, upload_id: str, changes: Obj, *,
+                            expected_status: frozenset[str] | None = None) -> Obj | None:
+        return await self._update(UPLOAD, [uploads.c.id == upload_id], changes,
+                                  expected_status=expected_status)
+
+    async def complete_upload(self, upload_id: str, file: Obj) -> Obj | None:
+        async with self._write() as conn:
+            upload = await self._pending_upload(conn, upload_id)
+            if upload is None:
+                return None
+            await self._insert(conn, FILE, [file])
+            await conn.execute(sa.update(uploads).where(uploads.c.id == upload_id)
+                               .values(status="completed", file=file))
+        return {**upload, "status": "completed", "file": file}
+
+    async def list_expired_uploads(self, now: float, *, limit: int = 100) -> list[Obj]:
+        stmt = (sa.select(uploads).where(uploads.c.status == "pending", uploads.c.expires_at <= int(now))
+                .order_by(uploads.c.expires_at, uploads.c.id).limit(limit))
+        async with self._read() as conn:
+            return [UPLOAD.obj(row) for row in (await conn.execute(stmt)).all()]
+
+    # -- file bytes ---------------------------------------------------------------------------------
+    def default_blob_store(self) -> Any:
+        """Where the App keeps file bytes unless told otherwise: beside a SQLite file, a directory
+        named after it (``supercompat.db`` -> ``supercompat.db.files/``, made on the first upload), so
+        the state stays two entries to copy; for SQLite in memory and server databases, the ``sql``
+        blob store in this same database."""
+        from .blobs import SQLBlobStore, sqlite_file
+
+        database = sqlite_file(self.engine.url)
+        if database is None:
+            return SQLBlobStore(self)
+        from supercompat.blobs_filesystem import filesystem_blob_store
+
+        return filesystem_blob_store(f"{database}.files")
 
     # -- schema and life cycle ----------------------------------------------------------------------
     async def migrate(self) -> tuple[str | None, str]:

@@ -22,7 +22,8 @@ metadata = sa.MetaData(naming_convention={
 
 # Ids sort in creation order only under a byte-wise collation (PostgreSQL's default sorts "a" < "B").
 # MySQL tables default to utf8mb4_bin below.
-Id = sa.String(64).with_variant(sa.String(64, collation="C"), "postgresql")
+ID_LENGTH = 64
+Id = sa.String(ID_LENGTH).with_variant(sa.String(ID_LENGTH, collation="C"), "postgresql")
 Time = sa.BigInteger  # epoch seconds, as the API has them
 LongText = sa.Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
 Json = sa.JSON(none_as_null=True)  # JSON, never JSONB: JSONB reorders keys (tool schemas keep theirs)
@@ -154,7 +155,8 @@ files = _table(
     sa.Column("status_details", LongText),
     project=True, indexes=(("project", "id"), ("project", "purpose", "id")))
 
-# Uploads of large files in parts; ``file`` is the File made by completing it.
+# Uploads of large files in parts; ``file`` is the File made by completing it. The sweep of expired
+# uploads seeks (status, expires_at).
 uploads = _table(
     "uploads",
     sa.Column("bytes", sa.BigInteger, nullable=False),
@@ -164,7 +166,17 @@ uploads = _table(
     sa.Column("purpose", sa.String(32), nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("file", Json),
-    project=True)
+    project=True, indexes=(("status", "expires_at"),))
+
+# Which assistants and threads may name a file in tool_resources.code_interpreter.file_ids, so that
+# deleting the file visits only them. A superset: written with the owner, removed with the owner or
+# when the file is detached.
+file_refs = sa.Table(
+    "supercompat_file_refs", metadata,
+    sa.Column("file_id", Id, primary_key=True),
+    sa.Column("owner_id", Id, primary_key=True),
+    sa.Index(None, "owner_id"),
+    **MYSQL)
 
 upload_parts = _table(
     "upload_parts",

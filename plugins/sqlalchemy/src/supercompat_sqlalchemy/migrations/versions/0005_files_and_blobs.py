@@ -1,4 +1,5 @@
-"""Files, uploads in parts, and the ``sql`` blob store's blobs.
+"""Files (and which assistants and threads name them), uploads in parts, and the ``sql`` blob store's
+blobs.
 
 Revision ID: 0005
 Revises: 0004
@@ -40,6 +41,11 @@ def upgrade() -> None:
                     sa.PrimaryKeyConstraint("id", name="pk_supercompat_files"), **MYSQL)
     op.create_index("ix_supercompat_files_project_id", "supercompat_files", ["project", "id"])
     op.create_index("ix_supercompat_files_project_purpose_id", "supercompat_files", ["project", "purpose", "id"])
+    op.create_table("supercompat_file_refs",
+                    sa.Column("file_id", Id, nullable=False),
+                    sa.Column("owner_id", Id, nullable=False),
+                    sa.PrimaryKeyConstraint("file_id", "owner_id", name="pk_supercompat_file_refs"), **MYSQL)
+    op.create_index("ix_supercompat_file_refs_owner_id", "supercompat_file_refs", ["owner_id"])
     op.create_table("supercompat_uploads",
                     sa.Column("id", Id, nullable=False),
                     sa.Column("bytes", sa.BigInteger(), nullable=False),
@@ -51,6 +57,8 @@ def upgrade() -> None:
                     sa.Column("file", Json),
                     *_internal(),
                     sa.PrimaryKeyConstraint("id", name="pk_supercompat_uploads"), **MYSQL)
+    op.create_index("ix_supercompat_uploads_status_expires_at", "supercompat_uploads",
+                    ["status", "expires_at"])
     op.create_table("supercompat_upload_parts",
                     sa.Column("id", Id, nullable=False),
                     sa.Column("created_at", sa.BigInteger(), nullable=False),
@@ -78,7 +86,10 @@ def downgrade() -> None:
     op.drop_table("supercompat_blobs")
     op.drop_index("ix_supercompat_upload_parts_upload_id_id", "supercompat_upload_parts")
     op.drop_table("supercompat_upload_parts")
+    op.drop_index("ix_supercompat_uploads_status_expires_at", "supercompat_uploads")
     op.drop_table("supercompat_uploads")
+    op.drop_index("ix_supercompat_file_refs_owner_id", "supercompat_file_refs")
+    op.drop_table("supercompat_file_refs")
     op.drop_index("ix_supercompat_files_project_purpose_id", "supercompat_files")
     op.drop_index("ix_supercompat_files_project_id", "supercompat_files")
     op.drop_table("supercompat_files")

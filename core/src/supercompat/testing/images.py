@@ -1,0 +1,60 @@
+"""Images in runs, for tests: a small real PNG, the bytes of a file put where a run reads them, and a
+run over a thread whose user message carries image parts.
+
+    client = supercompat(client_adapter=my_adapter)
+    file_id = put_file(client, PNG)
+    run_with_content(client, [{"type": "text", "text": "What is it?"},
+                              {"type": "image_file", "image_file": {"file_id": file_id}}])
+    # then check what the fake provider recorded: the image in the provider's own wire format
+"""
+
+from __future__ import annotations
+
+import base64
+import struct
+import zlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+
+def _png() -> bytes:
+    """A 2x2 RGBA PNG (its bytes include ones that base64 encodes to ``+`` and ``/``)."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    rows = b"".join(b"\x00" + bytes([255, 0, 0, 255, 0, 0, 255, 128]) for _ in range(2))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 2, 2, 8, 6, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+PNG = _png()
+PNG_BASE64 = base64.b64encode(PNG).decode("ascii")
+
+
+def put_file(client: Any, data: bytes) -> str:
+    """Put ``data`` in the blob store of the App behind ``client`` (made by ``supercompat()`` or
+    ``async_supercompat()``) under a new file id, and return the id, for an ``image_file`` part to
+    name. Only the bytes are stored, as a run reads them; no File object is made."""
+    from .. import loop
+    from ..ids import random_base62
+    from . import app_of
+
+    file_id = f"file-{random_base62(24)}"
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield data
+
+    app: Any = app_of(client)
+    loop.run_sync(app.blobs.put(file_id, chunks()))
+    return file_id
+
+
+def run_with_content(client: Any, content: list[dict[str, Any]], **run: Any) -> Any:
+    """Create an assistant and a thread whose one user message is ``content`` with a sync client,
+    run it to its end (``run``: more run parameters) and return the run."""
+    assistant = client.beta.assistants.create(model="test-model")
+    thread = client.beta.threads.create(messages=[{"role": "user", "content": content}])
+    return client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id, **run)
+
+
+__all__ = ["PNG", "PNG_BASE64", "put_file", "run_with_content"]

@@ -1,0 +1,193 @@
+"""Image parts of user messages reach the model: ``image_file`` parts as ``data:`` URLs of the file's
+bytes (read from the blob store, the media type told from the bytes), ``image_url`` parts as given;
+a file that can't be sent fails the run, ``invalid_prompt``."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import pytest
+
+from supercompat import async_supercompat, supercompat
+from supercompat.images import MAX_IMAGE_BYTES, data_url, image_type, split_data_url
+from supercompat.runs import completions
+from supercompat.testing import app_of, scripted_client_adapter
+from supercompat.testing.images import PNG, PNG_BASE64, put_file
+
+from conftest import call
+
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xff\xd9"
+GIF = b"GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00!\xf9\x04\x01\x00\x00\x00\x00,\x00;"
+WEBP = b"RIFF\x1a\x00\x00\x00WEBPVP8L\x0d\x00\x00\x00/\x00\x00\x00\x10\x07\x10\x11\x11\x88\x88\xfe\x07\x00"
+QUESTION = {"type": "text", "text": "What is in it?"}
+
+
+@pytest.fixture(params=["sync", "async"])
+def kind(request):
+    return request.param
+
+
+def make(kind: str, *replies: Any) -> tuple[Any, Any]:
+    scripted = scripted_client_adapter(list(replies))
+    factory = supercompat if kind == "sync" else async_supercompat
+    return factory(client_adapter=scripted, max_retries=0), scripted
+
+
+def image_file(file_id: str, **detail: str) -> dict[str, Any]:
+    return {"type": "image_file", "image_file": {"file_id": file_id, **detail}}
+
+
+async def run_thread(client: Any, *contents: list[dict[str, Any]], **run: Any) -> Any:
+    """A thread of user messages with these contents, run to its end."""
+    a = await call(client.beta.assistants.create(model="gpt-4.1-mini"))
+    t = await call(client.beta.threads.create(messages=[{"role": "user", "content": c} for c in contents]))
+    return await call(client.beta.threads.runs.create_and_poll(thread_id=t.id, assistant_id=a.id, **run))
+
+
+@pytest.mark.parametrize(("data", "media_type"), [
+    (PNG, "image/png"), (JPEG, "image/jpeg"), (GIF, "image/gif"), (WEBP, "image/webp"),
+    (b"%PDF-1.7\n", None), (b"RIFF", None), (b"", None), (b"GIF8", None), (PNG[:7], None)])
+def test_an_images_type_is_told_from_its_bytes(data, media_type):
+    assert image_type(data) == media_type
+
+
+def test_data_urls_split_into_media_type_and_base64():
+    assert split_data_url(data_url("image/png", PNG)) == ("image/png", PNG_BASE64)
+    assert split_data_url("data:Image/GIF;name=a.gif;base64,R0lG") == ("image/gif", "R0lG")
+    svg = base64.b64encode(b"<svg/>").decode()
+    assert split_data_url("data:image/svg+xml,%3Csvg%2F%3E") == ("image/svg+xml", svg)
+    assert split_data_url("https://example.com/a.png") is None
+    for bad in ("data:,abc", "data:image/png;base64,", "data:image/png;base64"):
+        with pytest.raises(ValueError, match="media type and data"):
+            split_data_url(bad)
+
+
+async def test_an_image_file_part_reaches_the_model_as_a_data_url_of_the_files_bytes(kind):
+    client, scripted = make(kind, "A red and a blue pixel.")
+    file_id = put_file(client, PNG)
+    run = await run_thread(client, [QUESTION, image_file(file_id, detail="high"), image_file(file_id)])
+    assert run.status == "completed", run.last_error
+    url = f"data:image/png;base64,{PNG_BASE64}"
+    assert scripted.requests[-1]["messages"] == [{"role": "user", "content": [
+        {"type": "text", "text": "What is in it?"},
+        {"type": "image_url", "image_url": {"url": url, "detail": "high"}},
+        {"type": "image_url", "image_url": {"url": url}}]}]
+    # The message itself is stored as it was written.
+    [message] = (await call(client.beta.threads.messages.list(run.thread_id, order="asc"))).data[:1]
+    assert [part.type for part in message.content] == ["text", "image_file", "image_file"]
+
+
+@pytest.mark.parametrize(("data", "media_type"), [(JPEG, "image/jpeg"), (GIF, "image/gif"),
+                                                  (WEBP, "image/webp")])
+async def test_the_media_type_comes_from_the_bytes(data, media_type):
+    client, scripted = make("sync")
+    file_id = put_file(client, data)
+    run = await run_thread(client, [image_file(file_id)])
+    assert run.status == "completed", run.last_error
+    [part] = scripted.requests[-1]["messages"][0]["content"]
+    assert part == {"type": "image_url", "image_url": {"url": data_url(media_type, data)}}
+
+
+async def test_image_url_parts_pass_through_with_their_detail(kind):
+    client, scripted = make(kind)
+    given = f"data:image/png;base64,{PNG_BASE64}"
+    run = await run_thread(client, [
+        QUESTION, {"type": "image_url", "image_url": {"url": "https://example.com/cat.png", "detail": "low"}},
+        {"type": "image_url", "image_url": {"url": given}}])
+    assert run.status == "completed", run.last_error
+    assert scripted.requests[-1]["messages"][0]["content"][1:] == [
+        {"type": "image_url", "image_url": {"url": "https://example.com/cat.png", "detail": "low"}},
+        {"type": "image_url", "image_url": {"url": given}}]
+
+
+async def test_a_file_that_is_no_image_fails_the_run_before_the_model_is_called(kind):
+    client, scripted = make(kind)
+    file_id = put_file(client, b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+    run = await run_thread(client, [QUESTION, image_file(file_id)])
+    assert run.status == "failed" and run.last_error.code == "invalid_prompt"
+    assert file_id in run.last_error.message and "content[1]" in run.last_error.message
+    assert "not an image" in run.last_error.message and "PNG, JPEG, WEBP or GIF" in run.last_error.message
+    assert scripted.requests == []
+
+
+async def test_a_missing_file_fails_the_run(kind):
+    client, scripted = make(kind)
+    run = await run_thread(client, [image_file("file-gone")])
+    assert run.status == "failed" and run.last_error.code == "invalid_prompt"
+    assert "file-gone" in run.last_error.message and "does not exist" in run.last_error.message
+    assert scripted.requests == []
+
+
+@pytest.mark.parametrize("file_id", ["../../etc/passwd", "file-a/../../b", "file-" + "x" * 200])
+async def test_a_file_id_that_is_no_key_core_makes_is_never_read(file_id):
+    """A message's file id comes from a client: one that is no file id never reaches the blob store
+    (a directory-backed store would read outside its directory)."""
+    client, scripted = make("sync")
+    read = []
+    blobs = app_of(client).blobs
+    size = blobs.size
+    blobs.size = lambda key: read.append(key) or size(key)
+    run = await run_thread(client, [image_file(file_id)])
+    assert run.status == "failed" and run.last_error.code == "invalid_prompt"
+    assert "does not exist" in run.last_error.message
+    assert read == [] and scripted.requests == []
+
+
+async def test_an_image_over_20_mb_fails_the_run():
+    client, scripted = make("sync")
+    file_id = put_file(client, PNG + bytes(MAX_IMAGE_BYTES + 1 - len(PNG)))
+    run = await run_thread(client, [image_file(file_id)])
+    assert run.status == "failed" and run.last_error.code == "invalid_prompt"
+    assert "larger than 20 MB" in run.last_error.message
+    assert scripted.requests == []
+
+
+async def test_an_image_of_exactly_20_mb_is_sent():
+    client, scripted = make("sync")
+    data = PNG + bytes(MAX_IMAGE_BYTES - len(PNG))
+    run = await run_thread(client, [image_file(put_file(client, data))])
+    assert run.status == "completed", run.last_error
+    [part] = scripted.requests[-1]["messages"][0]["content"]
+    assert part["image_url"]["url"] == data_url("image/png", data)
+
+
+async def test_the_images_of_one_request_are_bounded_together(monkeypatch):
+    monkeypatch.setattr(completions, "MAX_REQUEST_IMAGE_BYTES", 2 * len(PNG))  # OpenAI's: 50 MB
+    client, scripted = make("sync")
+    first, second, third = (put_file(client, PNG) for _ in range(3))
+    run = await run_thread(client, [image_file(first), image_file(second), image_file(first)])
+    assert run.status == "completed", run.last_error  # a file named twice counts once
+    run = await run_thread(client, [image_file(first), image_file(second), image_file(third)])
+    assert run.status == "failed" and run.last_error.code == "invalid_prompt"
+    assert third in run.last_error.message and "the most one request may carry" in run.last_error.message
+
+
+async def test_only_the_messages_the_prompt_keeps_have_their_files_read(kind):
+    """Files of messages left out by the truncation strategy or max_prompt_tokens are not read: a
+    missing one fails nothing."""
+    client, scripted = make(kind)
+    file_id = put_file(client, PNG)
+    old, kept = [QUESTION, image_file("file-gone")], [QUESTION, image_file(file_id)]
+    last_one = {"type": "last_messages", "last_messages": 1}
+    run = await run_thread(client, old, kept, truncation_strategy=last_one)
+    assert run.status == "completed", run.last_error
+    run = await run_thread(client, old, kept, max_prompt_tokens=1000)  # an image counts as 765 tokens
+    assert run.status == "completed", run.last_error
+    for request in scripted.requests:
+        [message] = request["messages"]
+        assert message["content"][1]["image_url"]["url"] == data_url("image/png", PNG)
+
+
+async def test_assistant_messages_keep_their_images_out_of_the_prompt(kind):
+    """Chat completions take images in user messages only; an assistant's image_file parts (a tool's
+    output) are not read."""
+    client, scripted = make(kind)
+    a = await call(client.beta.assistants.create(model="gpt-4.1-mini"))
+    t = await call(client.beta.threads.create(messages=[
+        {"role": "user", "content": "Draw it."},
+        {"role": "assistant", "content": [image_file("file-gone"), {"type": "text", "text": "Here."}]}]))
+    run = await call(client.beta.threads.runs.create_and_poll(thread_id=t.id, assistant_id=a.id))
+    assert run.status == "completed", run.last_error
+    assert scripted.requests[-1]["messages"][:2] == [{"role": "user", "content": "Draw it."},
+                                                     {"role": "assistant", "content": "Here."}]

@@ -1,0 +1,70 @@
+"""The Files and Uploads APIs over HTTP (the FilesAPITests kit through a real server, sync and async
+clients), and project isolation: one API key's files and uploads are invisible to another project's
+key, in every route."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import openai
+import pytest
+
+from supercompat import App
+from supercompat.testing import FilesAPITests
+
+from conftest import serving
+
+ALPHA, BETA = "sk-files-alpha-0123456789", "sk-files-beta-0123456789"
+
+
+class TestFilesOverHTTP(FilesAPITests):
+    @pytest.fixture(params=["sync-client", "async-client"])
+    async def files_client(self, request: pytest.FixtureRequest, files_app: App, http_server: Any
+                           ) -> AsyncIterator[Any]:
+        http_server.asgi.app = files_app
+        client = http_server.client(request.param)
+        yield client
+        if isinstance(client, openai.AsyncOpenAI):
+            await client.close()
+
+    def test_the_server_answered(self, http_server: Any, files_client: Any) -> None:
+        """Not in process: the client's requests go over loopback HTTP."""
+        assert str(files_client.base_url) == http_server.base_url + "/"
+
+
+@pytest.fixture(scope="module")
+def two_projects():
+    with serving(App(), api_keys=[ALPHA, BETA]) as server:
+        yield server.client(api_key=ALPHA), server.client(api_key=BETA)
+
+
+def test_another_projects_files_are_invisible_in_every_route(two_projects):
+    alpha, beta = two_projects
+    file = alpha.files.create(file=("secret.txt", b"alpha only"), purpose="assistants")
+    assert beta.files.create(file=("mine.txt", b"beta"), purpose="assistants").bytes == 4
+    for route in (beta.files.retrieve, beta.files.content, beta.files.delete):
+        with pytest.raises(openai.NotFoundError) as info:
+            route(file.id)
+        assert file.id in info.value.body["message"]
+    assert file.id not in [f.id for f in beta.files.list()]
+    assert [f.id for f in alpha.files.list()] == [file.id]
+    assert [f.id for f in beta.files.list(purpose="assistants")] != [file.id]
+    assert alpha.files.content(file.id).content == b"alpha only"
+
+
+def test_another_projects_uploads_are_invisible_in_every_route(two_projects):
+    alpha, beta = two_projects
+    upload = alpha.uploads.create(bytes=3, filename="a.txt", mime_type="text/plain", purpose="assistants")
+    part = alpha.uploads.parts.create(upload.id, data=b"abc")
+    for route in (lambda: beta.uploads.parts.create(upload.id, data=b"abc"),
+                  lambda: beta.uploads.complete(upload.id, part_ids=[part.id]),
+                  lambda: beta.uploads.cancel(upload.id)):
+        with pytest.raises(openai.NotFoundError):
+            route()
+    done = alpha.uploads.complete(upload.id, part_ids=[part.id])
+    assert done.status == "completed"
+    with pytest.raises(openai.NotFoundError):
+        beta.files.retrieve(done.file.id)
+    assert done.file.id not in [f.id for f in beta.files.list()]
+    assert alpha.files.content(done.file.id).content == b"abc"

@@ -1,0 +1,12 @@
+"""The S3 blob store passes the BlobStoreTests kit against a real S3-compatible server (moto's)."""
+
+import pytest
+
+from supercompat.testing import BlobStoreTests
+
+
+class TestS3BlobStore(BlobStoreTests):
+    @pytest.fixture
+    async def blob_store(self, make_store):
+        # a prefix, so that the kit's keys are checked as paths below it too
+        yield make_store(prefix="supercompat/blobs")
