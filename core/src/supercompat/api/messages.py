@@ -8,6 +8,7 @@ from ..errors import InvalidRequest, NotFound
 from ..router import Request, Router
 from ..storage import ActiveRunError
 from . import params as p
+from . import references
 from .build import build_message
 from .ownership import owned_item, owned_thread, thread_page
 
@@ -23,6 +24,7 @@ async def create(app: App, req: Request) -> dict[str, Any]:
     thread_id = req.params["thread_id"]
     message = build_message(req.json(), thread_id)
     await owned_thread(app, req)
+    await references.require_files(app, req.project, references.in_message(message))
     try:
         return await app.engine.past_orphans(thread_id, lambda: app.storage.create_message(message))
     except ActiveRunError as e:

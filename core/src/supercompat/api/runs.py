@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections.abc import Iterable
@@ -13,6 +14,7 @@ from ..router import Request, Response, Router
 from ..runs.engine import TERMINAL
 from ..storage import ACTIVE_RUN_STATUSES, ActiveRunError, ListQuery, StaleStatusError
 from . import params as p
+from . import references
 from .assistants import get as get_assistant
 from .build import build_message, build_thread
 from .ownership import owned_item, owned_thread, thread_page
@@ -133,6 +135,7 @@ async def create(app: App, req: Request) -> Any:
     messages = [build_message(m, thread_id, f"additional_messages[{i}].") for i, m in enumerate(extra)]
     await owned_thread(app, req)
     assistant = await get_assistant(app, body["assistant_id"], req.project)
+    await references.require_files(app, req.project, references.in_messages(messages, "additional_messages"))
     run = _build_run(body, assistant, thread_id, app.engine.requires_action_ttl)
     try:
         run = await app.engine.past_orphans(thread_id, lambda: app.storage.create_run(run, messages))
@@ -146,12 +149,17 @@ async def create_and_run(app: App, req: Request) -> Any:
     p.check_known(body, _CREATE_AND_RUN_FIELDS)
     _validate_run_params(body, app.tools)
     thread_body = dict(p.obj(body.get("thread"), "thread", nullable=True) or {})
+    given_resources = thread_body.get("tool_resources")
     if body.get("tool_resources") is not None:
         p.tool_resources(body["tool_resources"], vector_stores=False)
         thread_body.setdefault("tool_resources", body["tool_resources"])
     thread, messages = build_thread(thread_body, "thread.")
     p.stamp_project(thread, req)
     assistant = await get_assistant(app, body["assistant_id"], req.project)
+    await references.require_files(app, req.project, itertools.chain(
+        references.in_messages(messages, "thread.messages"),
+        references.in_tool_resources(given_resources, "thread.tool_resources"),
+        references.in_tool_resources(body.get("tool_resources"))))
     run = _build_run(body, assistant, thread["id"], app.engine.requires_action_ttl)
     thread = await app.storage.create_thread(thread, messages)
     run = await app.storage.create_run(run, [])

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import TYPE_CHECKING, Any
 
 from ..errors import NotFound
 from ..router import Request, Router
 from . import params as p
+from . import references
 from .build import build_thread
 from .ownership import owned_thread
 
@@ -17,6 +19,8 @@ if TYPE_CHECKING:
 async def create(app: App, req: Request) -> dict[str, Any]:
     thread, messages = build_thread(req.json())
     p.stamp_project(thread, req)
+    await references.require_files(app, req.project, itertools.chain(
+        references.in_messages(messages, "messages"), references.in_tool_resources(thread["tool_resources"])))
     return p.public(await app.storage.create_thread(thread, messages))
 
 
@@ -32,6 +36,7 @@ async def update(app: App, req: Request) -> dict[str, Any]:
     if "tool_resources" in body:
         changes["tool_resources"] = p.tool_resources(body["tool_resources"], vector_stores=False) or {}
     thread = await owned_thread(app, req)
+    await references.require_files(app, req.project, references.in_tool_resources(changes.get("tool_resources")))
     if "metadata" in body:
         changes["metadata"] = p.merged_metadata(thread.get("metadata"), body["metadata"])
     if not changes:

@@ -31,22 +31,20 @@ PNG = _png()
 PNG_BASE64 = base64.b64encode(PNG).decode("ascii")
 
 
-def put_file(client: Any, data: bytes) -> str:
-    """Put ``data`` in the blob store of the App behind ``client`` (made by ``supercompat()`` or
-    ``async_supercompat()``) under a new file id, and return the id, for an ``image_file`` part to
-    name. Only the bytes are stored, as a run reads them; no File object is made."""
+def put_file(client: Any, data: bytes, filename: str = "image") -> str:
+    """Store ``data`` as a File (purpose ``vision``) of the App behind ``client`` (made by
+    ``supercompat()`` or ``async_supercompat()``, sync or async alike) and return its id, for an
+    ``image_file`` part to name."""
     from .. import loop
-    from ..ids import random_base62
+    from ..files import store_file
     from . import app_of
-
-    file_id = f"file-{random_base62(24)}"
 
     async def chunks() -> AsyncIterator[bytes]:
         yield data
 
     app: Any = app_of(client)
-    loop.run_sync(app.blobs.put(file_id, chunks()))
-    return file_id
+    file = loop.run_sync(store_file(app, project=None, filename=filename, purpose="vision", chunks=chunks()))
+    return str(file["id"])
 
 
 def run_with_content(client: Any, content: list[dict[str, Any]], **run: Any) -> Any:
