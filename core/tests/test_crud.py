@@ -12,10 +12,15 @@ FUNCTION_TOOL = {"type": "function", "function": {
     "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
 
 
+async def a_file(client) -> str:
+    return (await call(client.files.create(file=("notes.txt", b"notes"), purpose="assistants"))).id
+
+
 async def test_assistant_round_trip(client):
+    file_id = await a_file(client)
     sent = dict(model="gpt-4.1-mini", name="Reviewer", description="Reviews text",
                 instructions="Be brief.", tools=[FUNCTION_TOOL, {"type": "code_interpreter"}],
-                tool_resources={"code_interpreter": {"file_ids": ["file-1"]}}, metadata={"team": "docs"},
+                tool_resources={"code_interpreter": {"file_ids": [file_id]}}, metadata={"team": "docs"},
                 temperature=0.3, top_p=0.9,
                 response_format={"type": "json_schema", "json_schema": {
                     "name": "review", "schema": {"type": "object"}, "strict": True}})
@@ -52,13 +57,14 @@ async def test_assistant_delete(client):
 
 
 async def test_thread_with_initial_messages(client):
+    image, attached = await a_file(client), await a_file(client)
     t = await call(client.beta.threads.create(
         messages=[{"role": "user", "content": "first", "metadata": {"i": "0"}},
                   {"role": "assistant", "content": [{"type": "text", "text": "second"}]},
                   {"role": "user", "content": [
                       {"type": "image_url", "image_url": {"url": "https://example.com/a.png", "detail": "low"}},
-                      {"type": "image_file", "image_file": {"file_id": "file-abc"}}],
-                   "attachments": [{"file_id": "file-1", "tools": [{"type": "file_search"}]}]}],
+                      {"type": "image_file", "image_file": {"file_id": image}}],
+                   "attachments": [{"file_id": attached, "tools": [{"type": "file_search"}]}]}],
         metadata={"user": "42"}, tool_resources={"file_search": {"vector_store_ids": ["vs_1"]}}))
     assert t.id.startswith("thread_") and t.metadata == {"user": "42"}
     assert t.tool_resources.file_search.vector_store_ids == ["vs_1"]
@@ -68,8 +74,8 @@ async def test_thread_with_initial_messages(client):
     assert messages[1].content[0].text.value == "second"
     assert messages[2].content[0].image_url.url == "https://example.com/a.png"
     assert messages[2].content[0].image_url.detail == "low"
-    assert messages[2].content[1].image_file.file_id == "file-abc"
-    assert messages[2].attachments[0].file_id == "file-1"
+    assert messages[2].content[1].image_file.file_id == image
+    assert messages[2].attachments[0].file_id == attached
     assert all(m.thread_id == t.id and m.run_id is None and m.assistant_id is None for m in messages)
 
 

@@ -15,9 +15,10 @@ async def uploaded(client) -> str:
     return (await call(client.files.create(file=("pixel.png", PNG), purpose="vision"))).id
 
 
-async def refused(awaitable, param: str, file_id: str = "file-missing") -> None:
+async def refused(request, param: str, file_id: str = "file-missing") -> None:
+    """``request()`` (a thunk, so a sync client's call raises inside the check) is refused."""
     with pytest.raises(openai.BadRequestError) as info:
-        await call(awaitable)
+        await call(request())
     assert info.value.status_code == 400
     assert info.value.body == {"message": f"No file found with id '{file_id}'.", "type": "invalid_request_error",
                                "param": param, "code": "invalid_value"}
@@ -26,11 +27,11 @@ async def refused(awaitable, param: str, file_id: str = "file-missing") -> None:
 async def test_a_message_naming_a_missing_file(client):
     thread = await call(client.beta.threads.create())
     known = await uploaded(client)
-    await refused(client.beta.threads.messages.create(
+    await refused(lambda: client.beta.threads.messages.create(
         thread.id, role="user", content="see", attachments=[
             {"file_id": known, "tools": [{"type": "file_search"}]},
             {"file_id": "file-missing", "tools": [{"type": "code_interpreter"}]}]), "attachments[1].file_id")
-    await refused(client.beta.threads.messages.create(thread.id, role="user", content=[
+    await refused(lambda: client.beta.threads.messages.create(thread.id, role="user", content=[
         {"type": "text", "text": "look"}, {"type": "image_file", "image_file": {"file_id": "file-missing"}}]),
         "content[1].image_file.file_id")
     assert (await call(client.beta.threads.messages.list(thread.id))).data == []
@@ -42,15 +43,15 @@ async def test_a_message_naming_a_missing_file(client):
 
 async def test_a_thread_naming_a_missing_file(client):
     known = await uploaded(client)
-    await refused(client.beta.threads.create(messages=[
+    await refused(lambda: client.beta.threads.create(messages=[
         {"role": "user", "content": "first", "attachments": [{"file_id": known, "tools": [{"type": "file_search"}]}]},
         {"role": "user", "content": [{"type": "image_file", "image_file": {"file_id": "file-missing"}}]}]),
         "messages[1].content[0].image_file.file_id")
-    await refused(client.beta.threads.create(
+    await refused(lambda: client.beta.threads.create(
         tool_resources={"code_interpreter": {"file_ids": [known, "file-missing"]}}),
         "tool_resources.code_interpreter.file_ids[1]")
     thread = await call(client.beta.threads.create(tool_resources={"code_interpreter": {"file_ids": [known]}}))
-    await refused(client.beta.threads.update(
+    await refused(lambda: client.beta.threads.update(
         thread.id, tool_resources={"code_interpreter": {"file_ids": ["file-missing"]}}),
         "tool_resources.code_interpreter.file_ids[0]")
     kept = await call(client.beta.threads.retrieve(thread.id))
@@ -59,15 +60,15 @@ async def test_a_thread_naming_a_missing_file(client):
 
 async def test_an_assistant_naming_a_missing_file(client):
     known = await uploaded(client)
-    await refused(client.beta.assistants.create(
+    await refused(lambda: client.beta.assistants.create(
         model="m", tools=[{"type": "code_interpreter"}],
         tool_resources={"code_interpreter": {"file_ids": ["file-missing"]}}),
         "tool_resources.code_interpreter.file_ids[0]")
-    await refused(client.beta.assistants.create(model="m", tool_resources={"file_search": {"vector_stores": [
+    await refused(lambda: client.beta.assistants.create(model="m", tool_resources={"file_search": {"vector_stores": [
         {"file_ids": [known, "file-missing"]}]}}), "tool_resources.file_search.vector_stores[0].file_ids[1]")
     assistant = await call(client.beta.assistants.create(
         model="m", tool_resources={"code_interpreter": {"file_ids": [known]}}))
-    await refused(client.beta.assistants.update(
+    await refused(lambda: client.beta.assistants.update(
         assistant.id, name="renamed", tool_resources={"code_interpreter": {"file_ids": ["file-missing"]}}),
         "tool_resources.code_interpreter.file_ids[0]")
     kept = await call(client.beta.assistants.retrieve(assistant.id))
@@ -77,19 +78,19 @@ async def test_an_assistant_naming_a_missing_file(client):
 async def test_a_run_naming_a_missing_file(client):
     assistant = await call(client.beta.assistants.create(model="m"))
     thread = await call(client.beta.threads.create())
-    await refused(client.beta.threads.runs.create(thread.id, assistant_id=assistant.id, additional_messages=[
+    await refused(lambda: client.beta.threads.runs.create(thread.id, assistant_id=assistant.id, additional_messages=[
         {"role": "user", "content": "a"},
         {"role": "user", "content": "b", "attachments": [{"file_id": "file-missing", "tools": []}]}]),
         "additional_messages[1].attachments[0].file_id")
     assert (await call(client.beta.threads.runs.list(thread.id))).data == []
     assert (await call(client.beta.threads.messages.list(thread.id))).data == []
-    await refused(client.beta.threads.create_and_run(assistant_id=assistant.id, thread={"messages": [
+    await refused(lambda: client.beta.threads.create_and_run(assistant_id=assistant.id, thread={"messages": [
         {"role": "user", "content": [{"type": "image_file", "image_file": {"file_id": "file-missing"}}]}]}),
         "thread.messages[0].content[0].image_file.file_id")
-    await refused(client.beta.threads.create_and_run(
+    await refused(lambda: client.beta.threads.create_and_run(
         assistant_id=assistant.id, tool_resources={"code_interpreter": {"file_ids": ["file-missing"]}}),
         "tool_resources.code_interpreter.file_ids[0]")
-    await refused(client.beta.threads.create_and_run(assistant_id=assistant.id, thread={
+    await refused(lambda: client.beta.threads.create_and_run(assistant_id=assistant.id, thread={
         "tool_resources": {"code_interpreter": {"file_ids": ["file-missing"]}}}),
         "thread.tool_resources.code_interpreter.file_ids[0]")
 
@@ -98,5 +99,5 @@ async def test_a_deleted_file_is_missing(client):
     thread = await call(client.beta.threads.create())
     known = await uploaded(client)
     await call(client.files.delete(known))
-    await refused(client.beta.threads.messages.create(thread.id, role="user", content="x", attachments=[
+    await refused(lambda: client.beta.threads.messages.create(thread.id, role="user", content="x", attachments=[
         {"file_id": known, "tools": [{"type": "file_search"}]}]), "attachments[0].file_id", known)

@@ -7,9 +7,10 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+import openai
 import pytest
 
-from supercompat import async_supercompat, supercompat
+from supercompat import async_supercompat, loop, supercompat
 from supercompat.images import MAX_IMAGE_BYTES, data_url, image_type, split_data_url
 from supercompat.runs import completions
 from supercompat.testing import app_of, scripted_client_adapter
@@ -111,26 +112,35 @@ async def test_a_file_that_is_no_image_fails_the_run_before_the_model_is_called(
     assert scripted.requests == []
 
 
+def gone_file(client: Any) -> str:
+    """A File whose bytes are gone from the blob store (its metadata stays): what a run finds if a
+    blob store loses a file, or another process deletes it while the run builds its prompt."""
+    file_id = put_file(client, PNG)
+    loop.run_sync(app_of(client).blobs.delete(file_id))
+    return file_id
+
+
 async def test_a_missing_file_fails_the_run(kind):
     client, scripted = make(kind)
-    run = await run_thread(client, [image_file("file-gone")])
+    gone = gone_file(client)
+    run = await run_thread(client, [image_file(gone)])
     assert run.status == "failed" and run.last_error.code == "invalid_prompt"
-    assert "file-gone" in run.last_error.message and "does not exist" in run.last_error.message
+    assert gone in run.last_error.message and "does not exist" in run.last_error.message
     assert scripted.requests == []
 
 
 @pytest.mark.parametrize("file_id", ["../../etc/passwd", "file-a/../../b", "file-" + "x" * 200])
 async def test_a_file_id_that_is_no_key_core_makes_is_never_read(file_id):
     """A message's file id comes from a client: one that is no file id never reaches the blob store
-    (a directory-backed store would read outside its directory)."""
+    (a directory-backed store would read outside its directory); the message is refused."""
     client, scripted = make("sync")
     read = []
     blobs = app_of(client).blobs
-    size = blobs.size
+    size, reader = blobs.size, blobs.read
     blobs.size = lambda key: read.append(key) or size(key)
-    run = await run_thread(client, [image_file(file_id)])
-    assert run.status == "failed" and run.last_error.code == "invalid_prompt"
-    assert "does not exist" in run.last_error.message
+    blobs.read = lambda key, *a: read.append(key) or reader(key, *a)
+    with pytest.raises(openai.BadRequestError, match="No file found with id"):
+        await run_thread(client, [image_file(file_id)])
     assert read == [] and scripted.requests == []
 
 
@@ -168,7 +178,7 @@ async def test_only_the_messages_the_prompt_keeps_have_their_files_read(kind):
     missing one fails nothing."""
     client, scripted = make(kind)
     file_id = put_file(client, PNG)
-    old, kept = [QUESTION, image_file("file-gone")], [QUESTION, image_file(file_id)]
+    old, kept = [QUESTION, image_file(gone_file(client))], [QUESTION, image_file(file_id)]
     last_one = {"type": "last_messages", "last_messages": 1}
     run = await run_thread(client, old, kept, truncation_strategy=last_one)
     assert run.status == "completed", run.last_error
@@ -186,7 +196,7 @@ async def test_assistant_messages_keep_their_images_out_of_the_prompt(kind):
     a = await call(client.beta.assistants.create(model="gpt-4.1-mini"))
     t = await call(client.beta.threads.create(messages=[
         {"role": "user", "content": "Draw it."},
-        {"role": "assistant", "content": [image_file("file-gone"), {"type": "text", "text": "Here."}]}]))
+        {"role": "assistant", "content": [image_file(gone_file(client)), {"type": "text", "text": "Here."}]}]))
     run = await call(client.beta.threads.runs.create_and_poll(thread_id=t.id, assistant_id=a.id))
     assert run.status == "completed", run.last_error
     assert scripted.requests[-1]["messages"][:2] == [{"role": "user", "content": "Draw it."},

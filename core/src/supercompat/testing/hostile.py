@@ -75,6 +75,10 @@ class Api:
             check_envelope(response.status_code, parsed)
         return response.status_code, parsed
 
+    def file(self) -> str:
+        """A new file's id, for the bodies that name one (they must name a file that exists)."""
+        return self.client.files.create(file=("notes.txt", b"notes"), purpose="assistants").id
+
     def ok(self, method: str, path: str, body: Any = None, model: Any = None) -> Any:
         status, parsed = self.send(method, path, body)
         assert status == 200, (method, path, parsed)
@@ -230,8 +234,8 @@ class HostileInputTests(Kit, standard=True):
             {"type": "code_interpreter"},
             {"type": "file_search", "file_search": {"max_num_results": 50, "ranking_options": {
                 "ranker": "default_2024_08_21", "score_threshold": 1}}}],
-            "tool_resources": {"code_interpreter": {"file_ids": ["file-1"]}, "file_search": {"vector_stores": [
-                {"file_ids": ["file-2"], "metadata": {"k": "v"}, "chunking_strategy": {
+            "tool_resources": {"code_interpreter": {"file_ids": [api.file()]}, "file_search": {"vector_stores": [
+                {"file_ids": [api.file()], "metadata": {"k": "v"}, "chunking_strategy": {
                     "type": "static", "static": {"max_chunk_size_tokens": 4096, "chunk_overlap_tokens": 2048}}}]}},
             "response_format": {"type": "json_schema", "json_schema": {
                 "name": "n", "description": "d", "schema": {"type": "object"}, "strict": False}}}
