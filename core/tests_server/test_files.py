@@ -68,3 +68,27 @@ def test_another_projects_uploads_are_invisible_in_every_route(two_projects):
         beta.files.retrieve(done.file.id)
     assert done.file.id not in [f.id for f in beta.files.list()]
     assert alpha.files.content(done.file.id).content == b"abc"
+
+
+def test_another_projects_file_cannot_be_named(two_projects):
+    """A message, thread or assistant of one project naming another project's file is refused as if
+    the file did not exist."""
+    alpha, beta = two_projects
+    file = alpha.files.create(file=("secret.png", b"\x89PNG\r\n\x1a\nalpha"), purpose="vision")
+    thread = beta.beta.threads.create()
+    requests = {
+        "content[0].image_file.file_id": lambda: beta.beta.threads.messages.create(
+            thread.id, role="user", content=[{"type": "image_file", "image_file": {"file_id": file.id}}]),
+        "attachments[0].file_id": lambda: beta.beta.threads.messages.create(
+            thread.id, role="user", content="x", attachments=[{"file_id": file.id, "tools": []}]),
+        "tool_resources.code_interpreter.file_ids[0]": lambda: beta.beta.assistants.create(
+            model="m", tool_resources={"code_interpreter": {"file_ids": [file.id]}}),
+    }
+    for param, request in requests.items():
+        with pytest.raises(openai.BadRequestError) as info:
+            request()
+        assert info.value.body["param"] == param and file.id in info.value.body["message"]
+    assert beta.beta.threads.messages.list(thread.id).data == []
+    named = alpha.beta.threads.create(messages=[{"role": "user", "content": [
+        {"type": "image_file", "image_file": {"file_id": file.id}}]}])
+    assert alpha.beta.threads.messages.list(named.id).data[0].content[0].image_file.file_id == file.id
