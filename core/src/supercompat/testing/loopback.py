@@ -97,11 +97,12 @@ class LoopbackProvider:
         return self
 
     def stop(self) -> None:
-        if self._server is None:
+        server, thread = self._server, self._thread
+        if server is None or thread is None:
             return
         self._stopping.set()  # wakes Hang and the delays
-        self._server.shutdown()
-        self._server.server_close()
+        server.shutdown()
+        server.server_close()
         with self._lock:
             connections = list(self._connections)
         for conn in connections:  # idle keep-alive connections would otherwise pin their threads
@@ -109,7 +110,7 @@ class LoopbackProvider:
                 conn.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
-        self._thread.join()
+        thread.join()
         self._server = self._thread = None
 
     def __enter__(self) -> Self:
