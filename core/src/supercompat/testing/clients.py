@@ -7,7 +7,7 @@ Subclass it and provide a fixture ``scripted_provider`` yielding an object with:
   fake sends in the provider's own wire format;
 - ``fail(status, message)``: make the next request fail with that HTTP status.
 
-Two helpers check a client plugin's package as installed: :func:`assert_imports_lazily` (installing
+Two functions check a client plugin's package as installed: :func:`assert_imports_lazily` (installing
 it costs nothing until it is chosen) and :func:`configured_client_adapter` (its entry point builds
 the adapter from a ``[client]`` section).
 """
