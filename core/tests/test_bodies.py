@@ -31,6 +31,8 @@ from supercompat.testing.uploads import (
 )
 from supercompat.transport import MAX_BACKLOG_BYTES
 
+pytestmark = pytest.mark.sdk  # drives the openai SDK's own surface: core-openai-floor runs it
+
 FORM = {"headers": {"Content-Type": "multipart/form-data"}}
 
 

@@ -19,6 +19,8 @@ from supercompat.tools import Replay, ToolDelta, ToolResult
 
 from conftest import call, collect, storage_closed_by_the_app
 
+pytestmark = pytest.mark.sdk  # drives the openai SDK's own surface: core-openai-floor runs it
+
 
 class TestMemory(BuiltinToolTests):
     @pytest.fixture

@@ -7,6 +7,8 @@ import pytest
 
 from conftest import call, collect
 
+pytestmark = pytest.mark.sdk  # drives the openai SDK's own surface: core-openai-floor runs it
+
 FUNCTION_TOOL = {"type": "function", "function": {
     "name": "get_weather", "description": "Weather for a city", "strict": False,
     "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}

@@ -8,6 +8,8 @@ import pytest
 
 from conftest import call
 
+pytestmark = pytest.mark.sdk  # drives the openai SDK's own surface: core-openai-floor runs it
+
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(64))
 
 

@@ -16,6 +16,8 @@ from supercompat.loop import run_sync
 from supercompat.storage import ListQuery
 from supercompat.testing import FilesAPITests, app_of
 
+pytestmark = pytest.mark.sdk  # drives the openai SDK's own surface: core-openai-floor runs it
+
 
 class TestFilesInProcess(FilesAPITests):
     pass

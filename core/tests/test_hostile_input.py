@@ -6,6 +6,8 @@ from supercompat.testing import HostileInputTests
 
 from conftest import storage_closed_by_the_app
 
+pytestmark = pytest.mark.sdk  # drives the openai SDK's own surface: core-openai-floor runs it
+
 
 class TestHostileInputOnMemory(HostileInputTests):
     @pytest.fixture

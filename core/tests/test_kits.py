@@ -12,6 +12,8 @@ from supercompat.testing import (
 
 from conftest import storage_closed_by_the_app
 
+pytestmark = pytest.mark.sdk  # drives the openai SDK's own surface: core-openai-floor runs it
+
 
 class TestScriptedClientAdapter(ClientAdapterTests):
     @pytest.fixture

@@ -47,3 +47,32 @@ def test_every_hook_is_documented(hook):
 def test_every_documented_hook_is_a_hook_with_that_signature():
     documented = [h for h in headings() if re.fullmatch(r"\w+\(.*\)", h)]
     assert sorted(documented) == sorted(documented_signature(hook) for hook in HOOKS)
+
+
+def slug(heading: str) -> str:
+    """A heading's anchor, as GitHub makes it."""
+    return re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
+
+
+def relative_links() -> list[tuple[pathlib.Path, str, str]]:
+    """``(page, target path, anchor)`` of every relative link in the docs and the plugins' READMEs."""
+    pages = [*(ROOT / "docs").rglob("*.md"), *(ROOT / "plugins").glob("*/README.md"), ROOT / "README.md"]
+    found = []
+    for page in pages:
+        text = re.sub(r"^```.*?^```", "", page.read_text(), flags=re.M | re.S)
+        for target, anchor in re.findall(r"\]\(([^)\s:#]*)(?:#([^)\s]+))?\)", text):
+            found.append((page, target, anchor))
+    return found
+
+
+def test_relative_links_in_the_docs_and_readmes_resolve():
+    broken = []
+    for page, target, anchor in relative_links():
+        path = (page.parent / target).resolve() if target else page
+        if not path.exists():
+            broken.append(f"{page.relative_to(ROOT)}: {target}")
+        elif anchor and path.suffix == ".md":
+            text = re.sub(r"^```.*?^```", "", path.read_text(), flags=re.M | re.S)
+            if anchor not in {slug(h) for h in re.findall(r"^#+ (.+?)\s*$", text, flags=re.M)}:
+                broken.append(f"{page.relative_to(ROOT)}: {target}#{anchor}")
+    assert not broken, f"links to nowhere: {broken}"

@@ -8,6 +8,8 @@ import supercompat
 from supercompat import OPENAI_FLOOR, check_openai_version
 from supercompat.errors import ConfigError
 
+pytestmark = pytest.mark.sdk  # drives the openai SDK's own surface: core-openai-floor runs it
+
 
 @pytest.mark.parametrize("version", ["1.21.0", "1.109.1", "2.0.0", "2.54.0", "0.28.1"])
 def test_releases_before_httpx2_are_refused_with_what_to_do(version):

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import openai
+import pytest
 
 from supercompat import supercompat
 from supercompat.storage import memory_storage_adapter
 from supercompat.testing.cancels import PacedModel
+
+pytestmark = pytest.mark.sdk  # drives the openai SDK's own surface: core-openai-floor runs it
 
 POLL = {"X-Stainless-Poll-Helper": "true"}
 

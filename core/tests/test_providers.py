@@ -2,13 +2,14 @@
 minimal adapter over plain objects (the plugins' kits check it against real SDKs)."""
 
 import json
+import sys
 import threading
 
 import httpx2
 import pytest
 
 from supercompat.errors import APIError, ConfigError
-from supercompat.providers import ErrorTable, ProviderAdapter
+from supercompat.providers import ErrorTable, ProviderAdapter, every_item
 
 
 class Teapot(Exception):
@@ -168,3 +169,53 @@ async def test_leaving_a_stream_early_closes_the_sdks_iterator():
     await anext(stream)
     await stream.aclose()
     assert client.closed_stream
+
+
+def test_a_lazy_adapter_imports_the_adapter_module_only_when_used(tmp_path, monkeypatch):
+    (tmp_path / "heavy_sdk.py").write_text("class Client: ...\nclass AsyncClient: ...\n")
+    package = tmp_path / "lazy_plugin"
+    package.mkdir()
+    (package / "__init__.py").write_text(
+        "from supercompat.providers import LazyAdapter\n"
+        "_adapter = LazyAdapter(__name__, 'LazyClientAdapter')\n"
+        "__getattr__ = _adapter.module_getattr\n")
+    (package / "adapter.py").write_text(
+        "import heavy_sdk\n"
+        "from supercompat.providers import ProviderAdapter\n"
+        "class LazyClientAdapter(ProviderAdapter):\n"
+        "    plugin = 'lazy'\n"
+        "    client_types = (heavy_sdk.Client, heavy_sdk.AsyncClient)\n"
+        "    @classmethod\n"
+        "    def open_client(cls, options):\n"
+        "        return heavy_sdk.AsyncClient()\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for name in ("lazy_plugin", "lazy_plugin.adapter", "heavy_sdk"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    import lazy_plugin
+
+    assert "heavy_sdk" not in sys.modules, "importing the plugin's package imported its SDK"
+    with pytest.raises(AttributeError, match="module 'lazy_plugin' has no attribute 'Other'"):
+        lazy_plugin.Other  # noqa: B018
+    import heavy_sdk
+
+    adapter = lazy_plugin._adapter(heavy_sdk.Client(), {"m": "n"})
+    assert type(adapter) is lazy_plugin.LazyClientAdapter and not adapter.is_async
+    assert adapter.model_map == {"m": "n"}
+    from supercompat.clients import ClientOptions
+
+    made = lazy_plugin._adapter.from_options(ClientOptions(api_key="k"))
+    assert isinstance(made, lazy_plugin.LazyClientAdapter) and made.is_async and made.owns_client
+
+
+async def test_every_item_reads_sync_and_async_pagers():
+    assert every_item(iter([1, 2, 3])) == [1, 2, 3]
+
+    async def items():
+        for item in (1, 2, 3):
+            yield item
+
+    async def pager():  # an awaitable of an async pager, as google-genai's async lists are
+        return items()
+
+    assert await every_item(items()) == [1, 2, 3]
+    assert await every_item(pager()) == [1, 2, 3]

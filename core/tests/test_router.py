@@ -9,6 +9,8 @@ import pytest
 from supercompat import App, SupercompatTransport, supercompat
 from supercompat.router import Router
 
+pytestmark = pytest.mark.sdk  # drives the openai SDK's own surface: core-openai-floor runs it
+
 
 def raw_client() -> httpx2.Client:
     return httpx2.Client(transport=SupercompatTransport(App()), base_url="http://test/v1")

@@ -16,6 +16,8 @@ from supercompat.testing import Reply, app_of, scripted_client_adapter
 
 from conftest import call
 
+pytestmark = pytest.mark.sdk  # drives the openai SDK's own surface: core-openai-floor runs it
+
 WEATHER = {"type": "function", "function": {"name": "get_weather", "parameters": {
     "type": "object", "properties": {"city": {"type": "string"}}}}}
 TIME = {"type": "function", "function": {"name": "get_time", "parameters": {"type": "object", "properties": {}}}}

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from openai import AssistantEventHandler, AsyncAssistantEventHandler
 
 from supercompat import async_supercompat, supercompat
 from supercompat.testing import Reply, scripted_client_adapter
+
+pytestmark = pytest.mark.sdk  # drives the openai SDK's own surface: core-openai-floor runs it
 
 WEATHER = {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}
 

@@ -17,6 +17,8 @@ from supercompat.testing import ScriptedClientAdapter
 
 from conftest import call, collect
 
+pytestmark = pytest.mark.sdk  # drives the openai SDK's own surface: core-openai-floor runs it
+
 SHORT = 0.3  # the client's read timeout in these tests
 HOLD_LIMIT = 20.0  # a held provider lets go by itself after this, so nothing here can hang
 # A read timeout in the middle of a body: recent SDKs raise APITimeoutError, older ones httpx2's own.

@@ -1,8 +1,10 @@
-"""The provider shell: what every client adapter over a provider's SDK shares.
+"""The provider shell: what every client plugin over a provider's SDK shares.
 
-A client plugin subclasses :class:`ProviderAdapter` and declares only what differs between providers:
-its SDK client types, the translation (request out, answers and stream events back) and an
-:class:`ErrorTable`. The shell owns the rest, once for every provider:
+A client plugin subclasses :class:`ProviderAdapter` (or :class:`GenericPostAdapter`, for SDKs whose
+clients have a generic ``post()``) and declares only what differs between providers: its SDK client
+types, the translation (request out, answers and stream events back) and an :class:`ErrorTable`. Its
+package names the adapter through :class:`LazyAdapter`, so that the SDK is imported only once the
+adapter is chosen. The shell owns the rest, once for every provider:
 
 - sync-or-async detection of the SDK client it is given (``is_async``);
 - "await, else run in a worker thread": a sync SDK client's calls and streams run through
@@ -11,7 +13,8 @@ its SDK client types, the translation (request out, answers and stream events ba
 - ownership: ``aclose()`` closes the SDK client only if the adapter created it (``from_options``);
 - ``after_fork()``: the SDK's pooled connections are the parent's (see
   :func:`~supercompat.clients.forget_pooled_connections`);
-- mapping SDK exceptions to :class:`~supercompat.errors.APIError` through the error table.
+- mapping SDK exceptions to :class:`~supercompat.errors.APIError` through the error table;
+- the plugin package's lazy import of its adapter (and so of the SDK): :class:`LazyAdapter`.
 
 docs/plugins.md shows a whole plugin; ``plugins/_template`` is one to copy.
 """
@@ -19,11 +22,12 @@ docs/plugins.md shows a whole plugin; ``plugins/_template`` is one to copy.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import inspect
 import json
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import aclosing, suppress
-from typing import Any, ClassVar, Literal, Self
+from typing import Any, ClassVar, Generic, Literal, Self, TypeVar, cast
 
 import httpx2
 
@@ -31,7 +35,8 @@ from ._threads import call_in_thread, iterate_in_thread
 from .clients import ClientOptions, forget_pooled_connections, map_model
 from .errors import APIError, BadGateway, ConfigError, provider_timeout, provider_unreachable
 
-__all__ = ["ErrorTable", "ProviderAdapter", "read_in_task", "timed_out", "unreachable", "unreadable"]
+__all__ = ["ErrorTable", "GenericPostAdapter", "LazyAdapter", "ProviderAdapter", "call_arguments", "every_item",
+           "read_in_task", "timed_out", "unreachable", "unreadable"]
 
 
 # -- errors ---------------------------------------------------------------------------------------
@@ -95,6 +100,19 @@ class ErrorTable:
         return False
 
 
+# -- translation ----------------------------------------------------------------------------------
+
+def call_arguments(call: dict[str, Any]) -> dict[str, Any] | None:
+    """The arguments of a chat-completions tool call (``{"id", "function": {"name", "arguments"}}``)
+    as the JSON object providers take (``{}`` for none), or None when they are not one (each provider's
+    translation says so in its own terms)."""
+    try:
+        arguments = json.loads(call["function"].get("arguments") or "{}")
+    except ValueError:
+        return None
+    return arguments if isinstance(arguments, dict) else None
+
+
 # -- streams --------------------------------------------------------------------------------------
 
 async def read_in_task(items: AsyncIterator[Any]) -> AsyncIterator[Any]:
@@ -126,6 +144,20 @@ async def read_in_task(items: AsyncIterator[Any]) -> AsyncIterator[Any]:
         task.cancel()
         with suppress(asyncio.CancelledError):
             await task
+
+
+def every_item(pages: Any) -> Any:
+    """Every item of an SDK's paginated list (a ``fetch_models`` returns this): a list, from a sync
+    pager; an awaitable of the list, from an async pager or an awaitable of one."""
+    if hasattr(pages, "__aiter__") or inspect.isawaitable(pages):
+        return _every_item(pages)
+    return list(pages)
+
+
+async def _every_item(pages: Any) -> list[Any]:
+    if not hasattr(pages, "__aiter__"):  # an awaitable of the pager
+        pages = await pages
+    return [item async for item in pages]
 
 
 def _closing(events: Any) -> tuple[Any, Any]:
@@ -312,3 +344,69 @@ class ProviderAdapter:
         by the caller stays the caller's to close."""
         if self.owns_client:
             await self.close_client()
+
+
+class GenericPostAdapter(ProviderAdapter):
+    """The SDK hooks ``complete`` and ``open_stream`` for an SDK whose clients have the generic
+    ``post(path, body=, cast_to=, stream=, stream_cls=)`` of Stainless-generated SDKs (openai,
+    anthropic). With ``cast_to=object`` the SDK keeps its auth, retries, SSE decoding and error events
+    but builds no pydantic model per chunk (most of its per-chunk cost): the provider's JSON arrives
+    as plain dicts, with the fields and event types the SDK doesn't know yet.
+
+    A subclass sets ``path`` (the endpoint, as the SDK's ``base_url`` continues it) and
+    ``stream_types``, the SDK's ``(Stream, AsyncStream)`` classes; ``client_types[1]`` tells which a
+    client streams with."""
+
+    path: ClassVar[str]
+    stream_types: ClassVar[tuple[Any, Any]]
+
+    def complete(self, client: Any, body: Any) -> Any:
+        return client.post(self.path, body=body, cast_to=object)
+
+    def open_stream(self, client: Any, body: Any) -> Any:
+        sync_stream, async_stream = self.stream_types
+        stream = async_stream if isinstance(client, self.client_types[1]) else sync_stream
+        return client.post(self.path, body=body, cast_to=object, stream=True, stream_cls=stream[object])
+
+
+# -- the plugin package ---------------------------------------------------------------------------
+
+A = TypeVar("A", bound=ProviderAdapter)
+
+
+class LazyAdapter(Generic[A]):
+    """A client plugin's adapter class, ``<package>.adapter.<name>``, imported when first used: that
+    module imports the provider's SDK, which the plugin's package (loaded with every installed plugin)
+    must not import until its adapter is chosen. In the package's ``__init__.py``::
+
+        _adapter: LazyAdapter[AcmeClientAdapter] = LazyAdapter(__name__, "AcmeClientAdapter")
+        __getattr__ = _adapter.module_getattr             # supercompat_acme.AcmeClientAdapter
+
+        def acme_client_adapter(acme, model_map=None) -> AcmeClientAdapter:
+            return _adapter(acme, model_map)              # the class, called
+
+        @hookimpl
+        def register_client_adapters(register):
+            register("acme", _adapter.from_options, AcmeOptions)
+    """
+
+    def __init__(self, package: str, name: str) -> None:
+        self.module, self.name = f"{package}.adapter", name
+
+    def load(self) -> type[A]:
+        """The class (its module, and the SDK, imported now)."""
+        return cast("type[A]", getattr(importlib.import_module(self.module), self.name))
+
+    def __call__(self, *args: Any, **kwargs: Any) -> A:
+        """An adapter: the class called with these arguments."""
+        return self.load()(*args, **kwargs)
+
+    def from_options(self, options: Any) -> A:
+        """The factory the hook registers: the class's ``from_options``."""
+        return self.load().from_options(options)
+
+    def module_getattr(self, name: str) -> Any:
+        """The package's module ``__getattr__``: the class under its name, imported on first access."""
+        if name == self.name:
+            return self.load()
+        raise AttributeError(f"module {self.module.rpartition('.')[0]!r} has no attribute {name!r}")

@@ -3,22 +3,21 @@ import pytest
 
 from supercompat import plugins
 from supercompat.errors import ConfigError
-from supercompat_template import template_client_adapter
-from supercompat_template.adapter import TemplateClientAdapter
+from supercompat.testing.clients import assert_imports_lazily, configured_client_adapter
+from supercompat_template import TemplateClientAdapter, template_client_adapter
+
+
+def test_importing_the_plugin_does_not_import_the_adapter():
+    assert_imports_lazily("supercompat_template")  # its SDK, httpx2, core imports anyway
 
 
 async def test_registered_through_its_entry_point(fake):
-    plugins.reset()
-    spec = plugins.get_adapter_spec("client", "template")
-    assert spec.plugin == "supercompat-template"
-    adapter = spec.build({"api_key": "k", "base_url": fake.url, "timeout": 5, "model_map": {"gpt-4o": "test-model"}})
-    try:
-        assert isinstance(adapter, TemplateClientAdapter) and adapter.is_async and adapter.owns_client
+    async with configured_client_adapter("template", {
+            "api_key": "k", "base_url": fake.url, "timeout": 5, "model_map": {"gpt-4o": "test-model"}}) as adapter:
+        assert isinstance(adapter, TemplateClientAdapter)
         completion = await adapter.chat_completions(
             {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]})
         assert completion["choices"][0]["message"]["content"] == "You said: hi"
-    finally:
-        await adapter.aclose()
     assert adapter.client.is_closed, "a client made from options is the adapter's to close"
     assert fake.requests[-1]["body"]["model"] == "test-model"
     assert fake.requests[-1]["headers"]["authorization"] == "Bearer k"

@@ -1,8 +1,6 @@
 """The anthropic client adapter against the fake provider, through the real anthropic SDK (sync and async)."""
 
 import json
-import subprocess
-import sys
 
 import anthropic
 import pytest
@@ -10,6 +8,7 @@ import pytest
 from supercompat import plugins
 from supercompat.config import build_adapter
 from supercompat.errors import APIError, ConfigError
+from supercompat.testing.clients import assert_imports_lazily, configured_client_adapter
 from supercompat_anthropic import AnthropicClientAdapter, anthropic_client_adapter
 from supercompat_anthropic.testing import Error, StreamError, Text, ToolUse
 
@@ -113,23 +112,17 @@ def test_rejects_what_is_not_an_anthropic_client():
 
 
 def test_importing_the_plugin_does_not_import_the_sdk():
-    code = "import sys, supercompat_anthropic; assert 'anthropic' not in sys.modules, 'imported'"
-    subprocess.run([sys.executable, "-c", code], check=True)
+    assert_imports_lazily("supercompat_anthropic", "anthropic")
 
 
 async def test_registered_through_its_entry_point(fake):
-    plugins.reset()
-    spec = plugins.get_adapter_spec("client", "anthropic")
-    assert spec.plugin == "supercompat-anthropic"
-    adapter = spec.build({"api_key": "k", "base_url": fake.base_url, "timeout": 5, "max_retries": 0,
-                          "max_tokens": 2048, "model_map": {"gpt-4o": "claude-sonnet-4-6"}})
-    try:
-        assert isinstance(adapter, AnthropicClientAdapter) and adapter.is_async
+    async with configured_client_adapter("anthropic", {
+            "api_key": "k", "base_url": fake.base_url, "timeout": 5, "max_retries": 0, "max_tokens": 2048,
+            "model_map": {"gpt-4o": "claude-sonnet-4-6"}}) as adapter:
+        assert isinstance(adapter, AnthropicClientAdapter)
         assert adapter.client.timeout == 5 and adapter.client.max_retries == 0
         completion = await adapter.chat_completions({**PARAMS, "model": "gpt-4o"})
         assert completion["choices"][0]["message"]["content"] == "Hello from the fake Claude."
-    finally:
-        await adapter.aclose()
     request = fake.requests[-1]
     assert (request["body"]["model"], request["body"]["max_tokens"]) == ("claude-sonnet-4-6", 2048)
     assert request["headers"]["authorization"] == "Bearer k"

@@ -8,6 +8,7 @@ from google.genai import errors
 
 from supercompat import plugins
 from supercompat.errors import APIError, ConfigError
+from supercompat.testing.clients import assert_imports_lazily, configured_client_adapter
 from supercompat_google import google_client_adapter
 from supercompat_google.adapter import GoogleClientAdapter
 from supercompat_google.testing import Error, FunctionCalls, MidStreamError, PromptBlocked, Text
@@ -144,18 +145,17 @@ def test_rejects_what_is_not_a_genai_client():
         google_client_adapter(google=object())
 
 
+def test_importing_the_plugin_does_not_import_the_sdk():
+    assert_imports_lazily("supercompat_google", "google.genai")
+
+
 async def test_registered_through_its_entry_point(fake):
-    plugins.reset()
-    spec = plugins.get_adapter_spec("client", "google")
-    assert spec.plugin == "supercompat-google"
-    adapter = spec.build({"api_key": "k", "base_url": fake.base_url, "api_version": "v1beta", "timeout": 5,
-                          "model_map": {"gpt-4o": "gemini-2.5-flash"}})
-    try:
-        assert isinstance(adapter, GoogleClientAdapter) and adapter.is_async
+    async with configured_client_adapter("google", {
+            "api_key": "k", "base_url": fake.base_url, "api_version": "v1beta", "timeout": 5,
+            "model_map": {"gpt-4o": "gemini-2.5-flash"}}) as adapter:
+        assert isinstance(adapter, GoogleClientAdapter)
         completion = await adapter.chat_completions({**PARAMS, "model": "gpt-4o"})
         assert completion["choices"][0]["message"]["content"] == "alpha bravo charlie"
-    finally:
-        await adapter.aclose()
     request = fake.requests[-1]
     assert request["path"] == "/v1beta/models/gemini-2.5-flash:generateContent"
     assert request["headers"]["x-goog-api-key"] == "k"

@@ -8,6 +8,7 @@ from mistralai.client import Mistral
 from supercompat import plugins
 from supercompat.errors import APIError, ConfigError
 from supercompat.testing import Reply
+from supercompat.testing.clients import assert_imports_lazily, configured_client_adapter
 from supercompat_mistral import MistralClientAdapter, mistral_client_adapter
 from supercompat_mistral.testing import Error
 
@@ -111,19 +112,18 @@ async def test_mistral_schema_errors_are_openai_400s(adapter, fake, stream):
     assert "Extra inputs are not permitted" in info.value.message
 
 
+def test_importing_the_plugin_does_not_import_the_sdk():
+    assert_imports_lazily("supercompat_mistral", "mistralai")
+
+
 async def test_registered_through_its_entry_point(fake):
-    plugins.reset()
-    spec = plugins.get_adapter_spec("client", "mistral")
-    assert spec.plugin == "supercompat-mistral"
-    adapter = spec.build({"api_key": "k", "base_url": fake.server_url, "timeout": 5,
-                          "model_map": {"gpt-4o": "mistral-large-latest"}})
-    try:
-        assert isinstance(adapter, MistralClientAdapter) and adapter.is_async
+    async with configured_client_adapter("mistral", {
+            "api_key": "k", "base_url": fake.server_url, "timeout": 5,
+            "model_map": {"gpt-4o": "mistral-large-latest"}}) as adapter:
+        assert isinstance(adapter, MistralClientAdapter)
         assert adapter.client.sdk_configuration.timeout_ms == 5000
         completion = await adapter.chat_completions({**PARAMS, "model": "gpt-4o"})
         assert completion["choices"][0]["message"]["content"] == "You said: Tell me a story"
-    finally:
-        await adapter.aclose()
     request = fake.requests[-1]
     assert request["body"]["model"] == "mistral-large-latest"
     assert request["headers"]["authorization"] == "Bearer k"

@@ -7,6 +7,7 @@ import pytest
 
 from supercompat import plugins
 from supercompat.errors import APIError, ConfigError
+from supercompat.testing.clients import assert_imports_lazily, configured_client_adapter
 from supercompat_openai import OpenAIClientAdapter, openai_client_adapter
 from supercompat_openai.testing import Error, Length, MidStreamError, Text, ToolCalls
 
@@ -147,20 +148,18 @@ def test_rejects_what_is_not_an_openai_client():
         openai_client_adapter(openai=object())
 
 
+def test_importing_the_plugin_does_not_import_the_adapter():
+    assert_imports_lazily("supercompat_openai")  # the openai SDK itself: core imports it
+
+
 async def test_registered_through_its_entry_point(fake):
-    plugins.reset()
-    spec = plugins.get_adapter_spec("client", "openai")
-    assert spec.plugin == "supercompat-openai"
-    adapter = spec.build({"api_key": "k", "base_url": fake.base_url, "organization": "org-1",
-                          "project": "p-1",
-                          "timeout": 5, "max_retries": 0, "model_map": {"gpt-4o": "fake-model"}})
-    try:
-        assert isinstance(adapter, OpenAIClientAdapter) and adapter.is_async
+    async with configured_client_adapter("openai", {
+            "api_key": "k", "base_url": fake.base_url, "organization": "org-1", "project": "p-1", "timeout": 5,
+            "max_retries": 0, "model_map": {"gpt-4o": "fake-model"}}) as adapter:
+        assert isinstance(adapter, OpenAIClientAdapter)
         assert adapter.client.timeout == 5 and adapter.client.max_retries == 0
         completion = await adapter.chat_completions({**PARAMS, "model": "gpt-4o"})
         assert completion["choices"][0]["message"]["content"] == "alpha bravo charlie delta echo"
-    finally:
-        await adapter.aclose()
     request = fake.requests[-1]
     assert request["body"]["model"] == "fake-model"
     assert request["headers"]["authorization"] == "Bearer k"

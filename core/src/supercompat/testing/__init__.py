@@ -20,9 +20,14 @@ from __future__ import annotations
 
 import pkgutil
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..scripted import Reply, ScriptedClientAdapter, scripted_client_adapter
+
+if TYPE_CHECKING:
+    import openai
+
+    from ..app import App
 
 if sys.modules.get("pytest"):  # before the kit modules are imported: rewriting takes only at a module's import
     sys.modules["pytest"].register_assert_rewrite(*(
@@ -41,9 +46,14 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def app_of(client: object) -> object:
+def app_of(client: openai.OpenAI | openai.AsyncOpenAI) -> App:
     """The supercompat App behind a client made by ``supercompat()`` / ``async_supercompat()``."""
-    return client._client._transport.app  # type: ignore[attr-defined]
+    from ..transport import SupercompatTransport
+
+    transport = client._client._transport
+    if not isinstance(transport, SupercompatTransport):
+        raise TypeError("not a client made by supercompat() or async_supercompat()")
+    return transport.app
 
 
 __all__ = ["AssistantsContractTests", "BlobStoreTests", "BuiltinToolTests", "ClientAdapterTests", "FilesAPITests",

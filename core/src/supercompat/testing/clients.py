@@ -6,11 +6,19 @@ Subclass it and provide a fixture ``scripted_provider`` yielding an object with:
 - ``script(*replies)``: queue :class:`~supercompat.testing.Reply` answers, one per request, that the
   fake sends in the provider's own wire format;
 - ``fail(status, message)``: make the next request fail with that HTTP status.
+
+Two functions check a client plugin's package as installed: :func:`assert_imports_lazily` (installing
+it costs nothing until it is chosen) and :func:`configured_client_adapter` (its entry point builds
+the adapter from a ``[client]`` section).
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
@@ -52,6 +60,34 @@ def merged_tool_calls(chunks: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def finish_reasons(chunks: list[dict[str, Any]]) -> list[str]:
     return [c["finish_reason"] for chunk in chunks for c in chunk["choices"] if c.get("finish_reason")]
+
+
+def assert_imports_lazily(package: str, *modules: str) -> None:
+    """Importing the client plugin ``package`` (as the plugin manager does, for every installed plugin)
+    imports neither its adapter module nor ``modules`` (its provider's SDK): checked in a new
+    interpreter."""
+    unwanted = [f"{package}.adapter", *modules]
+    code = (f"import sys, {package}; imported = [m for m in {unwanted!r} if m in sys.modules]; "
+            f"assert not imported, f'importing {package} imported {{imported}}'")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@asynccontextmanager
+async def configured_client_adapter(plugin: str, options: dict[str, Any]) -> AsyncIterator[Any]:
+    """The client adapter that a ``[client]`` section (``plugin = "<plugin>"``, and ``options``) builds
+    through the installed plugins: checked to come from the distribution ``supercompat-<plugin>`` and
+    to be async, over an SDK client of its own, which ``aclose()`` closes when the block ends."""
+    from .. import plugins
+
+    plugins.reset()
+    spec = plugins.get_adapter_spec("client", plugin)
+    assert spec.plugin == f"supercompat-{plugin}"
+    adapter = spec.build(options)
+    try:
+        assert adapter.is_async and adapter.owns_client, "built from options: async, over a client of its own"
+        yield adapter
+    finally:
+        await adapter.aclose()
 
 
 class ClientAdapterTests(Kit, standard=True):

@@ -42,7 +42,7 @@ def close_app(client: Any) -> None:
     """Close the App behind a ``supercompat()`` / ``async_supercompat()`` client on the loop it runs on:
     its runs, then its lease heartbeat, then its storage. A kit's ``client`` fixture does it at
     teardown, before the ``storage_adapter`` fixture (which the client depends on) closes the store."""
-    run_sync(app_of(client).aclose(grace=0))  # type: ignore[attr-defined]
+    run_sync(app_of(client).aclose(grace=0))
 
 
 class AssistantsContractTests(Kit, standard=True):

@@ -5,13 +5,21 @@ Subclass it where ``provider_fixtures`` gives your tests ``fake``, ``make_client
 (see :mod:`supercompat.testing.loopback`), and provide:
 
 - ``adapter_with_timeout(make_client, seconds)``: your adapter over an SDK client from
-  ``make_client`` that gives up after ``seconds``;
-- ``stream_slowly(fake)``: make the fake pause between the pieces of the streams it sends;
+  ``make_client`` that gives up after ``seconds`` (only your plugin knows its SDK's option).
+
+The other hooks default to the settings and scenarios every loopback fake shares; override one
+where your fake differs:
+
+- ``stream_slowly(fake)``: make the fake pause between the pieces of the streams it sends (by
+  default it sets ``fake.stream_delay``);
 - ``refuse_key(fake)``: make the fake refuse the key its SDK clients send (by default it sets
   ``fake.api_key`` to another key);
-- the fake's answers that break the wire, where it has them (None skips the test):
-  ``garbled()`` (a body that isn't JSON, streamed or not), ``truncated()`` (a stream that ends
-  cleanly before its finish) and ``dropped()`` (the connection dropped in the middle of an answer).
+- the fake's answers that break the wire (None skips the test): ``garbled()`` (a body that isn't
+  JSON, streamed or not; by default :class:`~supercompat.testing.loopback.Garbled`), ``truncated()``
+  (a stream that ends cleanly before its finish; by default
+  :class:`~supercompat.testing.loopback.Truncated`) and ``dropped()`` (the connection dropped in the
+  middle of an answer; by default None, as not every fake can: ``Truncated(clean=False)`` where it
+  can).
 
 Messages differ from provider to provider: the tests check status, type and code.
 """
@@ -25,7 +33,7 @@ from typing import Any
 from ..errors import APIError
 from .clients import collect, finish_reasons, request
 from .kit import Kit, mark, pytest
-from .loopback import Hang
+from .loopback import Garbled, Hang, Truncated
 
 STREAM = mark.parametrize("stream", [False, True], ids=["create", "stream"])
 
@@ -54,17 +62,17 @@ class ProviderFailureTests(Kit, standard=True):
     def adapter_with_timeout(self, make_client: Any, seconds: float) -> Any:  # pragma: no cover
         raise NotImplementedError("provide adapter_with_timeout(make_client, seconds)")
 
-    def stream_slowly(self, fake: Any) -> None:  # pragma: no cover
-        raise NotImplementedError("provide stream_slowly(fake)")
+    def stream_slowly(self, fake: Any) -> None:
+        fake.stream_delay = 0.02
 
     def refuse_key(self, fake: Any) -> None:
         fake.api_key = "another-key"
 
     def garbled(self) -> Any:
-        return None
+        return Garbled()
 
     def truncated(self) -> Any:
-        return None
+        return Truncated()
 
     def dropped(self) -> Any:
         return None

@@ -15,7 +15,7 @@ import string
 import time
 import typing
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx2
 import openai
@@ -246,7 +246,7 @@ class HostileInputTests(Kit, standard=True):
         assert message["content"][0]["text"]["value"] == text and thread["metadata"] == {text[:10]: text}
 
     # -- validation as strict as the SDK's param types, where a loose value would be echoed back -----------
-    SCHEMA = [
+    SCHEMA: ClassVar[list[tuple[dict[str, Any], str]]] = [
         ({"model": "m" * 257}, "model"),  # what every storage's model column holds
         ({"response_format": {"type": "json_schema", "json_schema": {"name": "n", "strict": "yes"}}},
          "response_format.json_schema.strict"),
@@ -272,7 +272,7 @@ class HostileInputTests(Kit, standard=True):
     ]
 
     # vector stores are made on creating an assistant or a thread only
-    CREATE_ONLY = [
+    CREATE_ONLY: ClassVar[list[tuple[dict[str, Any], str]]] = [
         ({"tool_resources": {"file_search": {"vector_stores": ["vs"]}}}, "tool_resources.file_search.vector_stores[0]"),
         ({"tool_resources": {"file_search": {"vector_stores": [{"chunking_strategy": {"type": "static"}}]}}},
          "tool_resources.file_search.vector_stores[0].chunking_strategy.static"),
@@ -294,7 +294,7 @@ class HostileInputTests(Kit, standard=True):
         assert len(api.ok("GET", "/assistants?limit=100")["data"]) == 1
         self.everything_reads(api, objects)
 
-    MESSAGE_AND_RUN = [
+    MESSAGE_AND_RUN: ClassVar[list[tuple[str, dict[str, Any], str]]] = [
         ("/threads/{thread_id}/messages", {"role": "user", "content": [
             {"type": "image_url", "image_url": {"url": "https://x/a.png", "detail": None}}]},
          "content[0].image_url.detail"),
@@ -324,7 +324,7 @@ class HostileInputTests(Kit, standard=True):
         assert api.ok("GET", f"/threads/{thread_id}/messages")["data"] == []
         self.everything_reads(api, objects)
 
-    CHAT = [
+    CHAT: ClassVar[list[tuple[dict[str, Any], str]]] = [
         ({"messages": [1.5]}, "messages[0]"),
         ({"messages": [{"content": "x"}]}, "messages[0].role"),
         ({"messages": [{"role": "user", "content": [1]}]}, "messages[0].content[0]"),
@@ -387,6 +387,7 @@ class HostileInputTests(Kit, standard=True):
         for kind, (path, model) in paths.items():
             assert api.ok("POST", path, {"metadata": {"b": "2"}}, model)["metadata"] == {"a": "1", "b": "2"}, kind
             assert api.ok("POST", path, {"metadata": {"a": ""}}, model)["metadata"] == {"a": "", "b": "2"}, kind
+            nothing: dict[str, str] | None
             for nothing in ({}, None):
                 assert api.ok("POST", path, {"metadata": nothing}, model)["metadata"] == {"a": "", "b": "2"}, kind
             assert api.ok("POST", path, {}, model)["metadata"] == {"a": "", "b": "2"}, kind
@@ -518,8 +519,9 @@ def from_type(tp: Any, depth: int = 0) -> st.SearchStrategy[Any]:
 def _typed_dict(tp: Any, depth: int) -> st.SearchStrategy[dict[str, Any]]:
     hints = typing_extensions.get_type_hints(tp, include_extras=True)
     # The SDK's modules use string annotations, which TypedDict can't read Required from: look at the hints.
+    required_form: Any = typing_extensions.Required  # a special form, which get_origin returns as it is
     needed = {k for k, v in hints.items()
-              if k in tp.__required_keys__ or typing_extensions.get_origin(v) is typing_extensions.Required}
+              if k in tp.__required_keys__ or typing_extensions.get_origin(v) is required_form}
     required = {k: from_type(v, depth + 1) for k, v in hints.items() if k in needed and k not in PATH_PARAMS}
     optional = {} if depth > 6 else {k: from_type(v, depth + 1) for k, v in hints.items()
                                      if k not in needed and k not in PATH_PARAMS}

@@ -60,11 +60,17 @@ class LoopbackProvider:
     Subclasses set ``handler`` (a :class:`LoopbackHandler` subclass that answers requests) and
     ``name`` (the server thread's), and implement ``default_answer``, ``text_answer`` (what a ``str``
     given to ``script`` stands for) and ``sdk_client``. ``record=False`` keeps no request log, for
-    long benchmark runs."""
+    long benchmark runs.
+
+    Settings every fake honours (its handler's part): ``api_key``, the only key it accepts (None:
+    any), answering another as its provider refuses a key; ``stream_delay``, seconds to
+    :meth:`pause` between the pieces of a stream (:meth:`between_pieces`)."""
 
     handler: type[LoopbackHandler]
     name = "fake-provider"
     keep_query = False  # whether request paths, recorded and routed, keep their query string
+    api_key: str | None = None
+    stream_delay: float = 0.0
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, record: bool = True) -> None:
         self.host, self.port, self.record = host, port, record
@@ -91,11 +97,12 @@ class LoopbackProvider:
         return self
 
     def stop(self) -> None:
-        if self._server is None:
+        server, thread = self._server, self._thread
+        if server is None or thread is None:
             return
         self._stopping.set()  # wakes Hang and the delays
-        self._server.shutdown()
-        self._server.server_close()
+        server.shutdown()
+        server.server_close()
         with self._lock:
             connections = list(self._connections)
         for conn in connections:  # idle keep-alive connections would otherwise pin their threads
@@ -103,7 +110,7 @@ class LoopbackProvider:
                 conn.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
-        self._thread.join()
+        thread.join()
         self._server = self._thread = None
 
     def __enter__(self) -> Self:
@@ -162,6 +169,11 @@ class LoopbackProvider:
     def pause(self, seconds: float) -> None:
         """Wait, but no longer than until ``stop()``."""
         self._stopping.wait(seconds)
+
+    def between_pieces(self) -> None:
+        """For a handler, between two pieces of a stream: wait ``stream_delay``, if set."""
+        if self.stream_delay:
+            self.pause(self.stream_delay)
 
     def sdk_client(self, asynchronous: bool, **options: Any) -> tuple[Any, list[Any]]:
         """A real SDK client pointed at this fake, and the objects to close when done with it."""
@@ -294,6 +306,22 @@ class Scripted:
 
     def __init__(self, fake: LoopbackProvider, adapter: Any) -> None:
         self.fake, self.adapter = fake, adapter
+
+    @classmethod
+    def fixture(cls) -> Any:
+        """The client kit's ``scripted_provider`` fixture: this class over the ``fake`` and ``adapter``
+        fixtures of :func:`provider_fixtures`.
+
+            class TestAcmeClientAdapter(ClientAdapterTests):
+                scripted_provider = ScriptedFakeAcme.fixture()
+        """
+        import pytest  # only where the fixture is wanted
+
+        @pytest.fixture
+        def scripted_provider(self: Any, fake: LoopbackProvider, adapter: Any) -> Scripted:
+            return cls(fake, adapter)
+
+        return scripted_provider
 
     def script(self, *replies: Any) -> None:
         self.fake.script(*map(self.answer, replies))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from typing import Any, TypeVar
 
 from ..files import new_file_id
 from ..ids import new_id
@@ -56,6 +56,15 @@ def make_step(thread_id: str, run_id: str, **fields: Any) -> dict[str, Any]:
             "failed_at": None, "last_error": None,
             "step_details": {"type": "tool_calls", "tool_calls": []}, "usage": None, "metadata": None,
             **fields}
+
+
+T = TypeVar("T")
+
+
+def found(value: T | None) -> T:
+    """``value``, which a read must have found (not None)."""
+    assert value is not None, "not found"
+    return value
 
 
 def make_file(purpose: str = "assistants", **fields: Any) -> dict[str, Any]:
@@ -178,7 +187,7 @@ class StorageAdapterTests(Kit, standard=True):
         thread_id, message_ids = await self._thread_with_messages(s, 3)
         updated = await s.update_message(thread_id, message_ids[1], {"metadata": {"k": "v"}})
         assert updated is not None and updated["metadata"] == {"k": "v"}
-        assert (await s.get_message(thread_id, message_ids[1]))["metadata"] == {"k": "v"}
+        assert found(await s.get_message(thread_id, message_ids[1]))["metadata"] == {"k": "v"}
         assert await s.delete_message(thread_id, message_ids[1]) is True
         assert await s.get_message(thread_id, message_ids[1]) is None
         assert ids(await s.list_messages(thread_id, ListQuery(order="asc"))) == [message_ids[0], message_ids[2]]
@@ -286,7 +295,7 @@ class StorageAdapterTests(Kit, standard=True):
         assert info.value.run_id == first["id"]
         with pytest.raises(ActiveRunError):
             await s.create_message(make_message(thread_id))
-        assert (await s.get_active_run(thread_id))["id"] == first["id"]
+        assert found(await s.get_active_run(thread_id))["id"] == first["id"]
         await s.update_run(thread_id, first["id"], {"status": "completed"})
         assert await s.get_active_run(thread_id) is None
         await s.create_message(make_message(thread_id))
@@ -376,7 +385,7 @@ class StorageAdapterTests(Kit, standard=True):
             taken = [o["id"] for claim in claims for o in claim]
             assert sorted(taken) == sorted(expected)  # every one once: never by two claimers
         # Each job was claimed once: its attempt went from 1 to 2.
-        assert [(await s.get_job(j))["attempt"] for j in job_ids] == [2, 2, 2]
+        assert [found(await s.get_job(j))["attempt"] for j in job_ids] == [2, 2, 2]
 
     async def test_a_job_lease_is_renewed_claimed_and_reports_cancels(self, storage_adapter: StorageAdapter
                                                                       ) -> None:
@@ -391,7 +400,7 @@ class StorageAdapterTests(Kit, standard=True):
         assert await s.renew_leases("test.echo", [(job["id"], 1), ("job_unknown", 1)]) == []
         assert await s.claim_lapsed("test.echo", cutoff) == []  # just renewed
         assert ids_of(await s.claim_lapsed("test.other", cutoff)) == [other["id"]]  # kinds are apart
-        cancelled = await s.cancel_job(job["id"])
+        cancelled = found(await s.cancel_job(job["id"]))
         assert cancelled["cancel_requested"] is True and cancelled["status"] == "running"
         assert await s.renew_leases("test.echo", [(job["id"], 1)]) == [job["id"]]
         assert await s.cancel_job("job_unknown") is None
@@ -416,7 +425,7 @@ class StorageAdapterTests(Kit, standard=True):
         assert finished == {**job, "attempt": 2, "payload": {"done": 1}, **ended}
         assert await s.get_job(job["id"]) == finished  # kept, for inspection
         assert await s.update_job(job["id"], 2, {"status": "completed"}) is None  # ended: nothing more
-        assert (await s.cancel_job(job["id"]))["status"] == "failed"  # a cancel doesn't revive it
+        assert found(await s.cancel_job(job["id"]))["status"] == "failed"  # a cancel doesn't revive it
         assert await s.renew_leases("test.echo", [(job["id"], 2)]) == []
         await asyncio.sleep(0.05)
         assert await s.claim_lapsed("test.echo", time.time()) == []  # ended: no lease to lapse
@@ -447,14 +456,14 @@ class StorageAdapterTests(Kit, standard=True):
         thread_id, _ = await self._thread_with_messages(s, 1)
         run = make_run(thread_id, status="in_progress")
         await s.create_run(run, [])
-        done = await s.update_run(thread_id, run["id"], {"status": "completed"},
-                                  expected_status=frozenset({"in_progress"}))
+        done = found(await s.update_run(thread_id, run["id"], {"status": "completed"},
+                                        expected_status=frozenset({"in_progress"})))
         assert done["status"] == "completed"
         with pytest.raises(StaleStatusError) as info:
             await s.update_run(thread_id, run["id"], {"status": "cancelled"},
                                expected_status=frozenset({"in_progress", "cancelling"}))
         assert info.value.current["status"] == "completed"
-        assert (await s.get_run(thread_id, run["id"]))["status"] == "completed"
+        assert found(await s.get_run(thread_id, run["id"]))["status"] == "completed"
 
     async def test_thread_steps_span_runs_in_id_order(self, storage_adapter: StorageAdapter) -> None:
         s = storage_adapter
@@ -487,7 +496,7 @@ class StorageAdapterTests(Kit, standard=True):
         assert listed.data[1] == updated
         assert (await s.list_thread_steps(thread_id, everything, step_type="code_interpreter")).data == []
         # Every field may change, the type too: the step moves to the other type's list.
-        moved = await s.update_step(thread_id, first["id"], tool_steps[0]["id"], message_step)
+        moved = found(await s.update_step(thread_id, first["id"], tool_steps[0]["id"], message_step))
         assert ids(await s.list_thread_steps(thread_id, everything, step_type="tool_calls")) == ids_of(tool_steps[1:])
         assert moved["id"] in ids(await s.list_thread_steps(thread_id, everything, step_type="message_creation"))
         assert (await s.list_thread_steps("thread_missing", everything)).data == []
@@ -495,7 +504,7 @@ class StorageAdapterTests(Kit, standard=True):
     async def test_runs_and_steps_list_and_update(self, storage_adapter: StorageAdapter) -> None:
         s = storage_adapter
         thread_id, _ = await self._thread_with_messages(s, 1)
-        runs = []
+        runs: list[dict[str, Any]] = []
         for _ in range(3):
             run = make_run(thread_id, status="completed", metadata={"n": str(len(runs))})
             await s.create_run(run, [])

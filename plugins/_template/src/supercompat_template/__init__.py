@@ -11,11 +11,17 @@ from typing import TYPE_CHECKING, Any
 
 from supercompat import hookimpl
 from supercompat.clients import ClientOptions
+from supercompat.contracts import Register
+from supercompat.providers import LazyAdapter
 
 if TYPE_CHECKING:
     from .adapter import TemplateClientAdapter
 
-__all__ = ["TemplateOptions", "template_client_adapter"]
+__all__ = ["TemplateClientAdapter", "TemplateOptions", "template_client_adapter"]
+
+# The adapter class, imported (with the SDK) when first used: see supercompat.providers.LazyAdapter.
+_adapter: LazyAdapter[TemplateClientAdapter] = LazyAdapter(__name__, "TemplateClientAdapter")
+__getattr__ = _adapter.module_getattr  # supercompat_template.TemplateClientAdapter
 
 
 class TemplateOptions(ClientOptions):
@@ -27,17 +33,9 @@ class TemplateOptions(ClientOptions):
 def template_client_adapter(template: Any, model_map: dict[str, str] | None = None) -> TemplateClientAdapter:
     """The adapter for the provider's SDK client (sync or async), used as given. ``model_map``
     renames requested models; others pass through unchanged."""
-    from .adapter import TemplateClientAdapter
-
-    return TemplateClientAdapter(template, model_map)
-
-
-def _from_options(options: TemplateOptions) -> TemplateClientAdapter:
-    from .adapter import TemplateClientAdapter
-
-    return TemplateClientAdapter.from_options(options)
+    return _adapter(template, model_map)
 
 
 @hookimpl
-def register_client_adapters(register: Any) -> None:
-    register("template", _from_options, TemplateOptions)
+def register_client_adapters(register: Register) -> None:
+    register("template", _adapter.from_options, TemplateOptions)

@@ -4,11 +4,11 @@
         adapter = template_client_adapter(template=httpx2.Client(base_url=fake.url))
         fake.script(Reply(text="Hello"), Reply(tool_calls=[("get_weather", {"city": "Paris"})]))
 
-It answers scripted :class:`~supercompat.testing.Reply` values (the scenario vocabulary every fake
-shares), :class:`Error` and :class:`~supercompat.testing.loopback.Hang`; unscripted requests get
-an echo of the last user message. It rejects, as a 400, what the provider would: a tool result that
-answers no call of the message before it. The loopback plumbing is in
-:mod:`supercompat.testing.loopback` (docs/testing.md).
+It answers scripted :class:`~supercompat.testing.Reply` values and :class:`Error`, and plays the
+scenarios every fake shares (:mod:`supercompat.testing.loopback`): ``Hang``, ``Garbled`` and
+``Truncated``; unscripted requests get an echo of the last user message. It rejects, as a 400,
+what the provider would: a tool result that answers no call of the message before it. The loopback
+plumbing is in :mod:`supercompat.testing.loopback` (docs/testing.md).
 """
 
 from __future__ import annotations
@@ -20,7 +20,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from supercompat.testing import Reply
-from supercompat.testing.loopback import LoopbackHandler, LoopbackProvider, Scripted
+from supercompat.testing.loopback import (  # noqa: F401 (the shared scenarios, imported from here too)
+    Garbled,
+    Hang,
+    LoopbackHandler,
+    LoopbackProvider,
+    Scripted,
+    Truncated,
+)
 
 MODELS = ("template-large", "test-model")
 
@@ -75,6 +82,8 @@ class _Handler(LoopbackHandler):
     def _answer(self, body: dict[str, Any], answer: Any) -> None:
         if isinstance(answer, Error):
             return self._error(answer.status, answer.message)
+        if isinstance(answer, (Garbled, Truncated)):
+            return self._broken(body, answer)
         calls = [{"id": f"call_{uuid.uuid4().hex[:12]}", "name": name,
                   "args": json.loads(args) if isinstance(args, str) else args} for name, args in answer.tool_calls]
         stop = "calls" if calls else "limit" if answer.finish_reason == "length" else "done"
@@ -83,20 +92,39 @@ class _Handler(LoopbackHandler):
         if not body.get("stream"):
             return self.send_json(200, {"id": f"gen_{uuid.uuid4().hex[:12]}", "model": body["model"],
                                         "text": answer.text, "calls": calls, "stop": stop, "usage": usage})
-        self.start_stream()
         events = [*({"type": "text", "text": w} for w in _words(answer.text)),
                   *({"type": "call", **call} for call in calls), {"type": "done", "stop": stop, "usage": usage}]
-        for event in events:
-            if self.fake.word_delay:
-                self.fake.pause(self.fake.word_delay)
-            self.send_chunk(f"data: {json.dumps(event)}\n\n".encode())
+        self._stream(json.dumps(event) for event in events)
+        self.end_stream()
+
+    def _stream(self, frames: Any) -> None:
+        self.start_stream()
+        for frame in frames:
+            self.fake.between_pieces()
+            self.send_chunk(f"data: {frame}\n\n".encode())
+
+    def _broken(self, body: dict[str, Any], answer: Garbled | Truncated) -> None:
+        """A stream of ``after`` words, then what goes wrong: a frame that isn't JSON, the end before
+        the finish, or (``clean=False``) the connection dropped. Not streaming: a body that isn't JSON,
+        or half a body and the connection dropped."""
+        if not body.get("stream"):
+            if isinstance(answer, Garbled):
+                return self.send(200, b'{"text": "alpha')
+            data = json.dumps({"text": "alpha bravo", "calls": [], "stop": "done"}).encode()
+            self.wfile.write(self.head(200, {"Content-Type": "application/json", "Content-Length": str(len(data))})
+                             + data[: len(data) // 2])
+            return self.drop()
+        frames = [json.dumps({"type": "text", "text": w}) for w in _words("alpha bravo charlie delta")]
+        self._stream([*frames[:answer.after], *(['{"type": "te'] if isinstance(answer, Garbled) else [])])
+        if isinstance(answer, Truncated) and not answer.clean:
+            return self.drop()
         self.end_stream()
 
 
 class FakeTemplateProvider(LoopbackProvider):
     """The template's provider on 127.0.0.1: ``POST /v1/generate``, ``GET /v1/models``.
     ``api_key``: the only key accepted (default: any); ``word_delay_ms``: a pause before each
-    streamed event."""
+    streamed event (``stream_delay``, in seconds)."""
 
     name = "fake-template"
     handler = _Handler
@@ -104,7 +132,7 @@ class FakeTemplateProvider(LoopbackProvider):
     def __init__(self, *, models: tuple[str, ...] = MODELS, api_key: str | None = None,
                  word_delay_ms: float = 0) -> None:
         super().__init__()
-        self.models, self.api_key, self.word_delay = models, api_key, word_delay_ms / 1000
+        self.models, self.api_key, self.stream_delay = models, api_key, word_delay_ms / 1000
 
     def default_answer(self, body: Any) -> Reply:
         last = next((m.get("text") or "" for m in reversed(body["messages"]) if m.get("role") == "user"), "")

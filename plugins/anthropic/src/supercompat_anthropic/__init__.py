@@ -7,12 +7,14 @@ so having this plugin installed costs nothing until it is chosen.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pydantic import Field
 
 from supercompat import hookimpl
 from supercompat.clients import ClientOptions
+from supercompat.contracts import Register
+from supercompat.providers import LazyAdapter
 
 if TYPE_CHECKING:
     import anthropic
@@ -20,6 +22,9 @@ if TYPE_CHECKING:
     from .adapter import AnthropicClientAdapter
 
 __all__ = ["AnthropicClientAdapter", "AnthropicOptions", "anthropic_client_adapter"]
+
+_adapter: LazyAdapter[AnthropicClientAdapter] = LazyAdapter(__name__, "AnthropicClientAdapter")
+__getattr__ = _adapter.module_getattr
 
 
 class AnthropicOptions(ClientOptions):
@@ -38,25 +43,9 @@ def anthropic_client_adapter(anthropic: anthropic.Anthropic | anthropic.AsyncAnt
     """The adapter for an anthropic SDK client, used as given: its ``base_url``, key, timeout and
     retries apply. ``model_map`` renames requested models (``{"gpt-4.1-mini": "claude-sonnet-4-6"}``);
     others pass through unchanged. ``max_tokens`` is the limit sent when a request has none."""
-    from .adapter import AnthropicClientAdapter
-
-    return AnthropicClientAdapter(anthropic, model_map, max_tokens)
-
-
-def _from_options(options: AnthropicOptions) -> AnthropicClientAdapter:
-    from .adapter import AnthropicClientAdapter
-
-    return AnthropicClientAdapter.from_options(options)
-
-
-def __getattr__(name: str) -> Any:
-    if name == "AnthropicClientAdapter":
-        from .adapter import AnthropicClientAdapter
-
-        return AnthropicClientAdapter
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return _adapter(anthropic, model_map, max_tokens)
 
 
 @hookimpl
-def register_client_adapters(register: Any) -> None:
-    register("anthropic", _from_options, AnthropicOptions)
+def register_client_adapters(register: Register) -> None:
+    register("anthropic", _adapter.from_options, AnthropicOptions)

@@ -7,7 +7,7 @@ from typing import Any
 import anthropic
 
 from supercompat.errors import APIError
-from supercompat.providers import ErrorTable, ProviderAdapter, timed_out, unreachable
+from supercompat.providers import ErrorTable, GenericPostAdapter, every_item, timed_out, unreachable
 
 from .translate import StreamTranslator, chat_completion, messages_request
 
@@ -37,7 +37,7 @@ def provider_error(status: int, error_type: str | None, message: str) -> APIErro
     return APIError(message, status=status, type=openai_type, code=code)
 
 
-class AnthropicClientAdapter(ProviderAdapter):
+class AnthropicClientAdapter(GenericPostAdapter):
     """A ClientAdapter over an ``anthropic.Anthropic`` (run in worker threads) or ``anthropic.AsyncAnthropic``.
 
     Provider errors become :class:`supercompat.errors.APIError` by Anthropic's error type (see
@@ -47,6 +47,8 @@ class AnthropicClientAdapter(ProviderAdapter):
 
     plugin = "anthropic"
     client_types = (anthropic.Anthropic, anthropic.AsyncAnthropic)
+    # Through the SDK's generic post(): event types it doesn't know yet arrive too (the translator skips them).
+    path, stream_types = "/v1/messages", (anthropic.Stream, anthropic.AsyncStream)
     accepts = "an anthropic.Anthropic or anthropic.AsyncAnthropic"
     errors = ErrorTable(
         (anthropic.APITimeoutError, timed_out),  # before APIConnectionError, its base class
@@ -76,31 +78,15 @@ class AnthropicClientAdapter(ProviderAdapter):
     def request(self, params: dict[str, Any], stream: bool) -> dict[str, Any]:
         return messages_request(params, model=self.model(params), max_tokens=self.max_tokens, stream=stream)
 
-    # Requests go through the SDK's generic post() with cast_to=object: its auth, retries, SSE decoding
-    # and error events, with the provider's JSON as plain dicts (event types the SDK doesn't know yet
-    # arrive too, and are skipped by the translator).
-    def complete(self, client: Any, body: dict[str, Any]) -> Any:
-        return client.post("/v1/messages", body=body, cast_to=object)
-
     def completion(self, message: Any, params: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
         return chat_completion(message)
-
-    def open_stream(self, client: Any, body: dict[str, Any]) -> Any:
-        stream_cls = anthropic.AsyncStream if isinstance(client, anthropic.AsyncAnthropic) else anthropic.Stream
-        return client.post("/v1/messages", body=body, cast_to=object, stream=True, stream_cls=stream_cls[object])
 
     def stream_translator(self, params: dict[str, Any], body: dict[str, Any]) -> StreamTranslator:
         return StreamTranslator(include_usage=bool((params.get("stream_options") or {}).get("include_usage")))
 
     def fetch_models(self, client: Any) -> Any:
-        if isinstance(client, anthropic.AsyncAnthropic):
-            return _collect(client.models.list())
-        return list(client.models.list())
+        return every_item(client.models.list())
 
     def models(self, models: list[Any]) -> list[dict[str, Any]]:
         return [{"id": m.id, "object": "model", "created": int(m.created_at.timestamp()), "owned_by": "anthropic"}
                 for m in models]
-
-
-async def _collect(pages: Any) -> list[Any]:
-    return [item async for item in pages]

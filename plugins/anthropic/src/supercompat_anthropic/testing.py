@@ -238,8 +238,8 @@ class _Handler(LoopbackHandler):
             return self.send_json(200, _message(body, response))
         self.start_stream()
         for name, data in _events(body, response):
-            if name == "content_block_delta" and fake.word_delay:
-                fake.pause(fake.word_delay)
+            if name == "content_block_delta":
+                fake.between_pieces()
             data = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))  # str: garbled
             self.send_chunk(f"event: {name}\ndata: {data}\n\n".encode())
         self.end_stream()
@@ -247,7 +247,8 @@ class _Handler(LoopbackHandler):
 
 class FakeAnthropicProvider(LoopbackProvider):
     """A ``ThreadingHTTPServer`` on 127.0.0.1 speaking Anthropic's Messages API (``/v1/messages``,
-    ``/v1/models``). ``api_key``: the only key accepted (default: any); ``disconnects`` counts streams
+    ``/v1/models``). ``api_key``: the only key accepted (default: any); ``word_delay_ms``: a pause before each
+    streamed text delta (``stream_delay``, in seconds); ``disconnects`` counts streams
     the client went away from before they ended. ``script()`` queues responses, consumed one per
     messages request in order, then the default answer again; a request the fake rejects as
     malformed consumes nothing."""
@@ -259,7 +260,7 @@ class FakeAnthropicProvider(LoopbackProvider):
                  word_delay_ms: float = 0, api_key: str | None = None) -> None:
         super().__init__(host=host, port=port)
         self.models, self.api_key = models, api_key
-        self.word_delay = word_delay_ms / 1000
+        self.stream_delay = word_delay_ms / 1000
 
     @property
     def base_url(self) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 
 from supercompat.errors import BadGateway, InvalidRequest
 from supercompat.images import split_data_url
+from supercompat.providers import call_arguments
 
 # Output limits of older models, whose ceiling is below the default; newer models allow more.
 _MAX_TOKENS_BY_PREFIX = (("claude-3-5", 8192), ("claude-3-7", 8192), ("claude-3-", 4096), ("claude-2", 4096))
@@ -137,12 +138,8 @@ def _assistant_blocks(message: dict[str, Any], i: int) -> list[dict[str, Any]]:
     text = _text(message.get("content"))
     blocks: list[dict[str, Any]] = [{"type": "text", "text": text}] if text else []
     for call in message.get("tool_calls") or ():
-        arguments = call["function"].get("arguments") or "{}"
-        try:
-            tool_input = json.loads(arguments)
-        except ValueError:
-            tool_input = None
-        if not isinstance(tool_input, dict):
+        tool_input = call_arguments(call)
+        if tool_input is None:
             raise InvalidRequest(f"The arguments of tool call {call['id']!r} are not a JSON object, which Claude "
                                  "requires.", param=f"messages[{i}].tool_calls")
         blocks.append({"type": "tool_use", "id": tool_use_id(call["id"]), "name": call["function"]["name"],

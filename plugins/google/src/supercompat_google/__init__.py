@@ -11,11 +11,16 @@ from typing import TYPE_CHECKING, Any
 
 from supercompat import hookimpl
 from supercompat.clients import ClientOptions
+from supercompat.contracts import Register
+from supercompat.providers import LazyAdapter
 
 if TYPE_CHECKING:
     from .adapter import GoogleClientAdapter
 
-__all__ = ["GoogleOptions", "google_client_adapter"]
+__all__ = ["GoogleClientAdapter", "GoogleOptions", "google_client_adapter"]
+
+_adapter: LazyAdapter[GoogleClientAdapter] = LazyAdapter(__name__, "GoogleClientAdapter")
+__getattr__ = _adapter.module_getattr
 
 
 class GoogleOptions(ClientOptions):
@@ -35,17 +40,9 @@ def google_client_adapter(google: Any, model_map: dict[str, str] | None = None) 
     ``.aio`` async client, used as given: its key, ``http_options`` (base_url, api_version, timeout,
     retries) and Vertex settings apply. ``model_map`` renames requested models
     (``{"gpt-4.1-mini": "gemini-2.5-flash"}``); others pass through unchanged."""
-    from .adapter import GoogleClientAdapter
-
-    return GoogleClientAdapter(google, model_map)
-
-
-def _from_options(options: GoogleOptions) -> GoogleClientAdapter:
-    from .adapter import GoogleClientAdapter
-
-    return GoogleClientAdapter.from_options(options)
+    return _adapter(google, model_map)
 
 
 @hookimpl
-def register_client_adapters(register: Any) -> None:
-    register("google", _from_options, GoogleOptions)
+def register_client_adapters(register: Register) -> None:
+    register("google", _adapter.from_options, GoogleOptions)

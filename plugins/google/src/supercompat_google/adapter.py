@@ -12,7 +12,7 @@ from google.genai import errors, types
 from google.genai.client import AsyncClient
 
 from supercompat.errors import APIError, provider_error_type
-from supercompat.providers import ErrorTable, ProviderAdapter, unreadable
+from supercompat.providers import ErrorTable, ProviderAdapter, every_item, unreadable
 
 from .translate import StreamedTurn, Turn, as_dict, invalid, to_gemini
 
@@ -94,15 +94,9 @@ class GoogleClientAdapter(ProviderAdapter):
                             bool((params.get("stream_options") or {}).get("include_usage")))
 
     def fetch_models(self, client: Any) -> Any:
-        if isinstance(client, AsyncClient):
-            return _collect(client.models.list())
-        return list(client.models.list())
+        return every_item(client.models.list())
 
     def models(self, models: list[Any]) -> list[dict[str, Any]]:
         """Gemini's model list, as OpenAI model objects (``models/`` prefix removed)."""
         return [{"id": (m.name or "").removeprefix("models/"), "object": "model", "created": 0,
                  "owned_by": "google"} for m in models]
-
-
-async def _collect(pager: Any) -> list[Any]:
-    return [m async for m in await pager]

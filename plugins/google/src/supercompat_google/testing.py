@@ -437,8 +437,8 @@ class _Handler(LoopbackHandler):
         fake = self.fake
         self.start_stream("text/event-stream")
         for i, event in enumerate(events):  # exactly "data: <json>" and a blank line; no event:, no [DONE]
-            if i and fake.chunk_delay:
-                fake.pause(fake.chunk_delay)
+            if i:
+                fake.between_pieces()
             data = event if isinstance(event, str) else json.dumps(event)  # a str: garbled on purpose
             self.send_chunk(f"data: {data}\r\n\r\n".encode())
         self.end_stream()
@@ -453,7 +453,8 @@ class _Handler(LoopbackHandler):
 class FakeGeminiProvider(LoopbackProvider):
     """A ``ThreadingHTTPServer`` on 127.0.0.1. ``api_key``: when set, requests must send it in
     ``x-goog-api-key`` (a wrong key gets Gemini's ``API_KEY_INVALID`` 400); ``chunk_delay_ms``: the
-    wait between streamed events. ``disconnects`` counts streams the client left before their end."""
+    wait between streamed events (``stream_delay``, in seconds). ``disconnects`` counts streams the
+    client left before their end."""
 
     name = "fake-gemini"
     handler = _Handler
@@ -463,7 +464,7 @@ class FakeGeminiProvider(LoopbackProvider):
                  api_key: str | None = None, chunk_delay_ms: float = 0) -> None:
         super().__init__(host=host, port=port)
         self.models, self.api_key = models, api_key
-        self.chunk_delay = chunk_delay_ms / 1000
+        self.stream_delay = chunk_delay_ms / 1000
 
     @property
     def base_url(self) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 
 from supercompat.errors import BadGateway, InvalidRequest
 from supercompat.images import split_data_url
+from supercompat.providers import call_arguments
 
 from .schema import gemini_schema
 
@@ -171,12 +172,8 @@ def _contents(messages: list[dict[str, Any]], memory: CallMemory) -> tuple[list[
 
 
 def _call_part(call: dict[str, Any], memory: CallMemory, where: str) -> dict[str, Any]:
-    arguments = call["function"].get("arguments") or "{}"
-    try:
-        args = json.loads(arguments)
-    except ValueError:
-        args = None
-    if not isinstance(args, dict):
+    args = call_arguments(call)
+    if args is None:
         raise invalid(f"{where}.function.arguments must be a JSON object for Gemini.", where)
     function_call: dict[str, Any] = {"name": call["function"]["name"], "args": args}
     known = memory.get(call["id"], {})

@@ -11,11 +11,16 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from supercompat import hookimpl
 from supercompat.clients import ClientOptions
+from supercompat.contracts import Register
+from supercompat.providers import LazyAdapter
 
 if TYPE_CHECKING:
     from .adapter import MistralClientAdapter
 
 __all__ = ["MistralClientAdapter", "MistralOptions", "mistral_client_adapter"]
+
+_adapter: LazyAdapter[MistralClientAdapter] = LazyAdapter(__name__, "MistralClientAdapter")
+__getattr__ = _adapter.module_getattr
 
 
 class MistralOptions(ClientOptions):
@@ -34,25 +39,9 @@ def mistral_client_adapter(mistral: Any, model_map: dict[str, str] | None = None
     http clients, timeout and retries apply. Its async methods are used unless it was built with
     only a sync ``client=`` (or ``use_async=False``). ``model_map`` renames requested models
     (``{"gpt-4.1-mini": "mistral-small-latest"}``); others pass through unchanged."""
-    from .adapter import MistralClientAdapter
-
-    return MistralClientAdapter(mistral, model_map, use_async=use_async)
-
-
-def _from_options(options: MistralOptions) -> MistralClientAdapter:
-    from .adapter import MistralClientAdapter
-
-    return MistralClientAdapter.from_options(options)
-
-
-def __getattr__(name: str) -> Any:
-    if name == "MistralClientAdapter":
-        from .adapter import MistralClientAdapter
-
-        return MistralClientAdapter
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return _adapter(mistral, model_map, use_async=use_async)
 
 
 @hookimpl
-def register_client_adapters(register: Any) -> None:
-    register("mistral", _from_options, MistralOptions)
+def register_client_adapters(register: Register) -> None:
+    register("mistral", _adapter.from_options, MistralOptions)

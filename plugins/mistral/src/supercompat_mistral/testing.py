@@ -246,8 +246,8 @@ class _Handler(LoopbackHandler):
                 event('{"id":"x","choices":[{"delta":')
             return self.end_stream()
         for i, word in enumerate(words):
-            if i and fake.word_delay:
-                fake.pause(fake.word_delay)
+            if i:
+                fake.between_pieces()
             chunk({"content": word})
         if calls:
             chunk({"content": "", "tool_calls": calls}, finish, usage=usage)
@@ -260,7 +260,7 @@ class _Handler(LoopbackHandler):
 class FakeMistralProvider(LoopbackProvider):
     """A ``ThreadingHTTPServer`` on 127.0.0.1 speaking Mistral's chat-completions wire format.
     ``api_key``: the only key accepted (default: any bearer key); ``word_delay``: seconds between
-    streamed words. ``disconnects`` counts answers the client hung up on. ``script()`` queues answers
+    streamed words (``stream_delay``). ``disconnects`` counts answers the client hung up on. ``script()`` queues answers
     (``Reply``, a ``str``, ``Error``, ``Garbled``, ``Truncated``, ``Hang``), one per chat request in
     order, then the default answer again."""
 
@@ -270,7 +270,7 @@ class FakeMistralProvider(LoopbackProvider):
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, models: tuple[str, ...] = (MODEL,),
                  api_key: str | None = None, word_delay: float = 0) -> None:
         super().__init__(host=host, port=port)
-        self.models, self.api_key, self.word_delay = models, api_key, word_delay
+        self.models, self.api_key, self.stream_delay = models, api_key, word_delay
 
     @property
     def server_url(self) -> str:

@@ -2,22 +2,28 @@
 
 The chat-completions shapes are supercompat's lingua franca, so this adapter passes requests and
 chunks through (see ``adapter``); the shell it stands on (:mod:`supercompat.providers`) owns sync/async
-bridging, ownership and error mapping.
+bridging, ownership and error mapping. The adapter module is imported when an adapter is made, as
+every client plugin's is (core imports the openai SDK anyway).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-# Core already imports openai, so importing the adapter (and the SDK) here costs nothing extra.
-import openai
+from typing import TYPE_CHECKING
 
 from supercompat import hookimpl
 from supercompat.clients import ClientOptions
+from supercompat.contracts import Register
+from supercompat.providers import LazyAdapter
 
-from .adapter import OpenAIClientAdapter
+if TYPE_CHECKING:
+    import openai
+
+    from .adapter import OpenAIClientAdapter
 
 __all__ = ["OpenAIClientAdapter", "OpenAIOptions", "openai_client_adapter"]
+
+_adapter: LazyAdapter[OpenAIClientAdapter] = LazyAdapter(__name__, "OpenAIClientAdapter")
+__getattr__ = _adapter.module_getattr
 
 
 class OpenAIOptions(ClientOptions):
@@ -35,9 +41,9 @@ def openai_client_adapter(openai: openai.OpenAI | openai.AsyncOpenAI,
     """The adapter for an openai SDK client, used as given: its ``base_url``, key, timeout and
     retries apply (point ``base_url`` at any OpenAI-compatible endpoint). ``model_map`` renames
     requested models (``{"gpt-4.1-mini": "llama-3.3-70b"}``); others pass through unchanged."""
-    return OpenAIClientAdapter(openai, model_map)
+    return _adapter(openai, model_map)
 
 
 @hookimpl
-def register_client_adapters(register: Any) -> None:
-    register("openai", OpenAIClientAdapter.from_options, OpenAIOptions)
+def register_client_adapters(register: Register) -> None:
+    register("openai", _adapter.from_options, OpenAIOptions)

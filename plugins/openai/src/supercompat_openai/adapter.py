@@ -8,7 +8,7 @@ from typing import Any
 import openai
 
 from supercompat.errors import APIError, BadGateway, provider_error_type
-from supercompat.providers import ErrorTable, ProviderAdapter, timed_out, unreachable
+from supercompat.providers import ErrorTable, GenericPostAdapter, timed_out, unreachable
 
 from .twin import AsyncTwin
 
@@ -43,7 +43,7 @@ class _Passthrough:
         return (_normalised(event),)
 
 
-class OpenAIClientAdapter(ProviderAdapter):
+class OpenAIClientAdapter(GenericPostAdapter):
     """A ClientAdapter over an ``openai.OpenAI`` or ``openai.AsyncOpenAI``. A plain sync client is
     called through an async twin (see :mod:`.twin`); any other runs in worker threads.
 
@@ -56,6 +56,8 @@ class OpenAIClientAdapter(ProviderAdapter):
 
     plugin = "openai"
     client_types = (openai.OpenAI, openai.AsyncOpenAI)
+    # Through the SDK's generic post(): fields it doesn't know (vLLM's top_k, ...) pass through.
+    path, stream_types = "/chat/completions", (openai.Stream, openai.AsyncStream)
     accepts = "an openai.OpenAI or openai.AsyncOpenAI"
     config_errors = (openai.OpenAIError,)
     errors = ErrorTable(
@@ -85,19 +87,8 @@ class OpenAIClientAdapter(ProviderAdapter):
             body.pop("stream_options", None)  # OpenAI rejects it on a non-streaming request
         return body
 
-    # Requests go through the SDK's generic post() with cast_to=object: its auth, retries, SSE decoding
-    # and error frames, without building a pydantic model per chunk (most of its per-chunk cost). The
-    # dicts are exactly what the provider sent, and fields the SDK doesn't know (vLLM's top_k, ...)
-    # pass through.
-    def complete(self, client: Any, body: dict[str, Any]) -> Any:
-        return client.post("/chat/completions", body=body, cast_to=object)
-
     def completion(self, completion: Any, params: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
         return _normalised(completion)
-
-    def open_stream(self, client: Any, body: dict[str, Any]) -> Any:
-        stream_cls = openai.AsyncStream if isinstance(client, openai.AsyncOpenAI) else openai.Stream
-        return client.post("/chat/completions", body=body, cast_to=object, stream=True, stream_cls=stream_cls[object])
 
     def stream_translator(self, params: dict[str, Any], body: dict[str, Any]) -> _Passthrough:
         return _Passthrough()

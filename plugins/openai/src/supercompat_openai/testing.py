@@ -220,8 +220,8 @@ class _Handler(LoopbackHandler):
         spent = 0
         for data, token in self._events(response, chunk):
             if token:
-                if spent and fake.token_delay:  # between consecutive tokens, not before the first
-                    fake.pause(fake.token_delay)
+                if spent:  # between consecutive tokens, not before the first
+                    fake.between_pieces()
                 spent += 1
             event(data)
         if isinstance(response, Truncated) and not response.clean:
@@ -268,9 +268,9 @@ class FakeOpenAIProvider(LoopbackProvider):
     """A ``ThreadingHTTPServer`` on 127.0.0.1 speaking OpenAI's chat-completions wire format.
 
     ``latency_ms``: wait before each chat answer; ``tokens``: words in the default text answer;
-    ``token_delay_ms``: wait between streamed content events; ``api_key``: the only key accepted
-    (default: any); ``record=False`` keeps no request log (only the ``/stats`` counters), for long
-    benchmark runs."""
+    ``token_delay_ms``: wait between streamed content events (``stream_delay``, in seconds);
+    ``api_key``: the only key accepted (default: any); ``record=False`` keeps no request log (only the
+    ``/stats`` counters), for long benchmark runs."""
 
     name = "fake-openai"
     handler = _Handler
@@ -281,7 +281,7 @@ class FakeOpenAIProvider(LoopbackProvider):
         self.latency = latency_ms / 1000
         self.api_key = api_key
         self.tokens = tokens
-        self.token_delay = token_delay_ms / 1000
+        self.stream_delay = token_delay_ms / 1000
         self.models = models
         self._ids = itertools.count(1)
         super().__init__(host=host, port=port, record=record)
