@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 
 from ..blobs import CHUNK_BYTES, BlobNotFound, BlobStore
 from .kit import Kit, fixture, mark, pytest
@@ -206,10 +206,9 @@ class BlobStoreTests(Kit, standard=True):
     async def test_reads_while_writing_another_key(self, blob_store: BlobStore) -> None:
         data = pattern(2 * CHUNK_BYTES, salt=20)
         await blob_store.put("file-read", chunks_of(data))
-        reads: Iterable[bytes] = await asyncio.gather(
+        first, _, second = await asyncio.gather(
             read_all(blob_store, "file-read"),
             blob_store.put("file-written", chunks_of(pattern(2 * CHUNK_BYTES, salt=21))),
             read_all(blob_store, "file-read", CHUNK_BYTES),
         )
-        first, _, second = reads
         assert first == data and second == data[CHUNK_BYTES:]

@@ -185,37 +185,37 @@ class FilesAPITests(Kit, standard=True):
             with pytest.raises(openai.NotFoundError) as info:
                 await call(request("file-nope"))
             assert info.value.status_code == 404 and "file-nope" in error_of(info)["message"]
-        with pytest.raises(openai.BadRequestError) as info:
+        with pytest.raises(openai.BadRequestError) as bad:
             await call(c.files.create(file=("a.txt", b"a"), purpose="assistants_output"))
-        assert error_of(info)["param"] == "purpose"
-        with pytest.raises(openai.BadRequestError) as info:
+        assert error_of(bad)["param"] == "purpose"
+        with pytest.raises(openai.BadRequestError) as bad:
             await call(c.files.create(file=("a.txt", b"a"), purpose="nonsense"))
-        assert error_of(info)["param"] == "purpose"
-        with pytest.raises(openai.BadRequestError) as info:
+        assert error_of(bad)["param"] == "purpose"
+        with pytest.raises(openai.BadRequestError) as bad:
             await call(c.files.list(purpose="nonsense"))
-        assert error_of(info)["param"] == "purpose"
+        assert error_of(bad)["param"] == "purpose"
         for seconds in (3599, 2_592_001):
-            with pytest.raises(openai.BadRequestError) as info:
+            with pytest.raises(openai.BadRequestError) as bad:
                 await call(c.files.create(file=("a.txt", b"a"), purpose="assistants",
                                           expires_after={"anchor": "created_at", "seconds": seconds}))
-            assert error_of(info)["param"] == "expires_after.seconds"
-        with pytest.raises(openai.BadRequestError) as info:
+            assert error_of(bad)["param"] == "expires_after.seconds"
+        with pytest.raises(openai.BadRequestError) as bad:
             await call(c.files.create(file=("a.txt", b"a"), purpose="assistants",
                                       expires_after={"anchor": "now", "seconds": 3600}))
-        assert error_of(info)["param"] == "expires_after.anchor"
+        assert error_of(bad)["param"] == "expires_after.anchor"
         for limit in (0, 10_001):
-            with pytest.raises(openai.BadRequestError) as info:
+            with pytest.raises(openai.BadRequestError) as bad:
                 await call(c.files.list(limit=limit))
-            assert error_of(info)["param"] == "limit"
-        with pytest.raises(openai.BadRequestError) as info:
+            assert error_of(bad)["param"] == "limit"
+        with pytest.raises(openai.BadRequestError) as bad:
             await call(c.post("/files", cast_to=object, body={"purpose": "assistants"},
                               files=[("other", ("a.txt", b"a"))],
                               options={"headers": {"Content-Type": "multipart/form-data"}}))
-        assert error_of(info)["param"] == "file"
-        with pytest.raises(openai.BadRequestError) as info:
+        assert error_of(bad)["param"] == "file"
+        with pytest.raises(openai.BadRequestError) as bad:
             await call(c.post("/files", cast_to=object, files=[("file", ("a.txt", b"a"))],
                               options={"headers": {"Content-Type": "multipart/form-data"}}))
-        assert error_of(info)["param"] == "purpose"
+        assert error_of(bad)["param"] == "purpose"
         assert (await call(c.files.list())).data == []  # nothing refused was stored
 
     # -- uploads -----------------------------------------------------------------------------------
@@ -237,15 +237,15 @@ class FilesAPITests(Kit, standard=True):
             assert part.id.startswith("part_")
             assert set(part.model_dump()) == {"id", "object", "created_at", "upload_id"}
         md5 = hashlib.md5(whole, usedforsecurity=False).hexdigest()
-        with pytest.raises(openai.BadRequestError) as info:
+        with pytest.raises(openai.BadRequestError) as bad:
             await call(c.uploads.complete(upload.id, part_ids=[p.id for p in parts], md5="0" * 32))
-        assert error_of(info)["param"] == "md5"
-        with pytest.raises(openai.BadRequestError) as info:
+        assert error_of(bad)["param"] == "md5"
+        with pytest.raises(openai.BadRequestError) as bad:
             await call(c.uploads.complete(upload.id, part_ids=[parts[0].id, parts[1].id]))
-        assert error_of(info)["param"] == "part_ids"
-        with pytest.raises(openai.BadRequestError) as info:
+        assert error_of(bad)["param"] == "part_ids"
+        with pytest.raises(openai.BadRequestError) as bad:
             await call(c.uploads.complete(upload.id, part_ids=[parts[0].id, "part_nope", parts[2].id]))
-        assert error_of(info)["param"] == "part_ids[1]"
+        assert error_of(bad)["param"] == "part_ids[1]"
         assert (await call(c.files.list())).data == []  # the refused completes stored nothing
         done = await call(c.uploads.complete(upload.id, part_ids=[p.id for p in parts], md5=md5))
         assert done.status == "completed" and done.id == upload.id and done.file is not None
@@ -256,9 +256,9 @@ class FilesAPITests(Kit, standard=True):
         for late in (lambda: c.uploads.complete(upload.id, part_ids=[p.id for p in parts]),
                      lambda: c.uploads.parts.create(upload.id, data=b"more"),
                      lambda: c.uploads.cancel(upload.id)):
-            with pytest.raises(openai.BadRequestError) as info:
+            with pytest.raises(openai.BadRequestError) as bad:
                 await call(late())
-            assert error_of(info)["param"] == "upload_id" and "completed" in error_of(info)["message"]
+            assert error_of(bad)["param"] == "upload_id" and "completed" in error_of(bad)["message"]
 
     async def test_cancel_and_expiry_end_an_upload(self, files_client: Any, monkeypatch: Any) -> None:
         from ..api import uploads
@@ -267,20 +267,20 @@ class FilesAPITests(Kit, standard=True):
         text = {"mime_type": "text/plain", "purpose": "batch"}
         upload = await call(c.uploads.create(bytes=4, filename="x.txt", **text))
         await call(c.uploads.parts.create(upload.id, data=b"ab"))
-        with pytest.raises(openai.BadRequestError) as info:  # more than the upload was created for
+        with pytest.raises(openai.BadRequestError) as bad:  # more than the upload was created for
             await call(c.uploads.parts.create(upload.id, data=b"cde"))
-        assert error_of(info)["param"] == "data"
+        assert error_of(bad)["param"] == "data"
         cancelled = await call(c.uploads.cancel(upload.id))
         assert cancelled.status == "cancelled" and cancelled.file is None
-        with pytest.raises(openai.BadRequestError) as info:
+        with pytest.raises(openai.BadRequestError) as bad:
             await call(c.uploads.parts.create(upload.id, data=b"cd"))
-        assert "cancelled" in error_of(info)["message"]
+        assert "cancelled" in error_of(bad)["message"]
         monkeypatch.setattr(uploads, "UPLOAD_LIFETIME", 0)  # every new upload is past its hour at once
         stale = await call(c.uploads.create(bytes=1, filename="y.txt", **text))
         assert stale.status == "expired"
-        with pytest.raises(openai.BadRequestError) as info:
+        with pytest.raises(openai.BadRequestError) as bad:
             await call(c.uploads.parts.create(stale.id, data=b"y"))
-        assert "expired" in error_of(info)["message"]
+        assert "expired" in error_of(bad)["message"]
         with pytest.raises(openai.BadRequestError):
             await call(c.uploads.cancel(stale.id))
         assert (await call(c.files.list())).data == []
@@ -296,15 +296,15 @@ class FilesAPITests(Kit, standard=True):
         good = {"bytes": 1, "filename": "a.txt", "mime_type": "text/plain", "purpose": "assistants"}
         for changed, param in (({"bytes": 8 * 1024**3 + 1}, "bytes"), ({"bytes": -1}, "bytes"),
                                ({"purpose": "assistants_output"}, "purpose"), ({"purpose": "x"}, "purpose")):
-            with pytest.raises(openai.BadRequestError) as info:
+            with pytest.raises(openai.BadRequestError) as bad:
                 await call(c.uploads.create(**{**good, **changed}))
-            assert error_of(info)["param"] == param
+            assert error_of(bad)["param"] == param
         for missing in good:
-            with pytest.raises(openai.BadRequestError) as info:
+            with pytest.raises(openai.BadRequestError) as bad:
                 body = {k: v for k, v in good.items() if k != missing}
                 await call(c.post("/uploads", cast_to=object, body=body))
-            assert error_of(info)["param"] == missing
-            assert error_of(info)["code"] == "missing_required_parameter"
+            assert error_of(bad)["param"] == missing
+            assert error_of(bad)["code"] == "missing_required_parameter"
         largest = await call(c.uploads.create(**{**good, "bytes": 8 * 1024**3}))
         assert largest.bytes == 8 * 1024**3
         try:

@@ -639,7 +639,7 @@ class StorageAdapterTests(Kit, standard=True):
         winners = [o for o in outcomes if not isinstance(o, StaleStatusError)]
         assert len(winners) == 1 and not isinstance(winners[0], BaseException)
         stored = [f for f in files if await s.get_file(f["id"]) is not None]
-        assert len(stored) == (1 if winners[0]["status"] == "completed" else 0)
+        assert len(stored) == (1 if found(winners[0])["status"] == "completed" else 0)
 
     async def test_expired_uploads_are_listed_those_expired_first_first(self, storage_adapter: StorageAdapter
                                                                        ) -> None:
