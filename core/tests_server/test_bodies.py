@@ -92,12 +92,13 @@ def test_a_declared_length_over_the_limit_is_refused_unread(server, spool):
 
 def test_a_streamed_file_over_the_limit_is_refused_and_read_no_further(server, spool):
     limit = UPLOAD_LIMITS.max_file_bytes
+    offered = 8 * limit  # far past what socket buffers hold, however late a loaded server reacts
     sent = 0
 
     def body():  # chunked: no length declared, so the limit is found while reading
         nonlocal sent
         yield b'--b\r\nContent-Disposition: form-data; name="file"; filename="big"\r\n\r\n'
-        for _ in range(2 * limit // MIB):
+        for _ in range(offered // MIB):
             sent += MIB
             yield b"x" * MIB
         yield b"\r\n--b--\r\n"
@@ -111,7 +112,7 @@ def test_a_streamed_file_over_the_limit_is_refused_and_read_no_further(server, s
     if r is not None:
         assert r.status_code == 413 and r.json()["error"]["code"] == "request_too_large"
         assert r.headers["connection"] == "close"
-    assert sent < 2 * limit  # the client was not made to send it all
+    assert sent < offered  # the client was not made to send it all
     assert wait_until_empty(spool) == []
 
 
