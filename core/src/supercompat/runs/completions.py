@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import aclosing
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing, nullcontext
 from typing import Any
 
 from ..blobs import BlobNotFound
@@ -92,8 +92,12 @@ async def _image_bytes(ctx: RunContext, file_id: str, room: int, at: str) -> byt
     if size <= limit:
         chunks: list[bytes] = []
         got = 0
+        reading = blobs.read(file_id)
+        # Closed however the loop ends, not when collected: a store's reader (an async generator) may
+        # hold an S3 body or an open file.
+        closing = aclosing(reading) if isinstance(reading, AsyncGenerator) else nullcontext()
         try:
-            async with aclosing(blobs.read(file_id)) as reading:  # closed however the loop ends
+            async with closing:
                 async for chunk in reading:
                     got += len(chunk)
                     if got > limit:  # it grew since: no more than the limit is read
