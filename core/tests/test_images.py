@@ -18,7 +18,7 @@ from supercompat.errors import InvalidPrompt
 from supercompat.images import MAX_IMAGE_BYTES, data_url, image_type, split_data_url
 from supercompat.runs import RunContext, completions
 from supercompat.testing import app_of, scripted_client_adapter
-from supercompat.testing.images import PNG, PNG_BASE64, put_file
+from supercompat.testing.images import IMAGE_URL_PARTS, PNG, PNG_BASE64, put_file
 
 from conftest import call
 
@@ -96,14 +96,9 @@ async def test_the_media_type_comes_from_the_bytes(data, media_type):
 
 async def test_image_url_parts_pass_through_with_their_detail(kind):
     client, scripted = make(kind)
-    given = f"data:image/png;base64,{PNG_BASE64}"
-    run = await run_thread(client, [
-        QUESTION, {"type": "image_url", "image_url": {"url": "https://example.com/cat.png", "detail": "low"}},
-        {"type": "image_url", "image_url": {"url": given}}])
+    run = await run_thread(client, [QUESTION, *IMAGE_URL_PARTS])
     assert run.status == "completed", run.last_error
-    assert scripted.requests[-1]["messages"][0]["content"][1:] == [
-        {"type": "image_url", "image_url": {"url": "https://example.com/cat.png", "detail": "low"}},
-        {"type": "image_url", "image_url": {"url": given}}]
+    assert scripted.requests[-1]["messages"][0]["content"][1:] == list(IMAGE_URL_PARTS)
 
 
 async def test_a_file_that_is_no_image_fails_the_run_before_the_model_is_called(kind):
@@ -179,7 +174,8 @@ async def test_the_images_of_one_request_are_bounded_together(monkeypatch):
     for named in ([first, second, third], [first, second, first], [first, first, first]):
         run = await run_thread(client, [image_file(file_id) for file_id in named])
         assert run.status == "failed" and run.last_error.code == "invalid_prompt"
-        assert "content[2]" in run.last_error.message and "the most one request may carry" in run.last_error.message
+        message = run.last_error.message
+        assert "content[2]" in message and "the most one request may carry" in message
     assert len(scripted.requests) == 1
 
 
@@ -221,7 +217,8 @@ async def test_a_file_the_run_may_not_read_fails_the_run_before_its_bytes_are_re
     client, scripted = make(kind)
     file_id = put_file(client, PNG)
     a = await call(client.beta.assistants.create(model="gpt-4.1-mini"))
-    t = await call(client.beta.threads.create(messages=[{"role": "user", "content": [image_file(file_id)]}]))
+    content = [image_file(file_id)]
+    t = await call(client.beta.threads.create(messages=[{"role": "user", "content": content}]))
     change(client, file_id)
     reads = count_reads(client)
     run = await call(client.beta.threads.runs.create_and_poll(thread_id=t.id, assistant_id=a.id))
@@ -272,7 +269,8 @@ async def test_a_read_cut_short_is_closed_at_once():
     app = app_of(client)
     app.blobs = blobs
     file_id = put_file(client, PNG)
-    thread = await call(client.beta.threads.create(messages=[{"role": "user", "content": [image_file(file_id)]}]))
+    content = [image_file(file_id)]
+    thread = await call(client.beta.threads.create(messages=[{"role": "user", "content": content}]))
     ctx = RunContext(run={"thread_id": thread.id}, storage=app.storage, client=None, blobs=blobs)
     with pytest.raises(InvalidPrompt, match="would take the prompt's images over"):
         await completions._image_bytes(ctx, file_id, len(PNG) + 1, "content[0] of message m")
