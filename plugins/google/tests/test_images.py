@@ -95,3 +95,8 @@ def test_an_image_url_gemini_cannot_take_is_refused_naming_the_part():
         with pytest.raises(InvalidPrompt, match="image/gif, which Gemini does not take") as caught:
             to_gemini(params, {})
         assert caught.value.param == "messages[0].content[1]" and caught.value.code == "invalid_prompt"
+    pdf = {"messages": [{"role": "user", "content": [  # not an image: Gemini reads PDFs too
+        {"type": "image_url", "image_url": {"url": "https://example.com/a.pdf"}},
+        {"type": "image_url", "image_url": {"url": "data:application/pdf;base64,JVBERi0="}}]}]}
+    contents, _ = to_gemini(pdf, {})
+    assert [next(iter(part)) for part in contents[0]["parts"]] == ["file_data", "inline_data"]

@@ -224,9 +224,14 @@ def _user_parts(content: Any, where: str, images: ImageCheck) -> list[dict[str, 
     return parts
 
 
+def _image_type(mime: str) -> str | None:
+    return mime if mime.startswith("image/") else None
+
+
 def _image_part(url: str, where: str, images: ImageCheck) -> dict[str, Any]:
     """``data:`` URLs become inline data; other URLs become file data, which Gemini fetches itself.
-    Either is checked against :data:`IMAGE_LIMITS` (a URL's type is the one its extension says).
+    Either is checked against :data:`IMAGE_LIMITS` (a URL's type is the one its extension says);
+    media other than images (a PDF, which Gemini reads too) only count toward the request's size.
     The part's ``detail`` is dropped: Gemini's nearest, a part's ``media_resolution``, is for some
     models and API versions only."""
     try:
@@ -234,10 +239,10 @@ def _image_part(url: str, where: str, images: ImageCheck) -> dict[str, Any]:
     except ValueError as exc:
         raise invalid(f"{where}: {exc}", where) from None
     if data is not None:
-        images.add(where, *data)
+        images.add(where, _image_type(data[0]), data[1])
         return {"inline_data": {"mime_type": data[0], "data": data[1]}}
     mime = mimetypes.guess_type(url.split("?")[0])[0] or "image/jpeg"
-    images.add(where, mime)
+    images.add(where, _image_type(mime))
     return {"file_data": {"file_uri": url, "mime_type": mime}}
 
 
