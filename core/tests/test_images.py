@@ -5,16 +5,20 @@ a file that can't be sent fails the run, ``invalid_prompt``."""
 from __future__ import annotations
 
 import base64
+import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import openai
 import pytest
 
 from supercompat import async_supercompat, loop, supercompat
+from supercompat.blobs import MemoryBlobStore
+from supercompat.errors import InvalidPrompt
 from supercompat.images import MAX_IMAGE_BYTES, data_url, image_type, split_data_url
-from supercompat.runs import completions
+from supercompat.runs import RunContext, completions
 from supercompat.testing import app_of, scripted_client_adapter
-from supercompat.testing.images import PNG, PNG_BASE64, put_file
+from supercompat.testing.images import IMAGE_URL_PARTS, PNG, PNG_BASE64, put_file
 
 from conftest import call
 
@@ -94,14 +98,9 @@ async def test_the_media_type_comes_from_the_bytes(data, media_type):
 
 async def test_image_url_parts_pass_through_with_their_detail(kind):
     client, scripted = make(kind)
-    given = f"data:image/png;base64,{PNG_BASE64}"
-    run = await run_thread(client, [
-        QUESTION, {"type": "image_url", "image_url": {"url": "https://example.com/cat.png", "detail": "low"}},
-        {"type": "image_url", "image_url": {"url": given}}])
+    run = await run_thread(client, [QUESTION, *IMAGE_URL_PARTS])
     assert run.status == "completed", run.last_error
-    assert scripted.requests[-1]["messages"][0]["content"][1:] == [
-        {"type": "image_url", "image_url": {"url": "https://example.com/cat.png", "detail": "low"}},
-        {"type": "image_url", "image_url": {"url": given}}]
+    assert scripted.requests[-1]["messages"][0]["content"][1:] == list(IMAGE_URL_PARTS)
 
 
 async def test_a_file_that_is_no_image_fails_the_run_before_the_model_is_called(kind):
@@ -165,14 +164,119 @@ async def test_an_image_of_exactly_20_mb_is_sent():
 
 
 async def test_the_images_of_one_request_are_bounded_together(monkeypatch):
+    """Every part counts for what it carries: a file named twice is sent twice (each part has its own
+    data: URL), though its bytes are read once."""
     monkeypatch.setattr(completions, "MAX_REQUEST_IMAGE_BYTES", 2 * len(PNG))  # OpenAI's: 50 MB
     client, scripted = make("sync")
     first, second, third = (put_file(client, PNG) for _ in range(3))
-    run = await run_thread(client, [image_file(first), image_file(second), image_file(first)])
-    assert run.status == "completed", run.last_error  # a file named twice counts once
-    run = await run_thread(client, [image_file(first), image_file(second), image_file(third)])
+    reads = count_reads(client)
+    run = await run_thread(client, [image_file(first), image_file(first)])
+    assert run.status == "completed", run.last_error
+    assert reads == [first]
+    for named in ([first, second, third], [first, second, first], [first, first, first]):
+        run = await run_thread(client, [image_file(file_id) for file_id in named])
+        assert run.status == "failed" and run.last_error.code == "invalid_prompt"
+        message = run.last_error.message
+        assert "content[2]" in message and "the most one request may carry" in message
+    assert len(scripted.requests) == 1
+
+
+def count_reads(client: Any) -> list[str]:
+    """The keys the App's blob store is read under, from now on."""
+    reads: list[str] = []
+    blobs = app_of(client).blobs
+    reader = blobs.read
+    blobs.read = lambda key, *a: reads.append(key) or reader(key, *a)
+    return reads
+
+
+def project_of_another(client: Any, file_id: str) -> None:
+    """File ``file_id`` becomes another project's (its bytes stay)."""
+    storage = app_of(client).storage
+    file = loop.run_sync(storage.get_file(file_id))
+    loop.run_sync(storage.delete_file(file_id))
+    loop.run_sync(storage.create_file({**file, "project": "proj_other"}))
+
+
+def expired(client: Any, file_id: str) -> None:
+    """File ``file_id`` expired a second ago (its bytes stay)."""
+    storage = app_of(client).storage
+    file = loop.run_sync(storage.get_file(file_id))
+    loop.run_sync(storage.delete_file(file_id))
+    loop.run_sync(storage.create_file({**file, "expires_at": int(time.time()) - 1}))
+
+
+def metadata_gone(client: Any, file_id: str) -> None:
+    """File ``file_id`` is deleted from storage, its bytes left behind."""
+    loop.run_sync(app_of(client).storage.delete_file(file_id))
+
+
+@pytest.mark.parametrize("change", [project_of_another, expired, metadata_gone])
+async def test_a_file_the_run_may_not_read_fails_the_run_before_its_bytes_are_read(kind, change):
+    """Messages name only files of their project that exist, when they are written; a run checks again
+    (the file is looked up, not only its bytes): a file deleted, expired or another project's since
+    is as missing, and its bytes are never read."""
+    client, scripted = make(kind)
+    file_id = put_file(client, PNG)
+    a = await call(client.beta.assistants.create(model="gpt-4.1-mini"))
+    content = [image_file(file_id)]
+    t = await call(client.beta.threads.create(messages=[{"role": "user", "content": content}]))
+    change(client, file_id)
+    reads = count_reads(client)
+    run = await call(client.beta.threads.runs.create_and_poll(thread_id=t.id, assistant_id=a.id))
     assert run.status == "failed" and run.last_error.code == "invalid_prompt"
-    assert third in run.last_error.message and "the most one request may carry" in run.last_error.message
+    assert file_id in run.last_error.message and "does not exist" in run.last_error.message
+    assert reads == [] and scripted.requests == []
+
+
+async def test_a_file_in_its_projects_window_is_read():
+    """The check lets through what it should: a file of the thread's project that expires later."""
+    client, scripted = make("sync")
+    file_id = put_file(client, PNG)
+    storage = app_of(client).storage
+    file = loop.run_sync(storage.get_file(file_id))
+    loop.run_sync(storage.delete_file(file_id))
+    loop.run_sync(storage.create_file({**file, "expires_at": int(time.time()) + 3600}))
+    run = await run_thread(client, [image_file(file_id)])
+    assert run.status == "completed", run.last_error
+
+
+class GrowingBlobs(MemoryBlobStore):
+    """A store whose blobs grow between ``size`` and ``read`` (another writer), and which records
+    whether each read was closed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads: list[list[str]] = []
+
+    async def size(self, key: str) -> int | None:
+        return 1
+
+    async def read(self, key: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
+        state = ["open"]
+        self.reads.append(state)
+        try:
+            for _ in range(3):
+                yield PNG
+        finally:
+            state[0] = "closed"
+
+
+async def test_a_read_cut_short_is_closed_at_once():
+    """A read that stops early (the file grew past the limit since its size was asked) closes the
+    store's reader before the run goes on: an S3 body or an open file is not held until garbage
+    collection."""
+    blobs = GrowingBlobs()
+    client, scripted = make("sync")
+    app = app_of(client)
+    app.blobs = blobs
+    file_id = put_file(client, PNG)
+    content = [image_file(file_id)]
+    thread = await call(client.beta.threads.create(messages=[{"role": "user", "content": content}]))
+    ctx = RunContext(run={"thread_id": thread.id}, storage=app.storage, client=None, blobs=blobs)
+    with pytest.raises(InvalidPrompt, match="would take the prompt's images over"):
+        await completions._image_bytes(ctx, file_id, len(PNG) + 1, "content[0] of message m")
+    assert blobs.reads == [["closed"]]
 
 
 async def test_only_the_messages_the_prompt_keeps_have_their_files_read(kind):

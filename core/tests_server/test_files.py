@@ -4,6 +4,7 @@ key, in every route."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -11,7 +12,9 @@ import openai
 import pytest
 
 from supercompat import App
-from supercompat.testing import FilesAPITests
+from supercompat.images import data_url
+from supercompat.testing import FilesAPITests, scripted_client_adapter
+from supercompat.testing.images import PNG
 
 from conftest import serving
 
@@ -92,3 +95,31 @@ def test_another_projects_file_cannot_be_named(two_projects):
     named = alpha.beta.threads.create(messages=[{"role": "user", "content": [
         {"type": "image_file", "image_file": {"file_id": file.id}}]}])
     assert alpha.beta.threads.messages.list(named.id).data[0].content[0].image_file.file_id == file.id
+
+
+def test_a_run_reads_the_image_files_of_its_threads_project_only():
+    """A run over a scoped key's thread reads that project's image files; a file that has become
+    another project's since the message named it fails the run, unread (``invalid_prompt``)."""
+    scripted = scripted_client_adapter()
+    app = App(client_adapter=scripted)
+    with serving(app, api_keys=[ALPHA, BETA]) as server:
+        alpha = server.client(api_key=ALPHA)
+        file = alpha.files.create(file=("pixel.png", PNG), purpose="vision")
+        assistant = alpha.beta.assistants.create(model="m")
+        thread = alpha.beta.threads.create(messages=[{"role": "user", "content": [
+            {"type": "image_file", "image_file": {"file_id": file.id}}]}])
+        run = alpha.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id)
+        assert run.status == "completed", run.last_error
+        [part] = scripted.requests[-1]["messages"][0]["content"]
+        assert part["image_url"]["url"] == data_url("image/png", PNG)
+
+        async def move() -> None:  # the file becomes another project's (memory storage: no loop of its own)
+            stored = await app.storage.get_file(file.id)
+            await app.storage.delete_file(file.id)
+            await app.storage.create_file({**stored, "project": "another"})
+
+        asyncio.run(move())
+        run = alpha.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id)
+        assert run.status == "failed" and run.last_error.code == "invalid_prompt"
+        assert file.id in run.last_error.message and "does not exist" in run.last_error.message
+        assert len(scripted.requests) == 1

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterable, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from . import ids
+from .blobs import check_key
 from .storage import Obj
 
 if TYPE_CHECKING:
@@ -33,6 +34,25 @@ FILE_FIELDS = ("id", "object", "bytes", "created_at", "filename", "purpose", "st
 def new_file_id() -> str:
     """``file-…``, as OpenAI spells them (a dash, not an underscore); sorts in creation order."""
     return "file-" + ids.instant(ids.new_id("file"))
+
+
+def is_file_id(value: str) -> bool:
+    """Whether ``value`` could be a file's id: a blob key (:func:`supercompat.blobs.check_key`; file
+    bytes are kept under the file's id) without the ``/`` that only other keys (upload parts) have.
+    Anything else, such as ``../x`` from a client, names no file."""
+    try:
+        check_key(value)
+    except ValueError:
+        return False
+    return "/" not in value
+
+
+def usable(file: Obj | None, project: str | None, now: float) -> bool:
+    """Whether ``project`` (None: in process) may use ``file`` (as ``storage.get_file`` returned it)
+    at ``now``: it exists, is that project's and has not expired (``expires_at``)."""
+    if file is None or file.get("project") != project:
+        return False
+    return file.get("expires_at") is None or now < file["expires_at"]
 
 
 def public_file(file: Obj) -> Obj:
@@ -84,5 +104,5 @@ async def delete_file(app: App, file_id: str) -> bool:
     return True
 
 
-__all__ = ["CREATE_PURPOSES", "PURPOSES", "content_type", "delete_file", "new_file_id", "public_file",
-           "store_file"]
+__all__ = ["CREATE_PURPOSES", "PURPOSES", "content_type", "delete_file", "is_file_id", "new_file_id",
+           "public_file", "store_file", "usable"]

@@ -3,10 +3,9 @@ real mistralai SDK, sync and async, and the fake Mistral): the URL as a string, 
 when the part has a ``detail``; an ``image_file`` part's URL is a ``data:`` URL of the file's bytes."""
 
 from supercompat import supercompat
-from supercompat.testing.images import PNG, PNG_BASE64, put_file, run_with_content
+from supercompat.testing.images import IMAGE_URL_PARTS, PNG, PNG_URL, put_file, run_with_content
 
 QUESTION = {"type": "text", "text": "What is in it?"}
-PNG_URL = f"data:image/png;base64,{PNG_BASE64}"
 
 
 def test_an_image_file_part_reaches_mistral_as_a_data_url(adapter, fake):
@@ -23,9 +22,7 @@ def test_an_image_file_part_reaches_mistral_as_a_data_url(adapter, fake):
 
 def test_image_url_parts_reach_mistral_as_given(adapter, fake):
     client = supercompat(client_adapter=adapter, max_retries=0)
-    run = run_with_content(client, [
-        QUESTION, {"type": "image_url", "image_url": {"url": "https://example.com/cat.png", "detail": "low"}},
-        {"type": "image_url", "image_url": {"url": PNG_URL}}])
+    run = run_with_content(client, [QUESTION, *IMAGE_URL_PARTS])
     assert run.status == "completed", run.last_error
     assert fake.chat_requests[-1]["messages"][0]["content"][1:] == [
         {"type": "image_url", "image_url": {"url": "https://example.com/cat.png", "detail": "low"}},

@@ -9,6 +9,7 @@ storage.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -93,7 +94,8 @@ class RunContext:
 
     ``blobs`` is the App's blob store (:class:`supercompat.blobs.BlobStore`), to read the bytes of the
     files the thread refers to (a user message's ``image_file`` parts: the bytes of file ``file-…``
-    are under its id); read-only, like storage. None where there is none (an adapter tested alone)."""
+    are under its id); read-only, like storage. None where there is none (an adapter tested alone).
+    Ask :meth:`file` first whether the run may read a file at all."""
 
     run: dict[str, Any]
     storage: StorageAdapter
@@ -103,6 +105,25 @@ class RunContext:
     executors: dict[str, ToolExecutor] = field(default_factory=dict)
     round: int = 0
     blobs: BlobStore | None = None
+    _project: tuple[str | None] | None = field(default=None, init=False, repr=False, compare=False)
+
+    async def file(self, file_id: str) -> dict[str, Any] | None:
+        """The metadata of file ``file_id`` (``storage.get_file``) if the run may read its bytes: the
+        file exists, belongs to the project of the run's thread and has not expired
+        (:func:`supercompat.files.usable`); None otherwise, whatever the reason, as for a file that
+        does not exist. A message names only files that were usable when it was written; this
+        checks again when a run reads them."""
+        from ..files import usable
+
+        file = await self.storage.get_file(file_id)
+        if file is None:
+            return None
+        if self._project is None:  # the thread's project, read once per turn
+            thread = await self.storage.get_thread(self.run["thread_id"])
+            if thread is None:  # deleted under the run: nothing of it may be read
+                return None
+            self._project = (thread.get("project"),)
+        return file if usable(file, self._project[0], time.time()) else None
 
 
 @runtime_checkable

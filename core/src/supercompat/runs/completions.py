@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing, nullcontext
+from typing import Any
 
 from ..blobs import BlobNotFound
 from ..errors import APIError, BadGateway, InvalidPrompt
+from ..files import is_file_id
 from ..ids import instant, with_prefix
 from ..images import MAX_IMAGE_BYTES, MAX_REQUEST_IMAGE_BYTES, SNIFF_BYTES, data_url, image_type
 from ..storage import EVERYTHING, ListQuery
 from . import RunContext, RunEvent, TextDelta, ToolCallDelta, TurnEnd, completed_tool_calls
 
-if TYPE_CHECKING:
-    from ..blobs import BlobStore
-
 # What an image counts for in the prompt-size estimate: a 1024x1024 image at high detail on OpenAI's
 # tiles (85 + 4 x 170 tokens), whatever its URL's length.
 IMAGE_TOKENS = 765
-# What a file id, a blob's key, can be (see supercompat.blobs): anything else names no file.
-_FILE_ID = re.compile(r"[A-Za-z0-9_-]{1,200}")
 
 
 def _user_content(message: dict[str, Any]) -> str | list[dict[str, Any]]:
@@ -47,12 +43,14 @@ def _image_part(url: str, given: dict[str, Any]) -> dict[str, Any]:
     return {"type": "image_url", "image_url": image}
 
 
-async def _read_images(chat: list[dict[str, Any]], blobs: BlobStore | None) -> None:
+async def _read_images(chat: list[dict[str, Any]], ctx: RunContext) -> None:
     """The ``image_file`` parts of the prompt's user messages become ``image_url`` parts whose URL is a
     ``data:`` URL of the file's bytes, read from the blob store (a file used twice is read once). The
-    media type is told from the bytes, not from the file's name. A file that is missing, no image or
-    over OpenAI's limits (20 MB an image, 50 MB of images a request) fails the run (``invalid_prompt``)."""
-    urls: dict[str, str] = {}
+    media type is told from the bytes, not from the file's name. A file the run may not read
+    (``RunContext.file``: missing, another project's, expired), no image, or over OpenAI's limits
+    (20 MB an image, 50 MB of images a request, each part counting: each carries its own copy) fails
+    the run (``invalid_prompt``)."""
+    urls: dict[str, tuple[str, int]] = {}  # file id -> its data: URL, its size
     room = MAX_REQUEST_IMAGE_BYTES
     for message in chat:
         content = message["content"]
@@ -64,23 +62,28 @@ async def _read_images(chat: list[dict[str, Any]], blobs: BlobStore | None) -> N
             ref, at = part["image_file"], part["at"]
             file_id = ref["file_id"]
             if file_id not in urls:
-                data = await _image_bytes(blobs, file_id, room, at)
-                room -= len(data)
+                data = await _image_bytes(ctx, file_id, room, at)
                 media_type = image_type(data[:SNIFF_BYTES])
                 if media_type is None:
                     raise _unusable(at, file_id, "is not an image: images must be PNG, JPEG, WEBP or GIF")
-                urls[file_id] = data_url(media_type, data)
-            content[i] = _image_part(urls[file_id], ref)
+                urls[file_id] = data_url(media_type, data), len(data)
+            url, size = urls[file_id]
+            if size > room:
+                raise _over_request(at, file_id)
+            room -= size
+            content[i] = _image_part(url, ref)
 
 
-async def _image_bytes(blobs: BlobStore | None, file_id: str, room: int, at: str) -> bytes:
-    """The bytes of file ``file_id``, if they fit OpenAI's limits (``room``: what the request's images
-    may still add)."""
+async def _image_bytes(ctx: RunContext, file_id: str, room: int, at: str) -> bytes:
+    """The bytes of file ``file_id``, if the run may read it and they fit OpenAI's limits (``room``:
+    what the request's images may still add)."""
+    blobs = ctx.blobs
     if blobs is None:
         raise APIError("The thread has image_file parts, but no blob store was given to read them from.",
                        status=500, type="server_error", code="server_error")
     missing = _unusable(at, file_id, "does not exist")
-    if not _FILE_ID.fullmatch(file_id):  # never a key a client made up ("../x"): core makes the keys
+    # Never a key a client made up ("../x"), nor a file the run's project may not read
+    if not is_file_id(file_id) or await ctx.file(file_id) is None:
         raise missing
     size = await blobs.size(file_id)
     if size is None:
@@ -89,21 +92,30 @@ async def _image_bytes(blobs: BlobStore | None, file_id: str, room: int, at: str
     if size <= limit:
         chunks: list[bytes] = []
         got = 0
+        reading = blobs.read(file_id)
+        # Closed however the loop ends, not when collected: a store's reader (an async generator) may
+        # hold an S3 body or an open file.
+        closing = aclosing(reading) if isinstance(reading, AsyncGenerator) else nullcontext()
         try:
-            async for chunk in blobs.read(file_id):
-                got += len(chunk)
-                if got > limit:  # it grew since: no more than the limit is read
-                    break
-                chunks.append(chunk)
+            async with closing:
+                async for chunk in reading:
+                    got += len(chunk)
+                    if got > limit:  # it grew since: no more than the limit is read
+                        break
+                    chunks.append(chunk)
         except BlobNotFound:
             raise missing from None
         if got <= limit:
             return b"".join(chunks)
         size = got
     if size <= MAX_IMAGE_BYTES:
-        raise _unusable(at, file_id, f"would take the prompt's images over {MAX_REQUEST_IMAGE_BYTES >> 20} "
-                        "MB, the most one request may carry")
+        raise _over_request(at, file_id)
     raise _unusable(at, file_id, f"is larger than {MAX_IMAGE_BYTES >> 20} MB, the most an image may be")
+
+
+def _over_request(at: str, file_id: str) -> InvalidPrompt:
+    return _unusable(at, file_id, f"would take the prompt's images over {MAX_REQUEST_IMAGE_BYTES >> 20} MB, "
+                     "the most one request may carry")
 
 
 def _unusable(at: str, file_id: str, why: str) -> InvalidPrompt:
@@ -235,7 +247,7 @@ async def build_request(ctx: RunContext) -> dict[str, Any]:
     chat = await _history(ctx)
     if run.get("max_prompt_tokens"):
         chat = _fit_prompt_budget(chat, run["max_prompt_tokens"])
-    await _read_images(chat, ctx.blobs)  # only for the messages the prompt keeps
+    await _read_images(chat, ctx)  # only for the messages the prompt keeps
     if run.get("instructions"):
         chat.insert(0, {"role": "system", "content": run["instructions"]})
     params: dict[str, Any] = {"model": run["model"], "messages": chat, "stream": True,

@@ -29,6 +29,11 @@ def _png() -> bytes:
 
 PNG = _png()
 PNG_BASE64 = base64.b64encode(PNG).decode("ascii")
+PNG_URL = f"data:image/png;base64,{PNG_BASE64}"
+# A user message's image_url parts, one of each kind: an http(s) URL with a detail, a data: URL without.
+IMAGE_URL_PARTS = (
+    {"type": "image_url", "image_url": {"url": "https://example.com/cat.png", "detail": "low"}},
+    {"type": "image_url", "image_url": {"url": PNG_URL}})
 
 
 def put_file(client: Any, data: bytes, filename: str = "image") -> str:
@@ -55,4 +60,4 @@ def run_with_content(client: Any, content: list[dict[str, Any]], **run: Any) -> 
     return client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id, **run)
 
 
-__all__ = ["PNG", "PNG_BASE64", "put_file", "run_with_content"]
+__all__ = ["IMAGE_URL_PARTS", "PNG", "PNG_BASE64", "PNG_URL", "put_file", "run_with_content"]

@@ -78,6 +78,8 @@ FIELDS = {"model", "messages", "max_tokens", "system", "stop_sequences", "stream
 TOOL_FIELDS = {"name", "description", "input_schema", "type", "strict", "cache_control", "input_examples",
                "defer_loading", "eager_input_streaming", "allowed_callers"}
 MEDIA_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
+MAX_IMAGE_BASE64 = 5 * 1024 * 1024  # an image's base64, at most
+MAX_IMAGES = 600  # in one request, on the models with the most
 ID = re.compile(r"[a-zA-Z0-9_-]+")
 TOOL_NAME = re.compile(r"[a-zA-Z0-9_-]{1,128}")
 
@@ -135,6 +137,7 @@ def _messages_problem(messages: Any) -> str | None:
     if not isinstance(messages, list) or not messages:
         return "messages: at least one message is required"
     previous_calls: set[str] = set()
+    images = 0
     for i, message in enumerate(messages):
         role = message.get("role")
         if role not in ("user", "assistant"):
@@ -159,6 +162,12 @@ def _messages_problem(messages: Any) -> str | None:
                             "'image/gif' or 'image/webp'")
                 if source.get("type") not in ("base64", "url") or not (source.get("data") or source.get("url")):
                     return f"{where}.image.source: Input should be a valid base64 or url source"
+                if source["type"] == "base64" and len(source["data"]) > MAX_IMAGE_BASE64:
+                    return (f"{where}.image.source.base64: image exceeds 5 MB maximum: {len(source['data'])} "
+                            f"bytes > {MAX_IMAGE_BASE64} bytes")
+                images += 1
+                if images > MAX_IMAGES:
+                    return f"{where}: too many images in one request, at most {MAX_IMAGES}"
             elif kind == "tool_use" and role == "assistant":
                 if not ID.fullmatch(str(block.get("id"))):
                     return f"{where}.tool_use.id: String should match pattern '^[a-zA-Z0-9_-]+$'"

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from supercompat.errors import BadGateway, InvalidRequest
-from supercompat.images import split_data_url
+from supercompat.images import ImageCheck, ImageLimits, split_data_url
 from supercompat.providers import call_arguments
 
 # Output limits of older models, whose ceiling is below the default; newer models allow more.
@@ -30,6 +30,13 @@ JSON_OBJECT_INSTRUCTION = "Respond with a single valid JSON object and nothing e
 # an assistant message (prefill), and OpenAI answers such a conversation with a new message.
 CONTINUE = "Continue."
 
+# What Claude takes of a request's images (its vision guide, and the API's own errors): PNG, JPEG, GIF
+# and WEBP; at most 5 MB of base64 an image ("image exceeds 5 MB maximum: N bytes > 5242880 bytes",
+# N counting the base64); 600 images a request on any model (100 on models with a 200k-token
+# context window, which answer more with an error of their own).
+IMAGE_LIMITS = ImageLimits("Claude", ("image/png", "image/jpeg", "image/gif", "image/webp"),
+                           image_bytes=5 * 1024 * 1024, images=600)
+
 _EFFORT = {"minimal": "low", "low": "low", "medium": "medium", "high": "high", "xhigh": "xhigh"}
 
 
@@ -43,13 +50,14 @@ def messages_request(params: dict[str, Any], *, model: str, max_tokens: int | No
     """The Messages API body for a chat-completions body. ``max_tokens`` is the configured default
     for requests that set no limit (``None``: a default per model)."""
     system, turns = [], []
+    images = IMAGE_LIMITS.check()
     for i, message in enumerate(params.get("messages") or ()):
         role = message.get("role")
         if role in ("system", "developer"):
             if text := _text(message.get("content")):
                 system.append(text)
         elif role == "user":
-            _add_turn(turns, "user", _user_blocks(message.get("content"), i))
+            _add_turn(turns, "user", _user_blocks(message.get("content"), i, images))
         elif role == "assistant":
             _add_turn(turns, "assistant", _assistant_blocks(message, i))
         elif role == "tool":
@@ -104,33 +112,36 @@ def _text(content: Any) -> str:
     return "".join(part.get("text") or "" for part in content or () if part.get("type") == "text")
 
 
-def _user_blocks(content: Any, i: int) -> list[dict[str, Any]]:
+def _user_blocks(content: Any, i: int, images: ImageCheck) -> list[dict[str, Any]]:
     if isinstance(content, str):
         return [{"type": "text", "text": content}] if content else []
     blocks = []
-    for part in content or ():
+    for j, part in enumerate(content or ()):
         kind = part.get("type")
         if kind == "text":
             if part.get("text"):
                 blocks.append({"type": "text", "text": part["text"]})
         elif kind == "image_url":
-            blocks.append(_image(part["image_url"]["url"], f"messages[{i}].content"))
+            blocks.append(_image(part["image_url"]["url"], f"messages[{i}].content[{j}]", images))
         else:
             raise InvalidRequest(f"Claude does not accept {kind!r} content parts.", param=f"messages[{i}].content")
     return blocks
 
 
-def _image(url: str, param: str) -> dict[str, Any]:
-    """An image block: a ``data:`` URL's media type and base64 data, or a URL Claude fetches itself.
-    Claude has no ``detail``: it is dropped."""
+def _image(url: str, param: str, images: ImageCheck) -> dict[str, Any]:
+    """An image block: a ``data:`` URL's media type and base64 data, or a URL Claude fetches itself
+    (counted among the request's images, its type and size unknown until Claude fetches it). Claude
+    has no ``detail``: it is dropped."""
     try:
         data = split_data_url(url)
     except ValueError as exc:
         raise InvalidRequest(str(exc), param=param) from None
     if data is not None:
+        images.add(param, *data)
         return {"type": "image", "source": {"type": "base64", "media_type": data[0], "data": data[1]}}
     if not url.lower().startswith(("http://", "https://")):
         raise InvalidRequest("Claude takes images by http(s) URL or as data: URLs.", param=param)
+    images.add(param, None)
     return {"type": "image", "source": {"type": "url", "url": url}}
 
 

@@ -138,10 +138,28 @@ def _unknown(name: str, where: str) -> Rejected:
     return Rejected(f"Invalid JSON payload received. Unknown name \"{name}\" at '{where}': Cannot find field.")
 
 
+# The image types Gemini takes (no GIF), and what a request may be, base64 of inline data included.
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/heic", "image/heif")
+MAX_REQUEST_BYTES = 20 * 1024 * 1024
+
+
+def _inline_bytes(body: dict[str, Any]) -> int:
+    """The base64 of the request's inline data, in bytes."""
+    total = 0
+    for content in body.get("contents") or ():
+        for part in (content.get("parts") or ()) if isinstance(content, dict) else ():
+            inline = _field(part, "inlineData") if isinstance(part, dict) else None
+            if isinstance(inline, dict) and isinstance(inline.get("data"), str):
+                total += len(inline["data"])
+    return total
+
+
 def check_request(body: Any) -> None:
     """Raise :class:`Rejected` with Gemini's wording for what the real API would refuse."""
     if not isinstance(body, dict):
         raise Rejected("Invalid JSON payload received.")
+    if _inline_bytes(body) > MAX_REQUEST_BYTES:  # the size of the request, as far as images count
+        raise Rejected(f"Request payload size exceeds the limit: {MAX_REQUEST_BYTES} bytes.")
     for key in body:
         if _camel(key) not in TOP_LEVEL:
             raise _unknown(key, "")
@@ -231,6 +249,10 @@ def _check_parts(parts: Any, where: str) -> None:
         if inline is not None and not _is_base64(inline["data"]):
             raise Rejected(f"Invalid value at '{where}.parts[{j}].inline_data.data' (TYPE_BYTES), Base64 "
                            "decoding failed")
+        for given in (inline, file):
+            mime = str(_field(given, "mimeType") or "") if given is not None else ""
+            if mime.startswith("image/") and mime not in IMAGE_TYPES:
+                raise Rejected(f"Unsupported MIME type: {mime}")
         if file is not None and not _field(file, "fileUri"):
             raise Rejected(f"* GenerateContentRequest.{where}.parts[{j}].file_data.file_uri: file_uri is required.\n")
         if "functionResponse" in part and not isinstance(part["functionResponse"].get("response"), dict):

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from supercompat.errors import BadGateway, InvalidRequest
-from supercompat.images import split_data_url
+from supercompat.images import ImageCheck, ImageLimits, split_data_url
 from supercompat.providers import call_arguments
 
 from .schema import gemini_schema
@@ -25,6 +25,12 @@ FAILED = {"MALFORMED_FUNCTION_CALL", "UNEXPECTED_TOOL_CALL", "TOO_MANY_TOOL_CALL
           "MISSING_THOUGHT_SIGNATURE"}
 SAMPLING = ("temperature", "top_p", "top_k", "seed", "presence_penalty", "frequency_penalty")  # same names
 TOOL_CHOICE = {"auto": "AUTO", "none": "NONE", "required": "ANY"}
+
+# What Gemini takes of a request's images (its image-understanding guide): PNG, JPEG, WEBP, HEIC and
+# HEIF (no GIF); inline data within the 20 MB a request may be ("Request payload size exceeds the
+# limit: 20971520 bytes"), counted here as the base64 of its inline images.
+IMAGE_LIMITS = ImageLimits("Gemini", ("image/png", "image/jpeg", "image/webp", "image/heic", "image/heif"),
+                           request_bytes=20 * 1024 * 1024)
 
 # What a call id stands for on Gemini's side: its own call ``id`` and the part's ``thought_signature``,
 # both of which must come back with the call in the next request. Remembered by the adapter.
@@ -112,6 +118,7 @@ def _contents(messages: list[dict[str, Any]], memory: CallMemory) -> tuple[list[
     contents: list[dict[str, Any]] = []
     calls: dict[str, tuple[int, str]] = {}  # open call id -> (position in its turn, function name)
     answers: list[tuple[int, dict[str, Any]]] = []
+    images = IMAGE_LIMITS.check()
 
     def add(role: str, parts: list[dict[str, Any]]) -> None:
         if not parts:
@@ -141,7 +148,7 @@ def _contents(messages: list[dict[str, Any]], memory: CallMemory) -> tuple[list[
         if role in ("system", "developer"):
             system.append(_text(message.get("content"), f"messages[{i}].content"))
         elif role == "user":
-            add("user", _user_parts(message.get("content"), f"messages[{i}].content"))
+            add("user", _user_parts(message.get("content"), f"messages[{i}].content", images))
         elif role == "assistant":
             parts = []
             text = _text(message.get("content"), f"messages[{i}].content")
@@ -194,7 +201,7 @@ def _text(content: Any, where: str) -> str:
     raise invalid(f"{where} must be a string or a list of content parts.", where)
 
 
-def _user_parts(content: Any, where: str) -> list[dict[str, Any]]:
+def _user_parts(content: Any, where: str, images: ImageCheck) -> list[dict[str, Any]]:
     if content is None or isinstance(content, str):
         return [{"text": content}] if content else []
     parts = []
@@ -204,7 +211,7 @@ def _user_parts(content: Any, where: str) -> list[dict[str, Any]]:
             if part.get("text"):
                 parts.append({"text": part["text"]})
         elif kind == "image_url":
-            parts.append(_image_part(part["image_url"]["url"], f"{where}[{j}]"))
+            parts.append(_image_part(part["image_url"]["url"], f"{where}[{j}]", images))
         elif kind == "input_audio":
             audio = part["input_audio"]
             mime = f"audio/{audio.get('format', 'wav')}"
@@ -214,8 +221,14 @@ def _user_parts(content: Any, where: str) -> list[dict[str, Any]]:
     return parts
 
 
-def _image_part(url: str, where: str) -> dict[str, Any]:
+def _image_type(mime: str) -> str | None:
+    return mime if mime.startswith("image/") else None
+
+
+def _image_part(url: str, where: str, images: ImageCheck) -> dict[str, Any]:
     """``data:`` URLs become inline data; other URLs become file data, which Gemini fetches itself.
+    Either is checked against :data:`IMAGE_LIMITS` (a URL's type is the one its extension says);
+    media other than images (a PDF, which Gemini reads too) only count toward the request's size.
     The part's ``detail`` is dropped: Gemini's nearest, a part's ``media_resolution``, is for some
     models and API versions only."""
     try:
@@ -223,8 +236,10 @@ def _image_part(url: str, where: str) -> dict[str, Any]:
     except ValueError as exc:
         raise invalid(f"{where}: {exc}", where) from None
     if data is not None:
+        images.add(where, _image_type(data[0]), data[1])
         return {"inline_data": {"mime_type": data[0], "data": data[1]}}
     mime = mimetypes.guess_type(url.split("?")[0])[0] or "image/jpeg"
+    images.add(where, _image_type(mime))
     return {"file_data": {"file_uri": url, "mime_type": mime}}
 
 
