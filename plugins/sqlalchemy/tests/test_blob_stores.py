@@ -43,8 +43,10 @@ async def store(database_url):
 
 class TestSQLBlobStore(BlobStoreTests):
     @pytest.fixture
-    async def blob_store(self, store):
-        return store
+    async def blob_store(self, store, database_url):
+        yield store
+        keys, _ = rows(database_url)
+        assert not [k for k, _ in keys if k.startswith(PUT_MARK)]  # no test leaves a put's marker behind
 
 
 def rows(url):
