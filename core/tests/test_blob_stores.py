@@ -123,7 +123,8 @@ async def test_a_put_whose_process_dies_leaves_a_temporary_file_the_sweep_remove
     worker = subprocess.Popen([sys.executable, "-c", HANGING_PUT, str(tmp_path)], stdout=subprocess.PIPE,
                               text=True)
     try:
-        assert (await asyncio.to_thread(worker.stdout.readline)).strip() == "written"
+        # A worker that hangs fails the test rather than hang it (the kill below ends the read).
+        assert (await asyncio.wait_for(asyncio.to_thread(worker.stdout.readline), 120)).strip() == "written"
     finally:
         worker.kill()
         worker.communicate()  # and its pipes closed
@@ -235,3 +236,24 @@ def test_register_blob_stores_of_core_filesystem(tmp_path):
     config.write_text('[blob]\nplugin = "memory"\n')
     assert isinstance(load_adapters(config)["blob_store"], MemoryBlobStore)
 
+
+
+async def test_the_memory_store_holds_a_file_once():
+    """Not as its chunks and then their join: a 500 MiB upload must not cost 1 GiB."""
+    import tracemalloc
+
+    store = memory_blob_store()
+    size = 32 * CHUNK_BYTES
+
+    async def source():
+        for _ in range(32):
+            yield bytes(CHUNK_BYTES)  # a new chunk each time, let go by its producer
+
+    tracemalloc.start()
+    try:
+        assert await store.put("file-big", source()) == size
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 1.5 * size
+    assert await store.size("file-big") == size
