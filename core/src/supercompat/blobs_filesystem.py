@@ -28,8 +28,16 @@ from typing import Any, BinaryIO, TypeVar
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from .blobs import (CHUNK_BYTES, BlobNotFound, BlobStore, Sweeper, check_key, check_range, check_sweep_after,
-                    heartbeat_s)
+from .blobs import (
+    CHUNK_BYTES,
+    BlobNotFound,
+    BlobStore,
+    Sweeper,
+    check_key,
+    check_range,
+    check_sweep_after,
+    heartbeat_s,
+)
 from .loop import finish
 
 T = TypeVar("T")

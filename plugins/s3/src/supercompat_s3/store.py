@@ -15,8 +15,8 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, 
 
 from supercompat import keep_inherited
 from supercompat.blobs import CHUNK_BYTES, BlobNotFound, check_key, check_range
-from supercompat.loop import finish
 from supercompat.errors import APIError, redacted
+from supercompat.loop import finish
 
 from . import S3Options
 

@@ -41,8 +41,15 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, field_validator
 from sqlalchemy import exc as sa_exc
 
-from supercompat.blobs import (CHUNK_BYTES, BlobNotFound, Sweeper, check_key, check_range, check_sweep_after,
-                               heartbeat_s)
+from supercompat.blobs import (
+    CHUNK_BYTES,
+    BlobNotFound,
+    Sweeper,
+    check_key,
+    check_range,
+    check_sweep_after,
+    heartbeat_s,
+)
 from supercompat.errors import ConfigError
 from supercompat.loop import finish
 
