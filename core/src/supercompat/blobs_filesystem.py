@@ -101,7 +101,7 @@ class FilesystemBlobStore:
                 # A full batch is written; so is a partial one a heartbeat after the last write, so that a
                 # slow put keeps its file's modification time fresh and the sweep leaves it alone.
                 if batched >= CHUNK_BYTES or time.monotonic() - beat >= self._heartbeat:
-                    await _blocking(_write_touching, f, batch, temp)
+                    await _blocking(_write_through, f, batch)
                     size += batched
                     batch, batched = [], 0
                     beat = time.monotonic()
@@ -226,12 +226,11 @@ def _open_for_reading(path: Path) -> BinaryIO:
     return open(path, "rb", buffering=0)  # reads of 1 MiB need no buffer of Python's
 
 
-def _write_touching(f: BinaryIO, batch: list[bytes], temp: Path) -> None:
-    """``batch`` written to ``f``, whose modification time is then fresh (a write sets it, once on disk
-    at least: some filesystems update it lazily, so it is set here)."""
+def _write_through(f: BinaryIO, batch: list[bytes]) -> None:
+    """``batch`` written to ``f`` and flushed from Python's buffer: the file's modification time is then
+    fresh even for a batch smaller than the buffer (a heartbeat's)."""
     f.writelines(batch)
     f.flush()
-    os.utime(temp)
 
 
 def _read_at(f: BinaryIO, position: int, size: int) -> bytes:
