@@ -171,7 +171,8 @@ def test_the_sweep_grace_leaves_room_for_heartbeats(tmp_path, seconds):
     with pytest.raises(ValueError, match="sweep_after_seconds"):
         filesystem_blob_store(tmp_path, sweep_after_seconds=seconds)
     config = tmp_path / "supercompat.toml"
-    config.write_text(f'[blob]\nplugin = "filesystem"\npath = "{tmp_path}"\nsweep_after_seconds = {seconds}\n')
+    config.write_text(f'[blob]\nplugin = "filesystem"\npath = "{tmp_path}"\n'
+                      f'sweep_after_seconds = {seconds}\n')
     with pytest.raises(ConfigError, match="sweep_after_seconds"):
         load_adapters(config)
     assert FilesystemBlobStore(tmp_path, sweep_after_seconds=60)._heartbeat == 15
@@ -257,3 +258,33 @@ async def test_the_memory_store_holds_a_file_once():
         tracemalloc.stop()
     assert peak < 1.5 * size
     assert await store.size("file-big") == size
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts this process's open files in /proc")
+async def test_a_put_cancelled_while_its_temporary_file_opens_leaves_no_file_or_handle(tmp_path,
+                                                                                     monkeypatch):
+    """The open ends in its worker thread after the cancel has landed: its file is closed and removed."""
+    import threading
+
+    store = FilesystemBlobStore(tmp_path)
+    opened, release = threading.Event(), threading.Event()
+    real = store._open_temp
+
+    def open_temp(temp):
+        f = real(temp)
+        opened.set()
+        release.wait(60)
+        return f
+
+    monkeypatch.setattr(store, "_open_temp", open_temp)
+    handles = len(os.listdir("/proc/self/fd"))
+    task = asyncio.ensure_future(store.put("file-x", chunks_of(b"x")))
+    assert await asyncio.to_thread(opened.wait, 60)
+    task.cancel()
+    await asyncio.sleep(0)
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await store._sweeper.idle()
+    assert os.listdir(tmp_path) == []
+    assert len(os.listdir("/proc/self/fd")) == handles

@@ -59,9 +59,9 @@ def check_sweep_after(seconds: float) -> float:
     least SWEEP_AFTER_MIN_S, so that a live put renews its mark several times before a sweep could
     take it for dead."""
     if not seconds >= SWEEP_AFTER_MIN_S:  # NaN too
-        raise ValueError(f"sweep_after_seconds must be at least {SWEEP_AFTER_MIN_S:.0f} (a put under way renews "
-                         f"its mark every sweep_after_seconds / 4, at most every {HEARTBEAT_MAX_S:.0f} s, and a "
-                         f"shorter grace would sweep live puts), not {seconds!r}")
+        raise ValueError(f"sweep_after_seconds must be at least {SWEEP_AFTER_MIN_S:.0f} (a put under way "
+                         f"renews its mark every sweep_after_seconds / 4, at most every "
+                         f"{HEARTBEAT_MAX_S:.0f} s, and a shorter grace would sweep live puts), not {seconds!r}")
     return seconds
 
 

@@ -141,7 +141,7 @@ class FilesystemBlobStore:
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
         try:
             fd = os.open(temp, flags, 0o600)
-        except FileNotFoundError:  # the directory was removed since the last sweep
+        except FileNotFoundError:  # no directory yet (the first put), or it was removed since
             self.path.mkdir(parents=True, exist_ok=True)
             fd = os.open(temp, flags, 0o600)
         return os.fdopen(fd, "wb")

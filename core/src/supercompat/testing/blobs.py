@@ -218,7 +218,8 @@ class BlobStoreTests(Kit, standard=True):
             await asyncio.Event().wait()  # never set: only the cancel ends this source
             yield b""
 
-        points: list[tuple[str, int, bool]] = [("steps", n, slow) for n in range(12) for slow in (False, True)]
+        points: list[tuple[str, int, bool]] = [("steps", n, slow) for n in range(12)
+                                               for slow in (False, True)]
         points += [("asked", 0, slow) for slow in (False, True)]
         points += [("sleep", n, False) for n in (1, 2, 5, 10, 20)]
         for how, n, slow in points:

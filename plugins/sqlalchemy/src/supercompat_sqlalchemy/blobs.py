@@ -18,8 +18,8 @@ All or nothing, across processes:
   minutes by default), so a read under way finishes with the bytes it started with.
 - A put under way is noted the same way (``~put/<blob_id>``, its time renewed while it writes, every
   quarter of ``sweep_after_seconds`` and at most every minute; ``sweep_after_seconds`` is at least
-  ``SWEEP_AFTER_MIN_S``). One that fails or is cancelled removes its chunks at once; one whose process dies leaves
-  the marker and its chunks.
+  ``SWEEP_AFTER_MIN_S``). One that fails or is cancelled removes its chunks before it raises; one whose
+  process dies leaves the marker and its chunks.
 - The sweep removes the chunks of every marker older than ``sweep_after_seconds`` (a put's marker
   claimed first by a conditional update that makes it a gone one, so a put that renewed it keeps it),
   in transactions of at most ``SWEEP_CHUNKS`` rows, then the marker. It runs in the background, started
@@ -214,7 +214,8 @@ class SQLBlobStore:
         swept (then chunks it wrote since are removed here, as nothing points at them)."""
         async with self.db._write() as conn:
             if not (await conn.execute(sa.delete(blobs).where(blobs.c.key == mark))).rowcount:
-                pointed = sa.select(blobs.c.key).where(blobs.c.blob_id == blob_id, blobs.c.key < MARKS).limit(1)
+                pointed = (sa.select(blobs.c.key).where(blobs.c.blob_id == blob_id, blobs.c.key < MARKS)
+                           .limit(1))
                 if (await conn.execute(pointed)).first() is not None:
                     return
             await conn.execute(sa.delete(blob_chunks).where(blob_chunks.c.blob_id == blob_id))
@@ -236,8 +237,8 @@ class SQLBlobStore:
                 raise BlobNotFound(f"{key} (removed while it was being read)")
             piece = data[offset:offset + end - position] if offset or end - position < len(data) else data
             if not piece:  # a row shorter than the size recorded for its blob: never loop on it
-                raise RuntimeError(f"the sql blob store's rows of {key!r} (blob {blob_id}) are shorter than its "
-                                   f"recorded size, {size} bytes: chunk {seq} has {len(data)}")
+                raise RuntimeError(f"the sql blob store's rows of {key!r} (blob {blob_id}) are shorter than "
+                                   f"its recorded size, {size} bytes: chunk {seq} has {len(data)}")
             position += len(piece)
             yield piece
 
