@@ -61,7 +61,8 @@ def check_sweep_after(seconds: float) -> float:
     if not seconds >= SWEEP_AFTER_MIN_S:  # NaN too
         raise ValueError(f"sweep_after_seconds must be at least {SWEEP_AFTER_MIN_S:.0f} (a put under way "
                          f"renews its mark every sweep_after_seconds / 4, at most every "
-                         f"{HEARTBEAT_MAX_S:.0f} s, and a shorter grace would sweep live puts), not {seconds!r}")
+                         f"{HEARTBEAT_MAX_S:.0f} s, and a shorter grace would sweep live puts), "
+                         f"not {seconds!r}")
     return seconds
 
 
