@@ -2,7 +2,7 @@
 RSS (VmHWM, reset before each phase) and the throughput of each phase in MB/s, beside a plain file
 copy (``shutil.copyfile``) of the same file on the same machine.
 
-    python bench/files.py [--mib 500] [--blob directory|memory] [--write docs/performance.md]
+    python bench/files.py [--mib 500] [--blob filesystem|memory] [--write docs/performance.md]
 
 Phases, each through the openai SDK against a server in its own process (uvicorn with the settings
 of ``supercompat serve``, one API key):
@@ -10,16 +10,14 @@ of ``supercompat serve``, one API key):
 - ``files.content``: the same file back, streamed to disk (``with_streaming_response``);
 - ``uploads.upload_file_chunked``: the file in 64 MiB parts, then completed into a new file.
 
-``--blob directory`` (the default) keeps file bytes in a directory, written through a temporary
-file and renamed, read back a MiB at a time: a stand-in, written here, for a filesystem blob store
-(none was in core when this was written). ``--blob memory`` is core's memory store, which holds every
-file whole by design. Linux only (reads /proc). Needs supercompat[server].
+``--blob filesystem`` (the default) is core's filesystem store (``supercompat.blobs_filesystem``: a
+temporary file, fsync'd and renamed into place; read back a MiB at a time). ``--blob memory`` is core's
+memory store, which holds every file whole by design. Linux only (reads /proc). Needs supercompat[server].
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import pathlib
@@ -30,7 +28,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -42,75 +39,16 @@ API_KEY = "sk-bench-files"
 MIB = 2**20
 
 
-class DirectoryBlobStore:
-    """Blobs as files in one directory (the key's ``/`` made ``__``); puts go to a temporary file in
-    the same directory, renamed into place once whole; disk I/O in worker threads."""
-
-    def __init__(self, root: str) -> None:
-        self.root = root
-
-    def _path(self, key: str) -> str:
-        return os.path.join(self.root, key.replace("/", "__"))
-
-    async def put(self, key: str, chunks: AsyncIterable[bytes]) -> int:
-        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".put-")
-        size = 0
-        try:
-            with os.fdopen(fd, "wb") as out:
-                async for chunk in chunks:
-                    await asyncio.to_thread(out.write, chunk)
-                    size += len(chunk)
-            os.replace(tmp, self._path(key))
-        except BaseException:
-            os.unlink(tmp)
-            raise
-        return size
-
-    async def read(self, key: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
-        from supercompat.blobs import CHUNK_BYTES, BlobNotFound
-
-        try:
-            source = open(self._path(key), "rb")
-        except FileNotFoundError:
-            raise BlobNotFound(key) from None
-        with source:
-            source.seek(start)
-            left = None if end is None else end - start
-            while left is None or left > 0:
-                want = CHUNK_BYTES if left is None else min(left, CHUNK_BYTES)
-                chunk = await asyncio.to_thread(source.read, want)
-                if not chunk:
-                    return
-                if left is not None:
-                    left -= len(chunk)
-                yield chunk
-
-    async def size(self, key: str) -> int | None:
-        try:
-            return os.path.getsize(self._path(key))
-        except FileNotFoundError:
-            return None
-
-    async def delete(self, key: str) -> bool:
-        try:
-            os.unlink(self._path(key))
-        except FileNotFoundError:
-            return False
-        return True
-
-    async def close(self) -> None:
-        pass
-
-
 def child_serve(port_file: str, blob: str, root: str) -> None:
     import uvicorn
 
     from supercompat import App
+    from supercompat.blobs_filesystem import filesystem_blob_store
     from supercompat.config import ServerOptions
     from supercompat.server import ASGIApp, uvicorn_settings
 
     options = ServerOptions(api_keys=[API_KEY], body_timeout_seconds=600)
-    store = DirectoryBlobStore(root) if blob == "directory" else None
+    store = filesystem_blob_store(root) if blob == "filesystem" else None
     app = App(blob_store=store)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
@@ -191,7 +129,7 @@ def copy_seconds(path: str, tmp: str) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--mib", type=int, default=500)
-    parser.add_argument("--blob", choices=("directory", "memory"), default="directory")
+    parser.add_argument("--blob", choices=("filesystem", "memory"), default="filesystem")
     parser.add_argument("--write", metavar="PAGE", help="write the results into this page")
     parser.add_argument("--note", default="", help="a sentence under the table (the machine's load, say)")
     parser.add_argument("--serve", metavar="PORT_FILE", help=argparse.SUPPRESS)

@@ -123,7 +123,8 @@ async def test_a_put_whose_process_dies_leaves_a_temporary_file_the_sweep_remove
     worker = subprocess.Popen([sys.executable, "-c", HANGING_PUT, str(tmp_path)], stdout=subprocess.PIPE,
                               text=True)
     try:
-        assert (await asyncio.to_thread(worker.stdout.readline)).strip() == "written"
+        # A worker that hangs fails the test rather than hang it (the kill below ends the read).
+        assert (await asyncio.wait_for(asyncio.to_thread(worker.stdout.readline), 120)).strip() == "written"
     finally:
         worker.kill()
         worker.communicate()  # and its pipes closed
@@ -141,7 +142,64 @@ async def test_a_store_sweeps_on_its_first_put(tmp_path):
     os.utime(stale, (0, 0))
     store = filesystem_blob_store(tmp_path)
     await store.put("file-a", chunks_of(b"a"))
+    await store._sweeper.idle()  # in the background
     assert os.listdir(tmp_path) == ["file-a"]
+
+
+async def test_a_put_does_not_wait_for_the_sweep(tmp_path, monkeypatch):
+    """The sweep scans the whole directory: a put starts it in the background and goes on."""
+    store = FilesystemBlobStore(tmp_path)
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def slow_sweep(now=None):
+        started.set()
+        await release.wait()
+        return []
+
+    monkeypatch.setattr(store._sweeper, "_sweep", slow_sweep)
+    assert await asyncio.wait_for(store.put("file-a", chunks_of(b"a")), 30) == 1
+    assert started.is_set()  # begun, and still under way
+    assert await asyncio.wait_for(store.put("file-b", chunks_of(b"b")), 30) == 1  # one sweep at a time
+    await store.close()  # stops it
+    assert not release.is_set() and store._sweeper._task is None
+
+
+@pytest.mark.parametrize("seconds", [0, 30, -1, float("nan")])
+def test_the_sweep_grace_leaves_room_for_heartbeats(tmp_path, seconds):
+    """A put under way rewrites its temporary file every quarter of the grace (at most every minute):
+    a grace too short for that would sweep live puts."""
+    with pytest.raises(ValueError, match="sweep_after_seconds"):
+        filesystem_blob_store(tmp_path, sweep_after_seconds=seconds)
+    config = tmp_path / "supercompat.toml"
+    config.write_text(f'[blob]\nplugin = "filesystem"\npath = "{tmp_path}"\n'
+                      f'sweep_after_seconds = {seconds}\n')
+    with pytest.raises(ConfigError, match="sweep_after_seconds"):
+        load_adapters(config)
+    assert FilesystemBlobStore(tmp_path, sweep_after_seconds=60)._heartbeat == 15
+
+
+async def test_a_slow_put_keeps_its_temporary_file_fresh(tmp_path, monkeypatch):
+    """Bytes that trickle in (less than a batch per heartbeat) are written at each heartbeat, so the
+    sweep of another process, a grace later, leaves the live put alone."""
+    store = FilesystemBlobStore(tmp_path, sweep_after_seconds=60)
+    clock = [1000.0]
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
+    sent, more = asyncio.Event(), asyncio.Event()
+
+    async def trickle():
+        yield b"x" * 10
+        clock[0] += 16  # past the 15 s heartbeat: the put writes what it has at the next chunk
+        yield b"x" * 10
+        sent.set()  # asked for the next: the put has handled the last one
+        await more.wait()
+        yield b"x" * 10
+
+    task = asyncio.ensure_future(store.put("file-slow", trickle()))
+    await asyncio.wait_for(sent.wait(), 30)
+    [temp] = temporary_files(tmp_path)
+    assert (tmp_path / temp).stat().st_size == 20  # written before its batch was full
+    more.set()
+    assert await task == 30 and await read_all(store, "file-slow") == b"x" * 30
 
 
 async def test_a_put_whose_temporary_file_was_swept_fails_and_leaves_nothing(tmp_path):
@@ -179,3 +237,54 @@ def test_register_blob_stores_of_core_filesystem(tmp_path):
     config.write_text('[blob]\nplugin = "memory"\n')
     assert isinstance(load_adapters(config)["blob_store"], MemoryBlobStore)
 
+
+
+async def test_the_memory_store_holds_a_file_once():
+    """Not as its chunks and then their join: a 500 MiB upload must not cost 1 GiB."""
+    import tracemalloc
+
+    store = memory_blob_store()
+    size = 32 * CHUNK_BYTES
+
+    async def source():
+        for _ in range(32):
+            yield bytes(CHUNK_BYTES)  # a new chunk each time, let go by its producer
+
+    tracemalloc.start()
+    try:
+        assert await store.put("file-big", source()) == size
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 1.5 * size
+    assert await store.size("file-big") == size
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts this process's open files in /proc")
+async def test_a_put_cancelled_while_its_temporary_file_opens_leaves_no_file_or_handle(tmp_path,
+                                                                                     monkeypatch):
+    """The open ends in its worker thread after the cancel has landed: its file is closed and removed."""
+    import threading
+
+    store = FilesystemBlobStore(tmp_path)
+    opened, release = threading.Event(), threading.Event()
+    real = store._open_temp
+
+    def open_temp(temp):
+        f = real(temp)
+        opened.set()
+        release.wait(60)
+        return f
+
+    monkeypatch.setattr(store, "_open_temp", open_temp)
+    handles = len(os.listdir("/proc/self/fd"))
+    task = asyncio.ensure_future(store.put("file-x", chunks_of(b"x")))
+    assert await asyncio.to_thread(opened.wait, 60)
+    task.cancel()
+    await asyncio.sleep(0)
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await store._sweeper.idle()
+    assert os.listdir(tmp_path) == []
+    assert len(os.listdir("/proc/self/fd")) == handles

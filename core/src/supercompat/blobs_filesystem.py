@@ -4,8 +4,9 @@ A put writes a temporary file in the same directory (``.put-<random>``), flushes
 renames it over the blob's file (``os.replace``, atomic on POSIX filesystems), so a reader opens
 either the old file or the new one, whole. A put that fails or is cancelled removes its temporary
 file; one whose process dies leaves it, and the store removes temporary files untouched for
-``sweep_after_seconds`` when it first writes and every ``SWEEP_EVERY_S`` after (a live put keeps
-its file's modification time fresh; ``await store.sweep()`` does it now). A read keeps its file
+``sweep_after_seconds``, in the background, from its first put and every ``SWEEP_EVERY_S`` after (a
+live put writes to its file at least every ``heartbeat_s(sweep_after_seconds)`` while bytes arrive, so
+its modification time stays fresh; ``await store.sweep()`` sweeps now). A read keeps its file
 open, so a put or delete meanwhile doesn't change what it yields. Blocking calls run in worker
 threads, never on the event loop.
 
@@ -25,9 +26,18 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
-from .blobs import CHUNK_BYTES, BlobNotFound, BlobStore, check_key
+from .blobs import (
+    CHUNK_BYTES,
+    BlobNotFound,
+    BlobStore,
+    Sweeper,
+    check_key,
+    check_range,
+    check_sweep_after,
+    heartbeat_s,
+)
 from .loop import finish
 
 T = TypeVar("T")
@@ -59,8 +69,9 @@ class FilesystemBlobStore:
                  sweep_after_seconds: float = SWEEP_AFTER_S) -> None:
         self.path = Path(path).absolute()
         self.fsync = fsync
-        self.sweep_after_seconds = sweep_after_seconds
-        self._next_sweep = 0.0  # the first put sweeps
+        self.sweep_after_seconds = check_sweep_after(sweep_after_seconds)
+        self._heartbeat = heartbeat_s(sweep_after_seconds)
+        self._sweeper = Sweeper(self.sweep, SWEEP_EVERY_S, f"the filesystem blob store in {self.path}")
 
     def _file(self, key: str) -> Path:
         return self.path / file_name(key)
@@ -68,36 +79,42 @@ class FilesystemBlobStore:
     # -- writing ---------------------------------------------------------------------------------
     async def put(self, key: str, chunks: AsyncIterable[bytes]) -> int:
         target = self._file(key)
-        if time.monotonic() >= self._next_sweep:
-            self._next_sweep = time.monotonic() + SWEEP_EVERY_S
-            await _blocking(self._prepare_directory)
-        temp, f = await _blocking(self._open_temp)
+        self._sweeper.due()
+        temp = self.path / f"{TEMP_PREFIX}{secrets.token_hex(8)}"
+        opened: list[BinaryIO] = []  # the file, even if the caller is cancelled while it is opened
+
+        async def open_temp() -> None:
+            opened.append(await asyncio.to_thread(self._open_temp, temp))
+
         try:
+            await finish(open_temp())
+            [f] = opened
             size, batched = 0, 0
             batch: list[bytes] = []
+            beat = time.monotonic()
             async for chunk in chunks:
                 data = bytes(chunk)  # a copy only of what its producer may reuse (bytearray, memoryview)
                 if not data:
                     continue
                 batch.append(data)
                 batched += len(data)
-                if batched >= CHUNK_BYTES:
-                    await _blocking(f.writelines, batch)
+                # A full batch is written; so is a partial one a heartbeat after the last write, so that a
+                # slow put keeps its file's modification time fresh and the sweep leaves it alone.
+                if batched >= CHUNK_BYTES or time.monotonic() - beat >= self._heartbeat:
+                    await _blocking(_write_through, f, batch)
                     size += batched
                     batch, batched = [], 0
+                    beat = time.monotonic()
             await _blocking(self._commit, f, batch, temp, target)
             return size + batched
         except BaseException:
-            await _blocking(self._discard, f, temp)
+            await _blocking(self._discard, opened, temp)
             raise
-
-    def _prepare_directory(self) -> None:
-        self.path.mkdir(parents=True, exist_ok=True)
-        self._sweep(None)
 
     async def sweep(self, now: float | None = None) -> list[str]:
         """Remove the temporary files of puts that died with their process (untouched for
-        ``sweep_after_seconds`` as of ``now``); their names. Puts do it on their own now and then."""
+        ``sweep_after_seconds`` as of ``now``); their names. Puts start one in the background now and
+        then (``SWEEP_EVERY_S``)."""
         return await _blocking(self._sweep, now)
 
     def _sweep(self, now: float | None) -> list[str]:
@@ -118,17 +135,16 @@ class FilesystemBlobStore:
                 pass  # finished, discarded or swept by another process meanwhile
         return removed
 
-    def _open_temp(self) -> tuple[Path, BinaryIO]:
+    def _open_temp(self, temp: Path) -> BinaryIO:
         """A new temporary file, readable by this user only (as mkstemp makes them): the bytes of
         uploads are their owners' business. Closed by ``_commit`` or ``_discard``."""
-        temp = self.path / f"{TEMP_PREFIX}{secrets.token_hex(8)}"
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
         try:
             fd = os.open(temp, flags, 0o600)
-        except FileNotFoundError:  # the directory was removed since the last sweep
+        except FileNotFoundError:  # no directory yet (the first put), or it was removed since
             self.path.mkdir(parents=True, exist_ok=True)
             fd = os.open(temp, flags, 0o600)
-        return temp, os.fdopen(fd, "wb")
+        return os.fdopen(fd, "wb")
 
     def _commit(self, f: BinaryIO, batch: list[bytes], temp: Path, target: Path) -> None:
         with f:
@@ -157,18 +173,18 @@ class FilesystemBlobStore:
             os.close(fd)
 
     @staticmethod
-    def _discard(f: BinaryIO, temp: Path) -> None:
-        f.close()
+    def _discard(opened: list[BinaryIO], temp: Path) -> None:
+        for f in opened:
+            f.close()
         try:
             os.unlink(temp)
         except FileNotFoundError:
-            pass  # renamed already: the put had ended when it was cancelled
+            pass  # never made, or renamed already: the put had ended when it was cancelled
 
     # -- reading ---------------------------------------------------------------------------------
     async def read(self, key: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
         path = self._file(key)
-        if start < 0 or (end is not None and end < 0):
-            raise ValueError("start and end are offsets from the start of the blob (0 or more)")
+        check_range(start, end)
         try:
             f = await _blocking(_open_for_reading, path)
         except (FileNotFoundError, NotADirectoryError):
@@ -200,11 +216,21 @@ class FilesystemBlobStore:
         return True
 
     async def close(self) -> None:
-        pass  # nothing held open between calls
+        await self._sweeper.close()  # nothing else is held open between calls
+
+    def after_fork(self) -> None:
+        self._sweeper.after_fork()
 
 
 def _open_for_reading(path: Path) -> BinaryIO:
     return open(path, "rb", buffering=0)  # reads of 1 MiB need no buffer of Python's
+
+
+def _write_through(f: BinaryIO, batch: list[bytes]) -> None:
+    """``batch`` written to ``f`` and flushed from Python's buffer: the file's modification time is then
+    fresh even for a batch smaller than the buffer (a heartbeat's)."""
+    f.writelines(batch)
+    f.flush()
 
 
 def _read_at(f: BinaryIO, position: int, size: int) -> bytes:
@@ -221,12 +247,15 @@ class FilesystemOptions(BaseModel):
     fsync: bool = True
     sweep_after_seconds: float = SWEEP_AFTER_S
 
+    _sweep_after = field_validator("sweep_after_seconds")(check_sweep_after)
+
 
 def filesystem_blob_store(path: str | os.PathLike[str], *, fsync: bool = True,
                           sweep_after_seconds: float = SWEEP_AFTER_S) -> BlobStore:
     """Blobs as files in the directory ``path`` (created if missing, on the first put). ``fsync``:
     flush each blob (and its name) to disk before its put returns; ``sweep_after_seconds``: how long
-    a temporary file left by a put whose process died waits before it is removed."""
+    a temporary file left by a put whose process died waits before it is removed (at least
+    ``SWEEP_AFTER_MIN_S``: a put under way rewrites its file every quarter of it, at most every minute)."""
     return FilesystemBlobStore(path, fsync=fsync, sweep_after_seconds=sweep_after_seconds)
 
 

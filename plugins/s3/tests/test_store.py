@@ -2,6 +2,7 @@
 or cancelled one leaves no object and no pending upload, and where the objects go."""
 
 import asyncio
+import socket
 
 import pytest
 
@@ -128,3 +129,50 @@ async def test_after_fork_the_store_opens_its_own_client(make_store):
         assert store._client is not None and store._client is not inherited
     finally:
         await inherited.close()  # here it is this process's own, to close
+
+
+async def test_a_put_cancelled_while_its_upload_is_begun_aborts_it(make_store, s3):
+    """The cancel lands while create_multipart_upload is in flight: S3 makes the upload all the same,
+    so the put must learn its id and abort it."""
+    store = make_store(part_size=PART)
+    await store.size("file-x")  # the client made
+    client = store._client
+    real = client.create_multipart_upload
+    created, release = asyncio.Event(), asyncio.Event()
+
+    async def create_multipart_upload(**kwargs):
+        answer = await real(**kwargs)  # made on the server
+        created.set()
+        await release.wait()  # the answer still on its way when the cancel lands
+        return answer
+
+    client.create_multipart_upload = create_multipart_upload
+
+    async def source():
+        yield pattern(PART + 1, salt=8)
+        await asyncio.Event().wait()
+        yield b""
+
+    task = asyncio.ensure_future(store.put("file-begun", source()))
+    await asyncio.wait_for(created.wait(), 30)
+    assert len(await pending_uploads(s3, store.bucket)) == 1
+    task.cancel()
+    await asyncio.sleep(0)
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await store.close()  # and any abort still under way ends
+    assert await pending_uploads(s3, store.bucket) == []
+
+
+async def test_a_bad_key_or_range_is_refused_before_s3_is_asked(make_store):
+    """A ValueError, not an error of S3's: this store's endpoint answers nothing."""
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    store = make_store(endpoint_url=f"http://127.0.0.1:{port}", max_attempts=1)
+    for call in (lambda: store.put("../x", chunks_of(b"x")), lambda: read_all(store, "../x"),
+                 lambda: store.size("../x"), lambda: store.delete("../x"),
+                 lambda: read_all(store, "file-x", -3), lambda: read_all(store, "file-x", 5, 2)):
+        with pytest.raises(ValueError):
+            await call()

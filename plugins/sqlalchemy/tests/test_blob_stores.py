@@ -43,8 +43,10 @@ async def store(database_url):
 
 class TestSQLBlobStore(BlobStoreTests):
     @pytest.fixture
-    async def blob_store(self, store):
-        return store
+    async def blob_store(self, store, database_url):
+        yield store
+        keys, _ = rows(database_url)
+        assert not [k for k, _ in keys if k.startswith(PUT_MARK)]  # no test leaves a put's marker behind
 
 
 def rows(url):
@@ -61,6 +63,31 @@ def rows(url):
     finally:
         engine.dispose()
     return keys, chunks
+
+
+def count_chunks(url, blob_id):
+    engine = sa.create_engine(sync_url(url))
+    try:
+        with engine.connect() as conn:
+            stmt = sa.select(sa.func.count()).select_from(blob_chunks).where(blob_chunks.c.blob_id == blob_id)
+            return conn.execute(stmt).scalar()
+    finally:
+        engine.dispose()
+
+
+def set_rows(url, statement):
+    engine = sa.create_engine(sync_url(url))
+    try:
+        with engine.begin() as conn:
+            conn.execute(statement)
+    finally:
+        engine.dispose()
+
+
+async def line_of(worker, timeout=120):
+    """The worker's next line; a worker that hangs fails the test instead of hanging it (the caller's
+    ``finally`` kills it, which ends the read)."""
+    return (await asyncio.wait_for(asyncio.to_thread(worker.stdout.readline), timeout)).strip()
 
 
 def later(store):
@@ -149,6 +176,64 @@ async def test_a_put_silent_past_the_grace_is_swept_and_fails(store, database_ur
     assert await read_all(store, "file-stalled") == b"old"
 
 
+async def test_a_row_shorter_than_the_recorded_size_fails_the_read(store, database_url):
+    """Rather than loop for ever on it."""
+    await store.put("file-cut", chunks_of(pattern(2 * CHUNK_BYTES, salt=4)))
+    set_rows(database_url, sa.update(blob_chunks).where(blob_chunks.c.seq == 0).values(data=b"short"))
+    with pytest.raises(RuntimeError, match="shorter than its recorded size"):
+        await asyncio.wait_for(read_all(store, "file-cut", 10), 60)
+
+
+async def test_puts_and_deletes_do_not_wait_for_the_sweep(store, monkeypatch):
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def slow_sweep(now=None):
+        started.set()
+        await release.wait()
+        return 0
+
+    monkeypatch.setattr(store._sweeper, "_sweep", slow_sweep)
+    assert await asyncio.wait_for(store.put("file-a", chunks_of(b"a")), 60) == 1
+    assert await asyncio.wait_for(store.delete("file-a"), 60) is True
+    assert started.is_set()  # begun by the put, and still under way
+    await store.close()
+    assert not release.is_set() and store._sweeper._task is None
+
+
+async def test_the_sweep_removes_a_large_blob_in_short_transactions(store, database_url, monkeypatch):
+    """Not a blob's every row in one transaction (on SQLite, the write lock held all that time)."""
+    from supercompat_sqlalchemy import blobs as sql_blobs
+
+    monkeypatch.setattr(sql_blobs, "SWEEP_CHUNKS", 2)
+    await store.put("file-big", chunks_of(pattern(5 * CHUNK_BYTES + 1, salt=5), CHUNK_BYTES))
+    assert await store.delete("file-big") is True
+    counted = []
+    real = store._remove_chunks
+
+    async def remove_chunks(blob_id):
+        counted.append(count_chunks(database_url, blob_id))
+        return await real(blob_id)
+
+    monkeypatch.setattr(store, "_remove_chunks", remove_chunks)
+    assert await store.sweep(now=later(store)) == 1
+    assert counted == [6, 4, 2, 0]  # two rows a transaction
+    assert rows(database_url) == ([], {})
+
+
+@pytest.mark.parametrize("seconds", [0, 30, 59.9])
+def test_the_sweep_grace_leaves_room_for_heartbeats(tmp_path, database_url, seconds):
+    """A put under way renews its marker every quarter of the grace, at most every minute: a grace too
+    short for that would sweep live puts (and the old bytes of reads under way)."""
+    with pytest.raises(ValueError, match="sweep_after_seconds"):
+        sql_blob_store(sweep_after_seconds=seconds)
+    config = tmp_path / "supercompat.toml"
+    config.write_text(f'[blob]\nplugin = "sql"\nurl = "{database_url}"\nsweep_after_seconds = {seconds}\n')
+    with pytest.raises(ConfigError, match="sweep_after_seconds"):
+        load_adapters(config)
+    assert sql_blob_store(sweep_after_seconds=60)._heartbeat == 15
+    assert sql_blob_store()._heartbeat == 60
+
+
 def spawn(*args):
     return subprocess.Popen([sys.executable, WORKER, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             text=True)
@@ -158,7 +243,7 @@ async def test_a_put_whose_process_dies_leaves_rows_the_sweep_removes(store, dat
     await store.put("file-crashed", chunks_of(b"before"))
     worker = spawn("hang", database_url, "file-crashed")
     try:
-        assert (await asyncio.to_thread(worker.stdout.readline)).strip() == "written"
+        assert await line_of(worker) == "written"
     finally:
         worker.kill()
         worker.communicate()  # and its pipes closed
@@ -176,12 +261,12 @@ async def test_puts_on_one_key_from_two_processes(store, database_url):
     workers = [spawn("race", database_url, "file-raced", str(salt), "6") for salt in (1, 2)]
     try:
         for worker in workers:
-            assert (await asyncio.to_thread(worker.stdout.readline)).strip() == "ready"
+            assert await line_of(worker) == "ready"
         for worker in workers:
             worker.stdin.write("go\n")
             worker.stdin.flush()
         for worker in workers:
-            assert (await asyncio.to_thread(worker.stdout.readline)).strip() == "done"
+            assert await line_of(worker) == "done"
     finally:
         for worker in workers:
             worker.kill()

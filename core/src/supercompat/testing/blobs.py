@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from array import array
 from collections.abc import AsyncIterator
 
 from ..blobs import CHUNK_BYTES, BlobNotFound, BlobStore
@@ -62,6 +63,18 @@ class BlobStoreTests(Kit, standard=True):
         assert await blob_store.put("file-shapes", odd_chunks()) == 14  # type: ignore[arg-type]
         assert await read_all(blob_store, "file-shapes") == b"\x00\xffmiddle\r\n\x00end"
 
+    async def test_a_memoryview_of_wider_items_counts_its_bytes(self, blob_store: BlobStore) -> None:
+        wide = array("i", [1, 2, 3])  # 3 items, 12 bytes
+
+        async def views() -> AsyncIterator[memoryview]:
+            yield memoryview(wide)
+            yield memoryview(array("d", [0.5]))
+
+        data = wide.tobytes() + array("d", [0.5]).tobytes()
+        assert await blob_store.put("file-wide", views()) == len(data) == 20  # type: ignore[arg-type]
+        assert await blob_store.size("file-wide") == 20
+        assert await read_all(blob_store, "file-wide") == data
+
     async def test_an_empty_blob_exists(self, blob_store: BlobStore) -> None:
         assert await blob_store.put("file-empty", chunks_of(b"")) == 0
         assert await blob_store.size("file-empty") == 0
@@ -82,6 +95,21 @@ class BlobStoreTests(Kit, standard=True):
         data = pattern(2 * CHUNK_BYTES + 100, salt=2)
         await blob_store.put("file-ranges", chunks_of(data, CHUNK_BYTES // 3))
         assert await read_all(blob_store, "file-ranges", start, end) == data[start:end]
+
+    @mark.parametrize("start, end", [(-3, None), (0, -1), (-5, -1), (10, 5)])
+    async def test_offsets_before_the_start_or_backwards_are_refused(self, blob_store: BlobStore, start: int,
+                                                                     end: int | None) -> None:
+        await blob_store.put("file-offsets", chunks_of(pattern(100, salt=3)))
+        with pytest.raises(ValueError):
+            await read_all(blob_store, "file-offsets", start, end)
+        with pytest.raises(ValueError):  # before the key is looked up: the same for a missing one
+            await read_all(blob_store, "file-no-offsets", start, end)
+
+    async def test_a_range_past_the_end_is_empty(self, blob_store: BlobStore) -> None:
+        await blob_store.put("file-short", chunks_of(b"short"))
+        assert await read_all(blob_store, "file-short", 5) == b""
+        assert await read_all(blob_store, "file-short", 9, 20) == b""
+        assert await read_all(blob_store, "file-short", 3, 20) == b"rt"
 
     # -- missing keys --------------------------------------------------------------------------
     async def test_a_missing_key(self, blob_store: BlobStore) -> None:
@@ -174,6 +202,42 @@ class BlobStoreTests(Kit, standard=True):
         assert await blob_store.size("file-never") is None
         with pytest.raises(BlobNotFound):
             await read_all(blob_store, "file-never")
+
+    async def test_a_put_cancelled_at_any_step_leaves_nothing(self, blob_store: BlobStore) -> None:
+        """Cancels land at many points of a put: before it starts, in its first awaited step (opening a
+        temporary file, noting itself in the database, beginning an upload), while its source is asked
+        for a chunk. Nothing of it may be left: no blob here, and each store's own fixture checks what
+        it keeps behind the scenes (temporary files, marker rows, pending uploads)."""
+        asked = asyncio.Event()
+
+        async def source(slow_start: bool) -> AsyncIterator[bytes]:
+            asked.set()
+            if slow_start:
+                await asyncio.sleep(0.01)
+            yield pattern(CHUNK_BYTES + 1, salt=30)
+            await asyncio.Event().wait()  # never set: only the cancel ends this source
+            yield b""
+
+        points: list[tuple[str, int, bool]] = [("steps", n, slow) for n in range(12)
+                                               for slow in (False, True)]
+        points += [("asked", 0, slow) for slow in (False, True)]
+        points += [("sleep", n, False) for n in (1, 2, 5, 10, 20)]
+        for how, n, slow in points:
+            asked.clear()
+            task = asyncio.ensure_future(blob_store.put("file-cancel-points", source(slow)))
+            if how == "steps":
+                for _ in range(n):
+                    await asyncio.sleep(0)
+            elif how == "asked":
+                await asyncio.wait_for(asked.wait(), 30)
+            else:
+                await asyncio.sleep(n / 1000)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert await blob_store.size("file-cancel-points") is None, (how, n, slow)
+        with pytest.raises(BlobNotFound):
+            await read_all(blob_store, "file-cancel-points")
 
     @mark.parametrize("then", ["replaced", "deleted"])
     async def test_a_read_under_way_keeps_its_bytes(self, blob_store: BlobStore, then: str) -> None:

@@ -14,8 +14,9 @@ from aiobotocore.config import AioConfig
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, PartialCredentialsError
 
 from supercompat import keep_inherited
-from supercompat.blobs import CHUNK_BYTES, BlobNotFound, check_key
+from supercompat.blobs import CHUNK_BYTES, BlobNotFound, check_key, check_range
 from supercompat.errors import APIError, redacted
+from supercompat.loop import finish
 
 from . import S3Options
 
@@ -169,12 +170,18 @@ class S3BlobStore:
         """One PutObject below ``part_size`` bytes, else a multipart upload of ``part_size`` parts, one
         part sent while the next is read (so at most two parts are held), aborted if anything fails or
         the put is cancelled: S3 shows the new object only once the upload completes."""
+        name = self.object_key(key)  # a bad key is a ValueError before anything goes to S3
         s3 = await self._s3()
-        name = self.object_key(key)
         part_size = self.options.part_size
         buffer = bytearray()
         size = 0
         upload_id: str | None = None
+        begun: list[str] = []  # the upload's id, even if the put is cancelled while it is begun
+
+        async def begin() -> None:
+            with self._errors("write", key):
+                begun.append((await s3.create_multipart_upload(Bucket=self.bucket, Key=name))["UploadId"])
+
         parts: list[dict[str, Any]] = []
         sending: asyncio.Task[dict[str, Any]] | None = None  # the part on its way
         try:
@@ -184,9 +191,10 @@ class S3BlobStore:
                 size += len(buffer) - before
                 while len(buffer) >= part_size:
                     if upload_id is None:
-                        with self._errors("write", key):
-                            begun = await s3.create_multipart_upload(Bucket=self.bucket, Key=name)
-                        upload_id = begun["UploadId"]
+                        # Run to its end even if the put is cancelled meanwhile: the upload it begins is
+                        # then known, and aborted below.
+                        await finish(begin())
+                        upload_id = begun[0]
                     if sending is not None:
                         parts.append(await sending)
                     part = bytes(buffer[:part_size])
@@ -212,8 +220,8 @@ class S3BlobStore:
                 await asyncio.wait((sending,))
                 if not sending.cancelled():
                     sending.exception()  # retrieved: the put's own error is what the caller gets
-            if upload_id is not None:
-                await self._abort(s3, key, upload_id)
+            if begun:
+                await self._abort(s3, key, begun[0])
             raise
 
     async def _send_part(self, s3: Any, key: str, upload_id: str, number: int, data: bytes) -> dict[str, Any]:
@@ -251,6 +259,8 @@ class S3BlobStore:
     async def read(self, key: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
         """One GET (ranged unless it is the whole blob), streamed in chunks of at most CHUNK_BYTES: a put
         that replaces the blob meanwhile does not mix into what this read yields."""
+        name = self.object_key(key)  # a bad key or range is a ValueError before anything goes to S3
+        check_range(start, end)
         s3 = await self._s3()
         if end is not None and end <= start:
             if await self.size(key) is None:
@@ -261,7 +271,7 @@ class S3BlobStore:
             kwargs["Range"] = f"bytes={start}-{'' if end is None else end - 1}"
         with self._errors("read", key):
             try:
-                answer = await s3.get_object(Bucket=self.bucket, Key=self.object_key(key), **kwargs)
+                answer = await s3.get_object(Bucket=self.bucket, Key=name, **kwargs)
             except ClientError as exc:
                 if _code(exc) in _MISSING:
                     raise BlobNotFound(key) from None
@@ -280,10 +290,11 @@ class S3BlobStore:
             body.close()
 
     async def size(self, key: str) -> int | None:
+        name = self.object_key(key)
         s3 = await self._s3()
         with self._errors("read the size of", key):
             try:
-                answer = await s3.head_object(Bucket=self.bucket, Key=self.object_key(key))
+                answer = await s3.head_object(Bucket=self.bucket, Key=name)
             except ClientError as exc:
                 if _code(exc) in _MISSING:
                     return None

@@ -16,13 +16,17 @@ All or nothing, across processes:
 - A replaced or deleted blob is not removed at once: its ``blob_id`` is noted under a marker row
   (``~gone/<blob_id>``, outside the key alphabet) and its chunks stay ``sweep_after_seconds`` (15
   minutes by default), so a read under way finishes with the bytes it started with.
-- A put under way is noted the same way (``~put/<blob_id>``, its time renewed every minute while it
-  writes). One that fails or is cancelled removes its chunks at once; one whose process dies leaves
-  the marker and its chunks.
-- The sweep removes the chunks of every marker older than ``sweep_after_seconds``, claiming each marker
-  by a conditional delete (so of two processes sweeping, one takes it). It runs on a store's first put
-  or delete and then every ``SWEEP_EVERY_S`` on the next one; ``await store.sweep()`` runs it now. A put
-  silent longer than that (a stalled upload) finds its marker swept and fails, leaving nothing.
+- A put under way is noted the same way (``~put/<blob_id>``, its time renewed while it writes, every
+  quarter of ``sweep_after_seconds`` and at most every minute; ``sweep_after_seconds`` is at least
+  ``SWEEP_AFTER_MIN_S``). One that fails or is cancelled removes its chunks before it raises; one whose
+  process dies leaves the marker and its chunks.
+- The sweep removes the chunks of every marker older than ``sweep_after_seconds`` (a put's marker
+  claimed first by a conditional update that makes it a gone one, so a put that renewed it keeps it),
+  in transactions of at most ``SWEEP_CHUNKS`` rows, then the marker. It runs in the background, started
+  by a store's first put or delete and then every ``SWEEP_EVERY_S`` by the next one (never awaited by
+  them); ``await store.sweep()`` runs it now. A put silent longer than that (a stalled upload) finds its
+  marker swept and fails, leaving nothing. Markers hold the writing process's clock: processes sharing
+  a database need clocks that agree to well within ``sweep_after_seconds``.
 """
 
 from __future__ import annotations
@@ -34,10 +38,18 @@ from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 from sqlalchemy import exc as sa_exc
 
-from supercompat.blobs import CHUNK_BYTES, BlobNotFound, check_key
+from supercompat.blobs import (
+    CHUNK_BYTES,
+    BlobNotFound,
+    Sweeper,
+    check_key,
+    check_range,
+    check_sweep_after,
+    heartbeat_s,
+)
 from supercompat.errors import ConfigError
 from supercompat.loop import finish
 
@@ -51,8 +63,8 @@ GONE_MARK = "~gone/"  # a blob replaced or deleted: its chunks, kept a while for
 MARKS = "~"  # every marker sorts at or after this, every key before it (keys' characters are at most "z")
 SWEEP_AFTER_S = 900.0
 SWEEP_EVERY_S = 300.0
-HEARTBEAT_S = 60.0
-SWEEP_BATCH = 100
+SWEEP_BATCH = 100  # markers looked up at a time
+SWEEP_CHUNKS = 16  # chunk rows removed in one transaction: short ones, so writers (SQLite's lock) interleave
 POINT_ATTEMPTS = 5
 
 
@@ -67,8 +79,9 @@ class SQLBlobStore:
                  sweep_after_seconds: float = SWEEP_AFTER_S) -> None:
         self._db = db
         self._owns_db = owns_db
-        self.sweep_after_seconds = sweep_after_seconds
-        self._next_sweep = 0.0  # the first put or delete sweeps
+        self.sweep_after_seconds = check_sweep_after(sweep_after_seconds)
+        self._heartbeat = heartbeat_s(sweep_after_seconds)
+        self._sweeper = Sweeper(self.sweep, SWEEP_EVERY_S, "the sql blob store")
 
     # -- wiring and life cycle ---------------------------------------------------------------------
     def wire(self, app: Any) -> None:
@@ -94,32 +107,37 @@ class SQLBlobStore:
         return not self._owns_db or self.db.ready_to_fork()
 
     def after_fork(self) -> None:
+        self._sweeper.after_fork()
         if self._owns_db:  # a database shared with the storage adapter is renewed by the App, once
             self.db.after_fork()
 
     async def close(self) -> None:
+        await self._sweeper.close()
         if self._owns_db and self._db is not None:
             await self._db.close()
 
     # -- put -----------------------------------------------------------------------------------------
     async def put(self, key: str, chunks: AsyncIterable[bytes]) -> int:
         check_key(key)
-        await self._sweep_if_due()
+        self._sweeper.due()
         blob_id = secrets.token_hex(16)
         mark = PUT_MARK + blob_id
-        await finish(self._insert_mark(mark, blob_id))
         try:
+            # Within the try: if the caller is cancelled while the marker goes in, it goes in all the same
+            # (finish) and _discard removes it.
+            await finish(self._insert_mark(mark, blob_id))
             size, seq, buffer = 0, 0, bytearray()
             beat = time.monotonic()
             async for chunk in chunks:
-                buffer += chunk
-                size += len(chunk)
+                before = len(buffer)
+                buffer += chunk  # its bytes, whatever the item size of a memoryview
+                size += len(buffer) - before
                 while len(buffer) >= CHUNK_BYTES:
                     row = bytes(memoryview(buffer)[:CHUNK_BYTES])  # one copy, and the view let go at once
                     await finish(self._write_chunk(blob_id, seq, row))
                     del buffer[:CHUNK_BYTES]
                     seq += 1
-                if time.monotonic() - beat >= HEARTBEAT_S:
+                if time.monotonic() - beat >= self._heartbeat:
                     await finish(self._beat(mark))
                     beat = time.monotonic()
             if buffer:
@@ -196,7 +214,8 @@ class SQLBlobStore:
         swept (then chunks it wrote since are removed here, as nothing points at them)."""
         async with self.db._write() as conn:
             if not (await conn.execute(sa.delete(blobs).where(blobs.c.key == mark))).rowcount:
-                pointed = sa.select(blobs.c.key).where(blobs.c.blob_id == blob_id).limit(1)
+                pointed = (sa.select(blobs.c.key).where(blobs.c.blob_id == blob_id, blobs.c.key < MARKS)
+                           .limit(1))
                 if (await conn.execute(pointed)).first() is not None:
                     return
             await conn.execute(sa.delete(blob_chunks).where(blob_chunks.c.blob_id == blob_id))
@@ -204,8 +223,7 @@ class SQLBlobStore:
     # -- read, size, delete --------------------------------------------------------------------------
     async def read(self, key: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
         check_key(key)
-        if start < 0 or (end is not None and end < 0):
-            raise ValueError("start and end are offsets from the start of the blob (0 or more)")
+        check_range(start, end)
         found = await finish(self._find(key))
         if found is None:
             raise BlobNotFound(key)
@@ -218,6 +236,9 @@ class SQLBlobStore:
             if data is None:  # swept: replaced or deleted longer than sweep_after_seconds ago
                 raise BlobNotFound(f"{key} (removed while it was being read)")
             piece = data[offset:offset + end - position] if offset or end - position < len(data) else data
+            if not piece:  # a row shorter than the size recorded for its blob: never loop on it
+                raise RuntimeError(f"the sql blob store's rows of {key!r} (blob {blob_id}) are shorter than "
+                                   f"its recorded size, {size} bytes: chunk {seq} has {len(data)}")
             position += len(piece)
             yield piece
 
@@ -240,7 +261,7 @@ class SQLBlobStore:
 
     async def delete(self, key: str) -> bool:
         check_key(key)
-        await self._sweep_if_due()
+        self._sweeper.due()
         return await finish(self._delete(key))
 
     async def _delete(self, key: str) -> bool:
@@ -253,24 +274,18 @@ class SQLBlobStore:
         return True
 
     # -- the sweep -----------------------------------------------------------------------------------
-    async def _sweep_if_due(self) -> None:
-        if time.monotonic() < self._next_sweep:
-            return
-        self._next_sweep = time.monotonic() + SWEEP_EVERY_S
-        try:
-            await self.sweep()
-        except Exception:  # a failed sweep is tried again next time; the put or delete goes on
-            log.warning("the sql blob store's sweep failed", exc_info=True)
-
     async def sweep(self, now: float | None = None) -> int:
         """Remove the chunks of blobs replaced or deleted, and of puts that died with their process,
-        ``sweep_after_seconds`` or more ago (as of ``now``); how many blobs were removed."""
+        ``sweep_after_seconds`` or more ago (as of ``now``); how many blobs were removed. Puts and
+        deletes start one in the background now and then (``SWEEP_EVERY_S``). Markers hold the time of
+        the process that wrote them: the clocks of processes sharing a database must agree to well
+        within ``sweep_after_seconds``."""
         cutoff = (time.time() if now is None else now) - self.sweep_after_seconds
         swept = 0
         while True:
             marks = await finish(self._lapsed(cutoff))
             for mark, blob_id in marks:
-                swept += await finish(self._sweep_one(mark, blob_id, cutoff))
+                swept += await self._sweep_one(mark, blob_id, cutoff)
             if len(marks) < SWEEP_BATCH:
                 return swept
 
@@ -282,13 +297,42 @@ class SQLBlobStore:
             return [(row[0], row[1]) for row in (await conn.execute(stmt)).all()]
 
     async def _sweep_one(self, mark: str, blob_id: str, cutoff: float) -> int:
+        """A lapsed put's marker is claimed by turning it, if it is still lapsed (the put did not renew
+        it), into a gone marker: the put, if alive after all, then fails. A gone marker's blob is read
+        by nobody new, so its chunks go in short transactions of SWEEP_CHUNKS rows, and the marker last
+        (of two processes sweeping it, the one that removes the marker counts it)."""
+        if mark.startswith(PUT_MARK):
+            if not await finish(self._claim(mark, blob_id, cutoff)):
+                return 0  # renewed, ended, or claimed by another process
+            mark = GONE_MARK + blob_id
+        while await finish(self._remove_chunks(blob_id)):
+            pass
+        return await finish(self._remove_mark(mark, blob_id))
+
+    async def _claim(self, mark: str, blob_id: str, cutoff: float) -> bool:
+        async with self.db._write_one() as conn:
+            claim = (sa.update(blobs).where(blobs.c.key == mark, blobs.c.created_at < cutoff)
+                     .values(key=GONE_MARK + blob_id))
+            return bool((await conn.execute(claim)).rowcount)
+
+    async def _remove_chunks(self, blob_id: str) -> bool:
+        """Up to SWEEP_CHUNKS chunk rows of ``blob_id``, in one transaction; whether there were any."""
         async with self.db._write() as conn:
-            claim = sa.delete(blobs).where(blobs.c.key == mark, blobs.c.created_at < cutoff)
-            taken = await conn.execute(claim)
-            if not taken.rowcount:
-                return 0  # another process swept it, or the put renewed it, or ended
+            first = sa.select(blob_chunks.c.seq).where(blob_chunks.c.blob_id == blob_id)
+            seqs = list((await conn.execute(first.order_by(blob_chunks.c.seq).limit(SWEEP_CHUNKS))).scalars())
+            if not seqs:
+                return False
+            await conn.execute(sa.delete(blob_chunks).where(blob_chunks.c.blob_id == blob_id,
+                                                            blob_chunks.c.seq.in_(seqs)))
+        return True
+
+    async def _remove_mark(self, mark: str, blob_id: str) -> int:
+        async with self.db._write() as conn:
+            taken = (await conn.execute(sa.delete(blobs).where(blobs.c.key == mark))).rowcount
+            # Rows a swept put wrote since its claim (it fails at its next statement on its marker and
+            # removes them, but may have died meanwhile).
             await conn.execute(sa.delete(blob_chunks).where(blob_chunks.c.blob_id == blob_id))
-        return 1
+        return 1 if taken else 0
 
 
 class SQLBlobOptions(BaseModel):
@@ -298,6 +342,8 @@ class SQLBlobOptions(BaseModel):
 
     url: str | None = None
     sweep_after_seconds: float = SWEEP_AFTER_S
+
+    _sweep_after = field_validator("sweep_after_seconds")(check_sweep_after)
 
 
 def sql_blob_store(url: str | sa.URL | None = None, *, sweep_after_seconds: float = SWEEP_AFTER_S,
