@@ -11,10 +11,13 @@ other words is not close), so it is for tests and a zero-dependency start, not f
 
 from __future__ import annotations
 
+import base64
 import functools
 import hashlib
 import math
 import re
+import sys
+from array import array
 from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -88,6 +91,14 @@ def hashing_embedder(dimensions: int = 256) -> HashingEmbedder:
     return HashingEmbedder(dimensions)
 
 
+def base64_vector(vector: list[float]) -> str:
+    """A vector as OpenAI's ``encoding_format="base64"`` sends it: little-endian float32s, base64."""
+    floats = array("f", vector)
+    if sys.byteorder == "big":
+        floats.byteswap()
+    return base64.b64encode(floats.tobytes()).decode("ascii")
+
+
 def cosine(a: list[float], b: list[float]) -> float:
     """The cosine similarity of two vectors (0.0 when either is all zeros)."""
     dot = sum(x * y for x, y in zip(a, b, strict=True))
@@ -95,4 +106,5 @@ def cosine(a: list[float], b: list[float]) -> float:
     return dot / norms if norms else 0.0
 
 
-__all__ = ["EmbedKind", "Embedder", "HashingEmbedder", "HashingOptions", "cosine", "hashing_embedder"]
+__all__ = ["EmbedKind", "Embedder", "HashingEmbedder", "HashingOptions", "base64_vector", "cosine",
+           "hashing_embedder"]

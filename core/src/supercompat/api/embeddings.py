@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import base64
-import sys
-from array import array
 from typing import TYPE_CHECKING, Any
 
+from ..embedders import base64_vector
 from ..errors import InvalidRequest
 from ..router import Request, Router
 from . import params as p
@@ -35,14 +33,6 @@ def _inputs(value: Any) -> list[str]:
             raise p.invalid_value("input" if isinstance(value, str) else f"input[{i}]",
                                   "the text to embed must not be empty.")
     return texts
-
-
-def encode(vector: list[float]) -> str:
-    """A vector as OpenAI's ``encoding_format="base64"`` sends it: little-endian float32s, base64."""
-    floats = array("f", vector)
-    if sys.byteorder == "big":
-        floats.byteswap()
-    return base64.b64encode(floats.tobytes()).decode("ascii")
 
 
 def estimate_tokens(text: str) -> int:
@@ -74,7 +64,7 @@ async def create(app: App, req: Request) -> dict[str, Any]:
     return {
         "object": "list",
         "data": [{"object": "embedding", "index": i,
-                  "embedding": encode(vector) if encoding == "base64" else [float(x) for x in vector]}
+                  "embedding": base64_vector(vector) if encoding == "base64" else [float(x) for x in vector]}
                  for i, vector in enumerate(vectors)],
         "model": embedder.model,
         "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
