@@ -5,7 +5,7 @@ client's embeddings.create answered through it; the fake's wire format as the op
 import openai
 import pytest
 
-from supercompat import async_supercompat, supercompat
+from supercompat import App, async_supercompat, supercompat
 from supercompat.config import load_adapters
 from supercompat.embedders import hashing_embedder
 from supercompat.errors import APIError, ConfigError
@@ -101,6 +101,19 @@ async def test_vectors_of_another_size_than_configured_are_a_bad_gateway(fake):
     with pytest.raises(APIError) as raised:  # the fake's vectors of an unknown model have 256
         await openai_embedder(client, "nomic-embed-text", 768).embed(["x"])
     assert raised.value.status == 502 and "768 dimensions are configured" in raised.value.message
+    await client.close()
+
+
+async def test_after_a_fork_the_embedder_opens_its_own_connections(fake):
+    client = openai.AsyncOpenAI(base_url=fake.base_url, api_key="k", max_retries=0)
+    embedder = openai_embedder(client)
+    app = App(embedder=embedder)
+    await embedder.embed(["before"])
+    pool = client._client._transport._pool
+    assert pool._connections  # kept alive
+    app.after_fork()  # what a forked child's App does: the parent's sockets are dropped, unclosed
+    assert pool._connections == []
+    assert len((await embedder.embed(["after"]))[0]) == 1536
     await client.close()
 
 

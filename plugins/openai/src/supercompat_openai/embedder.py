@@ -6,6 +6,7 @@ from typing import Any
 
 import openai
 
+from supercompat.clients import forget_pooled_connections
 from supercompat.embedders import EmbedKind
 from supercompat.errors import BadGateway, ConfigError
 
@@ -56,6 +57,10 @@ class OpenAIEmbedder:
                                  f"for '{self.model}'.")
             vectors.extend(got)
         return vectors
+
+    def after_fork(self) -> None:
+        """In a forked child (called by the App): the SDK's pooled connections are the parent's."""
+        forget_pooled_connections(getattr(self.client, "_client", None))
 
     async def close(self) -> None:
         if self._owns_client:
