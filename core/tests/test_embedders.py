@@ -111,3 +111,23 @@ def test_check_reports_the_embedder(tmp_path, capsys):
     config.write_text('[client]\nplugin = "scripted"\n[embedder]\nplugin = "nowhere"\n')
     assert main(["check", "--config", str(config)]) == 2
     assert "[embedder] PROBLEM  Unknown embedder adapter 'nowhere'" in capsys.readouterr().out
+
+
+async def test_hashing_a_large_call_leaves_the_loop_to_other_requests():
+    import threading
+
+    from supercompat.embedders import OFF_LOOP_CHARS
+
+    threads = []
+
+    class Recording(HashingEmbedder):
+        def vector(self, text):
+            threads.append(threading.get_ident())
+            return super().vector(text)
+
+    embedder = Recording(16)
+    await embedder.embed(["small", "texts"])
+    assert set(threads) == {threading.get_ident()}  # on the loop: not worth a thread
+    threads.clear()
+    await embedder.embed(["x" * OFF_LOOP_CHARS, "y"])
+    assert len(threads) == 2 and threading.get_ident() not in threads
