@@ -9,6 +9,8 @@ import sys
 
 import openai
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from supercompat import ingest
 from supercompat.api import params
@@ -210,6 +212,18 @@ def test_characters_split_between_tokens_stay_whole():
     assert sum(c.tokens for c in chunks) == len(tokenize(text))
     for c in chunk(text, 100, 50):
         assert "\ufffd" not in c.text
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text(), size=st.integers(1, 12), overlap=st.integers(0, 11))
+def test_any_text_cut_without_overlap_joins_back_and_with_overlap_gives_whole_characters(text, size, overlap):
+    tokens = len(tokenize(text))
+    cut = chunk(text, size, 0)
+    assert "".join(c.text for c in cut) == text
+    assert sum(c.tokens for c in cut) == tokens
+    overlap = min(overlap, size - 1)
+    for c in chunk(text, size, overlap):
+        assert c.text in text and 0 < c.tokens <= size
 
 
 @pytest.mark.parametrize("size, overlap", [(0, 0), (100, -1), (100, 100)])

@@ -114,8 +114,10 @@ def chunk(text: str, max_chunk_size_tokens: int = AUTO_MAX_CHUNK_SIZE_TOKENS,
         end = min(start + max_chunk_size_tokens, len(tokens))
         body = enc.decode_bytes(tokens[start:end])
         # a character's tail left at the end belongs here; its own tail at the start, to the chunk before
-        after = enc.decode_bytes(tokens[end:end + 4])
-        body = body[_continuation_bytes(body):] + after[:_continuation_bytes(after)]
+        body = body[_continuation_bytes(body):]
+        if body:  # (a window inside one character, at tiny sizes only, has no text of its own)
+            after = enc.decode_bytes(tokens[end:end + 4])
+            body += after[:_continuation_bytes(after)]
         chunks.append(Chunk(body.decode("utf-8"), end - start))
         if end == len(tokens):
             break
