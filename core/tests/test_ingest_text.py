@@ -92,6 +92,9 @@ def test_documents_are_read_from_a_path_and_from_a_file_object(tmp_path):
     assert MARKER in extract("report.docx", str(path))
     with path.open("rb") as f:
         assert MARKER in extract("report.docx", f)
+    (tmp_path / "notes.txt").write_text(MARKER)
+    with (tmp_path / "notes.txt").open() as f, pytest.raises(TypeError, match="binary mode"):
+        extract("notes.txt", f)
 
 
 def test_the_content_type_is_used_when_the_name_has_no_known_extension():

@@ -71,7 +71,10 @@ def _read(data: Source) -> bytes:
     if isinstance(data, (str, os.PathLike)):
         with open(data, "rb") as f:
             return f.read()
-    return data.read()
+    raw = data.read()
+    if not isinstance(raw, (bytes, bytearray)):
+        raise TypeError("extract() reads bytes: open the file in binary mode ('rb').")
+    return bytes(raw)
 
 
 def _kind(filename: str | None, content_type: str | None) -> str | None:
@@ -198,6 +201,8 @@ def extract(filename: str | None, data: Source, content_type: str | None = None)
     Raises :class:`IngestError`: ``unsupported_file`` for a type not on OpenAI's list, ``.doc``, or a
     document type whose reader (the ``documents`` extra) isn't installed; ``invalid_file`` for bytes
     that don't decode or a damaged document.
+
+    It is CPU work (a long PDF takes seconds): call it off the event loop, in a worker thread.
     """
     kind = _kind(filename, content_type)
     if kind is None:
