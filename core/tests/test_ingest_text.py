@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from supercompat import ingest
 from supercompat.api import params
 from supercompat.errors import InvalidRequest
-from supercompat.ingest import IngestError, chunk, chunking, extract, tokenize
-from supercompat.ingest.extract import TEXT_TYPES
+from supercompat.ingest import IngestError, chunk, chunking, extract, extraction, tokenize
+from supercompat.ingest.extraction import TEXT_TYPES
 from supercompat.testing.contract import call
 
 MARKER = "The quick marmot audits seventeen ledgers at dawn."
@@ -154,6 +154,16 @@ def test_bytes_that_are_not_what_the_type_says_are_invalid(name, data):
     with pytest.raises(IngestError) as info:
         extract(name, data)
     assert info.value.code == "invalid_file"
+
+
+@pytest.mark.parametrize("name, make", [("big.docx", docx_bytes), ("big.pptx", pptx_bytes)])
+def test_a_document_that_would_unpack_past_the_limit_is_invalid(monkeypatch, name, make):
+    data = make(MARKER)
+    assert MARKER in extract(name, data)
+    monkeypatch.setattr(extraction, "MAX_UNPACKED_BYTES", 10_000)  # a real bomb is slow to build
+    with pytest.raises(IngestError) as info:
+        extract(name, data)
+    assert info.value.code == "invalid_file" and "unpack" in info.value.message
 
 
 def test_a_truncated_pdf_is_invalid():

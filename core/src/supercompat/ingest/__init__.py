@@ -11,7 +11,7 @@ from .chunking import (
     count_tokens,
     tokenize,
 )
-from .extract import DOCUMENTS_EXTRA, SUPPORTED_EXTENSIONS, IngestError, extract
+from .extraction import DOCUMENTS_EXTRA, SUPPORTED_EXTENSIONS, IngestError, extract
 
 __all__ = ["AUTO_CHUNK_OVERLAP_TOKENS", "AUTO_MAX_CHUNK_SIZE_TOKENS", "DOCUMENTS_EXTRA", "MAX_CHUNK_SIZE_TOKENS",
            "MIN_CHUNK_SIZE_TOKENS", "SUPPORTED_EXTENSIONS", "Chunk", "IngestError", "chunk", "count_tokens",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import codecs
 import io
 import os
+import zipfile
 from collections.abc import Callable
 from html.parser import HTMLParser
 from typing import IO, Any
@@ -155,8 +156,26 @@ def _pdf(data: bytes) -> str:
     return "\n\n".join(page.extract_text() or "" for page in reader.pages)
 
 
+# DOCX and PPTX are zip files their readers unpack whole into memory: one that would unpack past this
+# (a "zip bomb": a few hundred kilobytes that inflate to gigabytes) is refused before it is read.
+MAX_UNPACKED_BYTES = 256 * 2**20
+
+
+def _check_unpacked_size(data: bytes, name: str) -> None:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, ValueError) as exc:
+        raise IngestError.invalid(f"The {name} file could not be read: it is not a valid zip archive.") from exc
+    if unpacked > MAX_UNPACKED_BYTES:  # zipfile never reads more than an entry's declared size
+        raise IngestError.invalid(f"The {name} file would unpack to {unpacked} bytes, more than the "
+                                  f"{MAX_UNPACKED_BYTES} allowed.")
+
+
 def _docx(data: bytes) -> str:
     import docx
+
+    _check_unpacked_size(data, "DOCX")
 
     document = docx.Document(io.BytesIO(data))
     parts = [p.text for p in document.paragraphs]
@@ -180,6 +199,8 @@ def _shape_texts(shapes: Any) -> list[str]:
 
 def _pptx(data: bytes) -> str:
     import pptx
+
+    _check_unpacked_size(data, "PPTX")
 
     slides = []
     for slide in pptx.Presentation(io.BytesIO(data)).slides:
