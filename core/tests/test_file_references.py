@@ -103,3 +103,19 @@ async def test_a_deleted_file_is_missing(client):
     await call(client.files.delete(known))
     await refused(lambda: client.beta.threads.messages.create(thread.id, role="user", content="x", attachments=[
         {"file_id": known, "tools": [{"type": "file_search"}]}]), "attachments[0].file_id", known)
+
+
+async def test_an_expired_file_is_missing(client):
+    """A file past its ``expires_at`` is as unknown as a deleted one (OpenAI deletes it then)."""
+    from supercompat import loop
+    from supercompat.files import store_file
+    from supercompat.testing import app_of
+
+    async def chunks():
+        yield b"old"
+
+    expired = loop.run_sync(store_file(app_of(client), project=None, filename="old.txt", purpose="assistants",
+                                       chunks=chunks(), expires_after_seconds=-1))["id"]
+    thread = await call(client.beta.threads.create())
+    await refused(lambda: client.beta.threads.messages.create(thread.id, role="user", content="x", attachments=[
+        {"file_id": expired, "tools": [{"type": "file_search"}]}]), "attachments[0].file_id", expired)

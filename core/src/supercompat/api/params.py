@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Literal, overload
 
+from .. import ingest
 from ..errors import InvalidRequest
 from ..storage import ListQuery
 
@@ -262,18 +263,27 @@ def _vector_store(value: Any, param: str) -> None:
         _strings(value["file_ids"], f"{param}.file_ids", max_items=10_000)
     metadata(value.get("metadata"), f"{param}.metadata")
     if "chunking_strategy" in value:
-        strategy = obj(value["chunking_strategy"], f"{param}.chunking_strategy")
-        kind = string(require(strategy, "type", f"{param}.chunking_strategy."), f"{param}.chunking_strategy.type",
-                      choices=("auto", "static"))
-        check_known(strategy, ("type", kind) if kind == "static" else ("type",), f"{param}.chunking_strategy.")
-        if kind == "static":
-            sp = f"{param}.chunking_strategy.static"
-            static = obj(require(strategy, "static", f"{param}.chunking_strategy."), sp)
-            check_known(static, ("max_chunk_size_tokens", "chunk_overlap_tokens"), f"{sp}.")
-            size = integer(require(static, "max_chunk_size_tokens", f"{sp}."), f"{sp}.max_chunk_size_tokens",
-                           minimum=100, maximum=4096, nullable=False)
-            integer(require(static, "chunk_overlap_tokens", f"{sp}."), f"{sp}.chunk_overlap_tokens",
-                    minimum=0, maximum=(size or 0) // 2, nullable=False)
+        chunking_strategy(value["chunking_strategy"], f"{param}.chunking_strategy")
+
+
+def chunking_strategy(value: Any, param: str = "chunking_strategy") -> dict[str, Any]:
+    """A request's ``chunking_strategy`` checked as OpenAI does (``auto``, or ``static`` with
+    ``max_chunk_size_tokens`` 100–4096 and ``chunk_overlap_tokens`` 0 to half of it), returned as a vector
+    store file shows it: ``{"type": "static", "static": {...}}``, ``auto`` spelled out as 800 / 400."""
+    strategy = obj(value, param)
+    kind = string(require(strategy, "type", f"{param}."), f"{param}.type", choices=("auto", "static"))
+    check_known(strategy, ("type", kind) if kind == "static" else ("type",), f"{param}.")
+    size, overlap = ingest.AUTO_MAX_CHUNK_SIZE_TOKENS, ingest.AUTO_CHUNK_OVERLAP_TOKENS
+    if kind == "static":
+        sp = f"{param}.static"
+        static = obj(require(strategy, "static", f"{param}."), sp)
+        check_known(static, ("max_chunk_size_tokens", "chunk_overlap_tokens"), f"{sp}.")
+        size = integer(require(static, "max_chunk_size_tokens", f"{sp}."), f"{sp}.max_chunk_size_tokens",
+                       minimum=ingest.MIN_CHUNK_SIZE_TOKENS, maximum=ingest.MAX_CHUNK_SIZE_TOKENS,
+                       nullable=False) or 0  # never None: not nullable
+        overlap = integer(require(static, "chunk_overlap_tokens", f"{sp}."), f"{sp}.chunk_overlap_tokens",
+                          minimum=0, maximum=size // 2, nullable=False) or 0
+    return {"type": "static", "static": {"max_chunk_size_tokens": size, "chunk_overlap_tokens": overlap}}
 
 
 def response_format(value: Any, param: str = "response_format") -> Any:

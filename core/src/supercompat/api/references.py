@@ -1,14 +1,16 @@
-"""Files a request names by id must exist and belong to the caller's project: a message's
+"""Files a request names by id must exist, be unexpired and belong to the caller's project: a message's
 ``image_file`` parts and ``attachments``, and ``tool_resources`` (code_interpreter's ``file_ids``, the
 ``file_ids`` of vector stores created on the way). One that doesn't is a 400 naming the param, found
 before anything is stored, so a bad id is never kept to fail a run later."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidRequest
+from ..files import usable
 
 if TYPE_CHECKING:
     from ..app import App
@@ -42,13 +44,13 @@ def in_tool_resources(resources: dict[str, Any] | None, param: str = "tool_resou
 
 
 async def require_files(app: App, project: str | None, references: Iterable[Reference]) -> None:
-    """Raise InvalidRequest for the first reference to a file that is missing or another project's
-    (as unknown as a missing one); each file is read once."""
+    """Raise InvalidRequest for the first reference to a file that is missing, expired or another
+    project's (as unknown as a missing one); each file is read once."""
     checked: set[str] = set()
+    now = time.time()
     for file_id, param in references:
         if file_id in checked:
             continue
-        file = await app.storage.get_file(file_id)
-        if file is None or file.get("project") != project:
+        if not usable(await app.storage.get_file(file_id), project, now):
             raise InvalidRequest(f"No file found with id '{file_id}'.", param=param, code="invalid_value")
         checked.add(file_id)
