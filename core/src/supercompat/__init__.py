@@ -41,30 +41,34 @@ def check_openai_version(version: str) -> None:
             f"version, in any language: point the client's base_url at the server instead.")
 
 
-def _app(client_adapter: Any, storage_adapter: Any, run_adapter: Any, tools: Any, blob_store: Any) -> App:
+def _app(client_adapter: Any, storage_adapter: Any, run_adapter: Any, tools: Any, blob_store: Any,
+         embedder: Any) -> App:
     check_openai_version(openai.__version__)
     return App(client_adapter=client_adapter, storage_adapter=storage_adapter, run_adapter=run_adapter, tools=tools,
-               blob_store=blob_store)
+               blob_store=blob_store, embedder=embedder)
 
 
 def supercompat(*, client_adapter: Any = None, storage_adapter: Any = None, run_adapter: Any = None,
-                tools: Any = None, blob_store: Any = None, **openai_options: Any) -> openai.OpenAI:
+                tools: Any = None, blob_store: Any = None, embedder: Any = None,
+                **openai_options: Any) -> openai.OpenAI:
     """A genuine ``openai.OpenAI`` whose requests are answered in process.
 
     ``storage_adapter`` defaults to memory and ``run_adapter`` to completions; ``tools`` (built-in
     tool executors, see ``supercompat.tools``) to every one the installed plugins register;
     ``blob_store`` (where file bytes live) to the storage adapter's default, else memory;
+    ``embedder`` (what answers ``embeddings.create``, see ``supercompat.embedders``) to none;
     ``openai_options`` go to ``openai.OpenAI`` (``max_retries``, ``timeout``, ...)."""
-    app = _app(client_adapter, storage_adapter, run_adapter, tools, blob_store)
+    app = _app(client_adapter, storage_adapter, run_adapter, tools, blob_store, embedder)
     return openai.OpenAI(api_key=openai_options.pop("api_key", API_KEY), base_url=BASE_URL,
                          http_client=openai.DefaultHttpxClient(transport=SupercompatTransport(app)),
                          **openai_options)
 
 
 def async_supercompat(*, client_adapter: Any = None, storage_adapter: Any = None, run_adapter: Any = None,
-                      tools: Any = None, blob_store: Any = None, **openai_options: Any) -> openai.AsyncOpenAI:
+                      tools: Any = None, blob_store: Any = None, embedder: Any = None,
+                      **openai_options: Any) -> openai.AsyncOpenAI:
     """Like :func:`supercompat`, returning ``openai.AsyncOpenAI``."""
-    app = _app(client_adapter, storage_adapter, run_adapter, tools, blob_store)
+    app = _app(client_adapter, storage_adapter, run_adapter, tools, blob_store, embedder)
     return openai.AsyncOpenAI(api_key=openai_options.pop("api_key", API_KEY), base_url=BASE_URL,
                               http_client=openai.DefaultAsyncHttpxClient(transport=SupercompatTransport(app)),
                               **openai_options)

@@ -10,6 +10,7 @@ from . import loop as _loop
 from .api import build_router
 from .blobs import BlobStore
 from .clients import ClientAdapter
+from .embedders import Embedder
 from .errors import APIError, ConfigError
 from .forms import Multipart
 from .jobs import Jobs
@@ -29,11 +30,13 @@ class App:
 
     def __init__(self, *, client_adapter: ClientAdapter | None = None, storage_adapter: StorageAdapter | None = None,
                  run_adapter: RunAdapter | None = None, tools: Iterable[ToolExecutor] | None = None,
-                 blob_store: BlobStore | None = None) -> None:
+                 blob_store: BlobStore | None = None, embedder: Embedder | None = None) -> None:
         """``tools``: the built-in tool executors runs may use (see ``supercompat.tools``); by default
         every one the installed plugins register. ``blob_store``: where file bytes live; by default
         the storage adapter's ``default_blob_store()`` if it has one (the SQL storage keeps files
-        beside a SQLite database), else memory."""
+        beside a SQLite database), else memory. ``embedder``: what answers ``embeddings.create`` (see
+        ``supercompat.embedders``); None, the default, is none: embeddings requests are refused saying
+        how to configure one, and vector store search is keyword-only."""
         if storage_adapter is None:
             from .storage import memory_storage_adapter
 
@@ -54,6 +57,7 @@ class App:
         self.storage: StorageAdapter = storage_adapter
         self.run_adapter: RunAdapter = run_adapter
         self.blobs: BlobStore = blob_store
+        self.embedder: Embedder | None = embedder
         if tools is None:
             from .plugins import tool_executors
 
@@ -85,8 +89,9 @@ class App:
         (``ready_to_fork``, ``after_fork``, ``register_job_kinds(jobs)``, and ``wire(app)``, called once
         the App has every adapter, so that one adapter can use another: a SQL blob store without a URL
         of its own keeps its rows in the storage adapter's database)."""
-        adapters = (self.storage, self.client, self.run_adapter, self.blobs)
-        return [hook for adapter in adapters if (hook := getattr(adapter, name, None)) is not None]
+        adapters = (self.storage, self.client, self.run_adapter, self.blobs, self.embedder)
+        return [hook for adapter in adapters
+                if adapter is not None and (hook := getattr(adapter, name, None)) is not None]
 
     def ready_to_fork(self) -> bool:
         """Whether no adapter has an operation in flight that a forked child would inherit half-done
@@ -128,5 +133,7 @@ class App:
         aclose = getattr(self.client, "aclose", None)
         if aclose is not None:
             await aclose()
+        if self.embedder is not None:
+            await self.embedder.close()
         await self.blobs.close()
         await self.storage.close()

@@ -35,3 +35,10 @@ def register_blob_stores(register: Any) -> None:
 
     register("memory", lambda options: memory_blob_store())
     register("filesystem", lambda options: filesystem_blob_store(**options.model_dump()), FilesystemOptions)
+
+
+@hookimpl
+def register_embedders(register: Any) -> None:
+    from .embedders import HashingOptions, hashing_embedder
+
+    register("hashing", lambda options: hashing_embedder(options.dimensions), HashingOptions)

@@ -87,13 +87,17 @@ def _check(args: argparse.Namespace) -> int:
     def report(section: str, ok: bool, text: str) -> None:
         nonlocal problems
         problems += not ok
-        print(f"[{section}]".ljust(10) + ("ok       " if ok else "PROBLEM  ") + text)
+        print(f"[{section}] ".ljust(10) + ("ok       " if ok else "PROBLEM  ") + text)
 
     for kind in SECTIONS:
         section = data.get(kind) or {}
         name = section.get("plugin") or DEFAULT_PLUGINS.get(kind)
         if name is None and kind == "blob":
             report(kind, True, "none named: files go where the storage adapter keeps them (see docs/blob-stores.md)")
+            continue
+        if name is None and kind == "embedder":
+            report(kind, True, "none named: embeddings requests are refused and search is keyword-only "
+                               "(see docs/embedders.md)")
             continue
         if name is None:
             report(kind, False, "no plugin: runs and chat completions need one "
@@ -128,7 +132,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 async def _close(kind: str, adapter: Any) -> None:
-    close = getattr(adapter, "close" if kind == "storage" else "aclose", None)
+    close = getattr(adapter, "close" if kind in ("storage", "embedder") else "aclose", None)
     if close is not None:
         await close()
 

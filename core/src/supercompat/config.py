@@ -13,10 +13,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .errors import ConfigError
 from .plugins import get_adapter_spec
 
-SECTIONS = {"client": "client", "storage": "storage", "run": "run", "blob": "blob"}
+SECTIONS = {"client": "client", "storage": "storage", "run": "run", "blob": "blob", "embedder": "embedder"}
 # The keyword argument of App (and supercompat()) each section's adapter is passed as.
 APP_ARGUMENTS = {"client": "client_adapter", "storage": "storage_adapter", "run": "run_adapter",
-                 "blob": "blob_store"}
+                 "blob": "blob_store", "embedder": "embedder"}
 DEFAULT_PLUGINS = {"storage": "memory", "run": "completions"}
 
 
@@ -121,7 +121,7 @@ def read_config(path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     for section in data:
         if section not in (*SECTIONS, "server"):
             raise ConfigError(f"Unknown section [{section}] in {path}. Valid sections: client, storage, "
-                              f"run, blob, server.")
+                              f"run, blob, embedder, server.")
     return data
 
 

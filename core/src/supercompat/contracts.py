@@ -15,6 +15,7 @@ how a plugin registers its adapters.
   engine publishes :class:`StreamEvent` s, which the API layer frames (``supercompat.runs``).
 - Blob stores (where the bytes of Files live): :class:`BlobStore` (``supercompat.blobs``); a run
   adapter reads them through ``RunContext.blobs``.
+- Embedders (text to vectors): :class:`Embedder` (``supercompat.embedders``).
 - Built-in tools: :class:`ToolExecutor` and what it is given and yields (``supercompat.tools``).
 - Background work: jobs (:class:`JobHandler`, :class:`JobContext`) and the lease protocols the
   heartbeat drives (:class:`LeaseHolder`, :class:`LeaseKeeper`) (``supercompat.jobs``).
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 from .blobs import BlobNotFound, BlobStore
 from .clients import ClientAdapter, ClientOptions
+from .embedders import Embedder, EmbedKind
 from .errors import APIError
 from .hookspecs import Register, RegisterTool
 from .jobs import JobContext, JobHandler, LeaseHolder, LeaseKeeper, LeaseLost
@@ -69,6 +71,8 @@ __all__ = [
     "ThreadStorage", "UploadStorage",
     # blob stores
     "BlobNotFound", "BlobStore",
+    # embedders
+    "EmbedKind", "Embedder",
     # runs
     "ImageFile", "RunAdapter", "RunContext", "RunEvent", "StreamEvent", "TextDelta", "ToolCallDelta", "TurnEnd",
     # tools

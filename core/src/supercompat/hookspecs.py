@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
     from .blobs import BlobStore
     from .clients import ClientAdapter
+    from .embedders import Embedder
     from .runs import RunAdapter
     from .storage import StorageAdapter
     from .tools import ToolExecutor
@@ -69,10 +70,15 @@ def register_blob_stores(register: Register[BlobStore]) -> None:
 
 
 @hookspec
+def register_embedders(register: Register[Embedder]) -> None:
+    """Register embedders: text to vectors, for ``embeddings.create`` and vector store search."""
+
+
+@hookspec
 def register_tools(register: RegisterTool) -> None:
     """Register built-in tool executors (``supercompat.tools.ToolExecutor``): ``register(executor)``,
     or ``register(type, factory)`` with a ``factory()`` that builds it when an App is made."""
 
 
 __all__ = ["Register", "RegisterTool", "hookimpl", "hookspec", "register_blob_stores", "register_client_adapters",
-           "register_run_adapters", "register_storage_adapters", "register_tools"]
+           "register_embedders", "register_run_adapters", "register_storage_adapters", "register_tools"]

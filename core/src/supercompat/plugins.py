@@ -22,7 +22,8 @@ from .errors import ConfigError
 
 GROUP = "supercompat"
 KINDS = {"client": "register_client_adapters", "storage": "register_storage_adapters",
-         "run": "register_run_adapters", "blob": "register_blob_stores"}
+         "run": "register_run_adapters", "blob": "register_blob_stores",
+         "embedder": "register_embedders"}
 
 
 class NoOptions(BaseModel):

@@ -23,7 +23,7 @@ import pydantic
 import typing_extensions
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from openai.types import Model
+from openai.types import Embedding, Model
 from openai.types.beta import Assistant, Thread, ThreadDeleted
 from openai.types.beta.threads import Message, Run
 from openai.types.beta.threads.runs import RunStep
@@ -34,6 +34,7 @@ from ..router import MAX_JSON_DEPTH
 from ..transport import SupercompatTransport
 from . import app_of
 from .contract import close_app
+from .embedders import fake_embedder
 from .kit import Kit, fixture
 from .scripted import Reply, scripted_client_adapter
 
@@ -133,7 +134,8 @@ class HostileInputTests(Kit, standard=True):
     @fixture
     def api(self, storage_adapter: Any) -> Iterator[Api]:
         scripted = scripted_client_adapter([Reply(tool_calls=[("lookup", {"q": "x"})])])
-        api = Api(supercompat(client_adapter=scripted, storage_adapter=storage_adapter, max_retries=0))
+        api = Api(supercompat(client_adapter=scripted, storage_adapter=storage_adapter, embedder=fake_embedder(),
+                              max_retries=0))
         yield api
         api.http.close()
         close_app(api.client)  # before the storage fixture closes the store
@@ -568,7 +570,7 @@ def _query(tp: Any) -> st.SearchStrategy[dict[str, Any]]:
 
 
 def fuzzed_endpoints() -> list[tuple[str, str, str, Any, Any]]:
-    from openai.types import chat
+    from openai.types import chat, embedding_create_params
     from openai.types.beta import (
         assistant_create_params,
         assistant_list_params,
@@ -619,6 +621,9 @@ def fuzzed_endpoints() -> list[tuple[str, str, str, Any, Any]]:
         ("retrieve step", "GET", "/threads/{done_thread_id}/runs/{done_run_id}/steps/{step_id}", None, RunStep),
         ("chat completion", "POST", "/chat/completions",
          body(chat.completion_create_params.CompletionCreateParamsNonStreaming, ("model", "scripted")), ChatCompletion),
+        # floats: the SDK's Embedding type reads those (it decodes base64 itself, outside its types)
+        ("create embeddings", "POST", "/embeddings",
+         body(embedding_create_params.EmbeddingCreateParams, ("encoding_format", "float")), Embedding),
         ("list models", "GET", "/models", None, Model),
         ("retrieve model", "GET", "/models/scripted", None, Model),
         ("delete thread", "DELETE", "/threads/{fresh_thread_id}", None, ThreadDeleted),

@@ -8,7 +8,9 @@ every client plugin's is (core imports the openai SDK anyway).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from supercompat import hookimpl
 from supercompat.clients import ClientOptions
@@ -19,8 +21,10 @@ if TYPE_CHECKING:
     import openai
 
     from .adapter import OpenAIClientAdapter
+    from .embedder import OpenAIEmbedder
 
-__all__ = ["OpenAIClientAdapter", "OpenAIOptions", "openai_client_adapter"]
+__all__ = ["OpenAIClientAdapter", "OpenAIEmbedderOptions", "OpenAIOptions", "openai_client_adapter",
+           "openai_embedder"]
 
 _adapter: LazyAdapter[OpenAIClientAdapter] = LazyAdapter(__name__, "OpenAIClientAdapter")
 __getattr__ = _adapter.module_getattr
@@ -47,3 +51,49 @@ def openai_client_adapter(openai: openai.OpenAI | openai.AsyncOpenAI,
 @hookimpl
 def register_client_adapters(register: Register) -> None:
     register("openai", _adapter.from_options, OpenAIOptions)
+
+
+class OpenAIEmbedderOptions(BaseModel):
+    """The ``[embedder]`` section for ``plugin = "openai"``: OpenAI's embeddings, or any
+    OpenAI-compatible endpoint's (``base_url``). ``dimensions`` is needed for models other than
+    OpenAI's own; for ``text-embedding-3-*`` a smaller value shortens the vectors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    api_key: str | None = None
+    base_url: str | None = None
+    organization: str | None = None
+    project: str | None = None
+    timeout: float | None = None
+    max_retries: int | None = None
+    model: str = "text-embedding-3-small"
+    dimensions: int | None = Field(None, ge=1)
+    max_input_chars: int = Field(8000, ge=1)
+    batch_size: int = Field(256, ge=1, le=2048)
+
+
+def openai_embedder(client: openai.AsyncOpenAI, model: str = "text-embedding-3-small",
+                    dimensions: int | None = None, **options: Any) -> OpenAIEmbedder:
+    """An embedder over an ``openai.AsyncOpenAI`` (its ``base_url``, key, timeout and retries apply),
+    used as given: closing the embedder leaves the client open. ``options``: ``max_input_chars``,
+    ``batch_size``."""
+    from .embedder import OpenAIEmbedder
+
+    return OpenAIEmbedder(client, model, dimensions, **options)
+
+
+def _embedder_from_options(options: OpenAIEmbedderOptions) -> OpenAIEmbedder:
+    import openai
+
+    from .embedder import OpenAIEmbedder
+
+    given = {k: v for k in ("api_key", "base_url", "organization", "project", "timeout", "max_retries")
+             if (v := getattr(options, k)) is not None}
+    return OpenAIEmbedder(openai.AsyncOpenAI(**given), options.model, options.dimensions,
+                          max_input_chars=options.max_input_chars, batch_size=options.batch_size,
+                          owns_client=True)
+
+
+@hookimpl
+def register_embedders(register: Register) -> None:
+    register("openai", _embedder_from_options, OpenAIEmbedderOptions)

@@ -35,6 +35,10 @@ WORDS = ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel
          "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo", "sierra", "tango",
          "uniform", "victor", "whiskey", "xray", "yankee", "zulu")
 MODEL = "fake-model"
+# What OpenAI's embedding models answer with when the request names no ``dimensions``; other models: 256.
+EMBEDDING_DIMENSIONS = {"text-embedding-3-small": 1536, "text-embedding-3-large": 3072,
+                        "text-embedding-ada-002": 1536}
+EMBEDDING_MAX_TOKENS = 8192
 
 
 # -- scripted responses (each is consumed by one chat request) ------------------------------------
@@ -149,6 +153,8 @@ class _Handler(LoopbackHandler):
             if not isinstance(body, dict):
                 return self._error(400, "We could not parse the JSON body of your request.")
             return self._chat(body, scripted)
+        if method == "POST" and route == "/embeddings":
+            return self._embeddings(body)
         if method == "GET" and route == "/models":
             fake._count("model_requests")
             return self.send_json(200, {"object": "list", "data": [self._model(m) for m in fake.models]})
@@ -160,6 +166,38 @@ class _Handler(LoopbackHandler):
             return self._error(404, f"The model '{model}' does not exist or you do not have access to it.",
                                code="model_not_found")
         return self._error(404, f"Invalid URL ({method} {path})")
+
+    # embeddings
+    def _embeddings(self, body: Any) -> None:
+        """Deterministic vectors (core's hashing embedder) in OpenAI's wire format, refusing what
+        OpenAI refuses: no model or input, an empty text, token ids, an input over 8,192 tokens
+        (estimated at four characters a token)."""
+        from supercompat.embedders import base64_vector, hashing_embedder
+
+        self.fake._count("embedding_requests")
+        if not isinstance(body, dict) or not isinstance(body.get("model"), str):
+            return self._error(400, "you must provide a model parameter", param="model")
+        texts = body.get("input")
+        texts = [texts] if isinstance(texts, str) else texts
+        if not isinstance(texts, list) or not texts or len(texts) > 2048 or not all(
+                isinstance(t, str) and t for t in texts):
+            return self._error(400, "'$.input' is invalid. Please check the API reference: "
+                                    "https://platform.openai.com/docs/api-reference.", param="input")
+        for text in texts:
+            if len(text) // 4 > EMBEDDING_MAX_TOKENS:
+                return self._error(400, f"This model's maximum context length is {EMBEDDING_MAX_TOKENS} "
+                                        f"tokens, however you requested {len(text) // 4} tokens. Please "
+                                        f"reduce your prompt.", param="input")
+        model = body["model"]
+        dimensions = body.get("dimensions") or EMBEDDING_DIMENSIONS.get(model, 256)
+        embedder = hashing_embedder(dimensions)
+        base64 = body.get("encoding_format") == "base64"
+        data = [{"object": "embedding", "index": i,
+                 "embedding": base64_vector(vector) if base64 else vector}
+                for i, vector in enumerate(embedder.vector(text) for text in texts)]
+        tokens = sum(max(1, len(text) // 4) for text in texts)
+        self.send_json(200, {"object": "list", "data": data, "model": model,
+                             "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
 
     @staticmethod
     def _model(model: str) -> dict[str, Any]:
@@ -295,6 +333,7 @@ class FakeOpenAIProvider(LoopbackProvider):
         super().reset()
         with self._lock:
             self._stats = {"requests": 0, "chat_requests": 0, "stream_requests": 0, "model_requests": 0,
+                           "embedding_requests": 0,
                            "errors": 0, "last_message_count": 0, "last_roles_tail": [],
                            "max_message_count": 0, "last_request_bytes": 0, "max_request_bytes": 0,
                            "total_request_bytes": 0}
@@ -303,6 +342,11 @@ class FakeOpenAIProvider(LoopbackProvider):
     def chat_requests(self) -> list[dict[str, Any]]:
         """The JSON bodies of the chat-completions requests, oldest first."""
         return [r["body"] for r in self.requests if r["path"].endswith("/chat/completions")]
+
+    @property
+    def embedding_requests(self) -> list[dict[str, Any]]:
+        """The JSON bodies of the embeddings requests, oldest first."""
+        return [r["body"] for r in self.requests if r["path"].endswith("/embeddings")]
 
     def stats(self) -> dict[str, Any]:
         """What ``GET /stats`` answers: request counters (``disconnects`` counts answers the client

@@ -1,0 +1,75 @@
+"""``embeddings.create``, answered by the App's embedder (``supercompat.embedders``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..embedders import base64_vector
+from ..errors import InvalidRequest
+from ..router import Request, Router
+from . import params as p
+
+if TYPE_CHECKING:
+    from ..app import App
+
+MAX_INPUTS = 2048  # OpenAI's limit on the items of one request
+_FIELDS = ("input", "model", "dimensions", "encoding_format", "user")
+
+
+def _is_tokens(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _inputs(value: Any) -> list[str]:
+    texts = [value] if isinstance(value, str) else p.array(value, "input", min_items=1)
+    if len(texts) > MAX_INPUTS:
+        raise p.invalid_value("input", f"an array of at most {MAX_INPUTS} items is expected, "
+                                       f"got {len(texts)}.")
+    if all(_is_tokens(t) or (isinstance(t, list) and t and all(map(_is_tokens, t))) for t in texts):
+        raise p.invalid_value("input", "token ids are not supported here (the embedder has its own "
+                                       "tokenizer): send the text instead.")
+    for i, text in enumerate(texts):
+        if not p.string(text, "input" if isinstance(value, str) else f"input[{i}]"):
+            raise p.invalid_value("input" if isinstance(value, str) else f"input[{i}]",
+                                  "the text to embed must not be empty.")
+    return texts
+
+
+def estimate_tokens(text: str) -> int:
+    """About how many tokens ``text`` is (four characters a token), for ``usage``."""
+    return max(1, (len(text) + 3) // 4)
+
+
+async def create(app: App, req: Request) -> dict[str, Any]:
+    body = req.json()
+    p.check_known(body, _FIELDS)
+    p.string(p.require(body, "model"), "model", max_len=p.MODEL_MAX_LENGTH)
+    texts = _inputs(p.require(body, "input"))
+    encoding = p.string(body.get("encoding_format", "float"), "encoding_format", choices=("float", "base64"))
+    if body.get("user") is not None:
+        p.string(body["user"], "user")
+    embedder = app.embedder
+    if embedder is None:
+        raise InvalidRequest(
+            "No embedder is configured, so embeddings can't be created: name one in supercompat.toml "
+            "([embedder] plugin = \"...\"; `supercompat plugins` lists the installed ones) or pass "
+            "supercompat(embedder=...). See docs/embedders.md.",
+            param="model", code="embedder_not_configured")
+    dimensions = body.get("dimensions")
+    if dimensions is not None and p.integer(dimensions, "dimensions", minimum=1) != embedder.dimensions:
+        raise p.invalid_value("dimensions", f"the configured embedder ({embedder.model}) makes vectors of "
+                                            f"{embedder.dimensions} dimensions only.")
+    vectors = await embedder.embed(texts, kind="document")
+    tokens = sum(estimate_tokens(text) for text in texts)
+    return {
+        "object": "list",
+        "data": [{"object": "embedding", "index": i,
+                  "embedding": base64_vector(vector) if encoding == "base64" else [float(x) for x in vector]}
+                 for i, vector in enumerate(vectors)],
+        "model": embedder.model,
+        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+    }
+
+
+def register(router: Router) -> None:
+    router.add("POST", "/embeddings", create)
