@@ -22,8 +22,9 @@ from supercompat.testing.contract import call
 MARKER = "The quick marmot audits seventeen ledgers at dawn."
 
 
-def pdf_bytes(text: str) -> bytes:
-    """A one-page PDF showing ``text`` in Helvetica, written with pypdf itself."""
+def pdf_bytes(text: str, *, owner_password: str | None = None) -> bytes:
+    """A one-page PDF showing ``text`` in Helvetica, written with pypdf itself; with
+    ``owner_password``, AES-encrypted with an empty user password (permissions only, as many are)."""
     from pypdf import PdfWriter
     from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
 
@@ -36,6 +37,8 @@ def pdf_bytes(text: str) -> bytes:
     content = DecodedStreamObject()
     content.set_data(f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode())
     page[NameObject("/Contents")] = writer._add_object(content)
+    if owner_password is not None:
+        writer.encrypt(user_password="", owner_password=owner_password, algorithm="AES-128")
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
@@ -164,6 +167,11 @@ def test_a_document_that_would_unpack_past_the_limit_is_invalid(monkeypatch, nam
     with pytest.raises(IngestError) as info:
         extract(name, data)
     assert info.value.code == "invalid_file" and "unpack" in info.value.message
+
+
+def test_a_pdf_encrypted_with_an_empty_password_is_read():
+    """Permission-only encryption (AES, empty user password) is common; OpenAI reads such PDFs."""
+    assert MARKER in extract("locked.pdf", pdf_bytes(MARKER, owner_password="owner"))
 
 
 def test_a_truncated_pdf_is_invalid():

@@ -12,8 +12,9 @@ load). Why not the alternatives:
 - An approximation (characters / 4, a regex) would make chunk sizes and overlaps differ from
   OpenAI's, which the ``static`` strategy's numbers promise.
 
-The file is OpenAI's, published with tiktoken (MIT) and redistributed under MIT elsewhere too (for
-example Microsoft's ``Microsoft.ML.Tokenizers.Data.Cl100kBase``). It is read once, on first use.
+The file is OpenAI's, published for tiktoken, whose maintainers state that tiktoken's MIT licence
+covers its encoding files too (openai/tiktoken issue #92); that licence ships beside it
+(``cl100k_base.LICENSE``). It is read once, on first use.
 """
 
 from __future__ import annotations
