@@ -6,7 +6,7 @@ import asyncio
 import math
 from typing import TYPE_CHECKING, Any
 
-from ..embedders import Embedder, base64_vector
+from ..embedders import OFF_LOOP_CHARS, Embedder, base64_vector
 from ..errors import BadGateway, InvalidRequest
 from ..ingest import count_tokens
 from ..router import Request, Router
@@ -36,9 +36,6 @@ def _inputs(value: Any) -> list[str]:
             raise p.invalid_value("input" if isinstance(value, str) else f"input[{i}]",
                                   "the text to embed must not be empty.")
     return texts
-
-
-_THREAD_CHARS = 50_000  # a request of more characters than this is counted in a worker thread
 
 
 def _tokens(texts: list[str]) -> int:
@@ -83,7 +80,7 @@ async def create(app: App, req: Request) -> dict[str, Any]:
         raise p.invalid_value("dimensions", f"the configured embedder ({embedder.model}) makes vectors of "
                                             f"{embedder.dimensions} dimensions only.")
     vectors = _checked(embedder, await embedder.embed(texts, kind="document"), len(texts))
-    large = sum(map(len, texts)) > _THREAD_CHARS
+    large = sum(map(len, texts)) > OFF_LOOP_CHARS
     tokens = await asyncio.to_thread(_tokens, texts) if large else _tokens(texts)
     return {
         "object": "list",

@@ -8,7 +8,7 @@ from typing import Any
 import openai
 
 from supercompat.clients import forget_pooled_connections
-from supercompat.embedders import EmbedKind
+from supercompat.embedders import OFF_LOOP_CHARS, EmbedKind
 from supercompat.errors import BadGateway, ConfigError
 from supercompat.ingest import count_tokens, tokenize
 from supercompat.ingest.chunking import encoding
@@ -22,7 +22,6 @@ SHORTENABLE = ("text-embedding-3-small", "text-embedding-3-large")
 MAX_INPUT_TOKENS = 8191  # OpenAI refuses an input of more than 8,192 tokens
 # OpenAI refuses a request of more than 300,000 tokens in all; counted with cl100k, with room to spare.
 MAX_BATCH_TOKENS = 250_000
-_THREAD_CHARS = 50_000  # a call of more characters than this is tokenized in a worker thread
 
 
 def cut_to_tokens(text: str, limit: int = MAX_INPUT_TOKENS) -> str:
@@ -100,7 +99,7 @@ class OpenAIEmbedder:
         return batches
 
     async def embed(self, texts: list[str], *, kind: EmbedKind = "document") -> list[list[float]]:
-        if sum(map(len, texts)) > _THREAD_CHARS:
+        if sum(map(len, texts)) > OFF_LOOP_CHARS:
             batches = await asyncio.to_thread(self.batches, texts)
         else:
             batches = self.batches(texts)
