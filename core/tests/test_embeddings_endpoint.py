@@ -10,6 +10,7 @@ import pytest
 
 from supercompat import async_supercompat, supercompat
 from supercompat.embedders import hashing_embedder
+from supercompat.ingest import count_tokens
 from supercompat.testing.contract import call
 
 pytestmark = pytest.mark.sdk  # drives the openai SDK's own surface: core-openai-floor runs it
@@ -48,7 +49,7 @@ async def test_the_wire_format_is_openais(client):
                                                                 encoding_format="base64"))
     body = raw.http_response.json()
     assert set(body) == {"object", "data", "model", "usage"}
-    assert body["usage"] == {"prompt_tokens": 1 + 3, "total_tokens": 1 + 3}  # about four characters a token
+    assert body["usage"] == {"prompt_tokens": 1 + 2, "total_tokens": 1 + 2}  # cl100k tokens: one / two, words
     for i, (item, vector) in enumerate(zip(body["data"], expected(["one", "two words"]), strict=True)):
         assert set(item) == {"object", "index", "embedding"}
         assert item["object"] == "embedding" and item["index"] == i
@@ -107,3 +108,46 @@ async def test_a_missing_model_or_input_is_refused(client):
     with pytest.raises(openai.BadRequestError) as raised:
         await call(client.post("/embeddings", body={"model": "m"}, cast_to=object))
     assert raised.value.body["param"] == "input"
+
+
+class _Broken:
+    """An embedder that answers ``vectors`` whatever it is asked."""
+
+    model = "broken-embedder"
+    dimensions = 3
+
+    def __init__(self, vectors):
+        self.vectors = vectors
+
+    async def embed(self, texts, *, kind="document"):
+        return self.vectors
+
+    async def close(self):
+        pass
+
+
+@pytest.mark.parametrize("encoding", ["float", "base64"])
+@pytest.mark.parametrize("vectors", [
+    [[0.1, 0.2, 0.3]],  # one vector for two texts
+    [[0.1, 0.2, 0.3], [0.1, 0.2, 0.3], [0.1, 0.2, 0.3]],  # three
+    [[0.1, 0.2, 0.3], [0.1, 0.2]],  # of the wrong size
+    [[0.1, 0.2, 0.3], [0.1, float("nan"), 0.3]],  # NaN: no JSON
+    [[0.1, 0.2, 0.3], [float("inf"), 0.2, 0.3]],
+    [[0.1, 0.2, 0.3], ["x", 0.2, 0.3]],
+    None,
+], ids=["fewer", "more", "size", "nan", "inf", "text", "none"])
+@pytest.mark.parametrize("factory", [supercompat, async_supercompat])
+async def test_an_embedders_unusable_answer_is_a_bad_gateway_naming_it(factory, vectors, encoding):
+    client = factory(embedder=_Broken(vectors), max_retries=0)
+    with pytest.raises(openai.InternalServerError) as raised:
+        await call(client.embeddings.create(model="m", input=["one", "two"], encoding_format=encoding))
+    assert raised.value.status_code == 502
+    error = raised.value.body
+    assert set(error) == {"message", "type", "param", "code"} and error["type"] == "server_error"
+    assert "broken-embedder" in error["message"]
+
+
+async def test_usage_counts_cl100k_tokens(client):
+    texts = ["🚀🔥🚀", "日本語のテキスト", "plain words here"]
+    response = await call(client.embeddings.create(model="m", input=texts))
+    assert response.usage.prompt_tokens == response.usage.total_tokens == sum(map(count_tokens, texts))

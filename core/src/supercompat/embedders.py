@@ -44,8 +44,8 @@ class Embedder(Protocol):
 
 
 _WORD = re.compile(r"\w+")
-# Above this many characters a call hashes in a worker thread (about 0.3 us a character here): the
-# loop's other requests go on meanwhile.
+# Above this many characters a call hashes (or counts tokens) in a worker thread (hashing takes about
+# 0.3 us a character here): the loop's other requests go on meanwhile.
 OFF_LOOP_CHARS = 50_000
 
 

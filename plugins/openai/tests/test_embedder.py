@@ -9,6 +9,7 @@ from supercompat import App, async_supercompat, supercompat
 from supercompat.config import load_adapters
 from supercompat.embedders import hashing_embedder
 from supercompat.errors import APIError, ConfigError
+from supercompat.ingest import count_tokens
 from supercompat.testing import EmbedderTests
 from supercompat.testing.contract import call
 from supercompat_openai import openai_embedder
@@ -34,7 +35,8 @@ class TestOpenAIEmbedder(EmbedderTests):
         await client.close()
         for body in fake.embedding_requests:  # what OpenAI would take, every time
             assert body["dimensions"] == 64 and len(body["input"]) <= 5
-            assert all(0 < len(text) <= 8000 for text in body["input"])
+            assert all(0 < count_tokens(text) <= 8191 for text in body["input"])
+            assert sum(map(count_tokens, body["input"])) <= 300_000
 
 
 async def test_the_fakes_vectors_are_the_hashing_ones_in_both_encodings(fake):
@@ -49,7 +51,23 @@ async def test_the_fakes_vectors_are_the_hashing_ones_in_both_encodings(fake):
     assert [item.embedding for item in floats.data] == expected
     assert floats.usage.prompt_tokens == floats.usage.total_tokens == 2 + 1
     with pytest.raises(openai.BadRequestError, match="maximum context length"):
-        await client.embeddings.create(model="text-embedding-3-small", input="x" * 40_000)
+        await client.embeddings.create(model="text-embedding-3-small", input="word " * 8200)
+    with pytest.raises(openai.BadRequestError, match="maximum context length"):  # tokens, not characters
+        await client.embeddings.create(model="text-embedding-3-small", input="🚀" * 3000)
+    with pytest.raises(openai.BadRequestError, match="max 300000 tokens per request"):
+        await client.embeddings.create(model="text-embedding-3-small", input=["word " * 8000] * 38)
+    await client.close()
+
+
+@pytest.mark.parametrize("model, dimensions", [("text-embedding-3-small", 10**9),
+                                               ("text-embedding-3-small", 1537),
+                                               ("text-embedding-3-large", 0), ("text-embedding-ada-002", 512),
+                                               ("text-embedding-3-small", "64")])
+async def test_the_fake_bounds_dimensions_as_openai_does(fake, model, dimensions):
+    client = openai.AsyncOpenAI(base_url=fake.base_url, api_key="k", max_retries=0)
+    with pytest.raises(openai.BadRequestError) as raised:
+        await client.embeddings.create(model=model, input="x", dimensions=dimensions)
+    assert raised.value.param == "dimensions"
     await client.close()
 
 
@@ -57,7 +75,7 @@ async def test_an_input_past_openais_limit_is_cut_not_refused(fake):
     client = openai.AsyncOpenAI(base_url=fake.base_url, api_key="k", max_retries=0)
     embedder = openai_embedder(client)
     [vector] = await embedder.embed(["word " * 20_000])
-    assert len(vector) == 1536 and len(fake.embedding_requests[0]["input"][0]) == 8000
+    assert len(vector) == 1536 and count_tokens(fake.embedding_requests[0]["input"][0]) == 8191
     assert "dimensions" not in fake.embedding_requests[0]  # the model's own size: not sent
     await client.close()
 
@@ -69,6 +87,65 @@ async def test_provider_errors_are_api_errors(fake):
         await openai_embedder(client).embed(["x"])
     assert raised.value.status == 401 and raised.value.code == "invalid_api_key"
     await client.close()
+
+
+@pytest.mark.parametrize("unit", ["🚀", "日本", "e\u0301", "ab"])
+async def test_openais_models_get_inputs_cut_to_8191_tokens(fake, unit):
+    client = openai.AsyncOpenAI(base_url=fake.base_url, api_key="k", max_retries=0)
+    text = "start " + unit * 20_000
+    [vector] = await openai_embedder(client, "text-embedding-3-large").embed([text])
+    [sent] = fake.embedding_requests[0]["input"]
+    assert len(vector) == 3072 and 8000 < count_tokens(sent) <= 8191 and text.startswith(sent)
+    await client.close()
+
+
+async def test_other_models_get_inputs_cut_to_max_input_chars(fake):
+    client = openai.AsyncOpenAI(base_url=fake.base_url, api_key="k", max_retries=0)
+    await openai_embedder(client, "nomic-embed-text", 256, max_input_chars=100).embed(["word " * 1000])
+    assert fake.embedding_requests[0]["input"] == [("word " * 20)]
+    await client.close()
+
+
+async def test_batches_stay_under_openais_300000_tokens_a_request(fake):
+    client = openai.AsyncOpenAI(base_url=fake.base_url, api_key="k", max_retries=0)
+    texts = [f"text {i} " + "word " * 8000 for i in range(40)]  # 40 x 8,003 tokens: 320,120 in all
+    vectors = await openai_embedder(client).embed(texts)
+    assert vectors == [pytest.approx(hashing_embedder(1536).vector(text), rel=1e-6, abs=1e-7)
+                       for text in texts]
+    sizes = [len(body["input"]) for body in fake.embedding_requests]
+    assert sum(sizes) == 40 and len(sizes) == 2
+    assert all(sum(map(count_tokens, body["input"])) <= 250_000 for body in fake.embedding_requests)
+    await client.close()
+
+
+def test_the_config_without_a_key_is_a_config_error(tmp_path, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    config = tmp_path / "supercompat.toml"
+    config.write_text('[embedder]\nplugin = "openai"\n')
+    with pytest.raises(ConfigError, match="api_key"):
+        load_adapters(config)
+
+
+def test_the_configs_options_are_checked_before_a_client_is_made(tmp_path, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)  # a client made first would fail on this
+    config = tmp_path / "supercompat.toml"
+    config.write_text('[embedder]\nplugin = "openai"\nmodel = "nomic-embed-text"\n')
+    with pytest.raises(ConfigError, match="Name the dimensions"):
+        load_adapters(config)
+
+
+@pytest.mark.parametrize("model, dimensions", [("text-embedding-ada-002", 512),
+                                               ("text-embedding-3-small", 2000)])
+def test_dimensions_a_model_cannot_make_are_refused_at_construction(tmp_path, model, dimensions):
+    client = openai.AsyncOpenAI(base_url="http://127.0.0.1:9", api_key="k")
+    with pytest.raises(ConfigError, match="dimensions"):
+        openai_embedder(client, model, dimensions)
+    config = tmp_path / "supercompat.toml"
+    config.write_text(f'[embedder]\nplugin = "openai"\napi_key = "k"\nmodel = "{model}"\n'
+                      f'dimensions = {dimensions}\n')
+    with pytest.raises(ConfigError, match="dimensions"):
+        load_adapters(config)
+    assert openai_embedder(client, "text-embedding-ada-002", 1536).dimensions == 1536
 
 
 def test_a_model_of_unknown_size_needs_its_dimensions():

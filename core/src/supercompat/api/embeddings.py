@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import math
 from typing import TYPE_CHECKING, Any
 
-from ..embedders import base64_vector
-from ..errors import InvalidRequest
+from ..embedders import OFF_LOOP_CHARS, Embedder, base64_vector
+from ..errors import BadGateway, InvalidRequest
+from ..ingest import count_tokens
 from ..router import Request, Router
 from . import params as p
 
@@ -35,9 +38,26 @@ def _inputs(value: Any) -> list[str]:
     return texts
 
 
-def estimate_tokens(text: str) -> int:
-    """About how many tokens ``text`` is (four characters a token), for ``usage``."""
-    return max(1, (len(text) + 3) // 4)
+def _tokens(texts: list[str]) -> int:
+    """How many cl100k tokens ``texts`` are, for ``usage`` (what OpenAI's embedding models count)."""
+    return sum(map(count_tokens, texts))
+
+
+def _checked(embedder: Embedder, vectors: Any, count: int) -> list[list[float]]:
+    """``vectors`` as floats if they are one a text, of the embedder's dimensions, all finite (a NaN
+    or infinity has no JSON); else a 502 naming the embedder."""
+    try:
+        floats = [[float(x) for x in vector] for vector in vectors]
+    except (TypeError, ValueError):
+        floats = None
+    if (floats is None or len(floats) != count or any(len(v) != embedder.dimensions for v in floats)
+            or not all(math.isfinite(x) for v in floats for x in v)):
+        what = ("something other than vectors of numbers" if floats is None else
+                f"{len(floats)} vectors of {sorted({len(v) for v in floats})} dimensions"
+                + ("" if all(math.isfinite(x) for v in floats for x in v) else ", not all finite"))
+        raise BadGateway(f"The embedder ({embedder.model}) answered {what} for {count} texts; vectors of "
+                         f"{embedder.dimensions} finite numbers, one a text, were expected.")
+    return floats
 
 
 async def create(app: App, req: Request) -> dict[str, Any]:
@@ -59,12 +79,13 @@ async def create(app: App, req: Request) -> dict[str, Any]:
     if dimensions is not None and p.integer(dimensions, "dimensions", minimum=1) != embedder.dimensions:
         raise p.invalid_value("dimensions", f"the configured embedder ({embedder.model}) makes vectors of "
                                             f"{embedder.dimensions} dimensions only.")
-    vectors = await embedder.embed(texts, kind="document")
-    tokens = sum(estimate_tokens(text) for text in texts)
+    vectors = _checked(embedder, await embedder.embed(texts, kind="document"), len(texts))
+    large = sum(map(len, texts)) > OFF_LOOP_CHARS
+    tokens = await asyncio.to_thread(_tokens, texts) if large else _tokens(texts)
     return {
         "object": "list",
         "data": [{"object": "embedding", "index": i,
-                  "embedding": base64_vector(vector) if encoding == "base64" else [float(x) for x in vector]}
+                  "embedding": base64_vector(vector) if encoding == "base64" else vector}
                  for i, vector in enumerate(vectors)],
         "model": embedder.model,
         "usage": {"prompt_tokens": tokens, "total_tokens": tokens},

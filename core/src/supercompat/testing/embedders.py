@@ -103,6 +103,16 @@ class EmbedderTests(Kit, standard=True):
         [vector] = await self._embed(embedder, [long_text])  # truncated or windowed, never an error
         assert any(x != 0.0 for x in vector)
 
+    @mark.parametrize("unit", ["🚀🔥", "日本語のテキスト", "e\u0301"])
+    async def test_a_long_input_of_many_tokens_a_character_is_taken(self, embedder: Embedder,
+                                                                    unit: str) -> None:
+        # Emoji, CJK and combining marks are several tokens a character: a cut by characters alone
+        # leaves far more tokens than a model takes.
+        long_text = (unit * (self.long_input_chars // len(unit) + 1))[:self.long_input_chars]
+        # truncated or windowed, never an error
+        [vector] = await self._embed(embedder, [f"start {long_text}"])
+        assert any(x != 0.0 for x in vector)
+
     # -- closeness ------------------------------------------------------------------------------
     @mark.parametrize("text, near, far", OVERLAPS)
     async def test_shared_words_are_closer_than_unrelated_text(self, embedder: Embedder, text: str, near: str,

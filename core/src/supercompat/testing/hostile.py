@@ -8,10 +8,12 @@ may use (None: memory). Needs ``hypothesis`` besides pytest and pytest-asyncio (
 
 from __future__ import annotations
 
+import base64
 import collections.abc
 import json
 import math
 import string
+import struct
 import time
 import typing
 from collections.abc import Iterator
@@ -23,7 +25,7 @@ import pydantic
 import typing_extensions
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from openai.types import Embedding, Model
+from openai.types import CreateEmbeddingResponse, Model
 from openai.types.beta import Assistant, Thread, ThreadDeleted
 from openai.types.beta.threads import Message, Run
 from openai.types.beta.threads.runs import RunStep
@@ -114,6 +116,17 @@ def readable_list(model: Any, body: Any) -> None:
     assert body["object"] == "list" and isinstance(body.get("has_more", False), bool), body
     for item in body["data"]:
         readable(model, item)
+
+
+def embeddings_as_floats(body: Any) -> Any:
+    """An embeddings answer with its base64 vectors (little-endian float32s) decoded, as the SDK does."""
+    if isinstance(body, dict) and isinstance(body.get("data"), list):
+        for item in body["data"]:
+            if isinstance(item, dict) and isinstance(item.get("embedding"), str):
+                packed = base64.b64decode(item["embedding"], validate=True)
+                assert len(packed) % 4 == 0, item
+                item["embedding"] = [float(x) for x in struct.unpack(f"<{len(packed) // 4}f", packed)]
+    return body
 
 
 def nested(depth: int, leaf: str = "1", key: str | None = None) -> bytes:
@@ -422,7 +435,9 @@ class HostileInputTests(Kit, standard=True):
                 status, answer = api.send("GET", path, params=body)
             else:
                 status, answer = api.send(method, path, raw=json.dumps(body).encode() if body is not None else None)
-            if status < 400 and model is not None:
+            if status < 400 and model is CreateEmbeddingResponse:
+                readable(model, embeddings_as_floats(answer))
+            elif status < 400 and model is not None:
                 if answer.get("object") == "list":
                     readable_list(model, answer)
                 else:
@@ -621,9 +636,10 @@ def fuzzed_endpoints() -> list[tuple[str, str, str, Any, Any]]:
         ("retrieve step", "GET", "/threads/{done_thread_id}/runs/{done_run_id}/steps/{step_id}", None, RunStep),
         ("chat completion", "POST", "/chat/completions",
          body(chat.completion_create_params.CompletionCreateParamsNonStreaming, ("model", "scripted")), ChatCompletion),
-        # floats: the SDK's Embedding type reads those (it decodes base64 itself, outside its types)
-        ("create embeddings", "POST", "/embeddings",
-         body(embedding_create_params.EmbeddingCreateParams, ("encoding_format", "float")), Embedding),
+        # base64 is decoded first (the SDK decodes it itself, outside its types), then read as floats
+        *(("create embeddings", "POST", "/embeddings",
+           body(embedding_create_params.EmbeddingCreateParams, ("encoding_format", encoding)),
+           CreateEmbeddingResponse) for encoding in ("float", "base64")),
         ("list models", "GET", "/models", None, Model),
         ("retrieve model", "GET", "/models/scripted", None, Model),
         ("delete thread", "DELETE", "/threads/{fresh_thread_id}", None, ThreadDeleted),

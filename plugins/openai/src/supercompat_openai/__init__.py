@@ -85,11 +85,18 @@ def openai_embedder(client: openai.AsyncOpenAI, model: str = "text-embedding-3-s
 def _embedder_from_options(options: OpenAIEmbedderOptions) -> OpenAIEmbedder:
     import openai
 
-    from .embedder import OpenAIEmbedder
+    from supercompat.errors import ConfigError
 
+    from .embedder import OpenAIEmbedder, check_model
+
+    check_model(options.model, options.dimensions)  # before a client is opened, so none is left open
     given = {k: v for k in ("api_key", "base_url", "organization", "project", "timeout", "max_retries")
              if (v := getattr(options, k)) is not None}
-    return OpenAIEmbedder(openai.AsyncOpenAI(**given), options.model, options.dimensions,
+    try:
+        client = openai.AsyncOpenAI(**given)
+    except openai.OpenAIError as error:  # no api_key and no OPENAI_API_KEY
+        raise ConfigError(f"[embedder] plugin = \"openai\": {error}") from error
+    return OpenAIEmbedder(client, options.model, options.dimensions,
                           max_input_chars=options.max_input_chars, batch_size=options.batch_size,
                           owns_client=True)
 

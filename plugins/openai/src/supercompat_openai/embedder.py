@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import openai
 
 from supercompat.clients import forget_pooled_connections
-from supercompat.embedders import EmbedKind
+from supercompat.embedders import OFF_LOOP_CHARS, EmbedKind
 from supercompat.errors import BadGateway, ConfigError
+from supercompat.ingest import count_tokens, tokenize
+from supercompat.ingest.chunking import encoding
 
 from .adapter import OpenAIClientAdapter
 
@@ -16,22 +19,54 @@ from .adapter import OpenAIClientAdapter
 DIMENSIONS = {"text-embedding-3-small": 1536, "text-embedding-3-large": 3072, "text-embedding-ada-002": 1536}
 # Models that take a ``dimensions`` parameter (shortened vectors).
 SHORTENABLE = ("text-embedding-3-small", "text-embedding-3-large")
+MAX_INPUT_TOKENS = 8191  # OpenAI refuses an input of more than 8,192 tokens
+# OpenAI refuses a request of more than 300,000 tokens in all; counted with cl100k, with room to spare.
+MAX_BATCH_TOKENS = 250_000
+
+
+def cut_to_tokens(text: str, limit: int = MAX_INPUT_TOKENS) -> str:
+    """``text`` cut to at most ``limit`` cl100k tokens (whole characters kept: a character split
+    between tokens is dropped, and the cut is counted again, since tokens can merge across it)."""
+    tokens = tokenize(text)
+    keep = limit
+    while len(tokens) > limit:
+        cut = encoding().decode_bytes(tokens[:keep]).decode("utf-8", errors="ignore")
+        over = count_tokens(cut) - limit
+        if over <= 0:
+            return cut
+        keep -= over
+    return text
+
+
+def check_model(model: str, dimensions: int | None) -> int:
+    """The dimensions of ``model``'s vectors, or a ConfigError for what OpenAI would refuse later."""
+    if dimensions is None:
+        if model not in DIMENSIONS:
+            raise ConfigError(f"Name the dimensions of embedding model '{model}' (dimensions = ...): "
+                              f"only OpenAI's own models' are known.")
+        return DIMENSIONS[model]
+    if model in DIMENSIONS and model not in SHORTENABLE and dimensions != DIMENSIONS[model]:
+        raise ConfigError(f"Embedding model '{model}' makes vectors of {DIMENSIONS[model]} dimensions only "
+                          f"(dimensions = {dimensions}); only {' and '.join(SHORTENABLE)} can be shortened.")
+    if model in SHORTENABLE and dimensions > DIMENSIONS[model]:
+        raise ConfigError(f"Embedding model '{model}' makes vectors of at most {DIMENSIONS[model]} "
+                          f"dimensions "
+                          f"(dimensions = {dimensions}).")
+    return dimensions
 
 
 class OpenAIEmbedder:
-    """``embed`` sends batches of at most ``batch_size`` texts through ``client.embeddings.create``.
-    Each text is cut to ``max_input_chars`` characters first: OpenAI refuses an input over 8,192
-    tokens, and 8,000 characters stay below that for nearly any text. Errors are mapped as the client
-    adapter maps them (a provider's status kept, timeouts 504, unreachable 502)."""
+    """``embed`` sends batches of at most ``batch_size`` texts and ``MAX_BATCH_TOKENS`` tokens (counted
+    with core's cl100k tokenizer; OpenAI refuses a request of more than 300,000) through
+    ``client.embeddings.create``. Each text for one of OpenAI's own models is cut to 8,191 tokens first
+    (OpenAI refuses an input over 8,192); for other models, to ``max_input_chars`` characters.
+    Errors are mapped as the client adapter maps them (a provider's status kept, timeouts 504,
+    unreachable 502)."""
 
     def __init__(self, client: openai.AsyncOpenAI, model: str = "text-embedding-3-small",
                  dimensions: int | None = None, *, max_input_chars: int = 8000, batch_size: int = 256,
                  owns_client: bool = False) -> None:
-        if dimensions is None:
-            if model not in DIMENSIONS:
-                raise ConfigError(f"Name the dimensions of embedding model '{model}' (dimensions = ...): "
-                                  f"only OpenAI's own models' are known.")
-            dimensions = DIMENSIONS[model]
+        dimensions = check_model(model, dimensions)
         self.client = client
         self.model = model
         self.dimensions = dimensions
@@ -42,10 +77,34 @@ class OpenAIEmbedder:
         self._extra: dict[str, Any] = (
             {"dimensions": dimensions} if model in SHORTENABLE and dimensions != DIMENSIONS[model] else {})
 
+    def _cut(self, text: str) -> str:
+        if self.model in DIMENSIONS:
+            return cut_to_tokens(text) or " "
+        return text[:self.max_input_chars] or " "
+
+    def batches(self, texts: list[str]) -> list[list[str]]:
+        """``texts``, cut, in batches of at most ``batch_size`` items and ``MAX_BATCH_TOKENS`` tokens."""
+        batches: list[list[str]] = []
+        batch: list[str] = []
+        tokens = 0
+        for text in map(self._cut, texts):
+            count = count_tokens(text)
+            if batch and (len(batch) == self.batch_size or tokens + count > MAX_BATCH_TOKENS):
+                batches.append(batch)
+                batch, tokens = [], 0
+            batch.append(text)
+            tokens += count
+        if batch:
+            batches.append(batch)
+        return batches
+
     async def embed(self, texts: list[str], *, kind: EmbedKind = "document") -> list[list[float]]:
+        if sum(map(len, texts)) > OFF_LOOP_CHARS:
+            batches = await asyncio.to_thread(self.batches, texts)
+        else:
+            batches = self.batches(texts)
         vectors: list[list[float]] = []
-        for start in range(0, len(texts), self.batch_size):
-            batch = [text[:self.max_input_chars] or " " for text in texts[start:start + self.batch_size]]
+        for batch in batches:
             with OpenAIClientAdapter.errors:
                 response = await self.client.embeddings.create(model=self.model, input=batch, **self._extra)
             items = sorted(response.data, key=lambda d: d.index)

@@ -39,6 +39,7 @@ MODEL = "fake-model"
 EMBEDDING_DIMENSIONS = {"text-embedding-3-small": 1536, "text-embedding-3-large": 3072,
                         "text-embedding-ada-002": 1536}
 EMBEDDING_MAX_TOKENS = 8192
+EMBEDDING_MAX_REQUEST_TOKENS = 300_000
 
 
 # -- scripted responses (each is consumed by one chat request) ------------------------------------
@@ -170,9 +171,12 @@ class _Handler(LoopbackHandler):
     # embeddings
     def _embeddings(self, body: Any) -> None:
         """Deterministic vectors (core's hashing embedder) in OpenAI's wire format, refusing what
-        OpenAI refuses: no model or input, an empty text, token ids, an input over 8,192 tokens
-        (estimated at four characters a token)."""
+        OpenAI refuses: no model or input, an empty text, an input over 8,192 tokens or a request
+        over 300,000 (counted with core's cl100k tokenizer), ``dimensions`` above the model's size (or
+        any for text-embedding-ada-002). Unlike OpenAI, it refuses token-id inputs too (it hashes
+        words, so it needs the text)."""
         from supercompat.embedders import base64_vector, hashing_embedder
+        from supercompat.ingest import count_tokens
 
         self.fake._count("embedding_requests")
         if not isinstance(body, dict) or not isinstance(body.get("model"), str):
@@ -183,19 +187,31 @@ class _Handler(LoopbackHandler):
                 isinstance(t, str) and t for t in texts):
             return self._error(400, "'$.input' is invalid. Please check the API reference: "
                                     "https://platform.openai.com/docs/api-reference.", param="input")
-        for text in texts:
-            if len(text) // 4 > EMBEDDING_MAX_TOKENS:
+        counts = [count_tokens(text) for text in texts]
+        for count in counts:
+            if count > EMBEDDING_MAX_TOKENS:
                 return self._error(400, f"This model's maximum context length is {EMBEDDING_MAX_TOKENS} "
-                                        f"tokens, however you requested {len(text) // 4} tokens. Please "
+                                        f"tokens, however you requested {count} tokens. Please "
                                         f"reduce your prompt.", param="input")
+        tokens = sum(counts)
+        if tokens > EMBEDDING_MAX_REQUEST_TOKENS:
+            return self._error(400, f"Requested {tokens} tokens, max {EMBEDDING_MAX_REQUEST_TOKENS} tokens "
+                                    f"per request", param="input", code="max_tokens_per_request")
         model = body["model"]
-        dimensions = body.get("dimensions") or EMBEDDING_DIMENSIONS.get(model, 256)
-        embedder = hashing_embedder(dimensions)
+        native = EMBEDDING_DIMENSIONS.get(model, 256)
+        dimensions = body.get("dimensions")
+        if dimensions is not None:
+            if model == "text-embedding-ada-002":
+                return self._error(400, "This model does not support specifying dimensions.",
+                                   param="dimensions")
+            if type(dimensions) is not int or not 1 <= dimensions <= native:
+                return self._error(400, f"Invalid value for 'dimensions' = {dimensions}. Must be an integer "
+                                        f"between 1 and {native}.", param="dimensions")
+        embedder = hashing_embedder(dimensions or native)
         base64 = body.get("encoding_format") == "base64"
         data = [{"object": "embedding", "index": i,
                  "embedding": base64_vector(vector) if base64 else vector}
                 for i, vector in enumerate(embedder.vector(text) for text in texts)]
-        tokens = sum(max(1, len(text) // 4) for text in texts)
         self.send_json(200, {"object": "list", "data": data, "model": model,
                              "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
 
