@@ -76,6 +76,13 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+# The sections that may name no plugin, and what the App does then.
+_WITHOUT_PLUGIN = {
+    "blob": "files go where the storage adapter keeps them (see docs/blob-stores.md)",
+    "embedder": "embeddings requests are refused and search is keyword-only (see docs/embedders.md)",
+}
+
+
 def _check(args: argparse.Namespace) -> int:
     """Resolve and build every adapter the configuration names, reporting each section's outcome."""
     from .config import DEFAULT_PLUGINS, SECTIONS, build_adapter, read_config, server_options
@@ -92,12 +99,8 @@ def _check(args: argparse.Namespace) -> int:
     for kind in SECTIONS:
         section = data.get(kind) or {}
         name = section.get("plugin") or DEFAULT_PLUGINS.get(kind)
-        if name is None and kind == "blob":
-            report(kind, True, "none named: files go where the storage adapter keeps them (see docs/blob-stores.md)")
-            continue
-        if name is None and kind == "embedder":
-            report(kind, True, "none named: embeddings requests are refused and search is keyword-only "
-                               "(see docs/embedders.md)")
+        if name is None and kind in _WITHOUT_PLUGIN:
+            report(kind, True, f"none named: {_WITHOUT_PLUGIN[kind]}")
             continue
         if name is None:
             report(kind, False, "no plugin: runs and chat completions need one "

@@ -14,6 +14,7 @@ from ..forms import MAX_FILE_BYTES, MIB, Form, Multipart, UploadedFile
 from ..router import Request, Response, Router
 from ..storage import ListQuery, Obj
 from . import params as p
+from .ownership import of_project
 
 if TYPE_CHECKING:
     from ..app import App
@@ -29,10 +30,7 @@ def not_found(file_id: str) -> NotFound:
 
 async def get(app: App, file_id: str, project: str | None) -> Obj:
     """The stored file, if it belongs to ``project``."""
-    file = await app.storage.get_file(file_id)
-    if file is None or file.get("project") != project:
-        raise not_found(file_id)
-    return file
+    return of_project(await app.storage.get_file(file_id), project, "file", file_id, missing=not_found(file_id))
 
 
 def purpose(value: Any, param: str = "purpose", *, choices: tuple[str, ...] = files.CREATE_PURPOSES) -> str:

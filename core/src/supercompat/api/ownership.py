@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..errors import NotFound
+from ..errors import APIError, NotFound
 from ..router import Request
 from . import params as p
 
@@ -15,11 +15,12 @@ if TYPE_CHECKING:
     from ..storage import Page
 
 
-def of_project(obj: dict[str, Any] | None, project: str | None, kind: str, oid: str) -> dict[str, Any]:
-    """``obj`` (an assistant or a thread) if it belongs to ``project``; another project's is as unknown
-    as a missing one."""
+def of_project(obj: dict[str, Any] | None, project: str | None, kind: str, oid: str, *,
+               missing: APIError | None = None) -> dict[str, Any]:
+    """``obj`` (an assistant, a thread, a file, an upload) if it belongs to ``project``; another
+    project's is as unknown as a missing one: ``missing``, by default a 404 naming ``kind``."""
     if obj is None or obj.get("project") != project:
-        raise NotFound.object(kind, oid)
+        raise missing or NotFound.object(kind, oid)
     return obj
 
 

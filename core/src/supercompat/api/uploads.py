@@ -20,6 +20,7 @@ from ..router import Request, Router
 from ..storage import Obj, StaleStatusError
 from . import files as file_api
 from . import params as p
+from .ownership import of_project
 
 if TYPE_CHECKING:
     from ..app import App
@@ -53,10 +54,8 @@ def public_upload(upload: Obj) -> Obj:
 
 
 async def get(app: App, upload_id: str, project: str | None) -> Obj:
-    upload = await app.storage.get_upload(upload_id)
-    if upload is None or upload.get("project") != project:
-        raise NotFound(f"No such Upload object: {upload_id}", param="upload_id")
-    return upload
+    return of_project(await app.storage.get_upload(upload_id), project, "upload", upload_id,
+                      missing=NotFound(f"No such Upload object: {upload_id}", param="upload_id"))
 
 
 async def remove_parts(app: App, upload_id: str) -> None:
