@@ -75,11 +75,11 @@ async def test_a_run_event_is_framed_once_for_every_stream_that_sends_it():
 
 
 def test_every_public_contract_is_importable_from_one_place_and_where_it_was():
-    from supercompat import clients, contracts, hookspecs, jobs, runs, storage, tools
+    from supercompat import clients, contracts, hookspecs, jobs, runs, search, storage, tools
 
     homes = {"ClientAdapter": clients, "StorageAdapter": storage, "LeaseStorage": storage, "RunAdapter": runs,
              "StreamEvent": runs, "ToolExecutor": tools, "JobHandler": jobs, "LeaseHolder": jobs,
-             "Register": hookspecs, "RegisterTool": hookspecs}
+             "Register": hookspecs, "RegisterTool": hookspecs, "ChunkIndex": search}
     for name, home in homes.items():
         assert getattr(contracts, name) is getattr(home, name), name
     assert all(hasattr(contracts, name) for name in contracts.__all__)
@@ -94,7 +94,7 @@ def test_the_storage_contract_is_the_union_of_one_protocol_per_resource_and_the_
 
     parts = [storage.AssistantStorage, storage.ThreadStorage, storage.MessageStorage, storage.RunStorage,
              storage.StepStorage, storage.LeaseStorage, storage.JobStorage, storage.FileStorage,
-             storage.UploadStorage]
+             storage.UploadStorage, storage.VectorStoreStorage]
     assert methods(storage.StorageAdapter) == set().union(*map(methods, parts)) | {"close"}
     assert methods(storage.LeaseStorage) == {"renew_leases", "claim_lapsed"}
     assert sum(len(methods(part)) for part in parts) == len(set().union(*map(methods, parts)))  # no overlap

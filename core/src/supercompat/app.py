@@ -17,6 +17,7 @@ from .jobs import Jobs
 from .router import Handler, Request, Response, request_id
 from .runs import RunAdapter
 from .runs.engine import RunEngine
+from .search import ChunkIndex
 from .storage import StorageAdapter
 from .tools import ToolExecutor
 
@@ -30,13 +31,17 @@ class App:
 
     def __init__(self, *, client_adapter: ClientAdapter | None = None, storage_adapter: StorageAdapter | None = None,
                  run_adapter: RunAdapter | None = None, tools: Iterable[ToolExecutor] | None = None,
-                 blob_store: BlobStore | None = None, embedder: Embedder | None = None) -> None:
+                 blob_store: BlobStore | None = None, embedder: Embedder | None = None,
+                 chunk_index: ChunkIndex | None = None) -> None:
         """``tools``: the built-in tool executors runs may use (see ``supercompat.tools``); by default
         every one the installed plugins register. ``blob_store``: where file bytes live; by default
         the storage adapter's ``default_blob_store()`` if it has one (the SQL storage keeps files
         beside a SQLite database), else memory. ``embedder``: what answers ``embeddings.create`` (see
         ``supercompat.embedders``); None, the default, is none: embeddings requests are refused saying
-        how to configure one, and vector store search is keyword-only."""
+        how to configure one, and vector store search is keyword-only. ``chunk_index``: where vector
+        stores' chunks are indexed and searched (see ``supercompat.search``); by default the storage
+        adapter's ``default_chunk_index()`` if it has one (the SQL storage searches in its database),
+        else memory."""
         if storage_adapter is None:
             from .storage import memory_storage_adapter
 
@@ -53,11 +58,20 @@ class App:
                 from .blobs import memory_blob_store
 
                 blob_store = memory_blob_store()
+        if chunk_index is None:
+            default_chunk_index = getattr(storage_adapter, "default_chunk_index", None)
+            if default_chunk_index is not None:
+                chunk_index = default_chunk_index()
+            else:
+                from .search_memory import memory_chunk_index
+
+                chunk_index = memory_chunk_index()
         self.client: ClientAdapter | None = client_adapter
         self.storage: StorageAdapter = storage_adapter
         self.run_adapter: RunAdapter = run_adapter
         self.blobs: BlobStore = blob_store
         self.embedder: Embedder | None = embedder
+        self.index: ChunkIndex = chunk_index
         if tools is None:
             from .plugins import tool_executors
 
@@ -89,7 +103,7 @@ class App:
         (``ready_to_fork``, ``after_fork``, ``register_job_kinds(jobs)``, and ``wire(app)``, called once
         the App has every adapter, so that one adapter can use another: a SQL blob store without a URL
         of its own keeps its rows in the storage adapter's database)."""
-        adapters = (self.storage, self.client, self.run_adapter, self.blobs, self.embedder)
+        adapters = (self.storage, self.client, self.run_adapter, self.blobs, self.embedder, self.index)
         return [hook for adapter in adapters
                 if adapter is not None and (hook := getattr(adapter, name, None)) is not None]
 
@@ -136,4 +150,5 @@ class App:
         if self.embedder is not None:
             await self.embedder.close()
         await self.blobs.close()
+        await self.index.close()
         await self.storage.close()

@@ -8,14 +8,16 @@ how a plugin registers its adapters.
   subclass :class:`ClientOptions` (``supercompat.clients``).
 - Storage adapters: :class:`StorageAdapter`, the union of one protocol per resource
   (:class:`AssistantStorage`, :class:`ThreadStorage`, :class:`MessageStorage`, :class:`RunStorage`,
-  :class:`StepStorage`, :class:`JobStorage`, :class:`FileStorage`, :class:`UploadStorage`) and of the
-  leases of background work
+  :class:`StepStorage`, :class:`JobStorage`, :class:`FileStorage`, :class:`UploadStorage`,
+  :class:`VectorStoreStorage`) and of the leases of background work
   (:class:`LeaseStorage`), with the values they exchange (``supercompat.storage``).
 - Run adapters: :class:`RunAdapter`, given a :class:`RunContext`, yielding :class:`RunEvent` s; the
   engine publishes :class:`StreamEvent` s, which the API layer frames (``supercompat.runs``).
 - Blob stores (where the bytes of Files live): :class:`BlobStore` (``supercompat.blobs``); a run
   adapter reads them through ``RunContext.blobs``.
 - Embedders (text to vectors): :class:`Embedder` (``supercompat.embedders``).
+- Chunk indexes (where vector stores' chunks are searched): :class:`ChunkIndex`, with the values it
+  exchanges (``supercompat.search``).
 - Built-in tools: :class:`ToolExecutor` and what it is given and yields (``supercompat.tools``).
 - Background work: jobs (:class:`JobHandler`, :class:`JobContext`) and the lease protocols the
   heartbeat drives (:class:`LeaseHolder`, :class:`LeaseKeeper`) (``supercompat.jobs``).
@@ -33,6 +35,7 @@ from .errors import APIError
 from .hookspecs import Register, RegisterTool
 from .jobs import JobContext, JobHandler, LeaseHolder, LeaseKeeper, LeaseLost
 from .runs import ImageFile, RunAdapter, RunContext, RunEvent, StreamEvent, TextDelta, ToolCallDelta, TurnEnd
+from .search import ChunkIndex, Hit, IndexedChunk, SearchQuery
 from .storage import (
                    ActiveRunError,
                    AssistantStorage,
@@ -49,6 +52,7 @@ from .storage import (
                    StorageAdapter,
                    ThreadStorage,
                    UploadStorage,
+                   VectorStoreStorage,
 )
 from .tools import (
                    Annotator,
@@ -68,7 +72,9 @@ __all__ = [
     # storage
     "ActiveRunError", "AssistantStorage", "FileStorage", "JobStorage", "LeaseStorage", "ListQuery",
     "MessageStorage", "Obj", "Page", "RunStorage", "StaleStatusError", "StepStorage", "StorageAdapter",
-    "ThreadStorage", "UploadStorage",
+    "ThreadStorage", "UploadStorage", "VectorStoreStorage",
+    # chunk indexes
+    "ChunkIndex", "Hit", "IndexedChunk", "SearchQuery",
     # blob stores
     "BlobNotFound", "BlobStore",
     # embedders

@@ -249,3 +249,11 @@ def extract(filename: str | None, data: Source, content_type: str | None = None)
                                       f"{errors.redacted(str(exc)) or type(exc).__name__}") from exc
     text = decode(_read(data))
     return html_text(text) if kind in HTML_TYPES else text
+
+
+async def extract_file(filename: str | None, path: str | os.PathLike[str], content_type: str | None = None) -> str:
+    """:func:`extract` of the file at ``path``, off the event loop: what ingestion calls. Raises
+    :class:`IngestError` as ``extract`` does."""
+    import asyncio
+
+    return await asyncio.to_thread(extract, filename, path, content_type)

@@ -251,9 +251,74 @@ class UploadStorage(Protocol):
         index seek, however many uploads there are."""
 
 
+VECTOR_STORE_FILE_STATUSES = ("in_progress", "completed", "cancelled", "failed")
+
+
+def file_counts(counts: dict[str, int] | None = None) -> dict[str, int]:
+    """A ``file_counts`` object (``in_progress, completed, failed, cancelled, total``) from counts by
+    status: what a vector store and a file batch show, derived from their files."""
+    counts = counts or {}
+    shown = {status: counts.get(status, 0) for status in ("in_progress", "completed", "failed", "cancelled")}
+    return {**shown, "total": sum(shown.values())}
+
+
+@runtime_checkable
+class VectorStoreStorage(Protocol):
+    """Vector stores (``openai.types.VectorStore`` dicts), the files attached to them
+    (``openai.types.vector_stores.VectorStoreFile`` dicts, keyed by ``(vector_store_id, id)``: their
+    id is the File's) and file batches (``VectorStoreFileBatch`` dicts). Their searchable chunks are
+    not here but in the App's chunk index (``supercompat.search``).
+
+    A store's ``file_counts`` and ``usage_bytes`` and a batch's ``file_counts`` are derived from
+    their files on every read (:func:`file_counts`, ``usage_bytes`` summed), never kept as counters
+    a writer could miss: exact however many attaches and ingestions run at once. What a caller
+    passes for them is ignored. ``status`` is stored as given; core derives what is shown.
+
+    Besides their API fields, objects may carry keys the API never shows, stored and returned like
+    any other: a store its ``project`` and ``embedder`` (what its vectors came from), a file its
+    ``filename``, ``batch_id`` (the batch that attached it, or None) and ``job_id`` (its ingestion)."""
+
+    async def create_vector_store(self, store: Obj, files: list[Obj]) -> Obj:
+        """Store a new vector store with ``files`` (VectorStoreFile dicts) attached, all or nothing."""
+
+    async def get_vector_store(self, store_id: str) -> Obj | None: ...
+    async def update_vector_store(self, store_id: str, changes: Obj) -> Obj | None: ...
+    async def delete_vector_store(self, store_id: str) -> bool:
+        """Deletes the store with its files (attachments only) and batches, all or nothing."""
+
+    async def list_vector_stores(self, query: ListQuery, *, project: str | None = None) -> Page:
+        """The stores whose ``"project"`` equals ``project`` (None matches a None or missing one)."""
+
+    async def attach_files(self, store_id: str, files: list[Obj], *, batch: Obj | None = None) -> list[Obj] | None:
+        """Attach ``files`` to the store, and store ``batch`` (its ``id`` is their ``batch_id``) if
+        given, all or nothing. A file already attached stays as it is (not replaced, not in
+        ``batch``). Returns the files as now stored, in the order given; None for an unknown store."""
+
+    async def get_vector_store_file(self, store_id: str, file_id: str) -> Obj | None: ...
+    async def update_vector_store_file(self, store_id: str, file_id: str, changes: Obj, *,
+                                       expected_status: frozenset[str] | None = None) -> Obj | None:
+        """As ``update_run``: with ``expected_status``, applied only if the file's status is in it,
+        else StaleStatusError carrying the file as stored (an ingestion ending never overwrites a
+        cancel, nor a cancel an ending)."""
+
+    async def detach_vector_store_file(self, store_id: str, file_id: str) -> bool: ...
+    async def list_vector_store_files(self, store_id: str, query: ListQuery, *, status: str | None = None,
+                                      batch_id: str | None = None) -> Page:
+        """The files of a store (only those of ``status`` and of ``batch_id`` if given), in id order:
+        O(limit) whatever the size of the store."""
+
+    async def vector_stores_of_file(self, file_id: str) -> list[str]:
+        """The ids of the stores ``file_id`` is attached to: what deleting the File detaches it from."""
+
+    async def get_file_batch(self, store_id: str, batch_id: str) -> Obj | None: ...
+    async def cancel_file_batch(self, store_id: str, batch_id: str) -> Obj | None:
+        """Atomically: the batch's status becomes ``cancelled`` and its files still ``in_progress``
+        ``cancelled``. Returns the batch as now stored (unchanged if it was not ``in_progress``)."""
+
+
 @runtime_checkable
 class StorageAdapter(AssistantStorage, ThreadStorage, MessageStorage, RunStorage, StepStorage, LeaseStorage,
-                     JobStorage, FileStorage, UploadStorage, Protocol):
+                     JobStorage, FileStorage, UploadStorage, VectorStoreStorage, Protocol):
     """The whole storage contract, what an App is given: every resource's protocol, and ``close``."""
 
     async def close(self) -> None: ...
@@ -270,6 +335,6 @@ __all__ = [
     "ACTIVE_RUN_STATUSES", "EVERYTHING", "EXECUTING_RUN_STATUSES", "JOB_RUNNING", "RUN_LEASE", "ActiveRunError",
     "AssistantStorage", "FileStorage", "JobStorage", "LeaseStorage", "ListQuery", "MessageStorage", "Obj",
     "Page", "RunStorage", "StaleStatusError", "StepStorage", "StorageAdapter", "ThreadStorage",
-    "UploadStorage",
-    "code_interpreter_file_ids", "memory_storage_adapter", "without_file",
+    "UploadStorage", "VECTOR_STORE_FILE_STATUSES", "VectorStoreStorage",
+    "code_interpreter_file_ids", "file_counts", "memory_storage_adapter", "without_file",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from bisect import bisect_left, bisect_right, insort
+from collections import Counter
 from collections.abc import Collection
 from typing import Any
 
@@ -19,6 +20,7 @@ from . import (
     Page,
     StaleStatusError,
     code_interpreter_file_ids,
+    file_counts,
     without_file,
 )
 
@@ -88,6 +90,41 @@ def _merge(obj: Obj, changes: Obj) -> Obj:
     return {**obj, **changes}
 
 
+class _VectorStore:
+    """A vector store, its files and batches, and the counts its reads derive from them."""
+
+    __slots__ = ("obj", "files", "batches", "counts", "batch_counts", "usage_bytes")
+
+    def __init__(self, obj: Obj) -> None:
+        self.obj = obj
+        self.files = _Ordered()
+        self.batches: dict[str, Obj] = {}
+        self.counts: Counter[str] = Counter()
+        self.batch_counts: dict[str, Counter[str]] = {}
+        self.usage_bytes = 0
+
+    def count(self, file: Obj, sign: int) -> None:
+        self.counts[file["status"]] += sign
+        self.usage_bytes += sign * (file.get("usage_bytes") or 0)
+        if file.get("batch_id") in self.batch_counts:
+            self.batch_counts[file["batch_id"]][file["status"]] += sign
+
+    def put_file(self, file: Obj) -> None:
+        old = self.files.items.get(file["id"])
+        if old is not None:
+            self.count(old, -1)
+            self.files.items[file["id"]] = file
+        else:
+            self.files.add(file)
+        self.count(file, 1)
+
+    def shown(self) -> Obj:
+        return {**self.obj, "usage_bytes": self.usage_bytes, "file_counts": file_counts(self.counts)}
+
+    def shown_batch(self, batch_id: str) -> Obj:
+        return {**self.batches[batch_id], "file_counts": file_counts(self.batch_counts[batch_id])}
+
+
 class MemoryStorageAdapter:
     def __init__(self) -> None:
         # One ordered collection per project, so a project's list pages without skipping others'.
@@ -106,6 +143,9 @@ class MemoryStorageAdapter:
         self._uploads: dict[str, Obj] = {}
         self._upload_parts: dict[str, _Ordered] = {}
         self._pending_uploads = _Ordered()  # what may expire: a scan of these, few in one process
+        self._vector_stores: dict[str | None, _Ordered] = {}  # per project, as assistants
+        self._vector_store_index: dict[str, _VectorStore] = {}
+        self._file_stores: dict[str, set[str]] = {}  # file id -> the stores it is attached to
 
     # assistants
     def _assistant_bucket(self, assistant_id: str) -> _Ordered | None:
@@ -505,6 +545,124 @@ class MemoryStorageAdapter:
         expired = sorted((u for u in pending if u["expires_at"] <= now),
                          key=lambda u: (u["expires_at"], u["id"]))
         return expired[:limit]
+
+    # vector stores
+    def _attach(self, vs: _VectorStore, files: list[Obj]) -> list[Obj]:
+        stored = []
+        for file in files:
+            if file["id"] not in vs.files.items:
+                vs.put_file(file)
+                self._file_stores.setdefault(file["id"], set()).add(vs.obj["id"])
+            stored.append(vs.files.items[file["id"]])
+        return stored
+
+    async def create_vector_store(self, store: Obj, files: list[Obj]) -> Obj:
+        vs = _VectorStore(store)
+        self._vector_stores.setdefault(store.get("project"), _Ordered()).add(store)
+        self._vector_store_index[store["id"]] = vs
+        self._attach(vs, files)
+        return vs.shown()
+
+    async def get_vector_store(self, store_id: str) -> Obj | None:
+        vs = self._vector_store_index.get(store_id)
+        return None if vs is None else vs.shown()
+
+    async def update_vector_store(self, store_id: str, changes: Obj) -> Obj | None:
+        vs = self._vector_store_index.get(store_id)
+        if vs is None:
+            return None
+        vs.obj = _merge(vs.obj, changes)
+        self._vector_stores[vs.obj.get("project")].items[store_id] = vs.obj
+        return vs.shown()
+
+    async def delete_vector_store(self, store_id: str) -> bool:
+        vs = self._vector_store_index.pop(store_id, None)
+        if vs is None:
+            return False
+        self._vector_stores[vs.obj.get("project")].remove(store_id)
+        for file_id in vs.files.ids:
+            self._file_stores[file_id].discard(store_id)
+            if not self._file_stores[file_id]:
+                del self._file_stores[file_id]
+        return True
+
+    async def list_vector_stores(self, query: ListQuery, *, project: str | None = None) -> Page:
+        bucket = self._vector_stores.get(project)
+        if not bucket:
+            return Page([], False)
+        page = bucket.page(query)
+        page.data = [self._vector_store_index[s["id"]].shown() for s in page.data]
+        return page
+
+    async def attach_files(self, store_id: str, files: list[Obj], *, batch: Obj | None = None) -> list[Obj] | None:
+        vs = self._vector_store_index.get(store_id)
+        if vs is None:
+            return None
+        if batch is not None:
+            vs.batches[batch["id"]] = batch
+            vs.batch_counts[batch["id"]] = Counter()
+        return self._attach(vs, files)
+
+    async def get_vector_store_file(self, store_id: str, file_id: str) -> Obj | None:
+        vs = self._vector_store_index.get(store_id)
+        return None if vs is None else vs.files.items.get(file_id)
+
+    async def update_vector_store_file(self, store_id: str, file_id: str, changes: Obj, *,
+                                       expected_status: frozenset[str] | None = None) -> Obj | None:
+        file = await self.get_vector_store_file(store_id, file_id)
+        if file is None:
+            return None
+        if expected_status is not None and file["status"] not in expected_status:
+            raise StaleStatusError(file)
+        new = _merge(file, changes)
+        self._vector_store_index[store_id].put_file(new)
+        return new
+
+    async def detach_vector_store_file(self, store_id: str, file_id: str) -> bool:
+        file = await self.get_vector_store_file(store_id, file_id)
+        if file is None:
+            return False
+        vs = self._vector_store_index[store_id]
+        vs.count(file, -1)
+        vs.files.remove(file_id)
+        self._file_stores[file_id].discard(store_id)
+        if not self._file_stores[file_id]:
+            del self._file_stores[file_id]
+        return True
+
+    async def list_vector_store_files(self, store_id: str, query: ListQuery, *, status: str | None = None,
+                                      batch_id: str | None = None) -> Page:
+        vs = self._vector_store_index.get(store_id)
+        if vs is None:
+            return Page([], False)
+        if status is None and batch_id is None:
+            return vs.files.page(query)
+        chosen = _Ordered()  # a scan: the memory storage holds few files
+        for file_id in vs.files.ids:
+            file = vs.files.items[file_id]
+            if (status is None or file["status"] == status) and (batch_id is None or file.get("batch_id") == batch_id):
+                chosen.ids.append(file_id)
+                chosen.items[file_id] = file
+        return chosen.page(query)
+
+    async def vector_stores_of_file(self, file_id: str) -> list[str]:
+        return sorted(self._file_stores.get(file_id, ()))
+
+    async def get_file_batch(self, store_id: str, batch_id: str) -> Obj | None:
+        vs = self._vector_store_index.get(store_id)
+        return None if vs is None or batch_id not in vs.batches else vs.shown_batch(batch_id)
+
+    async def cancel_file_batch(self, store_id: str, batch_id: str) -> Obj | None:
+        vs = self._vector_store_index.get(store_id)
+        if vs is None or batch_id not in vs.batches:
+            return None
+        if vs.batches[batch_id]["status"] == "in_progress":
+            vs.batches[batch_id] = _merge(vs.batches[batch_id], {"status": "cancelled"})
+            for file_id in list(vs.files.ids):
+                file = vs.files.items[file_id]
+                if file.get("batch_id") == batch_id and file["status"] == "in_progress":
+                    vs.put_file(_merge(file, {"status": "cancelled"}))
+        return vs.shown_batch(batch_id)
 
     async def close(self) -> None:
         pass

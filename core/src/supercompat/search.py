@@ -1,0 +1,117 @@
+"""Chunk indexes: where the searchable chunks of vector stores live, and how they are searched.
+
+A vector store's files are cut into chunks at ingestion (``supercompat.ingest``), embedded if the
+store has an embedder, and added to the App's chunk index; a search asks the index for the best
+chunks of some stores. Search is hybrid: a keyword ranking (BM25 or the database's full-text
+search) and, when the query has a vector, a vector ranking (cosine similarity), fused by reciprocal
+rank (:func:`fuse`). Without an embedder only the keyword ranking exists.
+
+The index lives with the data by default (the storage adapter's ``default_chunk_index()``: the
+memory storage keeps chunks in memory, the SQL storage in its database); a plugin kind (``[index]``
+in ``supercompat.toml``, hook ``register_chunk_indexes``) lets an external vector database take
+their place without touching core. Filters on file ``attributes`` are evaluated by core, which
+passes the index the files they leave (``SearchQuery.file_ids``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+from typing import Protocol, TypeVar, runtime_checkable
+
+RRF_K = 60  # reciprocal rank fusion's constant, as in Cormack et al. and most hybrid search engines
+_WORD = re.compile(r"\w+")
+# Words too common to rank by (BM25's idf all but ignores them; dropping them keeps postings small).
+STOPWORDS = frozenset(
+    "a an and are as at be but by for from has have he her his i if in into is it its me my no not of on "
+    "or our she so such than that the their them then there these they this to was we were what when "
+    "which who will with you your".split())
+
+
+def keywords(text: str) -> list[str]:
+    """The words of ``text`` a keyword search matches on: lower-cased, stopwords left out."""
+    return [w for w in _WORD.findall(text.lower()) if w not in STOPWORDS]
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedChunk:
+    """One piece of a file, as ingestion made it: its position in the file (``seq``, from 0), its text,
+    its size in cl100k tokens, and its vector (None when the store has no embedder)."""
+
+    seq: int
+    text: str
+    tokens: int
+    vector: Sequence[float] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SearchQuery:
+    """What to look for, and where.
+
+    ``store_ids``: the stores searched together (a run's file_search searches the assistant's and the
+    thread's). ``text``: the keyword query. ``vector``: the query's vector, of the stores' embedder
+    (None: keyword only). ``limit``: at most this many hits. ``file_ids``: only chunks of these files
+    (None: of every file), what core's evaluation of a search's ``filters`` left."""
+
+    store_ids: tuple[str, ...]
+    text: str
+    vector: Sequence[float] | None
+    limit: int
+    file_ids: frozenset[str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One chunk found: where it is, its text, and its score, from 0 to 1, higher is better (what
+    ``ranking_options.score_threshold`` compares with; :func:`fuse` makes it)."""
+
+    store_id: str
+    file_id: str
+    seq: int
+    text: str
+    score: float
+
+
+@runtime_checkable
+class ChunkIndex(Protocol):
+    """The chunks of every vector store of an App. Everything is async, and serves many concurrent
+    calls; a chunk is keyed by ``(store_id, file_id, seq)``."""
+
+    async def add(self, store_id: str, file_id: str, chunks: Sequence[IndexedChunk]) -> None:
+        """Index ``chunks`` of a file of a store. A chunk already indexed under the same key is
+        replaced, so an ingestion resumed after a crash may add the same chunks again. The vectors of
+        one store all have the same length."""
+
+    async def remove(self, store_id: str, file_id: str | None = None) -> None:
+        """Forget the chunks of ``file_id`` in the store (None: of every file of the store)."""
+
+    async def texts(self, store_id: str, file_id: str) -> list[str]:
+        """The texts of a file's chunks in the store, in ``seq`` order (``[]`` if none): what the
+        file's ``content`` endpoint shows."""
+
+    async def search(self, query: SearchQuery) -> list[Hit]:
+        """The best chunks for ``query``, best first, at most ``query.limit``: the keyword ranking and
+        (with ``query.vector``) the vector ranking, fused (:func:`fuse` does it for indexes that rank
+        each way apart). A query no chunk matches returns ``[]``."""
+
+    async def close(self) -> None: ...
+
+
+Key = TypeVar("Key", bound=Hashable)
+
+
+def fuse(*rankings: Sequence[Key], limit: int, k: int = RRF_K) -> list[tuple[Key, float]]:
+    """Reciprocal rank fusion: each key scores ``sum(1 / (k + rank))`` over the rankings it appears in
+    (rank from 1), normalised by what a key first in every ranking would score, so scores lie in
+    (0, 1]. The best ``limit`` keys, best first; ties keep the order of first appearance."""
+    scores: dict[Key, float] = {}
+    for ranking in rankings:
+        for rank, key in enumerate(ranking, start=1):
+            scores[key] = scores.get(key, 0.0) + 1.0 / (k + rank)
+    best = (len(rankings) or 1) / (k + 1)
+    ranked = sorted(scores.items(), key=lambda item: -item[1])[:limit]
+    return [(key, min(1.0, score / best)) for key, score in ranked]
+
+
+__all__ = ["RRF_K", "ChunkIndex", "Hit", "IndexedChunk", "STOPWORDS", "SearchQuery", "fuse", "keywords"]

@@ -1,0 +1,165 @@
+"""The ``memory`` chunk index: BM25 over words and exact cosine search over numpy arrays, in this
+process's memory (the index of the memory storage). Every method runs without awaiting, so each is
+atomic on the App's loop."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from .search import Hit, IndexedChunk, SearchQuery, fuse, keywords
+
+if TYPE_CHECKING:
+    import numpy as np
+
+BM25_K1 = 1.2
+BM25_B = 0.75
+ChunkKey = tuple[str, int]  # (file id, seq) within a store
+
+
+class _Store:
+    """The chunks of one vector store, with their BM25 postings and a matrix of their vectors."""
+
+    def __init__(self) -> None:
+        self.texts: dict[ChunkKey, str] = {}
+        self.lengths: dict[ChunkKey, int] = {}  # in keywords
+        self.postings: dict[str, dict[ChunkKey, int]] = {}  # keyword -> chunk -> count
+        self.vectors: dict[ChunkKey, np.ndarray] = {}
+        self._matrix: tuple[list[ChunkKey], np.ndarray] | None = None  # rebuilt after a change
+
+    def add(self, file_id: str, chunk: IndexedChunk) -> None:
+        key = (file_id, chunk.seq)
+        self.drop(key)
+        self.texts[key] = chunk.text
+        counts = Counter(keywords(chunk.text))
+        self.lengths[key] = sum(counts.values())
+        for word, count in counts.items():
+            self.postings.setdefault(word, {})[key] = count
+        if chunk.vector is not None:
+            import numpy as np  # here, not at import: an App whose stores have no vectors never needs it
+
+            vector = np.asarray(chunk.vector, dtype=np.float32)
+            norm = float(np.linalg.norm(vector))
+            self.vectors[key] = vector / norm if norm else vector
+            self._matrix = None
+
+    def drop(self, key: ChunkKey) -> None:
+        text = self.texts.pop(key, None)
+        if text is None:
+            return
+        del self.lengths[key]
+        for word in set(keywords(text)):
+            posting = self.postings.get(word)
+            if posting is not None:
+                posting.pop(key, None)
+                if not posting:
+                    del self.postings[word]
+        if self.vectors.pop(key, None) is not None:
+            self._matrix = None
+
+    def keyword_ranking(self, words: list[str], allowed: frozenset[str] | None,
+                        limit: int) -> list[tuple[ChunkKey, float]]:
+        n = len(self.texts)
+        if not n or not words:
+            return []
+        average = sum(self.lengths.values()) / n
+        scores: dict[ChunkKey, float] = {}
+        for word in set(words):
+            posting = self.postings.get(word)
+            if not posting:
+                continue
+            idf = math.log(1 + (n - len(posting) + 0.5) / (len(posting) + 0.5))
+            for key, count in posting.items():
+                if allowed is not None and key[0] not in allowed:
+                    continue
+                norm = BM25_K1 * (1 - BM25_B + BM25_B * self.lengths[key] / average)
+                scores[key] = scores.get(key, 0.0) + idf * count * (BM25_K1 + 1) / (count + norm)
+        return sorted(scores.items(), key=lambda item: -item[1])[:limit]
+
+    def vector_ranking(self, query: np.ndarray, allowed: frozenset[str] | None,
+                       limit: int) -> list[tuple[ChunkKey, float]]:
+        if not self.vectors:
+            return []
+        import numpy as np
+
+        if self._matrix is None:
+            keys = list(self.vectors)
+            self._matrix = (keys, np.vstack([self.vectors[k] for k in keys]))
+        keys, matrix = self._matrix
+        if matrix.shape[1] != query.shape[0]:
+            return []  # vectors of another embedder: this store is searched by keyword only
+        scores = matrix @ query
+        if allowed is not None:
+            scores = np.where([k[0] in allowed for k in keys], scores, -np.inf)
+        count = min(limit, len(keys))
+        best = np.argpartition(-scores, count - 1)[:count]
+        best = best[np.argsort(-scores[best], kind="stable")]
+        return [(keys[i], float(scores[i])) for i in best if np.isfinite(scores[i])]
+
+
+def ranked(scored: list[tuple[tuple[str, str, int], float]]) -> list[tuple[str, str, int]]:
+    """The keys of several stores' rankings, merged by score (each store ranked its own)."""
+    return [key for key, _ in sorted(scored, key=lambda item: -item[1])]
+
+
+class MemoryChunkIndex:
+    """Chunks in memory, searched exactly: BM25 and cosine similarity, fused (see ``supercompat.search``)."""
+
+    def __init__(self) -> None:
+        self._stores: dict[str, _Store] = {}
+
+    async def add(self, store_id: str, file_id: str, chunks: Sequence[IndexedChunk]) -> None:
+        store = self._stores.setdefault(store_id, _Store())
+        for chunk in chunks:
+            store.add(file_id, chunk)
+
+    async def remove(self, store_id: str, file_id: str | None = None) -> None:
+        if file_id is None:
+            self._stores.pop(store_id, None)
+            return
+        store = self._stores.get(store_id)
+        if store is not None:
+            for key in [k for k in store.texts if k[0] == file_id]:
+                store.drop(key)
+
+    async def texts(self, store_id: str, file_id: str) -> list[str]:
+        store = self._stores.get(store_id)
+        if store is None:
+            return []
+        return [text for _, text in sorted((k[1], t) for k, t in store.texts.items() if k[0] == file_id)]
+
+    async def search(self, query: SearchQuery) -> list[Hit]:
+        words = keywords(query.text)
+        vector: np.ndarray | None = None
+        if query.vector is not None:
+            import numpy as np
+
+            vector = np.asarray(query.vector, dtype=np.float32)
+            norm = float(np.linalg.norm(vector))
+            vector = vector / norm if norm else None
+        by_keyword: list[tuple[tuple[str, str, int], float]] = []
+        by_vector: list[tuple[tuple[str, str, int], float]] = []
+        depth = max(query.limit * 4, 50)  # deeper than the result, so that fusion has both rankings to weigh
+        for store_id in dict.fromkeys(query.store_ids):
+            store = self._stores.get(store_id)
+            if store is None:
+                continue
+            by_keyword += [((store_id, *k), s) for k, s in store.keyword_ranking(words, query.file_ids, depth)]
+            if vector is not None:
+                by_vector += [((store_id, *k), s) for k, s in store.vector_ranking(vector, query.file_ids, depth)]
+        rankings = [ranked(by_keyword)] + ([ranked(by_vector)] if vector is not None else [])
+        return [Hit(store_id, file_id, seq, self._stores[store_id].texts[(file_id, seq)], score)
+                for (store_id, file_id, seq), score in fuse(*rankings, limit=query.limit)]
+
+    async def close(self) -> None:
+        self._stores.clear()
+
+
+def memory_chunk_index() -> MemoryChunkIndex:
+    """Chunks in this process's memory (the memory storage's index)."""
+    return MemoryChunkIndex()
+
+
+__all__ = ["MemoryChunkIndex", "memory_chunk_index"]
