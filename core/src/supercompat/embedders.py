@@ -18,9 +18,12 @@ import math
 import re
 import sys
 from array import array
+from collections.abc import Callable
 from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from .errors import BadGateway
 
 EmbedKind = Literal["document", "query"]
 
@@ -98,6 +101,44 @@ def hashing_embedder(dimensions: int = 256) -> HashingEmbedder:
     return HashingEmbedder(dimensions)
 
 
+def batched(texts: list[str], max_items: int, max_tokens: int,
+            count: Callable[[str], int]) -> list[list[str]]:
+    """``texts`` in order, in batches of at most ``max_items`` texts and ``max_tokens`` tokens as
+    ``count`` counts them (a provider's limits on one request; each text is assumed cut to fit)."""
+    batches: list[list[str]] = []
+    batch: list[str] = []
+    tokens = 0
+    for text in texts:
+        size = count(text)
+        if batch and (len(batch) == max_items or tokens + size > max_tokens):
+            batches.append(batch)
+            batch, tokens = [], 0
+        batch.append(text)
+        tokens += size
+    if batch:
+        batches.append(batch)
+    return batches
+
+
+def checked_vectors(vectors: list[list[float]], texts: int, dimensions: int, model: str) -> list[list[float]]:
+    """A provider's answer for ``texts`` texts as floats, if it is one finite vector a text of
+    ``dimensions``; else a 502 naming what came back (a NaN has no JSON, a short vector no place)."""
+    floats = [[float(x) for x in vector] for vector in vectors]
+    if len(floats) != texts or any(len(v) != dimensions for v in floats):
+        sizes = sorted({len(v) for v in floats})
+        raise BadGateway(f"The embedding provider answered {len(floats)} vectors of {sizes} dimensions for "
+                         f"{texts} texts; {dimensions} dimensions are configured for '{model}'.")
+    if not all(math.isfinite(x) for v in floats for x in v):
+        raise BadGateway(f"The embedding provider answered vectors that are not all finite numbers ('{model}').")
+    return floats
+
+
+def normalised(vector: list[float]) -> list[float]:
+    """``vector`` scaled to length 1 (the zero vector stays as it is)."""
+    norm = math.sqrt(sum(x * x for x in vector))
+    return [x / norm for x in vector] if norm else vector
+
+
 def base64_vector(vector: list[float]) -> str:
     """A vector as OpenAI's ``encoding_format="base64"`` sends it: little-endian float32s, base64."""
     floats = array("f", vector)
@@ -113,5 +154,5 @@ def cosine(a: list[float], b: list[float]) -> float:
     return dot / norms if norms else 0.0
 
 
-__all__ = ["EmbedKind", "Embedder", "HashingEmbedder", "HashingOptions", "base64_vector", "cosine",
-           "hashing_embedder"]
+__all__ = ["EmbedKind", "Embedder", "HashingEmbedder", "HashingOptions", "base64_vector", "batched",
+           "checked_vectors", "cosine", "hashing_embedder", "normalised"]

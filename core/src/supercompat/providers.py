@@ -281,6 +281,18 @@ class ProviderAdapter:
     def config_error(cls, message: str) -> ConfigError:
         return ConfigError(f'[client] plugin "{cls.plugin}": {message}')
 
+    @classmethod
+    def open_client_for(cls, section: str, options: Any) -> Any:
+        """``open_client`` for the options of another section over the same provider (an
+        ``[embedder]``), its configuration errors naming ``[section]``."""
+        named = f'[{section}] plugin "{cls.plugin}": '
+        try:
+            return cls.open_client(options)
+        except cls.config_errors as exc:
+            raise ConfigError(named + str(exc)) from exc
+        except ConfigError as exc:  # from config_error, naming [client]
+            raise ConfigError(named + str(exc).removeprefix(str(cls.config_error("")))) from exc
+
     @staticmethod
     def given(options: ClientOptions, *names: str) -> dict[str, Any]:
         """The options among ``names`` that are set (not None), for an SDK constructor's keywords:

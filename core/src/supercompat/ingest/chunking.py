@@ -76,6 +76,20 @@ def count_tokens(text: str) -> int:
     return len(tokenize(text))
 
 
+def cut_to_tokens(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` cl100k tokens (whole characters kept: a character split
+    between tokens is dropped, and the cut is counted again, since tokens can merge across it)."""
+    tokens = tokenize(text)
+    keep = limit
+    while len(tokens) > limit:
+        cut = encoding().decode_bytes(tokens[:keep]).decode("utf-8", errors="ignore")
+        over = count_tokens(cut) - limit
+        if over <= 0:
+            return cut
+        keep -= over
+    return text
+
+
 @dataclass(frozen=True)
 class Chunk:
     """One chunk of a file: its text and how many tokens of the file it covers."""

@@ -1,5 +1,6 @@
 """A loopback fake of the Gemini API (``generateContent``, ``streamGenerateContent?alt=sse``,
-``models``), speaking the wire format the google-genai SDK reads, for tests without a network.
+``batchEmbedContents``, ``models``), speaking the wire format the google-genai SDK reads, for tests
+without a network.
 
     with FakeGeminiProvider() as fake:
         client = genai.Client(api_key="x", http_options=types.HttpOptions(base_url=fake.base_url))
@@ -12,6 +13,13 @@ bug would show: unknown fields, empty parts, schema keywords Gemini has no field
 responses that don't answer the previous function-call turn. It answers those with Gemini's own
 400 envelope, so a test fails instead of passing on a request the real service would reject.
 Unscripted requests are answered with ``Text("alpha bravo charlie")``.
+
+``batchEmbedContents`` answers with core's hashing embedder's vectors (words, not meaning), refusing
+what Gemini refuses (more than 100 texts, an ``outputDimensionality`` a model can't make, fields it
+doesn't know, empty texts) and, so that a test shows an embedder cuts its texts, a text of more than
+the model's 2,048 tokens (counted with core's cl100k tokenizer). Below a model's full size its vectors
+are not normalised, as Google documents of gemini-embedding-001. A scripted :class:`Error` or
+``Garbled`` is played by an embeddings request too.
 """
 
 from __future__ import annotations
@@ -382,6 +390,82 @@ def _generates(method: str, path: str) -> bool:
     return method == "POST" and path.split("?")[0].endswith(("generateContent", "GenerateContent"))
 
 
+def _embeds(method: str, path: str) -> bool:
+    return method == "POST" and path.split("?")[0].endswith(":batchEmbedContents")
+
+
+# -- embeddings ------------------------------------------------------------------------------------
+
+# The size of the vectors of Google's embedding models (other models the fake serves: 256), and the
+# smallest outputDimensionality they take.
+EMBEDDING_MODELS = {"gemini-embedding-001": (3072, 128), "text-embedding-004": (768, 1)}
+EMBEDDING_MAX_TOKENS = 2048
+EMBEDDING_MAX_BATCH = 100
+EMBED_REQUEST = {"model", "content", "taskType", "title", "outputDimensionality"}
+TASK_TYPES = {"TASK_TYPE_UNSPECIFIED", "RETRIEVAL_QUERY", "RETRIEVAL_DOCUMENT", "SEMANTIC_SIMILARITY",
+              "CLASSIFICATION", "CLUSTERING", "QUESTION_ANSWERING", "FACT_VERIFICATION", "CODE_RETRIEVAL_QUERY"}
+
+
+def embed_texts(body: Any, model: str) -> tuple[list[str], int]:
+    """The texts of a batchEmbedContents request and the size of their vectors; :class:`Rejected`
+    with Gemini's wording for what it would refuse."""
+    from supercompat.ingest import count_tokens
+
+    if not isinstance(body, dict):
+        raise Rejected("Invalid JSON payload received.")
+    for key in body:
+        if _camel(key) != "requests":
+            raise _unknown(key, "")
+    requests = body.get("requests")
+    if not isinstance(requests, list) or not requests:
+        raise Rejected("* BatchEmbedContentsRequest.requests: requests is not specified\n")
+    if len(requests) > EMBEDDING_MAX_BATCH:
+        raise Rejected(f"* BatchEmbedContentsRequest.requests: at most {EMBEDDING_MAX_BATCH} requests can be in "
+                       "one batch\n")
+    native, smallest = EMBEDDING_MODELS.get(model, (256, 1))
+    sizes, texts = set(), []
+    for i, request in enumerate(requests):
+        where = f"requests[{i}]"
+        for key in request:
+            if _camel(key) not in EMBED_REQUEST:
+                raise _unknown(key, where)
+        if _field(request, "model") != f"models/{model}":
+            raise Rejected(f"* BatchEmbedContentsRequest.{where}.model: the model must be the batch's "
+                           f"(models/{model})\n")
+        task = _field(request, "taskType")
+        if task is not None and task not in TASK_TYPES:
+            raise Rejected(f"Invalid value at '{where}.task_type' (type.googleapis.com/"
+                           f"google.ai.generativelanguage.v1beta.TaskType), \"{task}\"")
+        dimensions = _field(request, "outputDimensionality")
+        if dimensions is not None and (not isinstance(dimensions, int) or not smallest <= dimensions <= native):
+            raise Rejected(f"* BatchEmbedContentsRequest.{where}.output_dimensionality: must be between "
+                           f"{smallest} and {native} for models/{model}\n")
+        sizes.add(dimensions or native)
+        parts = (request.get("content") or {}).get("parts") or ()
+        text = "".join(part.get("text") or "" for part in parts if isinstance(part, dict))
+        if not text:
+            raise Rejected(f"* BatchEmbedContentsRequest.{where}.content.parts: contents must not be empty\n")
+        tokens = count_tokens(text)
+        if tokens > EMBEDDING_MAX_TOKENS:
+            raise Rejected(f"* BatchEmbedContentsRequest.{where}.content: the input of {tokens} tokens is over "
+                           f"the model's limit of {EMBEDDING_MAX_TOKENS} tokens\n")
+        texts.append(text)
+    if len(sizes) > 1:
+        raise Rejected("* BatchEmbedContentsRequest.requests: all requests must ask for the same "
+                       "output_dimensionality\n")
+    return texts, sizes.pop()
+
+
+def embed_vectors(texts: list[str], dimensions: int, native: int) -> list[list[float]]:
+    """Core's hashing vectors; below the model's full size, scaled by a factor that depends on the text
+    (not normalised, as gemini-embedding-001's are not)."""
+    from supercompat.embedders import hashing_embedder
+
+    embedder = hashing_embedder(dimensions)
+    scales = [1.0 if dimensions == native else 0.5 + len(text) % 7 for text in texts]
+    return [[x * scale for x in embedder.vector(text)] for text, scale in zip(texts, scales, strict=True)]
+
+
 JSON = "application/json; charset=UTF-8"
 ROUTE = re.compile(r"/(v1|v1beta)/(models(?:/(?P<model>[^:/?]+))?(?::(?P<method>\w+))?)")
 
@@ -400,7 +484,8 @@ class _Handler(LoopbackHandler):
     def route(self, request: dict[str, Any]) -> None:
         fake = self.fake
         method, headers, body = request["method"], request["headers"], request["body"]
-        answer = fake.next_answer() if _generates(method, self.path) else None  # taken even if refused
+        scripted = _generates(method, self.path) or _embeds(method, self.path)
+        answer = fake.next_answer() if scripted else None  # taken even if refused
         path, _, query = self.path.partition("?")
         match = ROUTE.fullmatch(path)
         if not match:
@@ -422,6 +507,8 @@ class _Handler(LoopbackHandler):
             if model in fake.models:
                 return self.send_json(200, self._model(model), content_type=JSON)
             return self._error(404, f"models/{model} is not found for API version {match[1]}.")
+        if method == "POST" and model is not None and rpc == "batchEmbedContents":
+            return self._embed(model, match[1], body, answer)
         if method != "POST" or model is None or rpc not in ("generateContent", "streamGenerateContent"):
             return self._error(404, f"Requested URL {path} was not found on this server.")
         if model not in fake.models:
@@ -454,6 +541,22 @@ class _Handler(LoopbackHandler):
         if stream:
             return self._sse(chunks)
         return self.send_json(200, _merged(chunks), content_type=JSON)
+
+    def _embed(self, model: str, version: str, body: Any, answer: Any) -> None:
+        if model not in self.fake.models and model not in EMBEDDING_MODELS:
+            return self._error(404, f"models/{model} is not found for API version {version}, or is not supported "
+                               "for embedContent. Call ListModels to see the list of available models.")
+        try:
+            texts, dimensions = embed_texts(body, model)
+        except Rejected as exc:
+            return self._error(400, str(exc))
+        if isinstance(answer, Error):
+            return self._error(answer.code, answer.message, answer.status, answer.details)
+        if isinstance(answer, Garbled):
+            return self.send(200, b'{"embeddings":[{', content_type=JSON)
+        native = EMBEDDING_MODELS.get(model, (256, 1))[0]
+        vectors = embed_vectors(texts, dimensions, native)
+        self.send_json(200, {"embeddings": [{"values": vector} for vector in vectors]}, content_type=JSON)
 
     def _sse(self, events: list[Any]) -> None:
         fake = self.fake
@@ -498,6 +601,11 @@ class FakeGeminiProvider(LoopbackProvider):
         """The JSON bodies of the generateContent / streamGenerateContent requests, oldest first
         (``requests`` keep their paths' query)."""
         return [r["body"] for r in self.requests if _generates(r["method"], r["path"])]
+
+    @property
+    def embed_requests(self) -> list[dict[str, Any]]:
+        """The JSON bodies of the batchEmbedContents requests, oldest first."""
+        return [r["body"] for r in self.requests if _embeds(r["method"], r["path"])]
 
     def default_answer(self, body: Any) -> Text:
         return Text("alpha bravo charlie")

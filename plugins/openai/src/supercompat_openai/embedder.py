@@ -10,8 +10,7 @@ import openai
 from supercompat.clients import forget_pooled_connections
 from supercompat.embedders import OFF_LOOP_CHARS, EmbedKind
 from supercompat.errors import BadGateway, ConfigError
-from supercompat.ingest import count_tokens, tokenize
-from supercompat.ingest.chunking import encoding
+from supercompat.ingest import count_tokens, cut_to_tokens
 
 from .adapter import OpenAIClientAdapter
 
@@ -22,20 +21,6 @@ SHORTENABLE = ("text-embedding-3-small", "text-embedding-3-large")
 MAX_INPUT_TOKENS = 8191  # OpenAI refuses an input of more than 8,192 tokens
 # OpenAI refuses a request of more than 300,000 tokens in all; counted with cl100k, with room to spare.
 MAX_BATCH_TOKENS = 250_000
-
-
-def cut_to_tokens(text: str, limit: int = MAX_INPUT_TOKENS) -> str:
-    """``text`` cut to at most ``limit`` cl100k tokens (whole characters kept: a character split
-    between tokens is dropped, and the cut is counted again, since tokens can merge across it)."""
-    tokens = tokenize(text)
-    keep = limit
-    while len(tokens) > limit:
-        cut = encoding().decode_bytes(tokens[:keep]).decode("utf-8", errors="ignore")
-        over = count_tokens(cut) - limit
-        if over <= 0:
-            return cut
-        keep -= over
-    return text
 
 
 def check_model(model: str, dimensions: int | None) -> int:
@@ -79,7 +64,7 @@ class OpenAIEmbedder:
 
     def _cut(self, text: str) -> str:
         if self.model in DIMENSIONS:
-            return cut_to_tokens(text) or " "
+            return cut_to_tokens(text, MAX_INPUT_TOKENS) or " "
         return text[:self.max_input_chars] or " "
 
     def batches(self, texts: list[str]) -> list[list[str]]:
