@@ -1,4 +1,5 @@
-"""A loopback fake of Mistral's chat-completions API, byte-compatible with what ``mistralai`` reads.
+"""A loopback fake of Mistral's chat-completions and embeddings API, byte-compatible with what
+``mistralai`` reads.
 
     with FakeMistralProvider() as fake:
         sdk = Mistral(api_key="k", server_url=fake.server_url)
@@ -180,6 +181,60 @@ def _usage(body: dict[str, Any], completion: int) -> dict[str, int]:
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
 
+# The size of the vectors of Mistral's embedding models (other models the fake serves: 256), and the
+# largest output_dimension they take (None: none).
+EMBEDDING_MODELS = {"mistral-embed": (1024, None), "codestral-embed": (1536, 3072)}
+EMBEDDING_MAX_INPUTS = 512
+EMBEDDING_MAX_TOKENS = 8192
+EMBEDDING_MAX_REQUEST_TOKENS = 16_384
+_EMBEDDING_FIELDS = {"model", "input", "metadata", "output_dimension", "output_dtype", "encoding_format"}
+
+
+def _too_many(message: str) -> _Rejected:
+    return _Rejected(400, {"object": "error", "message": message, "type": "invalid_request_prompt",
+                           "param": None, "code": "3210"})
+
+
+def embedding_request(body: Any, models: tuple[str, ...]) -> tuple[list[str], int]:
+    """The texts of an embeddings request and the size of their vectors; :class:`_Rejected` where
+    Mistral would refuse it."""
+    from supercompat.ingest import count_tokens
+
+    if not isinstance(body, dict) or not isinstance(body.get("model"), str) or "input" not in body:
+        raise _Rejected(422, {"object": "error", "message": {"detail": [
+            {"type": "missing", "loc": ["body", "input"], "msg": "Field required"}]},
+            "type": "invalid_request_error", "param": None, "code": None})
+    problems = [_extra([key]) for key in body if key not in _EMBEDDING_FIELDS]
+    texts = [body["input"]] if isinstance(body["input"], str) else body["input"]
+    if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+        problems.append({"type": "string_type", "loc": ["body", "input"], "msg": "Input should be a valid string"})
+    if problems:
+        raise _Rejected(422, {"object": "error", "message": {"detail": problems}, "type": "invalid_request_error",
+                              "param": None, "code": None})
+    model = body["model"]
+    if model not in EMBEDDING_MODELS and model not in models:
+        raise _Rejected(400, {"object": "error", "message": f"Invalid model: {model}", "type": "invalid_model",
+                              "param": None, "code": "1500"})
+    if not texts:
+        raise _invalid("Input must not be empty.")
+    if len(texts) > EMBEDDING_MAX_INPUTS:
+        raise _too_many("Too many inputs in request, split into more batches.")
+    counts = [count_tokens(text) for text in texts]
+    if max(counts) > EMBEDDING_MAX_TOKENS:
+        raise _too_many(f"Too many tokens in input {counts.index(max(counts))}: {max(counts)} tokens, the maximum "
+                        f"is {EMBEDDING_MAX_TOKENS}.")
+    if sum(counts) > EMBEDDING_MAX_REQUEST_TOKENS:
+        raise _too_many("Too many tokens overall, split into more batches.")
+    native, largest = EMBEDDING_MODELS.get(model, (256, None))
+    dimensions = body.get("output_dimension")
+    if dimensions is not None:
+        if largest is None:
+            raise _invalid(f"output_dimension is not supported for model {model}.")
+        if not isinstance(dimensions, int) or not 1 <= dimensions <= largest:
+            raise _invalid(f"output_dimension must be between 1 and {largest}.")
+    return texts, dimensions or native
+
+
 class _Handler(LoopbackHandler):
     fake: FakeMistralProvider
 
@@ -187,7 +242,8 @@ class _Handler(LoopbackHandler):
         fake = self.fake
         method, path, body = request["method"], request["path"], request["body"]
         chat = method == "POST" and path == "/v1/chat/completions"
-        answer = fake.next_answer() if chat else None  # taken even if refused
+        embeddings = method == "POST" and path == "/v1/embeddings"
+        answer = fake.next_answer() if chat or embeddings else None  # taken even if refused
         key = request["headers"].get("authorization", "").removeprefix("Bearer ")
         if not key or (fake.api_key is not None and key != fake.api_key):
             return self.send_json(401, {"message": "Unauthorized", "request_id": uuid.uuid4().hex})
@@ -196,6 +252,8 @@ class _Handler(LoopbackHandler):
                 {"id": m, "object": "model", "created": 1700000000, "owned_by": "mistralai", "type": "base",
                  "capabilities": {"completion_chat": True, "function_calling": True, "vision": True}}
                 for m in fake.models]})
+        if embeddings:
+            return self._embeddings(body, answer)
         if not chat:
             return self.send_json(404, {"detail": "Not Found"})
         try:
@@ -210,6 +268,28 @@ class _Handler(LoopbackHandler):
             return self.send_json(answer.status, {"object": "error", "message": message, "type": answer.type,
                                                   "param": None, "code": answer.code})
         self._answer(body, answer)
+
+    def _embeddings(self, body: Any, answer: Any) -> None:
+        from supercompat.embedders import base64_vector, hashing_embedder
+        from supercompat.ingest import count_tokens
+
+        try:
+            texts, dimensions = embedding_request(body, self.fake.models)
+        except _Rejected as rejected:
+            return self.send_json(rejected.status, rejected.body)
+        if isinstance(answer, Error):
+            return self.send_json(answer.status, {"object": "error", "message": answer.message, "type": answer.type,
+                                                  "param": None, "code": answer.code})
+        if isinstance(answer, Garbled):
+            return self.send(200, b'{"id":"x","data":[{')
+        embedder = hashing_embedder(dimensions)
+        base64 = body.get("encoding_format") == "base64"
+        data = [{"object": "embedding", "index": i,
+                 "embedding": base64_vector(vector) if base64 else vector}
+                for i, vector in enumerate(embedder.vector(text) for text in texts)]
+        tokens = sum(map(count_tokens, texts))
+        self.send_json(200, {"id": uuid.uuid4().hex, "object": "list", "data": data, "model": body["model"],
+                             "usage": {"prompt_tokens": tokens, "completion_tokens": 0, "total_tokens": tokens}})
 
     def _answer(self, body: dict[str, Any], answer: Any) -> None:
         fake = self.fake
@@ -282,6 +362,11 @@ class FakeMistralProvider(LoopbackProvider):
     def chat_requests(self) -> list[dict[str, Any]]:
         """The JSON bodies of the chat requests, oldest first."""
         return [r["body"] for r in self.requests if r["path"] == "/v1/chat/completions"]
+
+    @property
+    def embedding_requests(self) -> list[dict[str, Any]]:
+        """The JSON bodies of the embeddings requests, oldest first."""
+        return [r["body"] for r in self.requests if r["path"] == "/v1/embeddings"]
 
     def default_answer(self, body: Any) -> Reply:
         return default_reply(body)
