@@ -146,7 +146,7 @@ def test_rejects_what_is_not_a_genai_client():
 
 
 def test_importing_the_plugin_does_not_import_the_sdk():
-    assert_imports_lazily("supercompat_google", "google.genai")
+    assert_imports_lazily("supercompat_google", "supercompat_google.embedder", "google.genai")
 
 
 async def test_registered_through_its_entry_point(fake):
