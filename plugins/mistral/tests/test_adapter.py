@@ -113,7 +113,7 @@ async def test_mistral_schema_errors_are_openai_400s(adapter, fake, stream):
 
 
 def test_importing_the_plugin_does_not_import_the_sdk():
-    assert_imports_lazily("supercompat_mistral", "mistralai")
+    assert_imports_lazily("supercompat_mistral", "supercompat_mistral.embedder", "mistralai")
 
 
 async def test_registered_through_its_entry_point(fake):
