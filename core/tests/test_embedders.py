@@ -2,6 +2,7 @@
 register_embedders hook, and what an App does with its embedder."""
 
 import asyncio
+import re
 
 import pytest
 
@@ -9,8 +10,16 @@ from supercompat import plugins, supercompat
 from supercompat.app import App
 from supercompat.cli import main
 from supercompat.config import load_adapters
-from supercompat.embedders import HashingEmbedder, cosine, hashing_embedder
-from supercompat.errors import ConfigError
+from supercompat.embedders import (
+    HashingEmbedder,
+    batched,
+    checked_vectors,
+    cosine,
+    hashing_embedder,
+    normalised,
+)
+from supercompat.errors import BadGateway, ConfigError
+from supercompat.ingest import count_tokens, cut_to_tokens
 from supercompat.testing import EmbedderTests, app_of
 from supercompat.testing.embedders import fake_embedder
 
@@ -131,3 +140,31 @@ async def test_hashing_a_large_call_leaves_the_loop_to_other_requests():
     threads.clear()
     await embedder.embed(["x" * OFF_LOOP_CHARS, "y"])
     assert len(threads) == 2 and threading.get_ident() not in threads
+
+
+def test_batched_keeps_order_and_the_limits_of_a_request():
+    texts = ["a" * n for n in (3, 3, 3, 5, 1, 9, 2)]
+    assert batched(texts, max_items=2, max_tokens=100, count=len) == [texts[0:2], texts[2:4], texts[4:6], texts[6:]]
+    assert batched(texts, max_items=10, max_tokens=9, count=len) == [texts[0:3], texts[3:5], texts[5:6], texts[6:]]
+    assert batched([], max_items=2, max_tokens=9, count=len) == []
+
+
+@pytest.mark.parametrize("vectors, problem", [([[1.0, 2.0]], "1 vectors of [2] dimensions for 2 texts"),
+                                              ([[1.0, 2.0], [1.0]], "2 vectors of [1, 2] dimensions"),
+                                              ([[1.0, 2.0], [float("nan"), 0.0]], "not all finite")])
+def test_a_providers_vectors_are_checked(vectors, problem):
+    with pytest.raises(BadGateway, match=re.escape(problem)):
+        checked_vectors(vectors, 2, 2, "some-model")
+    assert checked_vectors([[1, 2], [3, 4]], 2, 2, "some-model") == [[1.0, 2.0], [3.0, 4.0]]
+
+
+def test_normalised():
+    assert normalised([3.0, 4.0]) == [0.6, 0.8] and normalised([0.0, 0.0]) == [0.0, 0.0]
+
+
+@pytest.mark.parametrize("unit", ["word ", "🚀", "日本", "e\u0301"])
+def test_cut_to_tokens_keeps_whole_characters_within_the_limit(unit):
+    text = "start " + unit * 5000
+    cut = cut_to_tokens(text, 1000)
+    assert text.startswith(cut) and 990 < count_tokens(cut) <= 1000
+    assert cut_to_tokens("short", 1000) == "short"

@@ -8,6 +8,7 @@ import threading
 import httpx2
 import pytest
 
+from supercompat.clients import ClientOptions
 from supercompat.errors import APIError, ConfigError
 from supercompat.providers import ErrorTable, ProviderAdapter, every_item
 
@@ -219,3 +220,20 @@ async def test_every_item_reads_sync_and_async_pagers():
 
     assert await every_item(items()) == [1, 2, 3]
     assert await every_item(pager()) == [1, 2, 3]
+
+
+class StrictEchoAdapter(EchoAdapter):
+    @classmethod
+    def open_client(cls, options):
+        if options.api_key == "bad":
+            raise cls.config_error("that key can't be right")
+        return super().open_client(options)
+
+
+@pytest.mark.parametrize("api_key, message", [(None, "'api_key'"), ("bad", "that key can't be right")])
+def test_a_client_opened_for_another_section_names_it_in_its_errors(api_key, message):
+    # An [embedder] over the same provider as a [client] opens its client the same way.
+    with pytest.raises(ConfigError) as raised:
+        StrictEchoAdapter.open_client_for("embedder", ClientOptions(api_key=api_key))
+    assert str(raised.value) == f'[embedder] plugin "echo": {message}'
+    assert isinstance(StrictEchoAdapter.open_client_for("embedder", ClientOptions(api_key="k")), AsyncSDK)
