@@ -19,7 +19,7 @@ from supercompat.testing import EmbedderTests
 from supercompat.testing.contract import call
 from supercompat_google import google_embedder
 from supercompat_google.embedder import GoogleEmbedder
-from supercompat_google.testing import Error, Garbled
+from supercompat_google.testing import Error, Garbled, Hang
 
 
 @pytest.fixture
@@ -147,6 +147,13 @@ async def test_a_wrong_key_is_a_401_as_openai_says_it(fake, gemini):
     assert (raised.value.status, raised.value.code) == (401, "invalid_api_key")
     with pytest.raises(openai.AuthenticationError):
         await async_supercompat(embedder=embedder, max_retries=0).embeddings.create(model="m", input="x")
+
+
+async def test_a_provider_that_does_not_answer_in_time_is_a_504(fake, gemini):
+    fake.script(Hang(30))  # until the fake stops, after the test
+    with pytest.raises(APIError) as raised:
+        await google_embedder(gemini(timeout=200).aio).embed(["x"])  # HttpOptions takes ms
+    assert (raised.value.status, raised.value.code) == (504, "timeout")
 
 
 async def test_vectors_of_another_size_than_configured_are_a_bad_gateway(fake, gemini):

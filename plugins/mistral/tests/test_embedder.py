@@ -18,7 +18,7 @@ from supercompat.testing import EmbedderTests
 from supercompat.testing.contract import call
 from supercompat_mistral import mistral_embedder
 from supercompat_mistral.embedder import MAX_INPUT_TOKENS, MistralEmbedder, cut_to_estimate, estimated_tokens
-from supercompat_mistral.testing import Error, Garbled
+from supercompat_mistral.testing import Error, Garbled, Hang
 
 
 @pytest.fixture
@@ -148,6 +148,15 @@ async def test_a_wrong_key_is_a_401_as_openai_says_it(fake, mistral, core_loop_m
     client = async_supercompat(embedder=mistral_embedder(core_loop_mistral), max_retries=0)
     with pytest.raises(openai.AuthenticationError):
         await client.embeddings.create(model="m", input="x")
+
+
+async def test_a_provider_that_does_not_answer_in_time_is_a_504(fake):
+    fake.script(Hang(30))  # until the fake stops, after the test
+    async with httpx2.AsyncClient() as http:
+        client = Mistral(api_key="k", server_url=fake.server_url, async_client=http, timeout_ms=200)
+        with pytest.raises(APIError) as raised:
+            await mistral_embedder(client).embed(["x"])
+    assert (raised.value.status, raised.value.code) == (504, "timeout")
 
 
 async def test_vectors_of_another_size_than_configured_are_a_bad_gateway(fake, mistral):

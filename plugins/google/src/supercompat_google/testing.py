@@ -18,8 +18,8 @@ Unscripted requests are answered with ``Text("alpha bravo charlie")``.
 what Gemini refuses (more than 100 texts, an ``outputDimensionality`` a model can't make, fields it
 doesn't know, empty texts) and, so that a test shows an embedder cuts its texts, a text of more than
 the model's 2,048 tokens (counted with core's cl100k tokenizer). Below a model's full size its vectors
-are not normalised, as Google documents of gemini-embedding-001. A scripted :class:`Error` or
-``Garbled`` is played by an embeddings request too.
+are not normalised, as Google documents of gemini-embedding-001. A scripted :class:`Error`,
+``Garbled`` or ``Hang`` is played by an embeddings request too.
 """
 
 from __future__ import annotations
@@ -550,6 +550,9 @@ class _Handler(LoopbackHandler):
             texts, dimensions = embed_texts(body, model)
         except Rejected as exc:
             return self._error(400, str(exc))
+        if isinstance(answer, Hang):
+            self.fake.pause(answer.seconds)
+            answer = answer.then
         if isinstance(answer, Error):
             return self._error(answer.code, answer.message, answer.status, answer.details)
         if isinstance(answer, Garbled):

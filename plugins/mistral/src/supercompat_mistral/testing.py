@@ -277,6 +277,9 @@ class _Handler(LoopbackHandler):
             texts, dimensions = embedding_request(body, self.fake.models)
         except _Rejected as rejected:
             return self.send_json(rejected.status, rejected.body)
+        if isinstance(answer, Hang):
+            self.fake.pause(answer.seconds)
+            answer = answer.then
         if isinstance(answer, Error):
             return self.send_json(answer.status, {"object": "error", "message": answer.message, "type": answer.type,
                                                   "param": None, "code": answer.code})

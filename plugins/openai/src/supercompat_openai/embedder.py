@@ -8,8 +8,8 @@ from typing import Any
 import openai
 
 from supercompat.clients import forget_pooled_connections
-from supercompat.embedders import OFF_LOOP_CHARS, EmbedKind
-from supercompat.errors import BadGateway, ConfigError
+from supercompat.embedders import OFF_LOOP_CHARS, EmbedKind, batched, checked_vectors
+from supercompat.errors import ConfigError
 from supercompat.ingest import count_tokens, cut_to_tokens
 
 from .adapter import OpenAIClientAdapter
@@ -69,19 +69,7 @@ class OpenAIEmbedder:
 
     def batches(self, texts: list[str]) -> list[list[str]]:
         """``texts``, cut, in batches of at most ``batch_size`` items and ``MAX_BATCH_TOKENS`` tokens."""
-        batches: list[list[str]] = []
-        batch: list[str] = []
-        tokens = 0
-        for text in map(self._cut, texts):
-            count = count_tokens(text)
-            if batch and (len(batch) == self.batch_size or tokens + count > MAX_BATCH_TOKENS):
-                batches.append(batch)
-                batch, tokens = [], 0
-            batch.append(text)
-            tokens += count
-        if batch:
-            batches.append(batch)
-        return batches
+        return batched([self._cut(text) for text in texts], self.batch_size, MAX_BATCH_TOKENS, count_tokens)
 
     async def embed(self, texts: list[str], *, kind: EmbedKind = "document") -> list[list[float]]:
         if sum(map(len, texts)) > OFF_LOOP_CHARS:
@@ -93,13 +81,8 @@ class OpenAIEmbedder:
             with OpenAIClientAdapter.errors:
                 response = await self.client.embeddings.create(model=self.model, input=batch, **self._extra)
             items = sorted(response.data, key=lambda d: d.index)
-            got = [[float(x) for x in item.embedding] for item in items]
-            if len(got) != len(batch) or any(len(vector) != self.dimensions for vector in got):
-                sizes = sorted({len(vector) for vector in got})
-                raise BadGateway(f"The embedding provider answered {len(got)} vectors of {sizes} dimensions "
-                                 f"for {len(batch)} texts; {self.dimensions} dimensions are configured "
-                                 f"for '{self.model}'.")
-            vectors.extend(got)
+            vectors.extend(checked_vectors([item.embedding for item in items], len(batch), self.dimensions,
+                                           self.model))
         return vectors
 
     def after_fork(self) -> None:
