@@ -133,6 +133,7 @@ async def test_provider_errors_are_api_errors_and_reach_the_openai_sdk(fake, mis
     with pytest.raises(APIError) as raised:
         await mistral_embedder(mistral).embed(["x"])
     assert (raised.value.status, raised.value.type) == (status, kind)
+    assert "chat completion" not in raised.value.message  # the client adapter's words for its own answers
     fake.script(failure)
     client = async_supercompat(embedder=mistral_embedder(core_loop_mistral), max_retries=0)
     with pytest.raises(sdk_error) as typed:

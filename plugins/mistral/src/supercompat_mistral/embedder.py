@@ -6,9 +6,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from mistralai.client import errors
+
 from supercompat.embedders import OFF_LOOP_CHARS, EmbedKind, batched, checked_vectors
 from supercompat.errors import ConfigError
 from supercompat.ingest import count_tokens, cut_to_tokens
+from supercompat.providers import ErrorTable, unreadable
 
 from .adapter import MistralClientAdapter
 
@@ -18,6 +21,9 @@ MODELS = {"mistral-embed": (1024, None), "codestral-embed": (1536, 3072)}
 MAX_INPUT_TOKENS = 8192  # Mistral refuses a longer input
 MAX_BATCH_TOKENS = 16_384  # ... and a request of more tokens in all
 MAX_BATCH = 512  # ... or of more inputs
+
+# The client adapter's, but an answer that can't be read is no chat completion here.
+ERRORS = ErrorTable((errors.ResponseValidationError, unreadable), *MistralClientAdapter.errors.rows)
 
 
 def estimated_tokens(text: str) -> int:
@@ -66,7 +72,7 @@ class MistralEmbedder:
     with only a sync http client). Each text is cut to 8,192 tokens first (Mistral refuses more). Without
     Mistral's tokenizer, tokens are estimated generously (:func:`estimated_tokens`). ``kind`` is
     ignored: Mistral's models embed queries and documents alike. Errors are mapped as the client adapter
-    maps them."""
+    maps them (an answer that can't be read is a 502 saying so)."""
 
     def __init__(self, adapter: MistralClientAdapter, model: str = "mistral-embed", dimensions: int | None = None,
                  *, batch_size: int = 128) -> None:
@@ -92,7 +98,7 @@ class MistralEmbedder:
             batches = self.batches(texts)
         vectors: list[list[float]] = []
         for batch in batches:
-            with self.adapter.errors:
+            with ERRORS:
                 response = await self.adapter.call(_create, {**self._request, "inputs": batch},
                                                    self.adapter.is_async)
             items = sorted(response.data or (), key=lambda item: item.index or 0)
