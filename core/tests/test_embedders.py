@@ -144,8 +144,10 @@ async def test_hashing_a_large_call_leaves_the_loop_to_other_requests():
 
 def test_batched_keeps_order_and_the_limits_of_a_request():
     texts = ["a" * n for n in (3, 3, 3, 5, 1, 9, 2)]
-    assert batched(texts, max_items=2, max_tokens=100, count=len) == [texts[0:2], texts[2:4], texts[4:6], texts[6:]]
-    assert batched(texts, max_items=10, max_tokens=9, count=len) == [texts[0:3], texts[3:5], texts[5:6], texts[6:]]
+    by_items = [texts[0:2], texts[2:4], texts[4:6], texts[6:]]
+    assert batched(texts, max_items=2, max_tokens=100, count=len) == by_items
+    by_tokens = [texts[0:3], texts[3:5], texts[5:6], texts[6:]]
+    assert batched(texts, max_items=10, max_tokens=9, count=len) == by_tokens
     assert batched([], max_items=2, max_tokens=9, count=len) == []
 
 

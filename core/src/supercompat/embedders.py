@@ -129,7 +129,8 @@ def checked_vectors(vectors: list[list[float]], texts: int, dimensions: int, mod
         raise BadGateway(f"The embedding provider answered {len(floats)} vectors of {sizes} dimensions for "
                          f"{texts} texts; {dimensions} dimensions are configured for '{model}'.")
     if not all(math.isfinite(x) for v in floats for x in v):
-        raise BadGateway(f"The embedding provider answered vectors that are not all finite numbers ('{model}').")
+        raise BadGateway(f"The embedding provider answered vectors that are not all finite numbers "
+                         f"('{model}').")
     return floats
 
 

@@ -105,7 +105,8 @@ async def test_an_input_past_the_models_2048_tokens_is_cut_not_refused(fake, gem
 async def test_the_fake_refuses_what_gemini_refuses(fake, gemini):
     client = gemini().aio
     with pytest.raises(errors.ClientError, match="at most 100 requests can be in one batch"):
-        await client.models.embed_content(model="gemini-embedding-001", contents=[f"t{i}" for i in range(101)])
+        await client.models.embed_content(model="gemini-embedding-001",
+                                          contents=[f"t{i}" for i in range(101)])
     for size in (3073, 64, 0):
         with pytest.raises(errors.ClientError, match="output_dimensionality"):
             await client.models.embed_content(model="gemini-embedding-001", contents=["x"],
@@ -117,8 +118,9 @@ async def test_the_fake_refuses_what_gemini_refuses(fake, gemini):
 # The same provider failures the OpenAI embedder reports, and a supercompat client's embeddings.create
 # answers with them, typed by the openai SDK.
 FAILURES = [
-    (Error(429, "Resource has been exhausted (e.g. check quota)."), 429, "rate_limit_error", openai.RateLimitError),
-    (Error(400, "Request contains an invalid argument."), 400, "invalid_request_error", openai.BadRequestError),
+    (Error(429, "Resource has been exhausted."), 429, "rate_limit_error", openai.RateLimitError),
+    (Error(400, "Request contains an invalid argument."), 400, "invalid_request_error",
+     openai.BadRequestError),
     (Error(500, "An internal error has occurred."), 500, "server_error", openai.InternalServerError),
     (Error(503, "The model is overloaded."), 503, "server_error", openai.InternalServerError),
     (Garbled(), 502, "server_error", openai.InternalServerError),
@@ -126,7 +128,8 @@ FAILURES = [
 
 
 @pytest.mark.parametrize("failure, status, kind, sdk_error", FAILURES)
-async def test_provider_errors_are_api_errors_and_reach_the_openai_sdk(fake, gemini, failure, status, kind, sdk_error):
+async def test_provider_errors_are_api_errors_and_reach_the_openai_sdk(fake, gemini, failure, status, kind,
+                                                                       sdk_error):
     embedder = google_embedder(gemini(retry_options=types.HttpRetryOptions(attempts=1)).aio)
     fake.script(failure)
     with pytest.raises(APIError) as raised:
@@ -168,7 +171,8 @@ async def test_embeddings_through_a_supercompat_client_configured_in_toml(fake, 
     config.write_text(f'[embedder]\nplugin = "google"\nbase_url = "{fake.base_url}"\napi_key = "k"\n'
                       f'api_version = "v1beta"\ndimensions = 768\n')
     embedder = load_adapters(config)["embedder"]
-    assert isinstance(embedder, GoogleEmbedder) and embedder.dimensions == 768 and embedder.adapter.owns_client
+    assert isinstance(embedder, GoogleEmbedder) and embedder.dimensions == 768
+    assert embedder.adapter.owns_client  # made from the configuration: the embedder's to close
     client = factory(embedder=embedder, max_retries=0)
     response = await call(client.embeddings.create(model="text-embedding-3-small", input=["hello there"]))
     assert response.model == "gemini-embedding-001" and len(response.data[0].embedding) == 768

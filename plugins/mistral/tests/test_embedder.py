@@ -75,7 +75,8 @@ async def test_batches_stay_under_mistrals_512_inputs_and_16384_tokens_a_request
     fake.reset()
     long = [f"text {i} " + "word " * 3000 for i in range(10)]  # 10 x 3,003 tokens: 30,030 in all
     vectors = await mistral_embedder(mistral).embed(long)
-    assert sum(len(body["input"]) for body in fake.embedding_requests) == 10 and len(fake.embedding_requests) > 1
+    assert sum(len(body["input"]) for body in fake.embedding_requests) == 10
+    assert len(fake.embedding_requests) > 1
     assert all(sum(map(count_tokens, body["input"])) <= 16_384 for body in fake.embedding_requests)
     assert vectors == [pytest.approx(hashing_embedder(1024).vector(text)) for text in long]
 
@@ -117,7 +118,8 @@ async def test_the_fake_refuses_what_mistral_refuses(fake, mistral):
 # answers with them, typed by the openai SDK.
 FAILURES = [
     (Error(429, "Requests rate limit exceeded", "rate_limited"), 429, "rate_limited", openai.RateLimitError),
-    (Error(400, "Invalid input", "invalid_request_error"), 400, "invalid_request_error", openai.BadRequestError),
+    (Error(400, "Invalid input", "invalid_request_error"), 400, "invalid_request_error",
+     openai.BadRequestError),
     (Error(422, "Extra inputs are not permitted", "invalid_request_error"), 400, "invalid_request_error",
      openai.BadRequestError),
     (Error(500, "Internal server error", "internal_server_error"), 500, "internal_server_error",
@@ -127,8 +129,8 @@ FAILURES = [
 
 
 @pytest.mark.parametrize("failure, status, kind, sdk_error", FAILURES)
-async def test_provider_errors_are_api_errors_and_reach_the_openai_sdk(fake, mistral, core_loop_mistral, failure,
-                                                                       status, kind, sdk_error):
+async def test_provider_errors_are_api_errors_and_reach_the_openai_sdk(fake, mistral, core_loop_mistral,
+                                                                       failure, status, kind, sdk_error):
     fake.script(failure)
     with pytest.raises(APIError) as raised:
         await mistral_embedder(mistral).embed(["x"])
@@ -172,7 +174,8 @@ async def test_embeddings_through_a_supercompat_client_configured_in_toml(fake, 
     config.write_text(f'[embedder]\nplugin = "mistral"\nbase_url = "{fake.server_url}"\napi_key = "k"\n'
                       f'model = "codestral-embed"\ndimensions = 512\n')
     embedder = load_adapters(config)["embedder"]
-    assert isinstance(embedder, MistralEmbedder) and embedder.dimensions == 512 and embedder.adapter.owns_client
+    assert isinstance(embedder, MistralEmbedder) and embedder.dimensions == 512
+    assert embedder.adapter.owns_client  # made from the configuration: the embedder's to close
     client = factory(embedder=embedder, max_retries=0)
     response = await call(client.embeddings.create(model="text-embedding-3-small", input=["hello there"]))
     assert response.model == "codestral-embed" and len(response.data[0].embedding) == 512

@@ -36,7 +36,8 @@ def check_model(model: str, dimensions: int | None) -> int:
     return dimensions
 
 
-def _embed_content(client: Any, model: str, contents: list[types.Content], config: types.EmbedContentConfig) -> Any:
+def _embed_content(client: Any, model: str, contents: list[types.Content],
+                   config: types.EmbedContentConfig) -> Any:
     return client.models.embed_content(model=model, contents=contents, config=config)
 
 

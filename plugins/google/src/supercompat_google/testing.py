@@ -403,7 +403,8 @@ EMBEDDING_MAX_TOKENS = 2048
 EMBEDDING_MAX_BATCH = 100
 EMBED_REQUEST = {"model", "content", "taskType", "title", "outputDimensionality"}
 TASK_TYPES = {"TASK_TYPE_UNSPECIFIED", "RETRIEVAL_QUERY", "RETRIEVAL_DOCUMENT", "SEMANTIC_SIMILARITY",
-              "CLASSIFICATION", "CLUSTERING", "QUESTION_ANSWERING", "FACT_VERIFICATION", "CODE_RETRIEVAL_QUERY"}
+              "CLASSIFICATION", "CLUSTERING", "QUESTION_ANSWERING", "FACT_VERIFICATION",
+              "CODE_RETRIEVAL_QUERY"}
 
 
 def embed_texts(body: Any, model: str) -> tuple[list[str], int]:
@@ -420,8 +421,8 @@ def embed_texts(body: Any, model: str) -> tuple[list[str], int]:
     if not isinstance(requests, list) or not requests:
         raise Rejected("* BatchEmbedContentsRequest.requests: requests is not specified\n")
     if len(requests) > EMBEDDING_MAX_BATCH:
-        raise Rejected(f"* BatchEmbedContentsRequest.requests: at most {EMBEDDING_MAX_BATCH} requests can be in "
-                       "one batch\n")
+        raise Rejected(f"* BatchEmbedContentsRequest.requests: at most {EMBEDDING_MAX_BATCH} requests can "
+                       "be in one batch\n")
     native, smallest = EMBEDDING_MODELS.get(model, (256, 1))
     sizes, texts = set(), []
     for i, request in enumerate(requests):
@@ -437,7 +438,7 @@ def embed_texts(body: Any, model: str) -> tuple[list[str], int]:
             raise Rejected(f"Invalid value at '{where}.task_type' (type.googleapis.com/"
                            f"google.ai.generativelanguage.v1beta.TaskType), \"{task}\"")
         dimensions = _field(request, "outputDimensionality")
-        if dimensions is not None and (not isinstance(dimensions, int) or not smallest <= dimensions <= native):
+        if dimensions is not None and not (isinstance(dimensions, int) and smallest <= dimensions <= native):
             raise Rejected(f"* BatchEmbedContentsRequest.{where}.output_dimensionality: must be between "
                            f"{smallest} and {native} for models/{model}\n")
         sizes.add(dimensions or native)
@@ -447,8 +448,8 @@ def embed_texts(body: Any, model: str) -> tuple[list[str], int]:
             raise Rejected(f"* BatchEmbedContentsRequest.{where}.content.parts: contents must not be empty\n")
         tokens = count_tokens(text)
         if tokens > EMBEDDING_MAX_TOKENS:
-            raise Rejected(f"* BatchEmbedContentsRequest.{where}.content: the input of {tokens} tokens is over "
-                           f"the model's limit of {EMBEDDING_MAX_TOKENS} tokens\n")
+            raise Rejected(f"* BatchEmbedContentsRequest.{where}.content: the input of {tokens} tokens is "
+                           f"over the model's limit of {EMBEDDING_MAX_TOKENS} tokens\n")
         texts.append(text)
     if len(sizes) > 1:
         raise Rejected("* BatchEmbedContentsRequest.requests: all requests must ask for the same "
@@ -544,8 +545,9 @@ class _Handler(LoopbackHandler):
 
     def _embed(self, model: str, version: str, body: Any, answer: Any) -> None:
         if model not in self.fake.models and model not in EMBEDDING_MODELS:
-            return self._error(404, f"models/{model} is not found for API version {version}, or is not supported "
-                               "for embedContent. Call ListModels to see the list of available models.")
+            return self._error(404, f"models/{model} is not found for API version {version}, or is not "
+                               "supported for embedContent. Call ListModels to see the list of available "
+                               "models.")
         try:
             texts, dimensions = embed_texts(body, model)
         except Rejected as exc:

@@ -74,8 +74,8 @@ class MistralEmbedder:
     ignored: Mistral's models embed queries and documents alike. Errors are mapped as the client adapter
     maps them (an answer that can't be read is a 502 saying so)."""
 
-    def __init__(self, adapter: MistralClientAdapter, model: str = "mistral-embed", dimensions: int | None = None,
-                 *, batch_size: int = 128) -> None:
+    def __init__(self, adapter: MistralClientAdapter, model: str = "mistral-embed",
+                 dimensions: int | None = None, *, batch_size: int = 128) -> None:
         self.dimensions = check_model(model, dimensions)
         self.adapter = adapter
         self.model = model

@@ -207,22 +207,23 @@ def embedding_request(body: Any, models: tuple[str, ...]) -> tuple[list[str], in
     problems = [_extra([key]) for key in body if key not in _EMBEDDING_FIELDS]
     texts = [body["input"]] if isinstance(body["input"], str) else body["input"]
     if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
-        problems.append({"type": "string_type", "loc": ["body", "input"], "msg": "Input should be a valid string"})
+        problems.append({"type": "string_type", "loc": ["body", "input"],
+                         "msg": "Input should be a valid string"})
     if problems:
-        raise _Rejected(422, {"object": "error", "message": {"detail": problems}, "type": "invalid_request_error",
-                              "param": None, "code": None})
+        raise _Rejected(422, {"object": "error", "message": {"detail": problems},
+                              "type": "invalid_request_error", "param": None, "code": None})
     model = body["model"]
     if model not in EMBEDDING_MODELS and model not in models:
-        raise _Rejected(400, {"object": "error", "message": f"Invalid model: {model}", "type": "invalid_model",
-                              "param": None, "code": "1500"})
+        raise _Rejected(400, {"object": "error", "message": f"Invalid model: {model}",
+                              "type": "invalid_model", "param": None, "code": "1500"})
     if not texts:
         raise _invalid("Input must not be empty.")
     if len(texts) > EMBEDDING_MAX_INPUTS:
         raise _too_many("Too many inputs in request, split into more batches.")
     counts = [count_tokens(text) for text in texts]
     if max(counts) > EMBEDDING_MAX_TOKENS:
-        raise _too_many(f"Too many tokens in input {counts.index(max(counts))}: {max(counts)} tokens, the maximum "
-                        f"is {EMBEDDING_MAX_TOKENS}.")
+        raise _too_many(f"Too many tokens in input {counts.index(max(counts))}: {max(counts)} tokens, the "
+                        f"maximum is {EMBEDDING_MAX_TOKENS}.")
     if sum(counts) > EMBEDDING_MAX_REQUEST_TOKENS:
         raise _too_many("Too many tokens overall, split into more batches.")
     native, largest = EMBEDDING_MODELS.get(model, (256, None))
@@ -281,8 +282,8 @@ class _Handler(LoopbackHandler):
             self.fake.pause(answer.seconds)
             answer = answer.then
         if isinstance(answer, Error):
-            return self.send_json(answer.status, {"object": "error", "message": answer.message, "type": answer.type,
-                                                  "param": None, "code": answer.code})
+            return self.send_json(answer.status, {"object": "error", "message": answer.message,
+                                                  "type": answer.type, "param": None, "code": answer.code})
         if isinstance(answer, Garbled):
             return self.send(200, b'{"id":"x","data":[{')
         embedder = hashing_embedder(dimensions)
@@ -291,8 +292,9 @@ class _Handler(LoopbackHandler):
                  "embedding": base64_vector(vector) if base64 else vector}
                 for i, vector in enumerate(embedder.vector(text) for text in texts)]
         tokens = sum(map(count_tokens, texts))
+        usage = {"prompt_tokens": tokens, "completion_tokens": 0, "total_tokens": tokens}
         self.send_json(200, {"id": uuid.uuid4().hex, "object": "list", "data": data, "model": body["model"],
-                             "usage": {"prompt_tokens": tokens, "completion_tokens": 0, "total_tokens": tokens}})
+                             "usage": usage})
 
     def _answer(self, body: dict[str, Any], answer: Any) -> None:
         fake = self.fake
