@@ -16,13 +16,13 @@ A file past a limit fails with invalid_file, saying which ("The file took more t
 one that crashes its reader fails too. The worker is replaced; the parent neither dies nor waits
 longer than the timeout.
 
-Workers are fresh interpreters (``subprocess``, not fork: the parent may run threads, a gevent hub,
+Workers are fresh interpreters (spawned, not forked: the parent may run threads, a gevent hub,
 an event loop, none of which a forked child could use), started on first use, reused file after file
 (starting one takes about 0.1 s, a small text file 1 ms in a warm one), at most :data:`WORKERS` at once
 (further files wait for one), retired after :data:`WORKER_MAX_FILES` files or :data:`WORKER_IDLE_S`
 idle seconds. They are the parent's children, tied to it by their input pipe: when the parent exits,
 however it exits, their input closes and they exit, so nothing is left behind and no hook into the App
-is needed (:func:`close_workers` stops the idle ones sooner). A process forked from the parent starts
+is needed (:func:`close_workers`, also run at exit, stops and reaps the idle ones at once). A process forked from the parent starts
 with no workers of its own. On platforms without ``resource`` (Windows), files are read in a thread,
 without these limits.
 
@@ -33,11 +33,11 @@ server's, a test's), and under gevent's monkey patching it uses Python's own pro
 from __future__ import annotations
 
 import asyncio
+import atexit
 import collections
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 from typing import Any
@@ -91,15 +91,59 @@ class _Gone(Exception):
     """The worker had exited before it took the file (idle, or killed meanwhile): use another."""
 
 
+class _Process:
+    """A worker process, started with ``posix_spawn``: under gevent's monkey patching ``subprocess.Popen``
+    is gevent's, bound to a hub, and Python's own can't run there. Its input and output are pipes."""
+
+    def __init__(self, argv: list[str]) -> None:
+        child_input, self.requests = os.pipe()
+        self.replies, child_output = os.pipe()
+        try:
+            spawn = _loop.unpatched("os", "posix_spawn")  # gevent's would watch it from a hub
+            self.pid = spawn(sys.executable, argv, os.environ, file_actions=[
+                (os.POSIX_SPAWN_DUP2, child_input, 0), (os.POSIX_SPAWN_DUP2, child_output, 1)])
+        except BaseException:
+            os.close(self.requests)
+            os.close(self.replies)
+            raise
+        finally:
+            os.close(child_input)
+            os.close(child_output)
+        self.returncode: int | None = None
+        self.pipes_open = True
+
+    def poll(self) -> int | None:
+        """Its exit code (-N: killed by signal N) once it has ended, else None; never blocks."""
+        if self.returncode is None:
+            try:
+                pid, status = _loop.unpatched("os", "waitpid")(self.pid, os.WNOHANG)
+            except ChildProcessError:  # reaped by another (gevent's SIGCHLD watcher): how, unknown
+                self.returncode = 1
+            else:
+                if pid:
+                    self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def kill(self) -> None:
+        if self.poll() is None:  # once reaped, its pid may be another process's
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def close_pipes(self) -> None:
+        if self.pipes_open:
+            self.pipes_open = False
+            os.close(self.requests)
+            os.close(self.replies)
+
+
 class _Worker:
     def __init__(self) -> None:
-        popen = _loop.unpatched("subprocess", "Popen")
-        self.process: subprocess.Popen[bytes] = popen(
-            [sys.executable, "-c", BOOT, json.dumps(sys.path), _PACKAGE_DIR, repr(WORKER_IDLE_S)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True)
-        assert self.process.stdin is not None and self.process.stdout is not None
-        self.requests = self.process.stdin.fileno()
-        self.replies = self.process.stdout.fileno()
+        self.process = _Process([sys.executable, "-c", BOOT, json.dumps(sys.path), _PACKAGE_DIR,
+                                 repr(WORKER_IDLE_S)])
+        self.requests = self.process.requests
+        self.replies = self.process.replies
         os.set_blocking(self.replies, False)
         self.files = 0
         self.reusable = True
@@ -197,19 +241,11 @@ class _Worker:
     def kill(self) -> None:
         """Stop the worker now (its file is abandoned); reaped by the pool later."""
         self.reusable = False
-        try:
-            self.process.kill()
-        except OSError:
-            pass
+        self.process.kill()
         self.close_pipes()
 
     def close_pipes(self) -> None:
-        for pipe in (self.process.stdin, self.process.stdout):
-            if pipe is not None:
-                try:
-                    pipe.close()
-                except OSError:
-                    pass
+        self.process.close_pipes()
 
 
 class WorkerPool:
@@ -222,7 +258,7 @@ class WorkerPool:
         self._busy = 0
         self._waiters: collections.deque[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = \
             collections.deque()
-        self._dying: list[subprocess.Popen[bytes]] = []  # killed or retired, not yet reaped
+        self._dying: list[_Process] = []  # killed or retired, not yet reaped
 
     async def extract(self, filename: str | None, path: str, content_type: str | None) -> str:
         timeout, memory = float(extraction.TIMEOUT_S), int(extraction.MEMORY_BYTES)
@@ -353,6 +389,7 @@ def _pool() -> WorkerPool:
         if _the_pool is None:
             _the_pool = WorkerPool(WORKERS)
             _loop.renew_after_fork(_the_pool)
+            atexit.register(close_workers)  # they would end with us anyway; this reaps them first
         return _the_pool
 
 
