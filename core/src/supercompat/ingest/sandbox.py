@@ -16,15 +16,16 @@ A file past a limit fails with invalid_file, saying which ("The file took more t
 one that crashes its reader fails too. The worker is replaced; the parent neither dies nor waits
 longer than the timeout.
 
-Workers are fresh interpreters (spawned, not forked: the parent may run threads, a gevent hub,
-an event loop, none of which a forked child could use), started on first use, reused file after file
-(starting one takes about 0.1 s, a small text file 1 ms in a warm one), at most :data:`WORKERS` at once
-(further files wait for one), retired after :data:`WORKER_MAX_FILES` files or :data:`WORKER_IDLE_S`
-idle seconds. They are the parent's children, tied to it by their input pipe: when the parent exits,
-however it exits, their input closes and they exit, so nothing is left behind and no hook into the App
-is needed (:func:`close_workers`, also run at exit, stops and reaps the idle ones at once). A process forked from the parent starts
-with no workers of its own. On platforms without ``resource`` (Windows), files are read in a thread,
-without these limits.
+Workers are fresh interpreters (spawned, not forked: the parent may run threads, a gevent hub, an
+event loop, none of which a forked child could use). One starts in about 0.2 s (and imports pypdf,
+0.5 s, on its first PDF), so workers are reused file after file (a small text file then costs 0.1 ms
+more than in a thread), at most :data:`WORKERS` at once (further files wait for one), and retired
+after :data:`WORKER_MAX_FILES` files, after a file that ran out of memory, or after
+:data:`WORKER_IDLE_S` idle seconds. They are the parent's children, tied to it by their input pipe:
+when the parent exits, however it exits, their input closes and they exit, so nothing is left behind
+and no hook into the App is needed (:func:`close_workers`, also run at exit, stops and reaps the idle
+ones at once). A process forked from the parent starts with no workers of its own. On platforms
+without ``resource`` (Windows), files are read in a thread, without these limits.
 
 The pool belongs to no event loop: each file is awaited on whichever loop calls (the core loop, a
 server's, a test's), and under gevent's monkey patching it uses Python's own process and lock.
@@ -89,6 +90,11 @@ async def _read_in_thread(filename: str | None, path: str, content_type: str | N
 
 class _Gone(Exception):
     """The worker had exited before it took the file (idle, or killed meanwhile): use another."""
+
+
+def _settle(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 class _Process:
@@ -166,7 +172,7 @@ class _Worker:
                 self.pending += chunk
                 return
             readable: asyncio.Future[None] = loop.create_future()
-            loop.add_reader(self.replies, lambda: readable.done() or readable.set_result(None))
+            loop.add_reader(self.replies, _settle, readable)
             try:
                 await readable
             finally:
@@ -270,7 +276,7 @@ class WorkerPool:
         }).encode() + b"\n"
         await self._acquire()
         try:
-            for attempt in range(3):
+            for _ in range(3):
                 worker = self._take_idle()
                 if worker is None:
                     try:
