@@ -64,8 +64,6 @@ BOOT = ("import json, sys, types; sys.path[:] = json.loads(sys.argv[1]); "
         "sys.modules['supercompat'] = package; "
         "from supercompat.ingest import _worker; _worker.main(float(sys.argv[3]))")
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_SIGNAL_NAMES = {signal.SIGSEGV: "SIGSEGV", signal.SIGBUS: "SIGBUS", signal.SIGABRT: "SIGABRT",
-                 signal.SIGKILL: "SIGKILL", signal.SIGILL: "SIGILL", signal.SIGFPE: "SIGFPE"}
 SUPPORTED = os.name == "posix"
 
 
@@ -240,7 +238,10 @@ class _Worker:
         if status == -signal.SIGXCPU:
             return IngestError.too_slow(timeout)
         if status is not None and status < 0:
-            name = _SIGNAL_NAMES.get(-status, f"signal {-status}")
+            try:
+                name = signal.Signals(-status).name
+            except ValueError:
+                name = f"signal {-status}"
             return IngestError.invalid(f"The file could not be read: its reader crashed ({name}).")
         return IngestError.invalid("The file could not be read: its reader stopped unexpectedly.")
 
