@@ -295,3 +295,18 @@ def test_extraction_works_under_gevent_and_waits_on_the_hub():
 async def test_a_file_with_a_damaged_pdf_in_the_worker_is_invalid_not_a_crash(tmp_path):
     error = await fails(tmp_path, "cut.pdf", pdf_bytes(MARKER)[:300])
     assert error.message.startswith("The PDF file could not be read")
+
+
+def test_a_server_with_its_stdin_and_stdout_closed_still_reads(tmp_path):
+    """A daemon may have closed fds 0 and 1: the worker's pipes then come there, and must not clash."""
+    (tmp_path / "notes.txt").write_text(MARKER)
+    script = f"""
+        import asyncio, os, sys
+        os.close(0)
+        os.close(1)
+        from supercompat.ingest import extract_file
+        sys.stderr.write(asyncio.run(extract_file("notes.txt", {str(tmp_path / "notes.txt")!r})))
+    """
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(script)], capture_output=True, text=True,
+                          timeout=120)
+    assert (done.returncode, done.stderr) == (0, MARKER)

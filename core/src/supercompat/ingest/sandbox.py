@@ -95,13 +95,25 @@ def _settle(future: asyncio.Future[None]) -> None:
         future.set_result(None)
 
 
+def _above_stdio(fd: int) -> int:
+    """``fd``, moved above 2 if it is one of them (a daemon may have closed its stdin or stdout):
+    the worker's pipes are put there, and must not overwrite each other on the way."""
+    if fd > 2:
+        return fd
+    import fcntl  # POSIX only, as the workers are
+
+    moved = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
+    os.close(fd)
+    return moved
+
+
 class _Process:
     """A worker process, started with ``posix_spawn``: under gevent's monkey patching ``subprocess.Popen``
     is gevent's, bound to a hub, and Python's own can't run there. Its input and output are pipes."""
 
     def __init__(self, argv: list[str]) -> None:
-        child_input, self.requests = os.pipe()
-        self.replies, child_output = os.pipe()
+        child_input, self.requests = map(_above_stdio, os.pipe())
+        self.replies, child_output = map(_above_stdio, os.pipe())
         try:
             spawn = _loop.unpatched("os", "posix_spawn")  # gevent's would watch it from a hub
             self.pid = spawn(sys.executable, argv, os.environ, file_actions=[
@@ -367,7 +379,8 @@ class WorkerPool:
             idle, self._idle = self._idle, []
         for worker in idle:
             worker.kill()
-            self._dying.append(worker.process)
+            with self._lock:
+                self._dying.append(worker.process)
         deadline = time.monotonic() + 5
         while self._dying and time.monotonic() < deadline:
             with self._lock:
