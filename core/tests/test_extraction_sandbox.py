@@ -310,3 +310,10 @@ def test_a_server_with_its_stdin_and_stdout_closed_still_reads(tmp_path):
     done = subprocess.run([sys.executable, "-c", textwrap.dedent(script)], capture_output=True, text=True,
                           timeout=120)
     assert (done.returncode, done.stderr) == (0, MARKER)
+
+
+async def test_without_rlimits_files_are_read_in_a_thread(tmp_path, monkeypatch):
+    """Windows has no ``resource``: extract_file still reads, in a thread, with the readers' limits."""
+    monkeypatch.setattr(sandbox, "SUPPORTED", False)
+    assert await read(tmp_path, "notes.txt", MARKER.encode()) == MARKER
+    assert "no text" in (await fails(tmp_path, "blank.txt", b"  ")).message

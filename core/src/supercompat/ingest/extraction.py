@@ -29,8 +29,9 @@ from .. import errors
 
 class IngestError(Exception):
     """A file that can't be read, with the code OpenAI puts in a vector store file's ``last_error``:
-    ``unsupported_file`` (a type we don't read, or its reader isn't installed) or ``invalid_file``
-    (bytes that aren't what the type says: undecodable text, a damaged PDF)."""
+    ``unsupported_file`` (a type we don't read, or its reader isn't installed), ``invalid_file``
+    (bytes that aren't what the type says: undecodable text, a damaged PDF; or past a limit), or
+    ``server_error`` (no worker process could read it, see sandbox.py)."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
@@ -188,7 +189,7 @@ def _pdf(source: IO[bytes], check: Check) -> str:
 # DOCX and PPTX are zip files their readers unpack whole into memory, and parse each XML part into an
 # lxml tree of several times its size. One that would unpack past these (a "zip bomb": a few hundred
 # kilobytes that inflate to gigabytes) is refused before it is read. Real documents are far below
-# them: XML compresses about 5-10 times, and most of a big document is its images, stored as they are.
+# them: XML deflates 4 to 40 times, and most of a big document is its images, stored as they are.
 MAX_UNPACKED_BYTES = 128 * 2**20
 MAX_UNPACKED_XML_BYTES = 32 * 2**20
 

@@ -27,6 +27,11 @@ and no hook into the App is needed (:func:`close_workers`, also run at exit, sto
 ones at once). A process forked from the parent starts with no workers of its own. On platforms
 without ``resource`` (Windows), files are read in a thread, without these limits.
 
+Not ``concurrent.futures.ProcessPoolExecutor``: it can't stop the worker of one file that hangs
+without breaking the pool and every file in it, and its manager thread would be a greenlet, never
+run, under gevent's monkey patching. Not ``multiprocessing``: its pipes wait with ``select``, which
+gevent patches, and its spawn context adds a resource tracker process.
+
 The pool belongs to no event loop: each file is awaited on whichever loop calls (the core loop, a
 server's, a test's), and under gevent's monkey patching it uses Python's own process and lock.
 """
