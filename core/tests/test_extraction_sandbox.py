@@ -193,7 +193,7 @@ async def test_files_are_read_at_most_workers_at_once_by_reused_workers(tmp_path
     for _, step in events:
         running += step
         peak = max(peak, running)
-    assert peak == 2
+    assert peak <= 2
 
 
 async def test_a_file_cancelled_while_read_or_waiting_frees_its_worker(tmp_path, monkeypatch, hooked):
