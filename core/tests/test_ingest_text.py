@@ -1,8 +1,11 @@
 """Ingestion for vector stores: each supported file type's text, refusals with OpenAI's codes, chunks
-exact in cl100k_base tokens, and chunking_strategy checked as OpenAI does."""
+exact in cl100k_base tokens, and chunking_strategy checked as OpenAI does. Each extraction test runs
+in process (``extract``) and in a worker process (``extract_file``, what ingestion calls); the worker's
+limits are tested in test_extraction_sandbox.py."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import socket
 import sys
@@ -15,7 +18,7 @@ from hypothesis import strategies as st
 from supercompat import ingest
 from supercompat.api import params
 from supercompat.errors import InvalidRequest
-from supercompat.ingest import IngestError, chunk, chunking, extract, extraction, tokenize
+from supercompat.ingest import IngestError, chunk, chunking, extract, extract_file, extraction, tokenize
 from supercompat.ingest.extraction import TEXT_TYPES
 from supercompat.testing.contract import call
 
@@ -56,6 +59,14 @@ def docx_bytes(text: str) -> bytes:
     return out.getvalue()
 
 
+def empty_docx_bytes() -> bytes:
+    import docx
+
+    out = io.BytesIO()
+    docx.Document().save(out)
+    return out.getvalue()
+
+
 def pptx_bytes(text: str) -> bytes:
     import pptx
     from pptx.util import Inches
@@ -71,16 +82,30 @@ def pptx_bytes(text: str) -> bytes:
 
 # -- extraction ----------------------------------------------------------------------------------------
 
+@pytest.fixture(params=["in_process", "in_worker"])
+def read(request, tmp_path):
+    """``read(filename, data, content_type=None)``: the text, through ``extract`` or ``extract_file``."""
+    if request.param == "in_process":
+        return extract
+
+    def in_worker(filename, data, content_type=None):
+        path = tmp_path / "upload"
+        path.write_bytes(data)
+        return asyncio.run(extract_file(filename, path, content_type))
+
+    return in_worker
+
+
 @pytest.mark.parametrize("ext", sorted(TEXT_TYPES))
-def test_each_text_and_code_type_gives_its_text(ext):
+def test_each_text_and_code_type_gives_its_text(read, ext):
     source = f"// {MARKER}\nline two ✓\n"
-    assert extract(f"file{ext}", source.encode()) == source
+    assert read(f"file{ext}", source.encode()) == source
 
 
 @pytest.mark.parametrize("name, make", [("report.pdf", pdf_bytes), ("report.docx", docx_bytes),
                                         ("deck.pptx", pptx_bytes)])
-def test_each_document_type_gives_its_text(name, make):
-    text = extract(name, make(MARKER))
+def test_each_document_type_gives_its_text(read, name, make):
+    text = read(name, make(MARKER))
     assert MARKER in text
     if name.endswith(".docx"):
         assert "in a table cell" in text
@@ -88,37 +113,38 @@ def test_each_document_type_gives_its_text(name, make):
         assert "speaker notes here" in text
 
 
-def test_documents_are_read_from_a_path_and_from_a_file_object(tmp_path):
+def test_extract_takes_bytes_only_and_extract_file_a_path(tmp_path):
+    """A str given to extract() is never taken for a path (a caller's text would open a server file)."""
     path = tmp_path / "report.docx"
     path.write_bytes(docx_bytes(MARKER))
-    assert MARKER in extract("report.docx", path)
-    assert MARKER in extract("report.docx", str(path))
-    with path.open("rb") as f:
-        assert MARKER in extract("report.docx", f)
-    (tmp_path / "notes.txt").write_text(MARKER)
-    with (tmp_path / "notes.txt").open() as f, pytest.raises(TypeError, match="binary mode"):
-        extract("notes.txt", f)
+    assert MARKER in asyncio.run(extract_file("report.docx", path))
+    assert MARKER in asyncio.run(extract_file("report.docx", str(path)))
+    for wrong in (path, str(path), io.BytesIO(b"x"), bytearray(b"x")):
+        with pytest.raises(TypeError, match="extract_file"):
+            extract("report.docx", wrong)
+    with pytest.raises(FileNotFoundError):
+        asyncio.run(extract_file("gone.txt", tmp_path / "gone.txt"))
 
 
-def test_the_content_type_is_used_when_the_name_has_no_known_extension():
-    assert extract("README", b"# " + MARKER.encode(), "text/markdown; charset=utf-8") == "# " + MARKER
-    assert MARKER in extract(None, pdf_bytes(MARKER), "application/pdf")
-    assert extract("notes.TXT", MARKER.encode()) == MARKER  # extensions in any case
+def test_the_content_type_is_used_when_the_name_has_no_known_extension(read):
+    assert read("README", b"# " + MARKER.encode(), "text/markdown; charset=utf-8") == "# " + MARKER
+    assert MARKER in read(None, pdf_bytes(MARKER), "application/pdf")
+    assert read("notes.TXT", MARKER.encode()) == MARKER  # extensions in any case
 
 
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-8-sig"])
-def test_text_with_a_byte_order_mark_is_decoded(encoding):
+def test_text_with_a_byte_order_mark_is_decoded(read, encoding):
     bom = {"utf-16-le": b"\xff\xfe", "utf-16-be": b"\xfe\xff"}.get(encoding, b"")
     data = bom + f"{MARKER} – ünïcode".encode(encoding)
-    assert extract("notes.txt", data) == f"{MARKER} – ünïcode"
+    assert read("notes.txt", data) == f"{MARKER} – ünïcode"
 
 
-def test_html_loses_its_tags_scripts_and_styles():
+def test_html_loses_its_tags_scripts_and_styles(read):
     html = (b"<!doctype html><html><head><title>Title here</title><style>p { color: red }</style>"
             b"<script>var secret = 'not text';</script></head><body><h1>Head&amp;line</h1>"
             b"<p>" + MARKER.encode() + b" <b>bold</b>&nbsp;words</p><script>alert(1)</script>"
             b"<ul><li>one</li><li>two</li></ul></body></html>")
-    text = extract("page.html", html)
+    text = read("page.html", html)
     assert text.splitlines() == ["Title here", "Head&line", f"{MARKER} bold words",
                                  "one", "two"]
     assert "<" not in text and "secret" not in text and "color" not in text and "alert" not in text
@@ -127,9 +153,9 @@ def test_html_loses_its_tags_scripts_and_styles():
 @pytest.mark.parametrize("name, content_type", [
     ("photo.png", None), ("archive.zip", "application/zip"), ("noextension", None), (None, None),
     ("data.csv", "text/csv"), ("old.doc", None), (None, "application/msword")])
-def test_types_off_openais_list_are_unsupported(name, content_type):
+def test_types_off_openais_list_are_unsupported(read, name, content_type):
     with pytest.raises(IngestError) as info:
-        extract(name, b"whatever", content_type)
+        read(name, b"whatever", content_type)
     assert info.value.code == "unsupported_file"
     assert info.value.last_error == {"code": "unsupported_file", "message": info.value.message}
 
@@ -153,31 +179,44 @@ def test_a_document_type_without_the_extra_is_unsupported_and_says_how_to_instal
     ("broken.docx", b"PK\x03\x04 not a zip"),
     ("broken.pptx", b"not a presentation"),
 ])
-def test_bytes_that_are_not_what_the_type_says_are_invalid(name, data):
+def test_bytes_that_are_not_what_the_type_says_are_invalid(read, name, data):
     with pytest.raises(IngestError) as info:
-        extract(name, data)
+        read(name, data)
     assert info.value.code == "invalid_file"
 
 
 @pytest.mark.parametrize("name, make", [("big.docx", docx_bytes), ("big.pptx", pptx_bytes)])
-def test_a_document_that_would_unpack_past_the_limit_is_invalid(monkeypatch, name, make):
+def test_a_document_that_would_unpack_past_the_limit_is_invalid(read, monkeypatch, name, make):
     data = make(MARKER)
-    assert MARKER in extract(name, data)
-    monkeypatch.setattr(extraction, "MAX_UNPACKED_BYTES", 10_000)  # a real bomb is slow to build
+    assert MARKER in read(name, data)
+    monkeypatch.setattr(extraction, "MAX_UNPACKED_BYTES", 10_000)  # a real bomb: test_extraction_sandbox
     with pytest.raises(IngestError) as info:
-        extract(name, data)
+        read(name, data)
     assert info.value.code == "invalid_file" and "unpack" in info.value.message
 
 
-def test_a_pdf_encrypted_with_an_empty_password_is_read():
+def test_a_pdf_encrypted_with_an_empty_password_is_read(read):
     """Permission-only encryption (AES, empty user password) is common; OpenAI reads such PDFs."""
-    assert MARKER in extract("locked.pdf", pdf_bytes(MARKER, owner_password="owner"))
+    assert MARKER in read("locked.pdf", pdf_bytes(MARKER, owner_password="owner"))
 
 
-def test_a_truncated_pdf_is_invalid():
+def test_a_truncated_pdf_is_invalid(read):
     with pytest.raises(IngestError) as info:
-        extract("cut.pdf", pdf_bytes(MARKER)[:200])
+        read("cut.pdf", pdf_bytes(MARKER)[:200])
     assert info.value.code == "invalid_file"
+
+
+@pytest.mark.parametrize("name, data", [
+    ("empty.txt", b""), ("blank.md", b" \n\t\n"), ("bare.html", b"<html><script>x()</script></html>"),
+    ("scan.pdf", pdf_bytes("")), ("empty.docx", empty_docx_bytes()),
+])
+def test_a_file_with_no_text_fails_rather_than_completing_unsearchable(read, name, data):
+    """A scanned PDF (pages that are images) has no text layer; completed with no chunks, a file would
+    never be found and nobody would know why. So it fails (invalid_file), saying so."""
+    with pytest.raises(IngestError) as info:
+        read(name, data)
+    assert info.value.code == "invalid_file" and "no text" in info.value.message
+    assert ("scanned" in info.value.message) == name.endswith(".pdf")
 
 
 # -- tokens and chunks ---------------------------------------------------------------------------------
