@@ -770,6 +770,20 @@ class StorageAdapterTests(Kit, standard=True):
         listed = await s.list_vector_stores(ListQuery(limit=1, after=mine[2]["id"]), project="p1")
         assert listed.data == [expected]
 
+    async def test_a_vector_store_moved_to_another_project_is_listed_there(self, storage_adapter: Any) -> None:
+        s = storage_adapter
+        stores = [make_vector_store(project="p1") for _ in range(2)]
+        for store in stores:
+            await s.create_vector_store(store, [])
+        moved = await s.update_vector_store(stores[0]["id"], {"project": "p2"})
+        assert moved == {**stores[0], "project": "p2"}
+        assert (await s.list_vector_stores(ListQuery(), project="p2")).data == [moved]
+        assert ids(await s.list_vector_stores(ListQuery(), project="p1")) == [stores[1]["id"]]
+        unscoped = await s.update_vector_store(stores[0]["id"], {"project": None})
+        assert unscoped == {**stores[0], "project": None}
+        assert ids(await s.list_vector_stores(ListQuery())) == [stores[0]["id"]]
+        assert ids(await s.list_vector_stores(ListQuery(), project="p2")) == []
+
     async def test_attach_files_leaves_attached_files_alone(self, storage_adapter: StorageAdapter) -> None:
         s = storage_adapter
         store, other = make_vector_store(), make_vector_store()
