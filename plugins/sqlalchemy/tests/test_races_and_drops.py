@@ -232,3 +232,41 @@ async def test_a_batch_cancel_racing_an_ingestion_ending_loses_neither(storage, 
     assert found(await storage.get_vector_store_file(store["id"], file["id"]))["status"] == ended["status"]
     shown = found(await storage.get_vector_store(store["id"]))
     assert shown["file_counts"] == file_counts({ended["status"]: 1})
+
+
+class DriverError(Exception):
+    """A database driver's error, as MySQL's (errno first) or PostgreSQL's (a sqlstate) drivers raise them."""
+
+    def __init__(self, *args, sqlstate=None):
+        super().__init__(*args)
+        self.sqlstate = sqlstate
+
+
+@pytest.mark.parametrize("error", [DriverError(1213, "Deadlock found when trying to get lock"),
+                                   DriverError("deadlock detected", sqlstate="40P01"),
+                                   DriverError("could not serialize access", sqlstate="40001")],
+                         ids=["mysql-deadlock", "postgresql-deadlock", "serialization-failure"])
+async def test_a_transaction_rolled_back_to_break_a_deadlock_runs_again(storage, error):
+    tries = []
+
+    async def transaction():
+        tries.append(1)
+        if len(tries) < 3:
+            async with storage._errors():  # as the adapter's own transactions report it
+                raise sa.exc.OperationalError("UPDATE ...", {}, error)
+        return "done"
+
+    assert await storage._retrying(transaction) == "done" and len(tries) == 3
+
+
+async def test_other_errors_are_not_run_again(storage):
+    tries = []
+
+    async def transaction():
+        tries.append(1)
+        async with storage._errors():
+            raise sa.exc.OperationalError("UPDATE ...", {}, DriverError(1205, "Lock wait timeout exceeded"))
+
+    with pytest.raises(StorageUnavailable):
+        await storage._retrying(transaction)
+    assert len(tries) == 1

@@ -770,7 +770,7 @@ class StorageAdapterTests(Kit, standard=True):
         listed = await s.list_vector_stores(ListQuery(limit=1, after=mine[2]["id"]), project="p1")
         assert listed.data == [expected]
 
-    async def test_a_vector_store_moved_to_another_project_is_listed_there(self, storage_adapter: Any) -> None:
+    async def test_a_store_moved_to_another_project_is_listed_in_it(self, storage_adapter: Any) -> None:
         s = storage_adapter
         stores = [make_vector_store(project="p1") for _ in range(2)]
         for store in stores:

@@ -96,7 +96,7 @@ _UNAVAILABLE = "The storage database is unavailable."
 # What a database answers when it rolled a transaction back to break a deadlock (PostgreSQL's 40P01,
 # MySQL's 1213) or to keep transactions serializable (40001): run whole again, the transaction may pass.
 _CONFLICTS = frozenset({"40001", "40P01", 1213})
-CONFLICT_RETRIES = 5
+CONFLICT_RETRIES = 8
 _BUSY = "The storage database is busy: no free connection in time."
 
 
@@ -227,7 +227,7 @@ class SQLAlchemyStorageAdapter:
             except (sa_exc.DBAPIError, StorageUnavailable) as exc:
                 if attempt == CONFLICT_RETRIES or not _conflict(exc):
                     raise
-            await asyncio.sleep(random.uniform(0, 0.005 * 2 ** attempt))
+            await asyncio.sleep(random.uniform(0, 0.01 * 2 ** attempt))
         raise AssertionError("unreachable")
 
     async def _one(self, kind: Kind, *where: Any) -> Obj | None:
