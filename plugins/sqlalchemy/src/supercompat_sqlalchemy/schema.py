@@ -230,9 +230,10 @@ vector_store_files = sa.Table(
     sa.Column("extra", Json, nullable=True),
     sa.Column("batch_id", Id),
     sa.PrimaryKeyConstraint("vector_store_id", "id"),
-    # Lists and counts by status, a batch's files and counts, and the stores a File is attached to.
-    sa.Index(None, "vector_store_id", "status", "id"),
-    # Named by hand: the naming convention's name would pass MySQL's limit of 64 characters.
+    # Lists and counts by status (usage_bytes last: a store's counts and usage read the index alone), a
+    # batch's files and counts, and the stores a File is attached to. Named by hand where the naming
+    # convention's name would pass MySQL's limit of 64 characters.
+    sa.Index("ix_supercompat_vector_store_files_status", "vector_store_id", "status", "id", "usage_bytes"),
     sa.Index("ix_supercompat_vector_store_files_batch", "vector_store_id", "batch_id", "status", "id"),
     sa.Index(None, "id"),
     **MYSQL)

@@ -49,8 +49,8 @@ def upgrade() -> None:
                                             name="fk_supercompat_vector_store_files_vector_store_id"),
                     sa.PrimaryKeyConstraint("vector_store_id", "id", name="pk_supercompat_vector_store_files"),
                     **MYSQL)
-    op.create_index("ix_supercompat_vector_store_files_vector_store_id_status_id",
-                    "supercompat_vector_store_files", ["vector_store_id", "status", "id"])
+    op.create_index("ix_supercompat_vector_store_files_status",
+                    "supercompat_vector_store_files", ["vector_store_id", "status", "id", "usage_bytes"])
     op.create_index("ix_supercompat_vector_store_files_batch",
                     "supercompat_vector_store_files", ["vector_store_id", "batch_id", "status", "id"])
     op.create_index("ix_supercompat_vector_store_files_id", "supercompat_vector_store_files", ["id"])
