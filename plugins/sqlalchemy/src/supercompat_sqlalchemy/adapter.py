@@ -7,6 +7,9 @@ The invariants live in the database, so they hold across processes sharing it:
   the database has UPDATE ... RETURNING, one ``UPDATE ... WHERE status IN (...) RETURNING``, which
   compares and writes atomically by itself;
 - a thread's messages, runs and steps are deleted with it in one transaction;
+- a vector store's file counts are derived from its files on every read, never kept; attaching files
+  holds the store's row shared, so a store is never deleted under an attach, and deleted with its
+  files and batches in one transaction;
 - a lapsed lease (a run's, a job's) is claimed by a conditional write that checks the lapse again,
   so of two processes sweeping at once each run or job goes to one.
 Reads run in autocommit: one round trip, no lock. So do writes that are one statement, on SQLite and

@@ -203,7 +203,7 @@ blob_chunks = sa.Table(
     **MYSQL)
 
 # -- vector stores (revision 0006) ----------------------------------------------------------------
-# A store's and a batch's file_counts and a store's usage_bytes are no columns: every read derives them
+# A store's and a batch's file_counts and a store's usage_bytes are not columns: every read derives them
 # from the files (GROUP BY status), so no writer can leave them wrong. A file's row is its attachment to
 # one store, keyed (store, file id); the File's metadata stays in supercompat_files.
 vector_stores = _table(
@@ -245,7 +245,7 @@ vector_store_file_batches = _table(
     sa.Column("status", sa.String(16), nullable=False),
     indexes=(("vector_store_id", "id"),))
 
-INTERNAL = ("extra", "project", "heartbeat_at")  # never an object's key of its own, except project
+INTERNAL = ("extra", "project", "heartbeat_at")  # columns that hold no API field
 # Keys the API never shows, in columns of their own so that they can be queried; returned when set.
 HIDDEN = ("project", "batch_id")
 
@@ -268,6 +268,8 @@ class Kind:
 
     @cached_property
     def hidden(self) -> tuple[str, ...]:
+        """The hidden keys this table has columns for. Not in ``columns`` but project: an update of one
+        is a read and a write, which keeps its None in extra."""
         return tuple(h for h in HIDDEN if h in self.table.c)
 
     @cached_property
