@@ -1,5 +1,6 @@
 """Separate OS processes sharing one database: what one writes the other reads, the one-active-run
-rule holds across them, and a process killed mid-run doesn't leave its run stuck."""
+rule holds across them, concurrent attaches to one store keep its counts exact, and a process killed
+mid-run doesn't leave its run stuck."""
 
 import asyncio
 import json
@@ -12,9 +13,9 @@ import pytest
 
 from supercompat import supercompat
 from supercompat.loop import run_async, run_sync
-from supercompat.storage import ListQuery
+from supercompat.storage import ListQuery, file_counts
 from supercompat.testing import app_of
-from supercompat.testing.storage import make_thread
+from supercompat.testing.storage import make_thread, make_vector_store
 from supercompat_sqlalchemy import sqlalchemy_storage_adapter
 
 WORKER = str(Path(__file__).with_name("worker.py"))
@@ -73,6 +74,23 @@ async def test_racing_processes_never_both_start_a_run_on_one_thread(database_ur
     assert sorted(won_first + won_second) == sorted(ids)  # always one
     for thread_id in ids:
         assert len((await storage.list_runs(thread_id, ListQuery())).data) == 1
+
+
+async def test_processes_attaching_to_one_store_at_once_keep_its_counts_exact(database_url, storage):
+    store = make_vector_store()
+    await storage.create_vector_store(store, [])
+    shared = [f"file-shared{i:03d}" for i in range(20)]  # attached by both processes: once
+    racers = [worker("attach", database_url, store["id"], *shared) for _ in range(2)]
+    for racer in racers:
+        assert racer.stdout.readline() == "ready\n"
+    for racer in racers:
+        racer.stdin.write("go\n")
+        racer.stdin.flush()
+    attached = [file_id for racer in racers for file_id in output(racer)]
+    shown = await storage.get_vector_store(store["id"])
+    assert shown["file_counts"] == file_counts({"completed": len(attached), "in_progress": len(shared)})
+    assert shown["usage_bytes"] == 3 * len(attached) + len(shared)
+    assert sorted(await storage.vector_stores_of_file(shared[0])) == [store["id"]]
 
 
 def test_a_run_of_a_killed_process_is_reported_failed(database_url, client_on):

@@ -10,7 +10,17 @@ from contextlib import contextmanager
 import pytest
 import sqlalchemy as sa
 
-from supercompat.testing.storage import make_message, make_run, make_step, make_thread
+from supercompat.storage import StaleStatusError, file_counts
+from supercompat.testing.storage import (
+    found,
+    make_file_batch,
+    make_message,
+    make_run,
+    make_step,
+    make_thread,
+    make_vector_store,
+    make_vector_store_file,
+)
 from supercompat_sqlalchemy import StorageUnavailable, sqlalchemy_storage_adapter
 from supercompat_sqlalchemy.migrations import head
 from supercompat_sqlalchemy.testing import scratch_database, sync_url
@@ -163,3 +173,100 @@ def test_processes_first_using_a_new_database_at_once_all_succeed(two_fresh_urls
         process.stdin.flush()
     outcomes = [process.communicate(timeout=120)[0].strip() for process in processes]
     assert outcomes == ["ok"] * 3
+
+
+async def test_a_store_deleted_while_files_are_attached_waits_for_the_attach(storage):
+    store = make_vector_store()
+    await storage.create_vector_store(store, [])
+    file = make_vector_store_file(store["id"])
+
+    def delete_store(conn):  # another process deleting the store, as delete_vector_store does
+        for table in ("supercompat_vector_store_files", "supercompat_vector_store_file_batches"):
+            conn.execute(sa.text(f"DELETE FROM {table} WHERE vector_store_id = :id"), store)
+        conn.execute(sa.text("DELETE FROM supercompat_vector_stores WHERE id = :id"), store)
+
+    with while_running(storage, "INSERT INTO supercompat_vector_store_files", delete_store) as outcome:
+        # The attach holds the store's row: the delete waits for it (here it gives up after a second).
+        assert await storage.attach_files(store["id"], [file]) == [file]
+    assert outcome and outcome[0] is not None
+    assert found(await storage.get_vector_store(store["id"]))["file_counts"]["total"] == 1
+    assert await storage.delete_vector_store(store["id"]) is True
+    assert await storage.vector_stores_of_file(file["id"]) == []
+
+
+@pytest.mark.parametrize("first", ["cancel", "ending"])
+async def test_a_batch_cancel_racing_an_ingestion_ending_loses_neither(storage, first):
+    store = make_vector_store()
+    await storage.create_vector_store(store, [])
+    batch = make_file_batch(store["id"])
+    file = make_vector_store_file(store["id"], batch_id=batch["id"])
+    await storage.attach_files(store["id"], [file], batch=batch)
+    in_progress = frozenset({"in_progress"})
+
+    def cancel(conn):  # another process cancelling the batch, as cancel_file_batch does
+        conn.execute(sa.text("UPDATE supercompat_vector_store_file_batches SET status = 'cancelled' "
+                             "WHERE id = :id"), batch)
+        conn.execute(sa.text("UPDATE supercompat_vector_store_files SET status = 'cancelled' "
+                             "WHERE batch_id = :id AND status = 'in_progress'"), batch)
+
+    def end(conn):  # another process's ingestion ending, as update_vector_store_file does
+        conn.execute(sa.text("UPDATE supercompat_vector_store_files SET status = 'completed' "
+                             "WHERE id = :id AND status = 'in_progress'"), file)
+
+    if first == "cancel":  # the cancel commits as the ingestion's conditional write begins
+        with while_running(storage, "UPDATE supercompat_vector_store_files", cancel) as outcome:
+            try:
+                ended = await storage.update_vector_store_file(
+                    store["id"], file["id"], {"status": "completed"}, expected_status=in_progress)
+            except StaleStatusError as exc:
+                ended = exc.current
+        # Either the cancel got in first and the ending saw it, or the ending held the row and the cancel
+        # (waiting for it, giving up after a second) never happened.
+        assert ended["status"] == ("cancelled" if outcome[0] is None else "completed")
+    else:  # the ingestion's ending commits as the cancel's update of the files begins
+        with while_running(storage, "UPDATE supercompat_vector_store_files", end) as outcome:
+            cancelled = found(await storage.cancel_file_batch(store["id"], batch["id"]))
+        assert cancelled["status"] == "cancelled"
+        ended = {"status": "completed" if outcome[0] is None else "cancelled"}
+    assert outcome
+    assert found(await storage.get_vector_store_file(store["id"], file["id"]))["status"] == ended["status"]
+    shown = found(await storage.get_vector_store(store["id"]))
+    assert shown["file_counts"] == file_counts({ended["status"]: 1})
+
+
+class DriverError(Exception):
+    """A database driver's error, as MySQL's (errno first) or PostgreSQL's (a sqlstate) drivers raise them."""
+
+    def __init__(self, *args, sqlstate=None):
+        super().__init__(*args)
+        self.sqlstate = sqlstate
+
+
+@pytest.mark.parametrize("error", [DriverError(1213, "Deadlock found when trying to get lock"),
+                                   DriverError("deadlock detected", sqlstate="40P01"),
+                                   DriverError("could not serialize access", sqlstate="40001")],
+                         ids=["mysql-deadlock", "postgresql-deadlock", "serialization-failure"])
+async def test_a_transaction_rolled_back_to_break_a_deadlock_runs_again(storage, error):
+    tries = []
+
+    async def transaction():
+        tries.append(1)
+        if len(tries) < 3:
+            async with storage._errors():  # as the adapter's own transactions report it
+                raise sa.exc.OperationalError("UPDATE ...", {}, error)
+        return "done"
+
+    assert await storage._retrying(transaction) == "done" and len(tries) == 3
+
+
+async def test_other_errors_are_not_run_again(storage):
+    tries = []
+
+    async def transaction():
+        tries.append(1)
+        async with storage._errors():
+            raise sa.exc.OperationalError("UPDATE ...", {}, DriverError(1205, "Lock wait timeout exceeded"))
+
+    with pytest.raises(StorageUnavailable):
+        await storage._retrying(transaction)
+    assert len(tries) == 1

@@ -10,7 +10,7 @@ from supercompat import supercompat
 from supercompat.loop import run_sync
 from supercompat.storage import ActiveRunError
 from supercompat.testing import app_of
-from supercompat.testing.storage import make_run
+from supercompat.testing.storage import make_run, make_vector_store_file
 from supercompat_sqlalchemy import sqlalchemy_storage_adapter
 
 
@@ -49,6 +49,24 @@ async def race(url, thread_ids):
             pass
     await storage.close()
     print(json.dumps(won))
+
+
+async def attach(url, store_id, shared_ids):
+    """100 attaches at once to one store, each of a new file and one of ``shared_ids`` (which the other
+    process attaches too), then each new file's ingestion ended: prints the new files' ids."""
+    storage = sqlalchemy_storage_adapter(url)
+    await storage.get_vector_store(store_id)  # connected before the start line
+    print("ready", flush=True)
+    sys.stdin.readline()
+    mine = [make_vector_store_file(store_id, usage_bytes=1) for _ in range(100)]
+    await asyncio.gather(*(storage.attach_files(store_id, [f, make_vector_store_file(
+        store_id, shared_ids[i % len(shared_ids)], usage_bytes=1)]) for i, f in enumerate(mine)))
+    ended = {"status": "completed", "usage_bytes": 3}
+    await asyncio.gather(*(storage.update_vector_store_file(store_id, f["id"], ended,
+                                                            expected_status=frozenset({"in_progress"}))
+                           for f in mine))
+    await storage.close()
+    print(json.dumps([f["id"] for f in mine]))
 
 
 def hang(url):
@@ -94,6 +112,8 @@ if __name__ == "__main__":
         create(url)
     elif mode == "race":
         asyncio.run(race(url, rest))
+    elif mode == "attach":
+        asyncio.run(attach(url, rest[0], rest[1:]))
     elif mode == "hang":
         hang(url)
     elif mode == "job":

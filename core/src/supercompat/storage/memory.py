@@ -571,8 +571,13 @@ class MemoryStorageAdapter:
         vs = self._vector_store_index.get(store_id)
         if vs is None:
             return None
+        project = vs.obj.get("project")
         vs.obj = _merge(vs.obj, changes)
-        self._vector_stores[vs.obj.get("project")].items[store_id] = vs.obj
+        if vs.obj.get("project") == project:
+            self._vector_stores[project].items[store_id] = vs.obj
+        else:  # listed under its new project from now on
+            self._vector_stores[project].remove(store_id)
+            self._vector_stores.setdefault(vs.obj.get("project"), _Ordered()).add(vs.obj)
         return vs.shown()
 
     async def delete_vector_store(self, store_id: str) -> bool:

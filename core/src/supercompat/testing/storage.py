@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from ..files import new_file_id
 from ..ids import new_id
-from ..storage import RUN_LEASE, ActiveRunError, ListQuery, StaleStatusError, StorageAdapter
+from ..storage import RUN_LEASE, ActiveRunError, ListQuery, StaleStatusError, StorageAdapter, file_counts
 from .kit import Kit, fixture, pytest
 
 
@@ -83,6 +83,40 @@ def make_upload(**fields: Any) -> dict[str, Any]:
 def make_part(upload_id: str, **fields: Any) -> dict[str, Any]:
     return {"id": new_id("part"), "object": "upload.part", "created_at": int(time.time()),
             "upload_id": upload_id, **fields}
+
+
+def make_vector_store(**fields: Any) -> dict[str, Any]:
+    now = int(time.time())
+    return {"id": new_id("vs"), "object": "vector_store", "created_at": now, "name": "docs", "usage_bytes": 0,
+            "file_counts": file_counts(), "status": "completed", "last_active_at": now, "metadata": {},
+            "expires_after": None, "expires_at": None, **fields}
+
+
+def make_vector_store_file(store_id: str, file_id: str | None = None, **fields: Any) -> dict[str, Any]:
+    """An attachment of a File (a new id unless ``file_id``), with the hidden keys core gives it."""
+    return {"id": file_id or new_file_id(), "object": "vector_store.file", "created_at": int(time.time()),
+            "usage_bytes": 0, "vector_store_id": store_id, "status": "in_progress", "last_error": None,
+            "attributes": {}, "chunking_strategy": {"type": "static", "static": {
+                "max_chunk_size_tokens": 800, "chunk_overlap_tokens": 400}},
+            "filename": "a.txt", "batch_id": None, "job_id": None, **fields}
+
+
+def make_file_batch(store_id: str, **fields: Any) -> dict[str, Any]:
+    return {"id": new_id("vsfb"), "object": "vector_store.files_batch", "created_at": int(time.time()),
+            "vector_store_id": store_id, "status": "in_progress", "file_counts": file_counts(), **fields}
+
+
+HIDDEN_KEYS = frozenset({"project", "embedder", "filename", "batch_id", "job_id"})
+
+
+def shown_keys(obj: dict[str, Any] | None) -> list[str]:
+    """The keys of ``obj`` the API shows, in order (where hidden keys sit is the storage's business)."""
+    return [k for k in found(obj) if k not in HIDDEN_KEYS]
+
+
+def counts(**by_status: int) -> dict[str, int]:
+    """A ``file_counts`` object: ``counts(completed=2)``."""
+    return file_counts(by_status)
 
 
 def code_interpreter(*file_ids: str) -> dict[str, Any]:
@@ -655,3 +689,308 @@ class StorageAdapterTests(Kit, standard=True):
         assert ids_of(await s.list_expired_uploads(now - 150)) == [earlier["id"]]
         await s.update_upload(earlier["id"], {"status": "expired"}, expected_status=frozenset({"pending"}))
         assert ids_of(await s.list_expired_uploads(now + 3600)) == [later["id"], fresh["id"]]
+
+    # -- vector stores ---------------------------------------------------------------------------
+    async def test_vector_store_round_trip_with_derived_counts(self, storage_adapter: StorageAdapter) -> None:
+        s = storage_adapter
+        # What a caller passes for the derived fields is ignored; the hidden keys round-trip.
+        store = make_vector_store(project="p1", embedder={"name": "hashing", "dimensions": 256},
+                                  usage_bytes=999, file_counts=counts(failed=7), metadata={"k": "v"},
+                                  expires_after={"anchor": "last_active_at", "days": 2},
+                                  expires_at=2_000_000_000)
+        sid = store["id"]
+        files = [make_vector_store_file(sid, status="completed", usage_bytes=100),
+                 make_vector_store_file(sid, status="completed", usage_bytes=20,
+                                        attributes={"n": 1.5, "b": True}),
+                 make_vector_store_file(sid, status="failed",
+                                        last_error={"code": "invalid_file", "message": "no"}),
+                 make_vector_store_file(sid, job_id="job_1", filename="ünï.md")]
+        expected = {**store, "usage_bytes": 120, "file_counts": counts(completed=2, failed=1, in_progress=1)}
+        created = await s.create_vector_store(store, files)
+        assert created == expected and shown_keys(created) == shown_keys(expected)  # the API's key order too
+        got = await s.get_vector_store(sid)
+        assert got == expected and shown_keys(got) == shown_keys(expected)
+        for f in files:
+            got_file = await s.get_vector_store_file(sid, f["id"])
+            assert got_file == f and shown_keys(got_file) == shown_keys(f)
+        page = await s.list_vector_store_files(sid, ListQuery(order="asc"))
+        assert page.data == files and not page.has_more
+        empty = make_vector_store(name=None)
+        assert await s.create_vector_store(empty, []) == {**empty, "usage_bytes": 0, "file_counts": counts()}
+
+    async def test_vector_store_unknown_ids(self, storage_adapter: StorageAdapter) -> None:
+        s = storage_adapter
+        store = make_vector_store()
+        await s.create_vector_store(store, [])
+        sid = store["id"]
+        assert await s.get_vector_store("vs_missing") is None
+        assert await s.update_vector_store("vs_missing", {"name": "x"}) is None
+        assert await s.delete_vector_store("vs_missing") is False
+        assert await s.attach_files("vs_missing", [make_vector_store_file("vs_missing")]) is None
+        assert await s.attach_files("vs_missing", [], batch=make_file_batch("vs_missing")) is None
+        assert await s.get_file_batch("vs_missing", "vsfb_missing") is None
+        assert await s.get_vector_store_file(sid, "file-missing") is None
+        assert await s.get_vector_store_file("vs_missing", "file-missing") is None
+        assert await s.update_vector_store_file(sid, "file-missing", {"status": "completed"}) is None
+        assert await s.update_vector_store_file(sid, "file-missing", {"status": "completed"},
+                                                expected_status=frozenset({"in_progress"})) is None
+        assert await s.detach_vector_store_file(sid, "file-missing") is False
+        assert await s.detach_vector_store_file("vs_missing", "file-missing") is False
+        assert (await s.list_vector_store_files("vs_missing", ListQuery())).data == []
+        assert await s.vector_stores_of_file("file-missing") == []
+        assert await s.get_file_batch(sid, "vsfb_missing") is None
+        assert await s.cancel_file_batch(sid, "vsfb_missing") is None
+        assert await s.cancel_file_batch("vs_missing", "vsfb_missing") is None
+
+    async def test_vector_stores_update_and_list_by_project(self, storage_adapter: StorageAdapter) -> None:
+        s = storage_adapter
+        mine = [make_vector_store(project="p1", name=f"s{i}") for i in range(3)]
+        theirs, unscoped = make_vector_store(project="p2"), make_vector_store()
+        for store in (mine[0], theirs, mine[1], unscoped, mine[2]):
+            await s.create_vector_store(store, [])
+        await s.attach_files(mine[1]["id"], [make_vector_store_file(mine[1]["id"], usage_bytes=5,
+                                                                    status="completed")])
+        shown_1 = {**mine[1], "usage_bytes": 5, "file_counts": counts(completed=1)}
+        first = await s.list_vector_stores(ListQuery(limit=2), project="p1")
+        assert first.data == [{**mine[2], "file_counts": counts()}, shown_1] and first.has_more
+        rest = await s.list_vector_stores(ListQuery(limit=2, after=mine[1]["id"]), project="p1")
+        assert ids(rest) == [mine[0]["id"]] and not rest.has_more
+        back = await s.list_vector_stores(ListQuery(limit=1, order="asc", before=mine[2]["id"]), project="p1")
+        assert back.data == [shown_1] and back.has_more
+        assert ids(await s.list_vector_stores(ListQuery())) == [unscoped["id"]]
+        assert ids(await s.list_vector_stores(ListQuery(), project="p2")) == [theirs["id"]]
+        assert ids(await s.list_vector_stores(ListQuery(), project="nobody")) == []
+        changes = {"name": "renamed", "metadata": {"a": "b"}, "status": "in_progress", "last_active_at": 5,
+                   "embedder": "hashing",
+                   "usage_bytes": 1, "file_counts": counts(failed=1)}  # these two are ignored
+        updated = await s.update_vector_store(mine[1]["id"], changes)
+        expected = {**shown_1, **changes, "usage_bytes": 5, "file_counts": counts(completed=1)}
+        assert updated == expected and shown_keys(updated) == shown_keys(expected)
+        assert await s.get_vector_store(mine[1]["id"]) == expected
+        listed = await s.list_vector_stores(ListQuery(limit=1, after=mine[2]["id"]), project="p1")
+        assert listed.data == [expected]
+
+    async def test_a_store_moved_to_another_project_is_listed_in_it(self, storage_adapter: Any) -> None:
+        s = storage_adapter
+        stores = [make_vector_store(project="p1") for _ in range(2)]
+        for store in stores:
+            await s.create_vector_store(store, [])
+        moved = await s.update_vector_store(stores[0]["id"], {"project": "p2"})
+        assert moved == {**stores[0], "project": "p2"}
+        assert (await s.list_vector_stores(ListQuery(), project="p2")).data == [moved]
+        assert ids(await s.list_vector_stores(ListQuery(), project="p1")) == [stores[1]["id"]]
+        unscoped = await s.update_vector_store(stores[0]["id"], {"project": None})
+        assert unscoped == {**stores[0], "project": None}
+        assert ids(await s.list_vector_stores(ListQuery())) == [stores[0]["id"]]
+        assert ids(await s.list_vector_stores(ListQuery(), project="p2")) == []
+
+    async def test_attach_files_leaves_attached_files_alone(self, storage_adapter: StorageAdapter) -> None:
+        s = storage_adapter
+        store, other = make_vector_store(), make_vector_store()
+        first = make_vector_store_file(store["id"], status="completed", usage_bytes=10)
+        await s.create_vector_store(store, [first])
+        await s.create_vector_store(other, [])
+        sid = store["id"]
+        again = make_vector_store_file(sid, first["id"], attributes={"replaced": True})
+        fresh = make_vector_store_file(sid)
+        batch = make_file_batch(sid)
+        in_batch = {**fresh, "batch_id": batch["id"]}
+        attached = await s.attach_files(sid, [in_batch, {**again, "batch_id": batch["id"]}, in_batch],
+                                        batch=batch)
+        assert attached == [in_batch, first, in_batch]
+        assert await s.get_vector_store_file(sid, first["id"]) == first
+        # The batch counts only the files it attached; the store counts them all.
+        assert await s.get_file_batch(sid, batch["id"]) == {**batch, "file_counts": counts(in_progress=1)}
+        assert await s.get_file_batch(other["id"], batch["id"]) is None  # batches belong to their store
+        assert found(await s.get_vector_store(sid))["file_counts"] == counts(in_progress=1, completed=1)
+        # One File attached to two stores: each attachment is its own.
+        elsewhere = make_vector_store_file(other["id"], first["id"], status="in_progress", usage_bytes=3)
+        assert await s.attach_files(other["id"], [elsewhere]) == [elsewhere]
+        assert await s.get_vector_store_file(sid, first["id"]) == first
+        assert await s.vector_stores_of_file(first["id"]) == sorted([sid, other["id"]])
+        assert await s.vector_stores_of_file(fresh["id"]) == [sid]
+        assert found(await s.get_vector_store(other["id"]))["usage_bytes"] == 3
+        assert found(await s.get_vector_store(sid))["usage_bytes"] == 10
+        assert await s.attach_files(sid, []) == []
+
+    async def test_vector_store_files_change_status_conditionally(self, storage_adapter: StorageAdapter
+                                                                  ) -> None:
+        s = storage_adapter
+        store = make_vector_store()
+        sid = store["id"]
+        file = make_vector_store_file(sid)
+        await s.create_vector_store(store, [file])
+        in_progress = frozenset({"in_progress"})
+        done = await s.update_vector_store_file(sid, file["id"], {"status": "completed", "usage_bytes": 42},
+                                                expected_status=in_progress)
+        assert done == {**file, "status": "completed", "usage_bytes": 42}
+        with pytest.raises(StaleStatusError) as info:
+            await s.update_vector_store_file(sid, file["id"], {"status": "cancelled"},
+                                             expected_status=in_progress)
+        assert info.value.current == done
+        assert await s.get_vector_store_file(sid, file["id"]) == done
+        shown = found(await s.get_vector_store(sid))
+        assert (shown["file_counts"], shown["usage_bytes"]) == (counts(completed=1), 42)
+        # Any key may change, hidden ones too.
+        changes = {"attributes": {"k": "v"}, "job_id": "job_2", "batch_id": "vsfb_x"}
+        moved = await s.update_vector_store_file(sid, file["id"], changes)
+        assert moved == {**done, "attributes": {"k": "v"}, "job_id": "job_2", "batch_id": "vsfb_x"}
+        assert await s.get_vector_store_file(sid, file["id"]) == moved
+        assert ids(await s.list_vector_store_files(sid, ListQuery(), batch_id="vsfb_x")) == [file["id"]]
+        back = await s.update_vector_store_file(sid, file["id"], {"batch_id": None})
+        assert await s.get_vector_store_file(sid, file["id"]) == back == {**moved, "batch_id": None}
+        assert (await s.list_vector_store_files(sid, ListQuery(), batch_id="vsfb_x")).data == []
+
+    async def test_vector_store_files_list_by_status_and_batch(self, storage_adapter: StorageAdapter) -> None:
+        s = storage_adapter
+        store = make_vector_store()
+        sid = store["id"]
+        await s.create_vector_store(store, [])
+        batch = make_file_batch(sid)
+        statuses = ["completed", "in_progress", "completed", "failed", "completed", "completed"]
+        files = [make_vector_store_file(sid, status=st, batch_id=batch["id"] if i % 2 == 0 else None)
+                 for i, st in enumerate(statuses)]
+        await s.attach_files(sid, [f for f in files if f["batch_id"]], batch=batch)
+        await s.attach_files(sid, [f for f in files if not f["batch_id"]])
+        lst = s.list_vector_store_files
+        done = [f["id"] for f in files if f["status"] == "completed"]  # 0 2 4 5
+        page = await lst(sid, ListQuery(limit=2, order="asc"), status="completed")
+        assert ids(page) == done[:2] and page.has_more
+        page = await lst(sid, ListQuery(limit=2, order="asc", after=done[1]), status="completed")
+        assert ids(page) == done[2:] and not page.has_more
+        page = await lst(sid, ListQuery(limit=3), status="completed")
+        assert ids(page) == done[::-1][:3] and page.has_more
+        page = await lst(sid, ListQuery(limit=3, after=done[1]), status="completed")
+        assert ids(page) == [done[0]] and not page.has_more
+        page = await lst(sid, ListQuery(limit=1, before=done[1]), status="completed")
+        assert ids(page) == [done[2]] and page.has_more
+        page = await lst(sid, ListQuery(limit=5, order="asc", before=done[3]), status="completed")
+        assert ids(page) == done[:3] and not page.has_more
+        in_batch = [f["id"] for f in files if f["batch_id"]]  # 0 2 4, all completed
+        assert ids(await lst(sid, ListQuery(order="asc"), batch_id=batch["id"])) == in_batch
+        page = await lst(sid, ListQuery(limit=1, order="desc", after=in_batch[2]), batch_id=batch["id"],
+                         status="completed")
+        assert ids(page) == [in_batch[1]] and page.has_more
+        assert ids(await lst(sid, ListQuery(), batch_id=batch["id"], status="failed")) == []
+        assert ids(await lst(sid, ListQuery(), status="failed")) == [files[3]["id"]]
+        assert ids(await lst(sid, ListQuery(), status="cancelled")) == []
+        assert ids(await lst(sid, ListQuery(), batch_id="vsfb_other")) == []
+        assert ids(await lst(sid, ListQuery(limit=100, order="asc"))) == ids_of(files)
+        assert await s.get_file_batch(sid, batch["id"]) == {**batch, "file_counts": counts(completed=3)}
+
+    async def test_detaching_a_file_and_deleting_a_store(self, storage_adapter: StorageAdapter) -> None:
+        s = storage_adapter
+        store, kept = make_vector_store(), make_vector_store()
+        sid = store["id"]
+        batch = make_file_batch(sid)
+        files = [make_vector_store_file(sid, status="completed", usage_bytes=7, batch_id=batch["id"])
+                 for _ in range(3)]
+        await s.create_vector_store(store, [])
+        await s.attach_files(sid, files, batch=batch)
+        await s.create_vector_store(kept, [make_vector_store_file(kept["id"], files[0]["id"])])
+        assert await s.detach_vector_store_file(sid, files[1]["id"]) is True
+        assert await s.detach_vector_store_file(sid, files[1]["id"]) is False
+        assert await s.get_vector_store_file(sid, files[1]["id"]) is None
+        assert await s.vector_stores_of_file(files[1]["id"]) == []
+        shown = found(await s.get_vector_store(sid))
+        assert (shown["file_counts"], shown["usage_bytes"]) == (counts(completed=2), 14)
+        assert found(await s.get_file_batch(sid, batch["id"]))["file_counts"] == counts(completed=2)
+        left = await s.list_vector_store_files(sid, ListQuery(order="asc"))
+        assert ids(left) == [files[0]["id"], files[2]["id"]]
+
+        assert await s.delete_vector_store(sid) is True
+        assert await s.delete_vector_store(sid) is False
+        assert await s.get_vector_store(sid) is None
+        assert await s.get_vector_store_file(sid, files[0]["id"]) is None
+        assert (await s.list_vector_store_files(sid, ListQuery())).data == []
+        assert await s.get_file_batch(sid, batch["id"]) is None
+        assert await s.attach_files(sid, [make_vector_store_file(sid)]) is None
+        assert await s.vector_stores_of_file(files[0]["id"]) == [kept["id"]]  # the other store keeps it
+        assert await s.vector_stores_of_file(files[2]["id"]) == []
+        assert ids(await s.list_vector_stores(ListQuery())) == [kept["id"]]
+        assert found(await s.get_vector_store(kept["id"]))["file_counts"] == counts(in_progress=1)
+
+    async def test_cancel_file_batch_cancels_its_unfinished_files_once(self, storage_adapter: StorageAdapter
+                                                                       ) -> None:
+        s = storage_adapter
+        store = make_vector_store()
+        sid = store["id"]
+        await s.create_vector_store(store, [])
+        outside = make_vector_store_file(sid)
+        await s.attach_files(sid, [outside])
+        batch = make_file_batch(sid)
+        files = [make_vector_store_file(sid, batch_id=batch["id"]) for _ in range(4)]
+        await s.attach_files(sid, [outside, *files], batch=batch)  # outside: attached before, not the batch's
+        await s.update_vector_store_file(sid, files[0]["id"], {"status": "completed", "usage_bytes": 9})
+        await s.update_vector_store_file(sid, files[1]["id"], {"status": "failed"})
+        cancelled = await s.cancel_file_batch(sid, batch["id"])
+        expected = {**batch, "status": "cancelled", "file_counts": counts(completed=1, failed=1, cancelled=2)}
+        assert cancelled == expected and shown_keys(cancelled) == shown_keys(expected)
+        assert await s.get_file_batch(sid, batch["id"]) == expected
+        assert [found(await s.get_vector_store_file(sid, f["id"]))["status"] for f in files] == [
+            "completed", "failed", "cancelled", "cancelled"]
+        assert found(await s.get_vector_store_file(sid, outside["id"]))["status"] == "in_progress"
+        assert found(await s.get_vector_store(sid))["file_counts"] == counts(
+            in_progress=1, completed=1, failed=1, cancelled=2)
+        assert await s.cancel_file_batch(sid, batch["id"]) == expected  # again: unchanged
+        # A batch that finished is returned unchanged, its files too.
+        finished = make_file_batch(sid, status="completed")
+        late = make_vector_store_file(sid, batch_id=finished["id"])
+        await s.attach_files(sid, [late], batch=finished)
+        unchanged = {**finished, "file_counts": counts(in_progress=1)}
+        assert await s.cancel_file_batch(sid, finished["id"]) == unchanged
+        assert found(await s.get_vector_store_file(sid, late["id"]))["status"] == "in_progress"
+        assert await s.cancel_file_batch(make_vector_store()["id"], batch["id"]) is None
+
+    async def test_concurrent_attaches_and_ingestions_keep_counts_exact(self, storage_adapter: StorageAdapter
+                                                                        ) -> None:
+        s = storage_adapter
+        store = make_vector_store()
+        sid = store["id"]
+        await s.create_vector_store(store, [])
+        singles = [make_vector_store_file(sid, usage_bytes=1) for _ in range(150)]
+        batches = [make_file_batch(sid) for _ in range(50)]
+        batched = {b["id"]: [make_vector_store_file(sid, usage_bytes=1, batch_id=b["id"]) for _ in range(2)]
+                   for b in batches}
+        # Attached by every batch too, kept by the first to land only (done already: no cancel touches it).
+        shared = make_vector_store_file(sid, usage_bytes=1, status="completed")
+        attaches = [s.attach_files(sid, [f]) for f in singles]
+        attaches += [s.attach_files(sid, [*batched[b["id"]], {**shared, "batch_id": b["id"]}], batch=b)
+                     for b in batches]
+        await asyncio.gather(*attaches)  # 200 at once
+        total = len(singles) + 2 * len(batches) + 1
+        shown = found(await s.get_vector_store(sid))
+        assert shown["file_counts"] == counts(in_progress=total - 1, completed=1)
+        assert shown["usage_bytes"] == total
+        owner = found(await s.get_vector_store_file(sid, shared["id"]))["batch_id"]
+        assert owner in batched
+
+        # Ingestions ending at once, racing batch cancels: each file ends once, and the counts add up.
+        in_progress = frozenset({"in_progress"})
+
+        async def end(i: int, file_id: str) -> str:
+            ending = {"status": "completed" if i % 3 else "failed", "usage_bytes": 10}
+            try:
+                return found(await s.update_vector_store_file(sid, file_id, ending,
+                                                             expected_status=in_progress))["status"]
+            except StaleStatusError as exc:  # cancelled first
+                return str(exc.current["status"])
+
+        everything = [f["id"] for f in singles] + [f["id"] for b in batches for f in batched[b["id"]]]
+        outcomes = await asyncio.gather(*(end(i, f) for i, f in enumerate(everything)),
+                                        *(s.cancel_file_batch(sid, b["id"]) for b in batches[::2]))
+        ended = dict(zip(everything, outcomes[:len(everything)], strict=True))
+        stored = {f: found(await s.get_vector_store_file(sid, f)) for f in everything}
+        assert {f: x["status"] for f, x in stored.items()} == ended  # each the one ending it was given
+        by_status = {st: list(ended.values()).count(st) for st in ("completed", "failed", "cancelled")}
+        assert by_status["cancelled"] <= 2 * len(batches[::2])
+        shown = found(await s.get_vector_store(sid))
+        assert shown["file_counts"] == counts(**{**by_status, "completed": by_status["completed"] + 1})
+        ingested_bytes = 10 * (by_status["completed"] + by_status["failed"])
+        assert shown["usage_bytes"] == ingested_bytes + by_status["cancelled"] + 1
+        for b in batches:
+            statuses = [stored[f["id"]]["status"] for f in batched[b["id"]]]
+            if b["id"] == owner:
+                statuses.append(shared["status"])
+            expected = {st: statuses.count(st) for st in set(statuses)}
+            assert found(await s.get_file_batch(sid, b["id"]))["file_counts"] == counts(**expected)

@@ -7,6 +7,9 @@ The invariants live in the database, so they hold across processes sharing it:
   the database has UPDATE ... RETURNING, one ``UPDATE ... WHERE status IN (...) RETURNING``, which
   compares and writes atomically by itself;
 - a thread's messages, runs and steps are deleted with it in one transaction;
+- a vector store's file counts are derived from its files on every read, never kept; attaching files
+  holds the store's row shared, so a store is never deleted under an attach, and deleted with its
+  files and batches in one transaction;
 - a lapsed lease (a run's, a job's) is claimed by a conditional write that checks the lapse again,
   so of two processes sweeping at once each run or job goes to one.
 Reads run in autocommit: one round trip, no lock. So do writes that are one statement, on SQLite and
@@ -18,14 +21,15 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
+import random
 import time
-from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from supercompat import keep_inherited
@@ -42,6 +46,7 @@ from supercompat.storage import (
     Page,
     StaleStatusError,
     code_interpreter_file_ids,
+    file_counts,
     without_file,
 )
 
@@ -49,6 +54,7 @@ from . import migrations
 from .schema import (
     ASSISTANT,
     FILE,
+    FILE_BATCH,
     ID_LENGTH,
     JOB,
     MESSAGE,
@@ -57,6 +63,8 @@ from .schema import (
     THREAD,
     UPLOAD,
     UPLOAD_PART,
+    VECTOR_STORE,
+    VECTOR_STORE_FILE,
     Kind,
     file_refs,
     files,
@@ -67,7 +75,12 @@ from .schema import (
     threads,
     upload_parts,
     uploads,
+    vector_store_file_batches,
+    vector_store_files,
+    vector_stores,
 )
+
+T = TypeVar("T")
 
 
 class StorageUnavailable(APIError):
@@ -83,6 +96,10 @@ class StorageUnavailable(APIError):
 
 
 _UNAVAILABLE = "The storage database is unavailable."
+# What a database answers when it rolled a transaction back to break a deadlock (PostgreSQL's 40P01,
+# MySQL's 1213) or to keep transactions serializable (40001): run whole again, the transaction may pass.
+_CONFLICTS = frozenset({"40001", "40P01", 1213})
+CONFLICT_RETRIES = 8
 _BUSY = "The storage database is busy: no free connection in time."
 
 
@@ -204,6 +221,18 @@ class SQLAlchemyStorageAdapter:
         """``stmt`` locking the rows it reads until the transaction ends; SQLite locks the whole file."""
         return stmt.with_for_update() if self._lock_rows else stmt
 
+    async def _retrying(self, transaction: Callable[[], Awaitable[T]]) -> T:
+        """``transaction()`` (which opens its own transaction) run again, after a short random pause,
+        when the database rolled it back to break a deadlock: rolled back whole, it is safe to repeat."""
+        for attempt in range(1, CONFLICT_RETRIES + 1):
+            try:
+                return await transaction()
+            except (sa_exc.DBAPIError, StorageUnavailable) as exc:
+                if attempt == CONFLICT_RETRIES or not _conflict(exc):
+                    raise
+            await asyncio.sleep(random.uniform(0, 0.01 * 2 ** attempt))
+        raise AssertionError("unreachable")
+
     async def _one(self, kind: Kind, *where: Any) -> Obj | None:
         async with self._read() as conn:
             row = (await conn.execute(sa.select(kind.table).where(*where))).first()
@@ -227,11 +256,13 @@ class SQLAlchemyStorageAdapter:
             new = {**current, **changes}
             row = kind.row(new)
             values = {k: row[k] for k in changes if k in row}
-            if len(values) < len(changes):  # a key with no column of its own: it lives in extra
+            # A key with no column of its own lives in extra, and so may a hidden key (set to None).
+            if len(values) < len(changes) or any(k in kind.hidden for k in changes):
                 values["extra"] = row["extra"]
             values.update(also or {})
             if values:
-                await conn.execute(sa.update(kind.table).where(kind.table.c.id == current["id"]).values(values))
+                this_row = [kind.table.c[k] == current[k] for k in kind.key]
+                await conn.execute(sa.update(kind.table).where(*this_row).values(values))
         return new
 
     async def _update_returning(self, kind: Kind, where: Sequence[Any], changes: Obj,
@@ -644,6 +675,207 @@ class SQLAlchemyStorageAdapter:
         async with self._read() as conn:
             return [UPLOAD.obj(row) for row in (await conn.execute(stmt)).all()]
 
+    # -- vector stores --------------------------------------------------------------------------------
+    # A store's file_counts and usage_bytes and a batch's file_counts are read from the files each
+    # time (GROUP BY status over the (store, status, id) and (store, batch, status, id) indexes), so
+    # no count can miss a write. Writes that attach files hold the store's row in a shared lock (every
+    # attach at once; SQLite runs one writer at a time) that deleting the store waits for, so no file
+    # is ever attached to a store being deleted.
+    async def _counts(self, conn: AsyncConnection, *where: Any) -> dict[str, tuple[dict[str, int], int]]:
+        """Per store, the counts of its files by status and their usage_bytes summed."""
+        vsf = vector_store_files.c
+        stmt = (sa.select(vsf.vector_store_id, vsf.status, sa.func.count(), sa.func.sum(vsf.usage_bytes))
+                .where(*where).group_by(vsf.vector_store_id, vsf.status))
+        found: dict[str, tuple[dict[str, int], int]] = {}
+        for store_id, status, count, usage in (await conn.execute(stmt)).all():
+            counts, total = found.get(store_id, ({}, 0))
+            found[store_id] = ({**counts, status: count}, total + int(usage or 0))
+        return found
+
+    async def _shown_stores(self, conn: AsyncConnection, stores: list[Obj]) -> list[Obj]:
+        """``stores`` with their file_counts and usage_bytes, derived in one query."""
+        if not stores:
+            return []
+        store_ids = [store["id"] for store in stores]
+        derived = await self._counts(conn, vector_store_files.c.vector_store_id.in_(store_ids))
+        shown = []
+        for store in stores:
+            counts, usage = derived.get(store["id"], ({}, 0))
+            derived_keys = {"usage_bytes": usage, "file_counts": file_counts(counts)}
+            shown.append(VECTOR_STORE.shown(store, derived_keys))
+        return shown
+
+    async def _batch_counts(self, conn: AsyncConnection, store_id: str, batch_id: str) -> dict[str, int]:
+        vsf = vector_store_files.c
+        stmt = (sa.select(vsf.status, sa.func.count())
+                .where(vsf.vector_store_id == store_id, vsf.batch_id == batch_id).group_by(vsf.status))
+        return file_counts({status: count for status, count in (await conn.execute(stmt)).all()})
+
+    async def _lock_store(self, conn: AsyncConnection, store_id: str) -> bool:
+        """Whether the store exists; where rows are locked, it can't be deleted until the transaction
+        ends (a shared lock: attaches to one store don't wait for each other)."""
+        stmt = sa.select(vector_stores.c.id).where(vector_stores.c.id == store_id)
+        if self._lock_rows:
+            stmt = stmt.with_for_update(read=True, key_share=True)  # PostgreSQL's weakest: updates go on
+        return (await conn.execute(stmt)).first() is not None
+
+    async def _attach(self, conn: AsyncConnection, store_id: str, files: list[Obj]) -> None:
+        """Insert ``files`` into the store, leaving those already attached as they are."""
+        unique = {f["id"]: f for f in reversed(files)}  # the first of two with one id, as a second attach
+        # In id order: two attaches of the same files lock their rows in the same order, never in a cycle.
+        rows = [{**VECTOR_STORE_FILE.row(unique[i]), "vector_store_id": store_id} for i in sorted(unique)]
+        if not rows:
+            return
+        dialect = self.engine.dialect.name
+        stmt: Any
+        if dialect in ("sqlite", "postgresql"):
+            stmt = (sqlite if dialect == "sqlite" else postgresql).insert(vector_store_files)
+            stmt = stmt.on_conflict_do_nothing()
+        else:  # a no-op update rather than INSERT IGNORE, which would also turn bad values into warnings
+            stmt = mysql.insert(vector_store_files)
+            stmt = stmt.on_duplicate_key_update(id=vector_store_files.c.id)
+        await conn.execute(stmt, rows)
+
+    async def create_vector_store(self, store: Obj, files: list[Obj]) -> Obj:
+        async with (self._write() if files else self._write_one()) as conn:
+            await self._insert(conn, VECTOR_STORE, [store])
+            await self._attach(conn, store["id"], files)
+            [shown] = await self._shown_stores(conn, [store])
+        return shown
+
+    async def get_vector_store(self, store_id: str) -> Obj | None:
+        async with self._read() as conn:
+            row = (await conn.execute(sa.select(vector_stores).where(vector_stores.c.id == store_id))).first()
+            if row is None:
+                return None
+            [shown] = await self._shown_stores(conn, [VECTOR_STORE.obj(row)])
+        return shown
+
+    async def update_vector_store(self, store_id: str, changes: Obj) -> Obj | None:
+        changes = {k: v for k, v in changes.items() if k not in VECTOR_STORE.derived}
+        if not changes:
+            return await self.get_vector_store(store_id)
+        store = await self._update(VECTOR_STORE, [vector_stores.c.id == store_id], changes)
+        if store is None:
+            return None
+        async with self._read() as conn:
+            [shown] = await self._shown_stores(conn, [store])
+        return shown
+
+    async def delete_vector_store(self, store_id: str) -> bool:
+        async def delete() -> bool:
+            async with self._write() as conn:
+                # The store's row first: an attach holding it (shared) ends first, a later one finds no store.
+                this_store = vector_stores.c.id == store_id
+                if self._lock_rows and await self._locked(conn, VECTOR_STORE, this_store) is None:
+                    return False
+                for table in (vector_store_files, vector_store_file_batches):
+                    await conn.execute(sa.delete(table).where(table.c.vector_store_id == store_id))
+                result = await conn.execute(sa.delete(vector_stores).where(vector_stores.c.id == store_id))
+            return result.rowcount > 0
+
+        return await self._retrying(delete)
+
+    async def list_vector_stores(self, query: ListQuery, *, project: str | None = None) -> Page:
+        page = await self._page(VECTOR_STORE, query, vector_stores.c.project.is_(None) if project is None
+                                else vector_stores.c.project == project)
+        async with self._read() as conn:
+            page.data = await self._shown_stores(conn, page.data)
+        return page
+
+    async def attach_files(self, store_id: str, files: list[Obj], *,
+                           batch: Obj | None = None) -> list[Obj] | None:
+        async def attach() -> list[Obj] | None:
+            async with self._write() as conn:
+                if not await self._lock_store(conn, store_id):
+                    return None
+                if batch is not None:
+                    await self._insert(conn, FILE_BATCH, [batch], vector_store_id=store_id)
+                await self._attach(conn, store_id, files)
+                return await self._stored_files(conn, store_id, [f["id"] for f in files])
+
+        return await self._retrying(attach)
+
+    async def _stored_files(self, conn: AsyncConnection, store_id: str, file_ids: list[str]) -> list[Obj]:
+        """The store's files of ``file_ids`` as now stored, in that order."""
+        vsf = vector_store_files.c
+        stored: dict[str, Obj] = {}
+        for chunk in _chunks(list(dict.fromkeys(file_ids)), 500):  # bounded IN lists
+            stmt = sa.select(vector_store_files).where(vsf.vector_store_id == store_id, vsf.id.in_(chunk))
+            stored.update((row[0], VECTOR_STORE_FILE.obj(row)) for row in (await conn.execute(stmt)).all())
+        return [stored[i] for i in file_ids]
+
+    async def get_vector_store_file(self, store_id: str, file_id: str) -> Obj | None:
+        vsf = vector_store_files.c
+        return await self._one(VECTOR_STORE_FILE, vsf.vector_store_id == store_id, vsf.id == file_id)
+
+    async def update_vector_store_file(self, store_id: str, file_id: str, changes: Obj, *,
+                                       expected_status: frozenset[str] | None = None) -> Obj | None:
+        vsf = vector_store_files.c
+        return await self._update(VECTOR_STORE_FILE, [vsf.vector_store_id == store_id, vsf.id == file_id],
+                                  changes, expected_status=expected_status)
+
+    async def detach_vector_store_file(self, store_id: str, file_id: str) -> bool:
+        vsf = vector_store_files.c
+        async with self._write_one() as conn:
+            result = await conn.execute(sa.delete(vector_store_files).where(vsf.vector_store_id == store_id,
+                                                                            vsf.id == file_id))
+        return result.rowcount > 0
+
+    async def list_vector_store_files(self, store_id: str, query: ListQuery, *, status: str | None = None,
+                                      batch_id: str | None = None) -> Page:
+        # Seeks in (store, id), (store, status, id) or (store, batch, status, id); a batch's files of any
+        # status are read whole and sorted (at most the 2,000 files of one batch).
+        vsf = vector_store_files.c
+        where = [vsf.vector_store_id == store_id]
+        if status is not None:
+            where.append(vsf.status == status)
+        if batch_id is not None:
+            where.append(vsf.batch_id == batch_id)
+        return await self._page(VECTOR_STORE_FILE, query, *where)
+
+    async def vector_stores_of_file(self, file_id: str) -> list[str]:
+        vsf = vector_store_files.c
+        stmt = sa.select(vsf.vector_store_id).where(vsf.id == file_id).order_by(vsf.vector_store_id)
+        async with self._read() as conn:
+            return list((await conn.execute(stmt)).scalars())
+
+    async def get_file_batch(self, store_id: str, batch_id: str) -> Obj | None:
+        batches = vector_store_file_batches.c
+        async with self._read() as conn:
+            stmt = sa.select(vector_store_file_batches).where(batches.id == batch_id,
+                                                              batches.vector_store_id == store_id)
+            row = (await conn.execute(stmt)).first()
+            if row is None:
+                return None
+            counts = await self._batch_counts(conn, store_id, batch_id)
+        return FILE_BATCH.shown(FILE_BATCH.obj(row), {"file_counts": counts})
+
+    async def cancel_file_batch(self, store_id: str, batch_id: str) -> Obj | None:
+        batches, vsf = vector_store_file_batches.c, vector_store_files.c
+
+        async def cancel() -> Obj | None:
+            async with self._write() as conn:
+                batch = await self._locked(conn, FILE_BATCH, batches.id == batch_id,
+                                           batches.vector_store_id == store_id)
+                if batch is None:
+                    return None
+                if batch["status"] == "in_progress":
+                    await conn.execute(sa.update(vector_store_file_batches).where(batches.id == batch_id)
+                                       .values(status="cancelled"))
+                    # Conditional, row by row: a file whose ingestion ended meanwhile keeps its ending, and an
+                    # ingestion ending after this finds its file cancelled (update_vector_store_file's
+                    # expected_status).
+                    await conn.execute(sa.update(vector_store_files)
+                                       .where(vsf.vector_store_id == store_id, vsf.batch_id == batch_id,
+                                              vsf.status == "in_progress")
+                                       .values(status="cancelled"))
+                    batch = {**batch, "status": "cancelled"}
+                counts = await self._batch_counts(conn, store_id, batch_id)
+            return FILE_BATCH.shown(batch, {"file_counts": counts})
+
+        return await self._retrying(cancel)
+
     # -- file bytes ---------------------------------------------------------------------------------
     def default_blob_store(self) -> Any:
         """Where the App keeps file bytes unless told otherwise: beside a SQLite file, a directory
@@ -669,6 +901,20 @@ class SQLAlchemyStorageAdapter:
         self._closed = True
         if self._owns_engine:
             await self.engine.dispose()
+
+
+def _conflict(exc: BaseException) -> bool:
+    """Whether ``exc`` (or the database error it was raised from) is a deadlock or serialization failure."""
+    error = exc if isinstance(exc, sa_exc.DBAPIError) else exc.__cause__
+    if not isinstance(error, sa_exc.DBAPIError) or error.orig is None:
+        return False
+    args = getattr(error.orig, "args", ())
+    return getattr(error.orig, "sqlstate", None) in _CONFLICTS or bool(args) and args[0] in _CONFLICTS
+
+
+def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
 
 
 def _reason(exc: sa_exc.DBAPIError) -> str:

@@ -202,54 +202,131 @@ blob_chunks = sa.Table(
     sa.Column("data", Bytes, nullable=False),
     **MYSQL)
 
-INTERNAL = ("extra", "project", "heartbeat_at")
+# -- vector stores (revision 0006) ----------------------------------------------------------------
+# A store's and a batch's file_counts and a store's usage_bytes are not columns: every read derives them
+# from the files (GROUP BY status), so no writer can leave them wrong. A file's row is its attachment to
+# one store, keyed (store, file id); the File's metadata stays in supercompat_files.
+vector_stores = _table(
+    "vector_stores",
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("name", LongText),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("last_active_at", Time),
+    sa.Column("metadata", Json),
+    sa.Column("expires_after", Json),
+    sa.Column("expires_at", Time),
+    project=True, indexes=(("project", "id"),))
+
+vector_store_files = sa.Table(
+    "supercompat_vector_store_files", metadata,
+    sa.Column("id", Id, nullable=False),  # the File's
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("usage_bytes", sa.BigInteger, nullable=False),
+    sa.Column("vector_store_id", Id, sa.ForeignKey(vector_stores.c.id), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("last_error", Json),
+    sa.Column("attributes", Json),
+    sa.Column("chunking_strategy", Json),
+    sa.Column("extra", Json, nullable=True),
+    sa.Column("batch_id", Id),
+    sa.PrimaryKeyConstraint("vector_store_id", "id"),
+    # Lists and counts by status (usage_bytes last: a store's counts and usage read the index alone), a
+    # batch's files and counts, and the stores a File is attached to. Named by hand where the naming
+    # convention's name would pass MySQL's limit of 64 characters.
+    sa.Index("ix_supercompat_vector_store_files_status", "vector_store_id", "status", "id", "usage_bytes"),
+    sa.Index("ix_supercompat_vector_store_files_batch", "vector_store_id", "batch_id", "status", "id"),
+    sa.Index(None, "id"),
+    **MYSQL)
+
+vector_store_file_batches = _table(
+    "vector_store_file_batches",
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("vector_store_id", Id, sa.ForeignKey(vector_stores.c.id), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    indexes=(("vector_store_id", "id"),))
+
+INTERNAL = ("extra", "project", "heartbeat_at")  # columns that hold no API field
+# Keys the API never shows, in columns of their own so that they can be queried; returned when set.
+HIDDEN = ("project", "batch_id")
 
 
 @dataclass(frozen=True)
 class Kind:
-    """One object kind: its table, its ``object`` value, and its API fields in API order."""
+    """One object kind: its table, its ``object`` value, its API fields in API order, and the keys
+    derived on every read (never stored), which the API lists after ``derived_after`` (else last)."""
 
     table: sa.Table
     object: str
     fields: tuple[str, ...]
+    derived: tuple[str, ...] = ()
+    derived_after: str | None = None
 
     @cached_property
     def columns(self) -> frozenset[str]:
         """The keys of an object that have a column of their own (the others live in ``extra``)."""
         return frozenset(self.fields) | ({"project"} if "project" in self.table.c else frozenset())
 
+    @cached_property
+    def hidden(self) -> tuple[str, ...]:
+        """The hidden keys this table has columns for. Not in ``columns`` but project: an update of one
+        is a read and a write, which keeps its None in extra."""
+        return tuple(h for h in HIDDEN if h in self.table.c)
+
+    @cached_property
+    def key(self) -> tuple[str, ...]:
+        """The primary key's columns: what names one row."""
+        return tuple(c.name for c in self.table.primary_key.columns)
+
     @classmethod
-    def of(cls, table: sa.Table, object_: str) -> Kind:
-        return cls(table, object_, tuple(c.name for c in table.columns if c.name not in INTERNAL))
+    def of(cls, table: sa.Table, object_: str, *, derived: tuple[str, ...] = (),
+           derived_after: str | None = None) -> Kind:
+        fields = tuple(c.name for c in table.columns if c.name not in INTERNAL and c.name not in HIDDEN)
+        return cls(table, object_, fields, derived, derived_after)
 
     def row(self, obj: dict[str, Any]) -> dict[str, Any]:
         """Column values for an object."""
         values = {f: obj.get(f) for f in self.fields}
-        extra = {k: v for k, v in obj.items() if k not in values and k != "object" and k not in INTERNAL}
+        # A hidden key set to None is kept in extra too: its column can't tell None from missing.
+        extra = {k: v for k, v in obj.items()
+                 if k not in values and k != "object" and k not in INTERNAL and k not in self.derived
+                 and (k not in self.hidden or v is None)}
         values["extra"] = extra or None
-        if "project" in self.table.c:
-            values["project"] = obj.get("project")
+        for h in self.hidden:
+            values[h] = obj.get(h)
         return values
 
     @cached_property
-    def _positions(self) -> tuple[list[tuple[str, int]], int, int | None]:
-        """Where each API field, ``extra`` and ``project`` sit in a row of ``select(table)``."""
+    def _positions(self) -> tuple[list[tuple[str, int]], int, list[tuple[str, int]]]:
+        """Where each API field, ``extra`` and the hidden keys sit in a row of ``select(table)``."""
         names = [c.name for c in self.table.columns]
         return ([(f, names.index(f)) for f in self.fields[1:]], names.index("extra"),
-                names.index("project") if "project" in names else None)
+                [(h, names.index(h)) for h in self.hidden])
 
     def obj(self, row: Any) -> dict[str, Any]:
         """The object a row of ``select(table)`` holds, keys in API order. By position, not by
         name: a long thread's history is thousands of rows."""
-        fields, extra, project = self._positions
+        fields, extra, hidden = self._positions
         obj = {"id": row[0], "object": self.object}
         for f, i in fields:
             obj[f] = row[i]
         if row[extra]:
             obj.update(row[extra])
-        if project is not None and row[project] is not None:
-            obj["project"] = row[project]
+        for h, i in hidden:
+            if row[i] is not None:
+                obj[h] = row[i]
         return obj
+
+    def shown(self, obj: dict[str, Any], derived: dict[str, Any]) -> dict[str, Any]:
+        """``obj`` with its derived keys, where the API lists them."""
+        if self.derived_after is None:
+            return {**obj, **derived}
+        shown: dict[str, Any] = {}
+        for k, v in obj.items():
+            if k not in derived:
+                shown[k] = v
+            if k == self.derived_after:
+                shown.update(derived)
+        return shown
 
 
 ASSISTANT = Kind.of(assistants, "assistant")
@@ -261,3 +338,7 @@ JOB = Kind.of(jobs, "job")
 FILE = Kind.of(files, "file")
 UPLOAD = Kind.of(uploads, "upload")
 UPLOAD_PART = Kind.of(upload_parts, "upload.part")
+VECTOR_STORE = Kind.of(vector_stores, "vector_store", derived=("usage_bytes", "file_counts"),
+                       derived_after="name")
+VECTOR_STORE_FILE = Kind.of(vector_store_files, "vector_store.file")
+FILE_BATCH = Kind.of(vector_store_file_batches, "vector_store.files_batch", derived=("file_counts",))
