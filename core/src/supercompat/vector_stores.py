@@ -443,7 +443,7 @@ def matches(filters: Obj, attributes: Obj) -> bool:
     """Whether a file's ``attributes`` pass a search's ``filters`` (a comparison, or an ``and`` / ``or``
     of filters). A comparison of a missing attribute, or of values of different types, is false (true
     for ``ne`` and ``nin``)."""
-    kind = filters["type"]
+    kind: str = filters["type"]
     if kind == "and":
         return all(matches(f, attributes) for f in filters["filters"])
     if kind == "or":
@@ -464,7 +464,7 @@ def matches(filters: Obj, attributes: Obj) -> bool:
     if isinstance(value, bool):
         return False  # booleans have no order
     comparisons = {"gt": value > wanted, "gte": value >= wanted, "lt": value < wanted, "lte": value <= wanted}
-    return comparisons[kind]
+    return bool(comparisons[kind])
 
 
 def _same_type(a: Any, b: Any) -> bool:

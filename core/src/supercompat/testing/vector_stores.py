@@ -274,7 +274,7 @@ class VectorStoresAPITests(Kit, standard=True):
 
         async def found(filters: dict[str, Any]) -> set[str]:
             page = await call(c.vector_stores.search(store.id, query="marmot cats river danube purr ledgers",
-                                                     filters=filters))  # type: ignore[arg-type]
+                                                     filters=filters))
             names = {f.id: name for name, f in files.items()}
             return {names[r.file_id] for r in page.data}
 
@@ -360,7 +360,7 @@ class VectorStoresAPITests(Kit, standard=True):
                                                attributes={"k": "v" * 513}), "attributes.k", "string_above_max_length")
         await refused(lambda: vsc.files.create(vector_store_id=store.id, file_id=file.id,
                                                attributes={"k": ["list"]}), "attributes.k", "invalid_type")
-        await refused(lambda: vsc.files.list(store.id, filter="done"), "filter")  # type: ignore[arg-type]
+        await refused(lambda: vsc.files.list(store.id, filter="done"), "filter")
         await refused(lambda: vsc.files.list(store.id, limit=101), "limit")
         await refused(lambda: vsc.file_batches.create(vector_store_id=store.id, file_ids=[]), "file_ids",
                       "array_below_min_length")
