@@ -273,3 +273,23 @@ async def test_ingestion_resumed_after_its_checkpoint_only_records_the_end():
     assert done.status == "completed" and done.usage_bytes == 42
     await client.close()
     await run_async(app.aclose(grace=0))
+
+
+async def test_files_attached_as_the_app_closes_fail_instead_of_sticking():
+    app = App()
+    client = app_client(app, "async")
+    store = await client.vector_stores.create(name="s")
+    file = await upload(client, "a.txt", MARMOT)
+    app.closing = True  # as App.aclose sets it first: no job can start any more
+
+    async def attach():
+        with pytest.raises(Exception, match="shutting down"):
+            await app.vector_stores.attach(store.id, [(file.id, None, {"type": "auto"})])
+        return await app.storage.get_vector_store_file(store.id, file.id)
+
+    stuck = await run_async(attach())
+    assert stuck["status"] == "failed" and stuck["last_error"]["code"] == "server_error"
+    app.closing = False
+    assert (await client.vector_stores.retrieve(store.id)).status == "completed"
+    await client.close()
+    await run_async(app.aclose(grace=0))

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import ids, ingest
 from ._threads import call_in_thread
-from .errors import InvalidRequest, NotFound, redacted
+from .errors import APIError, InvalidRequest, NotFound, redacted
 from .jobs import JobContext, LeaseLost
 from .search import Hit, IndexedChunk, SearchQuery
 from .storage import ListQuery, Obj, StaleStatusError
@@ -252,8 +252,15 @@ class VectorStores:
         return stored, batch_obj
 
     async def _start_ingestion(self, store_id: str, files: list[Obj]) -> None:
-        for file in files:
-            job = await self.app.jobs.submit(INGEST_JOB, {"store_id": store_id, "file_id": file["id"]})
+        for i, file in enumerate(files):
+            try:
+                job = await self.app.jobs.submit(INGEST_JOB, {"store_id": store_id, "file_id": file["id"]})
+            except Exception as err:  # the App is closing: files no job will ingest fail, never stick
+                message = err.message if isinstance(err, APIError) else "The file could not be queued."
+                for unqueued in files[i:]:
+                    await self._record_end(store_id, unqueued["id"], {
+                        "status": "failed", "last_error": {"code": "server_error", "message": message}})
+                raise
             await self.app.storage.update_vector_store_file(store_id, file["id"], {"job_id": job["id"]})
 
     async def _cancel_job(self, file: Obj) -> None:
