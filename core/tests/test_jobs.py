@@ -76,6 +76,15 @@ def test_a_submitted_job_runs_here_and_ends_completed():
     assert counter.seen == [(1, 1), (1, 2), (1, 3)]
 
 
+def test_a_job_may_be_given_the_id_its_caller_recorded_beforehand():
+    store = memory_storage_adapter()
+    app = process(store)
+    app.jobs.register(KIND, Counter())
+    job = run_sync(app.jobs.submit(KIND, {"done": 0, "to": 1}, job_id="job_recorded"))
+    assert job["id"] == "job_recorded"
+    assert run_sync(app.jobs.wait("job_recorded"))["status"] == "completed"
+
+
 def test_a_failing_job_ends_failed_with_its_error_kept():
     store = memory_storage_adapter()
     app = process(store)

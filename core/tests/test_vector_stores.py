@@ -261,10 +261,11 @@ async def test_ingestion_resumed_after_its_checkpoint_only_records_the_end():
     file = await upload(client, "a.txt", MARMOT)
 
     async def attach_with_an_indexed_payload():
-        await app.storage.attach_files(store.id, [app.vector_stores._new_file(
-            store.id, file.id, "a.txt", {"type": "static", "static": {"max_chunk_size_tokens": 800,
-                                                                        "chunk_overlap_tokens": 400}}, None)])
-        job = await app.jobs.submit(INGEST_JOB, {"store_id": store.id, "file_id": file.id, "usage_bytes": 42})
+        [attached] = await app.storage.attach_files(store.id, [app.vector_stores._new_file(
+            store.id, await app.storage.get_file(file.id), {"type": "static", "static": {
+                "max_chunk_size_tokens": 800, "chunk_overlap_tokens": 400}}, None)])
+        job = await app.jobs.submit(INGEST_JOB, {"store_id": store.id, "file_id": file.id, "usage_bytes": 42},
+                                    job_id=attached["job_id"])
         return await app.jobs.wait(job["id"])
 
     job = await run_async(attach_with_an_indexed_payload())
@@ -284,7 +285,7 @@ async def test_files_attached_as_the_app_closes_fail_instead_of_sticking():
 
     async def attach():
         with pytest.raises(Exception, match="shutting down"):
-            await app.vector_stores.attach(store.id, [(file.id, None, {"type": "auto"})])
+            await app.vector_stores.attach(store.id, [(await app.storage.get_file(file.id), None, {"type": "auto"})])
         return await app.storage.get_vector_store_file(store.id, file.id)
 
     stuck = await run_async(attach())

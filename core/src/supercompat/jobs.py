@@ -204,16 +204,17 @@ class Jobs:
         """Whether jobs run here now (whose leases the heartbeat renews)."""
         return bool(self._running)
 
-    async def submit(self, kind: str, payload: Any) -> Obj:
+    async def submit(self, kind: str, payload: Any, *, job_id: str | None = None) -> Obj:
         """Store a job of ``kind`` and start it here, on the running loop (the core loop). Returns it.
-        Refused (a 503 APIError) once the App is closing: nothing would be left to run it."""
+        ``job_id``: its id, if the caller recorded it beforehand (``new_id("job")``; by default a new
+        one). Refused (a 503 APIError) once the App is closing: nothing would be left to run it."""
         if self.app.closing:
             raise APIError("The server is shutting down: no new job can start.", status=503,
                            type="server_error")
         registered = self._kinds.get(kind)
         if registered is None:
             raise InvalidRequest(f"No job kind {kind!r} is registered.")
-        job = {"id": new_id("job"), "object": "job", "kind": kind, "status": JOB_RUNNING, "attempt": 1,
+        job = {"id": job_id or new_id("job"), "object": "job", "kind": kind, "status": JOB_RUNNING, "attempt": 1,
                "created_at": int(time.time()), "finished_at": None, "cancel_requested": False,
                "payload": payload, "last_error": None}
         job = await self.app.storage.create_job(job)

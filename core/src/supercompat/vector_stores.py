@@ -21,7 +21,6 @@ import os
 import tempfile
 import time
 import weakref
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from . import ids, ingest
@@ -173,20 +172,19 @@ class VectorStores:
 
     # -- stores ---------------------------------------------------------------------------------------
     async def create(self, *, project: str | None, name: str | None, description: str | None,
-                     metadata: dict[str, str] | None, expires_after: Obj | None, file_ids: list[str],
+                     metadata: dict[str, str] | None, expires_after: Obj | None, files: dict[str, Obj],
                      chunking_strategy: Obj) -> Obj:
-        """Store a new vector store, its files attached and their ingestion started."""
+        """Store a new vector store, ``files`` (Files by id, as storage keeps them) attached and their
+        ingestion started."""
         app = self.app
         now = int(time.time())
         store: Obj = {"id": ids.new_id("vs"), "object": "vector_store", "created_at": now, "name": name or "",
                       "description": description, "usage_bytes": 0, "file_counts": None, "status": "completed",
                       "last_active_at": now, "metadata": metadata or {}, "expires_after": expires_after,
                       "expires_at": None, "project": project, "embedder": embedder_of(app)}
-        filenames = await self._filenames(file_ids)
-        files = [self._new_file(store["id"], file_id, filenames[file_id], chunking_strategy, None)
-                 for file_id in dict.fromkeys(file_ids)]
-        created = await app.storage.create_vector_store(store, files)
-        await self._start_ingestion(store["id"], files)
+        attached = [self._new_file(store["id"], file, chunking_strategy, None) for file in files.values()]
+        created = await app.storage.create_vector_store(store, attached)
+        await self._start_ingestion(store["id"], attached)
         return await app.storage.get_vector_store(store["id"]) or created
 
     async def delete(self, store: Obj) -> bool:
@@ -209,43 +207,39 @@ class VectorStores:
         return await self.app.storage.update_vector_store(store["id"], {"last_active_at": now}) or store
 
     # -- files ----------------------------------------------------------------------------------------
-    def _new_file(self, store_id: str, file_id: str, filename: str, chunking_strategy: Obj,
-                  attributes: Obj | None, batch_id: str | None = None) -> Obj:
-        return {"id": file_id, "object": "vector_store.file", "created_at": int(time.time()), "usage_bytes": 0,
+    def _new_file(self, store_id: str, file: Obj, chunking_strategy: Obj, attributes: Obj | None,
+                  batch_id: str | None = None) -> Obj:
+        """A vector store file for ``file`` (a File as storage keeps it), with the id of the job that
+        will ingest it: recorded before the job starts, so a cancel always finds it."""
+        return {"id": file["id"], "object": "vector_store.file", "created_at": int(time.time()), "usage_bytes": 0,
                 "vector_store_id": store_id, "status": "in_progress", "last_error": None,
                 "attributes": attributes or {}, "chunking_strategy": chunking_strategy,
-                "filename": filename, "batch_id": batch_id, "job_id": None}
+                "filename": file.get("filename") or file["id"], "batch_id": batch_id, "job_id": ids.new_id("job")}
 
-    async def _filenames(self, file_ids: Iterable[str]) -> dict[str, str]:
-        names = {}
-        for file_id in dict.fromkeys(file_ids):
-            file = await self.app.storage.get_file(file_id)
-            names[file_id] = (file or {}).get("filename") or file_id
-        return names
-
-    async def attach(self, store_id: str, specs: list[tuple[str, Obj | None, Obj]], *,
+    async def attach(self, store_id: str, specs: list[tuple[Obj, Obj | None, Obj]], *,
                      batch: bool = False) -> tuple[list[Obj], Obj | None]:
-        """Attach files (``(file id, attributes, chunking strategy)``) to the store, as one batch if
-        ``batch``, and start the ingestion of those not attached before. Returns the files as stored
-        and the batch."""
+        """Attach files (``(File, attributes, chunking strategy)``, the File as storage keeps it) to the
+        store, as one batch if ``batch``, and start the ingestion of those not attached before. Returns
+        the files as stored and the batch."""
         app = self.app
         batch_obj: Obj | None = None
         if batch:
             batch_obj = {"id": ids.new_id("vsfb"), "object": "vector_store.files_batch",
                          "created_at": int(time.time()), "vector_store_id": store_id, "status": "in_progress",
                          "file_counts": None}
-        filenames = await self._filenames(file_id for file_id, _, _ in specs)
         files, seen = [], set()
-        for file_id, attributes, strategy in specs:
-            if file_id not in seen:
-                seen.add(file_id)
-                files.append(self._new_file(store_id, file_id, filenames[file_id], strategy, attributes,
+        for file, attributes, strategy in specs:
+            if file["id"] not in seen:
+                seen.add(file["id"])
+                files.append(self._new_file(store_id, file, strategy, attributes,
                                             batch_obj["id"] if batch_obj else None))
         stored = await app.storage.attach_files(store_id, files, batch=batch_obj)
         if stored is None:
             raise store_not_found(store_id)
-        # Those stored as given are new (one attached before stays as it was, and is not ingested again).
-        await self._start_ingestion(store_id, [new for new, now in zip(files, stored, strict=True) if new == now])
+        # Those stored with their new job's id are new (one attached before stays as it was, and is not
+        # ingested again).
+        await self._start_ingestion(store_id, [new for new, now in zip(files, stored, strict=True)
+                                               if now.get("job_id") == new["job_id"]])
         self.notify(store_id)
         if batch_obj is not None:
             batch_obj = await app.storage.get_file_batch(store_id, batch_obj["id"]) or batch_obj
@@ -254,14 +248,14 @@ class VectorStores:
     async def _start_ingestion(self, store_id: str, files: list[Obj]) -> None:
         for i, file in enumerate(files):
             try:
-                job = await self.app.jobs.submit(INGEST_JOB, {"store_id": store_id, "file_id": file["id"]})
+                await self.app.jobs.submit(INGEST_JOB, {"store_id": store_id, "file_id": file["id"]},
+                                           job_id=file["job_id"])
             except Exception as err:  # the App is closing: files no job will ingest fail, never stick
                 message = err.message if isinstance(err, APIError) else "The file could not be queued."
                 for unqueued in files[i:]:
                     await self._record_end(store_id, unqueued["id"], {
                         "status": "failed", "last_error": {"code": "server_error", "message": message}})
                 raise
-            await self.app.storage.update_vector_store_file(store_id, file["id"], {"job_id": job["id"]})
 
     async def _cancel_job(self, file: Obj) -> None:
         if file.get("job_id"):

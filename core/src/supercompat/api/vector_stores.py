@@ -160,9 +160,9 @@ async def create(app: App, req: Request) -> dict[str, Any]:
     after = expires_after(body.get("expires_after"))
     ids = file_ids(body.get("file_ids") or [], "file_ids", max_items=MAX_CREATE_FILE_IDS)
     chosen = strategy(body)
-    await references.require_files(app, req.project, ((f, f"file_ids[{i}]") for i, f in enumerate(ids)))
+    files = await references.require_files(app, req.project, ((f, f"file_ids[{i}]") for i, f in enumerate(ids)))
     store = await app.vector_stores.create(project=req.project, name=name, description=description,
-                                           metadata=metadata, expires_after=after, file_ids=ids,
+                                           metadata=metadata, expires_after=after, files=files,
                                            chunking_strategy=chosen)
     return vs.public_store(store)
 
@@ -251,8 +251,8 @@ async def create_file(app: App, req: Request) -> dict[str, Any]:
     spec = _file_spec(body)
     store = await owned_store(app, req)
     vs.refuse_if_expired(store)
-    await references.require_files(app, req.project, [(spec[0], "file_id")])
-    [file], _ = await app.vector_stores.attach(store["id"], [spec])
+    files = await references.require_files(app, req.project, [(spec[0], "file_id")])
+    [file], _ = await app.vector_stores.attach(store["id"], [(files[spec[0]], spec[1], spec[2])])
     return vs.public_file(file)
 
 
@@ -328,9 +328,9 @@ async def create_batch(app: App, req: Request) -> dict[str, Any]:
         params = [f"files[{i}].file_id" for i in range(len(items))]
     store = await owned_store(app, req)
     vs.refuse_if_expired(store)
-    await references.require_files(app, req.project, ((spec[0], param) for spec, param in zip(specs, params,
-                                                                                              strict=True)))
-    _, batch = await app.vector_stores.attach(store["id"], specs, batch=True)
+    files = await references.require_files(app, req.project, ((spec[0], param) for spec, param
+                                                              in zip(specs, params, strict=True)))
+    _, batch = await app.vector_stores.attach(store["id"], [(files[f], a, c) for f, a, c in specs], batch=True)
     assert batch is not None
     return vs.public_batch(batch)
 
