@@ -18,8 +18,8 @@ KEY = "sk-old-sdk-0123456789"
 def server_url(tmp_path_factory: pytest.TempPathFactory):
     python = os.environ.get("SUPERCOMPAT_SERVER_PYTHON", "")
     if not python or not Path(python).exists():
-        pytest.fail(f"SUPERCOMPAT_SERVER_PYTHON ({python!r}) names no interpreter: build the server env first "
-                    f"(tox -e server --notest), whose python serves these tests")
+        pytest.fail(f"SUPERCOMPAT_SERVER_PYTHON ({python!r}) names no interpreter: build the server env "
+                    f"first (tox -e server --notest), whose python serves these tests")
     config = tmp_path_factory.mktemp("serve") / "supercompat.toml"
     config.write_text(f'[embedder]\nplugin = "hashing"\n[server]\nport = 0\napi_keys = ["{KEY}"]\n')
     proc = subprocess.Popen([python, "-m", "supercompat.cli", "serve", "--config", str(config)],

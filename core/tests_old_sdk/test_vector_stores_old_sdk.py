@@ -64,7 +64,8 @@ def test_file_batches_and_their_helpers(client, vector_stores):
     store = vector_stores.create(name="batches")
     files = [client.files.create(file=(f"f{i}.txt", MARMOT + bytes([48 + i])), purpose="assistants")
              for i in range(3)]
-    batch = vector_stores.file_batches.create_and_poll(vector_store_id=store.id, file_ids=[f.id for f in files])
+    batch = vector_stores.file_batches.create_and_poll(vector_store_id=store.id,
+                                                       file_ids=[f.id for f in files])
     assert batch.object == "vector_store.files_batch" and batch.status == "completed"
     assert batch.file_counts.completed == 3
     assert vector_stores.file_batches.retrieve(batch.id, vector_store_id=store.id).id == batch.id
@@ -89,4 +90,5 @@ def test_search_attributes_and_content(client, vector_stores):
                                 filters={"type": "eq", "key": "kind", "value": "memo"}).data == []
     updated = vector_stores.files.update(file.id, vector_store_id=store.id, attributes={"kind": "memo"})
     assert updated.attributes == {"kind": "memo"}
-    assert [p.text for p in vector_stores.files.content(file.id, vector_store_id=store.id)] == [MARMOT.decode()]
+    content = vector_stores.files.content(file.id, vector_store_id=store.id)
+    assert [p.text for p in content] == [MARMOT.decode()]

@@ -21,7 +21,8 @@ ALPHA, BETA = "sk-vs-alpha-0123456789", "sk-vs-beta-0123456789"
 
 class TestVectorStoresOverHTTP(VectorStoresAPITests):
     @pytest.fixture(params=["sync-client", "async-client"])
-    async def vs_client(self, request: pytest.FixtureRequest, vs_app: App, http_server: Any) -> AsyncIterator[Any]:
+    async def vs_client(self, request: pytest.FixtureRequest, vs_app: App, http_server: Any
+                        ) -> AsyncIterator[Any]:
         http_server.asgi.app = vs_app
         client = http_server.client(request.param)
         yield client
@@ -73,7 +74,8 @@ def test_upload_and_poll_over_http_returns_the_ingested_file():
     with serving(App(embedder=fake_embedder())) as server, \
             openai.OpenAI(base_url=server.base_url, api_key="k", timeout=5.0, max_retries=0) as client:
         store = client.vector_stores.create(name="s")
-        file = client.vector_stores.files.upload_and_poll(vector_store_id=store.id, file=("a.md", b"# Marmots\n"))
+        file = client.vector_stores.files.upload_and_poll(vector_store_id=store.id,
+                                                          file=("a.md", b"# Marmots\n"))
         assert file.status == "completed"
         batch = client.vector_stores.file_batches.upload_and_poll(store.id, files=[("b.txt", b"otters")])
         assert batch.status == "completed" and batch.file_counts.completed == 1

@@ -214,8 +214,8 @@ class Jobs:
         registered = self._kinds.get(kind)
         if registered is None:
             raise InvalidRequest(f"No job kind {kind!r} is registered.")
-        job = {"id": job_id or new_id("job"), "object": "job", "kind": kind, "status": JOB_RUNNING, "attempt": 1,
-               "created_at": int(time.time()), "finished_at": None, "cancel_requested": False,
+        job = {"id": job_id or new_id("job"), "object": "job", "kind": kind, "status": JOB_RUNNING,
+               "attempt": 1, "created_at": int(time.time()), "finished_at": None, "cancel_requested": False,
                "payload": payload, "last_error": None}
         job = await self.app.storage.create_job(job)
         self._start(job, registered.handler)

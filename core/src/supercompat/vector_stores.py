@@ -42,8 +42,8 @@ DAY = 86_400
 IN_PROGRESS = frozenset({"in_progress"})
 FILTER_PAGE = 100  # files read at a time when a search's filters are evaluated
 
-STORE_FIELDS = ("id", "object", "created_at", "name", "usage_bytes", "file_counts", "status", "last_active_at",
-                "metadata", "expires_after", "expires_at")
+STORE_FIELDS = ("id", "object", "created_at", "name", "usage_bytes", "file_counts", "status",
+                "last_active_at", "metadata", "expires_after", "expires_at")
 FILE_FIELDS = ("id", "object", "created_at", "usage_bytes", "vector_store_id", "status", "last_error",
                "attributes", "chunking_strategy")
 BATCH_FIELDS = ("id", "object", "created_at", "vector_store_id", "status", "file_counts")
@@ -179,9 +179,10 @@ class VectorStores:
         app = self.app
         now = int(time.time())
         store: Obj = {"id": ids.new_id("vs"), "object": "vector_store", "created_at": now, "name": name or "",
-                      "description": description, "usage_bytes": 0, "file_counts": None, "status": "completed",
-                      "last_active_at": now, "metadata": metadata or {}, "expires_after": expires_after,
-                      "expires_at": None, "project": project, "embedder": embedder_of(app)}
+                      "description": description, "usage_bytes": 0, "file_counts": None,
+                      "status": "completed", "last_active_at": now, "metadata": metadata or {},
+                      "expires_after": expires_after, "expires_at": None, "project": project,
+                      "embedder": embedder_of(app)}
         attached = [self._new_file(store["id"], file, chunking_strategy, None) for file in files.values()]
         created = await app.storage.create_vector_store(store, attached)
         await self._start_ingestion(store["id"], attached)
@@ -211,10 +212,11 @@ class VectorStores:
                   batch_id: str | None = None) -> Obj:
         """A vector store file for ``file`` (a File as storage keeps it), with the id of the job that
         will ingest it: recorded before the job starts, so a cancel always finds it."""
-        return {"id": file["id"], "object": "vector_store.file", "created_at": int(time.time()), "usage_bytes": 0,
-                "vector_store_id": store_id, "status": "in_progress", "last_error": None,
+        return {"id": file["id"], "object": "vector_store.file", "created_at": int(time.time()),
+                "usage_bytes": 0, "vector_store_id": store_id, "status": "in_progress", "last_error": None,
                 "attributes": attributes or {}, "chunking_strategy": chunking_strategy,
-                "filename": file.get("filename") or file["id"], "batch_id": batch_id, "job_id": ids.new_id("job")}
+                "filename": file.get("filename") or file["id"], "batch_id": batch_id,
+                "job_id": ids.new_id("job")}
 
     async def attach(self, store_id: str, specs: list[tuple[Obj, Obj | None, Obj]], *,
                      batch: bool = False) -> tuple[list[Obj], Obj | None]:
@@ -297,7 +299,8 @@ class VectorStores:
         after = None
         while True:
             page = await self.app.storage.list_vector_store_files(
-                store_id, ListQuery(limit=FILTER_PAGE, order="asc", after=after), status=status, batch_id=batch_id)
+                store_id, ListQuery(limit=FILTER_PAGE, order="asc", after=after), status=status,
+                batch_id=batch_id)
             files += page.data
             if not page.has_more or not page.data:
                 return files
@@ -319,7 +322,8 @@ class VectorStores:
             return  # detached, deleted, cancelled, or ended by an earlier attempt
         changes: Obj
         if "usage_bytes" in job["payload"]:  # indexed by an attempt that died before recording the end
-            changes = {"status": "completed", "usage_bytes": job["payload"]["usage_bytes"], "last_error": None}
+            changes = {"status": "completed", "usage_bytes": job["payload"]["usage_bytes"],
+                       "last_error": None}
         else:
             async with self._semaphore():
                 try:

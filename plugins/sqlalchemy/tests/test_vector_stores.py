@@ -42,8 +42,8 @@ async def test_an_ingestion_of_a_killed_process_is_finished_by_another(database_
     app.engine.orphan_after, app.engine.sweep_interval, app.engine.heartbeat_interval = 1.0, 0.2, 0.2
     await run_async(_watch(app))  # as the App's first request does
     deadline = time.monotonic() + 60
-    while (file := survivor.vector_stores.files.retrieve(made["file"], vector_store_id=made["store"])).status \
-            == "in_progress":
+    files = survivor.vector_stores.files
+    while (file := files.retrieve(made["file"], vector_store_id=made["store"])).status == "in_progress":
         assert time.monotonic() < deadline, "nobody took over the killed process's ingestion"
         await asyncio.sleep(0.1)
     assert file.status == "completed" and file.last_error is None and file.usage_bytes > 0

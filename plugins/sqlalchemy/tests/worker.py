@@ -110,7 +110,8 @@ class HangingEmbedder:
 def ingest(url):
     embedder = HangingEmbedder()
     client = supercompat(storage_adapter=sqlalchemy_storage_adapter(url), embedder=embedder)
-    file = client.files.create(file=("marmot.txt", b"The quick marmot audits seventeen ledgers."), purpose="assistants")
+    file = client.files.create(file=("marmot.txt", b"The quick marmot audits seventeen ledgers."),
+                               purpose="assistants")
     store = client.vector_stores.create(name="made elsewhere", file_ids=[file.id])
     embedder.embedding.wait()  # mid-ingestion: extracted and chunked, embedding
     print(json.dumps({"store": store.id, "file": file.id}), flush=True)

@@ -84,8 +84,10 @@ def filters(value: Any, param: str = "filters", depth: int = 0) -> Obj:
     """A comparison filter ``{type, key, value}`` or a compound one ``{type: and|or, filters}``."""
     p.obj(value, param)
     if depth > MAX_FILTER_DEPTH:
-        raise p.invalid_value(param, f"filters nested too deeply. Expected at most {MAX_FILTER_DEPTH} levels.")
-    kind = p.string(p.require(value, "type", f"{param}."), f"{param}.type", choices=(*COMPARISONS, "and", "or"))
+        raise p.invalid_value(param, f"filters nested too deeply. Expected at most {MAX_FILTER_DEPTH} "
+                                     f"levels.")
+    kind = p.string(p.require(value, "type", f"{param}."), f"{param}.type",
+                    choices=(*COMPARISONS, "and", "or"))
     if kind in ("and", "or"):
         p.check_known(value, ("type", "filters"), f"{param}.")
         inner = p.array(p.require(value, "filters", f"{param}."), f"{param}.filters")
@@ -160,7 +162,8 @@ async def create(app: App, req: Request) -> dict[str, Any]:
     after = expires_after(body.get("expires_after"))
     ids = file_ids(body.get("file_ids") or [], "file_ids", max_items=MAX_CREATE_FILE_IDS)
     chosen = strategy(body)
-    files = await references.require_files(app, req.project, ((f, f"file_ids[{i}]") for i, f in enumerate(ids)))
+    files = await references.require_files(app, req.project,
+                                           ((f, f"file_ids[{i}]") for i, f in enumerate(ids)))
     store = await app.vector_stores.create(project=req.project, name=name, description=description,
                                            metadata=metadata, expires_after=after, files=files,
                                            chunking_strategy=chosen)
@@ -330,7 +333,8 @@ async def create_batch(app: App, req: Request) -> dict[str, Any]:
     vs.refuse_if_expired(store)
     files = await references.require_files(app, req.project, ((spec[0], param) for spec, param
                                                               in zip(specs, params, strict=True)))
-    _, batch = await app.vector_stores.attach(store["id"], [(files[f], a, c) for f, a, c in specs], batch=True)
+    _, batch = await app.vector_stores.attach(store["id"], [(files[f], a, c) for f, a, c in specs],
+                                              batch=True)
     assert batch is not None
     return vs.public_batch(batch)
 

@@ -29,11 +29,17 @@ CATS = "Cats sleep most of the day and purr when they are content."
 RIVERS = "The Danube flows through ten countries before reaching the Black Sea."
 
 
+def counts(**shown: int) -> dict[str, int]:
+    """A ``file_counts`` object: the counts given, zero for the others, and their total."""
+    every = {status: shown.get(status, 0) for status in ("in_progress", "completed", "failed", "cancelled")}
+    return {**every, "total": sum(every.values())}
+
+
 def app_client(app: App, kind: str) -> Any:
     """An openai SDK client answered in process by ``app``."""
     if kind.startswith("async"):
-        return openai.AsyncOpenAI(api_key=API_KEY, base_url=BASE_URL, max_retries=0,
-                                  http_client=openai.DefaultAsyncHttpxClient(transport=SupercompatTransport(app)))
+        http = openai.DefaultAsyncHttpxClient(transport=SupercompatTransport(app))
+        return openai.AsyncOpenAI(api_key=API_KEY, base_url=BASE_URL, max_retries=0, http_client=http)
     return openai.OpenAI(api_key=API_KEY, base_url=BASE_URL, max_retries=0,
                          http_client=openai.DefaultHttpxClient(transport=SupercompatTransport(app)))
 
@@ -73,14 +79,13 @@ class VectorStoresAPITests(Kit, standard=True):
                                                   expires_after={"anchor": "last_active_at", "days": 7}))
         assert store.object == "vector_store" and store.id.startswith("vs_") and store.name == "docs"
         assert store.status == "completed" and store.usage_bytes == 0 and store.metadata == {"team": "a"}
-        assert store.file_counts.model_dump() == {"in_progress": 0, "completed": 0, "failed": 0, "cancelled": 0,
-                                                  "total": 0}
+        assert store.file_counts.model_dump() == counts()
         assert store.expires_after.days == 7 and store.expires_at == store.last_active_at + 7 * 86400
         assert await call(c.vector_stores.retrieve(store.id)) == store
         raw = await call(c.vector_stores.with_raw_response.retrieve(store.id))
-        assert set(raw.http_response.json()) == {"id", "object", "created_at", "name", "usage_bytes", "file_counts",
-                                                 "status", "last_active_at", "metadata", "expires_after",
-                                                 "expires_at"}
+        assert set(raw.http_response.json()) == {"id", "object", "created_at", "name", "usage_bytes",
+                                                 "file_counts", "status", "last_active_at", "metadata",
+                                                 "expires_after", "expires_at"}
         updated = await call(c.vector_stores.update(store.id, name="renamed", metadata={"more": "b"},
                                                     expires_after=None))
         assert updated.name == "renamed" and updated.metadata == {"team": "a", "more": "b"}
@@ -105,46 +110,55 @@ class VectorStoresAPITests(Kit, standard=True):
         c = vs_client
         good = [await upload(c, "marmot.txt", MARMOT), await upload(c, "cats.md", f"# Cats\n\n{CATS}\n")]
         bad = await upload(c, "old.doc", b"\xd0\xcf\x11\xe0 legacy word")
+        small = {"type": "static", "static": {"max_chunk_size_tokens": 100, "chunk_overlap_tokens": 10}}
         store = await call(c.vector_stores.create(name="s", file_ids=[f.id for f in [*good, bad]],
-                                                  chunking_strategy={"type": "static", "static": {
-                                                      "max_chunk_size_tokens": 100, "chunk_overlap_tokens": 10}}))
+                                                  chunking_strategy=small))
         assert store.file_counts.total == 3
         for file in [*good, bad]:
             await call(c.vector_stores.files.poll(file.id, vector_store_id=store.id))
         store = await call(c.vector_stores.retrieve(store.id))
         assert store.status == "completed" and store.usage_bytes > 0
-        assert store.file_counts.model_dump() == {"in_progress": 0, "completed": 2, "failed": 1, "cancelled": 0,
-                                                  "total": 3}
+        assert store.file_counts.model_dump() == counts(completed=2, failed=1)
         failed = await call(c.vector_stores.files.retrieve(bad.id, vector_store_id=store.id))
-        assert failed.status == "failed" and failed.last_error.code == "unsupported_file" and failed.usage_bytes == 0
+        assert failed.status == "failed" and failed.last_error.code == "unsupported_file"
+        assert failed.usage_bytes == 0
         done = await call(c.vector_stores.files.retrieve(good[0].id, vector_store_id=store.id))
         assert done.chunking_strategy.type == "static"
         assert done.chunking_strategy.static.max_chunk_size_tokens == 100
         assert done.chunking_strategy.static.chunk_overlap_tokens == 10
-        assert store.usage_bytes == sum([(await call(c.vector_stores.files.retrieve(f.id, vector_store_id=store.id)))
-                                         .usage_bytes for f in good])
+        ingested = [await call(c.vector_stores.files.retrieve(f.id, vector_store_id=store.id)) for f in good]
+        assert store.usage_bytes == sum(f.usage_bytes for f in ingested)
 
     # -- files -------------------------------------------------------------------------------------------
-    async def test_files_create_and_poll_upload_and_poll_update_content_and_delete(self, vs_client: Any) -> None:
+    async def test_files_create_and_poll_upload_and_poll_update_content_and_delete(self, vs_client: Any
+                                                                                    ) -> None:
         c = vs_client
         store = await call(c.vector_stores.create(name="s"))
         file = await upload(c, "marmot.txt", MARMOT)
+        attributes = {"kind": "note", "n": 3, "ok": True}
         attached = await call(c.vector_stores.files.create_and_poll(file_id=file.id, vector_store_id=store.id,
-                                                                    attributes={"kind": "note", "n": 3, "ok": True}))
-        assert (attached.id, attached.object, attached.vector_store_id) == (file.id, "vector_store.file", store.id)
+                                                                    attributes=attributes))
+        assert (attached.id, attached.object) == (file.id, "vector_store.file")
+        assert attached.vector_store_id == store.id
         assert attached.status == "completed" and attached.last_error is None and attached.usage_bytes > 0
         assert attached.attributes == {"kind": "note", "n": 3, "ok": True}
         assert attached.chunking_strategy.static.max_chunk_size_tokens == 800  # auto, spelled out
         assert attached.chunking_strategy.static.chunk_overlap_tokens == 400
         raw = await call(c.vector_stores.files.with_raw_response.retrieve(file.id, vector_store_id=store.id))
-        assert set(raw.http_response.json()) == {"id", "object", "created_at", "usage_bytes", "vector_store_id",
-                                                 "status", "last_error", "attributes", "chunking_strategy"}
+        assert set(raw.http_response.json()) == {"id", "object", "created_at", "usage_bytes",
+                                                 "vector_store_id", "status", "last_error", "attributes",
+                                                 "chunking_strategy"}
         again = await call(c.vector_stores.files.create(file_id=file.id, vector_store_id=store.id))
         assert again == attached  # attached once: the same file, not ingested again
         uploaded = await call(c.vector_stores.files.upload_and_poll(vector_store_id=store.id,
                                                                     file=("cats.md", CATS.encode())))
         assert uploaded.status == "completed"
         assert (await call(c.files.retrieve(uploaded.id))).purpose == "assistants"
+        started = await call(c.vector_stores.files.upload(vector_store_id=store.id,
+                                                          file=("rivers.txt", RIVERS.encode())))
+        polled = await call(c.vector_stores.files.poll(started.id, vector_store_id=store.id))
+        assert polled.status == "completed"
+        await call(c.vector_stores.files.delete(started.id, vector_store_id=store.id))
         content = await collect(c.vector_stores.files.content(file.id, vector_store_id=store.id))
         assert [(part.type, part.text) for part in content] == [("text", MARMOT)]
         page = await call(c.vector_stores.files.with_raw_response.content(file.id, vector_store_id=store.id))
@@ -176,7 +190,8 @@ class VectorStoresAPITests(Kit, standard=True):
         assert [f.id for f in (await call(c.vector_stores.files.list(store.id))).data] == ids[::-1]
         first = await call(c.vector_stores.files.list(store.id, limit=2, order="asc"))
         assert [f.id for f in first.data] == ids[:2] and first.has_more is True
-        assert [f.id for f in await collect(c.vector_stores.files.list(store.id, limit=2, order="asc"))] == ids
+        every = await collect(c.vector_stores.files.list(store.id, limit=2, order="asc"))
+        assert [f.id for f in every] == ids
         failed = await call(c.vector_stores.files.list(store.id, filter="failed"))
         assert [f.id for f in failed.data] == [bad.id] and failed.data[0].last_error.code == "invalid_file"
         done = await call(c.vector_stores.files.list(store.id, filter="completed", order="asc"))
@@ -192,30 +207,33 @@ class VectorStoresAPITests(Kit, standard=True):
             vector_store_id=store.id, file_ids=[f.id for f in files[:2]], attributes={"group": "one"}))
         assert batch.object == "vector_store.files_batch" and batch.id.startswith("vsfb_")
         assert batch.vector_store_id == store.id and batch.status == "completed"
-        assert batch.file_counts.model_dump() == {"in_progress": 0, "completed": 2, "failed": 0, "cancelled": 0,
-                                                  "total": 2}
+        assert batch.file_counts.model_dump() == counts(completed=2)
         assert await call(c.vector_stores.file_batches.retrieve(batch.id, vector_store_id=store.id)) == batch
         listed = await collect(c.vector_stores.file_batches.list_files(batch.id, vector_store_id=store.id,
                                                                        order="asc"))
         assert [f.id for f in listed] == [f.id for f in files[:2]]
         assert {f.attributes["group"] for f in listed} == {"one"}
+        strategy = {"type": "static", "static": {"max_chunk_size_tokens": 200, "chunk_overlap_tokens": 0}}
         per_file = await call(c.vector_stores.file_batches.create_and_poll(
             vector_store_id=store.id, files=[{"file_id": files[2].id, "attributes": {"group": "two"},
-                                              "chunking_strategy": {"type": "static", "static": {
-                                                  "max_chunk_size_tokens": 200, "chunk_overlap_tokens": 0}}}]))
+                                              "chunking_strategy": strategy}]))
         assert per_file.file_counts.completed == 1
-        [third] = (await call(c.vector_stores.file_batches.list_files(per_file.id, vector_store_id=store.id))).data
-        assert third.attributes == {"group": "two"} and third.chunking_strategy.static.max_chunk_size_tokens == 200
+        third_page = await call(c.vector_stores.file_batches.list_files(per_file.id,
+                                                                        vector_store_id=store.id))
+        [third] = third_page.data
+        assert third.attributes == {"group": "two"}
+        assert third.chunking_strategy.static.max_chunk_size_tokens == 200
         uploaded = await call(c.vector_stores.file_batches.upload_and_poll(
             store.id, files=[(f"u{i}.txt", f"{CATS} {i}".encode()) for i in range(3)], max_concurrency=2))
         assert uploaded.status == "completed" and uploaded.file_counts.completed == 3
-        none_failed = await call(c.vector_stores.file_batches.list_files(uploaded.id, vector_store_id=store.id,
-                                                                         filter="failed"))
+        none_failed = await call(c.vector_stores.file_batches.list_files(
+            uploaded.id, vector_store_id=store.id, filter="failed"))
         assert none_failed.data == []
         store = await call(c.vector_stores.retrieve(store.id))
         assert store.file_counts.completed == 6 and store.status == "completed"
         cancelled = await call(c.vector_stores.file_batches.cancel(batch.id, vector_store_id=store.id))
-        assert cancelled.status == "cancelled" and cancelled.file_counts.completed == 2  # nothing left to stop
+        assert cancelled.status == "cancelled"
+        assert cancelled.file_counts.completed == 2  # nothing was left to stop
         with pytest.raises(openai.NotFoundError) as info:
             await call(c.vector_stores.file_batches.retrieve("vsfb_nope", vector_store_id=store.id))
         assert "vsfb_nope" in error_of(info)["message"]
@@ -233,9 +251,10 @@ class VectorStoresAPITests(Kit, standard=True):
     async def _searchable(self, c: Any) -> tuple[Any, dict[str, Any]]:
         store = await call(c.vector_stores.create(name="s"))
         files = {}
-        for name, text, attributes in [("marmot.txt", MARMOT, {"topic": "animals", "year": 2020, "draft": False}),
-                                       ("cats.md", CATS, {"topic": "animals", "year": 2024, "draft": True}),
-                                       ("rivers.txt", RIVERS, {"topic": "geography", "year": 2022})]:
+        made = [("marmot.txt", MARMOT, {"topic": "animals", "year": 2020, "draft": False}),
+                ("cats.md", CATS, {"topic": "animals", "year": 2024, "draft": True}),
+                ("rivers.txt", RIVERS, {"topic": "geography", "year": 2022})]
+        for name, text, attributes in made:
             file = await upload(c, name, text)
             await call(c.vector_stores.files.create_and_poll(file_id=file.id, vector_store_id=store.id,
                                                              attributes=attributes))
@@ -245,12 +264,14 @@ class VectorStoresAPITests(Kit, standard=True):
     async def test_search_finds_the_chunk_and_shows_it(self, vs_client: Any, embedder: Any) -> None:
         c = vs_client
         store, files = await self._searchable(c)
-        raw = await call(c.vector_stores.with_raw_response.search(store.id, query="Which river reaches the Black Sea?"))
-        assert raw.http_response.headers["x-supercompat-search"] == ("keyword" if embedder is None else "hybrid")
+        question = "Which river reaches the Black Sea?"
+        raw = await call(c.vector_stores.with_raw_response.search(store.id, query=question))
+        mode = "keyword" if embedder is None else "hybrid"
+        assert raw.http_response.headers["x-supercompat-search"] == mode
         body = raw.http_response.json()
         assert body["object"] == "vector_store.search_results.page" and body["has_more"] is False
         assert body["next_page"] is None and body["search_query"] == ["Which river reaches the Black Sea?"]
-        results = (await call(c.vector_stores.search(store.id, query="Which river reaches the Black Sea?"))).data
+        results = (await call(c.vector_stores.search(store.id, query=question))).data
         top = results[0]
         assert (top.file_id, top.filename) == (files["rivers.txt"].id, "rivers.txt")
         assert [(p.type, p.text) for p in top.content] == [("text", RIVERS)]
@@ -260,8 +281,9 @@ class VectorStoresAPITests(Kit, standard=True):
         assert {files["marmot.txt"].id, files["cats.md"].id} <= {r.file_id for r in several}
         one = await call(c.vector_stores.search(store.id, query="marmot cats river", max_num_results=1))
         assert len(one.data) == 1
+        ranking = {"ranker": "auto", "score_threshold": 1.0}
         strict = await call(c.vector_stores.search(store.id, query="marmot", rewrite_query=True,
-                                                   ranking_options={"ranker": "auto", "score_threshold": 1.0}))
+                                                   ranking_options=ranking))
         assert all(r.score >= 1.0 for r in strict.data)
         assert (await call(c.vector_stores.search(store.id, query="zzzqqq nothing matches"))).data == [] \
             or embedder is not None  # with vectors something is always nearest
@@ -282,7 +304,8 @@ class VectorStoresAPITests(Kit, standard=True):
         assert await found({"type": "ne", "key": "topic", "value": "animals"}) == {"rivers.txt"}
         assert await found({"type": "gte", "key": "year", "value": 2022}) == {"cats.md", "rivers.txt"}
         assert await found({"type": "lt", "key": "year", "value": 2022}) == {"marmot.txt"}
-        assert await found({"type": "in", "key": "year", "value": [2020, 2022]}) == {"marmot.txt", "rivers.txt"}
+        assert await found({"type": "in", "key": "year", "value": [2020, 2022]}) == {"marmot.txt",
+                                                                                     "rivers.txt"}
         assert await found({"type": "nin", "key": "topic", "value": ["animals"]}) == {"rivers.txt"}
         assert await found({"type": "eq", "key": "draft", "value": True}) == {"cats.md"}
         assert await found({"type": "and", "filters": [
@@ -314,8 +337,10 @@ class VectorStoresAPITests(Kit, standard=True):
     # -- expiry --------------------------------------------------------------------------------------------
     async def test_a_store_past_expires_at_is_expired(self, vs_client: Any, vs_app: App) -> None:
         c = vs_client
-        store = await call(c.vector_stores.create(name="s", expires_after={"anchor": "last_active_at", "days": 1}))
-        await run_async(vs_app.storage.update_vector_store(store.id, {"last_active_at": store.last_active_at - 86400}))
+        store = await call(c.vector_stores.create(name="s", expires_after={"anchor": "last_active_at",
+                                                                           "days": 1}))
+        a_day_ago = {"last_active_at": store.last_active_at - 86400}
+        await run_async(vs_app.storage.update_vector_store(store.id, a_day_ago))
         expired = await call(c.vector_stores.retrieve(store.id))
         assert expired.status == "expired" and expired.expires_at == store.last_active_at
         with pytest.raises(openai.BadRequestError) as info:
@@ -348,16 +373,19 @@ class VectorStoresAPITests(Kit, standard=True):
                       "object_above_max_properties")
         await refused(lambda: vsc.create(expires_after={"anchor": "last_active_at", "days": 366}),
                       "expires_after.days", "integer_above_max_value")
-        await refused(lambda: vsc.create(expires_after={"anchor": "created_at", "days": 1}), "expires_after.anchor")
+        await refused(lambda: vsc.create(expires_after={"anchor": "created_at", "days": 1}),
+                      "expires_after.anchor")
         await refused(lambda: vsc.create(file_ids=[file.id], chunking_strategy={
             "type": "static", "static": {"max_chunk_size_tokens": 99, "chunk_overlap_tokens": 0}}),
             "chunking_strategy.static.max_chunk_size_tokens")
         await refused(lambda: vsc.create(extra_body={"colour": "red"}), "colour", "unknown_parameter")
         await refused(lambda: vsc.files.create(vector_store_id=store.id, file_id="file-nope"), "file_id")
         await refused(lambda: vsc.files.create(vector_store_id=store.id, file_id=file.id,
-                                               attributes={"k" * 65: "v"}), "attributes", "key_above_max_length")
+                                               attributes={"k" * 65: "v"}), "attributes",
+                      "key_above_max_length")
         await refused(lambda: vsc.files.create(vector_store_id=store.id, file_id=file.id,
-                                               attributes={"k": "v" * 513}), "attributes.k", "string_above_max_length")
+                                               attributes={"k": "v" * 513}), "attributes.k",
+                      "string_above_max_length")
         await refused(lambda: vsc.files.create(vector_store_id=store.id, file_id=file.id,
                                                attributes={"k": ["list"]}), "attributes.k", "invalid_type")
         await refused(lambda: vsc.files.list(store.id, filter="done"), "filter")
@@ -366,19 +394,22 @@ class VectorStoresAPITests(Kit, standard=True):
                       "array_below_min_length")
         await refused(lambda: vsc.file_batches.create(vector_store_id=store.id, file_ids=[file.id],
                                                       extra_body={"files": [{"file_id": file.id}]}), "files")
-        await refused(lambda: vsc.file_batches.create(vector_store_id=store.id, files=[{"file_id": "file-nope"}]),
-                      "files[0].file_id")
+        await refused(lambda: vsc.file_batches.create(vector_store_id=store.id,
+                                                      files=[{"file_id": "file-nope"}]), "files[0].file_id")
         await refused(lambda: vsc.search(store.id, query="x", max_num_results=51), "max_num_results",
                       "integer_above_max_value")
         await refused(lambda: vsc.search(store.id, query="x", max_num_results=0), "max_num_results")
         await refused(lambda: vsc.search(store.id, query="x", ranking_options={"score_threshold": 1.5}),
                       "ranking_options.score_threshold")
-        await refused(lambda: vsc.search(store.id, query="x", ranking_options={"ranker": "default_2024_08_21"}),
+        await refused(lambda: vsc.search(store.id, query="x",
+                                         ranking_options={"ranker": "default_2024_08_21"}),
                       "ranking_options.ranker")
-        await refused(lambda: vsc.search(store.id, query="x", filters={"type": "like", "key": "k", "value": "v"}),
+        await refused(lambda: vsc.search(store.id, query="x",
+                                         filters={"type": "like", "key": "k", "value": "v"}),
                       "filters.type")
         await refused(lambda: vsc.search(store.id, query="x", filters={
-            "type": "and", "filters": [{"type": "in", "key": "k", "value": "not a list"}]}), "filters.filters[0].value")
+            "type": "and", "filters": [{"type": "in", "key": "k", "value": "not a list"}]}),
+            "filters.filters[0].value")
         await refused(lambda: vsc.search(store.id, query="x", extra_body={"query": 3}), "query")
         await refused(lambda: vsc.search(store.id, query=[]), "query")
         for request in (lambda: vsc.retrieve("vs_nope"), lambda: vsc.update("vs_nope", name="x"),
