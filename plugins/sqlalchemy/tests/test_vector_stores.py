@@ -32,9 +32,11 @@ async def _watch(app):
 
 async def test_an_ingestion_of_a_killed_process_is_finished_by_another(database_url, storage):
     process = worker("ingest", database_url)
-    made = json.loads(process.stdout.readline())  # the file is being embedded
-    process.kill()  # SIGKILL mid-ingestion: its job's lease is no longer renewed
-    process.communicate()
+    try:
+        made = json.loads(process.stdout.readline())  # the file is being embedded
+    finally:
+        process.kill()  # SIGKILL mid-ingestion: its job's lease is no longer renewed
+        process.communicate()
     assert (await storage.get_vector_store_file(made["store"], made["file"]))["status"] == "in_progress"
     survivor = supercompat(storage_adapter=sqlalchemy_storage_adapter(database_url), embedder=fake_embedder(),
                            max_retries=0)
