@@ -301,3 +301,28 @@ async def test_files_attached_as_the_app_closes_fail_instead_of_sticking():
     assert (await client.vector_stores.retrieve(store.id)).status == "completed"
     await client.close()
     await run_async(app.aclose(grace=0))
+
+
+async def test_several_stores_are_searched_together_each_file_filtered_where_it_is():
+    """What a run's file_search does (the assistant's store and the thread's): one file in both
+    stores, its attributes different in each; a filter keeps only the store where they match."""
+    app = App(embedder=fake_embedder())
+    client = app_client(app, "async")
+    file = await upload(client, "a.txt", MARMOT)
+    other = await upload(client, "b.txt", "Marmots whistle to warn their colony.")
+    stores = [await client.vector_stores.create(name=name) for name in ("assistant", "thread")]
+    for store, kind in zip(stores, ("manual", "note"), strict=True):
+        await client.vector_stores.files.create_and_poll(file_id=file.id, vector_store_id=store.id,
+                                                         attributes={"kind": kind})
+    await client.vector_stores.files.create_and_poll(file_id=other.id, vector_store_id=stores[1].id)
+
+    async def search(filters):
+        stored = [await app.storage.get_vector_store(s.id) for s in stores]
+        return await app.vector_stores.search(stored, ["marmot"], limit=10, score_threshold=0, filters=filters)
+
+    results, hybrid = await run_async(search(None))
+    assert hybrid and sorted(r["file_id"] for r in results) == sorted([file.id, file.id, other.id])
+    results, _ = await run_async(search({"type": "eq", "key": "kind", "value": "note"}))
+    assert [(r["file_id"], r["attributes"]) for r in results] == [(file.id, {"kind": "note"})]
+    await client.close()
+    await run_async(app.aclose(grace=0))

@@ -387,42 +387,47 @@ class VectorStores:
         return sum(len(c.text.encode("utf-8")) for c in indexed) + vector_bytes
 
     # -- search ----------------------------------------------------------------------------------------
-    async def search(self, store: Obj, queries: list[str], *, limit: int, score_threshold: float,
+    async def search(self, stores: list[Obj], queries: list[str], *, limit: int, score_threshold: float,
                      filters: Obj | None) -> tuple[list[Obj], bool]:
-        """The best chunks of the store for ``queries`` (each searched, the best score of a chunk
+        """The best chunks of ``stores`` (searched together: the API searches one, a run's file_search
+        the assistant's and the thread's) for ``queries`` (each searched, the best score of a chunk
         kept), as ``VectorStoreSearchResponse`` dicts; and whether search used vectors (False: keyword
-        only, for want of an embedder or because the store's is no longer the App's)."""
+        only, for want of an embedder or because no store's is the App's any more)."""
         app = self.app
+        hybrid = any([self.hybrid(store) for store in stores])  # each store checked: the warning names any
         allowed: frozenset[str] | None = None
-        attributes: dict[str, Obj] = {}
+        shown: dict[tuple[str, str], Obj] = {}  # (store id, file id) -> the file, once read
         if filters is not None:
-            matching = [f for f in await self._all_files(store["id"], status="completed")
-                        if matches(filters, f.get("attributes") or {})]
-            allowed = frozenset(f["id"] for f in matching)
-            attributes = {f["id"]: f for f in matching}
-            if not allowed:
-                return [], self.hybrid(store)
-        hybrid = self.hybrid(store)
+            for store in stores:
+                for file in await self._all_files(store["id"], status="completed"):
+                    if matches(filters, file.get("attributes") or {}):
+                        shown[(store["id"], file["id"])] = file
+            if not shown:
+                return [], hybrid
+            allowed = frozenset(file_id for _, file_id in shown)
         vectors: list[list[float] | None] = [None] * len(queries)
         if hybrid and app.embedder is not None:
             vectors = list(await app.embedder.embed(queries, kind="query"))
-        best: dict[tuple[str, int], Hit] = {}
+        store_ids = tuple(store["id"] for store in stores)
+        best: dict[tuple[str, str, int], Hit] = {}
         for text, vector in zip(queries, vectors, strict=True):
-            for hit in await app.index.search(SearchQuery((store["id"],), text, vector, limit, allowed)):
-                key = (hit.file_id, hit.seq)
+            for hit in await app.index.search(SearchQuery(store_ids, text, vector, limit, allowed)):
+                key = (hit.store_id, hit.file_id, hit.seq)
                 if key not in best or hit.score > best[key].score:
                     best[key] = hit
-        hits = sorted(best.values(), key=lambda h: -h.score)
         results = []
-        for hit in hits:
+        for hit in sorted(best.values(), key=lambda h: -h.score):
             if hit.score < score_threshold:
                 continue
-            if hit.file_id not in attributes:
-                file = await app.storage.get_vector_store_file(store["id"], hit.file_id)
+            where = (hit.store_id, hit.file_id)
+            if where not in shown:
+                if filters is not None:
+                    continue  # the file passed the filters in another of the stores, not in this one
+                file = await app.storage.get_vector_store_file(*where)
                 if file is None or file["status"] != "completed":
                     continue  # detached or cancelled since: its chunks are on their way out
-                attributes[hit.file_id] = file
-            file = attributes[hit.file_id]
+                shown[where] = file
+            file = shown[where]
             results.append({"file_id": hit.file_id, "filename": file.get("filename") or hit.file_id,
                             "score": hit.score, "attributes": file.get("attributes") or {},
                             "content": [{"type": "text", "text": hit.text}]})

@@ -234,7 +234,7 @@ async def search(app: App, req: Request) -> Response:
     store = await owned_store(app, req)
     vs.refuse_if_expired(store)
     store = await app.vector_stores.touch(store)
-    results, hybrid = await app.vector_stores.search(store, queries, limit=limit or DEFAULT_RESULTS,
+    results, hybrid = await app.vector_stores.search([store], queries, limit=limit or DEFAULT_RESULTS,
                                                      score_threshold=threshold, filters=chosen)
     page = {"object": "vector_store.search_results.page", "search_query": queries, "data": results,
             "has_more": False, "next_page": None}
