@@ -318,7 +318,8 @@ async def test_several_stores_are_searched_together_each_file_filtered_where_it_
 
     async def search(filters):
         stored = [await app.storage.get_vector_store(s.id) for s in stores]
-        return await app.vector_stores.search(stored, ["marmot"], limit=10, score_threshold=0, filters=filters)
+        return await app.vector_stores.search(stored, ["marmot"], limit=10, score_threshold=0,
+                                              filters=filters)
 
     results, hybrid = await run_async(search(None))
     assert hybrid and sorted(r["file_id"] for r in results) == sorted([file.id, file.id, other.id])

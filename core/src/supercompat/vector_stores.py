@@ -423,10 +423,10 @@ class VectorStores:
             if where not in shown:
                 if filters is not None:
                     continue  # the file passed the filters in another of the stores, not in this one
-                file = await app.storage.get_vector_store_file(*where)
-                if file is None or file["status"] != "completed":
+                read = await app.storage.get_vector_store_file(*where)
+                if read is None or read["status"] != "completed":
                     continue  # detached or cancelled since: its chunks are on their way out
-                shown[where] = file
+                shown[where] = read
             file = shown[where]
             results.append({"file_id": hit.file_id, "filename": file.get("filename") or hit.file_id,
                             "score": hit.score, "attributes": file.get("attributes") or {},
