@@ -35,13 +35,14 @@ class TestVectorStoresKeywordOnly(VectorStoresAPITests):
 
 
 class GatedEmbedder:
-    """The fake embedder, whose embed() waits until ``gate`` is set; counts the calls at once."""
+    """The fake embedder, whose embed() of documents waits until ``gate`` is set (but for the first
+    ``free`` calls); counts the calls running at once."""
 
     def __init__(self) -> None:
         self.inner = fake_embedder()
         self.model, self.dimensions = self.inner.model, self.inner.dimensions
         self.gate = asyncio.Event()  # of the core loop: set it with run_async
-        self.running = self.most = self.calls = 0
+        self.running = self.most = self.calls = self.free = 0
         self.fail = False
 
     async def embed(self, texts, *, kind="document"):
@@ -49,7 +50,7 @@ class GatedEmbedder:
         self.running += 1
         self.most = max(self.most, self.running)
         try:
-            if kind == "document":
+            if kind == "document" and self.calls > self.free:
                 await self.gate.wait()
             if self.fail:
                 raise RuntimeError("the embedding service at https://embed.internal/v1 is down")
@@ -128,24 +129,41 @@ def test_an_unexpected_error_fails_the_file_with_server_error_redacted(gated):
 
 # -- batches, counts, concurrency ---------------------------------------------------------------------------
 def test_a_batch_cancelled_mid_way_cancels_its_files_and_their_jobs(gated):
+    """Three files ingested, four being embedded, three waiting their turn: the cancel stops the
+    seven, and the embeddings that end after it don't undo it."""
     app, client, embedder = gated
+    embedder.free = 3
     store = client.vector_stores.create(name="s")
     files = [client.files.create(file=(f"f{i}.txt", f"{MARMOT} {i}".encode()), purpose="assistants")
              for i in range(10)]
     batch = client.vector_stores.file_batches.create(vector_store_id=store.id, file_ids=[f.id for f in files])
-    assert batch.status == "in_progress" and batch.file_counts.in_progress == 10
+    assert batch.status == "in_progress" and batch.file_counts.total == 10
+
+    async def mid_way():
+        for _ in range(1000):
+            batch = await app.storage.get_file_batch(store.id, batch_id)
+            if batch["file_counts"]["completed"] == 3 and embedder.running == INGEST_CONCURRENCY:
+                return batch
+            await asyncio.sleep(0.01)
+        raise AssertionError("the batch never got mid-way")
+
+    batch_id = batch.id
+    run_sync(mid_way())
     cancelled = client.vector_stores.file_batches.cancel(batch.id, vector_store_id=store.id)
-    assert cancelled.status == "cancelled" and cancelled.file_counts.cancelled == 10
-    assert cancelled.file_counts.in_progress == 0
+    assert cancelled.status == "cancelled" and cancelled.file_counts.model_dump() == {
+        "in_progress": 0, "completed": 3, "failed": 0, "cancelled": 7, "total": 10}
     asyncio.run(open_gate(embedder))  # the gated embeddings may now end: they must not undo the cancel
     polled = client.vector_stores.file_batches.poll(batch.id, vector_store_id=store.id)
-    assert polled.status == "cancelled" and polled.file_counts.cancelled == 10
-    listed = client.vector_stores.file_batches.list_files(batch.id, vector_store_id=store.id)
-    statuses = {f.status for f in listed}
-    assert statuses == {"cancelled"}
+    assert polled.status == "cancelled" and polled.file_counts == cancelled.file_counts
+    batch_files = client.vector_stores.file_batches
+    listed = batch_files.list_files(batch.id, vector_store_id=store.id, filter="cancelled")
+    assert len(listed.data) == 7
     store = client.vector_stores.retrieve(store.id)
-    assert store.status == "completed" and store.file_counts.cancelled == 10 and store.usage_bytes == 0
-    assert client.vector_stores.search(store.id, query="marmot").data == []
+    assert store.status == "completed" and store.file_counts.cancelled == 7
+    done = batch_files.list_files(batch.id, vector_store_id=store.id, filter="completed")
+    assert store.usage_bytes == sum(f.usage_bytes for f in done.data) > 0
+    found = client.vector_stores.search(store.id, query="marmot", max_num_results=50).data
+    assert {r.file_id for r in found} == {f.id for f in done.data}  # nothing cancelled is searchable
 
     async def jobs_ended():
         for _ in range(200):
@@ -156,7 +174,8 @@ def test_a_batch_cancelled_mid_way_cancels_its_files_and_their_jobs(gated):
         return [await app.storage.get_job(f["job_id"]) for f in files]
 
     jobs = run_sync(jobs_ended())
-    assert {job["status"] for job in jobs} == {"cancelled"} and {job["kind"] for job in jobs} == {INGEST_JOB}
+    assert sorted(job["status"] for job in jobs) == ["cancelled"] * 7 + ["completed"] * 3
+    assert {job["kind"] for job in jobs} == {INGEST_JOB}
 
 
 async def test_file_counts_are_exact_after_200_concurrent_attaches():
