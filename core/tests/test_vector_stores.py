@@ -8,16 +8,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 
 import openai
 import pytest
 from test_ingest_text import docx_bytes, pdf_bytes, pptx_bytes
 
 from supercompat import App
+from supercompat.api.params import chunking_strategy
+from supercompat.jobs import MAX_ATTEMPTS
 from supercompat.loop import run_async, run_sync
-from supercompat.storage import ListQuery
+from supercompat.storage import ListQuery, memory_storage_adapter
 from supercompat.testing import VectorStoresAPITests
 from supercompat.testing.embedders import fake_embedder
+from supercompat.testing.storage import make_job
 from supercompat.testing.vector_stores import MARMOT, app_client, upload
 from supercompat.vector_stores import INGEST_CONCURRENCY, INGEST_JOB
 
@@ -311,7 +315,7 @@ async def test_files_attached_as_the_app_closes_fail_instead_of_sticking():
     async def attach():
         with pytest.raises(Exception, match="shutting down"):
             stored = await app.storage.get_file(file.id)
-            await app.vector_stores.attach(store.id, [(stored, None, {"type": "auto"})])
+            await app.vector_stores.attach(store.id, [(stored, None, chunking_strategy({"type": "auto"}))])
         return await app.storage.get_vector_store_file(store.id, file.id)
 
     stuck = await run_async(attach())
@@ -346,3 +350,35 @@ async def test_several_stores_are_searched_together_each_file_filtered_where_it_
     assert [(r["file_id"], r["attributes"]) for r in results] == [(file.id, {"kind": "note"})]
     await client.close()
     await run_async(app.aclose(grace=0))
+
+
+def test_a_file_whose_ingestion_kept_killing_its_processes_fails_instead_of_sticking():
+    """Its job comes back to a survivor once more than MAX_ATTEMPTS times: given up, the file fails."""
+    storage = memory_storage_adapter()
+    first = App(storage_adapter=storage)
+    client = app_client(first, "sync")
+    store = client.vector_stores.create(name="s")
+    file = client.files.create(file=("huge.pdf", b"%PDF"), purpose="assistants")
+
+    async def attached_by_a_dead_process():
+        stored = await storage.get_file(file.id)
+        [attached] = await storage.attach_files(store.id, [first.vector_stores._new_file(
+            store.id, stored, chunking_strategy({"type": "auto"}), None)])
+        await storage.create_job(make_job(INGEST_JOB, {"store_id": store.id, "file_id": file.id},
+                                          id=attached["job_id"], attempt=MAX_ATTEMPTS))  # claimed: one more
+
+    run_sync(attached_by_a_dead_process())
+    time.sleep(0.3)  # its lease lapses
+    survivor = App(storage_adapter=storage)
+    engine = survivor.engine
+    engine.heartbeat_interval, engine.sweep_interval, engine.orphan_after = 0.05, 0.05, 0.2
+
+    async def watch():
+        engine.watch()
+
+    run_sync(watch())
+    ended = app_client(survivor, "sync").vector_stores.files.poll(file.id, vector_store_id=store.id)
+    assert ended.status == "failed" and ended.last_error.code == "server_error"
+    assert "stopped, 3 times" in ended.last_error.message
+    run_sync(survivor.aclose(grace=0))
+    run_sync(first.aclose(grace=0))

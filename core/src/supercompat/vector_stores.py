@@ -136,7 +136,7 @@ class VectorStores:
 
     def __init__(self, app: App) -> None:
         self._app = weakref.ref(app)
-        app.jobs.register(INGEST_JOB, self._ingest)
+        app.jobs.register(INGEST_JOB, self._ingest, given_up=self._given_up)
         self._start_afresh()
 
     @property
@@ -342,6 +342,14 @@ class VectorStores:
                     await context.checkpoint({**job["payload"], "usage_bytes": usage_bytes})
                     changes = {"status": "completed", "usage_bytes": usage_bytes, "last_error": None}
         await self._record_end(store_id, file_id, changes)
+
+    async def _given_up(self, job: Obj) -> None:
+        """The file's ingestion brought down every process that tried it (a file that exhausts memory,
+        say): it fails, rather than staying in progress with no job left to end it."""
+        message = (f"The file could not be processed: the processes ingesting it stopped, "
+                   f"{job['attempt'] - 1} times.")
+        await self._record_end(job["payload"]["store_id"], job["payload"]["file_id"], {
+            "status": "failed", "last_error": {"code": "server_error", "message": message}})
 
     async def _record_end(self, store_id: str, file_id: str, changes: Obj) -> None:
         app = self.app
