@@ -254,6 +254,6 @@ def extract(filename: str | None, data: Source, content_type: str | None = None)
 async def extract_file(filename: str | None, path: str | os.PathLike[str], content_type: str | None = None) -> str:
     """:func:`extract` of the file at ``path``, off the event loop: what ingestion calls. Raises
     :class:`IngestError` as ``extract`` does."""
-    import asyncio
+    from .._threads import call_in_thread  # a real thread under gevent too (asyncio.to_thread's isn't)
 
-    return await asyncio.to_thread(extract, filename, path, content_type)
+    return await call_in_thread(extract, filename, path, content_type)
