@@ -283,11 +283,11 @@ class VectorStores:
     async def cancel_batch(self, store_id: str, batch_id: str) -> Obj | None:
         """Cancel a batch: its files still in progress become ``cancelled`` and their jobs stop."""
         app = self.app
-        in_progress = await self._all_files(store_id, status="in_progress", batch_id=batch_id)
         batch = await app.storage.cancel_file_batch(store_id, batch_id)
         if batch is None:
             return None
-        for file in in_progress:
+        # Read after the cancel: a file that ended just before it keeps its status and its chunks.
+        for file in await self._all_files(store_id, status="cancelled", batch_id=batch_id):
             await self._cancel_job(file)
             await app.index.remove(store_id, file["id"])
         self.notify(store_id)

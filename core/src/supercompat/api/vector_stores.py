@@ -349,6 +349,8 @@ async def retrieve_batch(app: App, req: Request) -> Response:
 
 async def cancel_batch(app: App, req: Request) -> dict[str, Any]:
     batch = await get_batch(app, req)
+    if vs.batch_status(batch) != "in_progress":
+        return vs.public_batch(batch)  # nothing left to cancel: it stays as it ended
     cancelled = await app.vector_stores.cancel_batch(batch["vector_store_id"], batch["id"])
     if cancelled is None:
         raise vs.batch_not_found(batch["vector_store_id"], batch["id"])
