@@ -101,3 +101,19 @@ def test_a_greenlet_waiting_for_an_answer_lets_the_others_run():
                           "answer": waiting.value.choices[0].message.content, "timed_out": timed_out}))
     """)
     assert result == {"others": 5, "still_waiting": True, "answer": "You said: hi", "timed_out": True}
+
+
+def test_a_file_is_ingested_and_searched_and_the_process_exits():
+    """Extraction runs in a worker thread that gevent doesn't turn into a greenlet of the core loop
+    (asyncio's default executor did: the ingestion ended, but the process then hung at exit)."""
+    result = run_patched("""
+        from supercompat.testing.embedders import fake_embedder
+
+        client = supercompat(embedder=fake_embedder(), max_retries=0)
+        store = client.vector_stores.create(name="under gevent")
+        file = client.vector_stores.files.upload_and_poll(vector_store_id=store.id,
+                                                          file=("a.txt", b"marmots under gevent"))
+        [hit] = client.vector_stores.search(store.id, query="marmots").data
+        print(json.dumps([file.status, hit.filename]))
+    """)
+    assert result == ["completed", "a.txt"]

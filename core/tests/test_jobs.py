@@ -76,6 +76,15 @@ def test_a_submitted_job_runs_here_and_ends_completed():
     assert counter.seen == [(1, 1), (1, 2), (1, 3)]
 
 
+def test_a_job_may_be_given_the_id_its_caller_recorded_beforehand():
+    store = memory_storage_adapter()
+    app = process(store)
+    app.jobs.register(KIND, Counter())
+    job = run_sync(app.jobs.submit(KIND, {"done": 0, "to": 1}, job_id="job_recorded"))
+    assert job["id"] == "job_recorded"
+    assert run_sync(app.jobs.wait("job_recorded"))["status"] == "completed"
+
+
 def test_a_failing_job_ends_failed_with_its_error_kept():
     store = memory_storage_adapter()
     app = process(store)
@@ -173,7 +182,8 @@ def test_a_job_this_process_reclaims_from_itself_runs_once_more_not_twice():
     wait_for(counter.held.is_set)
     # Its heartbeat failed for a while (a storage outage) and its own sweep claims it back.
     [claimed] = run_sync(store.claim_lapsed(KIND, time.time() + 1))
-    run_sync(app.jobs.holders()[0].reclaim(claimed))
+    [holder] = [h for h in app.jobs.holders() if h.kind == KIND]  # core registers kinds of its own
+    run_sync(holder.reclaim(claimed))
     release(counter)
     ended = wait_for(lambda: (j := job_of(store, job["id"]))["status"] != "running" and j)
     assert ended["status"] == "completed" and ended["attempt"] == 2

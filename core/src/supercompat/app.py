@@ -20,6 +20,7 @@ from .runs.engine import RunEngine
 from .search import ChunkIndex
 from .storage import StorageAdapter
 from .tools import ToolExecutor
+from .vector_stores import VectorStores
 
 _router = build_router()
 
@@ -85,6 +86,8 @@ class App:
         self.router = _router
         self.jobs = Jobs(self)
         self.engine = RunEngine(self)
+        # core's own job kinds (file ingestion) are registered here, before the adapters' own
+        self.vector_stores = VectorStores(self)
         self.closing = False
         for wire in self._adapter_hooks("wire"):
             wire(self)
@@ -119,6 +122,7 @@ class App:
         with an ``after_fork()`` method of their own, which must only drop state (it may run twice)."""
         self.engine.after_fork()
         self.jobs.after_fork()
+        self.vector_stores.after_fork()
         for after_fork in self._adapter_hooks("after_fork"):
             after_fork()
 

@@ -95,11 +95,13 @@ async def store_file(app: App, *, project: str | None, filename: str, purpose: s
 
 async def delete_file(app: App, file_id: str) -> bool:
     """Delete a file: its metadata, its id wherever it is referenced (the ``code_interpreter`` file
-    ids of assistants and threads), then its bytes. Whether there was one. Everything that must let
+    ids of assistants and threads, the vector stores it is attached to, with its chunks), then its
+    bytes. Whether there was one. Everything that must let
     go of a deleted file does it here."""
     if not await app.storage.delete_file(file_id):
         return False
     await app.storage.detach_file(file_id)
+    await app.vector_stores.detach_everywhere(file_id)
     await app.blobs.delete(file_id)
     return True
 

@@ -145,13 +145,14 @@ class JobContext:
 
 
 JobHandler = Callable[[Obj, JobContext], Awaitable[None]]
+GivenUp = Callable[[Obj], Awaitable[None]]  # what a kind does with a job given up (see Jobs.register)
 
 
 class _JobKind:
     """One registered kind, as a LeaseHolder."""
 
-    def __init__(self, jobs: Jobs, kind: str, handler: JobHandler) -> None:
-        self.jobs, self.kind, self.handler = jobs, kind, handler
+    def __init__(self, jobs: Jobs, kind: str, handler: JobHandler, given_up: GivenUp | None) -> None:
+        self.jobs, self.kind, self.handler, self.given_up = jobs, kind, handler, given_up
 
     def held(self) -> Collection[tuple[str, int]]:
         return [(job_id, job["attempt"]) for job_id, (job, _) in self.jobs._running.items()
@@ -189,13 +190,15 @@ class Jobs:
         _loop.keep_inherited(self._running)
         self._start_afresh()
 
-    def register(self, kind: str, handler: JobHandler) -> None:
+    def register(self, kind: str, handler: JobHandler, *, given_up: GivenUp | None = None) -> None:
         """Run jobs of ``kind`` with ``await handler(job, context)`` (submitted here, or reclaimed from a
         dead process). A handler may run more than once for one job (after a crash): make it resumable
-        from the job's payload, saved with ``context.checkpoint``."""
+        from the job's payload, saved with ``context.checkpoint``. ``given_up``: called with a job of
+        the kind once it is given up (its processes kept dying, see ``max_attempts``), for what the
+        handler would have ended had it lived."""
         if kind == RUN_LEASE or kind in self._kinds:
             raise ValueError(f"the job kind {kind!r} is already registered")
-        self._kinds[kind] = _JobKind(self, kind, handler)
+        self._kinds[kind] = _JobKind(self, kind, handler, given_up)
 
     def holders(self) -> list[LeaseHolder]:
         return list(self._kinds.values())
@@ -204,17 +207,18 @@ class Jobs:
         """Whether jobs run here now (whose leases the heartbeat renews)."""
         return bool(self._running)
 
-    async def submit(self, kind: str, payload: Any) -> Obj:
+    async def submit(self, kind: str, payload: Any, *, job_id: str | None = None) -> Obj:
         """Store a job of ``kind`` and start it here, on the running loop (the core loop). Returns it.
-        Refused (a 503 APIError) once the App is closing: nothing would be left to run it."""
+        ``job_id``: its id, if the caller recorded it beforehand (``new_id("job")``; by default a new
+        one). Refused (a 503 APIError) once the App is closing: nothing would be left to run it."""
         if self.app.closing:
             raise APIError("The server is shutting down: no new job can start.", status=503,
                            type="server_error")
         registered = self._kinds.get(kind)
         if registered is None:
             raise InvalidRequest(f"No job kind {kind!r} is registered.")
-        job = {"id": new_id("job"), "object": "job", "kind": kind, "status": JOB_RUNNING, "attempt": 1,
-               "created_at": int(time.time()), "finished_at": None, "cancel_requested": False,
+        job = {"id": job_id or new_id("job"), "object": "job", "kind": kind, "status": JOB_RUNNING,
+               "attempt": 1, "created_at": int(time.time()), "finished_at": None, "cancel_requested": False,
                "payload": payload, "last_error": None}
         job = await self.app.storage.create_job(job)
         self._start(job, registered.handler)
@@ -260,6 +264,13 @@ class Jobs:
             await self._end(job, "failed", APIError(
                 f"The job was given up after {self.max_attempts} attempts: the processes running it stopped.",
                 status=500, type="server_error"))
+            registered = self._kinds.get(job["kind"])
+            if registered is not None and registered.given_up is not None:
+                try:
+                    await registered.given_up(job)
+                except Exception:
+                    log.exception("supercompat: the given_up hook of job %s (%s) failed", job["id"],
+                                  job["kind"])
             return
         context = JobContext(self, job)
         try:
@@ -300,5 +311,5 @@ class Jobs:
             await asyncio.wait(running, timeout=max(grace, 1.0))
 
 
-__all__ = ["MAX_ATTEMPTS", "JobContext", "JobHandler", "Jobs", "LeaseHolder", "LeaseKeeper", "LeaseLost",
-           "keep_leases", "renew_and_reclaim"]
+__all__ = ["MAX_ATTEMPTS", "GivenUp", "JobContext", "JobHandler", "Jobs", "LeaseHolder", "LeaseKeeper",
+           "LeaseLost", "keep_leases", "renew_and_reclaim"]

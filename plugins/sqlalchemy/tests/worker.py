@@ -106,6 +106,36 @@ def job(url):
     time.sleep(600)  # until killed
 
 
+class HangingEmbedder:
+    """The fake embedder's model and dimensions, whose document embeddings never come back: an ingestion
+    stopped mid-way, in a process then killed."""
+
+    def __init__(self):
+        from supercompat.testing.embedders import fake_embedder
+
+        inner = fake_embedder()
+        self.model, self.dimensions = inner.model, inner.dimensions
+        self.embedding = threading.Event()
+
+    async def embed(self, texts, *, kind="document"):
+        self.embedding.set()
+        await asyncio.Event().wait()
+
+    async def close(self):
+        pass
+
+
+def ingest(url):
+    embedder = HangingEmbedder()
+    client = supercompat(storage_adapter=sqlalchemy_storage_adapter(url), embedder=embedder)
+    file = client.files.create(file=("marmot.txt", b"The quick marmot audits seventeen ledgers."),
+                               purpose="assistants")
+    store = client.vector_stores.create(name="made elsewhere", file_ids=[file.id])
+    embedder.embedding.wait()  # mid-ingestion: extracted and chunked, embedding
+    print(json.dumps({"store": store.id, "file": file.id}), flush=True)
+    time.sleep(600)  # until killed
+
+
 if __name__ == "__main__":
     mode, url, *rest = sys.argv[1:]
     if mode == "create":
@@ -118,3 +148,5 @@ if __name__ == "__main__":
         hang(url)
     elif mode == "job":
         job(url)
+    elif mode == "ingest":
+        ingest(url)

@@ -43,14 +43,16 @@ def in_tool_resources(resources: dict[str, Any] | None, param: str = "tool_resou
             yield file_id, f"{param}.file_search.vector_stores[{i}].file_ids[{j}]"
 
 
-async def require_files(app: App, project: str | None, references: Iterable[Reference]) -> None:
+async def require_files(app: App, project: str | None, references: Iterable[Reference]) -> dict[str, Any]:
     """Raise InvalidRequest for the first reference to a file that is missing, expired or another
-    project's (as unknown as a missing one); each file is read once."""
-    checked: set[str] = set()
+    project's (as unknown as a missing one); each file is read once. Returns the files read, by id."""
+    checked: dict[str, Any] = {}
     now = time.time()
     for file_id, param in references:
         if file_id in checked:
             continue
-        if not usable(await app.storage.get_file(file_id), project, now):
+        file = await app.storage.get_file(file_id)
+        if not usable(file, project, now):
             raise InvalidRequest(f"No file found with id '{file_id}'.", param=param, code="invalid_value")
-        checked.add(file_id)
+        checked[file_id] = file
+    return checked

@@ -36,7 +36,8 @@ if sys.modules.get("pytest"):  # before the kit modules are imported: rewriting 
 _KITS = {"AssistantsContractTests": ".contract", "BlobStoreTests": ".blobs", "BuiltinToolTests": ".tool_runs",
          "ClientAdapterTests": ".clients", "EmbedderTests": ".embedders", "FilesAPITests": ".files",
          "HostileInputTests": ".hostile",
-         "ProviderFailureTests": ".failures", "RunAdapterTests": ".runs", "StorageAdapterTests": ".storage"}
+         "ProviderFailureTests": ".failures", "RunAdapterTests": ".runs", "StorageAdapterTests": ".storage",
+         "VectorStoresAPITests": ".vector_stores"}
 
 
 def __getattr__(name: str) -> Any:
@@ -60,4 +61,4 @@ def app_of(client: openai.OpenAI | openai.AsyncOpenAI) -> App:
 __all__ = ["AssistantsContractTests", "BlobStoreTests", "BuiltinToolTests", "ClientAdapterTests", "EmbedderTests",
            "FilesAPITests", "HostileInputTests",
            "ProviderFailureTests", "Reply", "RunAdapterTests", "ScriptedClientAdapter", "StorageAdapterTests",
-           "app_of", "scripted_client_adapter"]
+           "VectorStoresAPITests", "app_of", "scripted_client_adapter"]

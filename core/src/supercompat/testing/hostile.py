@@ -25,11 +25,12 @@ import pydantic
 import typing_extensions
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from openai.types import CreateEmbeddingResponse, Model
+from openai.types import CreateEmbeddingResponse, Model, VectorStore, VectorStoreSearchResponse
 from openai.types.beta import Assistant, Thread, ThreadDeleted
 from openai.types.beta.threads import Message, Run
 from openai.types.beta.threads.runs import RunStep
 from openai.types.chat import ChatCompletion
+from openai.types.vector_stores import VectorStoreFile, VectorStoreFileBatch
 
 from .. import BASE_URL, supercompat
 from ..router import MAX_JSON_DEPTH
@@ -165,7 +166,11 @@ class HostileInputTests(Kit, standard=True):
         done = api.ok("POST", f"/threads/{other['id']}/runs", {"assistant_id": assistant["id"]})
         api.wait_for_run(other["id"], done["id"], ("completed",))
         step = api.ok("GET", f"/threads/{other['id']}/runs/{done['id']}/steps")["data"][0]
-        return {"assistant_id": assistant["id"], "thread_id": thread["id"], "message_id": message["id"],
+        file_id = api.file()
+        store = api.ok("POST", "/vector_stores", {"name": "fuzzed", "file_ids": [file_id]})
+        batch = api.ok("POST", f"/vector_stores/{store['id']}/file_batches", {"file_ids": [api.file()]})
+        return {"vector_store_id": store["id"], "vs_file_id": file_id, "vs_batch_id": batch["id"],
+                "assistant_id": assistant["id"], "thread_id": thread["id"], "message_id": message["id"],
                 "run_id": waiting["id"], "call_id": waiting["required_action"]["submit_tool_outputs"]
                 ["tool_calls"][0]["id"], "done_thread_id": other["id"], "done_run_id": done["id"],
                 "step_id": step["id"]}
@@ -181,6 +186,13 @@ class HostileInputTests(Kit, standard=True):
             readable_list(Run, runs)
             for run in runs["data"]:
                 readable_list(RunStep, api.ok("GET", f"/threads/{thread_id}/runs/{run['id']}/steps"))
+        stores = api.ok("GET", "/vector_stores?limit=100")
+        readable_list(VectorStore, stores)
+        for store in stores["data"]:
+            readable(VectorStore, api.ok("GET", f"/vector_stores/{store['id']}"))
+            readable_list(VectorStoreFile, api.ok("GET", f"/vector_stores/{store['id']}/files?limit=100"))
+        readable(VectorStoreFileBatch, api.ok("GET", f"/vector_stores/{o['vector_store_id']}/file_batches/"
+                                                     f"{o['vs_batch_id']}"))
 
     # -- poisoned reads (each was accepted, and the object then read as a 500 or as non-standard JSON) ----
     POISON = [
@@ -427,6 +439,8 @@ class HostileInputTests(Kit, standard=True):
             body = data.draw(strategy, label="body") if strategy is not None else None
             if isinstance(body, dict) and body.get("assistant_id") == "{assistant_id}":
                 body["assistant_id"] = objects["assistant_id"]
+            if isinstance(body, dict) and body.get("file_id") == "{vs_file_id}":
+                body["file_id"] = objects["vs_file_id"]
             if name == "submit tool outputs" and isinstance(body, dict) and isinstance(body.get("tool_outputs"), list):
                 for output in body["tool_outputs"]:  # answer the pending call, so that an answer can be a 200
                     if isinstance(output, dict) and "tool_call_id" in output:
@@ -437,6 +451,10 @@ class HostileInputTests(Kit, standard=True):
                 status, answer = api.send(method, path, raw=json.dumps(body).encode() if body is not None else None)
             if status < 400 and model is CreateEmbeddingResponse:
                 readable(model, embeddings_as_floats(answer))
+            elif status < 400 and model is VectorStoreSearchResponse:  # a page the SDK reads item by item
+                assert answer["object"] == "vector_store.search_results.page", answer
+                for item in answer["data"]:
+                    readable(model, item)
             elif status < 400 and model is not None:
                 if answer.get("object") == "list":
                     readable_list(model, answer)
@@ -466,6 +484,15 @@ class HostileInputTests(Kit, standard=True):
             readable_list(Run, api.ok("GET", f"/threads/{obj['thread_id']}/runs?limit=100"))
             readable_list(RunStep, api.ok("GET", f"/threads/{obj['thread_id']}/runs/{run['id']}/steps"))
             readable_list(Message, api.ok("GET", f"/threads/{obj['thread_id']}/messages?limit=100"))
+        elif kind == "vector_store":
+            readable(VectorStore, api.ok("GET", f"/vector_stores/{obj['id']}"))
+            readable_list(VectorStore, api.ok("GET", "/vector_stores?limit=100"))
+        elif kind == "vector_store.file":
+            readable(VectorStoreFile, api.ok("GET", f"/vector_stores/{obj['vector_store_id']}/files/{obj['id']}"))
+        elif kind == "vector_store.files_batch":
+            path = f"/vector_stores/{obj['vector_store_id']}/file_batches/{obj['id']}"
+            readable(VectorStoreFileBatch, api.ok("GET", path))
+            readable_list(VectorStoreFile, api.ok("GET", path + "/files?limit=100"))
         else:  # pragma: no cover - fuzzed_endpoints only names the kinds above as created
             raise AssertionError(f"{name} created a {kind}")
 
@@ -546,7 +573,7 @@ def _typed_dict(tp: Any, depth: int) -> st.SearchStrategy[dict[str, Any]]:
 
 
 # Keys of the SDK's param types that travel in the path or in headers, and "stream" (answers an event stream).
-PATH_PARAMS = frozenset({"thread_id", "run_id", "stream", "include"})
+PATH_PARAMS = frozenset({"thread_id", "run_id", "vector_store_id", "stream", "include"})
 
 
 @st.composite
@@ -585,7 +612,14 @@ def _query(tp: Any) -> st.SearchStrategy[dict[str, Any]]:
 
 
 def fuzzed_endpoints() -> list[tuple[str, str, str, Any, Any]]:
-    from openai.types import chat, embedding_create_params
+    from openai.types import (
+        chat,
+        embedding_create_params,
+        vector_store_create_params,
+        vector_store_list_params,
+        vector_store_search_params,
+        vector_store_update_params,
+    )
     from openai.types.beta import (
         assistant_create_params,
         assistant_list_params,
@@ -604,6 +638,13 @@ def fuzzed_endpoints() -> list[tuple[str, str, str, Any, Any]]:
         run_update_params,
     )
     from openai.types.beta.threads.runs import step_list_params
+    from openai.types.vector_stores import (
+        file_batch_create_params,
+        file_batch_list_files_params,
+        file_create_params,
+        file_list_params,
+        file_update_params,
+    )
 
     def body(tp: Any, *fixed: tuple[str, Any]) -> st.SearchStrategy[Any]:
         base = from_type(tp).map(lambda b: {**b, **dict(fixed)})
@@ -611,6 +652,7 @@ def fuzzed_endpoints() -> list[tuple[str, str, str, Any, Any]]:
 
     run_tool_outputs = run_submit_tool_outputs_params.RunSubmitToolOutputsParamsNonStreaming
     t, r = "/threads/{thread_id}", "/threads/{thread_id}/runs/{run_id}"
+    vs = "/vector_stores/{vector_store_id}"
     return [
         ("create assistant", "POST", "/assistants", body(assistant_create_params.AssistantCreateParams), Assistant),
         ("update assistant", "POST", "/assistants/{assistant_id}", body(assistant_update_params.AssistantUpdateParams),
@@ -643,5 +685,21 @@ def fuzzed_endpoints() -> list[tuple[str, str, str, Any, Any]]:
         ("list models", "GET", "/models", None, Model),
         ("retrieve model", "GET", "/models/scripted", None, Model),
         ("delete thread", "DELETE", "/threads/{fresh_thread_id}", None, ThreadDeleted),
+        ("create vector store", "POST", "/vector_stores", body(vector_store_create_params.VectorStoreCreateParams),
+         VectorStore),
+        ("update vector store", "POST", vs, body(vector_store_update_params.VectorStoreUpdateParams), VectorStore),
+        ("list vector stores", "GET", "/vector_stores", _query(vector_store_list_params.VectorStoreListParams),
+         VectorStore),
+        ("search vector store", "POST", vs + "/search", body(vector_store_search_params.VectorStoreSearchParams),
+         VectorStoreSearchResponse),
+        ("create vector store file", "POST", vs + "/files",
+         body(file_create_params.FileCreateParams, ("file_id", "{vs_file_id}")), VectorStoreFile),
+        ("update vector store file", "POST", vs + "/files/{vs_file_id}", body(file_update_params.FileUpdateParams),
+         VectorStoreFile),
+        ("list vector store files", "GET", vs + "/files", _query(file_list_params.FileListParams), VectorStoreFile),
+        ("create file batch", "POST", vs + "/file_batches",
+         body(file_batch_create_params.FileBatchCreateParams), VectorStoreFileBatch),
+        ("list file batch files", "GET", vs + "/file_batches/{vs_batch_id}/files",
+         _query(file_batch_list_files_params.FileBatchListFilesParams), VectorStoreFile),
     ]
 

@@ -1,0 +1,505 @@
+"""Vector stores: the one place for their domain logic. Creating stores, attaching files and their
+ingestion (a job per file, on the lease mechanism of ``supercompat.jobs``), detaching, deleting,
+searching (filters over file ``attributes`` included) and the objects the API shows, whose statuses
+are derived here on every read.
+
+Ingestion of one file: its bytes are read from the blob store to a temporary file, their text
+extracted (``supercompat.ingest``), cut into chunks by the file's chunking strategy, embedded in
+batches when the store has an embedder that is still the App's, and added to the App's chunk index;
+the job checkpoints once the chunks are indexed, so a process that takes over the job after a crash
+only records the end. The end is written only if the file is still ``in_progress``: a cancel wins.
+At most :data:`INGEST_CONCURRENCY` files are read and embedded at once per process; the other jobs
+wait their turn (their leases kept), so a batch of 2,000 files doesn't start 2,000 extractions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import tempfile
+import time
+import weakref
+from typing import TYPE_CHECKING, Any
+
+from . import ids, ingest
+from ._threads import call_in_thread
+from .errors import APIError, InvalidRequest, NotFound, redacted
+from .jobs import JobContext, LeaseLost
+from .search import Hit, IndexedChunk, SearchQuery
+from .storage import ListQuery, Obj, StaleStatusError
+
+if TYPE_CHECKING:
+    from .app import App
+
+log = logging.getLogger("supercompat")
+
+INGEST_JOB = "vector_store.ingest"
+INGEST_CONCURRENCY = 4  # files read, extracted and embedded at once in one process
+EMBED_BATCH = 64  # chunks per call to the embedder
+DAY = 86_400
+IN_PROGRESS = frozenset({"in_progress"})
+FILTER_PAGE = 100  # files read at a time when a search's filters are evaluated
+
+STORE_FIELDS = ("id", "object", "created_at", "name", "usage_bytes", "file_counts", "status",
+                "last_active_at", "metadata", "expires_after", "expires_at")
+FILE_FIELDS = ("id", "object", "created_at", "usage_bytes", "vector_store_id", "status", "last_error",
+               "attributes", "chunking_strategy")
+BATCH_FIELDS = ("id", "object", "created_at", "vector_store_id", "status", "file_counts")
+
+
+# -- what the API shows --------------------------------------------------------------------------------
+def expires_at(store: Obj) -> int | None:
+    """``last_active_at + days * 86400`` for a store with ``expires_after``, else None."""
+    after = store.get("expires_after")
+    if not after or store.get("last_active_at") is None:
+        return None
+    return int(store["last_active_at"]) + int(after["days"]) * DAY
+
+
+def expired(store: Obj, now: float | None = None) -> bool:
+    deadline = expires_at(store)
+    return deadline is not None and (time.time() if now is None else now) >= deadline
+
+
+def public_store(store: Obj) -> Obj:
+    """A stored vector store as the API shows it (``openai.types.VectorStore``), its status derived:
+    ``expired`` past ``expires_at``, else ``in_progress`` while a file is, else ``completed``."""
+    shown = {k: store.get(k) for k in STORE_FIELDS}
+    shown["object"] = "vector_store"
+    shown["expires_at"] = expires_at(store)
+    if expired(store):
+        shown["status"] = "expired"
+    elif store["file_counts"]["in_progress"] > 0:
+        shown["status"] = "in_progress"
+    else:
+        shown["status"] = "completed"
+    return shown
+
+
+def public_file(file: Obj) -> Obj:
+    """A vector store file as the API shows it (``openai.types.vector_stores.VectorStoreFile``)."""
+    return {k: file.get(k) for k in FILE_FIELDS}
+
+
+def batch_status(batch: Obj) -> str:
+    """``cancelled`` once cancelled; ``in_progress`` while a file is; then ``failed`` if every file
+    failed (nothing of the batch is searchable), else ``completed``."""
+    counts = batch["file_counts"]
+    if batch.get("status") == "cancelled":
+        return "cancelled"
+    if counts["in_progress"] > 0:
+        return "in_progress"
+    if counts["total"] and counts["failed"] == counts["total"]:
+        return "failed"
+    return "completed"
+
+
+def public_batch(batch: Obj) -> Obj:
+    """A file batch as the API shows it (``openai.types.vector_stores.VectorStoreFileBatch``)."""
+    shown = {k: batch.get(k) for k in BATCH_FIELDS}
+    shown["status"] = batch_status(batch)
+    return shown
+
+
+def store_not_found(store_id: str) -> NotFound:
+    return NotFound.object("vector store", store_id)
+
+
+def file_not_found(store_id: str, file_id: str) -> NotFound:
+    return NotFound(f"No file found with id '{file_id}' in vector store '{store_id}'.")
+
+
+def batch_not_found(store_id: str, batch_id: str) -> NotFound:
+    return NotFound(f"No file batch found with id '{batch_id}' in vector store '{store_id}'.")
+
+
+def embedder_of(app: App) -> Obj | None:
+    """What a store built now records as its embedder (its hidden ``embedder`` key)."""
+    if app.embedder is None:
+        return None
+    return {"model": app.embedder.model, "dimensions": app.embedder.dimensions}
+
+
+def uses_app_embedder(app: App, store: Obj) -> bool:
+    """Whether the store's vectors came from the App's embedder (same model and dimensions): only then
+    are its chunks embedded and its searches given a vector."""
+    recorded = store.get("embedder")
+    return recorded is not None and recorded == embedder_of(app)
+
+
+# -- the service -----------------------------------------------------------------------------------------
+class VectorStores:
+    """The vector stores of one App (``app.vector_stores``): its ingestion job kind, the per-process
+    bound on concurrent ingestions, and what wakes held polls."""
+
+    def __init__(self, app: App) -> None:
+        self._app = weakref.ref(app)
+        app.jobs.register(INGEST_JOB, self._ingest, given_up=self._given_up)
+        self._start_afresh()
+
+    @property
+    def app(self) -> App:
+        app = self._app()
+        assert app is not None
+        return app
+
+    def _start_afresh(self) -> None:
+        self._limit: asyncio.Semaphore | None = None  # made on the loop that first ingests
+        self._changed: dict[str, asyncio.Future[None]] = {}  # store id -> resolved at its next change
+        self.warned_keyword_only = False
+
+    def after_fork(self) -> None:
+        """In a forked child: what was bound to the parent's loop is dropped."""
+        self._start_afresh()
+
+    # -- change notification (held polls) --------------------------------------------------------
+    def notify(self, store_id: str) -> None:
+        """A file of the store changed status in this process: wake the polls held on it."""
+        future = self._changed.pop(store_id, None)
+        if future is not None and not future.done():
+            future.set_result(None)
+
+    async def wait_for_change(self, store_id: str, timeout: float) -> None:
+        """Until a file of the store changes status here, or ``timeout`` (then the caller re-reads
+        storage, where another process's changes show)."""
+        future = self._changed.get(store_id)
+        if future is None or future.done():
+            future = self._changed[store_id] = asyncio.get_running_loop().create_future()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(future), timeout)
+
+    # -- stores ---------------------------------------------------------------------------------------
+    async def create(self, *, project: str | None, name: str | None, description: str | None,
+                     metadata: dict[str, str] | None, expires_after: Obj | None, files: dict[str, Obj],
+                     chunking_strategy: Obj) -> Obj:
+        """Store a new vector store, ``files`` (Files by id, as storage keeps them) attached and their
+        ingestion started."""
+        app = self.app
+        now = int(time.time())
+        store: Obj = {"id": ids.new_id("vs"), "object": "vector_store", "created_at": now, "name": name or "",
+                      "description": description, "usage_bytes": 0, "file_counts": None,
+                      "status": "completed", "last_active_at": now, "metadata": metadata or {},
+                      "expires_after": expires_after, "expires_at": None, "project": project,
+                      "embedder": embedder_of(app)}
+        attached = [self._new_file(store["id"], file, chunking_strategy, None) for file in files.values()]
+        created = await app.storage.create_vector_store(store, attached)
+        await self._start_ingestion(store["id"], attached)
+        return await app.storage.get_vector_store(store["id"]) or created
+
+    async def delete(self, store: Obj) -> bool:
+        """Delete the store, its attachments and batches, stop its ingestions and forget its chunks."""
+        app = self.app
+        in_progress = await self._all_files(store["id"], status="in_progress")
+        if not await app.storage.delete_vector_store(store["id"]):
+            return False
+        for file in in_progress:
+            await self._cancel_job(file)
+        await app.index.remove(store["id"])
+        self.notify(store["id"])
+        return True
+
+    async def touch(self, store: Obj) -> Obj:
+        """Mark the store active now (a search, a run): ``expires_at`` moves on with ``last_active_at``."""
+        now = int(time.time())
+        if store.get("last_active_at") == now:
+            return store
+        return await self.app.storage.update_vector_store(store["id"], {"last_active_at": now}) or store
+
+    # -- files ----------------------------------------------------------------------------------------
+    def _new_file(self, store_id: str, file: Obj, chunking_strategy: Obj, attributes: Obj | None,
+                  batch_id: str | None = None) -> Obj:
+        """A vector store file for ``file`` (a File as storage keeps it), with the id of the job that
+        will ingest it: recorded before the job starts, so a cancel always finds it."""
+        return {"id": file["id"], "object": "vector_store.file", "created_at": int(time.time()),
+                "usage_bytes": 0, "vector_store_id": store_id, "status": "in_progress", "last_error": None,
+                "attributes": attributes or {}, "chunking_strategy": chunking_strategy,
+                "filename": file.get("filename") or file["id"], "batch_id": batch_id,
+                "job_id": ids.new_id("job")}
+
+    async def attach(self, store_id: str, specs: list[tuple[Obj, Obj | None, Obj]], *,
+                     batch: bool = False) -> tuple[list[Obj], Obj | None]:
+        """Attach files (``(File, attributes, chunking strategy)``, the File as storage keeps it) to the
+        store, as one batch if ``batch``, and start the ingestion of those not attached before. Returns
+        the files as stored and the batch."""
+        app = self.app
+        batch_obj: Obj | None = None
+        if batch:
+            batch_obj = {"id": ids.new_id("vsfb"), "object": "vector_store.files_batch",
+                         "created_at": int(time.time()), "vector_store_id": store_id, "status": "in_progress",
+                         "file_counts": None}
+        files, seen = [], set()
+        for file, attributes, strategy in specs:
+            if file["id"] not in seen:
+                seen.add(file["id"])
+                files.append(self._new_file(store_id, file, strategy, attributes,
+                                            batch_obj["id"] if batch_obj else None))
+        stored = await app.storage.attach_files(store_id, files, batch=batch_obj)
+        if stored is None:
+            raise store_not_found(store_id)
+        # Those stored with their new job's id are new (one attached before stays as it was, and is not
+        # ingested again).
+        await self._start_ingestion(store_id, [new for new, now in zip(files, stored, strict=True)
+                                               if now.get("job_id") == new["job_id"]])
+        self.notify(store_id)
+        if batch_obj is not None:
+            batch_obj = await app.storage.get_file_batch(store_id, batch_obj["id"]) or batch_obj
+        return stored, batch_obj
+
+    async def _start_ingestion(self, store_id: str, files: list[Obj]) -> None:
+        for i, file in enumerate(files):
+            try:
+                await self.app.jobs.submit(INGEST_JOB, {"store_id": store_id, "file_id": file["id"]},
+                                           job_id=file["job_id"])
+            except Exception as err:  # the App is closing: files no job will ingest fail, never stick
+                message = err.message if isinstance(err, APIError) else "The file could not be queued."
+                for unqueued in files[i:]:
+                    await self._record_end(store_id, unqueued["id"], {
+                        "status": "failed", "last_error": {"code": "server_error", "message": message}})
+                raise
+
+    async def _cancel_job(self, file: Obj) -> None:
+        if file.get("job_id"):
+            await self.app.jobs.cancel(file["job_id"])
+
+    async def detach(self, store_id: str, file_id: str) -> bool:
+        """Remove a file from a store: its ingestion stopped, its chunks forgotten (the File stays)."""
+        app = self.app
+        file = await app.storage.get_vector_store_file(store_id, file_id)
+        if file is None or not await app.storage.detach_vector_store_file(store_id, file_id):
+            return False
+        if file["status"] == "in_progress":
+            await self._cancel_job(file)
+        await app.index.remove(store_id, file_id)
+        self.notify(store_id)
+        return True
+
+    async def detach_everywhere(self, file_id: str) -> None:
+        """A File was deleted: detach it from every store it was in."""
+        for store_id in await self.app.storage.vector_stores_of_file(file_id):
+            await self.detach(store_id, file_id)
+
+    async def cancel_batch(self, store_id: str, batch_id: str) -> Obj | None:
+        """Cancel a batch: its files still in progress become ``cancelled`` and their jobs stop."""
+        app = self.app
+        batch = await app.storage.cancel_file_batch(store_id, batch_id)
+        if batch is None:
+            return None
+        # Read after the cancel: a file that ended just before it keeps its status and its chunks.
+        for file in await self._all_files(store_id, status="cancelled", batch_id=batch_id):
+            await self._cancel_job(file)
+            await app.index.remove(store_id, file["id"])
+        self.notify(store_id)
+        return batch
+
+    async def _all_files(self, store_id: str, *, status: str | None = None,
+                         batch_id: str | None = None) -> list[Obj]:
+        files: list[Obj] = []
+        after = None
+        while True:
+            page = await self.app.storage.list_vector_store_files(
+                store_id, ListQuery(limit=FILTER_PAGE, order="asc", after=after), status=status,
+                batch_id=batch_id)
+            files += page.data
+            if not page.has_more or not page.data:
+                return files
+            after = page.data[-1]["id"]
+
+    # -- ingestion -------------------------------------------------------------------------------------
+    def _semaphore(self) -> asyncio.Semaphore:
+        if self._limit is None:
+            self._limit = asyncio.Semaphore(INGEST_CONCURRENCY)
+        return self._limit
+
+    async def _ingest(self, job: Obj, context: JobContext) -> None:
+        """The job of one file: index it, then record its end (see the module's docstring)."""
+        app = self.app
+        store_id, file_id = job["payload"]["store_id"], job["payload"]["file_id"]
+        file = await app.storage.get_vector_store_file(store_id, file_id)
+        store = await app.storage.get_vector_store(store_id)
+        if file is None or store is None or file["status"] != "in_progress":
+            return  # detached, deleted, cancelled, or ended by an earlier attempt
+        changes: Obj
+        if "usage_bytes" in job["payload"]:  # indexed by an attempt that died before recording the end
+            changes = {"status": "completed", "usage_bytes": job["payload"]["usage_bytes"],
+                       "last_error": None}
+        else:
+            async with self._semaphore():
+                try:
+                    usage_bytes = await self._index_file(store, file)
+                except ingest.IngestError as err:
+                    changes = {"status": "failed", "last_error": {"code": err.code, "message": str(err)}}
+                except (asyncio.CancelledError, LeaseLost):
+                    raise
+                except Exception as err:
+                    log.exception("supercompat: ingestion of %s into %s failed", file_id, store_id)
+                    message = redacted(str(err)) or type(err).__name__
+                    changes = {"status": "failed",
+                               "last_error": {"code": "server_error", "message": f"The file could not be "
+                                                                                  f"processed: {message}"}}
+                else:
+                    await context.checkpoint({**job["payload"], "usage_bytes": usage_bytes})
+                    changes = {"status": "completed", "usage_bytes": usage_bytes, "last_error": None}
+        await self._record_end(store_id, file_id, changes)
+
+    async def _given_up(self, job: Obj) -> None:
+        """The file's ingestion brought down every process that tried it (a file that exhausts memory,
+        say): it fails, rather than staying in progress with no job left to end it."""
+        message = (f"The file could not be processed: the processes ingesting it stopped, "
+                   f"{job['attempt'] - 1} times.")
+        await self._record_end(job["payload"]["store_id"], job["payload"]["file_id"], {
+            "status": "failed", "last_error": {"code": "server_error", "message": message}})
+
+    async def _record_end(self, store_id: str, file_id: str, changes: Obj) -> None:
+        app = self.app
+        try:
+            ended = await app.storage.update_vector_store_file(store_id, file_id, changes,
+                                                               expected_status=IN_PROGRESS)
+        except StaleStatusError as stale:  # cancelled meanwhile: the cancel wins, its chunks go
+            if stale.current.get("status") == "cancelled":
+                await app.index.remove(store_id, file_id)
+            ended = None
+        else:
+            if ended is None:  # detached (or its store deleted) while it was being indexed
+                await app.index.remove(store_id, file_id)
+        self.notify(store_id)
+        del ended
+
+    async def _index_file(self, store: Obj, file: Obj) -> int:
+        """Read, extract, chunk, embed and index one file; its usage in bytes (its chunks' text and
+        vectors)."""
+        app = self.app
+        fd, path = tempfile.mkstemp(prefix="supercompat-ingest-")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                async for piece in app.blobs.read(file["id"]):
+                    await call_in_thread(handle.write, piece)
+            text = await ingest.extract_file(file.get("filename"), path)
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+        strategy = (file.get("chunking_strategy") or {}).get("static") or {}
+        chunks = await call_in_thread(
+            ingest.chunk, text, strategy.get("max_chunk_size_tokens", ingest.AUTO_MAX_CHUNK_SIZE_TOKENS),
+            strategy.get("chunk_overlap_tokens", ingest.AUTO_CHUNK_OVERLAP_TOKENS))
+        vectors: list[list[float] | None] = [None] * len(chunks)
+        if app.embedder is not None and uses_app_embedder(app, store):
+            for start in range(0, len(chunks), EMBED_BATCH):
+                batch = [c.text for c in chunks[start:start + EMBED_BATCH]]
+                vectors[start:start + len(batch)] = await app.embedder.embed(batch, kind="document")
+        indexed = [IndexedChunk(seq, c.text, c.tokens, vectors[seq]) for seq, c in enumerate(chunks)]
+        await app.index.remove(store["id"], file["id"])  # what an earlier attempt may have left
+        await app.index.add(store["id"], file["id"], indexed)
+        vector_bytes = sum(4 * len(v) for v in vectors if v is not None)
+        return sum(len(c.text.encode("utf-8")) for c in indexed) + vector_bytes
+
+    # -- search ----------------------------------------------------------------------------------------
+    async def search(self, stores: list[Obj], queries: list[str], *, limit: int, score_threshold: float,
+                     filters: Obj | None) -> tuple[list[Obj], bool]:
+        """The best chunks of ``stores`` (searched together: the API searches one, a run's file_search
+        the assistant's and the thread's) for ``queries`` (each searched, the best score of a chunk
+        kept), as ``VectorStoreSearchResponse`` dicts; and whether search used vectors (False: keyword
+        only, for want of an embedder or because no store's is the App's any more)."""
+        app = self.app
+        hybrid = any([self.hybrid(store) for store in stores])  # each store checked: the warning names any
+        allowed: frozenset[str] | None = None
+        shown: dict[tuple[str, str], Obj] = {}  # (store id, file id) -> the file, once read
+        if filters is not None:
+            for store in stores:
+                for file in await self._all_files(store["id"], status="completed"):
+                    if matches(filters, file.get("attributes") or {}):
+                        shown[(store["id"], file["id"])] = file
+            if not shown:
+                return [], hybrid
+            allowed = frozenset(file_id for _, file_id in shown)
+        vectors: list[list[float] | None] = [None] * len(queries)
+        if hybrid and app.embedder is not None:
+            vectors = list(await app.embedder.embed(queries, kind="query"))
+        store_ids = tuple(store["id"] for store in stores)
+        best: dict[tuple[str, str, int], Hit] = {}
+        for text, vector in zip(queries, vectors, strict=True):
+            for hit in await app.index.search(SearchQuery(store_ids, text, vector, limit, allowed)):
+                key = (hit.store_id, hit.file_id, hit.seq)
+                if key not in best or hit.score > best[key].score:
+                    best[key] = hit
+        results = []
+        for hit in sorted(best.values(), key=lambda h: -h.score):
+            if hit.score < score_threshold:
+                continue
+            where = (hit.store_id, hit.file_id)
+            if where not in shown:
+                if filters is not None:
+                    continue  # the file passed the filters in another of the stores, not in this one
+                read = await app.storage.get_vector_store_file(*where)
+                if read is None or read["status"] != "completed":
+                    continue  # detached or cancelled since: its chunks are on their way out
+                shown[where] = read
+            file = shown[where]
+            results.append({"file_id": hit.file_id, "filename": file.get("filename") or hit.file_id,
+                            "score": hit.score, "attributes": file.get("attributes") or {},
+                            "content": [{"type": "text", "text": hit.text}]})
+            if len(results) == limit:
+                break
+        return results, hybrid
+
+    def hybrid(self, store: Obj) -> bool:
+        """Whether searching the store uses vectors; warns once per App when none can."""
+        app = self.app
+        if app.embedder is not None and uses_app_embedder(app, store):
+            return True
+        if not self.warned_keyword_only:
+            self.warned_keyword_only = True
+            log.warning("supercompat: vector store search is keyword-only: %s",
+                        "no embedder is configured" if app.embedder is None
+                        else "the store was built without the configured embedder")
+        return False
+
+
+# -- filters ---------------------------------------------------------------------------------------------
+def matches(filters: Obj, attributes: Obj) -> bool:
+    """Whether a file's ``attributes`` pass a search's ``filters`` (a comparison, or an ``and`` / ``or``
+    of filters). A comparison of a missing attribute, or of values of different types, is false (true
+    for ``ne`` and ``nin``)."""
+    kind: str = filters["type"]
+    if kind == "and":
+        return all(matches(f, attributes) for f in filters["filters"])
+    if kind == "or":
+        return any(matches(f, attributes) for f in filters["filters"])
+    wanted, key = filters["value"], filters["key"]
+    if key not in attributes:
+        return kind in ("ne", "nin")
+    value = attributes[key]
+    if kind in ("in", "nin"):
+        found = any(_same_type(value, w) and value == w for w in wanted)
+        return found if kind == "in" else not found
+    if not _same_type(value, wanted):
+        return kind == "ne"
+    if kind == "eq":
+        return bool(value == wanted)
+    if kind == "ne":
+        return bool(value != wanted)
+    if isinstance(value, bool):
+        return False  # booleans have no order
+    comparisons = {"gt": value > wanted, "gte": value >= wanted, "lt": value < wanted, "lte": value <= wanted}
+    return bool(comparisons[kind])
+
+
+def _same_type(a: Any, b: Any) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool)
+    if isinstance(a, (int, float)):
+        return isinstance(b, (int, float))
+    return type(a) is type(b)
+
+
+def refuse_if_expired(store: Obj) -> None:
+    """An expired store takes no more files and answers no searches (it is kept only to be read,
+    updated with a new ``expires_after`` or deleted)."""
+    if expired(store):
+        raise InvalidRequest(f"Vector store '{store['id']}' has expired: give it a new expires_after "
+                             f"or create another.", code="vector_store_expired")
+
+
+__all__ = ["INGEST_CONCURRENCY", "INGEST_JOB", "VectorStores", "batch_status", "expires_at", "matches",
+           "public_batch", "public_file", "public_store"]
