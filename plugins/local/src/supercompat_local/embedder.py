@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 # costs no tokenising of what is never seen (254 word pieces come from far fewer characters).
 MINILM_MAX_TOKENS = 256
 MINILM_MAX_CHARS = 100_000
+WORDLLAMA_WINDOW = 8192  # tokens summed at once (8 MB of rows)
 _VOCAB_FILE = "vocab.txt.gz"
 # The vocabulary all-MiniLM-L6-v2 ships (BERT's uncased WordPiece vocabulary), checked on load.
 _VOCAB_SHA256 = "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3"
@@ -163,10 +164,12 @@ class WordLlama:
         rows = self._embedding.shape[0]
         vectors = np.zeros((len(texts), self.dimensions), dtype=np.float32)
         for i, encoding in enumerate(self._tokenizer.encode_batch(texts, add_special_tokens=False)):
-            if encoding.ids:
-                # the sum of the tokens' rows as counts times the table: no (tokens x dims) array for a long text
-                counts = np.bincount(np.minimum(encoding.ids, rows - 1), minlength=rows).astype(np.float32)
-                vectors[i] = counts @ self._embedding / len(encoding.ids)
+            ids = np.minimum(np.asarray(encoding.ids, dtype=np.int64), rows - 1)
+            # summed a window of tokens at a time: a long text never makes a (tokens x dims) array
+            for start in range(0, len(ids), WORDLLAMA_WINDOW):
+                vectors[i] += self._embedding[ids[start:start + WORDLLAMA_WINDOW]].sum(axis=0)
+            if len(ids):
+                vectors[i] /= len(ids)
         return _normalised(vectors)
 
 
