@@ -9,8 +9,9 @@ reference's, each with the topic(s) that answer it.
 Each embedder's chunks go into the memory chunk index (``supercompat.search_memory``), and every
 question is searched three ways, as a vector store search does: keyword only (BM25, no vector),
 vector only (no keywords) and hybrid (both, fused by ``supercompat.search.fuse``). Metrics, over the
-questions: recall@1 and recall@5 (a chunk of a target topic among the first k) and MRR@10 (1 / the
-rank of the first such chunk, 0 past 10). Ingestion: chunks per second for chunk + embed + index,
+questions: recall@1 and recall@5 (a chunk that answers among the first k: one of a target topic, or
+one of another topic that holds a target's text, see ``answering_chunks``) and MRR@10 (1 / the rank
+of the first such chunk, 0 past 10). Ingestion: chunks per second for chunk + embed + index,
 wall and CPU time (the CPU of every thread of the process, model threads included).
 
     python bench/retrieval.py [--embedders hashing,minilm,wordllama] [--chunking 800/400,400/200]
@@ -97,8 +98,8 @@ def make_embedder(name: str) -> Any:
 class Scores:
     ranks: list[int | None] = field(default_factory=list)  # of the first relevant hit, from 1
 
-    def add(self, topics: Sequence[str], targets: frozenset[str]) -> None:
-        self.ranks.append(next((i for i, topic in enumerate(topics, 1) if topic in targets), None))
+    def add(self, hits: Sequence[tuple[str, int]], relevant: frozenset[tuple[str, int]]) -> None:
+        self.ranks.append(next((i for i, key in enumerate(hits, 1) if key in relevant), None))
 
     def recall(self, k: int) -> float:
         return sum(1 for r in self.ranks if r is not None and r <= k) / len(self.ranks)
@@ -131,8 +132,38 @@ async def ingest(embedder: Any, size: int, overlap: int) -> tuple[MemoryChunkInd
                    "chunks_per_s": count / wall, "cpu_ms_per_chunk": 1000 * cpu / count}
 
 
-async def evaluate(embedder: Any, size: int, overlap: int, fusion: bool) -> dict[str, Any]:
+async def answering_chunks(index: MemoryChunkIndex, by_topic: bool = False) -> Any:
+    """``relevant(targets)``: the chunks that answer a question of these target topics, as (topic, seq).
+
+    Python's reference repeats itself in pydoc's topics: "compound" holds the sections that are also
+    the topics "if", "while", "try", "with"...; "specialnames" holds "customization", "numeric-types"...
+    A chunk of such a topic that holds a target's text answers the question as well as the target's own
+    chunks: it counts when it shares two of the target's lines (of 40 characters or more), unless
+    ``by_topic`` (--by-topic: only the target topics' own chunks count)."""
+    from pydoc_data.topics import topics
+
+    def lines(text: str) -> set[str]:
+        return {line for line in (" ".join(raw.split()) for raw in text.splitlines()) if len(line) >= 40}
+
+    chunk_lines = {(topic, seq): lines(text) for topic in topics
+                   for seq, text in enumerate(await index.texts(STORE, topic))}
+    cache: dict[frozenset[str], frozenset[tuple[str, int]]] = {}
+
+    def relevant(targets: frozenset[str]) -> frozenset[tuple[str, int]]:
+        if targets not in cache:
+            wanted = [lines(topics[target]) for target in targets]
+            cache[targets] = frozenset(key for key, held in chunk_lines.items()
+                                       if key[0] in targets
+                                       or not by_topic and any(len(held & w) >= 2 for w in wanted))
+        return cache[targets]
+
+    return relevant
+
+
+async def evaluate(embedder: Any, size: int, overlap: int, fusion: bool,
+                   by_topic: bool = False) -> dict[str, Any]:
     index, throughput = await ingest(embedder, size, overlap)
+    relevant = await answering_chunks(index, by_topic)
     scores = {mode: Scores() for mode in MODES}
     extra: dict[str, Scores] = {}
     embed_ms: list[float] = []
@@ -150,13 +181,13 @@ async def evaluate(embedder: Any, size: int, overlap: int, fusion: bool) -> dict
             hits = await index.search(query)
             if mode == "hybrid":
                 search_ms.append(1000 * (time.perf_counter() - start))
-            scores[mode].add([hit.file_id for hit in hits], targets)
+            scores[mode].add([(hit.file_id, hit.seq) for hit in hits], relevant(targets))
         if fusion and vector is not None:
             by_keyword = await index.search(SearchQuery((STORE,), text, None, limit=DEPTH))
             by_vector = await index.search(SearchQuery((STORE,), "", vector, limit=DEPTH))
             rankings = [[(h.file_id, h.seq) for h in by_keyword], [(h.file_id, h.seq) for h in by_vector]]
             for label, ranked in fusions(rankings, by_keyword, by_vector).items():
-                extra.setdefault(label, Scores()).add([file_id for file_id, _ in ranked], targets)
+                extra.setdefault(label, Scores()).add(ranked, relevant(targets))
     result: dict[str, Any] = {"throughput": throughput, "scores": scores, "fusions": extra}
     if embed_ms:
         result["query_embed_ms_p50"] = statistics.median(embed_ms)
@@ -249,6 +280,8 @@ async def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--embedders", default="hashing,minilm,wordllama")
     parser.add_argument("--chunking", default="800/400", help="size/overlap in tokens, comma-separated")
     parser.add_argument("--fusion", action="store_true", help="also score other fusions")
+    parser.add_argument("--by-topic", action="store_true",
+                        help="count only the target topics' own chunks as answers")
     parser.add_argument("--keywords", action="store_true",
                         help="also score other tokenisations for BM25 (keyword and hybrid)")
     parser.add_argument("--write", help="replace the retrieval section of this Markdown file")
@@ -259,7 +292,7 @@ async def main(argv: list[str] | None = None) -> None:
         size, overlap = (int(x) for x in chunking.split("/"))
         for name in args.embedders.split(","):
             embedder = make_embedder(name)
-            results[(chunking, name)] = await evaluate(embedder, size, overlap, args.fusion)
+            results[(chunking, name)] = await evaluate(embedder, size, overlap, args.fusion, args.by_topic)
             await embedder.close()
             print(f"{chunking} {name}: done", file=sys.stderr)
     text = report(results, len(questions()))

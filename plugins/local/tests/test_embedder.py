@@ -37,8 +37,8 @@ def test_configured_by_name_with_its_options(tmp_path) -> None:
     config.write_text('[embedder]\nplugin = "local"\nthreads = 0\n')
     with pytest.raises(ConfigError, match="Invalid option 'threads'"):
         load_adapters(config)
-    config.write_text('[embedder]\nplugin = "local"\nbatch = 8\n')
-    with pytest.raises(ConfigError, match="Unknown option 'batch'"):
+    config.write_text('[embedder]\nplugin = "local"\nbatch_size = 8\n')
+    with pytest.raises(ConfigError, match="Unknown option 'batch_size'"):
         load_adapters(config)
 
 
@@ -69,7 +69,7 @@ def test_vectors_are_the_same_in_a_fresh_process(model, request) -> None:
     texts = [SENTENCE, "日本語のテキスト", "x"]
     expected = asyncio.run(embedder.embed(texts))
     code = ("import asyncio, json; from supercompat_local import local_embedder; "
-            f"print(json.dumps(asyncio.run(local_embedder({model!r}, threads=1, batch_size=1)"
+            f"print(json.dumps(asyncio.run(local_embedder({model!r}, threads=1, batch_tokens=256)"
             f".embed({texts!r}))))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert np.allclose(json.loads(result.stdout), expected, atol=1e-6)
@@ -106,8 +106,26 @@ async def test_inference_runs_off_the_event_loop(minilm, monkeypatch) -> None:
     assert ticks > 0  # the loop went on meanwhile
 
 
-async def test_a_batch_larger_than_batch_size_is_cut_and_kept_in_order() -> None:
-    small_batches = local_embedder("minilm", batch_size=3)
-    texts = [f"{SENTENCE} number {i} " * (1 + i % 4) for i in range(10)]
+async def test_a_call_larger_than_a_batch_is_cut_and_kept_in_order(monkeypatch) -> None:
+    small_batches = local_embedder("minilm", batch_tokens=256)
+    texts = [f"{SENTENCE} number {i} " * (1 + i % 4) for i in range(10)]  # 20 to 70 word pieces
     one_by_one = [(await small_batches.embed([text]))[0] for text in texts]
+    session = small_batches._model._session
+    widths = []
+
+    class Recording:
+        def run(self, names, feed):
+            widths.append(feed["input_ids"].shape)
+            return session.run(names, feed)
+
+    monkeypatch.setattr(small_batches._model, "_session", Recording())
     assert np.allclose(await small_batches.embed(texts), one_by_one, atol=1e-6)
+    assert len(widths) > 1 and all(rows * width <= 256 for rows, width in widths)
+
+
+def test_batches_stay_within_their_budget() -> None:
+    from supercompat_local.embedder import _batches
+
+    lengths = [10, 10, 10, 100, 300, 50]
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    assert _batches(order, lengths, 256) == [[0, 1, 2, 5], [3], [4]]  # 300 alone, over the budget

@@ -31,16 +31,17 @@ class LocalOptions(BaseModel):
     model: Literal["minilm", "wordllama"] = "minilm"
     # onnxruntime's threads for one inference (minilm); inferences run one at a time.
     threads: int = Field(2, ge=1, le=64)
-    # texts a model run takes at once (minilm): more is a little faster and takes more memory.
-    batch_size: int = Field(16, ge=1, le=256)
+    # word pieces a model run takes at once, padding included (minilm): short texts are batched up to
+    # it; a full window is 256. More takes more memory and is no faster for long texts.
+    batch_tokens: int = Field(512, ge=256, le=65536)
 
 
-def local_embedder(model: str = "minilm", *, threads: int = 2, batch_size: int = 16) -> LocalEmbedder:
+def local_embedder(model: str = "minilm", *, threads: int = 2, batch_tokens: int = 512) -> LocalEmbedder:
     """The local embedder (see :class:`LocalOptions` for each option):
     ``supercompat(embedder=local_embedder())``."""
     from .embedder import LocalEmbedder
 
-    return LocalEmbedder(model, threads=threads, batch_size=batch_size)
+    return LocalEmbedder(model, threads=threads, batch_tokens=batch_tokens)
 
 
 def __getattr__(name: str) -> Any:
@@ -54,4 +55,4 @@ def __getattr__(name: str) -> Any:
 @hookimpl
 def register_embedders(register: Any) -> None:
     register("local", lambda options: local_embedder(options.model, threads=options.threads,
-                                                     batch_size=options.batch_size), LocalOptions)
+                                                     batch_tokens=options.batch_tokens), LocalOptions)
