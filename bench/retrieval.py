@@ -38,13 +38,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(__file__))
-from report import write_section  # noqa: E402
-
 import supercompat.search_memory  # noqa: E402
 from supercompat import search  # noqa: E402
 from supercompat.ingest import chunk  # noqa: E402
 from supercompat.search import IndexedChunk, SearchQuery, fuse  # noqa: E402
 from supercompat.search_memory import MemoryChunkIndex  # noqa: E402
+
+from report import write_section  # noqa: E402
 
 STORE = "vs_pydoc_topics"
 MODES = ("keyword", "vector", "hybrid")
@@ -243,12 +243,14 @@ def machine() -> str:
             model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
     except OSError:
         pass
+    load = f", 1-minute load average {os.getloadavg()[0]:.1f} at the end" if hasattr(os, "getloadavg") else ""
     return (f"Python {platform.python_version()} on {platform.system()} {platform.machine()}, "
-            f"{cpus} CPUs{f' ({model})' if model else ''}")
+            f"{cpus} CPUs{f' ({model})' if model else ''}{load}")
 
 
 def report(results: dict[tuple[str, str], dict[str, Any]], count: int) -> str:
-    lines = [f"{count} questions; recall@1 / recall@5 / MRR@10 (higher is better). {machine()}.", ""]
+    lines = [f"`python bench/retrieval.py{' ' + ' '.join(sys.argv[1:]) if sys.argv[1:] else ''}`: {count} questions; "
+             f"recall@1 / recall@5 / MRR@10 (higher is better). {machine()}.", ""]
     lines += ["| chunks | embedder | keyword R@1 | R@5 | MRR | vector R@1 | R@5 | MRR | hybrid R@1 | R@5 | MRR |",
               "|---|---|---|---|---|---|---|---|---|---|---|"]
     for (chunking, name), result in results.items():

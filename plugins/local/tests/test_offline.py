@@ -10,9 +10,10 @@ import subprocess
 import sys
 
 import pytest
-from conftest import NO_NETWORK, socket_fds
 
 from supercompat_local import local_embedder
+
+from conftest import NO_NETWORK, socket_fds
 
 
 def test_the_guard_refuses_a_connection_and_a_look_up() -> None:
