@@ -101,6 +101,12 @@ class ChunkIndex(Protocol):
 Key = TypeVar("Key", bound=Hashable)
 
 
+def candidates(limit: int) -> int:
+    """How deep each ranking goes before fusion: deeper than the result, so that fusion has both
+    rankings to weigh (a chunk second by words and by vector beats one first by words alone)."""
+    return max(limit * 4, 50)
+
+
 def fuse(*rankings: Sequence[Key], limit: int, k: int = RRF_K) -> list[tuple[Key, float]]:
     """Reciprocal rank fusion: each key scores ``sum(1 / (k + rank))`` over the rankings it appears in
     (rank from 1), normalised by what a key first in every ranking would score, so scores lie in
@@ -114,4 +120,5 @@ def fuse(*rankings: Sequence[Key], limit: int, k: int = RRF_K) -> list[tuple[Key
     return [(key, min(1.0, score / best)) for key, score in ranked]
 
 
-__all__ = ["RRF_K", "ChunkIndex", "Hit", "IndexedChunk", "STOPWORDS", "SearchQuery", "fuse", "keywords"]
+__all__ = ["RRF_K", "ChunkIndex", "Hit", "IndexedChunk", "STOPWORDS", "SearchQuery", "candidates", "fuse",
+           "keywords"]

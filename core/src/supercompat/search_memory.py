@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from .search import Hit, IndexedChunk, SearchQuery, fuse, keywords
+from .search import Hit, IndexedChunk, SearchQuery, candidates, fuse, keywords
 
 if TYPE_CHECKING:
     import numpy as np
@@ -141,7 +141,7 @@ class MemoryChunkIndex:
             vector = vector / norm if norm else None
         by_keyword: list[tuple[tuple[str, str, int], float]] = []
         by_vector: list[tuple[tuple[str, str, int], float]] = []
-        depth = max(query.limit * 4, 50)  # deeper than the result, so that fusion has both rankings to weigh
+        depth = candidates(query.limit)
         for store_id in dict.fromkeys(query.store_ids):
             store = self._stores.get(store_id)
             if store is None:

@@ -36,7 +36,7 @@ async def test_a_new_database_gets_the_current_schema_on_first_use(fresh_url):
     storage = sqlalchemy_storage_adapter(fresh_url)
     assert await storage.get_assistant("asst_nope") is None
     await storage.close()
-    assert await revision_of(fresh_url) == head() == "0005"
+    assert await revision_of(fresh_url) == head() == "0007"
 
 
 async def test_alembic_check_finds_no_drift(fresh_url):
@@ -69,14 +69,14 @@ async def test_upgrade_from_the_previous_revision_keeps_the_data(fresh_url):
     with pytest.raises(SchemaError) as info:
         await storage.get_assistant("asst_old")
     assert "revision 0001" in info.value.message and "supercompat db upgrade" in info.value.message
-    assert await storage.migrate() == ("0001", "0005")
+    assert await storage.migrate() == ("0001", "0007")
     assistant = await storage.get_assistant("asst_old")
     assert assistant["model"] == "gpt-4o" and assistant["temperature"] == 0.5 and assistant["response_format"] == "auto"
     assert (await storage.get_thread("thread_old"))["metadata"] == {"k": "v"}
     assert [a["id"] for a in (await storage.list_assistants(ListQuery())).data] == ["asst_old"]
     # A run left executing by the old version has no heartbeat: it counts as an orphan.
     assert [r["id"] for r in await storage.claim_lapsed("run", 1.0)] == ["run_old"]
-    assert await storage.migrate() == ("0005", "0005")  # idempotent
+    assert await storage.migrate() == ("0007", "0007")  # idempotent
     await storage.close()
 
 
