@@ -118,7 +118,7 @@ class SQLChunkIndex:
             unique = list({row["seq"]: row for row in rows}.values())  # the last of a repeated seq wins
             insert = sa.insert(chunks)
             if pgvector:
-                insert = insert.values(embedding=_as_pg_vector(sa.bindparam("embedding", type_=sa.Text)))
+                insert = sa.insert(_with_embedding).values(embedding=_as_pg_vector(sa.bindparam("embedding", type_=sa.Text)))
                 unique = [{**row, "embedding": _pg_vector(row["vector"])} for row in unique]
             elif self.dialect in ("mysql", "mariadb"):
                 # Bytes as hex for UNHEX(), as the sql blob store sends them (aiomysql can't send bytes).
@@ -332,6 +332,10 @@ def _row(store_id: str, file_id: str, chunk: IndexedChunk) -> dict[str, Any]:
     return {"store_id": store_id, "file_id": file_id, "seq": chunk.seq, "text": chunk.text,
             "tokens": chunk.tokens, "dims": None if vector is None else len(vector),
             "vector": None if vector is None else vector.tobytes()}
+
+
+# The chunks' table as the migration made it where pgvector is: with its ``embedding`` column.
+_with_embedding = sa.table(chunks.name, *(sa.column(c.name, c.type) for c in chunks.c), sa.column("embedding"))
 
 
 class _PgVector(sa.types.UserDefinedType[Any]):
