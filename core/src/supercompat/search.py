@@ -34,6 +34,41 @@ def keywords(text: str) -> list[str]:
     return [w for w in _WORD.findall(text.lower()) if w not in STOPWORDS]
 
 
+# A keyword search scores every chunk that has any of its words: over 100k chunks of prose, a question's
+# common words ("used", "value") match most of them, and scoring those cost 100-400 ms a query, where
+# the words that decide the ranking (the rare ones: BM25 weighs a word by its rarity) match a few
+# hundred. So a search asks how many chunks have each word, counting no further than this, and keeps
+# the rarest words that together match at most this many.
+KEYWORD_BUDGET = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class KeywordPlan:
+    """The words a keyword search matches on, and whether a chunk needs all of them (``every``) or any."""
+
+    words: tuple[str, ...]
+    every: bool = False
+
+
+def keyword_plan(counts: dict[str, int], budget: int = KEYWORD_BUDGET) -> KeywordPlan:
+    """The words to search on, given how many chunks have each (counted up to ``budget + 1`` at most):
+    the rarest that together match at most ``budget`` chunks (a word no chunk has costs nothing and is
+    kept); if even the rarest matches more, every word, all of them required (the chunks that have
+    them all: fewer, and more to the point than those with one common word)."""
+    if not counts:
+        return KeywordPlan(())
+    ranked = sorted(counts, key=lambda word: counts[word])  # stable: the query's order among equals
+    if counts[ranked[0]] > budget:
+        return KeywordPlan(tuple(counts), every=len(counts) > 1)
+    kept, total = [], 0
+    for word in ranked:
+        total += counts[word]
+        if total > budget:
+            break
+        kept.append(word)
+    return KeywordPlan(tuple(word for word in counts if word in kept))
+
+
 @dataclass(frozen=True, slots=True)
 class IndexedChunk:
     """One piece of a file, as ingestion made it: its position in the file (``seq``, from 0), its text,
@@ -120,5 +155,5 @@ def fuse(*rankings: Sequence[Key], limit: int, k: int = RRF_K) -> list[tuple[Key
     return [(key, min(1.0, score / best)) for key, score in ranked]
 
 
-__all__ = ["RRF_K", "ChunkIndex", "Hit", "IndexedChunk", "STOPWORDS", "SearchQuery", "candidates", "fuse",
-           "keywords"]
+__all__ = ["KEYWORD_BUDGET", "RRF_K", "ChunkIndex", "Hit", "IndexedChunk", "KeywordPlan", "STOPWORDS",
+           "SearchQuery", "candidates", "fuse", "keyword_plan", "keywords"]

@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from .search import Hit, IndexedChunk, SearchQuery, candidates, fuse, keywords
+from .search import Hit, IndexedChunk, SearchQuery, candidates, fuse, keyword_plan, keywords
 
 if TYPE_CHECKING:
     import numpy as np
@@ -25,6 +25,7 @@ class _Store:
     def __init__(self) -> None:
         self.texts: dict[ChunkKey, str] = {}
         self.lengths: dict[ChunkKey, int] = {}  # in keywords
+        self.total_length = 0  # their sum, kept as chunks come and go (BM25 needs the average)
         self.postings: dict[str, dict[ChunkKey, int]] = {}  # keyword -> chunk -> count
         self.vectors: dict[ChunkKey, np.ndarray] = {}
         self._matrix: tuple[list[ChunkKey], np.ndarray] | None = None  # rebuilt after a change
@@ -35,6 +36,7 @@ class _Store:
         self.texts[key] = chunk.text
         counts = Counter(keywords(chunk.text))
         self.lengths[key] = sum(counts.values())
+        self.total_length += self.lengths[key]
         for word, count in counts.items():
             self.postings.setdefault(word, {})[key] = count
         if chunk.vector is not None:
@@ -49,7 +51,7 @@ class _Store:
         text = self.texts.pop(key, None)
         if text is None:
             return
-        del self.lengths[key]
+        self.total_length -= self.lengths.pop(key)
         for word in set(keywords(text)):
             posting = self.postings.get(word)
             if posting is not None:
@@ -61,18 +63,23 @@ class _Store:
 
     def keyword_ranking(self, words: list[str], allowed: frozenset[str] | None,
                         limit: int) -> list[tuple[ChunkKey, float]]:
+        """BM25 over the words :func:`keyword_plan` keeps (the rarest, or all of them required)."""
         n = len(self.texts)
         if not n or not words:
             return []
-        average = sum(self.lengths.values()) / n
+        plan = keyword_plan({word: len(self.postings.get(word, ())) for word in dict.fromkeys(words)})
+        postings = [self.postings.get(word, {}) for word in plan.words]
+        required: set[ChunkKey] | None = None
+        if plan.every:
+            required = set.intersection(*(set(posting) for posting in postings))
+        average = self.total_length / n
         scores: dict[ChunkKey, float] = {}
-        for word in set(words):
-            posting = self.postings.get(word)
+        for posting in postings:
             if not posting:
                 continue
             idf = math.log(1 + (n - len(posting) + 0.5) / (len(posting) + 0.5))
             for key, count in posting.items():
-                if allowed is not None and key[0] not in allowed:
+                if (allowed is not None and key[0] not in allowed) or (required is not None and key not in required):
                     continue
                 norm = BM25_K1 * (1 - BM25_B + BM25_B * self.lengths[key] / average)
                 scores[key] = scores.get(key, 0.0) + idf * count * (BM25_K1 + 1) / (count + norm)

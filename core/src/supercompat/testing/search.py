@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import math
 
-from ..search import ChunkIndex, Hit, IndexedChunk, SearchQuery
+from ..search import KEYWORD_BUDGET, ChunkIndex, Hit, IndexedChunk, SearchQuery
 from .embedders import fake_embedder
 from .kit import Kit, fixture
 
@@ -161,6 +161,21 @@ class ChunkIndexTests(Kit, standard=True):
             hits = await chunk_index.search(await self.query(
                 [store_id], "which planet has an orbit longer than Earth days", vector=vector))
             assert hits[0].seq == 4
+
+    async def test_common_words_give_way_to_rare_ones(self, chunk_index: ChunkIndex) -> None:
+        # More chunks have "shared" and "banner" than a search scores (KEYWORD_BUDGET): the rare word
+        # decides; a query of common words alone needs them all.
+        store_id = self.store()
+        common = [f"shared banner text {'abcdefghij'[i % 10]}{'klmnopqrst'[i // 10 % 10]}xyz"
+                  for i in range(KEYWORD_BUDGET + 50)]
+        await chunk_index.add(store_id, "file_common", await self.chunks(common, vectors=False))
+        await chunk_index.add(store_id, "file_rare", await self.chunks(
+            ["shared banner text with a zebra", "shared alone"], vectors=False))
+        hits = await chunk_index.search(await self.query([store_id], "shared banner zebra", vector=False))
+        assert (hits[0].file_id, hits[0].seq) == ("file_rare", 0)
+        hits = await chunk_index.search(await self.query([store_id], "shared banner", vector=False, limit=50))
+        self.well_formed(hits, 50)
+        assert len(hits) == 50 and ("file_rare", 1) not in {(hit.file_id, hit.seq) for hit in hits}
 
     async def test_words_match_whatever_their_case(self, chunk_index: ChunkIndex) -> None:
         store_id = await self.documents(chunk_index, vectors=False)

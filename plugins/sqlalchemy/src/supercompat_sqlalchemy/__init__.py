@@ -209,5 +209,12 @@ def register_blob_stores(register: Any) -> None:
     register("sql", lambda options: sql_blob_store(**options.model_dump()), SQLBlobOptions)
 
 
+@hookimpl
+def register_chunk_indexes(register: Any) -> None:
+    from .search import sql_chunk_index
+
+    register("sql", lambda options: sql_chunk_index())
+
+
 __all__ = ["SQLAlchemyOptions", "SQLAlchemyStorageAdapter", "SQLBlobOptions", "SQLBlobStore", "SchemaError",
            "StorageUnavailable", "async_url", "create_engine", "sql_blob_store", "sqlalchemy_storage_adapter"]

@@ -33,7 +33,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from supercompat.errors import ConfigError
 from supercompat.loop import finish
-from supercompat.search import Hit, IndexedChunk, SearchQuery, candidates, fuse, keywords
+from supercompat.search import (
+    KEYWORD_BUDGET,
+    Hit,
+    IndexedChunk,
+    KeywordPlan,
+    SearchQuery,
+    candidates,
+    fuse,
+    keyword_plan,
+    keywords,
+)
 
 from .adapter import SQLAlchemyStorageAdapter
 from .schema import chunk_stores, chunks
@@ -163,32 +173,37 @@ class SQLChunkIndex:
         store_ids = list(dict.fromkeys(query.store_ids))
         if not store_ids or query.limit <= 0 or (query.file_ids is not None and not query.file_ids):
             return []
+        vector = _normalised(query.vector)
+        pgvector = vector is not None and await self._uses_pgvector()
+        return await finish(self._search(query, store_ids, vector, pgvector))
+
+    async def _search(self, query: SearchQuery, store_ids: list[str], vector: np.ndarray | None,
+                      pgvector: bool) -> list[Hit]:
+        """On one connection (a transaction where pgvector's settings are made for it): the keyword
+        ranking, the vector ranking, and the texts of what fusion keeps."""
         depth = candidates(query.limit)
         found: dict[int, ChunkKey] = {}
         rankings: list[list[int]] = []
         words = keywords(query.text)
-        by_keyword = await finish(self._keyword_ranking(store_ids, words, query.file_ids, depth)) if words else []
-        found.update((row_id, key) for row_id, key, _ in by_keyword)
-        rankings.append([row_id for row_id, _, _ in by_keyword])
-        vector = _normalised(query.vector)
-        if vector is not None:
-            if await self._uses_pgvector():
-                by_vector = await finish(self._pgvector_ranking(store_ids, vector, query.file_ids, depth))
-            else:
-                by_vector = await self._exact_ranking(store_ids, vector, query.file_ids, depth)
-            found.update((row_id, key) for row_id, key, _ in by_vector)
-            rankings.append([row_id for row_id, _, _ in by_vector])
-        fused = fuse(*rankings, limit=query.limit)
-        if not fused:
-            return []
-        texts = await finish(self._texts_of([row_id for row_id, _ in fused]))
+        async with self.db._write() if pgvector else self.db._read() as conn:
+            by_keyword = await self._keyword_ranking(conn, store_ids, words, query.file_ids, depth) if words else []
+            found.update((row_id, key) for row_id, key, _ in by_keyword)
+            rankings.append([row_id for row_id, _, _ in by_keyword])
+            if vector is not None:
+                if pgvector:
+                    by_vector = await self._pgvector_ranking(conn, store_ids, vector, query.file_ids, depth)
+                else:
+                    by_vector = await self._exact_ranking(conn, store_ids, vector, query.file_ids, depth)
+                found.update((row_id, key) for row_id, key, _ in by_vector)
+                rankings.append([row_id for row_id, _, _ in by_vector])
+            fused = fuse(*rankings, limit=query.limit)
+            if not fused:
+                return []
+            rows = await conn.execute(sa.select(chunks.c.id, chunks.c.text)
+                                      .where(chunks.c.id.in_([row_id for row_id, _ in fused])))
+            texts = {row[0]: row[1] for row in rows}
         # A chunk removed since it was ranked is left out.
         return [Hit(*found[row_id], texts[row_id], score) for row_id, score in fused if row_id in texts]
-
-    async def _texts_of(self, row_ids: list[int]) -> dict[int, str]:
-        async with self.db._read() as conn:
-            rows = await conn.execute(sa.select(chunks.c.id, chunks.c.text).where(chunks.c.id.in_(row_ids)))
-            return {row[0]: row[1] for row in rows}
 
     def _restricted(self, store_ids: list[str], file_ids: frozenset[str] | None) -> list[Any]:
         where = [chunks.c.store_id.in_(store_ids)]
@@ -196,38 +211,62 @@ class SQLChunkIndex:
             where.append(chunks.c.file_id.in_(sorted(file_ids)))
         return where
 
-    async def _keyword_ranking(self, store_ids: list[str], words: list[str], file_ids: frozenset[str] | None,
-                               depth: int) -> list[tuple[int, ChunkKey, float]]:
-        """The chunks with any of ``words``, best first: (row id, key, score)."""
-        terms = list(dict.fromkeys(words))
+    async def _keyword_ranking(self, conn: AsyncConnection, store_ids: list[str], words: list[str],
+                               file_ids: frozenset[str] | None, depth: int) -> list[tuple[int, ChunkKey, float]]:
+        """The chunks with the query's words, best first: (row id, key, score). Which words, and whether
+        all are needed: :func:`supercompat.search.keyword_plan`, from how many chunks have each (counted
+        up to the budget, in one statement); a chunk of another store counts too, as a rough guide."""
+        counts = await self._chunks_with(conn, list(dict.fromkeys(words)))
+        plan = keyword_plan(counts)
+        if not any(counts[term] for term in plan.words):
+            return []
+        rows = (await conn.execute(self._keyword_statement(plan, store_ids, file_ids).limit(depth))).all()
+        return [(row[0], (row[1], row[2], row[3]), float(row[4])) for row in rows]
+
+    async def _chunks_with(self, conn: AsyncConnection, terms: list[str]) -> dict[str, int]:
+        """How many chunks have each term, counted up to KEYWORD_BUDGET + 1: one scalar subquery a term,
+        each stopping at that many rows, in one statement."""
+        counted = []
+        for i, term in enumerate(terms):
+            if self.dialect == "sqlite":
+                has = sa.literal_column(FTS).op("MATCH")(sa.bindparam(f"t{i}", f'"{term}"'))
+                rows: Any = sa.select(sa.literal_column("1")).select_from(sa.table(FTS)).where(has)
+            elif self.dialect == "postgresql":
+                rows = sa.select(sa.literal_column("1")).select_from(chunks).where(
+                    _words().op("@@")(_tsquery(term)))
+            else:
+                rows = sa.select(sa.literal_column("1")).select_from(chunks).where(
+                    mysql.match(chunks.c.text, against=term).in_boolean_mode())
+            few = rows.limit(KEYWORD_BUDGET + 1).subquery()
+            counted.append(sa.select(sa.func.count()).select_from(few).scalar_subquery().label(f"c{i}"))
+        row = (await conn.execute(sa.select(*counted))).one()
+        return dict(zip(terms, row, strict=True))
+
+    def _keyword_statement(self, plan: KeywordPlan, store_ids: list[str], file_ids: frozenset[str] | None) -> Any:
         columns = [chunks.c.id, chunks.c.store_id, chunks.c.file_id, chunks.c.seq]
         where = self._restricted(store_ids, file_ids)
         if self.dialect == "sqlite":
             fts = sa.table(FTS, sa.column("rowid"))
-            match = " OR ".join(f'"{term}"' for term in terms)  # \w+ words: nothing to escape
+            match = (" AND " if plan.every else " OR ").join(f'"{term}"' for term in plan.words)
             score = sa.func.bm25(sa.literal_column(FTS))  # lower is better
-            stmt = (sa.select(*columns, score).select_from(fts.join(chunks, chunks.c.id == fts.c.rowid))
+            return (sa.select(*columns, score).select_from(fts.join(chunks, chunks.c.id == fts.c.rowid))
                     .where(sa.literal_column(FTS).op("MATCH")(match), *where).order_by(score))
-        elif self.dialect == "postgresql":
-            words_column = sa.literal_column("supercompat_chunks.words")
-            tsquery = sa.func.to_tsquery(sa.literal_column(f"'{TS_CONFIG}'::regconfig"),
-                                         sa.cast(" | ".join(terms), sa.Text))
-            score = sa.func.ts_rank(words_column, tsquery)
-            stmt = (sa.select(*columns, score).where(words_column.op("@@")(tsquery), *where)
-                    .order_by(score.desc()))
-        else:
-            score = mysql.match(chunks.c.text, against=" ".join(terms)).in_natural_language_mode()
-            stmt = sa.select(*columns, score).where(score, *where).order_by(score.desc())
-        async with self.db._read() as conn:
-            rows = (await conn.execute(stmt.limit(depth))).all()
-        return [(row[0], (row[1], row[2], row[3]), float(row[4])) for row in rows]
+        if self.dialect == "postgresql":
+            tsquery = _tsquery((" & " if plan.every else " | ").join(plan.words))
+            score = sa.func.ts_rank(_words(), tsquery)
+            return sa.select(*columns, score).where(_words().op("@@")(tsquery), *where).order_by(score.desc())
+        if plan.every:  # MySQL ranks by natural language mode; boolean mode's + requires a word
+            required = mysql.match(chunks.c.text, against=" ".join(f"+{t}" for t in plan.words)).in_boolean_mode()
+            where.append(required)
+        score = mysql.match(chunks.c.text, against=" ".join(plan.words)).in_natural_language_mode()
+        return sa.select(*columns, score).where(score, *where).order_by(score.desc())
 
     # -- vectors, exactly -------------------------------------------------------------------------------
-    async def _exact_ranking(self, store_ids: list[str], vector: np.ndarray, file_ids: frozenset[str] | None,
-                             depth: int) -> list[tuple[int, ChunkKey, float]]:
+    async def _exact_ranking(self, conn: AsyncConnection, store_ids: list[str], vector: np.ndarray,
+                             file_ids: frozenset[str] | None, depth: int) -> list[tuple[int, ChunkKey, float]]:
         import numpy as np
 
-        stores = await finish(self._current(store_ids, len(vector)))
+        stores = await self._current(conn, store_ids, len(vector))
         scored: list[tuple[int, ChunkKey, float]] = []
         for entry in stores:
             if not entry.ids:
@@ -243,24 +282,23 @@ class SQLChunkIndex:
             scored += [(entry.ids[i], entry.keys[i], float(scores[i])) for i in best if np.isfinite(scores[i])]
         return sorted(scored, key=lambda item: -item[2])[:depth]
 
-    async def _current(self, store_ids: list[str], length: int) -> list[_Vectors]:
+    async def _current(self, conn: AsyncConnection, store_ids: list[str], length: int) -> list[_Vectors]:
         """The stores' vectors of ``length`` numbers, from the cache where the store's version has not
         moved, else read again. The version is read before the rows: a change committed in between
         leaves rows newer than their version, read again at the next search, never older."""
-        async with self.db._read() as conn:
-            versions = dict((await conn.execute(sa.select(chunk_stores.c.store_id, chunk_stores.c.version)
-                                                .where(chunk_stores.c.store_id.in_(store_ids)))).all())
-            current = []
-            for store_id in store_ids:
-                version = versions.get(store_id)
-                if version is None:
-                    continue
-                cached = self._cache.get((store_id, length))
-                if cached is None or cached.version != version:
-                    cached = await self._load(conn, store_id, length, version)
-                    self._cache[(store_id, length)] = cached
-                current.append(cached)
-            return current
+        versions = dict((await conn.execute(sa.select(chunk_stores.c.store_id, chunk_stores.c.version)
+                                            .where(chunk_stores.c.store_id.in_(store_ids)))).all())
+        current = []
+        for store_id in store_ids:
+            version = versions.get(store_id)
+            if version is None:
+                continue
+            cached = self._cache.get((store_id, length))
+            if cached is None or cached.version != version:
+                cached = await self._load(conn, store_id, length, version)
+                self._cache[(store_id, length)] = cached
+            current.append(cached)
+        return current
 
     @staticmethod
     async def _load(conn: AsyncConnection, store_id: str, length: int, version: int) -> _Vectors:
@@ -299,8 +337,8 @@ class SQLChunkIndex:
                 f"USING hnsw ((embedding::vector({length})) vector_cosine_ops) WHERE dims = {length}"))
         self._hnsw_lengths.add(length)
 
-    async def _pgvector_ranking(self, store_ids: list[str], vector: np.ndarray, file_ids: frozenset[str] | None,
-                                depth: int) -> list[tuple[int, ChunkKey, float]]:
+    async def _pgvector_ranking(self, conn: AsyncConnection, store_ids: list[str], vector: np.ndarray,
+                                file_ids: frozenset[str] | None, depth: int) -> list[tuple[int, ChunkKey, float]]:
         length = len(vector)
         query = sa.bindparam("query", _pg_vector(vector.tobytes()), type_=sa.Text)
         distance = _as_pg_vector(sa.literal_column("embedding"), length).op("<=>", return_type=sa.Float)(
@@ -308,13 +346,22 @@ class SQLChunkIndex:
         stmt = (sa.select(chunks.c.id, chunks.c.store_id, chunks.c.file_id, chunks.c.seq, distance)
                 .where(chunks.c.dims == length, *self._restricted(store_ids, file_ids))
                 .order_by(distance).limit(depth))
-        async with self.db._write() as conn:  # a transaction, for SET LOCAL
-            # relaxed_order: with a store restriction, the index scan goes on until it has enough rows.
-            await conn.execute(sa.text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
-            await conn.execute(sa.text(f"SET LOCAL hnsw.ef_search = {max(HNSW_EF_SEARCH, depth)}"))
-            rows = (await conn.execute(stmt)).all()
+        # In the caller's transaction. relaxed_order: with a store restriction, the index scan goes on
+        # until it has enough rows.
+        await conn.execute(sa.text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
+        await conn.execute(sa.text(f"SET LOCAL hnsw.ef_search = {max(HNSW_EF_SEARCH, depth)}"))
+        rows = (await conn.execute(stmt)).all()
         ranked = [(row[0], (row[1], row[2], row[3]), 1.0 - float(row[4])) for row in rows]
         return sorted(ranked, key=lambda item: -item[2])
+
+
+def _words() -> Any:
+    """PostgreSQL's tsvector column, which only migration 0007 declares."""
+    return sa.literal_column("supercompat_chunks.words")
+
+
+def _tsquery(text: str) -> Any:
+    return sa.func.to_tsquery(sa.literal_column(f"'{TS_CONFIG}'::regconfig"), sa.cast(text, sa.Text))
 
 
 def _normalised(vector: Sequence[float] | None) -> np.ndarray | None:
