@@ -1,7 +1,8 @@
 """Chunk index latency and throughput: hybrid search (keywords and a 256-number vector, fused) over 10k and
 100k chunks per index, and the rate chunks are added at.
 
-    python bench/search.py [--sizes 10000,100000] [--queries 200] [--indexes memory,...] [--write docs/performance.md]
+    python bench/search.py [--sizes 10000,100000] [--queries 200] [--indexes memory,...]
+                           [--write docs/performance.md]
 
 The chunks are real text: 200-word windows of Python's own documentation (``pydoc_data.topics`` and the
 docstrings of the standard library), cut at the stride that gives as many as asked (so they overlap
@@ -25,7 +26,6 @@ import os
 import platform
 import random
 import shutil
-import statistics
 import sys
 import sysconfig
 import tempfile
@@ -105,7 +105,8 @@ class Corpus:
         from supercompat.embedders import HashingEmbedder
 
         rng = random.Random(19)
-        texts = [" ".join(self.words[(s := rng.randrange(len(self.words) - 12)):s + 12]) for _ in range(count)]
+        starts = [rng.randrange(len(self.words) - 12) for _ in range(count)]
+        texts = [" ".join(self.words[start:start + 12]) for start in starts]
         vectors = asyncio.run(HashingEmbedder(DIMENSIONS).embed(texts, kind="query"))
         return list(zip(texts, vectors, strict=True))
 
@@ -197,7 +198,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--queries", type=int, default=200)
-    parser.add_argument("--indexes", default=",".join(INDEXES), help="comma-separated, from: " + ",".join(INDEXES))
+    parser.add_argument("--indexes", default=",".join(INDEXES),
+                        help="comma-separated, from: " + ",".join(INDEXES))
     parser.add_argument("--write", metavar="PAGE", help="write the results into this page (performance.md)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -224,8 +226,9 @@ def main() -> None:
             f"in then); *add* is chunks a second, added in files of {FILE_CHUNKS}. Python "
             f"{platform.python_version()}, {os.cpu_count()} cores, 1-minute load average "
             f"{min(load):.1f}–{max(load):.1f}.\n\n"
-            "| index | chunks | hybrid p50 | hybrid p99 | hybrid CPU p50 | keyword p50 | keyword p99 | first | "
-            "add, chunks/s |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n" + "\n".join(rows) + "\n")
+            "| index | chunks | hybrid p50 | hybrid p99 | hybrid CPU p50 | keyword p50 | keyword p99 | "
+            "first | add, chunks/s |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+            + "\n".join(rows) + "\n")
     print(text)
     if args.write:
         write_section(args.write, "search", text)

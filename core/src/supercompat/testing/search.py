@@ -96,7 +96,8 @@ class ChunkIndexTests(Kit, standard=True):
         await chunk_index.add(store_id, "file_a", await self.chunks(DOCUMENTS[:2]))
         await chunk_index.add(store_id, "file_a", await self.chunks([DOCUMENTS[4]], first_seq=1))
         assert await chunk_index.texts(store_id, "file_a") == [DOCUMENTS[0], DOCUMENTS[4]]
-        assert await chunk_index.search(await self.query([store_id], "asyncio coroutines", vector=False)) == []
+        gone = await self.query([store_id], "asyncio coroutines", vector=False)
+        assert await chunk_index.search(gone) == []
         hits = await chunk_index.search(await self.query([store_id], "orbit of Mars"))
         assert (hits[0].seq, hits[0].text) == (1, DOCUMENTS[4])
 
@@ -194,13 +195,15 @@ class ChunkIndexTests(Kit, standard=True):
     async def test_limit(self, chunk_index: ChunkIndex) -> None:
         store_id = await self.documents(chunk_index)
         for limit in (1, 2, 5, 50):
-            hits = await chunk_index.search(await self.query([store_id], "water sunlight flour orbit", limit=limit))
+            query = await self.query([store_id], "water sunlight flour orbit", limit=limit)
+            hits = await chunk_index.search(query)
             self.well_formed(hits, limit)
             assert len(hits) == min(limit, len(DOCUMENTS))  # every chunk has a vector: all are ranked
 
     async def test_nothing_found(self, chunk_index: ChunkIndex) -> None:
         store_id = await self.documents(chunk_index, vectors=False)
-        assert await chunk_index.search(await self.query([store_id], "xylophone zeppelin", vector=False)) == []
+        unknown = await self.query([store_id], "xylophone zeppelin", vector=False)
+        assert await chunk_index.search(unknown) == []
         assert await chunk_index.search(await self.query([store_id], "", vector=False)) == []
         assert await chunk_index.search(await self.query([self.store()], "fox")) == []
         assert await chunk_index.search(await self.query([], "fox")) == []
@@ -280,7 +283,8 @@ class ChunkIndexTests(Kit, standard=True):
         names = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"]
 
         async def add(i: int) -> None:
-            await chunk_index.add(store_id, f"file_more{i}", await self.chunks([f"more text called {names[i]}"]))
+            chunks = await self.chunks([f"more text called {names[i]}"])
+            await chunk_index.add(store_id, f"file_more{i}", chunks)
 
         async def search() -> list[Hit]:
             return await chunk_index.search(await self.query([store_id], DOCUMENTS[3]))

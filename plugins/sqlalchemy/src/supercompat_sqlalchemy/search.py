@@ -60,6 +60,7 @@ WRITE_BATCH = 500  # rows a statement: well within every database's limit on bou
 OFF_LOOP_ROWS = 20_000  # a matrix product over more rows than this runs in a thread, off the event loop
 HNSW_EF_SEARCH = 100  # pgvector's candidate list (its default, 40, is short of candidates(limit))
 ChunkKey = tuple[str, str, int]  # (store, file, seq)
+Ranked = tuple[int, ChunkKey, float]  # a chunk's row id, its key, and its score in one ranking
 
 
 @dataclass
@@ -129,7 +130,8 @@ class SQLChunkIndex:
             unique = list({row["seq"]: row for row in rows}.values())  # the last of a repeated seq wins
             insert = sa.insert(chunks)
             if pgvector:
-                insert = sa.insert(_with_embedding).values(embedding=_as_pg_vector(sa.bindparam("embedding", type_=sa.Text)))
+                embedding = _as_pg_vector(sa.bindparam("embedding", type_=sa.Text))
+                insert = sa.insert(_with_embedding).values(embedding=embedding)
                 unique = [{**row, "embedding": _pg_vector(row["vector"])} for row in unique]
             elif self.dialect in ("mysql", "mariadb"):
                 # Bytes as hex for UNHEX(), as the sql blob store sends them (aiomysql can't send bytes).
@@ -145,7 +147,7 @@ class SQLChunkIndex:
 
     async def _remove(self, store_id: str, file_id: str | None) -> None:
         async with self.db._write() as conn:
-            await self._bump(conn, store_id)  # kept, not deleted: a store added again must not reuse a version
+            await self._bump(conn, store_id)  # kept, not deleted: a store filled again never reuses a version
             where = [chunks.c.store_id == store_id]
             if file_id is not None:
                 where.append(chunks.c.file_id == file_id)
@@ -187,7 +189,9 @@ class SQLChunkIndex:
         rankings: list[list[int]] = []
         words = keywords(query.text)
         async with self.db._write() if pgvector else self.db._read() as conn:
-            by_keyword = await self._keyword_ranking(conn, store_ids, words, query.file_ids, depth) if words else []
+            by_keyword = []
+            if words:
+                by_keyword = await self._keyword_ranking(conn, store_ids, words, query.file_ids, depth)
             found.update((row_id, key) for row_id, key, _ in by_keyword)
             rankings.append([row_id for row_id, _, _ in by_keyword])
             if vector is not None:
@@ -213,7 +217,7 @@ class SQLChunkIndex:
         return where
 
     async def _keyword_ranking(self, conn: AsyncConnection, store_ids: list[str], words: list[str],
-                               file_ids: frozenset[str] | None, depth: int) -> list[tuple[int, ChunkKey, float]]:
+                               file_ids: frozenset[str] | None, depth: int) -> list[Ranked]:
         """The chunks with the query's words, best first: (row id, key, score). Which words, and whether
         all are needed: :func:`supercompat.search.keyword_plan`, from how many chunks have each (counted
         up to the budget, in one statement); a chunk of another store counts too, as a rough guide."""
@@ -259,7 +263,8 @@ class SQLChunkIndex:
         rows = {int(scan["Output"][0].strip("()")): int(scan["Plan Rows"]) for scan in scans}
         return {term: rows.get(i, 0) for i, term in enumerate(terms)}
 
-    def _keyword_statement(self, plan: KeywordPlan, store_ids: list[str], file_ids: frozenset[str] | None) -> Any:
+    def _keyword_statement(self, plan: KeywordPlan, store_ids: list[str],
+                           file_ids: frozenset[str] | None) -> Any:
         columns = [chunks.c.id, chunks.c.store_id, chunks.c.file_id, chunks.c.seq]
         where = self._restricted(store_ids, file_ids)
         if self.dialect == "sqlite":
@@ -273,18 +278,19 @@ class SQLChunkIndex:
             score = sa.func.ts_rank(_words(), tsquery)
             return sa.select(*columns, score).where(_words().op("@@")(tsquery), *where).order_by(score.desc())
         if plan.every:  # MySQL ranks by natural language mode; boolean mode's + requires a word
-            required = mysql.match(chunks.c.text, against=" ".join(f"+{t}" for t in plan.words)).in_boolean_mode()
+            every_word = " ".join(f"+{word}" for word in plan.words)
+            required = mysql.match(chunks.c.text, against=every_word).in_boolean_mode()
             where.append(required)
         score = mysql.match(chunks.c.text, against=" ".join(plan.words)).in_natural_language_mode()
         return sa.select(*columns, score).where(score, *where).order_by(score.desc())
 
     # -- vectors, exactly -------------------------------------------------------------------------------
     async def _exact_ranking(self, conn: AsyncConnection, store_ids: list[str], vector: np.ndarray,
-                             file_ids: frozenset[str] | None, depth: int) -> list[tuple[int, ChunkKey, float]]:
+                             file_ids: frozenset[str] | None, depth: int) -> list[Ranked]:
         import numpy as np
 
         stores = await self._current(conn, store_ids, len(vector))
-        scored: list[tuple[int, ChunkKey, float]] = []
+        scored: list[Ranked] = []
         for entry in stores:
             if not entry.ids:
                 continue
@@ -296,7 +302,8 @@ class SQLChunkIndex:
                 scores = np.where([key[1] in file_ids for key in entry.keys], scores, -np.inf)
             count = min(depth, len(entry.ids))
             best = np.argpartition(-scores, count - 1)[:count]
-            scored += [(entry.ids[i], entry.keys[i], float(scores[i])) for i in best if np.isfinite(scores[i])]
+            scored += [(entry.ids[i], entry.keys[i], float(scores[i]))
+                       for i in best if np.isfinite(scores[i])]
         return sorted(scored, key=lambda item: -item[2])[:depth]
 
     async def _current(self, conn: AsyncConnection, store_ids: list[str], length: int) -> list[_Vectors]:
@@ -355,7 +362,7 @@ class SQLChunkIndex:
         self._hnsw_lengths.add(length)
 
     async def _pgvector_ranking(self, conn: AsyncConnection, store_ids: list[str], vector: np.ndarray,
-                                file_ids: frozenset[str] | None, depth: int) -> list[tuple[int, ChunkKey, float]]:
+                                file_ids: frozenset[str] | None, depth: int) -> list[Ranked]:
         length = len(vector)
         query = sa.bindparam("query", _pg_vector(vector.tobytes()), type_=sa.Text)
         distance = _as_pg_vector(sa.literal_column("embedding"), length).op("<=>", return_type=sa.Float)(
@@ -399,7 +406,8 @@ def _row(store_id: str, file_id: str, chunk: IndexedChunk) -> dict[str, Any]:
 
 
 # The chunks' table as the migration made it where pgvector is: with its ``embedding`` column.
-_with_embedding = sa.table(chunks.name, *(sa.column(c.name, c.type) for c in chunks.c), sa.column("embedding"))
+_with_embedding = sa.table(chunks.name, *(sa.column(c.name, c.type) for c in chunks.c),
+                           sa.column("embedding"))
 
 
 class _PgVector(sa.types.UserDefinedType[Any]):
