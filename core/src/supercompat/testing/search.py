@@ -279,7 +279,6 @@ class ChunkIndexTests(Kit, standard=True):
 
     async def test_searches_while_adding(self, chunk_index: ChunkIndex) -> None:
         store_id = await self.documents(chunk_index)
-
         names = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"]
 
         async def add(i: int) -> None:
@@ -289,9 +288,10 @@ class ChunkIndexTests(Kit, standard=True):
         async def search() -> list[Hit]:
             return await chunk_index.search(await self.query([store_id], DOCUMENTS[3]))
 
-        results = await asyncio.gather(*(task for i in range(8) for task in (add(i), search())))
-        for hits in results[1::2]:
-            assert hits[0].text == DOCUMENTS[3]
+        searches = [search() for _ in range(8)]
+        results = await asyncio.gather(*(add(i) for i in range(8)), *searches)
+        for found in results[8:]:
+            assert found is not None and found[0].text == DOCUMENTS[3]
         hits = await chunk_index.search(await self.query([store_id], "more text called foxtrot"))
         assert hits[0].file_id == "file_more5"
 
