@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from .search import Hit, IndexedChunk, SearchQuery, candidates, fuse, keyword_plan, keywords
+from .search import Hit, IndexedChunk, SearchQuery, candidates, fuse, keyword_plan, keywords, similarities
 
 if TYPE_CHECKING:
     import numpy as np
@@ -99,7 +99,7 @@ class _Store:
         keys, matrix = self._matrix
         if matrix.shape[1] != query.shape[0]:
             return []  # vectors of another embedder: this store is searched by keyword only
-        scores = matrix @ query
+        scores = similarities(matrix, query)
         if allowed is not None:
             scores = np.where([k[0] in allowed for k in keys], scores, -np.inf)
         count = min(limit, len(keys))

@@ -58,7 +58,8 @@ def app_of(client: openai.OpenAI | openai.AsyncOpenAI) -> App:
     return transport.app
 
 
-__all__ = ["AssistantsContractTests", "BlobStoreTests", "BuiltinToolTests", "ClientAdapterTests", "EmbedderTests",
+__all__ = ["AssistantsContractTests", "BlobStoreTests", "BuiltinToolTests", "ChunkIndexTests", "ClientAdapterTests",
+           "EmbedderTests",
            "FilesAPITests", "HostileInputTests",
            "ProviderFailureTests", "Reply", "RunAdapterTests", "ScriptedClientAdapter", "StorageAdapterTests",
            "app_of", "scripted_client_adapter"]

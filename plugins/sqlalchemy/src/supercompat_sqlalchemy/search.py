@@ -44,6 +44,7 @@ from supercompat.search import (
     fuse,
     keyword_plan,
     keywords,
+    similarities,
 )
 
 from .adapter import SQLAlchemyStorageAdapter
@@ -295,9 +296,9 @@ class SQLChunkIndex:
             if not entry.ids:
                 continue
             if len(entry.ids) > OFF_LOOP_ROWS:
-                scores = await asyncio.to_thread(np.matmul, entry.matrix, vector)
+                scores = await asyncio.to_thread(similarities, entry.matrix, vector)
             else:
-                scores = entry.matrix @ vector
+                scores = similarities(entry.matrix, vector)
             if file_ids is not None:
                 scores = np.where([key[1] in file_ids for key in entry.keys], scores, -np.inf)
             count = min(depth, len(entry.ids))
