@@ -139,6 +139,10 @@ async def test_a_search_reads_the_vectors_once_until_they_change(storage):
     await index.add("vs_c", "file_b", [chunk(0, "new", vectors[1])])
     await index.search(query)
     assert loads == ["vs_c", "vs_c"]
+    await index.remove("vs_c", "file_b")
+    assert index._cache  # a file removed: the store's vectors are read again at its next search
+    await index.remove("vs_c")
+    assert not index._cache  # a store removed: this process lets its vectors go at once
 
 
 async def test_the_sql_storage_searches_in_its_database(storage):

@@ -145,6 +145,9 @@ class SQLChunkIndex:
 
     async def remove(self, store_id: str, file_id: str | None = None) -> None:
         await finish(self._remove(store_id, file_id))
+        if file_id is None:  # this process's copy goes now (another process's, at its next search of it)
+            for key in [key for key in self._cache if key[0] == store_id]:
+                del self._cache[key]
 
     async def _remove(self, store_id: str, file_id: str | None) -> None:
         async with self.db._write() as conn:
