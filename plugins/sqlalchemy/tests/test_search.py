@@ -9,8 +9,13 @@ import warnings
 import pytest
 import sqlalchemy as sa
 
+from supercompat import from_config
 from supercompat.app import App
+from supercompat.config import load_adapters
+from supercompat.errors import ConfigError
+from supercompat.loop import run_sync
 from supercompat.search import IndexedChunk, SearchQuery
+from supercompat.testing import app_of
 from supercompat.testing.embedders import fake_embedder
 from supercompat.testing.search import DIMENSIONS, DOCUMENTS, ChunkIndexTests
 from supercompat_sqlalchemy import sqlalchemy_storage_adapter
@@ -151,3 +156,17 @@ async def test_the_sql_storage_searches_in_its_database(storage):
     index = sql_chunk_index()
     App(storage_adapter=storage, chunk_index=index)
     assert index.db is storage  # wired
+
+
+def test_register_chunk_indexes_sql(tmp_path, database_url):
+    config = tmp_path / "supercompat.toml"
+    config.write_text(f'[storage]\nplugin = "sqlalchemy"\nurl = "{database_url}"\n[index]\nplugin = "sql"\n')
+    app = app_of(from_config(config))
+    assert isinstance(app.index, SQLChunkIndex) and app.index.db is app.storage
+    run_sync(app.storage.close())
+    config.write_text('[index]\nplugin = "sql"\n')  # memory storage: no database to search in
+    with pytest.raises(ConfigError, match=r"storage adapter's database"):
+        from_config(config)
+    config.write_text('[index]\nplugin = "sql"\nurl = "x"\n')
+    with pytest.raises(ConfigError, match="Unknown option 'url'"):
+        load_adapters(config)
