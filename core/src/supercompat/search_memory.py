@@ -4,6 +4,7 @@ atomic on the App's loop."""
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import Counter
 from collections.abc import Sequence
@@ -68,24 +69,28 @@ class _Store:
         if not n or not words:
             return []
         plan = keyword_plan({word: len(self.postings.get(word, ())) for word in dict.fromkeys(words)})
-        postings = [self.postings.get(word, {}) for word in plan.words]
-        required: set[ChunkKey] | None = None
-        if plan.every:
-            required = set.intersection(*(set(posting) for posting in postings))
+        postings = [posting for word in plan.words if (posting := self.postings.get(word))]
+        if not postings or (plan.every and len(postings) < len(plan.words)):
+            return []
         average = self.total_length / n
+        idfs = [math.log(1 + (n - len(posting) + 0.5) / (len(posting) + 0.5)) for posting in postings]
+
+        def weight(key: ChunkKey, count: int, idf: float) -> float:
+            norm = BM25_K1 * (1 - BM25_B + BM25_B * self.lengths[key] / average)
+            return idf * count * (BM25_K1 + 1) / (count + norm)
+
         scores: dict[ChunkKey, float] = {}
-        for posting in postings:
-            if not posting:
-                continue
-            idf = math.log(1 + (n - len(posting) + 0.5) / (len(posting) + 0.5))
-            for key, count in posting.items():
-                if allowed is not None and key[0] not in allowed:
-                    continue
-                if required is not None and key not in required:
-                    continue
-                norm = BM25_K1 * (1 - BM25_B + BM25_B * self.lengths[key] / average)
-                scores[key] = scores.get(key, 0.0) + idf * count * (BM25_K1 + 1) / (count + norm)
-        return sorted(scores.items(), key=lambda item: -item[1])[:limit]
+        if plan.every:  # the chunks of the smallest posting that are in every other, and only those
+            for key in min(postings, key=len):
+                if (allowed is None or key[0] in allowed) and all(key in posting for posting in postings):
+                    scores[key] = sum(weight(key, posting[key], idf)
+                                      for posting, idf in zip(postings, idfs, strict=True))
+        else:
+            for posting, idf in zip(postings, idfs, strict=True):
+                for key, count in posting.items():
+                    if allowed is None or key[0] in allowed:
+                        scores[key] = scores.get(key, 0.0) + weight(key, count, idf)
+        return heapq.nlargest(limit, scores.items(), key=lambda item: item[1])
 
     def vector_ranking(self, query: np.ndarray, allowed: frozenset[str] | None,
                        limit: int) -> list[tuple[ChunkKey, float]]:
