@@ -9,7 +9,7 @@ import math
 
 from ..search import KEYWORD_BUDGET, ChunkIndex, Hit, IndexedChunk, SearchQuery
 from .embedders import fake_embedder
-from .kit import Kit, fixture
+from .kit import Kit, fixture, mark
 
 DIMENSIONS = 64
 # Chunks on unrelated subjects: each one's own words find it first.
@@ -177,6 +177,17 @@ class ChunkIndexTests(Kit, standard=True):
         hits = await chunk_index.search(await self.query([store_id], "shared banner", vector=False, limit=50))
         self.well_formed(hits, 50)
         assert len(hits) == 50 and ("file_rare", 1) not in {(hit.file_id, hit.seq) for hit in hits}
+
+    @mark.parametrize("text", ['"quoted" fox\'s OR AND NOT NEAR(dog) * ^ - + ~ < > @ : ( )',
+                               "__init__ fox", "___", "_", "x" * 300, "fox; DROP TABLE chunks; --"])
+    async def test_query_syntax_is_only_words(self, chunk_index: ChunkIndex, text: str) -> None:
+        # Full-text engines have their own query syntax; a query's text is words all the same.
+        store_id = self.store()
+        await chunk_index.add(store_id, "file_a", await self.chunks(
+            ["the __init__ method of a fox", "other text"], vectors=False))
+        hits = await chunk_index.search(await self.query([store_id], text, vector=False))
+        self.well_formed(hits, 10)
+        assert [hit.seq for hit in hits] == ([0] if "fox" in text else [])
 
     async def test_words_match_whatever_their_case(self, chunk_index: ChunkIndex) -> None:
         store_id = await self.documents(chunk_index, vectors=False)
