@@ -162,7 +162,7 @@ async def analyze(storage: Any) -> None:
     """PostgreSQL plans searches from its statistics (the keyword budget's estimates, and pgvector's
     index or not): ANALYZE, as autovacuum does within a minute or so of a bulk load."""
     if storage is not None and storage.engine.dialect.name == "postgresql":
-        async with storage.engine.connect() as conn:
+        async with storage.engine.begin() as conn:  # committed: ANALYZE's statistics are transactional
             await conn.exec_driver_sql("ANALYZE supercompat_chunks")
 
 

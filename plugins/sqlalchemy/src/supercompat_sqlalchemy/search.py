@@ -186,13 +186,13 @@ class SQLChunkIndex:
 
     async def _search(self, query: SearchQuery, store_ids: list[str], vector: np.ndarray | None,
                       pgvector: bool) -> list[Hit]:
-        """On one connection (a transaction where pgvector's settings are made for it): the keyword
+        """On one connection (on PostgreSQL a transaction, for the settings made for it): the keyword
         ranking, the vector ranking, and the texts of what fusion keeps."""
         depth = candidates(query.limit)
         found: dict[int, ChunkKey] = {}
         rankings: list[list[int]] = []
         words = keywords(query.text)
-        async with self.db._write() if pgvector else self.db._read() as conn:
+        async with self.db._write() if self.dialect == "postgresql" else self.db._read() as conn:
             by_keyword = []
             if words:
                 by_keyword = await self._keyword_ranking(conn, store_ids, words, query.file_ids, depth)
@@ -260,6 +260,8 @@ class SQLChunkIndex:
         selects = " UNION ALL ".join(  # terms are \w+ words: nothing in them to quote
             f"SELECT {i} FROM supercompat_chunks WHERE words @@ to_tsquery('{TS_CONFIG}', '{term}')"
             for i, term in enumerate(terms))
+        # One scan a term under one Append: a parallel plan would estimate rows per worker.
+        await conn.execute(sa.text("SET LOCAL max_parallel_workers_per_gather = 0"))
         plan = (await conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON, VERBOSE) {selects}")).scalar()
         top = (json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]
         # Each term's scan, known by what it selects (the planner leaves out a scan it knows is empty).
