@@ -56,7 +56,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FTS = "supercompat_chunks_fts"
-TS_CONFIG = "simple"  # as migration 0007 made the tsvector column
+TS_CONFIG = "english"  # as migration 0007 made the tsvector column
 WRITE_BATCH = 500  # rows a statement: well within every database's limit on bound parameters
 OFF_LOOP_ROWS = 20_000  # a matrix product over more rows than this runs in a thread, off the event loop
 HNSW_EF_SEARCH = 100  # pgvector's candidate list (its default, 40, is short of candidates(limit))
