@@ -42,14 +42,14 @@ def check_openai_version(version: str) -> None:
 
 
 def _app(client_adapter: Any, storage_adapter: Any, run_adapter: Any, tools: Any, blob_store: Any,
-         embedder: Any) -> App:
+         embedder: Any, chunk_index: Any) -> App:
     check_openai_version(openai.__version__)
     return App(client_adapter=client_adapter, storage_adapter=storage_adapter, run_adapter=run_adapter, tools=tools,
-               blob_store=blob_store, embedder=embedder)
+               blob_store=blob_store, embedder=embedder, chunk_index=chunk_index)
 
 
 def supercompat(*, client_adapter: Any = None, storage_adapter: Any = None, run_adapter: Any = None,
-                tools: Any = None, blob_store: Any = None, embedder: Any = None,
+                tools: Any = None, blob_store: Any = None, embedder: Any = None, chunk_index: Any = None,
                 **openai_options: Any) -> openai.OpenAI:
     """A genuine ``openai.OpenAI`` whose requests are answered in process.
 
@@ -57,8 +57,10 @@ def supercompat(*, client_adapter: Any = None, storage_adapter: Any = None, run_
     tool executors, see ``supercompat.tools``) to every one the installed plugins register;
     ``blob_store`` (where file bytes live) to the storage adapter's default, else memory;
     ``embedder`` (what answers ``embeddings.create``, see ``supercompat.embedders``) to none;
-    ``openai_options`` go to ``openai.OpenAI`` (``max_retries``, ``timeout``, ...)."""
-    app = _app(client_adapter, storage_adapter, run_adapter, tools, blob_store, embedder)
+    ``chunk_index`` (where vector stores' chunks are searched, see ``supercompat.search``) to the
+    storage adapter's default, else memory; ``openai_options`` go to ``openai.OpenAI``
+    (``max_retries``, ``timeout``, ...)."""
+    app = _app(client_adapter, storage_adapter, run_adapter, tools, blob_store, embedder, chunk_index)
     return openai.OpenAI(api_key=openai_options.pop("api_key", API_KEY), base_url=BASE_URL,
                          http_client=openai.DefaultHttpxClient(transport=SupercompatTransport(app)),
                          **openai_options)
@@ -66,9 +68,9 @@ def supercompat(*, client_adapter: Any = None, storage_adapter: Any = None, run_
 
 def async_supercompat(*, client_adapter: Any = None, storage_adapter: Any = None, run_adapter: Any = None,
                       tools: Any = None, blob_store: Any = None, embedder: Any = None,
-                      **openai_options: Any) -> openai.AsyncOpenAI:
+                      chunk_index: Any = None, **openai_options: Any) -> openai.AsyncOpenAI:
     """Like :func:`supercompat`, returning ``openai.AsyncOpenAI``."""
-    app = _app(client_adapter, storage_adapter, run_adapter, tools, blob_store, embedder)
+    app = _app(client_adapter, storage_adapter, run_adapter, tools, blob_store, embedder, chunk_index)
     return openai.AsyncOpenAI(api_key=openai_options.pop("api_key", API_KEY), base_url=BASE_URL,
                               http_client=openai.DefaultAsyncHttpxClient(transport=SupercompatTransport(app)),
                               **openai_options)

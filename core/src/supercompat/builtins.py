@@ -42,3 +42,10 @@ def register_embedders(register: Any) -> None:
     from .embedders import HashingOptions, hashing_embedder
 
     register("hashing", lambda options: hashing_embedder(options.dimensions), HashingOptions)
+
+
+@hookimpl
+def register_chunk_indexes(register: Any) -> None:
+    from .search_memory import memory_chunk_index
+
+    register("memory", lambda options: memory_chunk_index())

@@ -80,6 +80,7 @@ def _serve(args: argparse.Namespace) -> int:
 _WITHOUT_PLUGIN = {
     "blob": "files go where the storage adapter keeps them (see docs/blob-stores.md)",
     "embedder": "embeddings requests are refused and search is keyword-only (see docs/embedders.md)",
+    "index": "chunks are searched where the storage adapter keeps its data (see docs/search-indexes.md)",
 }
 
 
@@ -135,7 +136,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 async def _close(kind: str, adapter: Any) -> None:
-    close = getattr(adapter, "close" if kind in ("storage", "embedder") else "aclose", None)
+    close = getattr(adapter, "close" if kind in ("storage", "embedder", "index") else "aclose", None)
     if close is not None:
         await close()
 

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from .clients import ClientAdapter
     from .embedders import Embedder
     from .runs import RunAdapter
+    from .search import ChunkIndex
     from .storage import StorageAdapter
     from .tools import ToolExecutor
 
@@ -75,10 +76,17 @@ def register_embedders(register: Register[Embedder]) -> None:
 
 
 @hookspec
+def register_chunk_indexes(register: Register[ChunkIndex]) -> None:
+    """Register chunk indexes: where vector stores' chunks are indexed and searched (by default, where
+    the storage adapter keeps its data)."""
+
+
+@hookspec
 def register_tools(register: RegisterTool) -> None:
     """Register built-in tool executors (``supercompat.tools.ToolExecutor``): ``register(executor)``,
     or ``register(type, factory)`` with a ``factory()`` that builds it when an App is made."""
 
 
-__all__ = ["Register", "RegisterTool", "hookimpl", "hookspec", "register_blob_stores", "register_client_adapters",
-           "register_embedders", "register_run_adapters", "register_storage_adapters", "register_tools"]
+__all__ = ["Register", "RegisterTool", "hookimpl", "hookspec", "register_blob_stores", "register_chunk_indexes",
+           "register_client_adapters", "register_embedders", "register_run_adapters", "register_storage_adapters",
+           "register_tools"]

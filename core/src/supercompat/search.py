@@ -18,7 +18,10 @@ from __future__ import annotations
 import re
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, TypeVar, runtime_checkable
+
+if TYPE_CHECKING:
+    import numpy as np
 
 RRF_K = 60  # reciprocal rank fusion's constant, as in Cormack et al. and most hybrid search engines
 _WORD = re.compile(r"\w+")
@@ -32,6 +35,42 @@ STOPWORDS = frozenset(
 def keywords(text: str) -> list[str]:
     """The words of ``text`` a keyword search matches on: lower-cased, stopwords left out."""
     return [w for w in _WORD.findall(text.lower()) if w not in STOPWORDS]
+
+
+# A keyword search scores every chunk that has any of its words: over 100k chunks of prose, a question's
+# common words ("used", "value") match most of them, and scoring those cost 100-400 ms a query, where
+# the words that decide the ranking (the rare ones: BM25 weighs a word by its rarity) match a few
+# hundred. So a search asks how many chunks have each word, counting no further than this, and keeps
+# the rarest words that together match at most this many (scoring 1000 chunks: ~3 ms on SQLite, ~9 ms
+# on PostgreSQL, docs/performance.md).
+KEYWORD_BUDGET = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class KeywordPlan:
+    """The words a keyword search matches on, and whether a chunk needs all of them (``every``) or any."""
+
+    words: tuple[str, ...]
+    every: bool = False
+
+
+def keyword_plan(counts: dict[str, int], budget: int = KEYWORD_BUDGET) -> KeywordPlan:
+    """The words to search on, given how many chunks have each (counted up to ``budget + 1`` at most):
+    the rarest that together match at most ``budget`` chunks (a word no chunk has costs nothing and is
+    kept); if even the rarest matches more, every word, all of them required (the chunks that have
+    them all: fewer, and more to the point than those with one common word)."""
+    if not counts:
+        return KeywordPlan(())
+    ranked = sorted(counts, key=lambda word: counts[word])  # stable: the query's order among equals
+    if counts[ranked[0]] > budget:
+        return KeywordPlan(tuple(counts), every=len(counts) > 1)
+    kept, total = [], 0
+    for word in ranked:
+        total += counts[word]
+        if total > budget:
+            break
+        kept.append(word)
+    return KeywordPlan(tuple(word for word in counts if word in kept))
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +140,22 @@ class ChunkIndex(Protocol):
 Key = TypeVar("Key", bound=Hashable)
 
 
+def similarities(matrix: np.ndarray, vector: np.ndarray) -> np.ndarray:
+    """Each row of ``matrix`` times ``vector`` (cosine similarities, both normalised), by numpy's own
+    loop rather than BLAS (``matrix @ vector``): BLAS's threads, on a machine busy with other work,
+    made one product over 100k × 256 numbers take 33 ms where this takes 8 (and 10 ms over 10k
+    rows where this takes 1; docs/performance.md)."""
+    import numpy as np
+
+    return np.einsum("ij,j->i", matrix, vector)
+
+
+def candidates(limit: int) -> int:
+    """How deep each ranking goes before fusion: deeper than the result, so that fusion has both
+    rankings to weigh (a chunk second by words and by vector beats one first by words alone)."""
+    return max(limit * 4, 50)
+
+
 def fuse(*rankings: Sequence[Key], limit: int, k: int = RRF_K) -> list[tuple[Key, float]]:
     """Reciprocal rank fusion: each key scores ``sum(1 / (k + rank))`` over the rankings it appears in
     (rank from 1), normalised by what a key first in every ranking would score, so scores lie in
@@ -114,4 +169,5 @@ def fuse(*rankings: Sequence[Key], limit: int, k: int = RRF_K) -> list[tuple[Key
     return [(key, min(1.0, score / best)) for key, score in ranked]
 
 
-__all__ = ["RRF_K", "ChunkIndex", "Hit", "IndexedChunk", "STOPWORDS", "SearchQuery", "fuse", "keywords"]
+__all__ = ["KEYWORD_BUDGET", "RRF_K", "ChunkIndex", "Hit", "IndexedChunk", "KeywordPlan", "STOPWORDS",
+           "SearchQuery", "candidates", "fuse", "keyword_plan", "keywords", "similarities"]

@@ -4,12 +4,13 @@ atomic on the App's loop."""
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from .search import Hit, IndexedChunk, SearchQuery, fuse, keywords
+from .search import Hit, IndexedChunk, SearchQuery, candidates, fuse, keyword_plan, keywords, similarities
 
 if TYPE_CHECKING:
     import numpy as np
@@ -25,6 +26,7 @@ class _Store:
     def __init__(self) -> None:
         self.texts: dict[ChunkKey, str] = {}
         self.lengths: dict[ChunkKey, int] = {}  # in keywords
+        self.total_length = 0  # their sum, kept as chunks come and go (BM25 needs the average)
         self.postings: dict[str, dict[ChunkKey, int]] = {}  # keyword -> chunk -> count
         self.vectors: dict[ChunkKey, np.ndarray] = {}
         self._matrix: tuple[list[ChunkKey], np.ndarray] | None = None  # rebuilt after a change
@@ -35,6 +37,7 @@ class _Store:
         self.texts[key] = chunk.text
         counts = Counter(keywords(chunk.text))
         self.lengths[key] = sum(counts.values())
+        self.total_length += self.lengths[key]
         for word, count in counts.items():
             self.postings.setdefault(word, {})[key] = count
         if chunk.vector is not None:
@@ -49,7 +52,7 @@ class _Store:
         text = self.texts.pop(key, None)
         if text is None:
             return
-        del self.lengths[key]
+        self.total_length -= self.lengths.pop(key)
         for word in set(keywords(text)):
             posting = self.postings.get(word)
             if posting is not None:
@@ -61,22 +64,33 @@ class _Store:
 
     def keyword_ranking(self, words: list[str], allowed: frozenset[str] | None,
                         limit: int) -> list[tuple[ChunkKey, float]]:
+        """BM25 over the words :func:`keyword_plan` keeps (the rarest, or all of them required)."""
         n = len(self.texts)
         if not n or not words:
             return []
-        average = sum(self.lengths.values()) / n
+        plan = keyword_plan({word: len(self.postings.get(word, ())) for word in dict.fromkeys(words)})
+        postings = [posting for word in plan.words if (posting := self.postings.get(word))]
+        if not postings or (plan.every and len(postings) < len(plan.words)):
+            return []
+        average = self.total_length / n
+        idfs = [math.log(1 + (n - len(posting) + 0.5) / (len(posting) + 0.5)) for posting in postings]
+
+        def weight(key: ChunkKey, count: int, idf: float) -> float:
+            norm = BM25_K1 * (1 - BM25_B + BM25_B * self.lengths[key] / average)
+            return idf * count * (BM25_K1 + 1) / (count + norm)
+
         scores: dict[ChunkKey, float] = {}
-        for word in set(words):
-            posting = self.postings.get(word)
-            if not posting:
-                continue
-            idf = math.log(1 + (n - len(posting) + 0.5) / (len(posting) + 0.5))
-            for key, count in posting.items():
-                if allowed is not None and key[0] not in allowed:
-                    continue
-                norm = BM25_K1 * (1 - BM25_B + BM25_B * self.lengths[key] / average)
-                scores[key] = scores.get(key, 0.0) + idf * count * (BM25_K1 + 1) / (count + norm)
-        return sorted(scores.items(), key=lambda item: -item[1])[:limit]
+        if plan.every:  # the chunks of the smallest posting that are in every other, and only those
+            for key in min(postings, key=len):
+                if (allowed is None or key[0] in allowed) and all(key in posting for posting in postings):
+                    scores[key] = sum(weight(key, posting[key], idf)
+                                      for posting, idf in zip(postings, idfs, strict=True))
+        else:
+            for posting, idf in zip(postings, idfs, strict=True):
+                for key, count in posting.items():
+                    if allowed is None or key[0] in allowed:
+                        scores[key] = scores.get(key, 0.0) + weight(key, count, idf)
+        return heapq.nlargest(limit, scores.items(), key=lambda item: item[1])
 
     def vector_ranking(self, query: np.ndarray, allowed: frozenset[str] | None,
                        limit: int) -> list[tuple[ChunkKey, float]]:
@@ -90,7 +104,7 @@ class _Store:
         keys, matrix = self._matrix
         if matrix.shape[1] != query.shape[0]:
             return []  # vectors of another embedder: this store is searched by keyword only
-        scores = matrix @ query
+        scores = similarities(matrix, query)
         if allowed is not None:
             scores = np.where([k[0] in allowed for k in keys], scores, -np.inf)
         count = min(limit, len(keys))
@@ -141,7 +155,7 @@ class MemoryChunkIndex:
             vector = vector / norm if norm else None
         by_keyword: list[tuple[tuple[str, str, int], float]] = []
         by_vector: list[tuple[tuple[str, str, int], float]] = []
-        depth = max(query.limit * 4, 50)  # deeper than the result, so that fusion has both rankings to weigh
+        depth = candidates(query.limit)
         for store_id in dict.fromkeys(query.store_ids):
             store = self._stores.get(store_id)
             if store is None:

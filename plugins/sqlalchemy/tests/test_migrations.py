@@ -36,7 +36,7 @@ async def test_a_new_database_gets_the_current_schema_on_first_use(fresh_url):
     storage = sqlalchemy_storage_adapter(fresh_url)
     assert await storage.get_assistant("asst_nope") is None
     await storage.close()
-    assert await revision_of(fresh_url) == head() == "0006"
+    assert await revision_of(fresh_url) == head() == "0007"
 
 
 async def test_alembic_check_finds_no_drift(fresh_url):
@@ -69,14 +69,14 @@ async def test_upgrade_from_the_previous_revision_keeps_the_data(fresh_url):
     with pytest.raises(SchemaError) as info:
         await storage.get_assistant("asst_old")
     assert "revision 0001" in info.value.message and "supercompat db upgrade" in info.value.message
-    assert await storage.migrate() == ("0001", "0006")
+    assert await storage.migrate() == ("0001", "0007")
     assistant = await storage.get_assistant("asst_old")
     assert assistant["model"] == "gpt-4o" and assistant["temperature"] == 0.5 and assistant["response_format"] == "auto"
     assert (await storage.get_thread("thread_old"))["metadata"] == {"k": "v"}
     assert [a["id"] for a in (await storage.list_assistants(ListQuery())).data] == ["asst_old"]
     # A run left executing by the old version has no heartbeat: it counts as an orphan.
     assert [r["id"] for r in await storage.claim_lapsed("run", 1.0)] == ["run_old"]
-    assert await storage.migrate() == ("0006", "0006")  # idempotent
+    assert await storage.migrate() == ("0007", "0007")  # idempotent
     await storage.close()
 
 
@@ -100,7 +100,7 @@ async def test_create_schema_false_leaves_a_new_database_alone(fresh_url):
     assert await revision_of(fresh_url) is None
 
 
-async def test_the_vector_store_tables_downgrade_and_upgrade_again(fresh_url):
+async def test_the_vector_store_and_chunk_tables_downgrade_and_upgrade_again(fresh_url):
     engine = create_engine(fresh_url)
     try:
         await upgrade(engine)
@@ -108,8 +108,9 @@ async def test_the_vector_store_tables_downgrade_and_upgrade_again(fresh_url):
             await conn.run_sync(lambda c: command.downgrade(config(c), "0005"))
             assert await conn.run_sync(current_revision) == "0005"
             tables = await conn.run_sync(lambda c: sa.inspect(c).get_table_names())
-            assert "supercompat_files" in tables and not [t for t in tables if "vector_store" in t]
-        assert await upgrade(engine, "0006") == ("0005", "0006")
+            assert "supercompat_files" in tables and "supercompat_blob_chunks" in tables
+            assert not [t for t in tables if "vector_store" in t or t.startswith("supercompat_chunk")]
+        assert await upgrade(engine) == ("0005", "0007")  # 0007 (chunks) went down first, and comes back
         async with engine.connect() as conn:
             await conn.run_sync(lambda c: command.check(config(c)))
     finally:

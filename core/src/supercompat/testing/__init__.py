@@ -34,7 +34,8 @@ if sys.modules.get("pytest"):  # before the kit modules are imported: rewriting 
         name for name in (f"{__name__}.{m.name}" for m in pkgutil.iter_modules(__path__)) if name not in sys.modules))
 
 _KITS = {"AssistantsContractTests": ".contract", "BlobStoreTests": ".blobs", "BuiltinToolTests": ".tool_runs",
-         "ClientAdapterTests": ".clients", "EmbedderTests": ".embedders", "FilesAPITests": ".files",
+         "ChunkIndexTests": ".search", "ClientAdapterTests": ".clients", "EmbedderTests": ".embedders",
+         "FilesAPITests": ".files",
          "HostileInputTests": ".hostile",
          "ProviderFailureTests": ".failures", "RunAdapterTests": ".runs", "StorageAdapterTests": ".storage",
          "VectorStoresAPITests": ".vector_stores"}
@@ -58,7 +59,8 @@ def app_of(client: openai.OpenAI | openai.AsyncOpenAI) -> App:
     return transport.app
 
 
-__all__ = ["AssistantsContractTests", "BlobStoreTests", "BuiltinToolTests", "ClientAdapterTests", "EmbedderTests",
+__all__ = ["AssistantsContractTests", "BlobStoreTests", "BuiltinToolTests", "ChunkIndexTests", "ClientAdapterTests",
+           "EmbedderTests",
            "FilesAPITests", "HostileInputTests",
            "ProviderFailureTests", "Reply", "RunAdapterTests", "ScriptedClientAdapter", "StorageAdapterTests",
            "VectorStoresAPITests", "app_of", "scripted_client_adapter"]

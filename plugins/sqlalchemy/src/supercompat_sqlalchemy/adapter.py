@@ -891,6 +891,14 @@ class SQLAlchemyStorageAdapter:
 
         return filesystem_blob_store(f"{database}.files")
 
+    # -- vector stores' chunks -----------------------------------------------------------------------
+    def default_chunk_index(self) -> Any:
+        """Where the App indexes and searches vector stores' chunks unless told otherwise: this database
+        (its full-text search, and vectors by pgvector or exactly; see ``search.py``)."""
+        from .search import SQLChunkIndex
+
+        return SQLChunkIndex(self)
+
     # -- schema and life cycle ----------------------------------------------------------------------
     async def migrate(self) -> tuple[str | None, str]:
         """Bring the schema to the current revision (``supercompat db upgrade``): (from, to)."""

