@@ -25,6 +25,13 @@ from .vector_stores import VectorStores
 _router = build_router()
 
 
+def _storage_default(storage: StorageAdapter, method: str, otherwise: Callable[[], Any]) -> Any:
+    """What the storage adapter's optional ``method()`` makes (where its data lives, the bytes and the
+    chunks live too), else ``otherwise()``."""
+    make = getattr(storage, method, None)
+    return make() if make is not None else otherwise()
+
+
 class App:
     """The adapters of one supercompat client or server (see ``supercompat.contracts``), its run
     engine and jobs, behind the shared router. ``client`` is None when no client adapter is given:
@@ -52,21 +59,13 @@ class App:
 
             run_adapter = completions_run_adapter()
         if blob_store is None:
-            default_blob_store = getattr(storage_adapter, "default_blob_store", None)
-            if default_blob_store is not None:
-                blob_store = default_blob_store()
-            else:
-                from .blobs import memory_blob_store
+            from .blobs import memory_blob_store
 
-                blob_store = memory_blob_store()
+            blob_store = _storage_default(storage_adapter, "default_blob_store", memory_blob_store)
         if chunk_index is None:
-            default_chunk_index = getattr(storage_adapter, "default_chunk_index", None)
-            if default_chunk_index is not None:
-                chunk_index = default_chunk_index()
-            else:
-                from .search_memory import memory_chunk_index
+            from .search_memory import memory_chunk_index
 
-                chunk_index = memory_chunk_index()
+            chunk_index = _storage_default(storage_adapter, "default_chunk_index", memory_chunk_index)
         self.client: ClientAdapter | None = client_adapter
         self.storage: StorageAdapter = storage_adapter
         self.run_adapter: RunAdapter = run_adapter
