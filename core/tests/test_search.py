@@ -17,6 +17,7 @@ from supercompat.search import (
     KeywordPlan,
     candidates,
     fuse,
+    fuse_search,
     keyword_plan,
     keywords,
 )
@@ -46,8 +47,25 @@ def test_fusion_scores_lie_in_zero_one_best_first():
     assert fuse(["a", "b"], limit=5)[1][1] == pytest.approx((RRF_K + 1) / (RRF_K + 2))
 
 
-def test_rankings_go_deeper_than_the_result():
-    assert candidates(1) == 50 and candidates(10) == 50 and candidates(50) == 200
+def test_rankings_are_as_deep_as_the_result():
+    assert candidates(1) == 1 and candidates(10) == 10 and candidates(50) == 50
+
+
+def test_weighted_fusion_normalises_by_the_weights():
+    assert fuse(["x"], ["x"], limit=1, weights=(0.25, 0.75)) == [("x", 1.0)]
+    [(key, score)] = fuse(["x"], [], limit=1, weights=(0.25, 0.75))
+    assert key == "x" and score == pytest.approx(0.25)
+    with pytest.raises(ValueError):
+        fuse(["x"], ["y"], limit=1, weights=(1.0,))
+
+
+def test_a_search_weighs_vectors_above_words_yet_keeps_a_chunk_first_by_words_alone():
+    by_vector = [f"v{i}" for i in range(1, 11)]
+    fused = [key for key, _ in fuse_search(["w"], by_vector, limit=10)]
+    assert fused[0] == "v1"  # first by vector beats first by words
+    assert "w" in fused  # an exact word match the vectors missed is kept, above the vector ranking's tail
+    assert fused.index("w") < fused.index("v9") and "v10" not in fused  # it took the tail's place
+    assert fuse_search(["a", "b"], None, limit=5) == fuse(["a", "b"], limit=5)
 
 
 def test_a_keyword_search_keeps_the_rarest_words_within_its_budget():

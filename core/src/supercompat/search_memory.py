@@ -10,7 +10,16 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from .search import Hit, IndexedChunk, SearchQuery, candidates, fuse, keyword_plan, keywords, similarities
+from .search import (
+    Hit,
+    IndexedChunk,
+    SearchQuery,
+    candidates,
+    fuse_search,
+    keyword_plan,
+    keywords,
+    similarities,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -163,9 +172,10 @@ class MemoryChunkIndex:
             by_keyword += [((store_id, *k), s) for k, s in store.keyword_ranking(words, query.file_ids, depth)]
             if vector is not None:
                 by_vector += [((store_id, *k), s) for k, s in store.vector_ranking(vector, query.file_ids, depth)]
-        rankings = [ranked(by_keyword)] + ([ranked(by_vector)] if vector is not None else [])
+        fused = fuse_search(ranked(by_keyword), ranked(by_vector) if vector is not None else None,
+                            limit=query.limit)
         return [Hit(store_id, file_id, seq, self._stores[store_id].texts[(file_id, seq)], score)
-                for (store_id, file_id, seq), score in fuse(*rankings, limit=query.limit)]
+                for (store_id, file_id, seq), score in fused]
 
     async def close(self) -> None:
         self._stores.clear()

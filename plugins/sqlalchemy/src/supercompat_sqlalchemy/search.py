@@ -41,7 +41,7 @@ from supercompat.search import (
     KeywordPlan,
     SearchQuery,
     candidates,
-    fuse,
+    fuse_search,
     keyword_plan,
     keywords,
     similarities,
@@ -59,7 +59,7 @@ FTS = "supercompat_chunks_fts"
 TS_CONFIG = "english"  # as migration 0007 made the tsvector column
 WRITE_BATCH = 500  # rows a statement: well within every database's limit on bound parameters
 OFF_LOOP_ROWS = 20_000  # a matrix product over more rows than this runs in a thread, off the event loop
-HNSW_EF_SEARCH = 100  # pgvector's candidate list (its default, 40, is short of candidates(limit))
+HNSW_EF_SEARCH = 100  # pgvector's candidate list: its default, 40, finds fewer of the true nearest chunks
 ChunkKey = tuple[str, str, int]  # (store, file, seq)
 Ranked = tuple[int, ChunkKey, float]  # a chunk's row id, its key, and its score in one ranking
 
@@ -205,7 +205,7 @@ class SQLChunkIndex:
                     by_vector = await self._exact_ranking(conn, store_ids, vector, query.file_ids, depth)
                 found.update((row_id, key) for row_id, key, _ in by_vector)
                 rankings.append([row_id for row_id, _, _ in by_vector])
-            fused = fuse(*rankings, limit=query.limit)
+            fused = fuse_search(rankings[0], rankings[1] if len(rankings) > 1 else None, limit=query.limit)
             if not fused:
                 return []
             rows = await conn.execute(sa.select(chunks.c.id, chunks.c.text)
