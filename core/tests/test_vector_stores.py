@@ -305,7 +305,7 @@ async def test_ingestion_resumed_after_its_checkpoint_only_records_the_end():
     await run_async(app.aclose(grace=0))
 
 
-async def test_files_attached_as_the_app_closes_fail_instead_of_sticking():
+async def test_files_attached_as_the_app_closes_are_refused_instead_of_sticking():
     app = App()
     client = app_client(app, "async")
     store = await client.vector_stores.create(name="s")
@@ -318,8 +318,7 @@ async def test_files_attached_as_the_app_closes_fail_instead_of_sticking():
             await app.vector_stores.attach(store.id, [(stored, None, chunking_strategy({"type": "auto"}))])
         return await app.storage.get_vector_store_file(store.id, file.id)
 
-    stuck = await run_async(attach())
-    assert stuck["status"] == "failed" and stuck["last_error"]["code"] == "server_error"
+    assert await run_async(attach()) is None  # refused before anything was attached: nothing to stick
     app.closing = False
     assert (await client.vector_stores.retrieve(store.id)).status == "completed"
     await client.close()
@@ -382,3 +381,55 @@ def test_a_file_whose_ingestion_kept_killing_its_processes_fails_instead_of_stic
     assert "stopped, 3 times" in ended.last_error.message
     run_sync(survivor.aclose(grace=0))
     run_sync(first.aclose(grace=0))
+
+
+@pytest.mark.parametrize("how", ["create", "attach", "batch"])
+def test_files_of_a_process_that_died_right_after_storing_them_are_ingested_by_another(how):
+    """The ingestion jobs are stored before the files: a process that dies once the files are stored
+    leaves jobs whose leases lapse, and a survivor ingests the files (a regression: the jobs used to be
+    stored after the files, so such files stayed in progress for ever)."""
+    storage = memory_storage_adapter()
+    dying = App(storage_adapter=storage, embedder=fake_embedder())
+    client = app_client(dying, "sync")
+    file = client.files.create(file=("marmot.txt", MARMOT), purpose="assistants")
+    store = client.vector_stores.create(name="s")
+
+    def dies_once_stored(write):
+        async def stored_then_died(*args, **kwargs):
+            await write(*args, **kwargs)
+            dying.jobs._start = lambda job, handler: None  # nothing more runs in this process
+            raise RuntimeError("the process died here")
+        return stored_then_died
+
+    storage.attach_files = dies_once_stored(storage.attach_files)
+    storage.create_vector_store = dies_once_stored(storage.create_vector_store)
+    with pytest.raises(openai.InternalServerError):
+        if how == "create":
+            client.vector_stores.create(name="s", file_ids=[file.id])
+        elif how == "attach":
+            client.vector_stores.files.create(vector_store_id=store.id, file_id=file.id)
+        else:
+            client.vector_stores.file_batches.create(vector_store_id=store.id, file_ids=[file.id])
+    del storage.attach_files, storage.create_vector_store
+    if how == "create":  # the store the dying request made
+        [store] = [s for s in client.vector_stores.list().data if s.id != store.id]
+    assert client.vector_stores.files.retrieve(file.id, vector_store_id=store.id).status == "in_progress"
+    time.sleep(0.3)  # the jobs' leases lapse
+    survivor = App(storage_adapter=storage, blob_store=dying.blobs, embedder=fake_embedder())
+    engine = survivor.engine
+    engine.heartbeat_interval, engine.sweep_interval, engine.orphan_after = 0.05, 0.05, 0.2
+
+    async def watch():
+        engine.watch()
+
+    run_sync(watch())
+    survived = app_client(survivor, "sync")
+    deadline = time.monotonic() + 30
+    while (done := survived.vector_stores.files.retrieve(file.id, vector_store_id=store.id)).status == "in_progress":
+        assert time.monotonic() < deadline, "nobody ingested the dead process's file"
+        time.sleep(0.05)
+    assert done.status == "completed" and done.usage_bytes > 0
+    [hit] = survived.vector_stores.search(store.id, query="marmot").data
+    assert hit.file_id == file.id
+    run_sync(survivor.aclose(grace=0))
+    run_sync(dying.aclose(grace=0))

@@ -211,18 +211,27 @@ class Jobs:
         """Store a job of ``kind`` and start it here, on the running loop (the core loop). Returns it.
         ``job_id``: its id, if the caller recorded it beforehand (``new_id("job")``; by default a new
         one). Refused (a 503 APIError) once the App is closing: nothing would be left to run it."""
+        job = await self.create(kind, payload, job_id=job_id)
+        self.start(job)
+        return job
+
+    async def create(self, kind: str, payload: Any, *, job_id: str | None = None) -> Obj:
+        """Store a job of ``kind`` without starting it: :meth:`start` runs it here, and if this process
+        stops first, the job's lease lapses and whichever process claims it runs it. So work that must
+        not be lost to a crash is stored as a job *before* what it works on is (as ``submit``)."""
         if self.app.closing:
             raise APIError("The server is shutting down: no new job can start.", status=503,
                            type="server_error")
-        registered = self._kinds.get(kind)
-        if registered is None:
+        if kind not in self._kinds:
             raise InvalidRequest(f"No job kind {kind!r} is registered.")
         job = {"id": job_id or new_id("job"), "object": "job", "kind": kind, "status": JOB_RUNNING,
                "attempt": 1, "created_at": int(time.time()), "finished_at": None, "cancel_requested": False,
                "payload": payload, "last_error": None}
-        job = await self.app.storage.create_job(job)
-        self._start(job, registered.handler)
-        return job
+        return await self.app.storage.create_job(job)
+
+    def start(self, job: Obj) -> None:
+        """Run a job made by :meth:`create` here, on the running loop."""
+        self._start(job, self._kinds[job["kind"]].handler)
 
     async def cancel(self, job_id: str) -> Obj | None:
         """Request the cancel of a job: at once if it runs here, else at its holder's next heartbeat."""

@@ -21,14 +21,17 @@ import os
 import tempfile
 import time
 import weakref
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import ids, ingest
 from ._threads import call_in_thread
-from .errors import APIError, InvalidRequest, NotFound, redacted
+from .errors import InvalidRequest, NotFound, redacted
 from .jobs import JobContext, LeaseLost
 from .search import Hit, IndexedChunk, SearchQuery
 from .storage import ListQuery, Obj, StaleStatusError
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from .app import App
@@ -184,8 +187,8 @@ class VectorStores:
                       "expires_after": expires_after, "expires_at": None, "project": project,
                       "embedder": embedder_of(app)}
         attached = [self._new_file(store["id"], file, chunking_strategy, None) for file in files.values()]
-        created = await app.storage.create_vector_store(store, attached)
-        await self._start_ingestion(store["id"], attached)
+        created = await self._ingesting(store["id"], attached,
+                                        lambda: app.storage.create_vector_store(store, attached))
         return await app.storage.get_vector_store(store["id"]) or created
 
     async def delete(self, store: Obj) -> bool:
@@ -235,29 +238,27 @@ class VectorStores:
                 seen.add(file["id"])
                 files.append(self._new_file(store_id, file, strategy, attributes,
                                             batch_obj["id"] if batch_obj else None))
-        stored = await app.storage.attach_files(store_id, files, batch=batch_obj)
+        stored = await self._ingesting(store_id, files,
+                                       lambda: app.storage.attach_files(store_id, files, batch=batch_obj))
         if stored is None:
             raise store_not_found(store_id)
-        # Those stored with their new job's id are new (one attached before stays as it was, and is not
-        # ingested again).
-        await self._start_ingestion(store_id, [new for new, now in zip(files, stored, strict=True)
-                                               if now.get("job_id") == new["job_id"]])
         self.notify(store_id)
         if batch_obj is not None:
             batch_obj = await app.storage.get_file_batch(store_id, batch_obj["id"]) or batch_obj
         return stored, batch_obj
 
-    async def _start_ingestion(self, store_id: str, files: list[Obj]) -> None:
-        for i, file in enumerate(files):
-            try:
-                await self.app.jobs.submit(INGEST_JOB, {"store_id": store_id, "file_id": file["id"]},
-                                           job_id=file["job_id"])
-            except Exception as err:  # the App is closing: files no job will ingest fail, never stick
-                message = err.message if isinstance(err, APIError) else "The file could not be queued."
-                for unqueued in files[i:]:
-                    await self._record_end(store_id, unqueued["id"], {
-                        "status": "failed", "last_error": {"code": "server_error", "message": message}})
-                raise
+    async def _ingesting(self, store_id: str, files: list[Obj], attach: Callable[[], Awaitable[T]]) -> T:
+        """``attach()`` (which stores ``files``), with the jobs that ingest them stored first: if this
+        process dies once the files are stored, another process claims the jobs and ingests them. A
+        job whose file was not stored, or was attached before with a job of its own, ends doing nothing."""
+        app = self.app
+        jobs = [await app.jobs.create(INGEST_JOB, {"store_id": store_id, "file_id": file["id"]},
+                                      job_id=file["job_id"]) for file in files]
+        try:
+            return await attach()
+        finally:
+            for job in jobs:
+                app.jobs.start(job)
 
     async def _cancel_job(self, file: Obj) -> None:
         if file.get("job_id"):
@@ -318,8 +319,8 @@ class VectorStores:
         store_id, file_id = job["payload"]["store_id"], job["payload"]["file_id"]
         file = await app.storage.get_vector_store_file(store_id, file_id)
         store = await app.storage.get_vector_store(store_id)
-        if file is None or store is None or file["status"] != "in_progress":
-            return  # detached, deleted, cancelled, or ended by an earlier attempt
+        if file is None or store is None or file["status"] != "in_progress" or file.get("job_id") != job["id"]:
+            return  # detached, deleted, cancelled, ended by an earlier attempt, or never attached by this job
         changes: Obj
         if "usage_bytes" in job["payload"]:  # indexed by an attempt that died before recording the end
             changes = {"status": "completed", "usage_bytes": job["payload"]["usage_bytes"],
