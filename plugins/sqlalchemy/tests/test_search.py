@@ -79,6 +79,18 @@ class TestPgvectorChunkIndex(ChunkIndexTests):
                 f"vector({DIMENSIONS})) LIMIT 5"))).scalars())
         assert f"ix_supercompat_chunks_hnsw_{DIMENSIONS}" in plan
 
+    async def test_vectors_longer_than_hnsw_takes_are_searched_exactly(self, chunk_index):
+        """pgvector's HNSW indexes take at most 2,000 dimensions: 3,072-number vectors (OpenAI's
+        text-embedding-3-large, Gemini's) are stored and searched without one (a regression: creating
+        the index failed, and with it every file's ingestion)."""
+        store_id = self.store()
+        vectors = await fake_embedder(3072).embed(DOCUMENTS)
+        await chunk_index.add(store_id, "file_a", [IndexedChunk(i, t, 1, v) for i, (t, v) in
+                                                   enumerate(zip(DOCUMENTS, vectors, strict=True))])
+        [query] = await fake_embedder(3072).embed([DOCUMENTS[2]], kind="query")
+        hits = await chunk_index.search(SearchQuery((store_id,), "", query, 3))
+        assert hits and hits[0].seq == 2
+
 
 def chunk(seq, text, vector):
     return IndexedChunk(seq, text, 1, vector)

@@ -59,6 +59,9 @@ FTS = "supercompat_chunks_fts"
 TS_CONFIG = "english"  # as migration 0007 made the tsvector column
 WRITE_BATCH = 500  # rows a statement: well within every database's limit on bound parameters
 OFF_LOOP_ROWS = 20_000  # a matrix product over more rows than this runs in a thread, off the event loop
+# pgvector's HNSW indexes take vectors of at most this many numbers (text-embedding-3-large and Gemini's
+# make 3,072): longer ones are stored all the same and searched by a scan, exactly.
+HNSW_MAX_DIMENSIONS = 2000
 HNSW_EF_SEARCH = 100  # pgvector's candidate list: its default, 40, finds fewer of the true nearest chunks
 ChunkKey = tuple[str, str, int]  # (store, file, seq)
 Ranked = tuple[int, ChunkKey, float]  # a chunk's row id, its key, and its score in one ranking
@@ -117,7 +120,8 @@ class SQLChunkIndex:
         pgvector = await self._uses_pgvector()
         if pgvector:
             for length in {row["dims"] for row in rows if row["dims"]} - self._hnsw_lengths:
-                await finish(self._hnsw_index(length))
+                if length <= HNSW_MAX_DIMENSIONS:  # longer vectors are searched without an index
+                    await finish(self._hnsw_index(length))
         await finish(self._add(store_id, file_id, rows, pgvector))
 
     async def _add(self, store_id: str, file_id: str, rows: list[dict[str, Any]], pgvector: bool) -> None:
