@@ -433,3 +433,33 @@ def test_files_of_a_process_that_died_right_after_storing_them_are_ingested_by_a
     assert hit.file_id == file.id
     run_sync(survivor.aclose(grace=0))
     run_sync(dying.aclose(grace=0))
+
+
+class RefusesBlankText:
+    """The fake embedder, refusing empty or blank texts as OpenAI's embeddings do."""
+
+    def __init__(self) -> None:
+        self.inner = fake_embedder()
+        self.model, self.dimensions = self.inner.model, self.inner.dimensions
+
+    async def embed(self, texts, *, kind="document"):
+        if any(not text.strip() for text in texts):
+            raise ValueError("'$.input' is invalid: an input is empty")
+        return await self.inner.embed(texts, kind=kind)
+
+    async def close(self):
+        pass
+
+
+def test_a_blank_query_is_searched_by_words_alone_not_embedded():
+    """A regression: a blank query was embedded, and an embedder that refuses empty input made the
+    search a 500."""
+    app = App(embedder=RefusesBlankText())
+    client = app_client(app, "sync")
+    file = client.files.create(file=("marmot.txt", MARMOT), purpose="assistants")
+    store = client.vector_stores.create(name="s", file_ids=[file.id])
+    assert client.vector_stores.files.poll(file.id, vector_store_id=store.id).status == "completed"
+    assert client.vector_stores.search(store.id, query="").data == []
+    [hit] = client.vector_stores.search(store.id, query=["  ", "marmot ledgers"]).data
+    assert hit.file_id == file.id
+    run_sync(app.aclose(grace=0))

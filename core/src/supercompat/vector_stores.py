@@ -415,8 +415,12 @@ class VectorStores:
                 return [], hybrid
             allowed = frozenset(file_id for _, file_id in shown)
         vectors: list[list[float] | None] = [None] * len(queries)
-        if hybrid and app.embedder is not None:
-            vectors = list(await app.embedder.embed(queries, kind="query"))
+        # A blank query has no meaning to embed (OpenAI's embeddings refuse empty input): words alone.
+        meant = [i for i, text in enumerate(queries) if text.strip()]
+        if hybrid and app.embedder is not None and meant:
+            embedded = await app.embedder.embed([queries[i] for i in meant], kind="query")
+            for i, vector in zip(meant, embedded, strict=True):
+                vectors[i] = vector
         store_ids = tuple(store["id"] for store in stores)
         best: dict[tuple[str, str, int], Hit] = {}
         for text, vector in zip(queries, vectors, strict=True):
