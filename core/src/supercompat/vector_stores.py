@@ -419,8 +419,8 @@ class VectorStores:
         meant = [i for i, text in enumerate(queries) if text.strip()]
         if hybrid and app.embedder is not None and meant:
             embedded = await app.embedder.embed([queries[i] for i in meant], kind="query")
-            for i, vector in zip(meant, embedded, strict=True):
-                vectors[i] = vector
+            for i, embedding in zip(meant, embedded, strict=True):
+                vectors[i] = embedding
         store_ids = tuple(store["id"] for store in stores)
         best: dict[tuple[str, str, int], Hit] = {}
         for text, vector in zip(queries, vectors, strict=True):
