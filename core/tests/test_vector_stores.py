@@ -463,3 +463,29 @@ def test_a_blank_query_is_searched_by_words_alone_not_embedded():
     [hit] = client.vector_stores.search(store.id, query=["  ", "marmot ledgers"]).data
     assert hit.file_id == file.id
     run_sync(app.aclose(grace=0))
+
+
+def test_a_storage_error_while_saving_progress_fails_the_file_instead_of_leaving_it_in_progress():
+    """A regression: only errors while indexing failed the file; one saving the job's progress ended
+    the job and left the file (and its store) in progress for ever."""
+    storage = memory_storage_adapter()
+    app = App(storage_adapter=storage, embedder=fake_embedder())
+    client = app_client(app, "sync")
+    file = client.files.create(file=("marmot.txt", MARMOT), purpose="assistants")
+    store = client.vector_stores.create(name="s")
+    update_job = storage.update_job
+
+    async def fails_on_progress(job_id, attempt, changes):
+        if "payload" in changes:
+            raise RuntimeError("the database went away for a moment")
+        return await update_job(job_id, attempt, changes)
+
+    storage.update_job = fails_on_progress
+    client.vector_stores.files.create(file_id=file.id, vector_store_id=store.id)
+    deadline = time.monotonic() + 30
+    while (ended := client.vector_stores.files.retrieve(file.id, vector_store_id=store.id)).status == "in_progress":
+        assert time.monotonic() < deadline, "the file stayed in progress after its job ended"
+        time.sleep(0.05)
+    assert ended.status == "failed" and ended.last_error.code == "server_error"
+    assert client.vector_stores.retrieve(store.id).status == "completed"
+    run_sync(app.aclose(grace=0))

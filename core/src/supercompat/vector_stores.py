@@ -314,35 +314,39 @@ class VectorStores:
         return self._limit
 
     async def _ingest(self, job: Obj, context: JobContext) -> None:
-        """The job of one file: index it, then record its end (see the module's docstring)."""
+        """The job of one file: index it, then record its end (see the module's docstring). Whatever
+        fails on the way (a storage error reading the file or saving progress included) ends the file
+        failed, so that no file stays in progress once its job has ended."""
+        store_id, file_id = job["payload"]["store_id"], job["payload"]["file_id"]
+        try:
+            changes = await self._indexed(job, context)
+        except (asyncio.CancelledError, LeaseLost):
+            raise
+        except Exception as err:
+            log.exception("supercompat: ingestion of %s into %s failed", file_id, store_id)
+            changes = {"status": "failed", "last_error": {
+                "code": "server_error",
+                "message": f"The file could not be processed: {redacted(str(err)) or type(err).__name__}"}}
+        if changes is not None:
+            await self._record_end(store_id, file_id, changes)
+
+    async def _indexed(self, job: Obj, context: JobContext) -> Obj | None:
+        """The end to record for the job's file (None: nothing to record)."""
         app = self.app
         store_id, file_id = job["payload"]["store_id"], job["payload"]["file_id"]
         file = await app.storage.get_vector_store_file(store_id, file_id)
         store = await app.storage.get_vector_store(store_id)
         if file is None or store is None or file["status"] != "in_progress" or file.get("job_id") != job["id"]:
-            return  # detached, deleted, cancelled, ended by an earlier attempt, or never attached by this job
-        changes: Obj
+            return None  # detached, deleted, cancelled, ended by an earlier attempt, or never attached by this job
         if "usage_bytes" in job["payload"]:  # indexed by an attempt that died before recording the end
-            changes = {"status": "completed", "usage_bytes": job["payload"]["usage_bytes"],
-                       "last_error": None}
-        else:
-            async with self._semaphore():
-                try:
-                    usage_bytes = await self._index_file(store, file)
-                except ingest.IngestError as err:
-                    changes = {"status": "failed", "last_error": {"code": err.code, "message": str(err)}}
-                except (asyncio.CancelledError, LeaseLost):
-                    raise
-                except Exception as err:
-                    log.exception("supercompat: ingestion of %s into %s failed", file_id, store_id)
-                    message = redacted(str(err)) or type(err).__name__
-                    changes = {"status": "failed",
-                               "last_error": {"code": "server_error", "message": f"The file could not be "
-                                                                                  f"processed: {message}"}}
-                else:
-                    await context.checkpoint({**job["payload"], "usage_bytes": usage_bytes})
-                    changes = {"status": "completed", "usage_bytes": usage_bytes, "last_error": None}
-        await self._record_end(store_id, file_id, changes)
+            return {"status": "completed", "usage_bytes": job["payload"]["usage_bytes"], "last_error": None}
+        async with self._semaphore():
+            try:
+                usage_bytes = await self._index_file(store, file)
+            except ingest.IngestError as err:
+                return {"status": "failed", "last_error": {"code": err.code, "message": str(err)}}
+        await context.checkpoint({**job["payload"], "usage_bytes": usage_bytes})
+        return {"status": "completed", "usage_bytes": usage_bytes, "last_error": None}
 
     async def _given_up(self, job: Obj) -> None:
         """The file's ingestion brought down every process that tried it (a file that exhausts memory,
