@@ -19,13 +19,14 @@ import re
 import sys
 from array import array
 from collections.abc import Callable
-from typing import Literal, Protocol, runtime_checkable
+from typing import Literal, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from .errors import BadGateway
 
 EmbedKind = Literal["document", "query"]
+T = TypeVar("T")
 
 
 @runtime_checkable
@@ -86,11 +87,7 @@ class HashingEmbedder:
         return [x / norm for x in vector] if norm else vector
 
     async def embed(self, texts: list[str], *, kind: EmbedKind = "document") -> list[list[float]]:
-        if sum(map(len, texts)) <= OFF_LOOP_CHARS:
-            return [self.vector(text) for text in texts]
-        from ._threads import call_in_thread
-
-        return await call_in_thread(lambda: [self.vector(text) for text in texts])
+        return await off_loop_if_long(texts, lambda: [self.vector(text) for text in texts])
 
     async def close(self) -> None:
         pass
@@ -99,6 +96,17 @@ class HashingEmbedder:
 def hashing_embedder(dimensions: int = 256) -> HashingEmbedder:
     """The deterministic embedder core ships (``[embedder] plugin = "hashing"``)."""
     return HashingEmbedder(dimensions)
+
+
+async def off_loop_if_long(texts: list[str], work: Callable[[], T]) -> T:
+    """``work()`` (CPU work over ``texts``: hashing, counting tokens), in a worker thread when the texts
+    pass OFF_LOOP_CHARS, so that the loop's other requests go on; a real thread under gevent too
+    (asyncio.to_thread's isn't)."""
+    if sum(map(len, texts)) <= OFF_LOOP_CHARS:
+        return work()
+    from ._threads import call_in_thread
+
+    return await call_in_thread(work)
 
 
 def batched(texts: list[str], max_items: int, max_tokens: int,
@@ -155,5 +163,5 @@ def cosine(a: list[float], b: list[float]) -> float:
     return dot / norms if norms else 0.0
 
 
-__all__ = ["EmbedKind", "Embedder", "HashingEmbedder", "HashingOptions", "base64_vector", "batched",
+__all__ = ["EmbedKind", "Embedder", "HashingEmbedder", "HashingOptions", "base64_vector", "batched", "off_loop_if_long",
            "checked_vectors", "cosine", "hashing_embedder", "normalised"]

@@ -159,6 +159,34 @@ def similarities(matrix: np.ndarray, vector: np.ndarray) -> np.ndarray:
     return np.einsum("ij,j->i", matrix, vector)
 
 
+def unit_vector(vector: Sequence[float] | None) -> np.ndarray | None:
+    """``vector`` as float32 numbers of length 1 (what similarities compares), or None for none, all
+    zeros or a non-finite one: such a chunk or query is ranked by words alone."""
+    if vector is None:
+        return None
+    import numpy as np
+
+    array = np.asarray(vector, dtype=np.float32)
+    norm = float(np.linalg.norm(array))
+    return array / norm if norm and np.isfinite(norm) else None
+
+
+def best_rows(scores: np.ndarray, count: int, files: Sequence[str] | None = None,
+              allowed: frozenset[str] | None = None) -> list[int]:
+    """The positions of the ``count`` highest scores, best first, leaving out the rows whose file
+    (``files[i]``) is not in ``allowed`` when it is given: one exact top-k for every index."""
+    import numpy as np
+
+    if allowed is not None and files is not None:
+        scores = np.where([file in allowed for file in files], scores, -np.inf)
+    count = min(count, len(scores))
+    if count <= 0:
+        return []
+    best = np.argpartition(-scores, count - 1)[:count]
+    best = best[np.argsort(-scores[best], kind="stable")]
+    return [int(i) for i in best if np.isfinite(scores[i])]
+
+
 def candidates(limit: int) -> int:
     """How deep each ranking goes before fusion: as deep as the result (see RRF_K: deeper rankings let
     chunks both rank only fairly outrank either ranking's best)."""
@@ -191,5 +219,6 @@ def fuse_search(by_keyword: Sequence[Key], by_vector: Sequence[Key] | None, *,
     return fuse(by_keyword, by_vector, limit=limit, weights=(1 - VECTOR_WEIGHT, VECTOR_WEIGHT))
 
 
-__all__ = ["KEYWORD_BUDGET", "RRF_K", "VECTOR_WEIGHT", "ChunkIndex", "Hit", "IndexedChunk", "KeywordPlan", "STOPWORDS",
-           "SearchQuery", "candidates", "fuse", "fuse_search", "keyword_plan", "keywords", "similarities"]
+__all__ = ["KEYWORD_BUDGET", "RRF_K", "VECTOR_WEIGHT", "ChunkIndex", "Hit", "IndexedChunk", "KeywordPlan",
+           "STOPWORDS", "SearchQuery", "best_rows", "candidates", "fuse", "fuse_search", "keyword_plan", "keywords",
+           "similarities", "unit_vector"]

@@ -14,11 +14,13 @@ from .search import (
     Hit,
     IndexedChunk,
     SearchQuery,
+    best_rows,
     candidates,
     fuse_search,
     keyword_plan,
     keywords,
     similarities,
+    unit_vector,
 )
 
 if TYPE_CHECKING:
@@ -49,12 +51,9 @@ class _Store:
         self.total_length += self.lengths[key]
         for word, count in counts.items():
             self.postings.setdefault(word, {})[key] = count
-        if chunk.vector is not None:
-            import numpy as np  # here, not at import: an App whose stores have no vectors never needs it
-
-            vector = np.asarray(chunk.vector, dtype=np.float32)
-            norm = float(np.linalg.norm(vector))
-            self.vectors[key] = vector / norm if norm else vector
+        vector = unit_vector(chunk.vector)
+        if vector is not None:
+            self.vectors[key] = vector
             self._matrix = None
 
     def drop(self, key: ChunkKey) -> None:
@@ -114,12 +113,8 @@ class _Store:
         if matrix.shape[1] != query.shape[0]:
             return []  # vectors of another embedder: this store is searched by keyword only
         scores = similarities(matrix, query)
-        if allowed is not None:
-            scores = np.where([k[0] in allowed for k in keys], scores, -np.inf)
-        count = min(limit, len(keys))
-        best = np.argpartition(-scores, count - 1)[:count]
-        best = best[np.argsort(-scores[best], kind="stable")]
-        return [(keys[i], float(scores[i])) for i in best if np.isfinite(scores[i])]
+        files = [key[0] for key in keys] if allowed is not None else None
+        return [(keys[i], float(scores[i])) for i in best_rows(scores, limit, files, allowed)]
 
 
 def ranked(scored: list[tuple[tuple[str, str, int], float]]) -> list[tuple[str, str, int]]:
@@ -155,13 +150,7 @@ class MemoryChunkIndex:
 
     async def search(self, query: SearchQuery) -> list[Hit]:
         words = keywords(query.text)
-        vector: np.ndarray | None = None
-        if query.vector is not None:
-            import numpy as np
-
-            vector = np.asarray(query.vector, dtype=np.float32)
-            norm = float(np.linalg.norm(vector))
-            vector = vector / norm if norm else None
+        vector = unit_vector(query.vector)
         by_keyword: list[tuple[tuple[str, str, int], float]] = []
         by_vector: list[tuple[tuple[str, str, int], float]] = []
         depth = candidates(query.limit)

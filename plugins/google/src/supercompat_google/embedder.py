@@ -3,12 +3,11 @@ only when an embedder is made)."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from google.genai import types
 
-from supercompat.embedders import OFF_LOOP_CHARS, EmbedKind, checked_vectors, normalised
+from supercompat.embedders import EmbedKind, checked_vectors, normalised, off_loop_if_long
 from supercompat.errors import ConfigError
 from supercompat.ingest import cut_to_tokens
 
@@ -68,10 +67,7 @@ class GoogleEmbedder:
         return [cut[i:i + self.batch_size] for i in range(0, len(cut), self.batch_size)]
 
     async def embed(self, texts: list[str], *, kind: EmbedKind = "document") -> list[list[float]]:
-        if sum(map(len, texts)) > OFF_LOOP_CHARS:
-            batches = await asyncio.to_thread(self.batches, texts)
-        else:
-            batches = self.batches(texts)
+        batches = await off_loop_if_long(texts, lambda: self.batches(texts))
         config = types.EmbedContentConfig(task_type=TASK_TYPES[kind], **self._shortened)
         vectors: list[list[float]] = []
         for batch in batches:

@@ -3,12 +3,11 @@ embedder is made)."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from mistralai.client import errors
 
-from supercompat.embedders import OFF_LOOP_CHARS, EmbedKind, batched, checked_vectors
+from supercompat.embedders import EmbedKind, batched, checked_vectors, off_loop_if_long
 from supercompat.errors import ConfigError
 from supercompat.ingest import count_tokens, cut_to_tokens
 from supercompat.providers import ErrorTable, unreadable
@@ -92,10 +91,7 @@ class MistralEmbedder:
         return batched(cut, self.batch_size, MAX_BATCH_TOKENS, estimated_tokens)
 
     async def embed(self, texts: list[str], *, kind: EmbedKind = "document") -> list[list[float]]:
-        if sum(map(len, texts)) > OFF_LOOP_CHARS:
-            batches = await asyncio.to_thread(self.batches, texts)
-        else:
-            batches = self.batches(texts)
+        batches = await off_loop_if_long(texts, lambda: self.batches(texts))
         vectors: list[list[float]] = []
         for batch in batches:
             with ERRORS:

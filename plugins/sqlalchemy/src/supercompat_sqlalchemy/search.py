@@ -40,11 +40,13 @@ from supercompat.search import (
     IndexedChunk,
     KeywordPlan,
     SearchQuery,
+    best_rows,
     candidates,
     fuse_search,
     keyword_plan,
     keywords,
     similarities,
+    unit_vector,
 )
 
 from .adapter import SQLAlchemyStorageAdapter
@@ -184,7 +186,7 @@ class SQLChunkIndex:
         store_ids = list(dict.fromkeys(query.store_ids))
         if not store_ids or query.limit <= 0 or (query.file_ids is not None and not query.file_ids):
             return []
-        vector = _normalised(query.vector)
+        vector = unit_vector(query.vector)
         pgvector = vector is not None and await self._uses_pgvector()
         return await finish(self._search(query, store_ids, vector, pgvector))
 
@@ -297,8 +299,6 @@ class SQLChunkIndex:
     # -- vectors, exactly -------------------------------------------------------------------------------
     async def _exact_ranking(self, conn: AsyncConnection, store_ids: list[str], vector: np.ndarray,
                              file_ids: frozenset[str] | None, depth: int) -> list[Ranked]:
-        import numpy as np
-
         stores = await self._current(conn, store_ids, len(vector))
         scored: list[Ranked] = []
         for entry in stores:
@@ -308,12 +308,9 @@ class SQLChunkIndex:
                 scores = await asyncio.to_thread(similarities, entry.matrix, vector)
             else:
                 scores = similarities(entry.matrix, vector)
-            if file_ids is not None:
-                scores = np.where([key[1] in file_ids for key in entry.keys], scores, -np.inf)
-            count = min(depth, len(entry.ids))
-            best = np.argpartition(-scores, count - 1)[:count]
+            files = [key[1] for key in entry.keys] if file_ids is not None else None
             scored += [(entry.ids[i], entry.keys[i], float(scores[i]))
-                       for i in best if np.isfinite(scores[i])]
+                       for i in best_rows(scores, depth, files, file_ids)]
         return sorted(scored, key=lambda item: -item[2])[:depth]
 
     async def _current(self, conn: AsyncConnection, store_ids: list[str], length: int) -> list[_Vectors]:
@@ -398,18 +395,8 @@ def _tsquery(text: str) -> Any:
     return sa.func.to_tsquery(sa.literal_column(f"'{TS_CONFIG}'::regconfig"), sa.cast(text, sa.Text))
 
 
-def _normalised(vector: Sequence[float] | None) -> np.ndarray | None:
-    if vector is None:
-        return None
-    import numpy as np
-
-    array = np.asarray(vector, dtype=np.float32)
-    norm = float(np.linalg.norm(array))
-    return array / norm if norm and np.isfinite(norm) else None
-
-
 def _row(store_id: str, file_id: str, chunk: IndexedChunk) -> dict[str, Any]:
-    vector = _normalised(chunk.vector)
+    vector = unit_vector(chunk.vector)
     return {"store_id": store_id, "file_id": file_id, "seq": chunk.seq, "text": chunk.text,
             "tokens": chunk.tokens, "dims": None if vector is None else len(vector),
             "vector": None if vector is None else vector.tobytes()}
