@@ -259,7 +259,8 @@ def test_marker_annotator_holds_only_what_may_still_become_a_marker():
     assert annotator.hold("see 【0†a") == 4  # an open marker waits
     assert annotator.hold("see 【0†a】 then") == 0  # a closed one doesn't
     assert annotator.hold("see 【" + "x" * 20) == 0  # nor one longer than any marker
-    assert annotator.find("【0†a】 and 【7†b】") == [(0, 5, file_citation("【0†a】", "file-a"))]  # unknown: plain
+    # an unknown one is found without an annotation: the engine removes it from the text
+    assert annotator.find("【0†a】 and 【7†b】") == [(0, 5, file_citation("【0†a】", "file-a")), (10, 15, None)]
 
 
 def test_a_tool_choice_of_a_type_the_run_doesnt_offer_is_auto():

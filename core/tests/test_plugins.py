@@ -87,9 +87,9 @@ def test_register_tools_through_entry_point():
 
     registered = plugins.tool_registry()
     assert {k: plugin for k, (_, plugin) in registered.items()} == {
-        "fixture_tool": "supercompat-fixture", "fixture_shared": "supercompat-fixture"}  # core registers none yet
+        "fixture_tool": "supercompat-fixture", "fixture_shared": "supercompat-fixture", "file_search": "supercompat"}
     first, second = App(), App()
-    assert set(first.tools) == {"fixture_tool", "fixture_shared"}
+    assert set(first.tools) == {"fixture_tool", "fixture_shared", "file_search"}
     assert first.tools["fixture_tool"] is not second.tools["fixture_tool"]  # a factory builds one per App
     assert first.tools["fixture_shared"] is second.tools["fixture_shared"]  # an instance is shared
     assert App(tools=[]).tools == {}

@@ -49,3 +49,10 @@ def register_chunk_indexes(register: Any) -> None:
     from .search_memory import memory_chunk_index
 
     register("memory", lambda options: memory_chunk_index())
+
+
+@hookimpl
+def register_tools(register: Any) -> None:
+    from .file_search import file_search_tool
+
+    register("file_search", file_search_tool)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 if TYPE_CHECKING:
     from .clients import ClientAdapter
     from .storage import StorageAdapter
+    from .vector_stores import VectorStores
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,12 +36,14 @@ class ToolCall:
 class ToolContext:
     """What an executor may use: the run as stored, ``tool`` (the run's ``tools`` entry of this type,
     e.g. ``{"type": "file_search", "file_search": {...}}``), the storage adapter (reads only; the
-    engine persists the step) and the client adapter."""
+    engine persists the step), the client adapter, and the services of the App a tool needs
+    (``vector_stores``: :class:`supercompat.vector_stores.VectorStores`)."""
 
     run: dict[str, Any]
     tool: dict[str, Any]
     storage: StorageAdapter
     client: ClientAdapter | None  # None: the App has no client adapter
+    vector_stores: VectorStores | None = None  # the App's, for file_search; None where there are none
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,10 +83,11 @@ class Annotator(Protocol):
     """Finds the markers a tool's output taught the model to write (say ``【0:1†source】``) in the
     model's text, so the engine can annotate them, also while the text streams."""
 
-    def find(self, text: str) -> list[tuple[int, int, dict[str, Any]]]:
+    def find(self, text: str) -> list[tuple[int, int, dict[str, Any] | None]]:
         """``(start, end, annotation)`` for every complete marker in ``text``; ``annotation`` is the
         OpenAI annotation without its indexes (``{"type": "file_citation", "text": marker,
-        "file_citation": {"file_id": ...}}``)."""
+        "file_citation": {"file_id": ...}}``), or None for a marker that resolves to nothing (the model
+        made it up): the engine removes it from the text rather than let it cite a wrong file."""
 
     def hold(self, text: str) -> int:
         """How many trailing characters of ``text`` may be the start of a marker: the engine holds
@@ -99,7 +103,10 @@ class ToolExecutor(Protocol):
       nothing to annotate;
     - ``arguments_delta(before, after)``: while the model writes the call's JSON arguments (``before``
       and ``after`` a new piece), a fragment of the call's body to stream at once (code_interpreter's
-      ``{"input": ...}``), or None."""
+      ``{"input": ...}``), or None;
+    - ``shown(details, include)``: the call's body as clients see it, given the ``include[]`` values
+      of their request (file_search keeps its results' ``content`` for the model's replay, but shows
+      it only when asked). Without it, clients see the body as stored."""
 
     type: str
 
@@ -131,8 +138,8 @@ class BuiltinTool:
 class MarkerAnnotator:
     """An :class:`Annotator` for bracketed markers: ``pattern`` matches one whole marker, ``opening``
     is the character that starts one (``closing`` the one that ends it, if any), and
-    ``resolve(match)`` gives its annotation (None: leave it plain). A marker longer than ``longest``
-    characters is not waited for."""
+    ``resolve(match)`` gives its annotation (None: the marker resolves to nothing and is removed). A
+    marker longer than ``longest`` characters is not waited for."""
 
     pattern: re.Pattern[str]
     opening: str
@@ -140,13 +147,8 @@ class MarkerAnnotator:
     longest: int = 200
     closing: str = ""
 
-    def find(self, text: str) -> list[tuple[int, int, dict[str, Any]]]:
-        found = []
-        for match in self.pattern.finditer(text):
-            annotation = self.resolve(match)
-            if annotation is not None:
-                found.append((match.start(), match.end(), annotation))
-        return found
+    def find(self, text: str) -> list[tuple[int, int, dict[str, Any] | None]]:
+        return [(match.start(), match.end(), self.resolve(match)) for match in self.pattern.finditer(text)]
 
     def hold(self, text: str) -> int:
         start = text.rfind(self.opening, max(0, len(text) - self.longest))

@@ -5,12 +5,13 @@ from __future__ import annotations
 import itertools
 import math
 import time
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from typing import TYPE_CHECKING, Any
 
 from .. import ids
 from ..errors import InvalidRequest, NotFound
 from ..router import Request, Response, Router
+from ..runs import StreamEvent
 from ..runs.engine import TERMINAL
 from ..storage import ACTIVE_RUN_STATUSES, ActiveRunError, ListQuery, StaleStatusError
 from . import params as p
@@ -115,14 +116,70 @@ def active_run_error(thread_id: str, run_id: str) -> InvalidRequest:
     return InvalidRequest(f"Thread {thread_id} already has an active run {run_id}.")
 
 
+# What ``include[]`` may ask of run steps (on run create, step list and step retrieve).
+STEP_INCLUDES = ("step_details.tool_calls[*].file_search.results[*].content",)
+
+
+def step_includes(req: Request) -> frozenset[str]:
+    """The request's ``include[]`` values (the SDK sends ``include[]=...``), each one OpenAI knows."""
+    values = [*req.query.get("include[]", ()), *req.query.get("include", ())]
+    for value in values:
+        if value not in STEP_INCLUDES:
+            raise InvalidRequest(f"Invalid value: '{value}'. Supported values are: "
+                                 + ", ".join(f"'{v}'" for v in STEP_INCLUDES) + ".",
+                                 param="include", code="invalid_value")
+    return frozenset(values)
+
+
+def _shown_details(app: App, details: dict[str, Any], include: frozenset[str]) -> dict[str, Any]:
+    """A ``tool_calls`` step's details (or a step delta's) as clients see them: each built-in call's
+    body as its executor shows it (``ToolExecutor.shown``)."""
+    calls = details.get("tool_calls")
+    if not calls:
+        return details
+    shown, changed = [], False
+    for call in calls:
+        kind = call.get("type")
+        show = getattr(app.tools.get(kind), "shown", None) if kind != "function" else None
+        if show is not None and kind in call:
+            call, changed = {**call, kind: show(call[kind], include)}, True
+        shown.append(call)
+    return {**details, "tool_calls": shown} if changed else details
+
+
+def shown_step(app: App, step: dict[str, Any], include: frozenset[str]) -> dict[str, Any]:
+    details = step.get("step_details") or {}
+    shown = _shown_details(app, details, include) if details.get("type") == "tool_calls" else details
+    return step if shown is details else {**step, "step_details": shown}
+
+
+async def _shown_events(app: App, events: AsyncIterator[StreamEvent],
+                        include: frozenset[str]) -> AsyncIterator[StreamEvent]:
+    """A run's stream with its steps as this request may see them (see ``shown_step``): an event that
+    changes is this stream's own, the others are framed once for every stream."""
+    async for published in events:
+        event = published.event
+        if event.startswith("thread.run.step."):
+            data = published.data
+            if event == "thread.run.step.delta":
+                details = data["delta"].get("step_details") or {}
+                shown = _shown_details(app, details, include)
+                if shown is not details:
+                    published = StreamEvent(event, {**data, "delta": {**data["delta"], "step_details": shown}})
+            elif (step := shown_step(app, data, include)) is not data:
+                published = StreamEvent(event, step)
+        yield published
+
+
 def _launch(app: App, run: dict[str, Any], stream: bool, prelude: list[tuple[str, Any]],
-            resumed_steps: list[dict[str, Any]] | None = None) -> Any:
+            resumed_steps: list[dict[str, Any]] | None = None, include: frozenset[str] = frozenset()) -> Any:
     engine = app.engine
     queue = engine.subscribe(run["id"]) if stream else None
     engine.start(run, resumed_steps)  # at once: a run never waits for its stream to be read
     if queue is None:
         return run
-    return Response.run_stream(engine.stream(run["id"], queue, prelude))
+    events = engine.stream(run["id"], queue, prelude)
+    return Response.run_stream(_shown_events(app, events, include) if app.tools else events)
 
 
 async def create(app: App, req: Request) -> Any:
@@ -130,6 +187,7 @@ async def create(app: App, req: Request) -> Any:
     body = req.json()
     p.check_known(body, _RUN_FIELDS)
     _validate_run_params(body, app.tools)
+    include = step_includes(req)
     extra = body.get("additional_messages") or []
     p.array(extra, "additional_messages", max_items=32)
     messages = [build_message(m, thread_id, f"additional_messages[{i}].") for i, m in enumerate(extra)]
@@ -141,7 +199,8 @@ async def create(app: App, req: Request) -> Any:
         run = await app.engine.past_orphans(thread_id, lambda: app.storage.create_run(run, messages))
     except ActiveRunError as e:
         raise active_run_error(thread_id, e.run_id) from None
-    return _launch(app, run, bool(body.get("stream")), [("thread.run.created", run), ("thread.run.queued", run)])
+    return _launch(app, run, bool(body.get("stream")), [("thread.run.created", run), ("thread.run.queued", run)],
+                   include=include)
 
 
 async def create_and_run(app: App, req: Request) -> Any:
@@ -299,18 +358,22 @@ async def submit_tool_outputs(app: App, req: Request) -> Any:
 
 async def retrieve_step(app: App, req: Request) -> dict[str, Any]:
     thread_id, run_id, step_id = req.params["thread_id"], req.params["run_id"], req.params["step_id"]
+    include = step_includes(req)
     step = await app.storage.get_step(thread_id, run_id, step_id)
     if step is None:
         await get_run(app, req)  # the thread's or the run's 404 if either is missing
         raise NotFound.object("run step", step_id)
-    return await owned_item(app, req, step)
+    return shown_step(app, await owned_item(app, req, step), include)
 
 
 async def list_steps(app: App, req: Request) -> dict[str, Any]:
     thread_id, run_id = req.params["thread_id"], req.params["run_id"]
     query = p.list_query(req)
+    include = step_includes(req)
     await get_run(app, req)
-    return p.list_body(await app.storage.list_steps(thread_id, run_id, query))
+    page = await app.storage.list_steps(thread_id, run_id, query)
+    page.data = [shown_step(app, step, include) for step in page.data]
+    return p.list_body(page)
 
 
 def register(router: Router) -> None:

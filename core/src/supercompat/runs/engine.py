@@ -472,8 +472,12 @@ class RunEngine:
 
     def _emit_text(self, run_id: str, turn: _Turn, text: str, final: bool = False) -> None:
         start = sum(map(len, turn.text))
+        found = sorted((marker for annotator in turn.annotators or () for marker in annotator.find(text)),
+                       key=lambda marker: marker[0])
+        if any(annotation is None for _, _, annotation in found):
+            text, found, turn.held_notes = _without_made_up_markers(text, start, found, turn.held_notes)
         notes = [{**annotation, "start_index": start + s, "end_index": start + e}
-                 for annotator in turn.annotators or () for s, e, annotation in annotator.find(text)]
+                 for s, e, annotation in found if annotation is not None]
         end = start + len(text)
         if turn.held_notes:
             ready = [n for n in turn.held_notes if final or n["end_index"] <= end]
@@ -666,7 +670,8 @@ class RunEngine:
         for index, entry in turn.builtins.items():
             call, builtin = turn.calls[index], entry.builtin
             kind = call["type"]
-            context = ToolContext(run=run, tool=builtin.tool, storage=storage, client=self.app.client)
+            context = ToolContext(run=run, tool=builtin.tool, storage=storage, client=self.app.client,
+                                  vector_stores=self.app.vector_stores)
             events = aiter(builtin.executor.execute(ToolCall(call["id"], entry.arguments), context))
             result: ToolResult | None = None
             while True:
@@ -880,6 +885,24 @@ class RunEngine:
             if run is not None and run["status"] in EXECUTING_RUN_STATUSES:
                 await self._abandon(run, self._shutdown_error)
         self._unfinished.clear()
+
+
+def _without_made_up_markers(text: str, start: int, found: list[tuple[int, int, dict[str, Any] | None]],
+                             held_notes: list[dict[str, Any]]) -> tuple[str, list[Any], list[dict[str, Any]]]:
+    """``text`` without the markers that resolve to nothing (``found`` entries without an annotation),
+    and the other markers and the adapter's pending annotations (``held_notes``, indexed within the
+    whole message, whose text so far ends at ``start``) moved to where they now are."""
+    cuts = [(s, e) for s, e, annotation in found if annotation is None]
+
+    def moved(i: int) -> int:  # a position of ``text`` (or after it) once the cuts are gone
+        return i - sum(min(e, i) - s for s, e in cuts if s < i)
+
+    kept = "".join(text[e:s] for (_, e), (s, _) in zip([(0, 0), *cuts], [*cuts, (len(text), 0)], strict=True))
+    markers = [(moved(s), moved(e), annotation) for s, e, annotation in found if annotation is not None]
+    notes = [n if n["start_index"] < start else
+             {**n, "start_index": start + moved(n["start_index"] - start),
+              "end_index": start + moved(n["end_index"] - start)} for n in held_notes]
+    return kept, markers, notes
 
 
 class _RunLeases:
