@@ -188,10 +188,13 @@ async def _run_stores(context: ToolContext) -> list[dict[str, Any]]:
 
 def _within_budget(results: list[dict[str, Any]], budget: int) -> list[dict[str, Any]]:
     """The best results whose text fits in ``budget`` tokens together (at least the best one)."""
+    texts = [[part.get("text", "") for part in result.get("content") or ()] for result in results]
+    if sum(len(text.encode()) for parts in texts for text in parts) <= budget:
+        return results  # a token is at least a byte: no need to count them
     kept: list[dict[str, Any]] = []
     used = 0
-    for result in results:
-        used += sum(count_tokens(part.get("text", "")) for part in result.get("content") or ())
+    for result, parts in zip(results, texts, strict=True):
+        used += sum(count_tokens(text) for text in parts)
         if kept and used > budget:
             break
         kept.append(result)
