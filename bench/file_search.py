@@ -32,14 +32,14 @@ import warnings
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(__file__))
-from report import pct, write_section  # noqa: E402
-from stores import stores  # noqa: E402
-
 from supercompat import supercompat  # noqa: E402
 from supercompat.embedders import hashing_embedder  # noqa: E402
 from supercompat.file_search import marker  # noqa: E402
 from supercompat.loop import run_sync  # noqa: E402
 from supercompat.testing import Reply, app_of, scripted_client_adapter  # noqa: E402
+
+from report import pct, write_section  # noqa: E402
+from stores import stores  # noqa: E402
 
 TEXT = "one two three four five six seven eight nine ten"
 
