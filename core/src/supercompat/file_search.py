@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 from .errors import APIError, InvalidRequest
 from .ingest.chunking import count_tokens
 from .tools import MarkerAnnotator, Replay, ToolCall, ToolContext, ToolEvent, ToolResult, file_citation
-from .vector_stores import expired
+from .vector_stores import VectorStores, expired
 
 TYPE = "file_search"
 FUNCTION = "file_search"
@@ -89,13 +89,14 @@ class FileSearchTool:
 
     async def _search(self, context: ToolContext, queries: list[str], limit: int,
                       threshold: float) -> list[dict[str, Any]]:
-        if context.vector_stores is None:
+        if context.app is None:
             raise APIError("file_search needs the App's vector stores, which this run was not given.",
                            status=500, type="server_error")
-        stores = await _run_stores(context)
+        vector_stores = context.app.vector_stores
+        stores = await _run_stores(context, vector_stores)
         if not stores:
             return []
-        found, _ = await context.vector_stores.search(stores, queries, limit=limit, score_threshold=threshold,
+        found, _ = await vector_stores.search(stores, queries, limit=limit, score_threshold=threshold,
                                                        filters=None)
         return [{"file_id": r["file_id"], "file_name": r["filename"], "score": r["score"],
                  "content": r["content"]} for r in found]
@@ -144,13 +145,11 @@ def _queries(arguments: str) -> list[str]:
     return [q.strip() for q in args if isinstance(q, str) and q.strip()][:MAX_QUERIES]
 
 
-async def _run_stores(context: ToolContext) -> list[dict[str, Any]]:
+async def _run_stores(context: ToolContext, vector_stores: VectorStores) -> list[dict[str, Any]]:
     """The stores a run searches, the assistant's then the thread's, of the thread's project; waits up
     to :data:`THREAD_STORE_WAIT` seconds for the thread's to finish ingesting. An expired store fails
     the run; one deleted since it was named is left out."""
     storage, run = context.storage, context.run
-    vector_stores = context.vector_stores
-    assert vector_stores is not None
     thread = await storage.get_thread(run["thread_id"])
     assistant = await storage.get_assistant(run["assistant_id"])
     if thread is None:

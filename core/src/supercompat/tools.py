@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 if TYPE_CHECKING:
     from .clients import ClientAdapter
     from .storage import StorageAdapter
-    from .vector_stores import VectorStores
+    from .app import App
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,14 +36,16 @@ class ToolCall:
 class ToolContext:
     """What an executor may use: the run as stored, ``tool`` (the run's ``tools`` entry of this type,
     e.g. ``{"type": "file_search", "file_search": {...}}``), the storage adapter (reads only; the
-    engine persists the step), the client adapter, and the services of the App a tool needs
-    (``vector_stores``: :class:`supercompat.vector_stores.VectorStores`)."""
+    engine persists the step), the client adapter, and the App, for the services a tool needs
+    (``app.vector_stores``, ``app.sandbox``, ``app.blobs``; files are stored with
+    :func:`supercompat.files.store_file`). Storage reads go through ``storage``: a cancel never cuts
+    them off half-way, while one through ``app.storage`` may be."""
 
     run: dict[str, Any]
     tool: dict[str, Any]
     storage: StorageAdapter
     client: ClientAdapter | None  # None: the App has no client adapter
-    vector_stores: VectorStores | None = None  # the App's, for file_search; None where there are none
+    app: App | None = None  # the App running the run; None for an executor tested alone
 
 
 @dataclass(frozen=True, slots=True)
