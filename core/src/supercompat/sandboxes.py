@@ -19,6 +19,13 @@ from typing import Protocol, runtime_checkable
 MOUNT = "/mnt/data"  # the session's files, as its code sees them
 
 
+NO_SANDBOX_HELP = (
+    "code_interpreter needs a sandbox to run code in, and none is available: install bubblewrap "
+    "(Debian and Ubuntu: apt-get install bubblewrap), or configure one in supercompat.toml "
+    "([sandbox] plugin = \"bubblewrap\" or \"docker\"; see docs/sandboxes.md). Code is never run "
+    "outside a sandbox.")
+
+
 class SandboxUnavailable(Exception):
     """The sandbox can't run here (its program is missing, the kernel refuses it): the message says
     how to install or configure one."""
@@ -80,4 +87,4 @@ class Sandbox(Protocol):
         """Close every session still open."""
 
 
-__all__ = ["MOUNT", "Execution", "Sandbox", "SandboxFile", "SandboxSession", "SandboxUnavailable"]
+__all__ = ["MOUNT", "NO_SANDBOX_HELP", "Execution", "Sandbox", "SandboxFile", "SandboxSession", "SandboxUnavailable"]
