@@ -196,10 +196,10 @@ class CodeInterpreterTool:
 
     async def _session(self, thread_id: str, sandbox: Any) -> _Session:
         now = time.monotonic()
-        for other, held in list(self._sessions.items()):  # idle sessions end as others are used
-            if other != thread_id and now - held.used > self.idle_seconds and not held.lock.locked():
+        for other, idle in list(self._sessions.items()):  # idle sessions end as others are used
+            if other != thread_id and now - idle.used > self.idle_seconds and not idle.lock.locked():
                 del self._sessions[other]
-                await held.session.close()
+                await idle.session.close()
         held = self._sessions.get(thread_id)
         if held is None or now - held.used > self.idle_seconds:
             if held is not None:

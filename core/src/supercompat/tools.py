@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
+    from .app import App
     from .clients import ClientAdapter
     from .storage import StorageAdapter
-    from .app import App
 
 
 @dataclass(frozen=True, slots=True)

@@ -167,10 +167,14 @@ async def _history(ctx: RunContext) -> list[dict[str, Any]]:
 
     chat: list[dict[str, Any]] = []
     last_assistant_run: str | None = None
+    runs_code = any(builtin.executor.type == "code_interpreter" for builtin in ctx.tools.values())
     for item in timeline:
         if item["object"] == "thread.message":
             if item["role"] == "user":
-                chat.append({"role": "user", "content": _user_content(item)})
+                content = _user_content(item)
+                if runs_code and item.get("attachments"):
+                    content = await _with_code_files(content, item["attachments"], ctx)
+                chat.append({"role": "user", "content": content})
                 last_assistant_run = None
             elif text := _text(item["content"]):  # one with only images (a tool's) has nothing to say
                 chat.append({"role": "assistant", "content": text})
@@ -188,6 +192,25 @@ async def _history(ctx: RunContext) -> list[dict[str, Any]]:
         chat.extend({"role": "tool", "tool_call_id": call_id, "content": output} for call_id, _, _, output in rounds)
         last_assistant_run = None
     return chat
+
+
+async def _with_code_files(content: str | list[dict[str, Any]], attachments: list[dict[str, Any]],
+                           ctx: RunContext) -> str | list[dict[str, Any]]:
+    """A user message's content, told where its code_interpreter attachments are in the sandbox
+    (``/mnt/data/<file id>``, as code_interpreter copies them), with their names: the model can't
+    list the files it is given before it runs code."""
+    notes = []
+    for attachment in attachments:
+        if any(tool.get("type") == "code_interpreter" for tool in attachment.get("tools") or ()):
+            file = await ctx.file(attachment["file_id"])
+            if file is not None:
+                notes.append(f"[{file.get('filename') or 'a file'} is attached at /mnt/data/{file['id']}]")
+    if not notes:
+        return content
+    note = "\n".join(notes)
+    if isinstance(content, str):
+        return f"{content}\n\n{note}" if content else note
+    return [*content, {"type": "text", "text": note}]
 
 
 def _replayed(steps: list[dict[str, Any]], executors: dict[str, Any]
