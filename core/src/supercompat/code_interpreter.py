@@ -228,7 +228,7 @@ class CodeInterpreterTool:
             await held.session.put(file_id, data)
             held.copied.add(file_id)
 
-    def replay(self, details: dict[str, Any], ordinal: int) -> Replay:
+    def replay(self, details: dict[str, Any], ordinal: int | None) -> Replay:
         shown = []
         for output in details.get("outputs") or ():
             if output.get("type") == "logs":

@@ -101,12 +101,12 @@ class FileSearchTool:
         return [{"file_id": r["file_id"], "file_name": r["filename"], "score": r["score"],
                  "content": r["content"]} for r in found]
 
-    def replay(self, details: dict[str, Any], ordinal: int) -> Replay:
+    def replay(self, details: dict[str, Any], ordinal: int | None) -> Replay:
         queries = details.get("queries") or []
         results = details.get("results") or []
         if not results:
             return Replay(FUNCTION, json.dumps({"queries": queries}), "No results found.")
-        shown = [f"{marker(ordinal, i)} {r.get('file_name') or r['file_id']}\n"
+        shown = [f"{'' if ordinal is None else marker(ordinal, i) + ' '}{r.get('file_name') or r['file_id']}\n"
                  + "".join(part.get("text", "") for part in r.get("content") or ())
                  for i, r in enumerate(results)]
         return Replay(FUNCTION, json.dumps({"queries": queries}), "\n\n".join(shown))

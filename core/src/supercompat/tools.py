@@ -121,9 +121,11 @@ class ToolExecutor(Protocol):
         Raising fails the run (``last_error`` says why). Awaits may be cancelled (a run cancelled or
         shut down); the storage calls made through ``context.storage`` never are."""
 
-    def replay(self, details: dict[str, Any], ordinal: int) -> Replay:
-        """What the model saw for a stored call with body ``details``, the run's ``ordinal``-th call
-        of this type (0-based)."""
+    def replay(self, details: dict[str, Any], ordinal: int | None) -> Replay:
+        """What the model is shown for a stored call with body ``details``: the run's ``ordinal``-th
+        call of this type (0-based), or, with ``ordinal`` None, a call of an earlier run of the
+        thread, whose citation markers can't be resolved any more: show it without them (a marker
+        copied from it would otherwise cite whatever the current run's call of that number found)."""
 
 
 @dataclass(frozen=True, slots=True)

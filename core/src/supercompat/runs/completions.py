@@ -161,7 +161,7 @@ async def _history(ctx: RunContext) -> list[dict[str, Any]]:
         thread_id, ListQuery(limit=EVERYTHING, order="asc", after=start), step_type="tool_calls")).data
     steps = [step for step in tool_steps if step["status"] == "completed"
              and (window is None or step["id"] > window or step["run_id"] in own_runs)]
-    replayed = _replayed(steps, ctx.executors)
+    replayed = _replayed(steps, ctx.executors, run["id"])
     # Messages come in order; only tool rounds need merging in.
     timeline = sorted([*messages, *steps], key=lambda o: instant(o["id"])) if steps else messages
 
@@ -213,11 +213,12 @@ async def _with_code_files(content: str | list[dict[str, Any]], attachments: lis
     return [*content, {"type": "text", "text": note}]
 
 
-def _replayed(steps: list[dict[str, Any]], executors: dict[str, Any]
+def _replayed(steps: list[dict[str, Any]], executors: dict[str, Any], run_id: str
               ) -> dict[str, list[tuple[str, str, str, str]]]:
-    """Completed tool_calls steps as the model saw them: step id -> ``(id, name, arguments, output)``
-    per call, in order. Built-in calls are rebuilt by their executor; those of a type no executor
-    knows any more are left out."""
+    """Completed tool_calls steps as the model is shown them: step id -> ``(id, name, arguments,
+    output)`` per call, in order. Built-in calls are rebuilt by their executor (those of runs before
+    ``run_id`` without their citation markers); those of a type no executor knows any more are left
+    out."""
     rounds: dict[str, list[tuple[str, str, str, str]]] = {}
     for step, c, ordinal in completed_tool_calls(steps):
         shown = rounds.setdefault(step["id"], [])
@@ -225,7 +226,7 @@ def _replayed(steps: list[dict[str, Any]], executors: dict[str, Any]
             fn = c["function"]
             shown.append((c["id"], fn["name"], fn["arguments"], fn["output"] or ""))
         elif (executor := executors.get(c["type"])) is not None:
-            seen = executor.replay(c.get(c["type"]) or {}, ordinal)
+            seen = executor.replay(c.get(c["type"]) or {}, ordinal if step["run_id"] == run_id else None)
             shown.append((c["id"], seen.name, seen.arguments, seen.output))
     return rounds
 
