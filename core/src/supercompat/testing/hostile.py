@@ -268,7 +268,16 @@ class HostileInputTests(Kit, standard=True):
                 "name": "n", "description": "d", "schema": {"type": "object"}, "strict": False}}}
         assistant = api.ok("POST", "/assistants", everything, model=Assistant)
         stored = api.ok("GET", f"/assistants/{assistant['id']}", None, Assistant)
-        assert {k: stored[k] for k in everything} == everything
+        assert {k: stored[k] for k in everything if k != "tool_resources"} == {
+            k: v for k, v in everything.items() if k != "tool_resources"}
+        # The vector_stores helper is kept as the store it made, which has what it was given.
+        resources = stored["tool_resources"]
+        assert resources["code_interpreter"] == everything["tool_resources"]["code_interpreter"]
+        [store_id] = resources["file_search"]["vector_store_ids"]
+        [helper] = everything["tool_resources"]["file_search"]["vector_stores"]
+        assert api.ok("GET", f"/vector_stores/{store_id}")["metadata"] == helper["metadata"]
+        [attached] = api.ok("GET", f"/vector_stores/{store_id}/files")["data"]
+        assert (attached["id"], attached["chunking_strategy"]) == (helper["file_ids"][0], helper["chunking_strategy"])
         message = api.ok("GET", f"/threads/{thread['id']}/messages")["data"][0]
         assert message["content"][0]["text"]["value"] == text and thread["metadata"] == {text[:10]: text}
 
