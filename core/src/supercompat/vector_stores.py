@@ -220,9 +220,9 @@ class VectorStores:
     async def touch(self, store: Obj) -> Obj:
         """Mark the store active now (a search, a run): ``expires_at`` moves on with ``last_active_at``.
         At most one write a second per store: a store marked this second (or later, by a process whose
-        clock is ahead) is left as it is."""
+        clock is ahead) is left as it is; so is an expired one (only a new ``expires_after`` revives it)."""
         now = int(time.time())
-        if (store.get("last_active_at") or 0) >= now:
+        if (store.get("last_active_at") or 0) >= now or expired(store, now):
             return store
         return await self.app.storage.update_vector_store(store["id"], {"last_active_at": now}) or store
 
@@ -231,8 +231,8 @@ class VectorStores:
                          project: str | None) -> list[Obj]:
         """The stores a run's file_search searches: the assistant's ``vector_store_ids``, then the
         thread's (each once), as storage keeps them and marked active now. A store deleted since it was
-        named, or another project's, is skipped; an expired one fails the run (InvalidRequest
-        ``vector_store_expired``, naming it), checked before any is marked."""
+        named, or another project's (``project``: the thread's), is skipped; an expired one fails the
+        run (InvalidRequest ``vector_store_expired``, naming it), checked before any is marked."""
         app = self.app
         stores = []
         for store_id in dict.fromkeys(store_ids(assistant_resources) + store_ids(thread_resources)):

@@ -625,3 +625,6 @@ class VectorStoresAPITests(Kit, standard=True):
         assert info.value.code == "vector_store_expired" and second.id in info.value.message
         untouched = await call(c.vector_stores.retrieve(first.id))
         assert untouched.last_active_at == an_hour_ago  # nothing is marked when the run can't search
+        stale = await run_async(vs_app.storage.get_vector_store(second.id))
+        assert await run_async(stores.touch(stale)) == stale  # touching never revives an expired store
+        assert (await call(c.vector_stores.retrieve(second.id))).status == "expired"
