@@ -44,7 +44,8 @@ async def test_a_runs_additional_messages_attach_to_the_threads_store(client: An
         thread_id=thread.id, assistant_id=assistant.id, additional_messages=[attaching(files[0]),
                                                                              attaching(files[1])]))
     assert run.status == "completed"
-    [store_id] = (await call(client.beta.threads.retrieve(thread.id))).tool_resources.file_search.vector_store_ids
+    resources = (await call(client.beta.threads.retrieve(thread.id))).tool_resources
+    [store_id] = resources.file_search.vector_store_ids
     assert await store_files(client, store_id) == files
     store = await call(client.vector_stores.retrieve(store_id))
     assert store.expires_after is not None and store.expires_after.days == 7
@@ -63,7 +64,8 @@ async def test_create_and_run_makes_the_new_threads_store(client: Any) -> None:
 
     bare = await call(client.beta.threads.create_and_run_poll(assistant_id=assistant.id,
                                                               thread={"messages": [attaching(attached)]}))
-    [made] = (await call(client.beta.threads.retrieve(bare.thread_id))).tool_resources.file_search.vector_store_ids
+    resources = (await call(client.beta.threads.retrieve(bare.thread_id))).tool_resources
+    [made] = resources.file_search.vector_store_ids
     assert made != store_id and await store_files(client, made) == [attached]
 
 

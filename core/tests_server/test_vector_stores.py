@@ -83,7 +83,8 @@ def test_assistants_and_threads_name_stores_of_their_project_only(two_projects):
             route()
         assert info.value.body["param"] == "tool_resources.file_search.vector_store_ids[0]"
         assert info.value.body["message"] == f"No vector store found with id '{store.id}'."
-    assert alpha.beta.threads.create(tool_resources=named).tool_resources.file_search.vector_store_ids == [store.id]
+    mine = alpha.beta.threads.create(tool_resources=named)
+    assert mine.tool_resources.file_search.vector_store_ids == [store.id]
     # beta's attachment makes beta's own store for beta's thread, never touching alpha's
     file = beta.files.create(file=("b.txt", b"beta's otters"), purpose="assistants")
     beta.beta.threads.messages.create(thread.id, role="user", content="x", attachments=[

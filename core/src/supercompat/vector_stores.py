@@ -592,4 +592,5 @@ def refuse_if_expired(store: Obj) -> None:
 
 
 __all__ = ["INGEST_CONCURRENCY", "INGEST_JOB", "THREAD_STORE_EXPIRY", "VectorStores", "auto_strategy",
-           "batch_status", "expires_at", "matches", "public_batch", "public_file", "public_store", "store_ids"]
+           "batch_status", "expires_at", "matches", "public_batch", "public_file", "public_store",
+           "store_ids"]

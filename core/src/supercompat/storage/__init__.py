@@ -57,7 +57,8 @@ class StaleStatusError(Exception):
     an upload, a vector store file), or other values than those it expected (a thread)."""
 
     def __init__(self, current: Obj) -> None:
-        super().__init__(f"status is {current.get('status')!r}" if "status" in current else "changed meanwhile")
+        super().__init__(f"status is {current.get('status')!r}" if "status" in current
+                         else "changed meanwhile")
         self.current = current
 
 

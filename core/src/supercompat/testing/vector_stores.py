@@ -429,14 +429,15 @@ class VectorStoresAPITests(Kit, standard=True):
         assert (await call(c.vector_stores.retrieve(store.id))).file_counts.total == 0  # nothing was attached
 
     # -- the stores of assistants and threads (tool_resources.file_search, attachments) ------------------
-    async def test_resources_helper_makes_the_store_of_a_new_assistant_or_thread(self, vs_client: Any) -> None:
+    async def test_resources_helper_makes_the_store_of_a_new_assistant_or_thread(self, vs_client: Any
+                                                                                 ) -> None:
         c = vs_client
         files = [await upload(c, "marmot.txt", MARMOT), await upload(c, "cats.txt", CATS)]
         small = {"type": "static", "static": {"max_chunk_size_tokens": 100, "chunk_overlap_tokens": 10}}
         helper = {"file_search": {"vector_stores": [{"file_ids": [f.id for f in files],
                                                      "chunking_strategy": small, "metadata": {"k": "v"}}]}}
-        raw = await call(c.beta.assistants.with_raw_response.create(model="m", tools=[{"type": "file_search"}],
-                                                                    tool_resources=helper))
+        raw = await call(c.beta.assistants.with_raw_response.create(
+            model="m", tools=[{"type": "file_search"}], tool_resources=helper))
         shown = raw.http_response.json()["tool_resources"]
         assert list(shown) == ["file_search"] and list(shown["file_search"]) == ["vector_store_ids"]
         [store_id] = shown["file_search"]["vector_store_ids"]
@@ -453,8 +454,9 @@ class VectorStoresAPITests(Kit, standard=True):
 
         thread_raw = await call(c.beta.threads.with_raw_response.create(tool_resources={
             "file_search": {"vector_stores": [{"file_ids": [files[1].id]}]}}))
-        [thread_store_id] = thread_raw.http_response.json()["tool_resources"]["file_search"]["vector_store_ids"]
-        assert "vector_stores" not in thread_raw.http_response.json()["tool_resources"]["file_search"]
+        thread_shown = thread_raw.http_response.json()["tool_resources"]["file_search"]
+        [thread_store_id] = thread_shown["vector_store_ids"]
+        assert "vector_stores" not in thread_shown
         thread_store = await call(c.vector_stores.retrieve(thread_store_id))
         assert thread_store_id != store_id and thread_store.file_counts.total == 1
         assert thread_store.expires_after.model_dump() == {"anchor": "last_active_at", "days": 7}
@@ -472,7 +474,8 @@ class VectorStoresAPITests(Kit, standard=True):
         assistant = await call(c.beta.assistants.create(
             model="m", tool_resources={"file_search": {"vector_store_ids": [mine.id]}}))
         assert assistant.tool_resources.file_search.vector_store_ids == [mine.id]
-        thread = await call(c.beta.threads.create(tool_resources={"file_search": {"vector_store_ids": [mine.id]}}))
+        thread = await call(c.beta.threads.create(
+            tool_resources={"file_search": {"vector_store_ids": [mine.id]}}))
         assert thread.tool_resources.file_search.vector_store_ids == [mine.id]
         param = "tool_resources.file_search.vector_store_ids[0]"
 
@@ -498,8 +501,8 @@ class VectorStoresAPITests(Kit, standard=True):
         with pytest.raises(openai.BadRequestError) as info:
             await call(c.beta.assistants.update(assistant.id, extra_body={"tool_resources": helper}))
         assert error_of(info)["code"] == "unknown_parameter"
-        assert (await call(c.beta.assistants.retrieve(assistant.id))).tool_resources.file_search.vector_store_ids \
-            == [mine.id]
+        kept = await call(c.beta.assistants.retrieve(assistant.id))
+        assert kept.tool_resources.file_search.vector_store_ids == [mine.id]
         stores = [s.id for s in await collect(c.vector_stores.list())]
         assert stores == [mine.id]  # nothing refused made a store
 
@@ -513,7 +516,8 @@ class VectorStoresAPITests(Kit, standard=True):
                     "attachments": [{"file_id": f.id, "tools": [{"type": tool}]} for f in chosen]}
 
         store = await call(c.vector_stores.create(name="given"))
-        given = await call(c.beta.threads.create(tool_resources={"file_search": {"vector_store_ids": [store.id]}}))
+        given = await call(c.beta.threads.create(
+            tool_resources={"file_search": {"vector_store_ids": [store.id]}}))
         await call(c.beta.threads.messages.create(given.id, **attaching(files[0])))
         await call(c.beta.threads.messages.create(given.id, **attaching(files[0], files[1])))  # again: fine
         assert (await call(c.vector_stores.retrieve(store.id))).file_counts.total == 2
@@ -570,7 +574,8 @@ class VectorStoresAPITests(Kit, standard=True):
             return await call(await asyncio.to_thread(attach, file))  # the sync client blocks: a thread each
 
         await asyncio.gather(*(one(f) for f in files))
-        [store_id] = (await call(c.beta.threads.retrieve(thread.id))).tool_resources.file_search.vector_store_ids
+        resources = (await call(c.beta.threads.retrieve(thread.id))).tool_resources
+        [store_id] = resources.file_search.vector_store_ids
         attached = await collect(c.vector_stores.files.list(store_id, limit=100))
         assert sorted(f.id for f in attached) == sorted(f.id for f in files)
         assert [s.id for s in await collect(c.vector_stores.list())] == [store_id]  # the losers' are gone
@@ -587,7 +592,8 @@ class VectorStoresAPITests(Kit, standard=True):
         kept = await call(c.vector_stores.retrieve(store_id))  # OpenAI keeps it: it expires on its own
         assert kept.file_counts.total == 1
 
-        other = await call(c.beta.threads.create(tool_resources={"file_search": {"vector_store_ids": [store_id]}}))
+        other = await call(c.beta.threads.create(
+            tool_resources={"file_search": {"vector_store_ids": [store_id]}}))
         await run_async(vs_app.storage.update_vector_store(store_id, {"last_active_at": kept.last_active_at
                                                                       - 7 * 86400}))
         later = await upload(c, "cats.txt", CATS)
@@ -613,11 +619,13 @@ class VectorStoresAPITests(Kit, standard=True):
         assert [s["id"] for s in found] == [first.id, second.id]
         for store in found:
             assert store["last_active_at"] >= first.last_active_at
-            assert (await call(c.vector_stores.retrieve(store["id"]))).last_active_at == store["last_active_at"]
+            shown = await call(c.vector_stores.retrieve(store["id"]))
+            assert shown.last_active_at == store["last_active_at"]
         assert await run_async(stores.run_stores(None, {}, "another-project")) == []
         assert await run_async(stores.run_stores({"file_search": {"vector_store_ids": [first.id]}}, None,
                                                  "another-project")) == []
-        await run_async(vs_app.storage.update_vector_store(second.id, {"last_active_at": an_hour_ago - 86400}))
+        a_day_before = {"last_active_at": an_hour_ago - 86400}
+        await run_async(vs_app.storage.update_vector_store(second.id, a_day_before))
         await run_async(vs_app.storage.update_vector_store(first.id, {"last_active_at": an_hour_ago}))
         with pytest.raises(APIError) as info:
             await run_async(stores.run_stores({"file_search": {"vector_store_ids": [first.id]}},
@@ -626,5 +634,6 @@ class VectorStoresAPITests(Kit, standard=True):
         untouched = await call(c.vector_stores.retrieve(first.id))
         assert untouched.last_active_at == an_hour_ago  # nothing is marked when the run can't search
         stale = await run_async(vs_app.storage.get_vector_store(second.id))
-        assert await run_async(stores.touch(stale)) == stale  # touching never revives an expired store
+        assert stale is not None  # and touching it never revives it
+        assert await run_async(stores.touch(stale)) == stale
         assert (await call(c.vector_stores.retrieve(second.id))).status == "expired"
