@@ -244,14 +244,18 @@ class SQLAlchemyStorageAdapter:
         return kind.obj(row) if row is not None else None
 
     async def _update(self, kind: Kind, where: Sequence[Any], changes: Obj, *,
-                      expected_status: frozenset[str] | None = None, also: Obj | None = None) -> Obj | None:
-        if self._returning and changes and all(k in kind.columns for k in changes):
+                      expected_status: frozenset[str] | None = None, expected_job: str | None = None,
+                      also: Obj | None = None) -> Obj | None:
+        # ``job_id`` lives in extra, which a WHERE can't compare on every database: read, lock, compare.
+        if self._returning and changes and all(k in kind.columns for k in changes) and expected_job is None:
             return await self._update_returning(kind, where, changes, expected_status, also)
         async with self._write() as conn:
             current = await self._locked(conn, kind, *where)
             if current is None:
                 return None
             if expected_status is not None and current["status"] not in expected_status:
+                raise StaleStatusError(current)
+            if expected_job is not None and current.get("job_id") != expected_job:
                 raise StaleStatusError(current)
             new = {**current, **changes}
             row = kind.row(new)
@@ -810,10 +814,11 @@ class SQLAlchemyStorageAdapter:
         return await self._one(VECTOR_STORE_FILE, vsf.vector_store_id == store_id, vsf.id == file_id)
 
     async def update_vector_store_file(self, store_id: str, file_id: str, changes: Obj, *,
-                                       expected_status: frozenset[str] | None = None) -> Obj | None:
+                                       expected_status: frozenset[str] | None = None,
+                                       expected_job: str | None = None) -> Obj | None:
         vsf = vector_store_files.c
         return await self._update(VECTOR_STORE_FILE, [vsf.vector_store_id == store_id, vsf.id == file_id],
-                                  changes, expected_status=expected_status)
+                                  changes, expected_status=expected_status, expected_job=expected_job)
 
     async def detach_vector_store_file(self, store_id: str, file_id: str) -> bool:
         vsf = vector_store_files.c
