@@ -7,7 +7,10 @@ Ingestion of one file: its bytes are read from the blob store to a temporary fil
 extracted (``supercompat.ingest``), cut into chunks by the file's chunking strategy, embedded in
 batches when the store has an embedder that is still the App's, and added to the App's chunk index;
 the job checkpoints once the chunks are indexed, so a process that takes over the job after a crash
-only records the end. The end is written only if the file is still ``in_progress``: a cancel wins.
+only records the end. The end is written only if the file is still ``in_progress`` and still the
+job's (not detached and attached again since, with a job of its own): a cancel wins. A job that ends
+or stops without its file wanting its chunks (detached, cancelled or failed meanwhile) removes them,
+so none are left behind whichever process saw the cancel first.
 At most :data:`INGEST_CONCURRENCY` files are read and embedded at once per process; the other jobs
 wait their turn (their leases kept), so a batch of 2,000 files doesn't start 2,000 extractions.
 """
@@ -28,6 +31,7 @@ from . import ids, ingest
 from ._threads import call_in_thread
 from .errors import InvalidRequest, NotFound, ServerError, redacted
 from .jobs import JobContext, LeaseLost
+from .loop import finish
 from .search import Hit, IndexedChunk, SearchQuery
 from .storage import ListQuery, Obj, StaleStatusError
 
@@ -43,10 +47,14 @@ INGEST_CONCURRENCY = 4  # files read, extracted and embedded at once in one proc
 EMBED_BATCH = 64  # chunks per call to the embedder
 DAY = 86_400
 IN_PROGRESS = frozenset({"in_progress"})
-FILTER_PAGE = 100  # files read at a time when a search's filters are evaluated
 # What OpenAI gives the stores its thread helpers make (a thread's vector_stores, message attachments).
 THREAD_STORE_EXPIRY: Obj = {"anchor": "last_active_at", "days": 7}
 THREAD_STORE_ATTEMPTS = 8  # reads of a thread whose tool_resources keep changing under an attachment
+WANTS_CHUNKS = frozenset({"in_progress", "completed"})  # a file of another status has none indexed
+FILTER_PAGE = 1000  # files read at a time when a search's filters are evaluated
+# How deep a search asks the index at most when hits of files not searchable (not completed, or
+# filtered out in the store they were found in) leave fewer than the results asked for.
+SEARCH_DEPTH = 1000
 
 STORE_FIELDS = ("id", "object", "created_at", "name", "usage_bytes", "file_counts", "status",
                 "last_active_at", "metadata", "expires_after", "expires_at")
@@ -206,13 +214,17 @@ class VectorStores:
         return await app.storage.get_vector_store(store["id"]) or created
 
     async def delete(self, store: Obj) -> bool:
-        """Delete the store, its attachments and batches, stop its ingestions and forget its chunks."""
+        """Delete the store, its attachments and batches, stop its ingestions and forget its chunks.
+        The chunks go first: a process that dies half-way leaves the store, so deleting it again
+        finishes the job, never chunks no store owns. They are removed again once the store is gone,
+        for what an ingestion may have added meanwhile (one that ends later removes its own)."""
         app = self.app
         in_progress = await self._all_files(store["id"], status="in_progress")
-        if not await app.storage.delete_vector_store(store["id"]):
-            return False
         for file in in_progress:
             await self._cancel_job(file)
+        await app.index.remove(store["id"])
+        if not await app.storage.delete_vector_store(store["id"]):
+            return False
         await app.index.remove(store["id"])
         self.notify(store["id"])
         return True
@@ -402,6 +414,9 @@ class VectorStores:
         try:
             changes = await self._indexed(job, context)
         except (asyncio.CancelledError, LeaseLost):
+            # Stopped, perhaps with its chunks indexed: they go unless the file still wants them (a
+            # shutdown or a takeover leaves it in progress, for the job's next attempt).
+            await finish(self._forget_stopped(store_id, file_id))
             raise
         except Exception as err:
             log.exception("supercompat: ingestion of %s into %s failed", file_id, store_id)
@@ -409,7 +424,7 @@ class VectorStores:
                 "code": "server_error",
                 "message": f"The file could not be processed: {redacted(str(err)) or type(err).__name__}"}}
         if changes is not None:
-            await self._record_end(store_id, file_id, changes)
+            await self._record_end(store_id, file_id, job["id"], changes)
 
     async def _indexed(self, job: Obj, context: JobContext) -> Obj | None:
         """The end to record for the job's file (None: nothing to record)."""
@@ -434,23 +449,34 @@ class VectorStores:
         say): it fails, rather than staying in progress with no job left to end it."""
         message = (f"The file could not be processed: the processes ingesting it stopped, "
                    f"{job['attempt'] - 1} times.")
-        await self._record_end(job["payload"]["store_id"], job["payload"]["file_id"], {
+        await self._record_end(job["payload"]["store_id"], job["payload"]["file_id"], job["id"], {
             "status": "failed", "last_error": {"code": "server_error", "message": message}})
 
-    async def _record_end(self, store_id: str, file_id: str, changes: Obj) -> None:
+    async def _record_end(self, store_id: str, file_id: str, job_id: str, changes: Obj) -> None:
+        """Write the end of the job's file, if the file is still in progress and still this job's."""
         app = self.app
         try:
             ended = await app.storage.update_vector_store_file(store_id, file_id, changes,
-                                                               expected_status=IN_PROGRESS)
-        except StaleStatusError as stale:  # cancelled meanwhile: the cancel wins, its chunks go
-            if stale.current.get("status") == "cancelled":
-                await app.index.remove(store_id, file_id)
-            ended = None
-        else:
-            if ended is None:  # detached (or its store deleted) while it was being indexed
-                await app.index.remove(store_id, file_id)
+                                                               expected_status=IN_PROGRESS,
+                                                               expected_job=job_id)
+        except StaleStatusError as stale:  # cancelled, or attached again with a job of its own, meanwhile
+            ended = stale.current
+        await self._forget_unwanted(store_id, file_id, ended)
         self.notify(store_id)
-        del ended
+
+    async def _forget_unwanted(self, store_id: str, file_id: str, file: Obj | None) -> None:
+        """Remove the file's chunks unless ``file`` (the attachment as stored; None: detached, or its
+        store deleted) wants them: completed, or in progress (its job replaces them)."""
+        if file is None or file["status"] not in WANTS_CHUNKS:
+            await self.app.index.remove(store_id, file_id)
+
+    async def _forget_stopped(self, store_id: str, file_id: str) -> None:
+        try:
+            file = await self.app.storage.get_vector_store_file(store_id, file_id)
+            await self._forget_unwanted(store_id, file_id, file)
+        except Exception:
+            log.exception("supercompat: could not remove the chunks of %s in %s after its ingestion stopped",
+                          file_id, store_id)
 
     async def _index_file(self, store: Obj, file: Obj) -> int:
         """Read, extract, chunk, embed and index one file; its usage in bytes (its chunks' text and
@@ -507,23 +533,54 @@ class VectorStores:
             for i, embedding in zip(meant, embedded, strict=True):
                 vectors[i] = embedding
         store_ids = tuple(store["id"] for store in stores)
+        results: list[Obj] = []
+        unsearchable: set[tuple[str, str]] = set()  # files detached or not completed, as read
+        depth = limit
+        while True:
+            hits, exhausted = await self._best_hits(store_ids, queries, vectors, depth, allowed)
+            results, passed_over = await self._shown_hits(hits, limit, score_threshold, filters is not None,
+                                                          shown, unsearchable)
+            # Hits of files not (or no longer) searchable take places: ask the index for more of them.
+            if len(results) == limit or not passed_over or exhausted or depth >= SEARCH_DEPTH:
+                return results, hybrid
+            depth = min(depth * 4, SEARCH_DEPTH)
+
+    async def _best_hits(self, store_ids: tuple[str, ...], queries: list[str],
+                         vectors: list[list[float] | None], depth: int,
+                         allowed: frozenset[str] | None) -> tuple[list[Hit], bool]:
+        """Each query's best ``depth`` hits, a chunk's best score kept, best first; and whether the
+        index had no more for any query."""
         best: dict[tuple[str, str, int], Hit] = {}
+        exhausted = True
         for text, vector in zip(queries, vectors, strict=True):
-            for hit in await app.index.search(SearchQuery(store_ids, text, vector, limit, allowed)):
+            found = await self.app.index.search(SearchQuery(store_ids, text, vector, depth, allowed))
+            exhausted = exhausted and len(found) < depth
+            for hit in found:
                 key = (hit.store_id, hit.file_id, hit.seq)
                 if key not in best or hit.score > best[key].score:
                     best[key] = hit
-        results = []
-        for hit in sorted(best.values(), key=lambda h: -h.score):
+        return sorted(best.values(), key=lambda h: -h.score), exhausted
+
+    async def _shown_hits(self, hits: list[Hit], limit: int, score_threshold: float, filtered: bool,
+                          shown: dict[tuple[str, str], Obj],
+                          unsearchable: set[tuple[str, str]]) -> tuple[list[Obj], int]:
+        """The first ``limit`` hits at or above ``score_threshold`` whose file is searchable, as the API
+        shows them; and how many hits above the threshold were passed over for their file."""
+        results: list[Obj] = []
+        passed_over = 0
+        for hit in hits:
             if hit.score < score_threshold:
                 continue
             where = (hit.store_id, hit.file_id)
             if where not in shown:
-                if filters is not None:
-                    continue  # the file passed the filters in another of the stores, not in this one
-                read = await app.storage.get_vector_store_file(*where)
+                if filtered or where in unsearchable:
+                    passed_over += 1  # filtered: it passed the filters in another of the stores only
+                    continue
+                read = await self.app.storage.get_vector_store_file(*where)
                 if read is None or read["status"] != "completed":
-                    continue  # detached or cancelled since: its chunks are on their way out
+                    unsearchable.add(where)  # detached, cancelled, or not yet (again) ingested
+                    passed_over += 1
+                    continue
                 shown[where] = read
             file = shown[where]
             results.append({"file_id": hit.file_id, "filename": file.get("filename") or hit.file_id,
@@ -531,7 +588,7 @@ class VectorStores:
                             "content": [{"type": "text", "text": hit.text}]})
             if len(results) == limit:
                 break
-        return results, hybrid
+        return results, passed_over
 
     def hybrid(self, store: Obj) -> bool:
         """Whether searching the store uses vectors; warns once per App when none can."""

@@ -7,13 +7,17 @@ import json
 import time
 
 import pytest
+import sqlalchemy as sa
 from test_processes import worker
 
 from supercompat import supercompat
 from supercompat.loop import run_async, run_sync
 from supercompat.testing import VectorStoresAPITests, app_of
 from supercompat.testing.embedders import fake_embedder
+from supercompat.testing.storage import make_vector_store_file
+from supercompat.testing.vector_stores import MARMOT, app_client, upload
 from supercompat_sqlalchemy import sqlalchemy_storage_adapter
+from supercompat_sqlalchemy.schema import VECTOR_STORE_FILE, vector_store_files
 from supercompat_sqlalchemy.testing import empty
 
 
@@ -55,3 +59,28 @@ async def test_an_ingestion_of_a_killed_process_is_finished_by_another(database_
     assert hit.file_id == made["file"] and hit.filename == "marmot.txt"
     assert survivor.vector_stores.retrieve(made["store"]).status == "completed"
     run_sync(app.aclose(grace=0))
+
+
+async def test_a_filtered_search_of_a_store_of_40000_files(storage, database_url):
+    """A regression: a filter's files went to the index as one bound value each, and asyncpg takes at
+    most 32,767 (the search answered 500 on PostgreSQL). The files are inserted as rows, not ingested
+    (by ``storage``, on this test's loop; the App has an adapter of its own, on supercompat's)."""
+    app_storage = sqlalchemy_storage_adapter(database_url)
+    app = app_of(supercompat(storage_adapter=app_storage, embedder=fake_embedder(), max_retries=0))
+    client = app_client(app, "async")
+    store = await client.vector_stores.create(name="big")
+    file = await upload(client, "marmot.txt", MARMOT)
+    await client.vector_stores.files.create_and_poll(file_id=file.id, vector_store_id=store.id,
+                                                     attributes={"team": "a"})
+    rows = [{**VECTOR_STORE_FILE.row(make_vector_store_file(store.id, f"file-{i:06}", status="completed",
+                                                            attributes={"team": "a"})),
+             "vector_store_id": store.id} for i in range(40_000)]
+    async with storage._write() as conn:
+        for start in range(0, len(rows), 5000):
+            await conn.execute(sa.insert(vector_store_files), rows[start:start + 5000])
+    found = await client.vector_stores.search(store.id, query="marmot ledgers",
+                                              filters={"type": "eq", "key": "team", "value": "a"})
+    assert [r.file_id for r in found.data] == [file.id]
+    await client.close()
+    await run_async(app.aclose(grace=0))
+    await run_async(app_storage.close())

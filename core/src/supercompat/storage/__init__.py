@@ -302,10 +302,12 @@ class VectorStoreStorage(Protocol):
 
     async def get_vector_store_file(self, store_id: str, file_id: str) -> Obj | None: ...
     async def update_vector_store_file(self, store_id: str, file_id: str, changes: Obj, *,
-                                       expected_status: frozenset[str] | None = None) -> Obj | None:
+                                       expected_status: frozenset[str] | None = None,
+                                       expected_job: str | None = None) -> Obj | None:
         """As ``update_run``: with ``expected_status``, applied only if the file's status is in it,
-        else StaleStatusError carrying the file as stored (an ingestion ending never overwrites a
-        cancel, nor a cancel an ending)."""
+        and with ``expected_job`` only if its ``job_id`` is that, else StaleStatusError carrying the
+        file as stored (an ingestion ending never overwrites a cancel, nor a cancel an ending, nor
+        the job of an earlier attachment the file's attachment since)."""
 
     async def detach_vector_store_file(self, store_id: str, file_id: str) -> bool: ...
     async def list_vector_store_files(self, store_id: str, query: ListQuery, *, status: str | None = None,

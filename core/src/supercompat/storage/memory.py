@@ -615,11 +615,14 @@ class MemoryStorageAdapter:
         return None if vs is None else vs.files.items.get(file_id)
 
     async def update_vector_store_file(self, store_id: str, file_id: str, changes: Obj, *,
-                                       expected_status: frozenset[str] | None = None) -> Obj | None:
+                                       expected_status: frozenset[str] | None = None,
+                                       expected_job: str | None = None) -> Obj | None:
         file = await self.get_vector_store_file(store_id, file_id)
         if file is None:
             return None
         if expected_status is not None and file["status"] not in expected_status:
+            raise StaleStatusError(file)
+        if expected_job is not None and file.get("job_id") != expected_job:
             raise StaleStatusError(file)
         new = _merge(file, changes)
         self._vector_store_index[store_id].put_file(new)

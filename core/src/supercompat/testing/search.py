@@ -178,6 +178,29 @@ class ChunkIndexTests(Kit, standard=True):
         self.well_formed(hits, 50)
         assert len(hits) == 50 and ("file_rare", 1) not in {(hit.file_id, hit.seq) for hit in hits}
 
+    async def test_a_word_common_in_another_store_does_not_starve_a_small_one(self, chunk_index: ChunkIndex
+                                                                               ) -> None:
+        # A regression: the SQL index counted the query's words over every store, so words common in
+        # another (big) store made the small store's search require them all, which found nothing.
+        big, small = self.store(), self.store()
+        common = [f"quokka zeppelin entry {i}" for i in range(KEYWORD_BUDGET + 50)]
+        await chunk_index.add(big, "file_big", await self.chunks(common, vectors=False))
+        await chunk_index.add(small, "file_small", await self.chunks(["a lone quokka grazes"], vectors=False))
+        hits = await chunk_index.search(await self.query([small], "quokka zeppelin", vector=False))
+        assert [(hit.store_id, hit.file_id) for hit in hits] == [(small, "file_small")]
+
+    async def test_only_the_files_asked_for_however_many(self, chunk_index: ChunkIndex) -> None:
+        # What a filter over a store of 40,000 files passes: more files than a database takes bound
+        # values in one statement (PostgreSQL's driver 32,767, SQLite 32,766).
+        store_id = self.store()
+        await chunk_index.add(store_id, "file_kept", await self.chunks([DOCUMENTS[2]]))
+        await chunk_index.add(store_id, "file_left", await self.chunks([DOCUMENTS[2]]))
+        allowed = {f"file_{i:05}" for i in range(40_000)} | {"file_kept"}
+        for vector in (False, True):
+            hits = await chunk_index.search(await self.query([store_id], DOCUMENTS[2], vector=vector,
+                                                             file_ids=allowed))
+            assert [hit.file_id for hit in hits] == ["file_kept"]
+
     @mark.parametrize("text", ['"quoted" fox\'s OR AND NOT NEAR(dog) * ^ - + ~ < > @ : ( )',
                                "__init__ fox", "___", "_", "x" * 300, "fox; DROP TABLE chunks; --"])
     async def test_query_syntax_is_only_words(self, chunk_index: ChunkIndex, text: str) -> None:

@@ -859,6 +859,28 @@ class StorageAdapterTests(Kit, standard=True):
         assert await s.get_vector_store_file(sid, file["id"]) == back == {**moved, "batch_id": None}
         assert (await s.list_vector_store_files(sid, ListQuery(), batch_id="vsfb_x")).data == []
 
+    async def test_vector_store_files_end_only_for_the_job_that_ingests_them(
+            self, storage_adapter: StorageAdapter) -> None:
+        # A regression: a file detached and attached again (a new job) could be ended by the earlier
+        # attachment's job, still running in a process that had not yet seen its cancel.
+        s = storage_adapter
+        store = make_vector_store()
+        sid = store["id"]
+        file = make_vector_store_file(sid, job_id="job_new")
+        await s.create_vector_store(store, [file])
+        in_progress = frozenset({"in_progress"})
+        with pytest.raises(StaleStatusError) as info:
+            await s.update_vector_store_file(sid, file["id"], {"status": "completed", "usage_bytes": 9},
+                                             expected_status=in_progress, expected_job="job_old")
+        assert info.value.current == file
+        assert await s.get_vector_store_file(sid, file["id"]) == file
+        done = await s.update_vector_store_file(sid, file["id"], {"status": "completed", "usage_bytes": 9},
+                                                expected_status=in_progress, expected_job="job_new")
+        assert done == {**file, "status": "completed", "usage_bytes": 9}
+        assert await s.get_vector_store_file(sid, file["id"]) == done
+        assert await s.update_vector_store_file(sid, "file-missing", {"status": "failed"},
+                                                expected_job="job_new") is None
+
     async def test_vector_store_files_list_by_status_and_batch(self, storage_adapter: StorageAdapter) -> None:
         s = storage_adapter
         store = make_vector_store()

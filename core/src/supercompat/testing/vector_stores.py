@@ -18,6 +18,7 @@ from typing import Any
 import openai
 
 from .. import API_KEY, BASE_URL
+from ..api.params import chunking_strategy
 from ..app import App
 from ..errors import APIError
 from ..loop import run_async, run_sync
@@ -50,6 +51,41 @@ def app_client(app: App, kind: str) -> Any:
 async def upload(client: Any, name: str, text: str | bytes) -> Any:
     data = text.encode() if isinstance(text, str) else text
     return await call(client.files.create(file=(name, data), purpose="assistants"))
+
+
+WAIT_S = 60  # for what a test waits on to happen; it happens at once unless something is broken
+
+
+class HeldAtCheckpoint:
+    """Holds an ingestion once its chunks are indexed, where it saves its progress (the storage's
+    ``update_job`` with a payload): the moment another process's detach, attach or cancel can
+    overtake it. ``install`` and everything awaited run on the App's loop (``run_async``)."""
+
+    def __init__(self, app: App) -> None:
+        self.storage = app.storage
+        self.update_job = app.storage.update_job
+        self.reached = self.release = asyncio.Event()
+
+    async def install(self) -> None:
+        self.reached, self.release = asyncio.Event(), asyncio.Event()
+
+        async def held(job_id: str, attempt: int, changes: dict[str, Any]) -> Any:
+            if "usage_bytes" in (changes.get("payload") or {}):
+                self.reached.set()
+                await self.release.wait()
+            return await self.update_job(job_id, attempt, changes)
+
+        self.storage.update_job = held  # type: ignore[method-assign]
+
+    def uninstall(self) -> None:
+        self.storage.update_job = self.update_job  # type: ignore[method-assign]
+
+    async def held_job(self, store_id: str, file_id: str) -> str:
+        """Once the file's ingestion is held: its job's id."""
+        await asyncio.wait_for(self.reached.wait(), WAIT_S)
+        file = await self.storage.get_vector_store_file(store_id, file_id)
+        assert file is not None
+        return str(file["job_id"])
 
 
 class VectorStoresAPITests(Kit, standard=True):
@@ -335,6 +371,116 @@ class VectorStoresAPITests(Kit, standard=True):
         await call(c.vector_stores.delete(store.id))
         assert await run_async(vs_app.index.texts(store.id, files["cats.md"].id)) == []
         assert await run_async(vs_app.storage.vector_stores_of_file(files["cats.md"].id)) == []
+
+    async def test_a_store_whose_delete_stopped_half_way_is_deleted_again_with_its_chunks(
+            self, vs_app: App) -> None:
+        # A regression: the store's row went first, so a process that died before forgetting its chunks
+        # left them for ever (deleting again found no store).
+        c = app_client(vs_app, "async")
+        store = await c.vector_stores.create(name="s")
+        file = await upload(c, "marmot.txt", MARMOT)
+        await c.vector_stores.files.create_and_poll(file_id=file.id, vector_store_id=store.id)
+        index = vs_app.index
+        remove = index.remove
+
+        async def dies_at_the_store(store_id: str, file_id: str | None = None) -> None:
+            if file_id is None:
+                raise RuntimeError("the process died here")
+            await remove(store_id, file_id)
+
+        async def delete_dying_then_again() -> tuple[Any, list[str]]:
+            stored = await vs_app.storage.get_vector_store(store.id)
+            assert stored is not None
+            index.remove = dies_at_the_store  # type: ignore[method-assign]
+            try:
+                with pytest.raises(RuntimeError):
+                    await vs_app.vector_stores.delete(stored)
+            finally:
+                index.remove = remove  # type: ignore[method-assign]
+            again = await vs_app.storage.get_vector_store(store.id)
+            if again is not None:  # what a client does after a failed delete: delete again
+                assert await vs_app.vector_stores.delete(again)
+            left = await vs_app.storage.get_vector_store(store.id)
+            return left, await vs_app.index.texts(store.id, file.id)
+
+        assert await run_async(delete_dying_then_again()) == (None, [])
+        await c.close()
+
+    # -- ingestion overtaken by another process -------------------------------------------------------------
+    async def test_an_ingestion_overtaken_by_a_new_attachment_leaves_its_end_to_the_new_job(
+            self, vs_app: App) -> None:
+        # A regression: the end was conditional on the file's status alone, so a process still ingesting
+        # an attachment another process had replaced (detached, attached again: a new job) ended the new
+        # one, completed with the old job's chunks, before its own job ran.
+        c = app_client(vs_app, "async")
+        store = await c.vector_stores.create(name="s")
+        file = await upload(c, "marmot.txt", MARMOT)
+        hold = HeldAtCheckpoint(vs_app)
+        await run_async(hold.install())
+        try:
+            await c.vector_stores.files.create(file_id=file.id, vector_store_id=store.id)
+
+            async def attached_again_elsewhere() -> tuple[Any, Any]:
+                old_job = await hold.held_job(store.id, file.id)
+                assert await vs_app.storage.detach_vector_store_file(store.id, file.id)
+                stored = await vs_app.storage.get_file(file.id)
+                assert stored is not None
+                auto = chunking_strategy({"type": "auto"})
+                new = vs_app.vector_stores._new_file(store.id, stored, auto, None)
+                [attached] = await vs_app.storage.attach_files(store.id, [new]) or []
+                hold.release.set()  # the old job goes on, its cancel unseen
+                await vs_app.jobs.wait(old_job)
+                return attached, await vs_app.storage.get_vector_store_file(store.id, file.id)
+
+            attached, now = await run_async(attached_again_elsewhere())
+        finally:
+            hold.uninstall()
+        assert now == attached and now["status"] == "in_progress" and now["job_id"] != ""
+        await c.close()
+
+    async def test_chunks_indexed_by_an_ingestion_cancelled_before_its_end_are_removed(
+            self, vs_app: App) -> None:
+        # A regression: a job cancelled between indexing its chunks and recording its end left them,
+        # when the detach that cancelled it (in another process) had removed the file's chunks before.
+        c = app_client(vs_app, "async")
+        store = await c.vector_stores.create(name="s")
+        file = await upload(c, "marmot.txt", MARMOT)
+        hold = HeldAtCheckpoint(vs_app)
+        await run_async(hold.install())
+        try:
+            await c.vector_stores.files.create(file_id=file.id, vector_store_id=store.id)
+
+            async def detached_elsewhere_then_cancelled() -> list[str]:
+                job_id = await hold.held_job(store.id, file.id)
+                assert await vs_app.index.texts(store.id, file.id) == [MARMOT]  # indexed, end not recorded
+                assert await vs_app.storage.detach_vector_store_file(store.id, file.id)
+                await vs_app.jobs.cancel(job_id)  # the cancel reaches the process ingesting it
+                await vs_app.jobs.wait(job_id)
+                return await vs_app.index.texts(store.id, file.id)
+
+            assert await run_async(detached_elsewhere_then_cancelled()) == []
+        finally:
+            hold.uninstall()
+        await c.close()
+
+    async def test_search_fills_max_num_results_past_files_not_completed(self, vs_app: App) -> None:
+        # A regression: the index's best max_num_results hits were cut first, then those of files not
+        # completed dropped, so fewer came back though more matched.
+        c = app_client(vs_app, "async")
+        store = await c.vector_stores.create(name="s")
+        kept: list[Any] = []
+        pending: list[Any] = []
+        for i in range(3):
+            kept.append(await upload(c, f"kept{i}.txt", f"{MARMOT} {i}"))
+            pending.append(await upload(c, f"pending{i}.txt", "marmot marmot"))  # the best hits
+        for file in kept + pending:
+            await c.vector_stores.files.create_and_poll(file_id=file.id, vector_store_id=store.id)
+        for file in pending:  # being ingested again, say: not searchable until completed
+            again = {"status": "in_progress"}
+            await run_async(vs_app.storage.update_vector_store_file(store.id, file.id, again))
+        found = await c.vector_stores.search(store.id, query="marmot", max_num_results=3)
+        assert sorted(r.file_id for r in found.data) == sorted(f.id for f in kept)
+        await c.close()
 
     # -- expiry --------------------------------------------------------------------------------------------
     async def test_a_store_past_expires_at_is_expired(self, vs_client: Any, vs_app: App) -> None:

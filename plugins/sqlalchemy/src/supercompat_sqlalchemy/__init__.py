@@ -23,7 +23,7 @@ from supercompat.errors import ConfigError
 from .adapter import SQLAlchemyStorageAdapter, StorageUnavailable
 from .blobs import SQLBlobOptions, SQLBlobStore, sql_blob_store
 from .migrations import SchemaError
-from .search import SQLChunkIndex, sql_chunk_index
+from .search import SQLChunkIndex, SQLIndexOptions, sql_chunk_index
 
 # Plain URLs name the async driver each database gets.
 ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg",
@@ -212,9 +212,9 @@ def register_blob_stores(register: Any) -> None:
 
 @hookimpl
 def register_chunk_indexes(register: Any) -> None:
-    register("sql", lambda options: sql_chunk_index())
+    register("sql", lambda options: sql_chunk_index(cache_bytes=options.cache_bytes), SQLIndexOptions)
 
 
 __all__ = ["SQLAlchemyOptions", "SQLAlchemyStorageAdapter", "SQLBlobOptions", "SQLBlobStore", "SQLChunkIndex",
-           "SchemaError", "StorageUnavailable", "async_url", "create_engine", "sql_blob_store", "sql_chunk_index",
-           "sqlalchemy_storage_adapter"]
+           "SQLIndexOptions", "SchemaError", "StorageUnavailable", "async_url", "create_engine", "sql_blob_store",
+           "sql_chunk_index", "sqlalchemy_storage_adapter"]

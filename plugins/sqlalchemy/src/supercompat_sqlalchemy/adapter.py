@@ -246,7 +246,8 @@ class SQLAlchemyStorageAdapter:
     async def _update(self, kind: Kind, where: Sequence[Any], changes: Obj, *,
                       expected_status: frozenset[str] | None = None, expected: Obj | None = None,
                       also: Obj | None = None) -> Obj | None:
-        """``expected``: values (JSON ones included) the row must have, compared as read under its lock."""
+        """``expected``: values (JSON ones included, such as a file's ``job_id``) the row must have,
+        compared as read under its lock."""
         if self._returning and changes and expected is None and all(k in kind.columns for k in changes):
             return await self._update_returning(kind, where, changes, expected_status, also)
         async with self._write() as conn:
@@ -814,10 +815,12 @@ class SQLAlchemyStorageAdapter:
         return await self._one(VECTOR_STORE_FILE, vsf.vector_store_id == store_id, vsf.id == file_id)
 
     async def update_vector_store_file(self, store_id: str, file_id: str, changes: Obj, *,
-                                       expected_status: frozenset[str] | None = None) -> Obj | None:
+                                       expected_status: frozenset[str] | None = None,
+                                       expected_job: str | None = None) -> Obj | None:
         vsf = vector_store_files.c
         return await self._update(VECTOR_STORE_FILE, [vsf.vector_store_id == store_id, vsf.id == file_id],
-                                  changes, expected_status=expected_status)
+                                  changes, expected_status=expected_status,
+                                  expected=None if expected_job is None else {"job_id": expected_job})
 
     async def detach_vector_store_file(self, store_id: str, file_id: str) -> bool:
         vsf = vector_store_files.c

@@ -11,10 +11,13 @@ bytes, normalised) and ``supercompat_chunk_stores`` (a version per store). Searc
   stopwords).
 - Vectors, on PostgreSQL with pgvector (the migration added the ``embedding`` column): by an HNSW
   cosine index per vector length, made when that length is first added. Elsewhere exactly: the
-  store's vectors are read once into a numpy matrix in this process and cached, and each search costs
-  one matrix product. Every change to a store bumps its version in the same transaction, and each
-  search reads the versions of its stores (one small query) and reloads a store whose version moved,
-  so a change made by any process is seen by the next search of every process.
+  store's vectors are read once into a numpy matrix in this process and cached (the least recently
+  searched let go past ``cache_bytes``), and each search costs one matrix product. Every change to a
+  store bumps its version in the same transaction, and each search reads the versions of its stores
+  (one small query) and reloads a store whose version moved, so a change made by any process is seen
+  by the next search of every process. A store's version row lives while it has chunks: removing the
+  store, or its last file, deletes it, and a store filled again starts from a random version, so a
+  cached matrix is never taken for the new contents.
 
 The two rankings are fused by reciprocal rank (:func:`supercompat.search.fuse`).
 """
@@ -24,11 +27,15 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
+import secrets
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -60,12 +67,17 @@ log = logging.getLogger(__name__)
 FTS = "supercompat_chunks_fts"
 TS_CONFIG = "english"  # as migration 0007 made the tsvector column
 WRITE_BATCH = 500  # rows a statement: well within every database's limit on bound parameters
+IN_LIST = 500  # values bound one by one in an IN list; more go as one parameter (SQLChunkIndex._one_of)
 OFF_LOOP_ROWS = 20_000  # a matrix product over more rows than this runs in a thread, off the event loop
 # pgvector's HNSW indexes take vectors of at most this many numbers (text-embedding-3-large and Gemini's
 # make 3,072): longer ones are stored all the same and searched by a scan, exactly.
 HNSW_MAX_DIMENSIONS = 2000
 HNSW_EF_SEARCH = 100  # pgvector's candidate list: its default, 40, finds fewer of the true nearest chunks
+# The vectors a process keeps cached, all stores together: 100k chunks of 1,536 numbers take 600 MB.
+CACHE_BYTES = 256 * 2**20
+ROW_BYTES = 200  # what a cached chunk costs besides its vector: its row id and its key
 ChunkKey = tuple[str, str, int]  # (store, file, seq)
+_PLAIN = re.compile(r"[A-Za-z0-9_-]+")
 Ranked = tuple[int, ChunkKey, float]  # a chunk's row id, its key, and its score in one ranking
 
 
@@ -78,13 +90,20 @@ class _Vectors:
     keys: list[ChunkKey]
     matrix: np.ndarray  # one normalised float32 row per chunk
 
+    @property
+    def size(self) -> int:
+        return int(self.matrix.nbytes) + ROW_BYTES * len(self.ids)
+
 
 class SQLChunkIndex:
     """Chunks in a SQL database: the storage adapter's (``db``, or by ``wire(app)``)."""
 
-    def __init__(self, db: SQLAlchemyStorageAdapter | None = None) -> None:
+    def __init__(self, db: SQLAlchemyStorageAdapter | None = None, *, cache_bytes: int = CACHE_BYTES) -> None:
         self._db = db
-        self._cache: dict[tuple[str, int], _Vectors] = {}  # (store, vector length) -> its vectors
+        # (store, vector length) -> its vectors, the most recently searched last; their sizes' sum.
+        self._cache: OrderedDict[tuple[str, int], _Vectors] = OrderedDict()
+        self._cached_bytes = 0
+        self.cache_bytes = cache_bytes
         self._pgvector: bool | None = None  # known on first use
         self._hnsw_lengths: set[int] = set()  # the vector lengths with an HNSW index, as far as we know
 
@@ -113,6 +132,23 @@ class SQLChunkIndex:
 
     async def close(self) -> None:
         self._cache.clear()
+        self._cached_bytes = 0
+
+    def _forget(self, key: tuple[str, int]) -> None:
+        dropped = self._cache.pop(key, None)
+        if dropped is not None:
+            self._cached_bytes -= dropped.size
+
+    def _keep(self, key: tuple[str, int], entry: _Vectors) -> None:
+        """Cache ``entry``, letting the least recently searched go past ``cache_bytes`` (an entry larger
+        than all of it is used by the search that read it, not kept)."""
+        self._forget(key)
+        if entry.size > self.cache_bytes:
+            return
+        while self._cache and self._cached_bytes + entry.size > self.cache_bytes:
+            self._forget(next(iter(self._cache)))
+        self._cache[key] = entry
+        self._cached_bytes += entry.size
 
     # -- writes -----------------------------------------------------------------------------------
     async def add(self, store_id: str, file_id: str, chunks_: Sequence[IndexedChunk]) -> None:
@@ -153,25 +189,34 @@ class SQLChunkIndex:
         await finish(self._remove(store_id, file_id))
         if file_id is None:  # this process's copy goes now (another process's, at its next search of it)
             for key in [key for key in self._cache if key[0] == store_id]:
-                del self._cache[key]
+                self._forget(key)
 
     async def _remove(self, store_id: str, file_id: str | None) -> None:
         async with self.db._write() as conn:
-            await self._bump(conn, store_id)  # kept, not deleted: a store filled again never reuses a version
+            # First, as adding does: it locks the store's row, so an add under way commits first and its
+            # chunks are seen (and deleted) here.
+            await self._bump(conn, store_id)
             where = [chunks.c.store_id == store_id]
             if file_id is not None:
                 where.append(chunks.c.file_id == file_id)
             await conn.execute(sa.delete(chunks).where(*where))
+            left = None
+            if file_id is not None:
+                left = (await conn.execute(sa.select(chunks.c.id).where(where[0]).limit(1))).first()
+            if left is None:  # the store has no chunks left: nor a row (a deleted store leaves nothing)
+                await conn.execute(sa.delete(chunk_stores).where(chunk_stores.c.store_id == store_id))
 
     async def _bump(self, conn: AsyncConnection, store_id: str) -> None:
-        """The store's version, one more (a new store's: 1), in the caller's transaction."""
+        """The store's version, one more, in the caller's transaction. A store without a row starts at a
+        random version: one removed and filled again never shows a version a process has cached."""
         bumped = chunk_stores.c.version + 1
+        first = secrets.randbits(52)
         if self.dialect in ("mysql", "mariadb"):
-            stmt: Any = mysql.insert(chunk_stores).values(store_id=store_id, version=1)
+            stmt: Any = mysql.insert(chunk_stores).values(store_id=store_id, version=first)
             stmt = stmt.on_duplicate_key_update(version=bumped)
         else:
             insert = (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(chunk_stores)
-            stmt = insert.values(store_id=store_id, version=1).on_conflict_do_update(
+            stmt = insert.values(store_id=store_id, version=first).on_conflict_do_update(
                 index_elements=[chunk_stores.c.store_id], set_={"version": bumped})
         await conn.execute(stmt)
 
@@ -223,48 +268,88 @@ class SQLChunkIndex:
     def _restricted(self, store_ids: list[str], file_ids: frozenset[str] | None) -> list[Any]:
         where = [chunks.c.store_id.in_(store_ids)]
         if file_ids is not None:
-            where.append(chunks.c.file_id.in_(sorted(file_ids)))
+            where.append(self._one_of(chunks.c.file_id, sorted(file_ids)))
         return where
+
+    def _one_of(self, column: Any, values: list[str]) -> Any:
+        """``column IN values``, however many: past IN_LIST values, a filter's files (a store's 40,000,
+        say) go as one parameter where one bound value a file would pass the database's limit
+        (PostgreSQL's driver takes 32,767; SQLite 32,766): an array on PostgreSQL, JSON read by
+        ``json_each`` on SQLite. MySQL's driver writes the values into the statement itself."""
+        if len(values) <= IN_LIST or self.dialect in ("mysql", "mariadb"):
+            return column.in_(values)
+        if self.dialect == "postgresql":
+            return column == sa.any_(sa.bindparam("file_ids", values, type_=postgresql.ARRAY(sa.Text)))
+        each = sa.func.json_each(sa.bindparam("file_ids", json.dumps(values), type_=sa.Text))
+        return column.in_(sa.select(each.table_valued("value").c.value))
 
     async def _keyword_ranking(self, conn: AsyncConnection, store_ids: list[str], words: list[str],
                                file_ids: frozenset[str] | None, depth: int) -> list[Ranked]:
         """The chunks with the query's words, best first: (row id, key, score). Which words, and whether
-        all are needed: :func:`supercompat.search.keyword_plan`, from how many chunks have each (counted
-        up to the budget, in one statement); a chunk of another store counts too, as a rough guide."""
-        counts = await self._chunks_with(conn, list(dict.fromkeys(words)))
-        plan = keyword_plan(counts)
-        if not any(counts[term] for term in plan.words):
-            return []
+        all are needed: :func:`supercompat.search.keyword_plan`, from how many chunks of the stores
+        searched have each (counted up to the budget, in one statement). Another store's chunks don't
+        count: a word common there would make a small store's search require every word, and find
+        nothing. Stores of at most the budget's chunks in all are searched on every word, uncounted:
+        scoring them all costs no more than the budget."""
+        terms = list(dict.fromkeys(words))
+        if await self._chunks_in(conn, store_ids) <= KEYWORD_BUDGET:
+            plan = KeywordPlan(tuple(terms))
+        else:
+            counts = await self._chunks_with(conn, terms, store_ids)
+            plan = keyword_plan(counts)
+            if not any(counts[term] for term in plan.words):
+                return []
         rows = (await conn.execute(self._keyword_statement(plan, store_ids, file_ids).limit(depth))).all()
         return [(row[0], (row[1], row[2], row[3]), float(row[4])) for row in rows]
 
-    async def _chunks_with(self, conn: AsyncConnection, terms: list[str]) -> dict[str, int]:
-        """How many chunks have each term, counted up to KEYWORD_BUDGET + 1: one scalar subquery a term,
-        each stopping at that many rows, in one statement. PostgreSQL estimates instead (below)."""
+    @staticmethod
+    async def _chunks_in(conn: AsyncConnection, store_ids: list[str]) -> int:
+        """How many chunks the stores have, counted up to KEYWORD_BUDGET + 1 (from the index on store)."""
+        few = sa.select(chunks.c.id).where(chunks.c.store_id.in_(store_ids)).limit(KEYWORD_BUDGET + 1)
+        return int((await conn.execute(sa.select(sa.func.count()).select_from(few.subquery()))).scalar_one())
+
+    async def _chunks_with(self, conn: AsyncConnection, terms: list[str],
+                           store_ids: list[str]) -> dict[str, int]:
+        """How many chunks of ``store_ids`` have each term, counted up to KEYWORD_BUDGET + 1: one scalar
+        subquery a term, each stopping at that many rows, in one statement. PostgreSQL estimates
+        instead (below)."""
         if self.dialect == "postgresql":
-            return await self._estimated_chunks_with(conn, terms)
+            return await self._estimated_chunks_with(conn, terms, store_ids)
         counted = []
+        in_stores = chunks.c.store_id.in_(store_ids)
         for i, term in enumerate(terms):
             if self.dialect == "sqlite":
+                fts = sa.table(FTS, sa.column("rowid"))
                 has = sa.literal_column(FTS).op("MATCH")(sa.bindparam(f"t{i}", f'"{term}"'))
-                rows: Any = sa.select(sa.literal_column("1")).select_from(sa.table(FTS)).where(has)
+                # The unary + keeps SQLite from reading the big store's chunks by its index on store, then
+                # looking each up in FTS5 (64 ms a word over 100k chunks): it reads the word's postings.
+                in_big_stores = sa.literal_column(f"+{chunks.name}.store_id").in_(store_ids)
+                rows: Any = (sa.select(sa.literal_column("1"))
+                             .select_from(fts.join(chunks, chunks.c.id == fts.c.rowid)).where(has, in_big_stores))
             else:
                 rows = sa.select(sa.literal_column("1")).select_from(chunks).where(
-                    mysql.match(chunks.c.text, against=term).in_boolean_mode())
+                    mysql.match(chunks.c.text, against=term).in_boolean_mode(), in_stores)
             few = rows.limit(KEYWORD_BUDGET + 1).subquery()
             counted.append(sa.select(sa.func.count()).select_from(few).scalar_subquery().label(f"c{i}"))
         row = (await conn.execute(sa.select(*counted))).one()
         return dict(zip(terms, row, strict=True))
 
     @staticmethod
-    async def _estimated_chunks_with(conn: AsyncConnection, terms: list[str]) -> dict[str, int]:
-        """PostgreSQL's planner's estimate of how many chunks have each term, from the statistics
-        ANALYZE keeps of the tsvector column's commonest words: counting, even up to a limit, costs a
-        read of every matching row's tsvector (the planner takes a common word's rows from a sequential
-        scan), 50-350 ms a common word over 100k chunks, where planning costs a fraction of a
-        millisecond. Before the first ANALYZE every word looks rare, which only costs time."""
-        selects = " UNION ALL ".join(  # terms are \w+ words: nothing in them to quote
+    async def _estimated_chunks_with(conn: AsyncConnection, terms: list[str],
+                                     store_ids: list[str]) -> dict[str, int]:
+        """PostgreSQL's planner's estimate of how many chunks of ``store_ids`` have each term, from the
+        statistics ANALYZE keeps of the tsvector column's commonest words and of the stores' ids:
+        counting, even up to a limit, costs a read of every matching row's tsvector (the planner takes
+        a common word's rows from a sequential scan), 50-350 ms a common word over 100k chunks, where
+        planning costs a fraction of a millisecond. Before the first ANALYZE every word looks rare,
+        which only costs time."""
+        # Terms are \w+ words, and the ids core makes [A-Za-z0-9_-]: nothing in them to quote (an id of
+        # another form, which no store has, leaves the estimate over every store).
+        plain = [store_id for store_id in store_ids if _PLAIN.fullmatch(store_id)]
+        in_stores = f" AND store_id IN ({', '.join(repr(s) for s in plain)})" if plain == store_ids else ""
+        selects = " UNION ALL ".join(
             f"SELECT {i} FROM supercompat_chunks WHERE words @@ to_tsquery('{TS_CONFIG}', '{term}')"
+            f"{in_stores}"
             for i, term in enumerate(terms))
         # One scan a term under one Append: a parallel plan would estimate rows per worker.
         await conn.execute(sa.text("SET LOCAL max_parallel_workers_per_gather = 0"))
@@ -322,12 +407,16 @@ class SQLChunkIndex:
         current = []
         for store_id in store_ids:
             version = versions.get(store_id)
-            if version is None:
+            if version is None:  # no chunks: removed, perhaps by another process, whose copy goes here too
+                for key in [key for key in self._cache if key[0] == store_id]:
+                    self._forget(key)
                 continue
             cached = self._cache.get((store_id, length))
             if cached is None or cached.version != version:
                 cached = await self._load(conn, store_id, length, version)
-                self._cache[(store_id, length)] = cached
+                self._keep((store_id, length), cached)
+            else:
+                self._cache.move_to_end((store_id, length))
             current.append(cached)
         return current
 
@@ -436,9 +525,20 @@ def _pg_vector(data: bytes | None) -> str | None:
     return "[" + ",".join(map(repr, np.frombuffer(data, dtype=np.float32).tolist())) + "]"
 
 
-def sql_chunk_index(db: SQLAlchemyStorageAdapter | None = None) -> SQLChunkIndex:
-    """Chunks in the database of ``db``; without it, of the App's storage adapter (the App wires it)."""
-    return SQLChunkIndex(db)
+class SQLIndexOptions(BaseModel):
+    """The ``[index]`` section for ``plugin = "sql"``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cache_bytes: int = Field(CACHE_BYTES, ge=0)
 
 
-__all__ = ["SQLChunkIndex", "sql_chunk_index"]
+def sql_chunk_index(db: SQLAlchemyStorageAdapter | None = None, *,
+                    cache_bytes: int = CACHE_BYTES) -> SQLChunkIndex:
+    """Chunks in the database of ``db``; without it, of the App's storage adapter (the App wires it).
+    ``cache_bytes``: at most this many bytes of vectors cached in the process (where there is no
+    pgvector), the least recently searched stores' let go first."""
+    return SQLChunkIndex(db, cache_bytes=cache_bytes)
+
+
+__all__ = ["CACHE_BYTES", "SQLChunkIndex", "SQLIndexOptions", "sql_chunk_index"]
