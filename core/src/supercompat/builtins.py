@@ -52,6 +52,13 @@ def register_chunk_indexes(register: Any) -> None:
 
 
 @hookimpl
+def register_sandboxes(register: Any) -> None:
+    from .sandbox_bubblewrap import BubblewrapOptions, bubblewrap_sandbox
+
+    register("bubblewrap", bubblewrap_sandbox, BubblewrapOptions)
+
+
+@hookimpl
 def register_tools(register: Any) -> None:
     from .file_search import file_search_tool
 
