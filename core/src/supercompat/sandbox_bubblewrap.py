@@ -91,26 +91,28 @@ def bwrap_path() -> str | None:
     return shutil.which("bwrap")
 
 
-def _repl_source() -> str:
+def repl_source() -> str:
     global _REPL_SOURCE
     if _REPL_SOURCE is None:
         _REPL_SOURCE = (Path(__file__).with_name("sandbox_repl.py")).read_text(encoding="utf-8")
     return _REPL_SOURCE
 
 
-class _Process:
-    """A spawned process: its pid, the pipe to its stdin and the pipe from its fd 3."""
+class ReplProcess:
+    """A spawned process: its pid, the pipe to its stdin and the pipe from its fd ``replies_fd`` (3,
+    or 1 for a process that can't be given more than stdio, like ``docker run``)."""
 
-    def __init__(self, executable: str, argv: list[str], log: str) -> None:
+    def __init__(self, executable: str, argv: list[str], log: str, replies_fd: int = 3) -> None:
         child_input, self.requests = map(_above_stdio, os.pipe())
         self.replies, child_output = map(_above_stdio, os.pipe())
         log_fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
         null = os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
         try:
             spawn = _loop.unpatched("os", "posix_spawn")  # gevent's would watch it from a hub
-            self.pid = spawn(executable, argv, {"PATH": "/usr/bin:/bin"}, setsid=True, file_actions=[
+            self.pid = spawn(executable, argv, {"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+                             setsid=True, file_actions=[
                 (os.POSIX_SPAWN_DUP2, child_input, 0), (os.POSIX_SPAWN_DUP2, null, 1),
-                (os.POSIX_SPAWN_DUP2, log_fd, 2), (os.POSIX_SPAWN_DUP2, child_output, 3)])
+                (os.POSIX_SPAWN_DUP2, log_fd, 2), (os.POSIX_SPAWN_DUP2, child_output, replies_fd)])
         except BaseException:
             os.close(self.requests)
             os.close(self.replies)
@@ -233,10 +235,11 @@ def _read_regular(dir_fd: int, name: str, limit: int | None = None) -> bytes | N
         fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
     except OSError:
         return None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        return None
     with os.fdopen(fd, "rb") as file:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            return None
         if limit is None or info.st_size <= limit:
             return file.read()
         half = limit // 2
@@ -323,16 +326,17 @@ async def _in_thread(fn: Any, *args: Any) -> Any:
     return await call_in_thread(fn, *args)
 
 
-class BubblewrapSession:
-    """A session: see :class:`supercompat.sandboxes.SandboxSession` and the module's doc."""
+class ReplSession:
+    """A session of a :class:`ReplSandbox`: see :class:`supercompat.sandboxes.SandboxSession` and the
+    module's doc."""
 
-    def __init__(self, sandbox: BubblewrapSandbox, directory: str) -> None:
+    def __init__(self, sandbox: ReplSandbox, directory: str) -> None:
         self.sandbox = sandbox
         self.directory = directory  # on the host: data, in, out
         self.data = os.path.join(directory, "data")
         self._in = os.path.join(directory, "in")
         self._out = os.path.join(directory, "out")
-        self._process: _Process | None = None
+        self._process: ReplProcess | None = None
         self._cells = 0
         self._abandoned: int | None = None  # a cell cancelled, whose end hasn't been read
         self._lock: asyncio.Lock | None = None
@@ -340,7 +344,8 @@ class BubblewrapSession:
 
     # -- the process ----------------------------------------------------------------------------------------
     async def start(self) -> None:
-        process = _Process(*self.sandbox.command(self), os.path.join(self.directory, "bwrap.log"))
+        process = ReplProcess(*self.sandbox.command(self), os.path.join(self.directory, "start.log"),
+                              self.sandbox.replies_fd)
         try:
             async with asyncio.timeout(START_TIMEOUT_S):
                 ready = await process.line()
@@ -350,20 +355,20 @@ class BubblewrapSession:
         if ready is None or "ready" not in ready:
             process.kill()
             await process.reap()
-            log = _read_file(self.directory, "bwrap.log", 4096)
+            log = _read_file(self.directory, "start.log", 4096)
             raise SandboxUnavailable(
-                f"The bubblewrap sandbox could not start its Python ({self.sandbox.options.python}, exit "
-                f"status {process.returncode}): {log.strip() or 'no message'}. {NO_SANDBOX_HELP}")
+                f"The {self.sandbox.name} sandbox could not start its Python (exit status {process.returncode}): "
+                f"{log.strip() or 'no message'}. {NO_SANDBOX_HELP}")
         self._process = process
 
     def _stop(self) -> None:
         if self._process is not None:
             process, self._process = self._process, None
             process.kill()
-            self.sandbox.reap_later(process)
+            self.sandbox.stopped(self, process)
         self._abandoned = None
 
-    async def _reply(self, process: _Process, number: int) -> dict[str, Any] | None:
+    async def _reply(self, process: ReplProcess, number: int) -> dict[str, Any] | None:
         while True:
             reply = await process.line()
             if reply is None or reply.get("done") == number:
@@ -439,7 +444,7 @@ class BubblewrapSession:
         finally:
             os.close(fd)
 
-    async def _execution(self, process: _Process, reply: dict[str, Any] | None, timeout: float,
+    async def _execution(self, process: ReplProcess, reply: dict[str, Any] | None, timeout: float,
                          timed_out: bool, restarted: bool) -> Execution:
         figures = reply.get("figures", 0) if reply is not None else 0
         logs, images = await _in_thread(self._collect, figures if isinstance(figures, int) else 0)
@@ -505,20 +510,106 @@ def _exit_reason(status: int | None) -> str:
     return f"exit status {status}"
 
 
-class BubblewrapSandbox:
+class ReplSandbox:
+    """What a sandbox of REPL sessions shares (bubblewrap's, docker's): their host directories under a
+    work directory, opening, stopping and reaping their processes. A subclass gives ``name``,
+    ``command(session)``, ``replies_fd``, ``owner`` (the host uid to own the sessions' files, or
+    None), and may override ``prepare()`` (before each open) and ``stopped(session, process)``."""
+
+    name = "repl"
+    replies_fd = 3
+
+    def __init__(self, work_dir: str | None, owner: int | None) -> None:
+        self.sessions: set[ReplSession] = set()
+        self._work_dir_option = work_dir
+        self._work_dir: str | None = None
+        self._own_work_dir = False
+        self._dying: list[ReplProcess] = []
+        self.owner = owner
+
+    def command(self, session: ReplSession) -> tuple[str, list[str]]:
+        raise NotImplementedError
+
+    async def prepare(self) -> None:
+        """Check what sessions need (raising SandboxUnavailable), before each open."""
+
+    def stopped(self, session: ReplSession, process: ReplProcess) -> None:
+        """``session``'s process was killed: reap it later (and whatever else the sandbox must do)."""
+        self.reap_later(process)
+
+    def work_dir(self) -> str:
+        if self._work_dir is None:
+            if self._work_dir_option is not None:
+                os.makedirs(self._work_dir_option, exist_ok=True)
+                self._work_dir = os.path.abspath(self._work_dir_option)
+            else:
+                self._work_dir = tempfile.mkdtemp(prefix="supercompat-sandbox-")
+                self._own_work_dir = True
+            os.chmod(self._work_dir, 0o711)  # the sandbox's uid passes through, can't list
+        return self._work_dir
+
+    async def open(self) -> ReplSession:
+        await self.prepare()
+        directory = os.path.join(self.work_dir(), secrets.token_hex(8))
+        os.mkdir(directory, 0o711)
+        for name, mode, sandbox_owned in (("data", 0o700, True), ("in", 0o755, False), ("out", 0o700, True)):
+            os.mkdir(os.path.join(directory, name), mode)
+            if sandbox_owned and self.owner is not None:
+                os.chown(os.path.join(directory, name), self.owner, self.owner)
+        session = ReplSession(self, directory)
+        try:
+            await session.start()
+        except BaseException:
+            await session.close()
+            raise
+        self.sessions.add(session)
+        self._reap()
+        return session
+
+    def reap_later(self, process: ReplProcess) -> None:
+        self._dying.append(process)
+        self._reap()
+
+    def _reap(self) -> None:
+        self._dying = [process for process in self._dying if process.poll() is None]
+
+    async def close(self) -> None:
+        for session in list(self.sessions):
+            await session.close()
+        for process in self._dying:
+            await process.reap(1.0)
+        self._reap()
+        if self._own_work_dir and self._work_dir is not None:
+            await _in_thread(shutil.rmtree, self._work_dir, True)
+            self._work_dir = None
+
+    def after_fork(self) -> None:
+        """In a forked child: the sessions are the parent's; forget them (their pipes closed here only)."""
+        for session in self.sessions:
+            process, session._process = session._process, None
+            if process is not None and process.open:
+                process.open = False
+                os.close(process.requests)
+                os.close(process.replies)
+            session.closed = True
+        self.sessions = set()
+        self._dying = []
+        self._own_work_dir = False
+
+
+BubblewrapSession = ReplSession
+
+
+class BubblewrapSandbox(ReplSandbox):
     """Sessions under bwrap: see the module's doc and docs/sandboxes.md."""
 
     name = "bubblewrap"
 
     def __init__(self, options: BubblewrapOptions | None = None) -> None:
         self.options = options or BubblewrapOptions()
-        self.sessions: set[BubblewrapSession] = set()
-        self._work_dir: str | None = None
-        self._own_work_dir = False
-        self._binds: list[str] | None = None  # the interpreter's prefixes to bind, found on first open
-        self._dying: list[_Process] = []
         self.as_root = os.geteuid() == 0
-        self.owner = self.options.uid if self.as_root else None  # who owns the sessions' files
+        super().__init__(self.options.work_dir, self.options.uid if self.as_root else None)
+        self._binds: list[str] | None = None  # the interpreter's prefixes to bind, found on first open
 
     def _privileges(self) -> list[str]:
         """The command's start, dropping to ``uid`` first when running as root."""
@@ -532,19 +623,11 @@ class BubblewrapSandbox:
                 "import os, sys; u = int(sys.argv[1]); os.setgroups([]); os.setresgid(u, u, u); "
                 "os.setresuid(u, u, u); os.execv(sys.argv[2], sys.argv[2:])", uid]
 
-    async def _prepare(self) -> None:
+    async def prepare(self) -> None:
         bwrap = bwrap_path()
         if bwrap is None:
             raise SandboxUnavailable(f"bwrap (bubblewrap) is not installed. {NO_SANDBOX_HELP}")
         self.bwrap = bwrap
-        if self._work_dir is None:
-            if self.options.work_dir is not None:
-                os.makedirs(self.options.work_dir, exist_ok=True)
-                self._work_dir = os.path.abspath(self.options.work_dir)
-            else:
-                self._work_dir = tempfile.mkdtemp(prefix="supercompat-sandbox-")
-                self._own_work_dir = True
-            os.chmod(self._work_dir, 0o711)  # the sandbox's uid passes through, can't list
         if self._binds is None:
             self._binds = await self._interpreter_prefixes()
 
@@ -552,10 +635,10 @@ class BubblewrapSandbox:
         """The directories the interpreter needs besides /usr (a venv's, its base's), asking it as the
         sandbox's uid would run it; SandboxUnavailable if it can't run so."""
         python = self.options.python
-        probe = os.path.join(self._work_dir or "", f"probe-{secrets.token_hex(4)}")
+        probe = os.path.join(self.work_dir(), f"probe-{secrets.token_hex(4)}")
         os.mkdir(probe, 0o711)
         try:
-            process = _Process(*self._argv(self._privileges() + [python, "-I", "-c",
+            process = ReplProcess(*self._argv(self._privileges() + [python, "-I", "-c",
                 "import json, sys; print(json.dumps({'prefixes': [sys.prefix, sys.base_prefix, "
                 "sys.exec_prefix, sys.base_exec_prefix]}), file=open(3, 'w', closefd=False))"]),
                 os.path.join(probe, "log"))
@@ -598,71 +681,23 @@ class BubblewrapSandbox:
                 argv += ["--symlink", os.readlink(top), top]
             elif os.path.isdir(top):
                 argv += ["--ro-bind", top, top]
-        for prefix in self._binds or []:
+        argv += ["--dev", "/dev", "--proc", "/proc", "--size", str(options.tmp_mb << 20), "--tmpfs", "/tmp"]
+        for prefix in self._binds or []:  # after /tmp: a venv may live there
             argv += ["--ro-bind", prefix, prefix]
-        argv += ["--dev", "/dev", "--proc", "/proc", "--size", str(options.tmp_mb << 20), "--tmpfs", "/tmp",
-                 "--bind", session.data, MOUNT, "--ro-bind", session._in, IN, "--bind", session._out, OUT,
+        argv += ["--bind", session.data, MOUNT, "--ro-bind", session._in, IN, "--bind", session._out, OUT,
                  "--remount-ro", "/", "--chdir", MOUNT, "--clearenv", "--uid", "1000", "--gid", "1000",
                  "--hostname", "sandbox"]
         for name, value in _ENV.items():
             argv += ["--setenv", name, value]
         limits = {"AS": options.memory_mb << 20, "CPU": options.cpu_seconds,
                   "FSIZE": options.file_size_mb << 20, "NOFILE": OPEN_FILES, "NPROC": options.processes}
-        argv += ["--", options.python, "-u", "-I", "-c", _repl_source(), IN, OUT, json.dumps(limits)]
+        argv += ["--", options.python, "-u", "-I", "-c", repl_source(), IN, OUT, json.dumps(limits)]
         return argv[0], argv
-
-    async def open(self) -> BubblewrapSession:
-        await self._prepare()
-        assert self._work_dir is not None
-        directory = os.path.join(self._work_dir, secrets.token_hex(8))
-        os.mkdir(directory, 0o711)
-        for name, mode, sandbox_owned in (("data", 0o700, True), ("in", 0o755, False), ("out", 0o700, True)):
-            os.mkdir(os.path.join(directory, name), mode)
-            if sandbox_owned and self.owner is not None:
-                os.chown(os.path.join(directory, name), self.owner, self.owner)
-        session = BubblewrapSession(self, directory)
-        try:
-            await session.start()
-        except BaseException:
-            await session.close()
-            raise
-        self.sessions.add(session)
-        self._reap()
-        return session
-
-    def reap_later(self, process: _Process) -> None:
-        self._dying.append(process)
-        self._reap()
-
-    def _reap(self) -> None:
-        self._dying = [process for process in self._dying if process.poll() is None]
-
-    async def close(self) -> None:
-        for session in list(self.sessions):
-            await session.close()
-        for process in self._dying:
-            await process.reap(1.0)
-        self._reap()
-        if self._own_work_dir and self._work_dir is not None:
-            await _in_thread(shutil.rmtree, self._work_dir, True)
-            self._work_dir = None
-
-    def after_fork(self) -> None:
-        """In a forked child: the sessions are the parent's; forget them (their pipes closed here only)."""
-        for session in self.sessions:
-            process, session._process = session._process, None
-            if process is not None and process.open:
-                process.open = False
-                os.close(process.requests)
-                os.close(process.replies)
-            session.closed = True
-        self.sessions = set()
-        self._dying = []
-        self._own_work_dir = False
 
 
 def bubblewrap_sandbox(options: BubblewrapOptions | None = None) -> BubblewrapSandbox:
     return BubblewrapSandbox(options)
 
 
-__all__ = ["BubblewrapOptions", "BubblewrapSandbox", "BubblewrapSession", "bubblewrap_sandbox", "bwrap_path"]
+__all__ = ["BubblewrapOptions", "BubblewrapSandbox", "BubblewrapSession", "ReplProcess", "ReplSandbox", "ReplSession",
+           "bubblewrap_sandbox", "bwrap_path", "repl_source"]

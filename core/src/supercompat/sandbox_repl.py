@@ -1,14 +1,16 @@
 """The Python REPL a sandbox session runs (standard library only: it runs under whatever interpreter
 the sandbox is given, and its source is passed to that interpreter with ``-c``).
 
-``python -u -I -c <this source> <dir in> <dir out> <limits as JSON>``, inside the sandbox:
+``python -u -I -c <this source> <dir in> <dir out> <limits as JSON> [<replies fd>]``, inside the
+sandbox:
 
 - It first lowers its resource limits (soft and hard, so nothing it starts can raise them again):
   ``{"AS": bytes, "CPU": seconds, "FSIZE": bytes, "NOFILE": n, "NPROC": n}``, core dumps off.
 - Requests come on stdin, one JSON line each: ``{"run": n}`` runs the cell whose code the host wrote
   to ``<dir in>/cell.py`` (a directory the sandbox can't write); ``{"interrupt": n}`` stops cell n
   (a KeyboardInterrupt in it, as Ctrl-C in Jupyter). End of input: the REPL exits.
-- Replies go on file descriptor 3, never written by the user's code (its stdout and stderr are the
+- Replies go on file descriptor 3 (or the one given: 1 where only stdio can be passed in), never
+  written by the user's code (its stdout and stderr are the
   file ``<dir out>/output``): ``{"ready": version}`` once, then ``{"done": n, "error": bool,
   "interrupted": bool, "figures": k}`` after each cell.
 - A cell's output, in the order written, is ``<dir out>/output`` (truncated before each cell), then
@@ -148,12 +150,12 @@ def _save_figures(out: str) -> int:
     return saved
 
 
-def main(cells: str, out: str, limits: dict[str, int]) -> None:
+def main(cells: str, out: str, limits: dict[str, int], replies_fd: int = REPLIES_FD) -> None:
     _set_limits(limits)
     repl = os.getpid()
-    replies = os.fdopen(os.dup(REPLIES_FD), "w", buffering=1)
+    replies = os.fdopen(os.dup(replies_fd), "w", buffering=1)
     os.set_inheritable(replies.fileno(), False)
-    os.close(REPLIES_FD)
+    os.close(replies_fd)
     requests_fd = os.dup(0)
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
@@ -203,4 +205,4 @@ def main(cells: str, out: str, limits: dict[str, int]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], json.loads(sys.argv[3]))
+    main(sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), *map(int, sys.argv[4:5]))
