@@ -16,8 +16,8 @@ PACKAGES = ["numpy", "pandas", "matplotlib"]
 def main() -> int:
     if not PYTHON.exists():
         subprocess.run(["uv", "venv", "--quiet", "--python", "/usr/bin/python3", str(VENV)], check=True)
-    subprocess.run(["uv", "pip", "install", "--quiet", "--link-mode", "copy", "--compile-bytecode", "--python", str(PYTHON),
-                    *PACKAGES], check=True)
+    subprocess.run(["uv", "pip", "install", "--quiet", "--link-mode", "copy", "--compile-bytecode",
+                    "--python", str(PYTHON), *PACKAGES], check=True)
     VENV.chmod(0o755)
     return 0
 

@@ -58,7 +58,7 @@ MAX_FILES = 10_000
 #: Open files a sandboxed process may have.
 OPEN_FILES = 256
 PNG = b"\x89PNG\r\n\x1a\n"
-_ENV = {"HOME": "/tmp", "PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "MPLBACKEND": "Agg",
+SESSION_ENV = {"HOME": "/tmp", "PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "MPLBACKEND": "Agg",
         "MPLCONFIGDIR": "/tmp/matplotlib", "TMPDIR": "/tmp", "PYTHONDONTWRITEBYTECODE": "1"}
 _REPL_SOURCE: str | None = None
 
@@ -334,8 +334,8 @@ class ReplSession:
         self.sandbox = sandbox
         self.directory = directory  # on the host: data, in, out
         self.data = os.path.join(directory, "data")
-        self._in = os.path.join(directory, "in")
-        self._out = os.path.join(directory, "out")
+        self.cells = os.path.join(directory, "in")
+        self.outputs = os.path.join(directory, "out")
         self._process: ReplProcess | None = None
         self._cells = 0
         self._abandoned: int | None = None  # a cell cancelled, whose end hasn't been read
@@ -422,15 +422,15 @@ class ReplSession:
             return await self._execution(process, reply, timeout, timed_out, restarted)
 
     def _write_cell(self, code: str) -> None:
-        temporary = os.path.join(self._in, "cell.py.part")
+        temporary = os.path.join(self.cells, "cell.py.part")
         with open(temporary, "w", encoding="utf-8", errors="surrogatepass") as file:
             file.write(code)
         os.chmod(temporary, 0o644)
-        os.replace(temporary, os.path.join(self._in, "cell.py"))
+        os.replace(temporary, os.path.join(self.cells, "cell.py"))
 
     def _collect(self, figures: int) -> tuple[str, tuple[bytes, ...]]:
         try:
-            fd = _open_dir(self._out, [])
+            fd = _open_dir(self.outputs, [])
         except OSError:
             return "", ()
         try:
@@ -684,10 +684,10 @@ class BubblewrapSandbox(ReplSandbox):
         argv += ["--dev", "/dev", "--proc", "/proc", "--size", str(options.tmp_mb << 20), "--tmpfs", "/tmp"]
         for prefix in self._binds or []:  # after /tmp: a venv may live there
             argv += ["--ro-bind", prefix, prefix]
-        argv += ["--bind", session.data, MOUNT, "--ro-bind", session._in, IN, "--bind", session._out, OUT,
+        argv += ["--bind", session.data, MOUNT, "--ro-bind", session.cells, IN, "--bind", session.outputs, OUT,
                  "--remount-ro", "/", "--chdir", MOUNT, "--clearenv", "--uid", "1000", "--gid", "1000",
                  "--hostname", "sandbox"]
-        for name, value in _ENV.items():
+        for name, value in SESSION_ENV.items():
             argv += ["--setenv", name, value]
         limits = {"AS": options.memory_mb << 20, "CPU": options.cpu_seconds,
                   "FSIZE": options.file_size_mb << 20, "NOFILE": OPEN_FILES, "NPROC": options.processes}
