@@ -2,12 +2,18 @@
 ``sandbox_python.py`` makes (numpy, pandas, matplotlib), or the one ``SUPERCOMPAT_SANDBOX_PYTHON``
 names, else /usr/bin/python3 (the figure test is then skipped)."""
 
+import asyncio
 import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
 
 import pytest
 from sandbox_python import PYTHON as MADE
 
 from supercompat.sandbox_bubblewrap import BubblewrapOptions, BubblewrapSandbox
+from supercompat.sandboxes import SandboxUnavailable
 from supercompat.testing import SandboxTests
 
 PYTHON = os.environ.get("SUPERCOMPAT_SANDBOX_PYTHON") or (str(MADE) if MADE.exists() else "/usr/bin/python3")
@@ -19,3 +25,94 @@ class TestBubblewrap(SandboxTests):
         sandbox = BubblewrapSandbox(BubblewrapOptions(python=PYTHON))
         yield sandbox
         await sandbox.close()
+
+
+def processes_running(marker: str) -> list[int]:
+    """The host's processes whose command line holds ``marker``."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as file:
+                if marker.encode() in file.read():
+                    found.append(int(pid))
+        except OSError:
+            pass
+    return found
+
+
+async def ended(process, seconds: float = 20.0) -> bool:
+    for _ in range(int(seconds / 0.05)):
+        if process.poll() is not None:
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+async def test_closing_a_session_removes_its_directory_and_every_process_it_started():
+    sandbox = BubblewrapSandbox(BubblewrapOptions(python=PYTHON))
+    try:
+        session = await sandbox.open()
+        marker = "4321.5"
+        execution = await session.run(f"import subprocess\nsubprocess.Popen(['sleep', '{marker}'])", timeout=30)
+        assert not execution.error, execution.logs
+        assert processes_running(marker)  # a process of the session, left running after its cell
+        directory = session.directory
+        await session.close()
+        assert not os.path.exists(directory)
+        for _ in range(200):  # the kernel ends a process namespace's processes with its first one
+            if not processes_running(marker):
+                break
+            await asyncio.sleep(0.05)
+        assert processes_running(marker) == []
+    finally:
+        await sandbox.close()
+
+
+async def test_a_session_whose_host_has_gone_ends_even_mid_cell():
+    """The REPL exits when its input closes (the server died), without waiting for the cell to end."""
+    sandbox = BubblewrapSandbox(BubblewrapOptions(python=PYTHON))
+    try:
+        session = await sandbox.open()
+        cell = asyncio.ensure_future(session.run("open('started', 'w').close()\nwhile True:\n    pass",
+                                                 timeout=600))
+        while await session.get("started") is None:
+            await asyncio.sleep(0.02)
+        process = session._process
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, process.requests)  # the pipe's only writer closed, as when this process dies
+        os.close(null)
+        assert await ended(process)
+        execution = await cell  # the session notices, and says so
+        assert execution.error and execution.restarted and "ended" in execution.logs
+        assert (await session.run("'restarted'", timeout=30)).logs == "'restarted'\n"
+    finally:
+        await sandbox.close()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root drops to another uid, which may not read the interpreter")
+async def test_an_interpreter_the_sandbox_uid_cant_read_is_refused_saying_so(tmp_path):
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    subprocess.run(["/usr/bin/python3", "-m", "venv", "--without-pip", str(private / "venv")], check=True)
+    sandbox = BubblewrapSandbox(BubblewrapOptions(python=str(private / "venv" / "bin" / "python")))
+    try:
+        with pytest.raises(SandboxUnavailable, match="can't run as uid 65534") as caught:
+            await sandbox.open()
+        assert "docs/sandboxes.md" in str(caught.value)
+    finally:
+        await sandbox.close()
+
+
+async def test_a_venv_outside_usr_is_bound_and_used():
+    home = Path(tempfile.mkdtemp())  # in the system's temporary directory, which every uid passes through
+    home.chmod(0o755)
+    venv = home / "venv"
+    subprocess.run(["/usr/bin/python3", "-m", "venv", "--without-pip", str(venv)], check=True)
+    sandbox = BubblewrapSandbox(BubblewrapOptions(python=str(venv / "bin" / "python")))
+    try:
+        session = await sandbox.open()
+        logs = (await session.run("import sys\nsys.prefix, sys.prefix != sys.base_prefix", timeout=30)).logs
+        assert logs == f"({str(venv)!r}, True)\n"
+    finally:
+        await sandbox.close()
+        shutil.rmtree(home)

@@ -102,14 +102,15 @@ class ReplProcess:
     """A spawned process: its pid, the pipe to its stdin and the pipe from its fd ``replies_fd`` (3,
     or 1 for a process that can't be given more than stdio, like ``docker run``)."""
 
-    def __init__(self, executable: str, argv: list[str], log: str, replies_fd: int = 3) -> None:
+    def __init__(self, executable: str, argv: list[str], log: str, replies_fd: int = 3,
+                 env: dict[str, str] | None = None) -> None:
         child_input, self.requests = map(_above_stdio, os.pipe())
         self.replies, child_output = map(_above_stdio, os.pipe())
         log_fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
         null = os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
         try:
             spawn = _loop.unpatched("os", "posix_spawn")  # gevent's would watch it from a hub
-            self.pid = spawn(executable, argv, {"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+            self.pid = spawn(executable, argv, env or {"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
                              setsid=True, file_actions=[
                 (os.POSIX_SPAWN_DUP2, child_input, 0), (os.POSIX_SPAWN_DUP2, null, 1),
                 (os.POSIX_SPAWN_DUP2, log_fd, 2), (os.POSIX_SPAWN_DUP2, child_output, replies_fd)])
@@ -345,7 +346,7 @@ class ReplSession:
     # -- the process ----------------------------------------------------------------------------------------
     async def start(self) -> None:
         process = ReplProcess(*self.sandbox.command(self), os.path.join(self.directory, "start.log"),
-                              self.sandbox.replies_fd)
+                              self.sandbox.replies_fd, self.sandbox.environment())
         try:
             async with asyncio.timeout(START_TIMEOUT_S):
                 ready = await process.line()
@@ -358,7 +359,7 @@ class ReplSession:
             log = _read_file(self.directory, "start.log", 4096)
             raise SandboxUnavailable(
                 f"The {self.sandbox.name} sandbox could not start its Python (exit status {process.returncode}): "
-                f"{log.strip() or 'no message'}. {NO_SANDBOX_HELP}")
+                f"{log.strip() or 'no message'}. See docs/sandboxes.md.")
         self._process = process
 
     def _stop(self) -> None:
@@ -533,6 +534,10 @@ class ReplSandbox:
     async def prepare(self) -> None:
         """Check what sessions need (raising SandboxUnavailable), before each open."""
 
+    def environment(self) -> dict[str, str] | None:
+        """The environment of the command that starts a session (None: PATH only)."""
+        return None
+
     def stopped(self, session: ReplSession, process: ReplProcess) -> None:
         """``session``'s process was killed: reap it later (and whatever else the sandbox must do)."""
         self.reap_later(process)
@@ -638,9 +643,12 @@ class BubblewrapSandbox(ReplSandbox):
         probe = os.path.join(self.work_dir(), f"probe-{secrets.token_hex(4)}")
         os.mkdir(probe, 0o711)
         try:
+            # Whether its directory can be read too: a venv whose pyvenv.cfg can't be read runs as
+            # its base interpreter, without its packages.
             process = ReplProcess(*self._argv(self._privileges() + [python, "-I", "-c",
-                "import json, sys; print(json.dumps({'prefixes': [sys.prefix, sys.base_prefix, "
-                "sys.exec_prefix, sys.base_exec_prefix]}), file=open(3, 'w', closefd=False))"]),
+                "import json, os, sys; print(json.dumps({'prefixes': [sys.prefix, sys.base_prefix, "
+                "sys.exec_prefix, sys.base_exec_prefix], 'readable': os.access(os.path.dirname(sys.argv[1]), "
+                "os.R_OK | os.X_OK)}), file=open(3, 'w', closefd=False))", os.path.abspath(python)]),
                 os.path.join(probe, "log"))
             try:
                 async with asyncio.timeout(START_TIMEOUT_S):
@@ -652,10 +660,12 @@ class BubblewrapSandbox(ReplSandbox):
         finally:
             shutil.rmtree(probe, ignore_errors=True)
         prefixes = reply.get("prefixes") if reply is not None else None
-        if not isinstance(prefixes, list) or not all(isinstance(p, str) for p in prefixes):
+        if not isinstance(prefixes, list) or not all(isinstance(p, str) for p in prefixes) or not (
+                reply or {}).get("readable"):
             who = f" as uid {self.options.uid}" if self.as_root else ""
+            why = log.strip() or "its directory can't be read"
             raise SandboxUnavailable(
-                f"The sandbox's Python ({python}) can't run{who}: {log.strip() or 'no message'}. Point "
+                f"The sandbox's Python ({python}) can't run{who}: {why}. Point "
                 f"[sandbox] python at an interpreter that uid can read (e.g. /usr/bin/python3, or a venv "
                 f"made from it outside /root); see docs/sandboxes.md.")
         binds: list[str] = []

@@ -8,7 +8,7 @@ sandbox:
   ``{"AS": bytes, "CPU": seconds, "FSIZE": bytes, "NOFILE": n, "NPROC": n}``, core dumps off.
 - Requests come on stdin, one JSON line each: ``{"run": n}`` runs the cell whose code the host wrote
   to ``<dir in>/cell.py`` (a directory the sandbox can't write); ``{"interrupt": n}`` stops cell n
-  (a KeyboardInterrupt in it, as Ctrl-C in Jupyter). End of input: the REPL exits.
+  (a KeyboardInterrupt in it, as Ctrl-C in Jupyter). End of input: the REPL exits, even mid-cell.
 - Replies go on file descriptor 3 (or the one given: 1 where only stdio can be passed in), never
   written by the user's code (its stdout and stderr are the
   file ``<dir out>/output``): ``{"ready": version}`` once, then ``{"done": n, "error": bool,
@@ -52,8 +52,7 @@ def _set_limits(limits: dict[str, int]) -> None:
         resource.setrlimit(getattr(resource, f"RLIMIT_{name}"), (value, value))
 
 
-def _read_requests(fd: int, state: _State, requests: queue.Queue[dict[str, Any] | None],
-                   main: int) -> None:
+def _read_requests(fd: int, state: _State, requests: queue.Queue[dict[str, Any]], main: int) -> None:
     """The host's lines, in a thread: interrupts act at once, the rest queue for the main thread."""
     with os.fdopen(fd, "rb") as lines:
         for line in lines:
@@ -68,7 +67,7 @@ def _read_requests(fd: int, state: _State, requests: queue.Queue[dict[str, Any] 
                         signal.pthread_kill(main, signal.SIGINT)
             else:
                 requests.put(request)
-    requests.put(None)
+    os._exit(0)  # the host has gone (or closed the session): end now, even inside a cell
 
 
 def _print_exception(error: BaseException) -> None:
@@ -166,15 +165,13 @@ def main(cells: str, out: str, limits: dict[str, int], replies_fd: int = REPLIES
     os.dup2(capture, 2)
     os.close(capture)
     state = _State()
-    requests: queue.Queue[dict[str, Any] | None] = queue.Queue()
+    requests: queue.Queue[dict[str, Any]] = queue.Queue()
     threading.Thread(target=_read_requests, args=(requests_fd, state, requests, threading.get_ident()),
                      daemon=True).start()
     namespace: dict[str, Any] = {"__name__": "__main__"}
     replies.write(json.dumps({"ready": sys.version.split()[0]}) + "\n")
     while True:
         request = requests.get()
-        if request is None:
-            os._exit(0)
         number = request.get("run")
         if not isinstance(number, int):
             continue

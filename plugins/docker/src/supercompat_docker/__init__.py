@@ -69,6 +69,9 @@ class DockerSandbox(ReplSandbox):
         self.user = user
         super().__init__(self.options.work_dir, _ids(user)[0] if as_root else None)
 
+    def environment(self) -> dict[str, str]:
+        return dict(os.environ)  # the CLI's: DOCKER_HOST, its config (the container gets --env only)
+
     async def prepare(self) -> None:
         docker = shutil.which(self.options.docker)
         if docker is None:
@@ -106,7 +109,7 @@ class DockerSandbox(ReplSandbox):
         try:
             remover = ReplProcess(getattr(self, "docker", self.options.docker),
                                   [self.options.docker, "rm", "--force", self.container(session)],
-                                  os.path.join(self.work_dir(), "remove.log"))
+                                  os.path.join(self.work_dir(), "remove.log"), env=self.environment())
         except OSError:
             return
         os.close(remover.requests)
