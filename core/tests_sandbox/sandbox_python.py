@@ -18,6 +18,10 @@ def main() -> int:
         subprocess.run(["uv", "venv", "--quiet", "--python", "/usr/bin/python3", str(VENV)], check=True)
     subprocess.run(["uv", "pip", "install", "--quiet", "--link-mode", "copy", "--compile-bytecode",
                     "--python", str(PYTHON), *PACKAGES], check=True)
+    # uv compiles only what it installs: a venv made before without bytecode gets it here (the sandbox
+    # can't write it, and would compile numpy, pandas and matplotlib again in every session)
+    subprocess.run([str(PYTHON), "-m", "compileall", "-q", str(VENV / "lib")], check=True,
+                   stdout=subprocess.DEVNULL)
     VENV.chmod(0o755)
     return 0
 

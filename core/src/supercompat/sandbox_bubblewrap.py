@@ -691,7 +691,9 @@ class BubblewrapSandbox(ReplSandbox):
                 argv += ["--symlink", os.readlink(top), top]
             elif os.path.isdir(top):
                 argv += ["--ro-bind", top, top]
-        argv += ["--dev", "/dev", "--proc", "/proc", "--size", str(options.tmp_mb << 20), "--tmpfs", "/tmp"]
+        # /etc/fonts: which fonts there are (matplotlib asks fontconfig), nothing else of /etc
+        argv += ["--ro-bind-try", "/etc/fonts", "/etc/fonts",
+                 "--dev", "/dev", "--proc", "/proc", "--size", str(options.tmp_mb << 20), "--tmpfs", "/tmp"]
         for prefix in self._binds or []:  # after /tmp: a venv may live there
             argv += ["--ro-bind", prefix, prefix]
         argv += ["--bind", session.data, MOUNT, "--ro-bind", session.cells, IN, "--bind", session.outputs, OUT,
