@@ -24,6 +24,7 @@ cell, not the REPL. A process the cell forks that comes back here exits instead.
 from __future__ import annotations
 
 import ast
+import fcntl
 import json
 import linecache
 import os
@@ -152,18 +153,21 @@ def _save_figures(out: str) -> int:
 def main(cells: str, out: str, limits: dict[str, int], replies_fd: int = REPLIES_FD) -> None:
     _set_limits(limits)
     repl = os.getpid()
-    replies = os.fdopen(os.dup(replies_fd), "w", buffering=1)
-    os.set_inheritable(replies.fileno(), False)
+    # The protocol's pipes move above the descriptors the cell's output takes (0-2), not inherited.
+    replies = os.fdopen(fcntl.fcntl(replies_fd, fcntl.F_DUPFD_CLOEXEC, 10), "w", buffering=1)
     os.close(replies_fd)
-    requests_fd = os.dup(0)
-    null = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(null, 0)
-    os.close(null)
+    requests_fd = fcntl.fcntl(0, fcntl.F_DUPFD_CLOEXEC, 10)
+    null = os.open(os.devnull, os.O_RDONLY)  # may take 1, if the replies were there
+    if null != 0:
+        os.dup2(null, 0)
+        os.close(null)
     output = os.path.join(out, "output")
     capture = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_TRUNC, 0o600)
-    os.dup2(capture, 1)
-    os.dup2(capture, 2)
-    os.close(capture)
+    for fd in (1, 2):
+        if capture != fd:
+            os.dup2(capture, fd)
+    if capture > 2:
+        os.close(capture)
     state = _State()
     requests: queue.Queue[dict[str, Any]] = queue.Queue()
     threading.Thread(target=_read_requests, args=(requests_fd, state, requests, threading.get_ident()),

@@ -4,6 +4,8 @@
 import json
 import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -71,4 +73,39 @@ class TestDocker(SandboxTests):
     async def sandbox(self):
         sandbox = DockerSandbox(DockerOptions(image=IMAGE))
         yield sandbox
+        await sandbox.close()
+
+
+@pytest.fixture
+def fake_docker(tmp_path, monkeypatch):
+    """The docker CLI replaced by fake_docker.py; returns its log of commands."""
+    log = tmp_path / "docker.log"
+    log.write_text("")
+    cli = tmp_path / "docker"
+    cli.write_text(f"#!/bin/sh\nexec {sys.executable} {Path(__file__).with_name('fake_docker.py')} \"$@\"\n")
+    cli.chmod(0o755)
+    monkeypatch.setenv("FAKE_DOCKER_LOG", str(log))
+    return cli, log
+
+
+async def test_a_session_speaks_to_its_container_over_stdio(fake_docker):
+    """The plumbing, without a daemon: cells in and replies out through the CLI's stdin and stdout,
+    output and files through the volumes, an interrupt at the time limit, and the container removed
+    when its process is stopped."""
+    cli, log = fake_docker
+    sandbox = DockerSandbox(DockerOptions(docker=str(cli)))
+    try:
+        session = await sandbox.open()
+        first = await session.run("x = 6\nprint('out')\nx * 7", timeout=30)
+        assert first.logs == "out\n42\n" and not first.error
+        assert (await session.run("1 / 0", timeout=30)).error
+        stopped = await session.run("while True:\n    pass", timeout=0.5)
+        assert stopped.timed_out and not stopped.restarted
+        assert (await session.run("x", timeout=30)).logs == "6\n"
+        await session.put("in.txt", b"from the host")
+        assert (await session.run("open('in.txt').read()", timeout=30)).logs == "'from the host'\n"
+        name = sandbox.container(session)
+        await session.close()
+        assert f"rm --force {name}" in log.read_text()  # the container goes with its session
+    finally:
         await sandbox.close()
