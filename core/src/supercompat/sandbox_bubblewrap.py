@@ -180,6 +180,9 @@ class ReplProcess:
         if self.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid, signal.SIGKILL)
+        self.close_pipes()
+
+    def close_pipes(self) -> None:
         if self.open:
             self.open = False
             os.close(self.requests)
@@ -362,11 +365,11 @@ class ReplSession:
                 f"{log.strip() or 'no message'}. See docs/sandboxes.md.")
         self._process = process
 
-    def _stop(self) -> None:
+    async def _stop(self) -> None:
         if self._process is not None:
             process, self._process = self._process, None
             process.kill()
-            self.sandbox.stopped(self, process)
+            await self.sandbox.stopped(self, process)
         self._abandoned = None
 
     async def _reply(self, process: ReplProcess, number: int) -> dict[str, Any] | None:
@@ -391,7 +394,7 @@ class ReplSession:
                     ended = None
                 self._abandoned = None
                 if ended is None:
-                    self._stop()
+                    await self._stop()
                     restarted = True
             if self._process is None:
                 await self.start()
@@ -456,7 +459,7 @@ class ReplSession:
                 logs += f"The cell was stopped at its time limit of {timeout:g} s.\n"
             return Execution(logs=logs, images=images, error=bool(reply.get("error")) and not timed_out,
                              timed_out=timed_out, restarted=restarted)
-        self._stop()
+        await self._stop()
         status = await process.reap(1.0)
         if timed_out:
             logs += (f"The cell was stopped at its time limit of {timeout:g} s; it didn't stop when "
@@ -492,7 +495,7 @@ class ReplSession:
         if self.closed:
             return
         self.closed = True
-        self._stop()
+        await self._stop()
         self.sandbox.sessions.discard(self)
         await _in_thread(shutil.rmtree, self.directory, True)
 
@@ -538,7 +541,7 @@ class ReplSandbox:
         """The environment of the command that starts a session (None: PATH only)."""
         return None
 
-    def stopped(self, session: ReplSession, process: ReplProcess) -> None:
+    async def stopped(self, session: ReplSession, process: ReplProcess) -> None:
         """``session``'s process was killed: reap it later (and whatever else the sandbox must do)."""
         self.reap_later(process)
 
@@ -592,10 +595,8 @@ class ReplSandbox:
         """In a forked child: the sessions are the parent's; forget them (their pipes closed here only)."""
         for session in self.sessions:
             process, session._process = session._process, None
-            if process is not None and process.open:
-                process.open = False
-                os.close(process.requests)
-                os.close(process.replies)
+            if process is not None:
+                process.close_pipes()
             session.closed = True
         self.sessions = set()
         self._dying = []

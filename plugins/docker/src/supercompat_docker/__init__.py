@@ -103,19 +103,18 @@ class DockerSandbox(ReplSandbox):
         argv += [options.image, options.python, "-u", "-I", "-c", repl_source(), IN, OUT, json.dumps(limits), "1"]
         return argv[0], argv
 
-    def stopped(self, session: ReplSession, process: ReplProcess) -> None:
-        """Killing the CLI doesn't stop its container: remove it too."""
-        super().stopped(session, process)
+    async def stopped(self, session: ReplSession, process: ReplProcess) -> None:
+        """Killing the CLI doesn't stop its container: remove it too, waiting (up to 30 s) for the daemon."""
+        await super().stopped(session, process)
         try:
             remover = ReplProcess(getattr(self, "docker", self.options.docker),
                                   [self.options.docker, "rm", "--force", self.container(session)],
                                   os.path.join(self.work_dir(), "remove.log"), env=self.environment())
         except OSError:
             return
-        os.close(remover.requests)
-        os.close(remover.replies)
-        remover.open = False
-        self.reap_later(remover)
+        remover.close_pipes()
+        if await remover.reap(30.0) is None:
+            self.reap_later(remover)
 
 
 def docker_sandbox(options: DockerOptions | None = None) -> DockerSandbox:
