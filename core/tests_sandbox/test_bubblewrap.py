@@ -55,15 +55,16 @@ async def test_closing_a_session_removes_its_directory_and_every_process_it_star
         marker = "4321.5"
         execution = await session.run(f"import subprocess\nsubprocess.Popen(['sleep', '{marker}'])", timeout=30)
         assert not execution.error, execution.logs
-        assert processes_running(marker)  # a process of the session, left running after its cell
+        left = processes_running(marker)
+        assert left, "the session's process, left running after its cell, is there"
         directory = session.directory
         await session.close()
         assert not os.path.exists(directory)
-        for _ in range(200):  # the kernel ends a process namespace's processes with its first one
+        for _ in range(600):  # the kernel ends a process namespace's processes with its first one
             if not processes_running(marker):
                 break
             await asyncio.sleep(0.05)
-        assert processes_running(marker) == []
+        assert processes_running(marker) == [], left
     finally:
         await sandbox.close()
 
@@ -116,3 +117,44 @@ async def test_a_venv_outside_usr_is_bound_and_used():
     finally:
         await sandbox.close()
         shutil.rmtree(home)
+
+
+async def test_a_cancelled_cell_that_wont_stop_is_killed_without_waiting_for_the_next():
+    sandbox = BubblewrapSandbox(BubblewrapOptions(python=PYTHON))
+    try:
+        session = await sandbox.open()
+        await session.run("kept = 1", timeout=30)
+        cell = asyncio.ensure_future(session.run(
+            "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nopen('started', 'w').close()\n"
+            "while True:\n    pass", timeout=600))
+        while await session.get("started") is None:
+            await asyncio.sleep(0.02)
+        process = session._process
+        cell.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await cell
+        assert await ended(process)  # killed after the grace, no cell asking
+        after = await session.run("'next'", timeout=30)
+        assert after.restarted and after.logs.endswith("'next'\n") and "restarted" in after.logs
+        assert (await session.run("kept", timeout=30)).error  # a new process
+    finally:
+        await sandbox.close()
+
+
+async def test_a_cancelled_cell_that_stops_keeps_the_session():
+    sandbox = BubblewrapSandbox(BubblewrapOptions(python=PYTHON))
+    try:
+        session = await sandbox.open()
+        await session.run("kept = 1", timeout=30)
+        cell = asyncio.ensure_future(session.run("open('started', 'w').close()\nwhile True:\n    pass",
+                                                 timeout=600))
+        while await session.get("started") is None:
+            await asyncio.sleep(0.02)
+        cell.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await cell
+        await asyncio.sleep(3)  # past the grace: the interrupted cell's end is read without a cell asking
+        after = await session.run("kept", timeout=30)
+        assert after.logs == "1\n" and not after.restarted
+    finally:
+        await sandbox.close()

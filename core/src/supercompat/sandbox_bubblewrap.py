@@ -176,6 +176,23 @@ class ReplProcess:
             return None
         return reply if isinstance(reply, dict) else None
 
+    def ended(self, number: int) -> bool:
+        """Whether cell ``number``'s reply has come (read without waiting; the lines up to it taken)."""
+        while self.open and not self.eof:
+            try:
+                chunk = os.read(self.replies, 1 << 16)
+            except BlockingIOError:
+                break
+            self.eof = not chunk
+            self.pending += chunk
+        lines = bytes(self.pending).split(b"\n")
+        for index, line in enumerate(lines[:-1]):
+            with contextlib.suppress(ValueError):
+                if json.loads(line).get("done") == number:
+                    self.pending = bytearray(b"\n".join(lines[index + 1:]))
+                    return True
+        return False
+
     def kill(self) -> None:
         if self.poll() is None:
             with contextlib.suppress(ProcessLookupError):
@@ -343,6 +360,7 @@ class ReplSession:
         self._process: ReplProcess | None = None
         self._cells = 0
         self._abandoned: int | None = None  # a cell cancelled, whose end hasn't been read
+        self._lost = False  # its process was killed since the last cell: the next one says so
         self._lock: asyncio.Lock | None = None
         self.closed = False
 
@@ -385,7 +403,7 @@ class ReplSession:
         async with self._lock:
             if self.closed:
                 raise RuntimeError("this sandbox session is closed")
-            restarted = False
+            restarted, self._lost = self._lost, False
             if self._process is not None and self._abandoned is not None:  # wait for a cancelled cell's end
                 try:
                     async with asyncio.timeout(INTERRUPT_GRACE_S):
@@ -422,8 +440,25 @@ class ReplSession:
             except asyncio.CancelledError:
                 process.send({"interrupt": number})  # stop the cell now; the next run reads its end
                 self._abandoned = number
+                # and if it doesn't stop, its process is killed even if no cell comes next
+                asyncio.get_running_loop().call_later(INTERRUPT_GRACE_S, self._kill_if_still_running,
+                                                      process, number)
                 raise
             return await self._execution(process, reply, timeout, timed_out, restarted)
+
+    def _kill_if_still_running(self, process: ReplProcess, number: int) -> None:
+        if self._lock is not None and self._lock.locked():
+            return  # a cell is waiting for it: that run decides
+        if self._process is not process or self._abandoned != number:
+            return
+        if process.ended(number):
+            self._abandoned = None  # its end is read: the session goes on as it was
+        else:
+            process.kill()  # the next run finds it ended and starts another
+            self.sandbox.reap_later(process)
+            self._abandoned = None
+            self._process = None
+            self._lost = True
 
     def _write_cell(self, code: str) -> None:
         temporary = os.path.join(self.cells, "cell.py.part")
@@ -454,6 +489,9 @@ class ReplSession:
         logs, images = await _in_thread(self._collect, figures if isinstance(figures, int) else 0)
         if logs and not logs.endswith("\n"):
             logs += "\n"
+        if restarted:
+            logs = ("(The session was restarted before this cell: a cancelled cell didn't stop when "
+                    "interrupted. Its variables are gone, its files kept.)\n") + logs
         if reply is not None:
             if timed_out:
                 logs += f"The cell was stopped at its time limit of {timeout:g} s.\n"
