@@ -110,3 +110,21 @@ def test_the_command_line_isolates_and_limits(tmp_path):
     assert '"AS": 314572800' in limits and '"NPROC": 10' in limits and '"FSIZE": 5242880' in limits
     assert '"CPU": 7' in limits
     assert bwrap[bwrap.index("--") + 1:bwrap.index("--") + 4] == ["/usr/bin/python3", "-u", "-I"]
+
+
+def test_the_cli_lists_and_checks_sandboxes(tmp_path, capsys):
+    from supercompat.cli import main
+
+    assert main(["plugins"]) == 0
+    out = capsys.readouterr().out
+    assert "sandbox adapters:\n  bubblewrap       supercompat" in out and "fixture-sandbox" in out
+    config = tmp_path / "supercompat.toml"
+    config.write_text('[client]\nplugin = "scripted"\n[sandbox]\nplugin = "bubblewrap"\nmemory_mb = 512\n')
+    assert main(["check", "--config", str(config)]) == 0
+    assert "[sandbox] ok       bubblewrap (supercompat" in capsys.readouterr().out
+    config.write_text('[client]\nplugin = "scripted"\n')
+    assert main(["check", "--config", str(config)]) == 0
+    assert "[sandbox] ok       none named: code_interpreter uses bubblewrap" in capsys.readouterr().out
+    config.write_text('[client]\nplugin = "scripted"\n[sandbox]\nplugin = "bubblewrap"\nmemory = 512\n')
+    assert main(["check", "--config", str(config)]) == 2
+    assert "[sandbox] PROBLEM  Unknown option 'memory'" in capsys.readouterr().out

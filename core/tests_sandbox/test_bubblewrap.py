@@ -158,3 +158,15 @@ async def test_a_cancelled_cell_that_stops_keeps_the_session():
         assert after.logs == "1\n" and not after.restarted
     finally:
         await sandbox.close()
+
+
+async def test_a_flood_of_output_keeps_its_start_and_end():
+    sandbox = BubblewrapSandbox(BubblewrapOptions(python=PYTHON))
+    try:
+        session = await sandbox.open()
+        execution = await session.run("print('first')\nfor i in range(500_000):\n    print(i)\nprint('last')",
+                                      timeout=60)
+        assert execution.logs.startswith("first\n0\n") and execution.logs.endswith("499999\nlast\n")
+        assert "bytes omitted" in execution.logs and len(execution.logs) < 1.1 * (1 << 20)
+    finally:
+        await sandbox.close()
