@@ -16,7 +16,8 @@ def test_plugins_lists_adapters_by_kind(capsys):
     assert main(["plugins"]) == 0
     out = capsys.readouterr().out
     assert "client adapters:" in out and "scripted" in out and "memory" in out and "completions" in out
-    assert "built-in tools:\n  file_search      supercompat" in out  # core's, then what plugins register
+    assert "built-in tools:\n  code_interpreter supercompat" in out  # core's, then what plugins register
+    assert "  file_search      supercompat" in out.split("built-in tools:")[1]
     assert "  fixture_shared   supercompat-fixture" in out.split("built-in tools:")[1]
 
 

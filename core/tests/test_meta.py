@@ -16,10 +16,10 @@ HOOKS = [name for name, fn in inspect.getmembers(hookspecs, inspect.isfunction)
          if hasattr(fn, "supercompat_spec")]
 
 
-def test_there_are_seven_hooks():
+def test_there_are_eight_hooks():
     assert sorted(HOOKS) == ["register_blob_stores", "register_chunk_indexes", "register_client_adapters",
-                             "register_embedders", "register_run_adapters", "register_storage_adapters",
-                             "register_tools"]
+                             "register_embedders", "register_run_adapters", "register_sandboxes",
+                             "register_storage_adapters", "register_tools"]
 
 
 @pytest.mark.parametrize("hook", HOOKS)

@@ -87,9 +87,10 @@ def test_register_tools_through_entry_point():
 
     registered = plugins.tool_registry()
     assert {k: plugin for k, (_, plugin) in registered.items()} == {
-        "fixture_tool": "supercompat-fixture", "fixture_shared": "supercompat-fixture", "file_search": "supercompat"}
+        "fixture_tool": "supercompat-fixture", "fixture_shared": "supercompat-fixture", "file_search": "supercompat",
+        "code_interpreter": "supercompat"}
     first, second = App(), App()
-    assert set(first.tools) == {"fixture_tool", "fixture_shared", "file_search"}
+    assert set(first.tools) == {"fixture_tool", "fixture_shared", "file_search", "code_interpreter"}
     assert first.tools["fixture_tool"] is not second.tools["fixture_tool"]  # a factory builds one per App
     assert first.tools["fixture_shared"] is second.tools["fixture_shared"]  # an instance is shared
     assert App(tools=[]).tools == {}

@@ -42,15 +42,15 @@ def check_openai_version(version: str) -> None:
 
 
 def _app(client_adapter: Any, storage_adapter: Any, run_adapter: Any, tools: Any, blob_store: Any,
-         embedder: Any, chunk_index: Any) -> App:
+         embedder: Any, chunk_index: Any, sandbox: Any) -> App:
     check_openai_version(openai.__version__)
     return App(client_adapter=client_adapter, storage_adapter=storage_adapter, run_adapter=run_adapter, tools=tools,
-               blob_store=blob_store, embedder=embedder, chunk_index=chunk_index)
+               blob_store=blob_store, embedder=embedder, chunk_index=chunk_index, sandbox=sandbox)
 
 
 def supercompat(*, client_adapter: Any = None, storage_adapter: Any = None, run_adapter: Any = None,
                 tools: Any = None, blob_store: Any = None, embedder: Any = None, chunk_index: Any = None,
-                **openai_options: Any) -> openai.OpenAI:
+                sandbox: Any = None, **openai_options: Any) -> openai.OpenAI:
     """A genuine ``openai.OpenAI`` whose requests are answered in process.
 
     ``storage_adapter`` defaults to memory and ``run_adapter`` to completions; ``tools`` (built-in
@@ -58,9 +58,12 @@ def supercompat(*, client_adapter: Any = None, storage_adapter: Any = None, run_
     ``blob_store`` (where file bytes live) to the storage adapter's default, else memory;
     ``embedder`` (what answers ``embeddings.create``, see ``supercompat.embedders``) to none;
     ``chunk_index`` (where vector stores' chunks are searched, see ``supercompat.search``) to the
-    storage adapter's default, else memory; ``openai_options`` go to ``openai.OpenAI``
+    storage adapter's default, else memory; ``sandbox`` (where code_interpreter runs code, see
+    ``supercompat.sandboxes``) to core's bubblewrap one if ``bwrap`` is installed, else none;
+    ``openai_options`` go to ``openai.OpenAI``
     (``max_retries``, ``timeout``, ...)."""
-    app = _app(client_adapter, storage_adapter, run_adapter, tools, blob_store, embedder, chunk_index)
+    app = _app(client_adapter, storage_adapter, run_adapter, tools, blob_store, embedder, chunk_index,
+               sandbox)
     return openai.OpenAI(api_key=openai_options.pop("api_key", API_KEY), base_url=BASE_URL,
                          http_client=openai.DefaultHttpxClient(transport=SupercompatTransport(app)),
                          **openai_options)
@@ -68,9 +71,11 @@ def supercompat(*, client_adapter: Any = None, storage_adapter: Any = None, run_
 
 def async_supercompat(*, client_adapter: Any = None, storage_adapter: Any = None, run_adapter: Any = None,
                       tools: Any = None, blob_store: Any = None, embedder: Any = None,
-                      chunk_index: Any = None, **openai_options: Any) -> openai.AsyncOpenAI:
+                      chunk_index: Any = None, sandbox: Any = None,
+                      **openai_options: Any) -> openai.AsyncOpenAI:
     """Like :func:`supercompat`, returning ``openai.AsyncOpenAI``."""
-    app = _app(client_adapter, storage_adapter, run_adapter, tools, blob_store, embedder, chunk_index)
+    app = _app(client_adapter, storage_adapter, run_adapter, tools, blob_store, embedder, chunk_index,
+               sandbox)
     return openai.AsyncOpenAI(api_key=openai_options.pop("api_key", API_KEY), base_url=BASE_URL,
                               http_client=openai.DefaultAsyncHttpxClient(transport=SupercompatTransport(app)),
                               **openai_options)

@@ -17,6 +17,7 @@ from .jobs import Jobs
 from .router import Handler, Request, Response, request_id
 from .runs import RunAdapter
 from .runs.engine import RunEngine
+from .sandboxes import Sandbox
 from .search import ChunkIndex
 from .storage import StorageAdapter
 from .tools import ToolExecutor
@@ -40,7 +41,7 @@ class App:
     def __init__(self, *, client_adapter: ClientAdapter | None = None, storage_adapter: StorageAdapter | None = None,
                  run_adapter: RunAdapter | None = None, tools: Iterable[ToolExecutor] | None = None,
                  blob_store: BlobStore | None = None, embedder: Embedder | None = None,
-                 chunk_index: ChunkIndex | None = None) -> None:
+                 chunk_index: ChunkIndex | None = None, sandbox: Sandbox | None = None) -> None:
         """``tools``: the built-in tool executors runs may use (see ``supercompat.tools``); by default
         every one the installed plugins register. ``blob_store``: where file bytes live; by default
         the storage adapter's ``default_blob_store()`` if it has one (the SQL storage keeps files
@@ -49,7 +50,9 @@ class App:
         how to configure one, and vector store search is keyword-only. ``chunk_index``: where vector
         stores' chunks are indexed and searched (see ``supercompat.search``); by default the storage
         adapter's ``default_chunk_index()`` if it has one (the SQL storage searches in its database),
-        else memory."""
+        else memory. ``sandbox``: where code_interpreter runs the model's code (see
+        ``supercompat.sandboxes``); by default core's ``bubblewrap`` sandbox if ``bwrap`` is installed,
+        else None (code_interpreter's runs then fail saying how to install or configure one)."""
         if storage_adapter is None:
             from .storage import memory_storage_adapter
 
@@ -72,6 +75,11 @@ class App:
         self.blobs: BlobStore = blob_store
         self.embedder: Embedder | None = embedder
         self.index: ChunkIndex = chunk_index
+        if sandbox is None:
+            from .sandboxes import default_sandbox
+
+            sandbox = default_sandbox()
+        self.sandbox: Sandbox | None = sandbox
         if tools is None:
             from .plugins import tool_executors
 
@@ -106,7 +114,7 @@ class App:
         the App has every adapter, so that one adapter can use another: a SQL blob store without a URL
         of its own keeps its rows in the storage adapter's database)."""
         adapters = (self.storage, self.client, self.run_adapter, self.blobs, self.embedder, self.index,
-                    *self.tools.values())
+                    self.sandbox, *self.tools.values())
         return [hook for adapter in adapters
                 if adapter is not None and (hook := getattr(adapter, name, None)) is not None]
 
@@ -139,8 +147,8 @@ class App:
         """Shut down gracefully: refuse new requests and jobs, give runs and jobs in flight up to
         ``grace`` seconds to finish, end the runs still going as failed (see RunEngine.shutdown) and
         stop the jobs, to resume elsewhere (see Jobs.shutdown); then stop the lease heartbeat and
-        close the client adapter (its optional ``aclose()``) and the storage. Call it on the loop the
-        App has served on."""
+        close the client adapter (its optional ``aclose()``), the sandbox (its sessions end) and the
+        storage. Call it on the loop the App has served on."""
         if self.closing:
             return
         self.closing = True  # from now on the heartbeat renews what runs here but claims nothing
@@ -157,6 +165,8 @@ class App:
                 await close()
         if self.embedder is not None:
             await self.embedder.close()
+        if self.sandbox is not None:
+            await self.sandbox.close()
         await self.blobs.close()
         await self.index.close()
         await self.storage.close()

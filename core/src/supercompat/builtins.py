@@ -52,7 +52,16 @@ def register_chunk_indexes(register: Any) -> None:
 
 
 @hookimpl
+def register_sandboxes(register: Any) -> None:
+    from .sandbox_bubblewrap import BubblewrapOptions, bubblewrap_sandbox
+
+    register("bubblewrap", bubblewrap_sandbox, BubblewrapOptions)
+
+
+@hookimpl
 def register_tools(register: Any) -> None:
+    from .code_interpreter import code_interpreter_tool
     from .file_search import file_search_tool
 
     register("file_search", file_search_tool)
+    register("code_interpreter", code_interpreter_tool)  # one per App: it keeps the App's sessions

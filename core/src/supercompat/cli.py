@@ -81,6 +81,8 @@ _WITHOUT_PLUGIN = {
     "blob": "files go where the storage adapter keeps them (see docs/blob-stores.md)",
     "embedder": "embeddings requests are refused and search is keyword-only (see docs/embedders.md)",
     "index": "chunks are searched where the storage adapter keeps its data (see docs/search-indexes.md)",
+    "sandbox": "code_interpreter uses bubblewrap if bwrap is installed, else fails its runs "
+               "(see docs/sandboxes.md)",
 }
 
 
@@ -136,7 +138,8 @@ def _check(args: argparse.Namespace) -> int:
 
 
 async def _close(kind: str, adapter: Any) -> None:
-    close = getattr(adapter, "close" if kind in ("storage", "embedder", "index") else "aclose", None)
+    closing = "close" if kind in ("storage", "embedder", "index", "sandbox") else "aclose"
+    close = getattr(adapter, closing, None)
     if close is not None:
         await close()
 

@@ -162,7 +162,7 @@ class CodeInterpreterTool:
     async def execute(self, call: ToolCall, context: ToolContext) -> AsyncIterator[ToolEvent]:
         code = _code(call.arguments)
         app = context.app
-        sandbox = getattr(app, "sandbox", None) if app is not None else None
+        sandbox = app.sandbox if app is not None else None
         if app is None or sandbox is None:
             raise APIError(NO_SANDBOX_HELP, status=500, type="server_error")
         thread_id = context.run["thread_id"]

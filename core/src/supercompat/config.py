@@ -14,10 +14,10 @@ from .errors import ConfigError
 from .plugins import get_adapter_spec
 
 SECTIONS = {"client": "client", "storage": "storage", "run": "run", "blob": "blob", "embedder": "embedder",
-            "index": "index"}
+            "index": "index", "sandbox": "sandbox"}
 # The keyword argument of App (and supercompat()) each section's adapter is passed as.
 APP_ARGUMENTS = {"client": "client_adapter", "storage": "storage_adapter", "run": "run_adapter",
-                 "blob": "blob_store", "embedder": "embedder", "index": "chunk_index"}
+                 "blob": "blob_store", "embedder": "embedder", "index": "chunk_index", "sandbox": "sandbox"}
 DEFAULT_PLUGINS = {"storage": "memory", "run": "completions"}
 
 
@@ -122,7 +122,7 @@ def read_config(path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     for section in data:
         if section not in (*SECTIONS, "server"):
             raise ConfigError(f"Unknown section [{section}] in {path}. Valid sections: client, storage, "
-                              f"run, blob, embedder, index, server.")
+                              f"run, blob, embedder, index, sandbox, server.")
     return data
 
 

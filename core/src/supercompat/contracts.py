@@ -18,6 +18,8 @@ how a plugin registers its adapters.
 - Embedders (text to vectors): :class:`Embedder` (``supercompat.embedders``).
 - Chunk indexes (where vector stores' chunks are searched): :class:`ChunkIndex`, with the values it
   exchanges (``supercompat.search``).
+- Sandboxes (where code_interpreter runs code): :class:`Sandbox`, :class:`SandboxSession` and what
+  they exchange (``supercompat.sandboxes``).
 - Built-in tools: :class:`ToolExecutor` and what it is given and yields (``supercompat.tools``).
 - Background work: jobs (:class:`JobHandler`, :class:`JobContext`) and the lease protocols the
   heartbeat drives (:class:`LeaseHolder`, :class:`LeaseKeeper`) (``supercompat.jobs``).
@@ -35,6 +37,7 @@ from .errors import APIError
 from .hookspecs import Register, RegisterTool
 from .jobs import JobContext, JobHandler, LeaseHolder, LeaseKeeper, LeaseLost
 from .runs import ImageFile, RunAdapter, RunContext, RunEvent, StreamEvent, TextDelta, ToolCallDelta, TurnEnd
+from .sandboxes import Execution, Sandbox, SandboxFile, SandboxSession, SandboxUnavailable
 from .search import ChunkIndex, Hit, IndexedChunk, SearchQuery
 from .storage import (
                    ActiveRunError,
@@ -79,6 +82,8 @@ __all__ = [
     "BlobNotFound", "BlobStore",
     # embedders
     "EmbedKind", "Embedder",
+    # sandboxes
+    "Execution", "Sandbox", "SandboxFile", "SandboxSession", "SandboxUnavailable",
     # runs
     "ImageFile", "RunAdapter", "RunContext", "RunEvent", "StreamEvent", "TextDelta", "ToolCallDelta", "TurnEnd",
     # tools

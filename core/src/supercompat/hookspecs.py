@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from .clients import ClientAdapter
     from .embedders import Embedder
     from .runs import RunAdapter
+    from .sandboxes import Sandbox
     from .search import ChunkIndex
     from .storage import StorageAdapter
     from .tools import ToolExecutor
@@ -82,11 +83,16 @@ def register_chunk_indexes(register: Register[ChunkIndex]) -> None:
 
 
 @hookspec
+def register_sandboxes(register: Register[Sandbox]) -> None:
+    """Register sandboxes: where code_interpreter runs the model's code (``supercompat.sandboxes``)."""
+
+
+@hookspec
 def register_tools(register: RegisterTool) -> None:
     """Register built-in tool executors (``supercompat.tools.ToolExecutor``): ``register(executor)``,
     or ``register(type, factory)`` with a ``factory()`` that builds it when an App is made."""
 
 
 __all__ = ["Register", "RegisterTool", "hookimpl", "hookspec", "register_blob_stores", "register_chunk_indexes",
-           "register_client_adapters", "register_embedders", "register_run_adapters", "register_storage_adapters",
-           "register_tools"]
+           "register_client_adapters", "register_embedders", "register_run_adapters", "register_sandboxes",
+           "register_storage_adapters", "register_tools"]

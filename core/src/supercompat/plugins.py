@@ -23,7 +23,7 @@ from .errors import ConfigError
 GROUP = "supercompat"
 KINDS = {"client": "register_client_adapters", "storage": "register_storage_adapters",
          "run": "register_run_adapters", "blob": "register_blob_stores",
-         "embedder": "register_embedders", "index": "register_chunk_indexes"}
+         "embedder": "register_embedders", "index": "register_chunk_indexes", "sandbox": "register_sandboxes"}
 
 
 class NoOptions(BaseModel):

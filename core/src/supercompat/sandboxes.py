@@ -18,12 +18,12 @@ from typing import Protocol, runtime_checkable
 
 MOUNT = "/mnt/data"  # the session's files, as its code sees them
 
-
+#: What to tell whoever meets code_interpreter without a sandbox (a run's last_error, `supercompat check`).
 NO_SANDBOX_HELP = (
-    "code_interpreter needs a sandbox to run code in, and none is available: install bubblewrap "
-    "(Debian and Ubuntu: apt-get install bubblewrap), or configure one in supercompat.toml "
-    "([sandbox] plugin = \"bubblewrap\" or \"docker\"; see docs/sandboxes.md). Code is never run "
-    "outside a sandbox.")
+    "code_interpreter runs code in a sandbox, and none is available here: install bubblewrap "
+    "(apt-get install bubblewrap, dnf install bubblewrap) for the built-in one, or name another in "
+    "supercompat.toml ([sandbox] plugin = \"...\"; `supercompat plugins` lists the installed ones) or "
+    "pass supercompat(sandbox=...). See docs/sandboxes.md. Code is never run outside a sandbox.")
 
 
 class SandboxUnavailable(Exception):
@@ -48,9 +48,11 @@ class Execution:
     ``logs``: what it wrote to stdout and stderr, in order, then, Jupyter-style, the ``repr`` of its
     last expression if that isn't None, or the traceback of the exception that ended it. ``images``:
     the PNG bytes of the figures it drew (matplotlib's open figures at the end of the cell, which are
-    then closed). ``error``: it raised (``logs`` ends with the traceback). ``timed_out``: it was stopped
-    at its time limit (``logs`` says so); the session goes on, though state the cell was building
-    may be lost if the sandbox had to restart it (``restarted``)."""
+    then closed). ``error``: it raised (``logs`` ends with the traceback), or its process died.
+    ``timed_out``: it was stopped at its time limit (``logs`` says so; ``error`` is then False); the
+    session goes on. ``restarted``: the session's process had to be replaced (the cell's process
+    died or didn't stop when interrupted, or an earlier cancelled cell didn't): its variables are
+    gone, its files kept (``logs`` says so)."""
 
     logs: str
     images: tuple[bytes, ...] = ()
@@ -62,11 +64,13 @@ class Execution:
 @runtime_checkable
 class SandboxSession(Protocol):
     async def run(self, code: str, *, timeout: float) -> Execution:
-        """Run one cell. Cancelling the call stops the code at once (the session stays usable)."""
+        """Run one cell, stopped after ``timeout`` seconds. Cells of a session run one at a time.
+        Cancelling the call stops the code at once (the session stays usable)."""
 
     async def put(self, path: str, data: bytes) -> str:
-        """Write a file under ``/mnt/data`` (``path`` relative to it, or absolute within it); returns its
-        absolute path there. Refuses paths that leave ``/mnt/data``."""
+        """Write a file under ``/mnt/data`` (``path`` relative to it, or absolute within it), making its
+        directories; returns its absolute path there. Refuses paths that leave ``/mnt/data``
+        (ValueError)."""
 
     async def get(self, path: str) -> bytes | None:
         """The bytes of a file under ``/mnt/data`` (``path`` as for ``put``); None if there is none."""
@@ -75,7 +79,8 @@ class SandboxSession(Protocol):
         """Every regular file under ``/mnt/data``, in path order."""
 
     async def close(self) -> None:
-        """End the session: its process and its files are gone."""
+        """End the session: its process and its files are gone (``get`` then answers None, ``files``
+        nothing, ``run`` and ``put`` raise RuntimeError). Closing again does nothing."""
 
 
 @runtime_checkable
@@ -87,4 +92,13 @@ class Sandbox(Protocol):
         """Close every session still open."""
 
 
-__all__ = ["MOUNT", "NO_SANDBOX_HELP", "Execution", "Sandbox", "SandboxFile", "SandboxSession", "SandboxUnavailable"]
+def default_sandbox() -> Sandbox | None:
+    """The sandbox an App uses when none is configured: core's ``bubblewrap`` if ``bwrap`` is installed,
+    else None (code_interpreter then fails its runs with :data:`NO_SANDBOX_HELP`)."""
+    from .sandbox_bubblewrap import bubblewrap_sandbox, bwrap_path
+
+    return bubblewrap_sandbox() if bwrap_path() is not None else None
+
+
+__all__ = ["MOUNT", "NO_SANDBOX_HELP", "Execution", "Sandbox", "SandboxFile", "SandboxSession",
+           "SandboxUnavailable", "default_sandbox"]

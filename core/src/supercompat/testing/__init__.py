@@ -38,7 +38,8 @@ _KITS = {"AssistantsContractTests": ".contract", "BlobStoreTests": ".blobs", "Bu
          "CodeInterpreterTests": ".code_interpreter", "EmbedderTests": ".embedders",
          "FilesAPITests": ".files",
          "HostileInputTests": ".hostile",
-         "ProviderFailureTests": ".failures", "RunAdapterTests": ".runs", "StorageAdapterTests": ".storage",
+         "ProviderFailureTests": ".failures", "RunAdapterTests": ".runs", "SandboxTests": ".sandboxes",
+         "StorageAdapterTests": ".storage",
          "VectorStoresAPITests": ".vector_stores"}
 
 
@@ -63,5 +64,5 @@ def app_of(client: openai.OpenAI | openai.AsyncOpenAI) -> App:
 __all__ = ["AssistantsContractTests", "BlobStoreTests", "BuiltinToolTests", "ChunkIndexTests", "ClientAdapterTests",
            "CodeInterpreterTests", "EmbedderTests",
            "FilesAPITests", "HostileInputTests",
-           "ProviderFailureTests", "Reply", "RunAdapterTests", "ScriptedClientAdapter", "StorageAdapterTests",
-           "VectorStoresAPITests", "app_of", "scripted_client_adapter"]
+           "ProviderFailureTests", "Reply", "RunAdapterTests", "SandboxTests", "ScriptedClientAdapter",
+           "StorageAdapterTests", "VectorStoresAPITests", "app_of", "scripted_client_adapter"]

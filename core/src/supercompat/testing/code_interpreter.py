@@ -191,7 +191,7 @@ class CodeInterpreterTests(Kit, standard=True):
                                                                           storage_adapter: Any) -> None:
         client = supercompat(client_adapter=scripted_provider.adapter, storage_adapter=storage_adapter,
                              sandbox=None, max_retries=0)
-        app_of(client).sandbox = None  # type: ignore[attr-defined]  # whatever this machine has: none
+        app_of(client).sandbox = None  # whatever this machine has: none
         try:
             scripted_provider.script(Reply(tool_calls=[("python", {"code": "print(1)"})]), Reply(text="never"))
             assistant = client.beta.assistants.create(model="gpt-4o", tools=[{"type": "code_interpreter"}])
