@@ -35,7 +35,7 @@ if sys.modules.get("pytest"):  # before the kit modules are imported: rewriting 
 
 _KITS = {"AssistantsContractTests": ".contract", "BlobStoreTests": ".blobs", "BuiltinToolTests": ".tool_runs",
          "ChunkIndexTests": ".search", "ClientAdapterTests": ".clients", "EmbedderTests": ".embedders",
-         "FilesAPITests": ".files",
+         "FileSearchTests": ".file_search", "FilesAPITests": ".files",
          "HostileInputTests": ".hostile",
          "ProviderFailureTests": ".failures", "RunAdapterTests": ".runs", "StorageAdapterTests": ".storage",
          "VectorStoresAPITests": ".vector_stores"}
@@ -60,7 +60,7 @@ def app_of(client: openai.OpenAI | openai.AsyncOpenAI) -> App:
 
 
 __all__ = ["AssistantsContractTests", "BlobStoreTests", "BuiltinToolTests", "ChunkIndexTests", "ClientAdapterTests",
-           "EmbedderTests",
+           "EmbedderTests", "FileSearchTests",
            "FilesAPITests", "HostileInputTests",
            "ProviderFailureTests", "Reply", "RunAdapterTests", "ScriptedClientAdapter", "StorageAdapterTests",
            "VectorStoresAPITests", "app_of", "scripted_client_adapter"]
