@@ -9,10 +9,12 @@ Fixtures a subclass may override:
   also overrides the request views below, which read what the provider was sent in its own format;
 - ``storage_adapter`` (None: memory) and ``embedder`` (the deterministic fake; not None);
 - ``client``: an openai client of ``fs_app``, sync and async in process by default;
-  :func:`served_client` gives one over HTTP instead (a real uvicorn server on loopback).
+  :func:`in_process_client` of fewer kinds, :func:`served_client` over HTTP instead (a real uvicorn
+  server on loopback).
 
     class TestAcmeFileSearch(FileSearchTests):
         scripted_provider = ScriptedFakeAcme.fixture()
+        client = in_process_client()
 
         def model_requests(self, scripted_provider): ...   # the fake's recorded request bodies
         def tool_results(self, body): ...                  # and what each one says, as below
@@ -153,6 +155,17 @@ def results_of(step: Any) -> list[dict[str, Any]]:
     return [r.model_dump(exclude_unset=True) for r in tool_call.file_search.results]
 
 
+def in_process_client(kinds: Sequence[str] = ("sync-client",)) -> Any:
+    """A ``client`` fixture for a subclass: the kit's own, of these kinds only (a provider's tests vary
+    its SDK's clients; core's run the kit with both openai clients)."""
+
+    @pytest.fixture(params=list(kinds))
+    def client(self: Any, request: pytest.FixtureRequest, fs_app: App) -> Any:
+        return app_client(fs_app, request.param)
+
+    return client
+
+
 def served_client(kinds: Sequence[str] = ("sync-client",)) -> Any:
     """A ``client`` fixture for a subclass that goes over HTTP: ``fs_app`` served by a real uvicorn
     server on 127.0.0.1 (``supercompat.testing.serving``, needs ``supercompat[server]``), an openai
@@ -210,8 +223,9 @@ class FileSearchTests(Kit, standard=True):
 
     def tool_calls(self, body: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         """``(name, arguments)`` of every tool call of the assistant's turns in a request, in order."""
-        return [(c["function"]["name"], json.loads(c["function"]["arguments"]))
-                for m in body["messages"] if m["role"] == "assistant" for c in m.get("tool_calls") or ()]
+        calls = [c["function"] for m in body["messages"] if m["role"] == "assistant" for c in m.get("tool_calls") or ()]
+        return [(c["name"], c["arguments"] if isinstance(c["arguments"], dict) else json.loads(c["arguments"]))
+                for c in calls]
 
     def forced_function(self, body: dict[str, Any]) -> str | None:
         """The function a request makes the model call, or None."""

@@ -1,6 +1,9 @@
-"""A real uvicorn server on 127.0.0.1 (a free port, in a thread) serving an App, as ``supercompat
-serve`` does, for tests that go over HTTP. Needs ``supercompat[server]`` (uvicorn), imported only
-when a server starts.
+"""A real uvicorn server on 127.0.0.1 (a free port) serving an App, as ``supercompat serve`` does, for
+tests that go over HTTP. Needs ``supercompat[server]`` (uvicorn), imported only when a server starts.
+
+Servers run on one event loop of their own, in a daemon thread that outlives them (as the core loop
+does, but apart from it, as a server's loop is): a provider's async SDK client the served App used
+keeps connections bound to that loop, which a test's fixture may close after the server stopped.
 
     with serving(app, api_keys=[KEY]) as server:
         client = server.client("sync")   # an openai.OpenAI with base_url on the server
@@ -8,6 +11,8 @@ when a server starts.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import threading
 import time
 from typing import Any
@@ -19,6 +24,18 @@ from ..config import ServerOptions
 from ..server import ASGIApp, uvicorn_settings
 
 KEY = "sk-test-alpha"
+_loop: asyncio.AbstractEventLoop | None = None
+_lock = threading.Lock()
+
+
+def _servers_loop() -> asyncio.AbstractEventLoop:
+    """The loop the test servers run on, started on first use."""
+    global _loop
+    with _lock:
+        if _loop is None or _loop.is_closed():
+            _loop = asyncio.new_event_loop()
+            threading.Thread(target=_loop.run_forever, name="uvicorn", daemon=True).start()
+        return _loop
 
 
 class RunningServer:
@@ -29,14 +46,15 @@ class RunningServer:
         settings = {**uvicorn_settings(options), "host": "127.0.0.1", "port": 0}  # as `supercompat serve`
         config = uvicorn.Config(self.asgi, log_level="warning", **settings)
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, name="uvicorn", daemon=True)
+        self._serving: concurrent.futures.Future[None] | None = None
         self._sync_clients: list[openai.OpenAI] = []
 
     def __enter__(self) -> RunningServer:
-        self.thread.start()
+        self._serving = asyncio.run_coroutine_threadsafe(self.server.serve(), _servers_loop())
         deadline = time.monotonic() + 30
         while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
+            if self._serving.done() or time.monotonic() > deadline:
+                self._serving.result(0)  # its error, if it failed
                 raise RuntimeError("the server did not start")
             time.sleep(0.01)
         port = self.server.servers[0].sockets[0].getsockname()[1]
@@ -48,7 +66,8 @@ class RunningServer:
         for client in self._sync_clients:
             client.close()
         self.server.should_exit = True
-        self.thread.join()
+        if self._serving is not None:
+            self._serving.result()
 
     def client(self, kind: str = "sync", api_key: str = KEY) -> Any:
         """An openai SDK client of this server; sync ones are closed with the server, async ones

@@ -1,0 +1,36 @@
+"""The FileSearchTests kit with the google adapter behind it (a genai.Client and its .aio) against the
+fake Gemini, reading what Gemini was sent in its own shapes (function calls and responses as parts,
+the forced function in toolConfig): in process, and over HTTP through `supercompat serve`'s server."""
+
+from supercompat.testing import FileSearchTests
+from supercompat.testing.file_search import in_process_client, served_client
+from supercompat_google.testing import ScriptedFakeGemini
+
+
+def parts(body, kind):
+    return [p[kind] for c in body["contents"] for p in c["parts"] if kind in p]
+
+
+class TestGoogleFileSearch(FileSearchTests):
+    scripted_provider = ScriptedFakeGemini.fixture()
+    client = in_process_client()  # core's tests vary the openai client; these, the provider's
+
+    def model_requests(self, scripted_provider):
+        return scripted_provider.fake.generate_requests
+
+    def tool_results(self, body):
+        return [r["response"]["result"] for r in parts(body, "functionResponse")]
+
+    def tool_calls(self, body):
+        return [(c["name"], c["args"]) for c in parts(body, "functionCall")]
+
+    def forced_function(self, body):
+        config = (body.get("toolConfig") or {}).get("functionCallingConfig") or {}
+        if config.get("mode") != "ANY":
+            return None
+        [name] = config["allowedFunctionNames"]
+        return name
+
+
+class TestGoogleFileSearchOverHTTP(TestGoogleFileSearch):
+    client = served_client()

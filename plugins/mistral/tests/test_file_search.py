@@ -1,0 +1,18 @@
+"""The FileSearchTests kit with the mistral adapter behind it (sync and async mistralai clients)
+against the fake Mistral: in process, and over HTTP through `supercompat serve`'s server."""
+
+from supercompat.testing import FileSearchTests
+from supercompat.testing.file_search import in_process_client, served_client
+from supercompat_mistral.testing import ScriptedFakeMistral
+
+
+class TestMistralFileSearch(FileSearchTests):
+    scripted_provider = ScriptedFakeMistral.fixture()
+    client = in_process_client()  # core's tests vary the openai client; these, the provider's
+
+    def model_requests(self, scripted_provider):
+        return scripted_provider.fake.chat_requests
+
+
+class TestMistralFileSearchOverHTTP(TestMistralFileSearch):
+    client = served_client()
