@@ -56,18 +56,18 @@ class HeldQueries:
 
     def __init__(self, inner: Embedder) -> None:
         self.inner, self.model, self.dimensions = inner, inner.model, inner.dimensions
-        self.held, self._holding, self._released = threading.Event(), False, threading.Event()
+        self.held, self.released, self._holding = threading.Event(), threading.Event(), False
 
     def hold(self) -> None:
         self._holding = True
 
     def release(self) -> None:
-        self._released.set()
+        self.released.set()
 
     async def embed(self, texts: list[str], *, kind: EmbedKind = "document") -> list[list[float]]:
         if kind == "query" and self._holding:
             self.held.set()
-            while not self._released.is_set():  # a thread's event: the App may serve on any loop
+            while not self.released.is_set():  # a thread's event: the App may serve on any loop
                 await asyncio.sleep(0.01)
         return await self.inner.embed(texts, kind=kind)
 
@@ -437,16 +437,20 @@ class FileSearchTests(Kit, standard=True):
         scripted_provider.script(Reply(tool_calls=[("file_search", {"queries": [QUERY]})]))
         a, t, _ = await self._setup(client)
         embedder.hold()
+        unstuck = threading.Timer(30, embedder.release)  # a run that waits for the search fails, not hangs
+        unstuck.start()
         try:
             run = await call(client.beta.threads.runs.create(thread_id=t.id, assistant_id=a.id))
             assert await asyncio.to_thread(embedder.held.wait, 30), "the search never started"
             await call(client.beta.threads.runs.cancel(run.id, thread_id=t.id))
             run = await call(client.beta.threads.runs.poll(run.id, thread_id=t.id))
-            assert run.status == "cancelled"  # while the search still waits
+            assert run.status == "cancelled"
+            assert not embedder.released.is_set(), "the cancel waited for the search to end"
             [step] = await self._steps(client, t, run)
             assert step.status == "cancelled" and step.cancelled_at
             assert step.step_details.tool_calls[0].type == "file_search"
         finally:
+            unstuck.cancel()
             embedder.release()
         assert len(self.model_requests(scripted_provider)) == 1
 
