@@ -105,7 +105,8 @@ class App:
         (``ready_to_fork``, ``after_fork``, ``register_job_kinds(jobs)``, and ``wire(app)``, called once
         the App has every adapter, so that one adapter can use another: a SQL blob store without a URL
         of its own keeps its rows in the storage adapter's database)."""
-        adapters = (self.storage, self.client, self.run_adapter, self.blobs, self.embedder, self.index)
+        adapters = (self.storage, self.client, self.run_adapter, self.blobs, self.embedder, self.index,
+                    *self.tools.values())
         return [hook for adapter in adapters
                 if adapter is not None and (hook := getattr(adapter, name, None)) is not None]
 
@@ -150,6 +151,10 @@ class App:
         aclose = getattr(self.client, "aclose", None)
         if aclose is not None:
             await aclose()
+        for executor in self.tools.values():  # their sessions (code_interpreter's), before what they use
+            close = getattr(executor, "close", None)
+            if close is not None:
+                await close()
         if self.embedder is not None:
             await self.embedder.close()
         await self.blobs.close()

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 from .errors import APIError, InvalidRequest
 from .ingest.chunking import count_tokens
 from .tools import MarkerAnnotator, Replay, ToolCall, ToolContext, ToolEvent, ToolResult, file_citation
-from .vector_stores import expired
+from .vector_stores import VectorStores, expired
 
 TYPE = "file_search"
 FUNCTION = "file_search"
@@ -89,23 +89,24 @@ class FileSearchTool:
 
     async def _search(self, context: ToolContext, queries: list[str], limit: int,
                       threshold: float) -> list[dict[str, Any]]:
-        if context.vector_stores is None:
+        if context.app is None:
             raise APIError("file_search needs the App's vector stores, which this run was not given.",
                            status=500, type="server_error")
-        stores = await _run_stores(context)
+        vector_stores = context.app.vector_stores
+        stores = await _run_stores(context, vector_stores)
         if not stores:
             return []
-        found, _ = await context.vector_stores.search(stores, queries, limit=limit, score_threshold=threshold,
+        found, _ = await vector_stores.search(stores, queries, limit=limit, score_threshold=threshold,
                                                        filters=None)
         return [{"file_id": r["file_id"], "file_name": r["filename"], "score": r["score"],
                  "content": r["content"]} for r in found]
 
-    def replay(self, details: dict[str, Any], ordinal: int) -> Replay:
+    def replay(self, details: dict[str, Any], ordinal: int | None) -> Replay:
         queries = details.get("queries") or []
         results = details.get("results") or []
         if not results:
             return Replay(FUNCTION, json.dumps({"queries": queries}), "No results found.")
-        shown = [f"{marker(ordinal, i)} {r.get('file_name') or r['file_id']}\n"
+        shown = [f"{'' if ordinal is None else marker(ordinal, i) + ' '}{r.get('file_name') or r['file_id']}\n"
                  + "".join(part.get("text", "") for part in r.get("content") or ())
                  for i, r in enumerate(results)]
         return Replay(FUNCTION, json.dumps({"queries": queries}), "\n\n".join(shown))
@@ -144,13 +145,11 @@ def _queries(arguments: str) -> list[str]:
     return [q.strip() for q in args if isinstance(q, str) and q.strip()][:MAX_QUERIES]
 
 
-async def _run_stores(context: ToolContext) -> list[dict[str, Any]]:
+async def _run_stores(context: ToolContext, vector_stores: VectorStores) -> list[dict[str, Any]]:
     """The stores a run searches, the assistant's then the thread's, of the thread's project; waits up
     to :data:`THREAD_STORE_WAIT` seconds for the thread's to finish ingesting. An expired store fails
     the run; one deleted since it was named is left out."""
     storage, run = context.storage, context.run
-    vector_stores = context.vector_stores
-    assert vector_stores is not None
     thread = await storage.get_thread(run["thread_id"])
     assistant = await storage.get_assistant(run["assistant_id"])
     if thread is None:
@@ -188,10 +187,13 @@ async def _run_stores(context: ToolContext) -> list[dict[str, Any]]:
 
 def _within_budget(results: list[dict[str, Any]], budget: int) -> list[dict[str, Any]]:
     """The best results whose text fits in ``budget`` tokens together (at least the best one)."""
+    texts = [[part.get("text", "") for part in result.get("content") or ()] for result in results]
+    if sum(len(text.encode()) for parts in texts for text in parts) <= budget:
+        return results  # a token is at least a byte: no need to count them
     kept: list[dict[str, Any]] = []
     used = 0
-    for result in results:
-        used += sum(count_tokens(part.get("text", "")) for part in result.get("content") or ())
+    for result, parts in zip(results, texts, strict=True):
+        used += sum(count_tokens(text) for text in parts)
         if kept and used > budget:
             break
         kept.append(result)

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
+    from .app import App
     from .clients import ClientAdapter
     from .storage import StorageAdapter
-    from .vector_stores import VectorStores
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,14 +36,16 @@ class ToolCall:
 class ToolContext:
     """What an executor may use: the run as stored, ``tool`` (the run's ``tools`` entry of this type,
     e.g. ``{"type": "file_search", "file_search": {...}}``), the storage adapter (reads only; the
-    engine persists the step), the client adapter, and the services of the App a tool needs
-    (``vector_stores``: :class:`supercompat.vector_stores.VectorStores`)."""
+    engine persists the step), the client adapter, and the App, for the services a tool needs
+    (``app.vector_stores``, ``app.sandbox``, ``app.blobs``; files are stored with
+    :func:`supercompat.files.store_file`). Storage reads go through ``storage``: a cancel never cuts
+    them off half-way, while one through ``app.storage`` may be."""
 
     run: dict[str, Any]
     tool: dict[str, Any]
     storage: StorageAdapter
     client: ClientAdapter | None  # None: the App has no client adapter
-    vector_stores: VectorStores | None = None  # the App's, for file_search; None where there are none
+    app: App | None = None  # the App running the run; None for an executor tested alone
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,9 +121,11 @@ class ToolExecutor(Protocol):
         Raising fails the run (``last_error`` says why). Awaits may be cancelled (a run cancelled or
         shut down); the storage calls made through ``context.storage`` never are."""
 
-    def replay(self, details: dict[str, Any], ordinal: int) -> Replay:
-        """What the model saw for a stored call with body ``details``, the run's ``ordinal``-th call
-        of this type (0-based)."""
+    def replay(self, details: dict[str, Any], ordinal: int | None) -> Replay:
+        """What the model is shown for a stored call with body ``details``: the run's ``ordinal``-th
+        call of this type (0-based), or, with ``ordinal`` None, a call of an earlier run of the
+        thread, whose citation markers can't be resolved any more: show it without them (a marker
+        copied from it would otherwise cite whatever the current run's call of that number found)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -161,16 +161,20 @@ async def _history(ctx: RunContext) -> list[dict[str, Any]]:
         thread_id, ListQuery(limit=EVERYTHING, order="asc", after=start), step_type="tool_calls")).data
     steps = [step for step in tool_steps if step["status"] == "completed"
              and (window is None or step["id"] > window or step["run_id"] in own_runs)]
-    replayed = _replayed(steps, ctx.executors)
+    replayed = _replayed(steps, ctx.executors, run["id"])
     # Messages come in order; only tool rounds need merging in.
     timeline = sorted([*messages, *steps], key=lambda o: instant(o["id"])) if steps else messages
 
     chat: list[dict[str, Any]] = []
     last_assistant_run: str | None = None
+    runs_code = any(builtin.executor.type == "code_interpreter" for builtin in ctx.tools.values())
     for item in timeline:
         if item["object"] == "thread.message":
             if item["role"] == "user":
-                chat.append({"role": "user", "content": _user_content(item)})
+                content = _user_content(item)
+                if runs_code and item.get("attachments"):
+                    content = await _with_code_files(content, item["attachments"], ctx)
+                chat.append({"role": "user", "content": content})
                 last_assistant_run = None
             elif text := _text(item["content"]):  # one with only images (a tool's) has nothing to say
                 chat.append({"role": "assistant", "content": text})
@@ -190,11 +194,31 @@ async def _history(ctx: RunContext) -> list[dict[str, Any]]:
     return chat
 
 
-def _replayed(steps: list[dict[str, Any]], executors: dict[str, Any]
+async def _with_code_files(content: str | list[dict[str, Any]], attachments: list[dict[str, Any]],
+                           ctx: RunContext) -> str | list[dict[str, Any]]:
+    """A user message's content, told where its code_interpreter attachments are in the sandbox
+    (``/mnt/data/<file id>``, as code_interpreter copies them), with their names: the model can't
+    list the files it is given before it runs code."""
+    notes = []
+    for attachment in attachments:
+        if any(tool.get("type") == "code_interpreter" for tool in attachment.get("tools") or ()):
+            file = await ctx.file(attachment["file_id"])
+            if file is not None:
+                notes.append(f"[{file.get('filename') or 'a file'} is attached at /mnt/data/{file['id']}]")
+    if not notes:
+        return content
+    note = "\n".join(notes)
+    if isinstance(content, str):
+        return f"{content}\n\n{note}" if content else note
+    return [*content, {"type": "text", "text": note}]
+
+
+def _replayed(steps: list[dict[str, Any]], executors: dict[str, Any], run_id: str
               ) -> dict[str, list[tuple[str, str, str, str]]]:
-    """Completed tool_calls steps as the model saw them: step id -> ``(id, name, arguments, output)``
-    per call, in order. Built-in calls are rebuilt by their executor; those of a type no executor
-    knows any more are left out."""
+    """Completed tool_calls steps as the model is shown them: step id -> ``(id, name, arguments,
+    output)`` per call, in order. Built-in calls are rebuilt by their executor (those of runs before
+    ``run_id`` without their citation markers); those of a type no executor knows any more are left
+    out."""
     rounds: dict[str, list[tuple[str, str, str, str]]] = {}
     for step, c, ordinal in completed_tool_calls(steps):
         shown = rounds.setdefault(step["id"], [])
@@ -202,7 +226,7 @@ def _replayed(steps: list[dict[str, Any]], executors: dict[str, Any]
             fn = c["function"]
             shown.append((c["id"], fn["name"], fn["arguments"], fn["output"] or ""))
         elif (executor := executors.get(c["type"])) is not None:
-            seen = executor.replay(c.get(c["type"]) or {}, ordinal)
+            seen = executor.replay(c.get(c["type"]) or {}, ordinal if step["run_id"] == run_id else None)
             shown.append((c["id"], seen.name, seen.arguments, seen.output))
     return rounds
 

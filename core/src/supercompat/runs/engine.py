@@ -671,7 +671,7 @@ class RunEngine:
             call, builtin = turn.calls[index], entry.builtin
             kind = call["type"]
             context = ToolContext(run=run, tool=builtin.tool, storage=storage, client=self.app.client,
-                                  vector_stores=self.app.vector_stores)
+                                  app=self.app)
             events = aiter(builtin.executor.execute(ToolCall(call["id"], entry.arguments), context))
             result: ToolResult | None = None
             while True:

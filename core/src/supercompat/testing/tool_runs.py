@@ -237,7 +237,9 @@ class BuiltinToolTests(Kit, standard=True):
         sent = provider.requests[-1]["messages"]
         assert [m["role"] for m in sent] == ["user", "assistant", "tool", "assistant", "user"]
         assert sent[1]["tool_calls"][0]["function"] == {"name": TYPE, "arguments": '{"query": "Rome"}'}
-        assert sent[2]["content"] == f"{marker(0, 'Rome')} All about Rome."
+        # shown with its marker within its run, without it later: the second run couldn't resolve it
+        assert provider.requests[1]["messages"][-1]["content"] == f"{marker(0, 'Rome')} All about Rome."
+        assert sent[2]["content"] == "All about Rome."
 
     async def test_tool_choice_forces_the_first_turn_only(self, client: Any, provider: Any) -> None:
         provider.script(Reply(tool_calls=[(TYPE, {"query": "Rome"})]), Reply(text="Done."))

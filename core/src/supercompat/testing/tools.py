@@ -71,9 +71,10 @@ class LookupTool:
         yield ToolDelta({"results": [{"index": 0, **result}]})
         yield ToolResult({"query": query, "results": [result]}, images=(IMAGE_FILE_ID,) if args.get("image") else ())
 
-    def replay(self, details: dict[str, Any], ordinal: int) -> Replay:
+    def replay(self, details: dict[str, Any], ordinal: int | None) -> Replay:
         query = details.get("query", "")
-        found = " ".join(f"{marker(ordinal, query)} {part['text']}" for r in details.get("results", ())
+        cite = "" if ordinal is None else marker(ordinal, query) + " "
+        found = " ".join(f"{cite}{part['text']}" for r in details.get("results", ())
                          for part in r.get("content", ()))
         return Replay(TYPE, json.dumps({"query": query}), found or "Nothing found.")
 
