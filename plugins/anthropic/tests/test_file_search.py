@@ -4,6 +4,7 @@ and over HTTP through `supercompat serve`'s server."""
 
 from supercompat.testing import FileSearchTests
 from supercompat.testing.file_search import in_process_client, served_client
+from supercompat.testing.loopback import sdk_clients
 from supercompat_anthropic.testing import ScriptedFakeAnthropic
 
 
@@ -32,3 +33,4 @@ class TestAnthropicFileSearch(FileSearchTests):
 
 class TestAnthropicFileSearchOverHTTP(TestAnthropicFileSearch):
     client = served_client()
+    make_client = sdk_clients(asynchronous=True)  # in process, the kit runs on every kind

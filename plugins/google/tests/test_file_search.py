@@ -4,6 +4,7 @@ the forced function in toolConfig): in process, and over HTTP through `supercomp
 
 from supercompat.testing import FileSearchTests
 from supercompat.testing.file_search import in_process_client, served_client
+from supercompat.testing.loopback import sdk_clients
 from supercompat_google.testing import ScriptedFakeGemini
 
 
@@ -34,3 +35,4 @@ class TestGoogleFileSearch(FileSearchTests):
 
 class TestGoogleFileSearchOverHTTP(TestGoogleFileSearch):
     client = served_client()
+    make_client = sdk_clients(asynchronous=True)  # in process, the kit runs on every kind

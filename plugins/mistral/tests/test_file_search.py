@@ -3,6 +3,7 @@ against the fake Mistral: in process, and over HTTP through `supercompat serve`'
 
 from supercompat.testing import FileSearchTests
 from supercompat.testing.file_search import in_process_client, served_client
+from supercompat.testing.loopback import sdk_clients
 from supercompat_mistral.testing import ScriptedFakeMistral
 
 
@@ -16,3 +17,4 @@ class TestMistralFileSearch(FileSearchTests):
 
 class TestMistralFileSearchOverHTTP(TestMistralFileSearch):
     client = served_client()
+    make_client = sdk_clients(asynchronous=True)  # in process, the kit runs on every kind

@@ -3,6 +3,7 @@ clients) against the fake OpenAI: in process, and over HTTP through `supercompat
 
 from supercompat.testing import FileSearchTests
 from supercompat.testing.file_search import in_process_client, served_client
+from supercompat.testing.loopback import sdk_clients
 from supercompat_openai.testing import ScriptedFakeOpenAI
 
 
@@ -16,3 +17,4 @@ class TestOpenAIFileSearch(FileSearchTests):
 
 class TestOpenAIFileSearchOverHTTP(TestOpenAIFileSearch):
     client = served_client()
+    make_client = sdk_clients(asynchronous=True)  # in process, the kit runs on every kind

@@ -167,23 +167,24 @@ def in_process_client(kinds: Sequence[str] = ("sync-client",)) -> Any:
 
 
 def served_client(kinds: Sequence[str] = ("sync-client",)) -> Any:
-    """A ``client`` fixture for a subclass that goes over HTTP: ``fs_app`` served by a real uvicorn
-    server on 127.0.0.1 (``supercompat.testing.serving``, needs ``supercompat[server]``), an openai
-    client of each kind pointed at it.
+    """A ``client`` fixture for a subclass that goes over HTTP: ``fs_app`` served by the class's real
+    uvicorn server on 127.0.0.1 (``fs_server``; ``supercompat.testing.serving``, which needs
+    ``supercompat[server]``), an openai client of each kind pointed at it.
 
         class TestFileSearchOverHTTP(FileSearchTests):
             client = served_client()
     """
-    from .serving import KEY, serving
 
     @pytest.fixture(params=list(kinds))
-    async def client(self: Any, request: pytest.FixtureRequest, fs_app: App) -> AsyncIterator[Any]:
-        with serving(fs_app, api_keys=[KEY], shutdown_grace_seconds=0) as server:
-            served = server.client(request.param)
-            assert str(served.base_url) == server.base_url + "/"  # loopback HTTP, not in process
-            yield served
-            if isinstance(served, openai.AsyncOpenAI):
-                await served.close()
+    async def client(self: Any, request: pytest.FixtureRequest, fs_app: App, fs_server: Any
+                     ) -> AsyncIterator[Any]:
+        fs_server.asgi.app = fs_app
+        served = fs_server.client(request.param)
+        assert str(served.base_url) == fs_server.base_url + "/"  # loopback HTTP, not in process
+        yield served
+        if isinstance(served, openai.AsyncOpenAI):
+            await served.close()
+        await asyncio.wrap_future(fs_server.call(fs_app.aclose(grace=0)))  # on the loop it served on
 
     return client
 
@@ -211,6 +212,14 @@ class FileSearchTests(Kit, standard=True):
     @fixture(params=["sync-client", "async-client"])
     def client(self, request: pytest.FixtureRequest, fs_app: App) -> Any:
         return app_client(fs_app, request.param)
+
+    @fixture(scope="class")
+    def fs_server(self) -> Iterator[Any]:
+        """A server for the class's tests (only :func:`served_client` asks for it)."""
+        from .serving import KEY, serving
+
+        with serving(api_keys=[KEY], shutdown_grace_seconds=0) as server:
+            yield server
 
     # -- what the provider was sent, in its own format (chat completions here) ----------------------
     def model_requests(self, scripted_provider: Any) -> list[dict[str, Any]]:

@@ -15,7 +15,8 @@ import asyncio
 import concurrent.futures
 import threading
 import time
-from typing import Any
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
 import openai
 
@@ -24,6 +25,7 @@ from ..config import ServerOptions
 from ..server import ASGIApp, uvicorn_settings
 
 KEY = "sk-test-alpha"
+T = TypeVar("T")
 _loop: asyncio.AbstractEventLoop | None = None
 _lock = threading.Lock()
 
@@ -68,6 +70,10 @@ class RunningServer:
         self.server.should_exit = True
         if self._serving is not None:
             self._serving.result()
+
+    def call(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        """Run ``coro`` on the server's loop (the one its App serves on: to close that App, say)."""
+        return asyncio.run_coroutine_threadsafe(coro, _servers_loop())
 
     def client(self, kind: str = "sync", api_key: str = KEY) -> Any:
         """An openai SDK client of this server; sync ones are closed with the server, async ones
