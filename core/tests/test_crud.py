@@ -60,6 +60,7 @@ async def test_assistant_delete(client):
 
 async def test_thread_with_initial_messages(client):
     image, attached = await a_file(client), await a_file(client)
+    store = await call(client.vector_stores.create(name="the thread's"))
     t = await call(client.beta.threads.create(
         messages=[{"role": "user", "content": "first", "metadata": {"i": "0"}},
                   {"role": "assistant", "content": [{"type": "text", "text": "second"}]},
@@ -67,9 +68,9 @@ async def test_thread_with_initial_messages(client):
                       {"type": "image_url", "image_url": {"url": "https://example.com/a.png", "detail": "low"}},
                       {"type": "image_file", "image_file": {"file_id": image}}],
                    "attachments": [{"file_id": attached, "tools": [{"type": "file_search"}]}]}],
-        metadata={"user": "42"}, tool_resources={"file_search": {"vector_store_ids": ["vs_1"]}}))
+        metadata={"user": "42"}, tool_resources={"file_search": {"vector_store_ids": [store.id]}}))
     assert t.id.startswith("thread_") and t.metadata == {"user": "42"}
-    assert t.tool_resources.file_search.vector_store_ids == ["vs_1"]
+    assert t.tool_resources.file_search.vector_store_ids == [store.id]
     messages = (await call(client.beta.threads.messages.list(t.id, order="asc"))).data
     assert [m.role for m in messages] == ["user", "assistant", "user"]
     assert messages[0].content[0].text.value == "first" and messages[0].metadata == {"i": "0"}

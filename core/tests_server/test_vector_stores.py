@@ -70,6 +70,30 @@ def test_another_projects_stores_are_invisible_in_every_route(two_projects):
     assert alpha.vector_stores.retrieve(store.id).file_counts.completed == 1
 
 
+def test_assistants_and_threads_name_stores_of_their_project_only(two_projects):
+    alpha, beta = two_projects
+    store = alpha.vector_stores.create(name="alpha's")
+    named = {"file_search": {"vector_store_ids": [store.id]}}
+    assistant, thread = beta.beta.assistants.create(model="m"), beta.beta.threads.create()
+    for route in (lambda: beta.beta.assistants.create(model="m", tool_resources=named),
+                  lambda: beta.beta.assistants.update(assistant.id, tool_resources=named),
+                  lambda: beta.beta.threads.create(tool_resources=named),
+                  lambda: beta.beta.threads.update(thread.id, tool_resources=named)):
+        with pytest.raises(openai.BadRequestError) as info:
+            route()
+        assert info.value.body["param"] == "tool_resources.file_search.vector_store_ids[0]"
+        assert info.value.body["message"] == f"No vector store found with id '{store.id}'."
+    mine = alpha.beta.threads.create(tool_resources=named)
+    assert mine.tool_resources.file_search.vector_store_ids == [store.id]
+    # beta's attachment makes beta's own store for beta's thread, never touching alpha's
+    file = beta.files.create(file=("b.txt", b"beta's otters"), purpose="assistants")
+    beta.beta.threads.messages.create(thread.id, role="user", content="x", attachments=[
+        {"file_id": file.id, "tools": [{"type": "file_search"}]}])
+    [made] = beta.beta.threads.retrieve(thread.id).tool_resources.file_search.vector_store_ids
+    assert [s.id for s in beta.vector_stores.list()] == [made]
+    assert alpha.vector_stores.retrieve(store.id).file_counts.total == 0
+
+
 def test_upload_and_poll_over_http_returns_the_ingested_file():
     with serving(App(embedder=fake_embedder())) as server, \
             openai.OpenAI(base_url=server.base_url, api_key="k", timeout=5.0, max_retries=0) as client:

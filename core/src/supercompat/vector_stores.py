@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import ids, ingest
 from ._threads import call_in_thread
-from .errors import InvalidRequest, NotFound, redacted
+from .errors import InvalidRequest, NotFound, ServerError, redacted
 from .jobs import JobContext, LeaseLost
 from .search import Hit, IndexedChunk, SearchQuery
 from .storage import ListQuery, Obj, StaleStatusError
@@ -44,6 +44,9 @@ EMBED_BATCH = 64  # chunks per call to the embedder
 DAY = 86_400
 IN_PROGRESS = frozenset({"in_progress"})
 FILTER_PAGE = 100  # files read at a time when a search's filters are evaluated
+# What OpenAI gives the stores its thread helpers make (a thread's vector_stores, message attachments).
+THREAD_STORE_EXPIRY: Obj = {"anchor": "last_active_at", "days": 7}
+THREAD_STORE_ATTEMPTS = 8  # reads of a thread whose tool_resources keep changing under an attachment
 
 STORE_FIELDS = ("id", "object", "created_at", "name", "usage_bytes", "file_counts", "status",
                 "last_active_at", "metadata", "expires_after", "expires_at")
@@ -132,6 +135,17 @@ def uses_app_embedder(app: App, store: Obj) -> bool:
     return recorded is not None and recorded == embedder_of(app)
 
 
+def store_ids(resources: Obj | None) -> list[str]:
+    """The ``file_search.vector_store_ids`` of ``tool_resources``."""
+    return list(((resources or {}).get("file_search") or {}).get("vector_store_ids") or [])
+
+
+def auto_strategy() -> Obj:
+    """The ``auto`` chunking strategy as a file shows it."""
+    return {"type": "static", "static": {"max_chunk_size_tokens": ingest.AUTO_MAX_CHUNK_SIZE_TOKENS,
+                                         "chunk_overlap_tokens": ingest.AUTO_CHUNK_OVERLAP_TOKENS}}
+
+
 # -- the service -----------------------------------------------------------------------------------------
 class VectorStores:
     """The vector stores of one App (``app.vector_stores``): its ingestion job kind, the per-process
@@ -204,11 +218,78 @@ class VectorStores:
         return True
 
     async def touch(self, store: Obj) -> Obj:
-        """Mark the store active now (a search, a run): ``expires_at`` moves on with ``last_active_at``."""
+        """Mark the store active now (a search, a run): ``expires_at`` moves on with ``last_active_at``.
+        At most one write a second per store: a store marked this second (or later, by a process whose
+        clock is ahead) is left as it is; so is an expired one (only a new ``expires_after`` revives it)."""
         now = int(time.time())
-        if store.get("last_active_at") == now:
+        if (store.get("last_active_at") or 0) >= now or expired(store, now):
             return store
         return await self.app.storage.update_vector_store(store["id"], {"last_active_at": now}) or store
+
+    # -- the stores of assistants, threads and runs ------------------------------------------------
+    async def run_stores(self, assistant_resources: Obj | None, thread_resources: Obj | None,
+                         project: str | None) -> list[Obj]:
+        """The stores a run's file_search searches: the assistant's ``vector_store_ids``, then the
+        thread's (each once), as storage keeps them and marked active now. A store deleted since it was
+        named, or another project's (``project``: the thread's), is skipped; an expired one fails the
+        run (InvalidRequest ``vector_store_expired``, naming it), checked before any is marked."""
+        app = self.app
+        stores = []
+        for store_id in dict.fromkeys(store_ids(assistant_resources) + store_ids(thread_resources)):
+            store = await app.storage.get_vector_store(store_id)
+            if store is not None and store.get("project") == project:
+                refuse_if_expired(store)
+                stores.append(store)
+        return [await self.touch(store) for store in stores]
+
+    async def add_to_thread(self, thread_id: str, files: list[Obj], project: str | None) -> Obj:
+        """Add ``files`` (Files as storage keeps them: those of a message's ``file_search``
+        attachments) to the thread's vector store, chunked ``auto``. A thread without one (or whose
+        store was deleted) is given a new one, expiring :data:`THREAD_STORE_EXPIRY` after it was last
+        active, recorded in its ``tool_resources``. Returns the store.
+
+        Two messages may attach at once to a thread without a store: each makes an empty store and
+        records it with a compare-and-set of the thread's ``tool_resources``; the one that finds them
+        changed deletes its store (empty, nothing to ingest) and adds to the store recorded first."""
+        app = self.app
+        specs: list[tuple[Obj, Obj | None, Obj]] = [(file, None, auto_strategy()) for file in files]
+        for _ in range(THREAD_STORE_ATTEMPTS):
+            thread = await app.storage.get_thread(thread_id)
+            if thread is None:
+                raise NotFound.object("thread", thread_id)
+            named = store_ids(thread.get("tool_resources"))
+            store = await app.storage.get_vector_store(named[0]) if named else None
+            if store is None:
+                store = await self._give_thread_store(thread, project)
+                if store is None:
+                    continue  # another request gave it one first: add to that one
+            refuse_if_expired(store)
+            try:
+                await self.attach(store["id"], specs)
+            except NotFound:
+                continue  # deleted meanwhile: the thread gets another
+            return store
+        raise ServerError(f"Could not add the files to the vector store of thread '{thread_id}': its "
+                          f"tool_resources kept changing. Try again.")
+
+    async def _give_thread_store(self, thread: Obj, project: str | None) -> Obj | None:
+        """A new empty store, recorded as the thread's if its ``tool_resources`` are still as read;
+        None (the store deleted again) if they changed meanwhile."""
+        app = self.app
+        store = await self.create(project=project, name=None, description=None, metadata=None,
+                                  expires_after=dict(THREAD_STORE_EXPIRY), files={},
+                                  chunking_strategy=auto_strategy())
+        current = thread.get("tool_resources")
+        resources = {**(current or {}), "file_search": {"vector_store_ids": [store["id"]]}}
+        try:
+            updated = await app.storage.update_thread(thread["id"], {"tool_resources": resources},
+                                                      expected={"tool_resources": current})
+        except StaleStatusError:
+            updated = None
+        if updated is None:  # changed, or deleted (then the next read says so)
+            await self.delete(store)
+            return None
+        return store
 
     # -- files ----------------------------------------------------------------------------------------
     def _new_file(self, store_id: str, file: Obj, chunking_strategy: Obj, attributes: Obj | None,
@@ -510,5 +591,6 @@ def refuse_if_expired(store: Obj) -> None:
                              f"or create another.", code="vector_store_expired")
 
 
-__all__ = ["INGEST_CONCURRENCY", "INGEST_JOB", "VectorStores", "batch_status", "expires_at", "matches",
-           "public_batch", "public_file", "public_store"]
+__all__ = ["INGEST_CONCURRENCY", "INGEST_JOB", "THREAD_STORE_EXPIRY", "VectorStores", "auto_strategy",
+           "batch_status", "expires_at", "matches", "public_batch", "public_file", "public_store",
+           "store_ids"]

@@ -8,7 +8,7 @@ from .. import ids
 from ..errors import NotFound
 from ..router import Request, Router
 from . import params as p
-from . import references
+from . import references, resources
 from .ownership import of_project
 
 if TYPE_CHECKING:
@@ -68,7 +68,10 @@ async def create(app: App, req: Request) -> dict[str, Any]:
     }
     assistant.update(_apply(body))
     p.stamp_project(assistant, req)
-    await references.require_files(app, req.project, references.in_tool_resources(body.get("tool_resources")))
+    files = await references.require_files(app, req.project,
+                                           references.in_tool_resources(body.get("tool_resources")))
+    assistant["tool_resources"] = await resources.for_new_assistant(app, req.project,
+                                                                    assistant["tool_resources"], files)
     return p.public(await app.storage.create_assistant(assistant))
 
 
@@ -86,6 +89,7 @@ async def update(app: App, req: Request) -> dict[str, Any]:
     assistant_id = req.params["assistant_id"]
     current = await get(app, assistant_id, req.project)
     await references.require_files(app, req.project, references.in_tool_resources(body.get("tool_resources")))
+    await resources.require_stores(app, req.project, body.get("tool_resources"))
     changes = _apply(body)
     if "metadata" in body:
         changes["metadata"] = p.merged_metadata(current.get("metadata"), body["metadata"])

@@ -8,7 +8,7 @@ from ..errors import InvalidRequest, NotFound
 from ..router import Request, Router
 from ..storage import ActiveRunError
 from . import params as p
-from . import references
+from . import references, resources
 from .build import build_message
 from .ownership import owned_item, owned_thread, thread_page
 
@@ -23,8 +23,9 @@ def active_run_error(thread_id: str, run_id: str) -> InvalidRequest:
 async def create(app: App, req: Request) -> dict[str, Any]:
     thread_id = req.params["thread_id"]
     message = build_message(req.json(), thread_id)
-    await owned_thread(app, req)
-    await references.require_files(app, req.project, references.in_message(message))
+    thread = await owned_thread(app, req)
+    files = await references.require_files(app, req.project, references.in_message(message))
+    await resources.attach_to_thread(app, thread, [message], files)
     try:
         return await app.engine.past_orphans(thread_id, lambda: app.storage.create_message(message))
     except ActiveRunError as e:

@@ -248,6 +248,10 @@ def tool_resources(value: Any, param: str = "tool_resources", *, vector_stores: 
         fs = obj(value["file_search"], f"{param}.file_search")
         check_known(fs, ("vector_store_ids", "vector_stores") if vector_stores else ("vector_store_ids",),
                     f"{param}.file_search.")
+        if fs.get("vector_store_ids") is not None and fs.get("vector_stores") is not None:
+            raise InvalidRequest(f"Invalid '{param}.file_search': give either 'vector_store_ids' (stores "
+                                 f"that exist) or 'vector_stores' (a store to create), not both.",
+                                 param=f"{param}.file_search", code="invalid_value")
         if "vector_store_ids" in fs:
             _strings(fs["vector_store_ids"], f"{param}.file_search.vector_store_ids", max_items=1)
         if "vector_stores" in fs:

@@ -15,7 +15,7 @@ from ..runs import StreamEvent
 from ..runs.engine import TERMINAL
 from ..storage import ACTIVE_RUN_STATUSES, ActiveRunError, ListQuery, StaleStatusError
 from . import params as p
-from . import references
+from . import references, resources
 from .assistants import get as get_assistant
 from .build import build_message, build_thread
 from .ownership import owned_item, owned_thread, thread_page
@@ -191,9 +191,11 @@ async def create(app: App, req: Request) -> Any:
     extra = body.get("additional_messages") or []
     p.array(extra, "additional_messages", max_items=32)
     messages = [build_message(m, thread_id, f"additional_messages[{i}].") for i, m in enumerate(extra)]
-    await owned_thread(app, req)
+    thread = await owned_thread(app, req)
     assistant = await get_assistant(app, body["assistant_id"], req.project)
-    await references.require_files(app, req.project, references.in_messages(messages, "additional_messages"))
+    files = await references.require_files(app, req.project,
+                                           references.in_messages(messages, "additional_messages"))
+    await resources.attach_to_thread(app, thread, messages, files)
     run = _build_run(body, assistant, thread_id, app.engine.requires_action_ttl)
     try:
         run = await app.engine.past_orphans(thread_id, lambda: app.storage.create_run(run, messages))
@@ -215,10 +217,14 @@ async def create_and_run(app: App, req: Request) -> Any:
     thread, messages = build_thread(thread_body, "thread.")
     p.stamp_project(thread, req)
     assistant = await get_assistant(app, body["assistant_id"], req.project)
-    await references.require_files(app, req.project, itertools.chain(
+    files = await references.require_files(app, req.project, itertools.chain(
         references.in_messages(messages, "thread.messages"),
         references.in_tool_resources(given_resources, "thread.tool_resources"),
         references.in_tool_resources(body.get("tool_resources"))))
+    await resources.require_stores(app, req.project, body.get("tool_resources"))
+    thread["tool_resources"] = await resources.for_new_thread(
+        app, req.project, thread["tool_resources"], messages, files,
+        "thread.tool_resources" if given_resources is not None else "tool_resources")
     run = _build_run(body, assistant, thread["id"], app.engine.requires_action_ttl)
     thread = await app.storage.create_thread(thread, messages)
     run = await app.storage.create_run(run, [])

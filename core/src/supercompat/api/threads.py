@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import NotFound
 from ..router import Request, Router
 from . import params as p
-from . import references
+from . import references, resources
 from .build import build_thread
 from .ownership import owned_thread
 
@@ -19,8 +19,10 @@ if TYPE_CHECKING:
 async def create(app: App, req: Request) -> dict[str, Any]:
     thread, messages = build_thread(req.json())
     p.stamp_project(thread, req)
-    await references.require_files(app, req.project, itertools.chain(
+    files = await references.require_files(app, req.project, itertools.chain(
         references.in_messages(messages, "messages"), references.in_tool_resources(thread["tool_resources"])))
+    thread["tool_resources"] = await resources.for_new_thread(app, req.project, thread["tool_resources"],
+                                                              messages, files)
     return p.public(await app.storage.create_thread(thread, messages))
 
 
@@ -37,6 +39,7 @@ async def update(app: App, req: Request) -> dict[str, Any]:
         changes["tool_resources"] = p.tool_resources(body["tool_resources"], vector_stores=False) or {}
     thread = await owned_thread(app, req)
     await references.require_files(app, req.project, references.in_tool_resources(changes.get("tool_resources")))
+    await resources.require_stores(app, req.project, changes.get("tool_resources"))
     if "metadata" in body:
         changes["metadata"] = p.merged_metadata(thread.get("metadata"), body["metadata"])
     if not changes:

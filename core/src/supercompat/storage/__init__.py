@@ -53,10 +53,12 @@ class ActiveRunError(Exception):
 
 
 class StaleStatusError(Exception):
-    """A conditional update (of a run, an upload) found another status than the one it expected."""
+    """A conditional update found the object changed: another status than the one it expected (a run,
+    an upload, a vector store file), or other values than those it expected (a thread)."""
 
     def __init__(self, current: Obj) -> None:
-        super().__init__(f"status is {current.get('status')!r}")
+        super().__init__(f"status is {current.get('status')!r}" if "status" in current
+                         else "changed meanwhile")
         self.current = current
 
 
@@ -84,7 +86,11 @@ class ThreadStorage(Protocol):
 
     async def create_thread(self, thread: Obj, messages: list[Obj]) -> Obj: ...
     async def get_thread(self, thread_id: str) -> Obj | None: ...
-    async def update_thread(self, thread_id: str, changes: Obj) -> Obj | None: ...
+    async def update_thread(self, thread_id: str, changes: Obj, *, expected: Obj | None = None) -> Obj | None:
+        """With ``expected``, applied only if the thread's current value of each of its keys equals the
+        one given, else StaleStatusError carrying the thread as stored: a compare-and-set, so that of
+        two requests giving a thread its vector store at once, one wins and the other sees it."""
+
     async def delete_thread(self, thread_id: str) -> bool:
         """Deletes the thread with its messages, runs and steps, all or nothing."""
 

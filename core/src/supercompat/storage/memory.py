@@ -197,10 +197,12 @@ class MemoryStorageAdapter:
         t = self._threads.get(thread_id)
         return t.obj if t else None
 
-    async def update_thread(self, thread_id: str, changes: Obj) -> Obj | None:
+    async def update_thread(self, thread_id: str, changes: Obj, *, expected: Obj | None = None) -> Obj | None:
         t = self._threads.get(thread_id)
         if t is None:
             return None
+        if expected is not None and any(t.obj.get(k) != v for k, v in expected.items()):
+            raise StaleStatusError(t.obj)
         t.obj = _merge(t.obj, changes)
         self._refer(t.obj)
         return t.obj

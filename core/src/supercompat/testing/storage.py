@@ -216,6 +216,24 @@ class StorageAdapterTests(Kit, standard=True):
         page = await s.list_messages(thread["id"], ListQuery(order="asc"))
         assert page.data == messages
 
+    async def test_thread_update_compares_and_sets(self, storage_adapter: StorageAdapter) -> None:
+        """``expected``: of two writers that read the same thread, the second finds it changed."""
+        s = storage_adapter
+        thread = make_thread(tool_resources={"code_interpreter": {"file_ids": ["file-a"]}})
+        await s.create_thread(thread, [])
+        read = found(await s.get_thread(thread["id"]))
+        first = {"file_search": {"vector_store_ids": ["vs_first"]}}
+        second = {"file_search": {"vector_store_ids": ["vs_second"]}}
+        updated = await s.update_thread(thread["id"], {"tool_resources": first},
+                                        expected={"tool_resources": read["tool_resources"]})
+        assert found(updated)["tool_resources"] == first
+        with pytest.raises(StaleStatusError) as stale:
+            await s.update_thread(thread["id"], {"tool_resources": second},
+                                  expected={"tool_resources": read["tool_resources"]})
+        assert stale.value.current["tool_resources"] == first
+        assert found(await s.get_thread(thread["id"]))["tool_resources"] == first
+        assert await s.update_thread("thread_missing", {"metadata": {}}, expected={"metadata": {}}) is None
+
     async def test_message_update_and_delete(self, storage_adapter: StorageAdapter) -> None:
         s = storage_adapter
         thread_id, message_ids = await self._thread_with_messages(s, 3)

@@ -10,13 +10,16 @@ HTTP by overriding ``vs_client`` (see core/tests_server/test_vector_stores.py).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+import contextlib
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import openai
 
 from .. import API_KEY, BASE_URL
 from ..app import App
+from ..errors import APIError
 from ..loop import run_async, run_sync
 from ..transport import SupercompatTransport
 from .contract import call, collect
@@ -424,3 +427,213 @@ class VectorStoresAPITests(Kit, standard=True):
             with pytest.raises(openai.NotFoundError):
                 await call(request())
         assert (await call(c.vector_stores.retrieve(store.id))).file_counts.total == 0  # nothing was attached
+
+    # -- the stores of assistants and threads (tool_resources.file_search, attachments) ------------------
+    async def test_resources_helper_makes_the_store_of_a_new_assistant_or_thread(self, vs_client: Any
+                                                                                 ) -> None:
+        c = vs_client
+        files = [await upload(c, "marmot.txt", MARMOT), await upload(c, "cats.txt", CATS)]
+        small = {"type": "static", "static": {"max_chunk_size_tokens": 100, "chunk_overlap_tokens": 10}}
+        helper = {"file_search": {"vector_stores": [{"file_ids": [f.id for f in files],
+                                                     "chunking_strategy": small, "metadata": {"k": "v"}}]}}
+        raw = await call(c.beta.assistants.with_raw_response.create(
+            model="m", tools=[{"type": "file_search"}], tool_resources=helper))
+        shown = raw.http_response.json()["tool_resources"]
+        assert list(shown) == ["file_search"] and list(shown["file_search"]) == ["vector_store_ids"]
+        [store_id] = shown["file_search"]["vector_store_ids"]
+        assistant = await call(c.beta.assistants.retrieve(raw.http_response.json()["id"]))
+        assert assistant.tool_resources.file_search.vector_store_ids == [store_id]
+        for file in files:
+            done = await call(c.vector_stores.files.poll(file.id, vector_store_id=store_id))
+            assert done.status == "completed" and done.chunking_strategy.static.max_chunk_size_tokens == 100
+        store = await call(c.vector_stores.retrieve(store_id))
+        assert store.metadata == {"k": "v"} and store.file_counts.model_dump() == counts(completed=2)
+        assert store.expires_after is None  # an assistant's store never expires
+        [hit] = (await call(c.vector_stores.search(store_id, query="marmot ledgers", max_num_results=1))).data
+        assert hit.file_id == files[0].id
+
+        thread_raw = await call(c.beta.threads.with_raw_response.create(tool_resources={
+            "file_search": {"vector_stores": [{"file_ids": [files[1].id]}]}}))
+        thread_shown = thread_raw.http_response.json()["tool_resources"]["file_search"]
+        [thread_store_id] = thread_shown["vector_store_ids"]
+        assert "vector_stores" not in thread_shown
+        thread_store = await call(c.vector_stores.retrieve(thread_store_id))
+        assert thread_store_id != store_id and thread_store.file_counts.total == 1
+        assert thread_store.expires_after.model_dump() == {"anchor": "last_active_at", "days": 7}
+        assert thread_store.expires_at == thread_store.last_active_at + 7 * 86400
+        auto = await call(c.vector_stores.files.retrieve(files[1].id, vector_store_id=thread_store_id))
+        assert auto.chunking_strategy.static.max_chunk_size_tokens == 800
+
+    async def test_resources_name_existing_stores_of_the_project_only(self, vs_client: Any,
+                                                                      vs_app: App) -> None:
+        c = vs_client
+        mine = await call(c.vector_stores.create(name="mine"))
+        theirs = await run_async(vs_app.vector_stores.create(
+            project="another-project", name="theirs", description=None, metadata=None, expires_after=None,
+            files={}, chunking_strategy={"type": "auto"}))
+        assistant = await call(c.beta.assistants.create(
+            model="m", tool_resources={"file_search": {"vector_store_ids": [mine.id]}}))
+        assert assistant.tool_resources.file_search.vector_store_ids == [mine.id]
+        thread = await call(c.beta.threads.create(
+            tool_resources={"file_search": {"vector_store_ids": [mine.id]}}))
+        assert thread.tool_resources.file_search.vector_store_ids == [mine.id]
+        param = "tool_resources.file_search.vector_store_ids[0]"
+
+        def naming(resources: dict[str, Any]) -> list[Callable[[], Any]]:
+            return [lambda: c.beta.assistants.create(model="m", tool_resources=resources),
+                    lambda: c.beta.assistants.update(assistant.id, tool_resources=resources),
+                    lambda: c.beta.threads.create(tool_resources=resources),
+                    lambda: c.beta.threads.update(thread.id, tool_resources=resources)]
+
+        for store_id in (theirs["id"], "vs_nope"):
+            for request in naming({"file_search": {"vector_store_ids": [store_id]}}):
+                with pytest.raises(openai.BadRequestError) as info:
+                    await call(request())
+                assert error_of(info) == {"message": f"No vector store found with id '{store_id}'.",
+                                          "type": "invalid_request_error", "param": param,
+                                          "code": "invalid_value"}
+        both = {"file_search": {"vector_store_ids": [mine.id], "vector_stores": [{"file_ids": []}]}}
+        for request in naming(both)[::2]:  # the creates: updates take no vector_stores at all
+            with pytest.raises(openai.BadRequestError) as info:
+                await call(request())
+            assert error_of(info)["param"] == "tool_resources.file_search"
+        helper: dict[str, Any] = {"file_search": {"vector_stores": [{"file_ids": []}]}}
+        with pytest.raises(openai.BadRequestError) as info:
+            await call(c.beta.assistants.update(assistant.id, extra_body={"tool_resources": helper}))
+        assert error_of(info)["code"] == "unknown_parameter"
+        kept = await call(c.beta.assistants.retrieve(assistant.id))
+        assert kept.tool_resources.file_search.vector_store_ids == [mine.id]
+        stores = [s.id for s in await collect(c.vector_stores.list())]
+        assert stores == [mine.id]  # nothing refused made a store
+
+    async def test_attachments_for_file_search_go_to_the_threads_store(self, vs_client: Any) -> None:
+        c = vs_client
+        files = [await upload(c, "marmot.txt", MARMOT), await upload(c, "cats.txt", CATS),
+                 await upload(c, "rivers.txt", RIVERS)]
+
+        def attaching(*chosen: Any, tool: str = "file_search") -> dict[str, Any]:
+            return {"role": "user", "content": "see attached",
+                    "attachments": [{"file_id": f.id, "tools": [{"type": tool}]} for f in chosen]}
+
+        store = await call(c.vector_stores.create(name="given"))
+        given = await call(c.beta.threads.create(
+            tool_resources={"file_search": {"vector_store_ids": [store.id]}}))
+        await call(c.beta.threads.messages.create(given.id, **attaching(files[0])))
+        await call(c.beta.threads.messages.create(given.id, **attaching(files[0], files[1])))  # again: fine
+        assert (await call(c.vector_stores.retrieve(store.id))).file_counts.total == 2
+        assert (await call(c.beta.threads.retrieve(given.id))).tool_resources == given.tool_resources
+
+        bare = await call(c.beta.threads.create())
+        await call(c.beta.threads.messages.create(bare.id, **attaching(files[2], tool="code_interpreter")))
+        assert (await call(c.beta.threads.retrieve(bare.id))).tool_resources.file_search is None
+        await call(c.beta.threads.messages.create(bare.id, **attaching(files[2])))
+        [made] = (await call(c.beta.threads.retrieve(bare.id))).tool_resources.file_search.vector_store_ids
+        shown = await call(c.vector_stores.retrieve(made))
+        assert shown.expires_after.model_dump() == {"anchor": "last_active_at", "days": 7}
+        assert shown.expires_at == shown.last_active_at + 7 * 86400
+        done = await call(c.vector_stores.files.poll(files[2].id, vector_store_id=made))
+        assert done.status == "completed"
+        [hit] = (await call(c.vector_stores.search(made, query="Danube", max_num_results=1))).data
+        assert hit.file_id == files[2].id
+
+        created = await call(c.beta.threads.create(messages=[attaching(files[0]), attaching(files[1])]))
+        [its] = created.tool_resources.file_search.vector_store_ids
+        assert (await call(c.vector_stores.retrieve(its))).file_counts.total == 2
+        helped = await call(c.beta.threads.create(
+            messages=[attaching(files[1])],
+            tool_resources={"file_search": {"vector_stores": [{"file_ids": [files[0].id]}]}}))
+        [one] = helped.tool_resources.file_search.vector_store_ids
+        assert (await call(c.vector_stores.retrieve(one))).file_counts.total == 2  # one store holds both
+
+    async def test_attachments_at_once_end_in_one_thread_store(self, vs_client: Any, vs_app: App,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+        c = vs_client
+        files = [await upload(c, f"f{i}.txt", f"{MARMOT} {i}") for i in range(4)]
+        thread = await call(c.beta.threads.create())
+        # The worst interleaving, every time: no attachment records a store for the thread before all
+        # have read it without one (the first writes wait for each other, up to a bound).
+        update_thread, waiting = vs_app.storage.update_thread, list[asyncio.Event]()
+
+        async def gathered_update(*args: Any, **kwargs: Any) -> Any:
+            if len(waiting) < len(files):
+                waiting.append(arrived := asyncio.Event())
+                if len(waiting) == len(files):
+                    for event in waiting:
+                        event.set()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(arrived.wait(), 10)
+            return await update_thread(*args, **kwargs)
+
+        monkeypatch.setattr(vs_app.storage, "update_thread", gathered_update)
+
+        def attach(file: Any) -> Any:
+            return c.beta.threads.messages.create(thread.id, role="user", content="x", attachments=[
+                {"file_id": file.id, "tools": [{"type": "file_search"}]}])
+
+        async def one(file: Any) -> Any:
+            return await call(await asyncio.to_thread(attach, file))  # the sync client blocks: a thread each
+
+        await asyncio.gather(*(one(f) for f in files))
+        resources = (await call(c.beta.threads.retrieve(thread.id))).tool_resources
+        [store_id] = resources.file_search.vector_store_ids
+        attached = await collect(c.vector_stores.files.list(store_id, limit=100))
+        assert sorted(f.id for f in attached) == sorted(f.id for f in files)
+        assert [s.id for s in await collect(c.vector_stores.list())] == [store_id]  # the losers' are gone
+
+    async def test_a_deleted_thread_leaves_its_store_and_an_expired_one_takes_nothing(
+            self, vs_client: Any, vs_app: App) -> None:
+        c = vs_client
+        file = await upload(c, "marmot.txt", MARMOT)
+        attached = [{"file_id": file.id, "tools": [{"type": "file_search"}]}]
+        thread = await call(c.beta.threads.create(messages=[{"role": "user", "content": "x",
+                                                             "attachments": attached}]))
+        [store_id] = thread.tool_resources.file_search.vector_store_ids
+        assert (await call(c.beta.threads.delete(thread.id))).deleted is True
+        kept = await call(c.vector_stores.retrieve(store_id))  # OpenAI keeps it: it expires on its own
+        assert kept.file_counts.total == 1
+
+        other = await call(c.beta.threads.create(
+            tool_resources={"file_search": {"vector_store_ids": [store_id]}}))
+        await run_async(vs_app.storage.update_vector_store(store_id, {"last_active_at": kept.last_active_at
+                                                                      - 7 * 86400}))
+        later = await upload(c, "cats.txt", CATS)
+        with pytest.raises(openai.BadRequestError) as info:
+            await call(c.beta.threads.messages.create(other.id, role="user", content="x", attachments=[
+                {"file_id": later.id, "tools": [{"type": "file_search"}]}]))
+        assert error_of(info)["code"] == "vector_store_expired"
+        assert (await call(c.vector_stores.retrieve(store_id))).file_counts.total == 1
+
+    async def test_run_stores_are_the_assistants_then_the_threads_touched(self, vs_client: Any,
+                                                                          vs_app: App) -> None:
+        c = vs_client
+        first, second, gone = [await call(c.vector_stores.create(name=n, expires_after={
+            "anchor": "last_active_at", "days": 1})) for n in ("first", "second", "gone")]
+        await call(c.vector_stores.delete(gone.id))
+        an_hour_ago = first.last_active_at - 3600
+        for store in (first, second):
+            await run_async(vs_app.storage.update_vector_store(store.id, {"last_active_at": an_hour_ago}))
+        stores = vs_app.vector_stores
+        found = await run_async(stores.run_stores({"file_search": {"vector_store_ids": [first.id]}},
+                                                  {"file_search": {"vector_store_ids": [gone.id, second.id,
+                                                                                        first.id]}}, None))
+        assert [s["id"] for s in found] == [first.id, second.id]
+        for store in found:
+            assert store["last_active_at"] >= first.last_active_at
+            shown = await call(c.vector_stores.retrieve(store["id"]))
+            assert shown.last_active_at == store["last_active_at"]
+        assert await run_async(stores.run_stores(None, {}, "another-project")) == []
+        assert await run_async(stores.run_stores({"file_search": {"vector_store_ids": [first.id]}}, None,
+                                                 "another-project")) == []
+        a_day_before = {"last_active_at": an_hour_ago - 86400}
+        await run_async(vs_app.storage.update_vector_store(second.id, a_day_before))
+        await run_async(vs_app.storage.update_vector_store(first.id, {"last_active_at": an_hour_ago}))
+        with pytest.raises(APIError) as info:
+            await run_async(stores.run_stores({"file_search": {"vector_store_ids": [first.id]}},
+                                              {"file_search": {"vector_store_ids": [second.id]}}, None))
+        assert info.value.code == "vector_store_expired" and second.id in info.value.message
+        untouched = await call(c.vector_stores.retrieve(first.id))
+        assert untouched.last_active_at == an_hour_ago  # nothing is marked when the run can't search
+        stale = await run_async(vs_app.storage.get_vector_store(second.id))
+        assert stale is not None  # and touching it never revives it
+        assert await run_async(stores.touch(stale)) == stale
+        assert (await call(c.vector_stores.retrieve(second.id))).status == "expired"

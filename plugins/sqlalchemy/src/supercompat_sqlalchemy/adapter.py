@@ -244,14 +244,18 @@ class SQLAlchemyStorageAdapter:
         return kind.obj(row) if row is not None else None
 
     async def _update(self, kind: Kind, where: Sequence[Any], changes: Obj, *,
-                      expected_status: frozenset[str] | None = None, also: Obj | None = None) -> Obj | None:
-        if self._returning and changes and all(k in kind.columns for k in changes):
+                      expected_status: frozenset[str] | None = None, expected: Obj | None = None,
+                      also: Obj | None = None) -> Obj | None:
+        """``expected``: values (JSON ones included) the row must have, compared as read under its lock."""
+        if self._returning and changes and expected is None and all(k in kind.columns for k in changes):
             return await self._update_returning(kind, where, changes, expected_status, also)
         async with self._write() as conn:
             current = await self._locked(conn, kind, *where)
             if current is None:
                 return None
             if expected_status is not None and current["status"] not in expected_status:
+                raise StaleStatusError(current)
+            if expected is not None and any(current.get(k) != v for k, v in expected.items()):
                 raise StaleStatusError(current)
             new = {**current, **changes}
             row = kind.row(new)
@@ -392,9 +396,9 @@ class SQLAlchemyStorageAdapter:
     async def get_thread(self, thread_id: str) -> Obj | None:
         return await self._one(THREAD, threads.c.id == thread_id)
 
-    async def update_thread(self, thread_id: str, changes: Obj) -> Obj | None:
+    async def update_thread(self, thread_id: str, changes: Obj, *, expected: Obj | None = None) -> Obj | None:
         await self._refer_first(thread_id, changes)
-        return await self._update(THREAD, [threads.c.id == thread_id], changes)
+        return await self._update(THREAD, [threads.c.id == thread_id], changes, expected=expected)
 
     async def delete_thread(self, thread_id: str) -> bool:
         async with self._write() as conn:
