@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
@@ -50,22 +51,24 @@ WHISTLES = "Marmots whistle to warn their colony of eagles."
 RIVERS = "The Danube flows through ten countries before reaching the Black Sea."
 
 
-class HeldQueries:
-    """An embedder that embeds as ``inner`` does, except that once :meth:`hold` is called a query
-    waits (in a search, say) until :meth:`release`; ``held`` is set when one is waiting."""
+class HeldEmbeddings:
+    """An embedder that embeds as ``inner`` does, except that once :meth:`hold` is called for a kind
+    (``"query"``: a search's; ``"document"``: an ingestion's) those calls wait until :meth:`release`;
+    ``held`` is set when one is waiting."""
 
     def __init__(self, inner: Embedder) -> None:
         self.inner, self.model, self.dimensions = inner, inner.model, inner.dimensions
-        self.held, self.released, self._holding = threading.Event(), threading.Event(), False
+        self.held, self.released = threading.Event(), threading.Event()
+        self._holding: set[str] = set()
 
-    def hold(self) -> None:
-        self._holding = True
+    def hold(self, kind: EmbedKind) -> None:
+        self._holding.add(kind)
 
     def release(self) -> None:
         self.released.set()
 
     async def embed(self, texts: list[str], *, kind: EmbedKind = "document") -> list[list[float]]:
-        if kind == "query" and self._holding:
+        if kind in self._holding:
             self.held.set()
             while not self.released.is_set():  # a thread's event: the App may serve on any loop
                 await asyncio.sleep(0.01)
@@ -205,7 +208,7 @@ class FileSearchTests(Kit, standard=True):
     @fixture
     def fs_app(self, scripted_provider: Any, storage_adapter: Any, embedder: Any) -> Iterator[App]:
         app = App(client_adapter=scripted_provider.adapter, storage_adapter=storage_adapter,
-                  embedder=HeldQueries(embedder), tools=[file_search_tool()])
+                  embedder=HeldEmbeddings(embedder), tools=[file_search_tool()])
         yield app
         run_sync(app.aclose(grace=0))  # its runs, jobs and heartbeat, then the storage
 
@@ -443,10 +446,10 @@ class FileSearchTests(Kit, standard=True):
     async def test_a_cancel_during_a_search_ends_the_run(self, client: Any, scripted_provider: Any,
                                                          fs_app: App) -> None:
         embedder = fs_app.embedder
-        assert isinstance(embedder, HeldQueries)
+        assert isinstance(embedder, HeldEmbeddings)
         scripted_provider.script(Reply(tool_calls=[("file_search", {"queries": [QUERY]})]))
         a, t, _ = await self._setup(client)
-        embedder.hold()
+        embedder.hold("query")
         unstuck = threading.Timer(30, embedder.release)  # a run that waits for the search fails, not hangs
         unstuck.start()
         try:
@@ -475,3 +478,59 @@ class FileSearchTests(Kit, standard=True):
         [replayed] = self.tool_results(self.model_requests(scripted_provider)[1])
         assert "No results found." in replayed
         assert (await self._answer(client, t)).content[0].text.value == "Nothing to cite."
+
+    # -- stores made for the run's files --------------------------------------------------------------
+    async def _cites(self, client: Any, scripted_provider: Any, t: Any, run: Any, file: Any) -> None:
+        """``run`` (scripted by ``_search_then(..., ANSWER)``) searched and answered citing ``file``,
+        its only result."""
+        run = await call(client.beta.threads.runs.poll(run.id, thread_id=t.id))
+        assert run.status == "completed", run.last_error
+        search, _ = await self._steps(client, t, run)
+        assert [(r["file_id"], r["file_name"]) for r in results_of(search)] == [(file.id, "marmot.txt")]
+        answer = await self._answer(client, t)
+        assert annotations_of(answer.content[0]) == expected_annotations(ANSWER, [file.id])
+        [replayed] = self.tool_results(self.model_requests(scripted_provider)[-1])
+        assert MARMOT in replayed
+
+    async def test_a_file_attached_to_a_message_is_searched_in_the_threads_store(
+            self, client: Any, scripted_provider: Any, fs_app: App) -> None:
+        embedder = fs_app.embedder
+        assert isinstance(embedder, HeldEmbeddings)
+        file = await upload(client, "marmot.txt", MARMOT)
+        a = await call(client.beta.assistants.create(model="test-model", tools=[FILE_SEARCH]))
+        embedder.hold("document")  # the attached file is still being ingested when the run searches
+        unstuck = threading.Timer(30, embedder.release)  # a search that never waits fails, not hangs
+        unstuck.start()
+        try:
+            t = await call(client.beta.threads.create(messages=[{
+                "role": "user", "content": "Who audits?",
+                "attachments": [{"file_id": file.id, "tools": [FILE_SEARCH]}]}]))
+            resources = (await call(client.beta.threads.retrieve(t.id))).tool_resources
+            [store_id] = resources.file_search.vector_store_ids
+            assert [f.id for f in (await call(client.vector_stores.files.list(store_id))).data] == [file.id]
+            self._search_then(scripted_provider, ANSWER)
+            run = await call(client.beta.threads.runs.create(thread_id=t.id, assistant_id=a.id))
+            deadline = time.monotonic() + 30
+            while not await self._steps(client, t, run):
+                assert time.monotonic() < deadline, "the model never called file_search"
+                await asyncio.sleep(0.01)
+            ingesting = await call(client.vector_stores.files.retrieve(file.id, vector_store_id=store_id))
+            assert ingesting.status == "in_progress" and not embedder.released.is_set()
+        finally:
+            unstuck.cancel()
+            embedder.release()
+        await self._cites(client, scripted_provider, t, run, file)  # the search waited for the ingestion
+
+    async def test_an_assistants_vector_stores_helper_makes_the_store_it_searches(
+            self, client: Any, scripted_provider: Any) -> None:
+        file = await upload(client, "marmot.txt", MARMOT)
+        a = await call(client.beta.assistants.create(
+            model="test-model", tools=[FILE_SEARCH],
+            tool_resources={"file_search": {"vector_stores": [{"file_ids": [file.id]}]}}))
+        [store_id] = a.tool_resources.file_search.vector_store_ids
+        attached = await call(client.vector_stores.files.poll(file.id, vector_store_id=store_id))
+        assert attached.status == "completed", attached.last_error
+        t = await call(client.beta.threads.create(messages=[{"role": "user", "content": "Who audits?"}]))
+        self._search_then(scripted_provider, ANSWER)
+        run = await call(client.beta.threads.runs.create(thread_id=t.id, assistant_id=a.id))
+        await self._cites(client, scripted_provider, t, run, file)
