@@ -22,10 +22,10 @@ import time
 from collections.abc import AsyncIterator, Awaitable
 from typing import Any, TypeVar
 
-from .errors import APIError, InvalidRequest
+from .errors import APIError
 from .ingest.chunking import count_tokens
 from .tools import MarkerAnnotator, Replay, ToolCall, ToolContext, ToolEvent, ToolResult, file_citation
-from .vector_stores import VectorStores, expired
+from .vector_stores import VectorStores, store_ids
 
 TYPE = "file_search"
 FUNCTION = "file_search"
@@ -146,32 +146,19 @@ def _queries(arguments: str) -> list[str]:
 
 
 async def _run_stores(context: ToolContext, vector_stores: VectorStores) -> list[dict[str, Any]]:
-    """The stores a run searches, the assistant's then the thread's, of the thread's project; waits up
-    to :data:`THREAD_STORE_WAIT` seconds for the thread's to finish ingesting. An expired store fails
-    the run; one deleted since it was named is left out."""
+    """The stores a run searches (``VectorStores.run_stores``: the assistant's then the thread's, an
+    expired one failing the run); waits up to :data:`THREAD_STORE_WAIT` seconds for the thread's to
+    finish ingesting (a file attached to the message just sent)."""
     storage, run = context.storage, context.run
     thread = await storage.get_thread(run["thread_id"])
-    assistant = await storage.get_assistant(run["assistant_id"])
     if thread is None:
         return []
-    project = thread.get("project")
-
-    def named(owner: dict[str, Any] | None) -> list[str]:
-        resources = ((owner or {}).get("tool_resources") or {}).get(TYPE) or {}
-        return list(resources.get("vector_store_ids") or ())
-
-    stores: dict[str, dict[str, Any]] = {}
-    thread_stores = named(thread)
-    for store_id in [*named(assistant), *thread_stores]:
-        store = await storage.get_vector_store(store_id)
-        if store is None or store.get("project") != project or store_id in stores:
-            continue
-        if expired(store):
-            raise InvalidRequest(f"Vector store {store_id} is expired. Create a new vector store and try again.",
-                                 code="vector_store_expired")
-        stores[store_id] = store
+    assistant = await storage.get_assistant(run["assistant_id"])
+    found = await vector_stores.run_stores((assistant or {}).get("tool_resources"), thread.get("tool_resources"),
+                                           thread.get("project"))
+    stores = {store["id"]: store for store in found}
     deadline = time.monotonic() + THREAD_STORE_WAIT
-    for store_id in thread_stores:
+    for store_id in store_ids(thread.get("tool_resources")):
         while store_id in stores and stores[store_id]["file_counts"]["in_progress"]:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -182,7 +169,7 @@ async def _run_stores(context: ToolContext, vector_stores: VectorStores) -> list
                 del stores[store_id]
             else:
                 stores[store_id] = store
-    return [await vector_stores.touch(store) for store in stores.values()]
+    return list(stores.values())
 
 
 def _within_budget(results: list[dict[str, Any]], budget: int) -> list[dict[str, Any]]:

@@ -34,7 +34,8 @@ if sys.modules.get("pytest"):  # before the kit modules are imported: rewriting 
         name for name in (f"{__name__}.{m.name}" for m in pkgutil.iter_modules(__path__)) if name not in sys.modules))
 
 _KITS = {"AssistantsContractTests": ".contract", "BlobStoreTests": ".blobs", "BuiltinToolTests": ".tool_runs",
-         "ChunkIndexTests": ".search", "ClientAdapterTests": ".clients", "EmbedderTests": ".embedders",
+         "ChunkIndexTests": ".search", "ClientAdapterTests": ".clients",
+         "CodeInterpreterTests": ".code_interpreter", "EmbedderTests": ".embedders",
          "FileSearchTests": ".file_search", "FilesAPITests": ".files",
          "HostileInputTests": ".hostile",
          "ProviderFailureTests": ".failures", "RunAdapterTests": ".runs", "StorageAdapterTests": ".storage",
@@ -60,7 +61,7 @@ def app_of(client: openai.OpenAI | openai.AsyncOpenAI) -> App:
 
 
 __all__ = ["AssistantsContractTests", "BlobStoreTests", "BuiltinToolTests", "ChunkIndexTests", "ClientAdapterTests",
-           "EmbedderTests", "FileSearchTests",
+           "CodeInterpreterTests", "EmbedderTests", "FileSearchTests",
            "FilesAPITests", "HostileInputTests",
            "ProviderFailureTests", "Reply", "RunAdapterTests", "ScriptedClientAdapter", "StorageAdapterTests",
            "VectorStoresAPITests", "app_of", "scripted_client_adapter"]
