@@ -78,6 +78,27 @@ class HeldEmbeddings:
         await self.inner.close()
 
 
+class CountedSearches:
+    """A chunk index that searches as ``inner`` does and records how many searches had ended when it
+    was closed (``ended_at_close``)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.ended = inner, 0
+        self.ended_at_close: int | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    async def search(self, query: Any) -> Any:
+        found = await self.inner.search(query)
+        self.ended += 1
+        return found
+
+    async def close(self) -> None:
+        self.ended_at_close = self.ended
+        await self.inner.close()
+
+
 class _Stream:
     """What an event handler was told: every event, tool calls created and done, text deltas and the
     messages done."""
