@@ -1,6 +1,6 @@
-"""The FileSearchTests kit with the anthropic adapter behind it (sync and async anthropic clients)
-against the fake Anthropic, reading what Claude was sent in the Messages API's shapes: in process,
-and over HTTP through `supercompat serve`'s server."""
+"""The FileSearchTests kit with the anthropic adapter behind it against the fake Anthropic, reading
+what Claude was sent in the Messages API's shapes: in process over a sync anthropic client, and over
+HTTP through `supercompat serve`'s server over an async one (each kind once)."""
 
 from supercompat.testing import FileSearchTests
 from supercompat.testing.file_search import in_process_client, served_client
@@ -14,7 +14,8 @@ def blocks(body, kind):
 
 class TestAnthropicFileSearch(FileSearchTests):
     scripted_provider = ScriptedFakeAnthropic.fixture()
-    client = in_process_client()  # core's tests vary the openai client; these, the provider's
+    client = in_process_client()  # core's tests vary the openai client
+    make_client = sdk_clients(asynchronous=False)
 
     def model_requests(self, scripted_provider):
         return scripted_provider.fake.message_requests
@@ -33,4 +34,4 @@ class TestAnthropicFileSearch(FileSearchTests):
 
 class TestAnthropicFileSearchOverHTTP(TestAnthropicFileSearch):
     client = served_client()
-    make_client = sdk_clients(asynchronous=True)  # in process, the kit runs on every kind
+    make_client = sdk_clients(asynchronous=True)

@@ -1,6 +1,7 @@
-"""The FileSearchTests kit with the google adapter behind it (a genai.Client and its .aio) against the
-fake Gemini, reading what Gemini was sent in its own shapes (function calls and responses as parts,
-the forced function in toolConfig): in process, and over HTTP through `supercompat serve`'s server."""
+"""The FileSearchTests kit with the google adapter behind it against the fake Gemini, reading what
+Gemini was sent in its own shapes (function calls and responses as parts, the forced function in
+toolConfig): in process over a genai.Client, and over HTTP through `supercompat serve`'s server
+over its .aio (each kind once)."""
 
 from supercompat.testing import FileSearchTests
 from supercompat.testing.file_search import in_process_client, served_client
@@ -14,7 +15,8 @@ def parts(body, kind):
 
 class TestGoogleFileSearch(FileSearchTests):
     scripted_provider = ScriptedFakeGemini.fixture()
-    client = in_process_client()  # core's tests vary the openai client; these, the provider's
+    client = in_process_client()  # core's tests vary the openai client
+    make_client = sdk_clients(asynchronous=False)
 
     def model_requests(self, scripted_provider):
         return scripted_provider.fake.generate_requests
@@ -35,4 +37,4 @@ class TestGoogleFileSearch(FileSearchTests):
 
 class TestGoogleFileSearchOverHTTP(TestGoogleFileSearch):
     client = served_client()
-    make_client = sdk_clients(asynchronous=True)  # in process, the kit runs on every kind
+    make_client = sdk_clients(asynchronous=True)

@@ -1,5 +1,6 @@
-"""The FileSearchTests kit with the mistral adapter behind it (sync and async mistralai clients)
-against the fake Mistral: in process, and over HTTP through `supercompat serve`'s server."""
+"""The FileSearchTests kit with the mistral adapter behind it against the fake Mistral: in process
+over a sync mistralai client, and over HTTP through `supercompat serve`'s server over an async one
+(each kind once)."""
 
 from supercompat.testing import FileSearchTests
 from supercompat.testing.file_search import in_process_client, served_client
@@ -9,7 +10,8 @@ from supercompat_mistral.testing import ScriptedFakeMistral
 
 class TestMistralFileSearch(FileSearchTests):
     scripted_provider = ScriptedFakeMistral.fixture()
-    client = in_process_client()  # core's tests vary the openai client; these, the provider's
+    client = in_process_client()  # core's tests vary the openai client
+    make_client = sdk_clients(asynchronous=False)
 
     def model_requests(self, scripted_provider):
         return scripted_provider.fake.chat_requests
@@ -17,4 +19,4 @@ class TestMistralFileSearch(FileSearchTests):
 
 class TestMistralFileSearchOverHTTP(TestMistralFileSearch):
     client = served_client()
-    make_client = sdk_clients(asynchronous=True)  # in process, the kit runs on every kind
+    make_client = sdk_clients(asynchronous=True)
