@@ -45,9 +45,11 @@ from .vector_stores import MARMOT, app_client, upload
 FILE_SEARCH = {"type": "file_search"}
 QUERY = "marmot ledgers"
 ANSWER = f"A marmot audits the ledgers {marker(0, 0)}."
-# For several results: files that share more or fewer of the query's words.
-LEDGERS = "Ledgers record every audit the marmot makes at dawn."
-WHISTLES = "Marmots whistle to warn their colony of eagles."
+# For several results: files that share more or fewer of the query's words, so that every index ranks
+# them alike, without ties, by keywords and by vectors: LEDGERS, MARMOT, WHISTLES, then RIVERS if at all
+# (a tie could be broken either way, and the fused scores with it).
+LEDGERS = "Marmot ledgers, marmot ledgers."
+WHISTLES = "A marmot whistles to warn its colony of eagles."
 RIVERS = "The Danube flows through ten countries before reaching the Black Sea."
 
 
@@ -410,8 +412,8 @@ class FileSearchTests(Kit, standard=True):
 
         every, _ = await searched()
         scores = [r["score"] for r in every]
-        assert len(every) >= 3 and {r["file_id"] for r in every} <= ids
-        assert scores == sorted(scores, reverse=True)
+        assert [r["file_name"] for r in every[:3]] == ["ledgers.txt", "marmot.txt", "whistles.txt"]
+        assert {r["file_id"] for r in every} <= ids and scores == sorted(scores, reverse=True)
         top, replayed = await searched(max_num_results=2)
         assert top == every[:2]
         assert [marker(0, i) in replayed for i in range(3)] == [True, True, False]  # the model saw two
