@@ -544,7 +544,7 @@ class FileSearchTests(Kit, standard=True):
             embedder.release()
         await self._cites(client, scripted_provider, t, run, file)  # the search waited for the ingestion
 
-    async def test_an_assistants_vector_stores_helper_makes_the_store_it_searches(
+    async def test_a_store_made_from_an_assistants_vector_stores_is_searched(
             self, client: Any, scripted_provider: Any) -> None:
         file = await upload(client, "marmot.txt", MARMOT)
         a = await call(client.beta.assistants.create(
