@@ -53,16 +53,34 @@ def marker(ordinal: int, result: int) -> str:
     return f"【{ordinal}:{result}†source】"
 
 
-async def _unless_cancelled(pending: Awaitable[T]) -> T:
-    """``await pending`` run as a task of its own: a cancel (the run's) ends the wait at once but never
-    cuts off the storage reads under way, which finish on their own."""
-    return await asyncio.shield(asyncio.ensure_future(pending))
-
-
 class FileSearchTool:
-    """The ``file_search`` executor (one per App: it keeps no state of its own)."""
+    """The ``file_search`` executor (one per App: it keeps no state of its own but the searches a cancel
+    left running, which :meth:`close` waits for)."""
 
     type = TYPE
+
+    def __init__(self) -> None:
+        self._left_running: set[asyncio.Task[Any]] = set()
+
+    async def _unless_cancelled(self, pending: Awaitable[T]) -> T:
+        """``await pending`` run as a task of its own: a cancel (the run's) ends the wait at once but
+        never cuts off the storage reads under way, which finish on their own (and the App's closing
+        waits for them, before it closes the storage under them)."""
+        task = asyncio.ensure_future(pending)
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if not task.done():
+                self._left_running.add(task)
+                task.add_done_callback(_forgotten(self._left_running))
+            raise
+
+    async def close(self) -> None:
+        """Wait for the searches a cancel left running (those on this loop: an App closes on its own)."""
+        loop = asyncio.get_running_loop()
+        running = {task for task in self._left_running if task.get_loop() is loop}
+        if running:
+            await asyncio.wait(running)
 
     def function(self, tool: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
         return {"name": FUNCTION, "description": DESCRIPTION, "parameters": {
@@ -80,7 +98,7 @@ class FileSearchTool:
         queries = _queries(call.arguments)
         results: list[dict[str, Any]] = []
         if queries:
-            results = await _unless_cancelled(self._search(context, queries, limit, threshold))
+            results = await self._unless_cancelled(self._search(context, queries, limit, threshold))
         details = {"ranking_options": {"ranker": DEFAULT_RANKER if ranker == "auto" else ranker,
                                        "score_threshold": threshold},
                    "results": _within_budget(results, 4_000 if _small_model(model) else 16_000),
@@ -127,6 +145,17 @@ class FileSearchTool:
         if CONTENT not in include and "results" in visible:
             visible["results"] = [{k: v for k, v in r.items() if k != "content"} for r in visible["results"]]
         return visible
+
+
+def _forgotten(tasks: set[asyncio.Task[Any]]) -> Any:
+    """A done callback: the task leaves ``tasks``, its outcome retrieved (no one else waits for it)."""
+
+    def done(task: asyncio.Task[Any]) -> None:
+        tasks.discard(task)
+        if not task.cancelled():
+            task.exception()
+
+    return done
 
 
 def _queries(arguments: str) -> list[str]:

@@ -36,7 +36,7 @@ if sys.modules.get("pytest"):  # before the kit modules are imported: rewriting 
 _KITS = {"AssistantsContractTests": ".contract", "BlobStoreTests": ".blobs", "BuiltinToolTests": ".tool_runs",
          "ChunkIndexTests": ".search", "ClientAdapterTests": ".clients",
          "CodeInterpreterTests": ".code_interpreter", "EmbedderTests": ".embedders",
-         "FilesAPITests": ".files",
+         "FileSearchTests": ".file_search", "FilesAPITests": ".files",
          "HostileInputTests": ".hostile",
          "ProviderFailureTests": ".failures", "RunAdapterTests": ".runs", "SandboxTests": ".sandboxes",
          "StorageAdapterTests": ".storage",
@@ -62,7 +62,7 @@ def app_of(client: openai.OpenAI | openai.AsyncOpenAI) -> App:
 
 
 __all__ = ["AssistantsContractTests", "BlobStoreTests", "BuiltinToolTests", "ChunkIndexTests", "ClientAdapterTests",
-           "CodeInterpreterTests", "EmbedderTests",
+           "CodeInterpreterTests", "EmbedderTests", "FileSearchTests",
            "FilesAPITests", "HostileInputTests",
            "ProviderFailureTests", "Reply", "RunAdapterTests", "SandboxTests", "ScriptedClientAdapter",
            "StorageAdapterTests", "VectorStoresAPITests", "app_of", "scripted_client_adapter"]

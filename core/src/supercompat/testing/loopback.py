@@ -365,6 +365,20 @@ class SDKClients:
         self._closeables.clear()
 
 
+def sdk_clients(asynchronous: bool) -> Any:
+    """A ``make_client`` fixture of one kind only (as :func:`provider_fixtures`' for both), for a class
+    whose tests need not run on both: the async SDK clients behind a served App, say."""
+    import pytest
+
+    @pytest.fixture
+    async def make_client(self: Any, fake: LoopbackProvider) -> Any:
+        clients = SDKClients(fake, asynchronous=asynchronous)
+        yield clients.make
+        await clients.aclose()
+
+    return make_client
+
+
 def provider_fixtures(make_fake: Callable[[], LoopbackProvider],
                       make_adapter: Callable[[Any], Any]) -> tuple[Any, ...]:
     """The fixtures a plugin's tests share, for its ``conftest.py``: ``fake`` (a started fake from
