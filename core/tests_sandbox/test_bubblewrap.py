@@ -1,5 +1,5 @@
 """Core's bubblewrap sandbox passes SandboxTests (tox env sandbox), with the Python environment that
-``sandbox_python.py`` makes (numpy, pandas, matplotlib), or the one ``SUPERCOMPAT_SANDBOX_PYTHON``
+``supercompat.testing.sandbox_python`` makes (numpy, pandas, matplotlib), or the one ``SUPERCOMPAT_SANDBOX_PYTHON``
 names, else /usr/bin/python3 (the figure test is then skipped)."""
 
 import asyncio
@@ -10,13 +10,13 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from sandbox_python import PYTHON as MADE
 
 from supercompat.sandbox_bubblewrap import BubblewrapOptions, BubblewrapSandbox
 from supercompat.sandboxes import SandboxUnavailable
 from supercompat.testing import SandboxTests
+from supercompat.testing.sandbox_python import sandbox_python
 
-PYTHON = os.environ.get("SUPERCOMPAT_SANDBOX_PYTHON") or (str(MADE) if MADE.exists() else "/usr/bin/python3")
+PYTHON = sandbox_python()
 
 
 class TestBubblewrap(SandboxTests):

@@ -2,13 +2,12 @@
 tests (numpy, pandas, matplotlib): the CodeInterpreterTests kit, in process with the scripted model."""
 
 import pytest
-from test_bubblewrap import PYTHON
 
-from supercompat.sandbox_bubblewrap import BubblewrapOptions, BubblewrapSandbox
 from supercompat.testing import CodeInterpreterTests
+from supercompat.testing.sandbox_python import sandbox_for_tests
 
 
 class TestCodeInterpreterOnBubblewrap(CodeInterpreterTests):
     @pytest.fixture
     def sandbox(self):
-        return BubblewrapSandbox(BubblewrapOptions(python=PYTHON))  # closed with the App
+        return sandbox_for_tests()  # closed with the App

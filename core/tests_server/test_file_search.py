@@ -4,7 +4,7 @@ at `supercompat serve`'s uvicorn, the scripted model behind it."""
 from __future__ import annotations
 
 from supercompat.testing import FileSearchTests
-from supercompat.testing.file_search import served_client
+from supercompat.testing.serving import served_client
 
 
 class TestFileSearchOverHTTP(FileSearchTests):

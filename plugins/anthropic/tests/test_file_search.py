@@ -3,8 +3,8 @@ what Claude was sent in the Messages API's shapes: in process over a sync anthro
 HTTP through `supercompat serve`'s server over an async one (each kind once)."""
 
 from supercompat.testing import FileSearchTests
-from supercompat.testing.file_search import in_process_client, served_client
 from supercompat.testing.loopback import sdk_clients
+from supercompat.testing.serving import in_process_client, served_client
 from supercompat_anthropic.testing import ScriptedFakeAnthropic
 
 

@@ -4,8 +4,8 @@ toolConfig): in process over a genai.Client, and over HTTP through `supercompat 
 over its .aio (each kind once)."""
 
 from supercompat.testing import FileSearchTests
-from supercompat.testing.file_search import in_process_client, served_client
 from supercompat.testing.loopback import sdk_clients
+from supercompat.testing.serving import in_process_client, served_client
 from supercompat_google.testing import ScriptedFakeGemini
 
 

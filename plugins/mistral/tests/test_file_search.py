@@ -3,8 +3,8 @@ over a sync mistralai client, and over HTTP through `supercompat serve`'s server
 (each kind once)."""
 
 from supercompat.testing import FileSearchTests
-from supercompat.testing.file_search import in_process_client, served_client
 from supercompat.testing.loopback import sdk_clients
+from supercompat.testing.serving import in_process_client, served_client
 from supercompat_mistral.testing import ScriptedFakeMistral
 
 

@@ -3,8 +3,8 @@ a sync openai SDK client (called through its async twin), and over HTTP through 
 server over an async one (each kind once: ClientAdapterTests covers both everywhere)."""
 
 from supercompat.testing import FileSearchTests
-from supercompat.testing.file_search import in_process_client, served_client
 from supercompat.testing.loopback import sdk_clients
+from supercompat.testing.serving import in_process_client, served_client
 from supercompat_openai.testing import ScriptedFakeOpenAI
 
 

@@ -9,7 +9,8 @@ from supercompat.file_search import file_search_tool
 from supercompat.loop import run_async, run_sync
 from supercompat.testing import FileSearchTests, Reply, ScriptedClientAdapter
 from supercompat.testing.embedders import fake_embedder
-from supercompat.testing.file_search import CountedSearches, HeldEmbeddings, in_process_client
+from supercompat.testing.file_search import CountedSearches, HeldEmbeddings
+from supercompat.testing.serving import in_process_client
 from supercompat.testing.vector_stores import MARMOT, app_client
 from supercompat_sqlalchemy import sqlalchemy_storage_adapter
 from supercompat_sqlalchemy.testing import empty

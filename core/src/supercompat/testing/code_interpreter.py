@@ -5,7 +5,8 @@ thread, the time limit, cancel, and the error of an App with no sandbox.
 
 Subclass it with a ``sandbox`` fixture (one whose Python has numpy, pandas and matplotlib) and,
 optionally, ``scripted_provider`` (a provider plugin's scripted fake, as for the contract kit; core's
-scripted adapter by default), ``storage_adapter`` and ``client`` (to serve the App over HTTP)::
+scripted adapter by default), ``storage_adapter`` and ``client`` (``served_client()`` from
+``supercompat.testing.serving`` serves ``kit_app`` over HTTP)::
 
     class TestMyProviderCode(CodeInterpreterTests):
         scripted_provider = ScriptedFakeMine.fixture()
@@ -23,11 +24,15 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from .. import async_supercompat, supercompat
+from .. import supercompat
+from ..app import App
+from ..code_interpreter import code_interpreter_tool
+from ..loop import run_sync
 from . import app_of
 from .contract import call, close_app
-from .kit import Kit, fixture, pytest
+from .kit import Kit, fixture
 from .scripted import Reply, ScriptedClientAdapter, scripted_client_adapter
+from .serving import in_process_client, server_fixture
 from .tool_runs import streamed
 
 CODE = {"type": "code_interpreter"}
@@ -50,7 +55,7 @@ async def content_of(client: Any, file_id: str) -> bytes:
 
 
 class CodeInterpreterTests(Kit, standard=True):
-    cell_seconds = 3.0  # the time limit the kit's loop test runs into
+    cell_seconds = 3.0  # the time limit of the kit's loop test (the others have the tool's own)
 
     @fixture
     def scripted_provider(self) -> Any:
@@ -64,22 +69,22 @@ class CodeInterpreterTests(Kit, standard=True):
     def sandbox(self) -> Any:  # pragma: no cover - subclasses override
         raise NotImplementedError("provide a `sandbox` fixture")
 
-    @fixture(params=["sync-client", "async-client"])
-    def client(self, request: pytest.FixtureRequest, scripted_provider: Any, storage_adapter: Any,
-               sandbox: Any) -> Iterator[Any]:
-        factory = supercompat if request.param == "sync-client" else async_supercompat
-        client = factory(client_adapter=scripted_provider.adapter, storage_adapter=storage_adapter,
-                         sandbox=sandbox, max_retries=0)
-        app_of(client).tools["code_interpreter"].cell_seconds = self.cell_seconds  # type: ignore[attr-defined]
-        yield client
-        close_app(client)
+    @fixture
+    def kit_app(self, scripted_provider: Any, storage_adapter: Any, sandbox: Any) -> Iterator[App]:
+        app = App(client_adapter=scripted_provider.adapter, storage_adapter=storage_adapter, sandbox=sandbox,
+                  tools=[code_interpreter_tool()])
+        yield app
+        run_sync(app.aclose(grace=0))  # its runs, sessions and sandbox, then the storage
+
+    client = in_process_client(["sync-client", "async-client"])
+    kit_server = server_fixture()
 
     async def _analyst(self, client: Any) -> tuple[Any, Any, Any]:
         """The seed's Data Analyst: an assistant with code_interpreter, a thread whose message has a CSV
         attached for it. Returns the assistant, the thread and the CSV's File."""
         csv = await call(client.files.create(file=("visitors.csv", CSV), purpose="assistants"))
         assistant = await call(client.beta.assistants.create(
-            model="gpt-4o", name="Data Analyst", instructions="Analyse the data you are given.", tools=[CODE]))
+            model="test-model", name="Data Analyst", instructions="Analyse the data you are given.", tools=[CODE]))
         thread = await call(client.beta.threads.create(messages=[{
             "role": "user", "content": "How many visitors in all? Chart them and give me the shares.",
             "attachments": [{"file_id": csv.id, "tools": [CODE]}]}]))
@@ -146,8 +151,9 @@ class CodeInterpreterTests(Kit, standard=True):
         steps = (await call(client.beta.threads.runs.steps.list(run.id, thread_id=thread.id, order="asc"))).data
         assert steps[0].step_details.tool_calls[0].code_interpreter.outputs[0].logs.strip() == "42"
 
-    async def test_a_loop_ends_at_the_time_limit_and_the_thread_goes_on(self, client: Any,
-                                                                         scripted_provider: Any) -> None:
+    async def test_a_loop_ends_at_the_time_limit_and_the_thread_goes_on(self, client: Any, scripted_provider: Any,
+                                                                         kit_app: App) -> None:
+        kit_app.tools["code_interpreter"].cell_seconds = self.cell_seconds  # type: ignore[attr-defined]
         assistant, thread, _ = await self._analyst(client)
         scripted_provider.script(Reply(tool_calls=[("python", {"code": "kept = 7\nwhile True:\n    pass"})]),
                                  Reply(text="It ran too long."),
@@ -194,7 +200,7 @@ class CodeInterpreterTests(Kit, standard=True):
         app_of(client).sandbox = None  # whatever this machine has: none
         try:
             scripted_provider.script(Reply(tool_calls=[("python", {"code": "print(1)"})]), Reply(text="never"))
-            assistant = client.beta.assistants.create(model="gpt-4o", tools=[{"type": "code_interpreter"}])
+            assistant = client.beta.assistants.create(model="test-model", tools=[{"type": "code_interpreter"}])
             thread = client.beta.threads.create(messages=[{"role": "user", "content": "1?"}])
             run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id)
             assert run.status == "failed" and run.last_error is not None

@@ -8,7 +8,7 @@ Fixtures a subclass may override:
   ClientAdapterTests): the model; by default core's scripted adapter. A loopback fake of a provider
   also overrides the request views below, which read what the provider was sent in its own format;
 - ``storage_adapter`` (None: memory) and ``embedder`` (the deterministic fake; not None);
-- ``client``: an openai client of ``fs_app``, sync and async in process by default;
+- ``client``: an openai client of ``kit_app``, sync and async in process by default;
   :func:`in_process_client` of fewer kinds, :func:`served_client` over HTTP instead (a real uvicorn
   server on loopback).
 
@@ -26,7 +26,7 @@ import asyncio
 import json
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any
 
 import openai
@@ -39,6 +39,7 @@ from .contract import call, collect
 from .embedders import fake_embedder
 from .kit import Kit, fixture, pytest
 from .scripted import Reply, scripted_client_adapter
+from .serving import server_fixture
 from .tool_runs import annotations_of, expected_annotations
 from .vector_stores import MARMOT, app_client, upload
 
@@ -181,40 +182,6 @@ def results_of(step: Any) -> list[dict[str, Any]]:
     return [r.model_dump(exclude_unset=True) for r in tool_call.file_search.results]
 
 
-def in_process_client(kinds: Sequence[str] = ("sync-client",)) -> Any:
-    """A ``client`` fixture for a subclass: the kit's own, of these kinds only (a provider's tests vary
-    its SDK's clients; core's run the kit with both openai clients)."""
-
-    @pytest.fixture(params=list(kinds))
-    def client(self: Any, request: pytest.FixtureRequest, fs_app: App) -> Any:
-        return app_client(fs_app, request.param)
-
-    return client
-
-
-def served_client(kinds: Sequence[str] = ("sync-client",)) -> Any:
-    """A ``client`` fixture for a subclass that goes over HTTP: ``fs_app`` served by the class's real
-    uvicorn server on 127.0.0.1 (``fs_server``; ``supercompat.testing.serving``, which needs
-    ``supercompat[server]``), an openai client of each kind pointed at it.
-
-        class TestFileSearchOverHTTP(FileSearchTests):
-            client = served_client()
-    """
-
-    @pytest.fixture(params=list(kinds))
-    async def client(self: Any, request: pytest.FixtureRequest, fs_app: App, fs_server: Any
-                     ) -> AsyncIterator[Any]:
-        fs_server.asgi.app = fs_app
-        served = fs_server.client(request.param)
-        assert str(served.base_url) == fs_server.base_url + "/"  # loopback HTTP, not in process
-        yield served
-        if isinstance(served, openai.AsyncOpenAI):
-            await served.close()
-        await asyncio.wrap_future(fs_server.call(fs_app.aclose(grace=0)))  # on the loop it served on
-
-    return client
-
-
 class FileSearchTests(Kit, standard=True):
     @fixture
     def scripted_provider(self) -> Any:
@@ -229,23 +196,17 @@ class FileSearchTests(Kit, standard=True):
         return fake_embedder()
 
     @fixture
-    def fs_app(self, scripted_provider: Any, storage_adapter: Any, embedder: Any) -> Iterator[App]:
+    def kit_app(self, scripted_provider: Any, storage_adapter: Any, embedder: Any) -> Iterator[App]:
         app = App(client_adapter=scripted_provider.adapter, storage_adapter=storage_adapter,
                   embedder=HeldEmbeddings(embedder), tools=[file_search_tool()])
         yield app
         run_sync(app.aclose(grace=0))  # its runs, jobs and heartbeat, then the storage
 
     @fixture(params=["sync-client", "async-client"])
-    def client(self, request: pytest.FixtureRequest, fs_app: App) -> Any:
-        return app_client(fs_app, request.param)
+    def client(self, request: pytest.FixtureRequest, kit_app: App) -> Any:
+        return app_client(kit_app, request.param)
 
-    @fixture(scope="class")
-    def fs_server(self) -> Iterator[Any]:
-        """A server for the class's tests (only :func:`served_client` asks for it)."""
-        from .serving import KEY, serving
-
-        with serving(api_keys=[KEY], shutdown_grace_seconds=0) as server:
-            yield server
+    kit_server = server_fixture()
 
     # -- what the provider was sent, in its own format (chat completions here) ----------------------
     def model_requests(self, scripted_provider: Any) -> list[dict[str, Any]]:
@@ -467,8 +428,8 @@ class FileSearchTests(Kit, standard=True):
         assert len(self.model_requests(scripted_provider)) == 2
 
     async def test_a_cancel_during_a_search_ends_the_run(self, client: Any, scripted_provider: Any,
-                                                         fs_app: App) -> None:
-        embedder = fs_app.embedder
+                                                         kit_app: App) -> None:
+        embedder = kit_app.embedder
         assert isinstance(embedder, HeldEmbeddings)
         scripted_provider.script(Reply(tool_calls=[("file_search", {"queries": [QUERY]})]))
         a, t, _ = await self._setup(client)
@@ -516,8 +477,8 @@ class FileSearchTests(Kit, standard=True):
         assert MARMOT in replayed
 
     async def test_a_file_attached_to_a_message_is_searched_in_the_threads_store(
-            self, client: Any, scripted_provider: Any, fs_app: App) -> None:
-        embedder = fs_app.embedder
+            self, client: Any, scripted_provider: Any, kit_app: App) -> None:
+        embedder = kit_app.embedder
         assert isinstance(embedder, HeldEmbeddings)
         file = await upload(client, "marmot.txt", MARMOT)
         a = await call(client.beta.assistants.create(model="test-model", tools=[FILE_SEARCH]))

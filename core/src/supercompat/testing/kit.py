@@ -117,7 +117,7 @@ class Kit:
             return
         if POLICE in vars(cls):
             raise TypeError(f"{cls.__qualname__} replaces {POLICE}, which checks that it keeps its kit's tests")
-        for kit in _kits_of(cls):
+        for kit in [*_kits_of(cls), cls]:  # the class's own noted fixtures too (``served_client()``)
             _make_ready(kit)
 
     def test_no_overrides_DO_NOT_OVERRIDE(self) -> None:

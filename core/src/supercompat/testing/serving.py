@@ -15,7 +15,7 @@ import asyncio
 import concurrent.futures
 import threading
 import time
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Coroutine, Iterator, Sequence
 from typing import Any, TypeVar
 
 import openai
@@ -90,4 +90,55 @@ def serving(app: App | None = None, **options: Any) -> RunningServer:
     return RunningServer(app or App(), ServerOptions(**options))
 
 
-__all__ = ["KEY", "RunningServer", "serving"]
+# The ``client`` fixtures of the kits that run an App of their own (``kit_app``): in process, or over
+# HTTP through the class's server (``kit_server``, made by :func:`server_fixture`).
+def server_fixture() -> Any:
+    """A kit's ``kit_server`` fixture: one server for a class's tests (only :func:`served_client` asks
+    for it, so a class that stays in process starts none)."""
+    from .kit import fixture
+
+    @fixture(scope="class")
+    def kit_server(self: Any) -> Iterator[RunningServer]:
+        with serving(api_keys=[KEY], shutdown_grace_seconds=0) as server:
+            yield server
+
+    return kit_server
+
+
+def in_process_client(kinds: Sequence[str] = ("sync-client",)) -> Any:
+    """A ``client`` fixture for a kit's subclass: openai clients of these kinds answered in process by
+    ``kit_app`` (a provider's tests vary its SDK's clients; core's run a kit with both openai clients)."""
+    from .kit import fixture
+    from .vector_stores import app_client
+
+    @fixture(params=list(kinds))
+    def client(self: Any, request: Any, kit_app: App) -> Any:
+        return app_client(kit_app, request.param)
+
+    return client
+
+
+def served_client(kinds: Sequence[str] = ("sync-client",)) -> Any:
+    """A ``client`` fixture for a kit's subclass that goes over HTTP: ``kit_app`` served by the class's
+    real uvicorn server on 127.0.0.1 (which needs ``supercompat[server]``), an openai client of each
+    kind pointed at it.
+
+        class TestFileSearchOverHTTP(FileSearchTests):
+            client = served_client()
+    """
+    from .kit import fixture
+
+    @fixture(params=list(kinds))
+    async def client(self: Any, request: Any, kit_app: App, kit_server: RunningServer) -> AsyncIterator[Any]:
+        kit_server.asgi.app = kit_app
+        served = kit_server.client(request.param)
+        assert str(served.base_url) == kit_server.base_url + "/"  # loopback HTTP, not in process
+        yield served
+        if isinstance(served, openai.AsyncOpenAI):
+            await served.close()
+        await asyncio.wrap_future(kit_server.call(kit_app.aclose(grace=0)))  # on the loop it served on
+
+    return client
+
+
+__all__ = ["KEY", "RunningServer", "in_process_client", "served_client", "server_fixture", "serving"]
