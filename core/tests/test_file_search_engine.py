@@ -134,3 +134,22 @@ def test_removing_made_up_markers_moves_what_follows():
     assert markers == [(2, 14, {"type": "file_citation"})]
     assert notes == [{"type": "file_path", "start_index": 118, "end_index": 120}]
     assert kept[18:20] == text[30:32]
+
+
+def test_a_later_run_is_shown_earlier_answers_without_their_citation_markers():
+    model = scripted_client_adapter()
+    client = supercompat(client_adapter=model, embedder=fake_embedder(), max_retries=0)
+    file, store = setup(client)
+    client.vector_stores.files.poll(file.id, vector_store_id=store.id)
+    a = client.beta.assistants.create(model="gpt-4o", tools=[SEARCH],
+                                      tool_resources={"file_search": {"vector_store_ids": [store.id]}})
+    t = client.beta.threads.create(messages=[{"role": "user", "content": "ledgers?"}])
+    model.script(Reply(tool_calls=[("file_search", {"queries": ["ledgers"]})]), Reply(text="Seventeen 【0:0†source】."),
+                 Reply(text="Yes."))
+    client.beta.threads.runs.create_and_poll(thread_id=t.id, assistant_id=a.id)
+    stored = client.beta.threads.messages.list(t.id).data[0].content[0].text
+    assert stored.value == "Seventeen 【0:0†source】." and len(stored.annotations) == 1  # kept for the user
+    client.beta.threads.messages.create(t.id, role="user", content="Sure?")
+    client.beta.threads.runs.create_and_poll(thread_id=t.id, assistant_id=a.id)
+    answers = [m["content"] for m in model.requests[-1]["messages"] if m["role"] == "assistant" and m["content"]]
+    assert answers == ["Seventeen ."]

@@ -122,10 +122,24 @@ def _unusable(at: str, file_id: str, why: str) -> InvalidPrompt:
     return InvalidPrompt(f"The image_file part at {at} names file {file_id}, which {why}.")
 
 
-def _text(blocks: list[dict[str, Any]]) -> str:
-    if len(blocks) == 1 and blocks[0]["type"] == "text":
+def _text(blocks: list[dict[str, Any]], uncited: bool = False) -> str:
+    """The text of a message's blocks; with ``uncited``, without the citation markers its
+    ``file_citation`` annotations cover (an earlier run's answer: the current run can't resolve them,
+    and a model shown them may copy them)."""
+    if len(blocks) == 1 and blocks[0]["type"] == "text" and not (uncited and blocks[0]["text"]["annotations"]):
         return blocks[0]["text"]["value"]
-    return "".join(b["text"]["value"] for b in blocks if b["type"] == "text")
+    return "".join(_uncited(b["text"]) if uncited else b["text"]["value"] for b in blocks if b["type"] == "text")
+
+
+def _uncited(text: dict[str, Any]) -> str:
+    value, kept, start = text["value"], [], 0
+    for note in sorted((n for n in text.get("annotations") or () if n.get("type") == "file_citation"),
+                       key=lambda n: n["start_index"]):
+        if note["start_index"] >= start:
+            kept.append(value[start:note["start_index"]])
+            start = note["end_index"]
+    kept.append(value[start:])
+    return "".join(kept)
 
 
 def _estimate_tokens(message: dict[str, Any]) -> int:
@@ -176,7 +190,7 @@ async def _history(ctx: RunContext) -> list[dict[str, Any]]:
                     content = await _with_code_files(content, item["attachments"], ctx)
                 chat.append({"role": "user", "content": content})
                 last_assistant_run = None
-            elif text := _text(item["content"]):  # one with only images (a tool's) has nothing to say
+            elif text := _text(item["content"], uncited=item.get("run_id") != run["id"]):  # only images: nothing
                 chat.append({"role": "assistant", "content": text})
                 last_assistant_run = item.get("run_id")
             continue
