@@ -207,3 +207,32 @@ class CodeInterpreterTests(Kit, standard=True):
             assert "bubblewrap" in run.last_error.message and "sandbox" in run.last_error.message
         finally:
             close_app(client)
+
+
+def provider_tests(scripted: Any) -> tuple[type, type]:
+    """The kit for a provider plugin, against its loopback fake (``scripted``: its ``Scripted``
+    subclass), on core's bubblewrap sandbox with the tests' Python environment
+    (:mod:`supercompat.testing.sandbox_python`): in process over a sync SDK client, and over HTTP
+    through a real server over an async one (each kind once: ClientAdapterTests covers both)::
+
+        TestMyCodeInterpreter, TestMyCodeInterpreterOverHTTP = provider_tests(ScriptedFakeMine)
+    """
+    from .loopback import sdk_clients
+    from .sandbox_python import sandbox_for_tests
+    from .serving import served_client
+
+    class InProcess(CodeInterpreterTests):
+        scripted_provider = scripted.fixture()
+        client = in_process_client()
+        make_client = sdk_clients(asynchronous=False)
+
+        @fixture
+        def sandbox(self) -> Any:
+            return sandbox_for_tests()  # closed with the App
+
+    class OverHTTP(InProcess):
+        client = served_client()
+        make_client = sdk_clients(asynchronous=True)
+
+    return InProcess, OverHTTP
+
