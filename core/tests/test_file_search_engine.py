@@ -153,3 +153,23 @@ def test_a_later_run_is_shown_earlier_answers_without_their_citation_markers():
     client.beta.threads.runs.create_and_poll(thread_id=t.id, assistant_id=a.id)
     answers = [m["content"] for m in model.requests[-1]["messages"] if m["role"] == "assistant" and m["content"]]
     assert answers == ["Seventeen ."]
+
+
+def test_removing_made_up_markers_moves_an_annotation_that_began_before_the_text():
+    text = "ab 【9:9†source】 cd"  # the message so far ends at 100; a note spans 95 .. 100 + 18
+    kept, _, notes = _without_made_up_markers(text, 100, [(3, 15, None)], [{"start_index": 95, "end_index": 118}])
+    assert kept == "ab  cd" and notes == [{"start_index": 95, "end_index": 106}]
+    _, _, inside = _without_made_up_markers(text, 100, [(3, 15, None)], [{"start_index": 104, "end_index": 110}])
+    assert inside == []  # wholly inside the removed marker
+
+
+def test_markers_written_before_any_search_are_removed():
+    model = scripted_client_adapter()
+    client = supercompat(client_adapter=model, embedder=fake_embedder(), max_retries=0)
+    a = client.beta.assistants.create(model="gpt-4o", tools=[SEARCH])
+    t = client.beta.threads.create(messages=[{"role": "user", "content": "ledgers?"}])
+    model.script(Reply(text="Seventeen 【0:0†source】."))
+    with client.beta.threads.runs.stream(thread_id=t.id, assistant_id=a.id) as stream:
+        streamed = "".join(stream.text_deltas)
+    text = client.beta.threads.messages.list(t.id).data[0].content[0].text
+    assert text.value == streamed == "Seventeen ." and text.annotations == []

@@ -37,6 +37,7 @@ TYPE = "code_interpreter"
 FUNCTION = "python"
 CELL_SECONDS = 60.0  # a cell's time limit
 IDLE_SECONDS = 3600.0  # a thread's session is closed after this long unused (OpenAI: one hour)
+MAX_FILES_KEPT = 20  # files one cell wrote that become Files (each up to the sandbox's file size)
 MAX_LOGS = 20_000  # characters of a cell's logs the model is shown (all of them are stored)
 LINK = re.compile(r"sandbox:(/mnt/data/[^\s)\]\"'<>]*[^\s)\]\"'<>.,;:!?])")
 LINK_PREFIX = "sandbox:/mnt/data/"
@@ -95,13 +96,13 @@ def _partial_code(arguments: str) -> str:
             break
         kind = text[i + 1]
         if kind == "u":
-            if i + 6 > len(text):
+            code = _hex(text[i + 2:i + 6])
+            if code is None:  # not all there yet, or not JSON: nothing more streams
                 break
-            code = int(text[i + 2:i + 6], 16)
             if 0xD800 <= code < 0xDC00:  # a surrogate pair: wait for its second half
-                if i + 12 > len(text):
+                low = _hex(text[i + 8:i + 12]) if text[i + 6:i + 8] == "\\u" else None
+                if low is None or not 0xDC00 <= low < 0xE000:
                     break
-                low = int(text[i + 8:i + 12], 16)
                 out.append(chr(0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)))
                 i += 12
                 continue
@@ -111,6 +112,13 @@ def _partial_code(arguments: str) -> str:
         out.append(_ESCAPES.get(kind, kind))
         i += 2
     return "".join(out)
+
+
+def _hex(digits: str) -> int | None:
+    """Four hex digits' value; None if there aren't four of them."""
+    if len(digits) != 4 or any(c not in "0123456789abcdefABCDEF" for c in digits):
+        return None
+    return int(digits, 16)
 
 
 class LinkAnnotator:
@@ -174,7 +182,11 @@ class CodeInterpreterTool:
             held.used = time.monotonic()
             after = await held.session.files()
         outputs: list[dict[str, Any]] = []
+        fresh = [file for file in after if _written(file, before)]
         logs = _logs(execution)
+        if len(fresh) > MAX_FILES_KEPT:
+            logs = (f"{logs}\n[{len(fresh) - MAX_FILES_KEPT} more files the cell wrote were not kept: at most "
+                    f"{MAX_FILES_KEPT} are, the latest written]").lstrip("\n")
         if logs:
             outputs.append({"type": "logs", "logs": logs})
             yield ToolDelta({"outputs": [{"index": 0, "type": "logs", "logs": logs}]})
@@ -187,11 +199,10 @@ class CodeInterpreterTool:
             yield ToolDelta({"outputs": [{"index": len(outputs) - 1, "type": "image",
                                           "image": {"file_id": image["id"]}}]})
         written: dict[str, str] = {}
-        for file in after:
-            if _written(file, before):
-                data = await held.session.get(file.path)
-                if data is not None:
-                    written[file.path] = (await _keep(app, project, posixpath.basename(file.path), data))["id"]
+        for file in sorted(fresh, key=lambda f: -f.modified)[:MAX_FILES_KEPT]:  # the latest written
+            data = await held.session.get(file.path)
+            if data is not None:
+                written[file.path] = (await _keep(app, project, posixpath.basename(file.path), data))["id"]
         yield ToolResult({"input": code, "outputs": outputs, "files": written}, images=tuple(images))
 
     async def _session(self, thread_id: str, sandbox: Any) -> _Session:

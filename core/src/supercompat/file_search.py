@@ -19,7 +19,7 @@ import asyncio
 import json
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 from .errors import APIError
@@ -33,6 +33,7 @@ CONTENT = "step_details.tool_calls[*].file_search.results[*].content"  # the inc
 MAX_QUERIES = 5
 DEFAULT_RANKER = "default_2024_08_21"  # what "auto" is, and what steps show
 THREAD_STORE_WAIT = 60.0  # seconds a search waits for the thread's store to finish ingesting
+CLOSE_WAIT = 10.0  # seconds an App's closing waits for the searches a cancel left running
 _MARKER = re.compile(r"【(\d+):(\d+)†([^】]*)】")
 T = TypeVar("T")
 
@@ -80,7 +81,7 @@ class FileSearchTool:
         loop = asyncio.get_running_loop()
         running = {task for task in self._left_running if task.get_loop() is loop}
         if running:
-            await asyncio.wait(running)
+            await asyncio.wait(running, timeout=CLOSE_WAIT)
 
     def function(self, tool: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
         return {"name": FUNCTION, "description": DESCRIPTION, "parameters": {
@@ -98,7 +99,7 @@ class FileSearchTool:
         queries = _queries(call.arguments)
         results: list[dict[str, Any]] = []
         if queries:
-            results = await self._unless_cancelled(self._search(context, queries, limit, threshold))
+            results = await self._search(context, queries, limit, threshold)
         details = {"ranking_options": {"ranker": DEFAULT_RANKER if ranker == "auto" else ranker,
                                        "score_threshold": threshold},
                    "results": _within_budget(results, 4_000 if _small_model(model) else 16_000),
@@ -111,11 +112,12 @@ class FileSearchTool:
             raise APIError("file_search needs the App's vector stores, which this run was not given.",
                            status=500, type="server_error")
         vector_stores = context.app.vector_stores
-        stores = await _run_stores(context, vector_stores)
+        stores = await _run_stores(context, vector_stores, self._unless_cancelled)
         if not stores:
             return []
-        found, _ = await vector_stores.search(stores, queries, limit=limit, score_threshold=threshold,
-                                                       filters=None)
+        # Its reads (and the embedder's call) go on if the run is cancelled: only the wait ends
+        found, _ = await self._unless_cancelled(vector_stores.search(
+            stores, queries, limit=limit, score_threshold=threshold, filters=None))
         return [{"file_id": r["file_id"], "file_name": r["filename"], "score": r["score"],
                  "content": r["content"]} for r in found]
 
@@ -137,7 +139,7 @@ class FileSearchTool:
             results = (calls[ordinal].get(TYPE) or {}).get("results") or ()
             return file_citation(match.group(0), results[index]["file_id"]) if index < len(results) else None
 
-        return MarkerAnnotator(_MARKER, "【", resolve, closing="】") if calls else None
+        return MarkerAnnotator(_MARKER, "【", resolve, closing="】")  # with no calls: every marker goes
 
     def shown(self, details: dict[str, Any], include: frozenset[str]) -> dict[str, Any]:
         """The call's body as OpenAI shows it: no ``queries``, and results' ``content`` only if asked."""
@@ -174,17 +176,18 @@ def _queries(arguments: str) -> list[str]:
     return [q.strip() for q in args if isinstance(q, str) and q.strip()][:MAX_QUERIES]
 
 
-async def _run_stores(context: ToolContext, vector_stores: VectorStores) -> list[dict[str, Any]]:
+async def _run_stores(context: ToolContext, vector_stores: VectorStores,
+                      unless_cancelled: Callable[[Awaitable[Any]], Awaitable[Any]]) -> list[dict[str, Any]]:
     """The stores a run searches (``VectorStores.run_stores``: the assistant's then the thread's, an
     expired one failing the run); waits up to :data:`THREAD_STORE_WAIT` seconds for the thread's to
-    finish ingesting (a file attached to the message just sent)."""
+    finish ingesting (a file attached to the message just sent): a wait a cancel ends."""
     storage, run = context.storage, context.run
     thread = await storage.get_thread(run["thread_id"])
     if thread is None:
         return []
     assistant = await storage.get_assistant(run["assistant_id"])
-    found = await vector_stores.run_stores((assistant or {}).get("tool_resources"), thread.get("tool_resources"),
-                                           thread.get("project"))
+    found = await unless_cancelled(vector_stores.run_stores(  # it marks them active: never cut off half-way
+        (assistant or {}).get("tool_resources"), thread.get("tool_resources"), thread.get("project")))
     stores = {store["id"]: store for store in found}
     deadline = time.monotonic() + THREAD_STORE_WAIT
     for store_id in store_ids(thread.get("tool_resources")):

@@ -503,11 +503,14 @@ class RunEngine:
         self._message_delta(run_id, turn, {"index": len(turn.parts) - 1, **part})
 
     def _annotators(self, turn: _Turn) -> list[Any] | None:
-        """The annotators of the built-in calls this run has made so far; None if there are none."""
+        """The annotators of the run's built-in tools, given the calls it has made of each so far (a
+        tool may annotate before any: file_search removes the markers a model writes without having
+        searched); None if there are none."""
         found = []
-        for kind, calls in turn.executed.items():
+        kinds = dict.fromkeys([*(b.executor.type for b in turn.bound.values()), *turn.executed])
+        for kind in kinds:
             make = getattr(self.app.tools.get(kind), "annotator", None)
-            annotator = make(list(calls)) if make is not None else None
+            annotator = make(list(turn.executed.get(kind, ()))) if make is not None else None
             if annotator is not None:
                 found.append(annotator)
         return found or None
@@ -523,7 +526,7 @@ class RunEngine:
         # which therefore always exists. The turn holds both before storage does, so an ending after
         # an ambiguous failure of either write still closes them.
         turn.parts, turn.text, turn.notes, turn.held, turn.held_notes = [], [], [], "", []
-        turn.annotators = self._annotators(turn) if turn.executed else None
+        turn.annotators = self._annotators(turn) if turn.executed or turn.bound else None
         turn.message = message
         turn.message_step = self._new_step(run, {"type": "message_creation",
                                                  "message_creation": {"message_id": message["id"]}})
@@ -899,10 +902,13 @@ def _without_made_up_markers(text: str, start: int, found: list[tuple[int, int, 
 
     kept = "".join(text[e:s] for (_, e), (s, _) in zip([(0, 0), *cuts], [*cuts, (len(text), 0)], strict=True))
     markers = [(moved(s), moved(e), annotation) for s, e, annotation in found if annotation is not None]
-    notes = [n if n["start_index"] < start else
-             {**n, "start_index": start + moved(n["start_index"] - start),
-              "end_index": start + moved(n["end_index"] - start)} for n in held_notes]
-    return kept, markers, notes
+    def shifted(i: int) -> int:  # a position of the message
+        return i if i < start else start + moved(i - start)
+
+    notes = [{**n, "start_index": shifted(n["start_index"]), "end_index": shifted(n["end_index"])}
+             for n in held_notes]
+    # a note lying wholly inside a removed marker has nothing left to annotate
+    return kept, markers, [n for n in notes if n["end_index"] > n["start_index"]]
 
 
 class _RunLeases:

@@ -193,6 +193,22 @@ class CodeInterpreterTests(Kit, standard=True):
         steps = (await call(client.beta.threads.runs.steps.list(run.id, thread_id=thread.id, order="asc"))).data
         assert steps[0].step_details.tool_calls[0].code_interpreter.outputs[0].logs == "after\n"
 
+    async def test_a_cell_writing_many_files_keeps_the_latest_twenty(self, client: Any, scripted_provider: Any
+                                                                      ) -> None:
+        assistant, thread, _ = await self._analyst(client)
+        code = ("import os\nfor i in range(25):\n    open(f'/mnt/data/part{i:02}.txt', 'w').write(str(i))\n"
+                "    os.utime(f'/mnt/data/part{i:02}.txt', (i, 1_000_000 + i))")
+        scripted_provider.script(Reply(tool_calls=[("python", {"code": code})]),
+                                 Reply(text="See sandbox:/mnt/data/part24.txt and sandbox:/mnt/data/part00.txt"))
+        run = await call(client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id))
+        assert run.status == "completed", run.last_error
+        steps = (await call(client.beta.threads.runs.steps.list(run.id, thread_id=thread.id, order="asc"))).data
+        logs = steps[0].step_details.tool_calls[0].code_interpreter.outputs[0].logs
+        assert "5 more files the cell wrote were not kept" in logs
+        text = text_of((await call(client.beta.threads.messages.list(thread.id))).data[0])
+        assert [n.text for n in text.annotations] == ["sandbox:/mnt/data/part24.txt"]  # part00 wasn't kept
+        assert await content_of(client, text.annotations[0].file_path.file_id) == b"24"
+
     async def test_without_a_sandbox_the_run_fails_saying_how_to_get_one(self, scripted_provider: Any,
                                                                           storage_adapter: Any) -> None:
         client = supercompat(client_adapter=scripted_provider.adapter, storage_adapter=storage_adapter,
