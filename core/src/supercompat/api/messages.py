@@ -25,8 +25,8 @@ async def create(app: App, req: Request) -> dict[str, Any]:
     message = build_message(req.json(), thread_id)
     thread = await owned_thread(app, req)
     files = await references.require_files(app, req.project, references.in_message(message))
-    await resources.attach_to_thread(app, thread, [message], files)
     try:
+        await resources.attach_to_thread(app, thread, [message], files)
         return await app.engine.past_orphans(thread_id, lambda: app.storage.create_message(message))
     except ActiveRunError as e:
         raise active_run_error(thread_id, e.run_id) from None

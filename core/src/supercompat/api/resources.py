@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import vector_stores as vs
 from ..errors import InvalidRequest
-from ..storage import Obj
+from ..storage import ACTIVE_RUN_STATUSES, ActiveRunError, ListQuery, Obj
 from . import params as p
 
 if TYPE_CHECKING:
@@ -91,4 +91,14 @@ async def attach_to_thread(app: App, thread: Obj, messages: list[Obj], files: di
     thread's store."""
     attached = [files[f] for f in file_search_files(messages)]
     if attached:
+        await _refuse_if_active(app, thread["id"])
         await app.vector_stores.add_to_thread(thread["id"], attached, thread.get("project"))
+
+
+async def _refuse_if_active(app: App, thread_id: str) -> None:
+    """Raise ActiveRunError if the thread has an active run (its latest, settled: one whose executor
+    died ends here), as storing the messages would: their files must not reach the thread's store
+    when they are refused."""
+    latest = (await app.storage.list_runs(thread_id, ListQuery(limit=1))).data
+    if latest and (await app.engine.settle(latest[0]))["status"] in ACTIVE_RUN_STATUSES:
+        raise ActiveRunError(thread_id, latest[0]["id"])

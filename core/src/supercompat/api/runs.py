@@ -195,9 +195,9 @@ async def create(app: App, req: Request) -> Any:
     assistant = await get_assistant(app, body["assistant_id"], req.project)
     files = await references.require_files(app, req.project,
                                            references.in_messages(messages, "additional_messages"))
-    await resources.attach_to_thread(app, thread, messages, files)
     run = _build_run(body, assistant, thread_id, app.engine.requires_action_ttl)
     try:
+        await resources.attach_to_thread(app, thread, messages, files)
         run = await app.engine.past_orphans(thread_id, lambda: app.storage.create_run(run, messages))
     except ActiveRunError as e:
         raise active_run_error(thread_id, e.run_id) from None

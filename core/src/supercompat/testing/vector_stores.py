@@ -27,6 +27,7 @@ from .contract import call, collect
 from .embedders import fake_embedder
 from .files import error_of
 from .kit import Kit, fixture, pytest
+from .scripted import Reply, scripted_client_adapter
 
 MARMOT = "The quick marmot audits seventeen ledgers at dawn."
 CATS = "Cats sleep most of the day and purr when they are content."
@@ -690,6 +691,25 @@ class VectorStoresAPITests(Kit, standard=True):
             tool_resources={"file_search": {"vector_stores": [{"file_ids": [files[0].id]}]}}))
         [one] = helped.tool_resources.file_search.vector_store_ids
         assert (await call(c.vector_stores.retrieve(one))).file_counts.total == 2  # one store holds both
+
+    async def test_a_message_refused_for_an_active_run_adds_nothing_to_the_threads_store(
+            self, vs_client: Any, vs_app: App) -> None:
+        c = vs_client
+        vs_app.client = scripted_client_adapter([Reply(tool_calls=[("get_weather", {})])])
+        weather = {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}
+        assistant = await call(c.beta.assistants.create(model="m", tools=[weather]))
+        thread = await call(c.beta.threads.create(messages=[{"role": "user", "content": "weather?"}]))
+        run = await call(c.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id))
+        assert run.status == "requires_action"
+        file = await upload(c, "marmot.txt", MARMOT)
+        attached = {"attachments": [{"file_id": file.id, "tools": [{"type": "file_search"}]}]}
+        with pytest.raises(openai.BadRequestError):
+            await call(c.beta.threads.messages.create(thread.id, role="user", content="more", **attached))
+        with pytest.raises(openai.BadRequestError):
+            await call(c.beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id,
+                                                  additional_messages=[{"role": "user", "content": "x", **attached}]))
+        assert (await call(c.beta.threads.retrieve(thread.id))).tool_resources.file_search is None
+        assert (await call(c.vector_stores.list())).data == []
 
     async def test_attachments_at_once_end_in_one_thread_store(self, vs_client: Any, vs_app: App,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
