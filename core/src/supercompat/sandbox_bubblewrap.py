@@ -40,7 +40,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from . import loop as _loop
-from .ingest.sandbox import _above_stdio, _settle
+from .ingest.sandbox import _above_stdio, readable
 from .sandboxes import MOUNT, NO_SANDBOX_HELP, Execution, SandboxFile, SandboxUnavailable
 
 #: Where the REPL's directories are inside the sandbox.
@@ -151,19 +151,13 @@ class ReplProcess:
 
     async def line(self) -> dict[str, Any] | None:
         """The next JSON line from fd 3; None at its end (or if it is not JSON, or too long)."""
-        loop = asyncio.get_running_loop()
         while b"\n" not in self.pending:
             if self.eof or not self.open or len(self.pending) > 1 << 16:
                 return None
             try:
                 chunk = os.read(self.replies, 1 << 16)
             except BlockingIOError:
-                readable: asyncio.Future[None] = loop.create_future()
-                loop.add_reader(self.replies, _settle, readable)
-                try:
-                    await readable
-                finally:
-                    loop.remove_reader(self.replies)
+                await readable(self.replies)
                 continue
             if not chunk:
                 self.eof = True

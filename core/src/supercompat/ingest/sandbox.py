@@ -100,6 +100,18 @@ def _settle(future: asyncio.Future[None]) -> None:
         future.set_result(None)
 
 
+async def readable(fd: int) -> None:
+    """Until ``fd`` (non-blocking, a pipe from a worker) has something to read, or its end; on the
+    running loop, without a thread (under gevent too)."""
+    loop = asyncio.get_running_loop()
+    ready: asyncio.Future[None] = loop.create_future()
+    loop.add_reader(fd, _settle, ready)
+    try:
+        await ready
+    finally:
+        loop.remove_reader(fd)
+
+
 def _above_stdio(fd: int) -> int:
     """``fd``, moved above 2 if it is one of them (a daemon may have closed its stdin or stdout):
     the worker's pipes are put there, and must not overwrite each other on the way."""
@@ -174,7 +186,6 @@ class _Worker:
     # -- reading replies on the running loop, without blocking it ------------------------------------
     async def _fill(self) -> None:
         """Wait for more of the worker's output (or its end) and take all that has come."""
-        loop = asyncio.get_running_loop()
         while True:
             try:
                 chunk = os.read(self.replies, 1 << 20)
@@ -186,12 +197,7 @@ class _Worker:
                     return
                 self.pending += chunk
                 return
-            readable: asyncio.Future[None] = loop.create_future()
-            loop.add_reader(self.replies, _settle, readable)
-            try:
-                await readable
-            finally:
-                loop.remove_reader(self.replies)
+            await readable(self.replies)
 
     async def _line(self) -> dict[str, Any] | None:
         """The next reply's header; None if the worker has exited."""
