@@ -72,7 +72,7 @@ def _serve(args: argparse.Namespace) -> int:
         from .server import serve
     except ImportError:
         raise ConfigError("The server needs its extra: pip install 'supercompat[server]'") from None
-    serve(args.config, host=args.host, port=args.port, workers=args.workers)
+    serve(args.config, host=args.host, port=args.port, workers=args.workers, ui=False if args.no_ui else None)
     return 0
 
 
@@ -152,13 +152,15 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("serve", help="serve the Assistants API over HTTP (needs supercompat[server])",
                        description="Serve the Assistants API under /v1, with the adapters and [server] "
-                                   "section of the configuration. Point any OpenAI SDK's base_url at "
-                                   "http://HOST:PORT/v1.")
+                                   "section of the configuration, and the dashboard at /ui. Point any "
+                                   "OpenAI SDK's base_url at http://HOST:PORT/v1.")
     p.add_argument("--config", help=CONFIG_HELP)
     p.add_argument("--host", help="address to bind (default: [server] host, else 127.0.0.1)")
     p.add_argument("--port", type=int, help="port to bind, 0 for any free one (default: [server] port, else 8000)")
     p.add_argument("--workers", type=int, help="worker processes; more than one needs SQL storage "
                                                "(default: [server] workers, else 1)")
+    p.add_argument("--no-ui", action="store_true",
+                   help="don't serve the dashboard at /ui (default: [server] ui, else on)")
     p.set_defaults(func=_serve)
 
     p = sub.add_parser("demo", help="run the full assistants flow and print what happens",

@@ -56,6 +56,8 @@ class ServerOptions(BaseModel):
     # Browser origins allowed (CORS), e.g. "https://app.example.com"; "*" for any. Empty: CORS off.
     cors_allowed_origins: list[str] = Field(default_factory=list)
     cors_max_age_seconds: int = Field(600, ge=0)
+    # The dashboard at /ui (docs/dashboard.md): its pages hold no data, they call /v1 with a key.
+    ui: bool = True
 
     @field_validator("cors_allowed_origins")
     @classmethod

@@ -23,6 +23,7 @@ from typing import Any
 
 from .app import App
 from .config import ServerOptions, adapters_from, read_config, server_options
+from .dashboard import Dashboard
 from .errors import APIError, ConfigError, NotFound, Unauthorized
 from .forms import Form, FormReader, Multipart
 from .router import Request, Response, internal_error, refusal
@@ -63,6 +64,12 @@ def _host_name(host: str) -> str:
     return host.rpartition(":")[0] if ":" in host else host
 
 
+def _same_origin(origin: str, headers: dict[str, str]) -> bool:
+    """A page of this server (the dashboard) calling it: browsers name the origin on a same-origin POST
+    too. Its host is the request's ``Host``, which the Host check has already accepted."""
+    return origin.partition("://")[2].lower() == headers.get("host", "").strip().lower() != ""
+
+
 def _has_body(headers: dict[str, str]) -> bool:
     return headers.get("content-length", "0").strip() != "0" or "transfer-encoding" in headers
 
@@ -83,8 +90,8 @@ def _masked(token: str) -> str:
 
 
 class ASGIApp:
-    """Serves ``app`` under ``/v1`` plus ``GET /health``; checks API keys, body size and shuts the App
-    down gracefully on the ASGI lifespan shutdown."""
+    """Serves ``app`` under ``/v1``, ``GET /health`` and the dashboard under ``/ui``; checks API keys,
+    body size and shuts the App down gracefully on the ASGI lifespan shutdown."""
 
     def __init__(self, app: App, options: ServerOptions | None = None) -> None:
         options = options or ServerOptions()
@@ -100,6 +107,7 @@ class ASGIApp:
             hosts = [*LOOPBACK_HOSTS, bound]
         self._hosts = None if hosts is None or "*" in hosts else {_host_name(h) for h in hosts}
         self._origins = set(options.cors_allowed_origins)
+        self._dashboard = Dashboard() if options.ui else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -138,6 +146,8 @@ class ASGIApp:
             elif path == "/health" and method == "GET":
                 status = 503 if self.app.closing else 200
                 response = Response.json({"status": "shutting down" if self.app.closing else "ok"}, status)
+            elif self._dashboard is not None and self._dashboard.serves(path):
+                response = self._dashboard.respond(method, path, headers)
             else:
                 if path == "/openai" or path.startswith("/openai/"):
                     path, query = _azure(path, query)
@@ -169,7 +179,7 @@ class ASGIApp:
         if self._hosts is not None and _host_name(headers.get("host", "")) not in self._hosts:
             raise _forbidden("This server does not answer for the host this request names "
                              "([server] allowed_hosts).", "host_not_allowed")
-        if self._open_to_browsers and origin is not None and not cors:
+        if self._open_to_browsers and origin is not None and not cors and not _same_origin(origin, headers):
             raise _origin_refused(origin)
 
     def _cors_headers(self, origin: str | None) -> list[tuple[str, str]]:

@@ -12,9 +12,9 @@ from supercompat_sqlalchemy.testing import scratch_database
 def test_db_upgrade_migrates_once(capsys):
     with scratch_database("sqlite") as url:
         assert main(["db", "upgrade", "--url", url]) == 0
-        assert capsys.readouterr().out.endswith("schema upgraded from nothing to revision 0007.\n")
+        assert capsys.readouterr().out.endswith("schema upgraded from nothing to revision 0008.\n")
         assert main(["db", "upgrade", "--url", url]) == 0
-        assert capsys.readouterr().out.endswith("schema already at revision 0007.\n")
+        assert capsys.readouterr().out.endswith("schema already at revision 0008.\n")
 
 
 def test_db_upgrade_reports_an_unreachable_database_in_one_line(capsys):
@@ -29,7 +29,7 @@ def test_db_upgrade_takes_the_storage_of_a_config(tmp_path, capsys):
         config = tmp_path / "supercompat.toml"
         config.write_text(f'[storage]\nplugin = "sqlalchemy"\nurl = "{url}"\npool_timeout = 5\n')
         assert main(["db", "upgrade", "--config", str(config)]) == 0
-        assert "to revision 0007" in capsys.readouterr().out
+        assert "to revision 0008" in capsys.readouterr().out
         client = from_config(config)
         a = client.beta.assistants.create(model="m", name="kept")
         storage = app_of(client).storage

@@ -36,7 +36,7 @@ async def test_a_new_database_gets_the_current_schema_on_first_use(fresh_url):
     storage = sqlalchemy_storage_adapter(fresh_url)
     assert await storage.get_assistant("asst_nope") is None
     await storage.close()
-    assert await revision_of(fresh_url) == head() == "0007"
+    assert await revision_of(fresh_url) == head() == "0008"
 
 
 async def test_alembic_check_finds_no_drift(fresh_url):
@@ -69,14 +69,15 @@ async def test_upgrade_from_the_previous_revision_keeps_the_data(fresh_url):
     with pytest.raises(SchemaError) as info:
         await storage.get_assistant("asst_old")
     assert "revision 0001" in info.value.message and "supercompat db upgrade" in info.value.message
-    assert await storage.migrate() == ("0001", "0007")
+    assert await storage.migrate() == ("0001", "0008")
     assistant = await storage.get_assistant("asst_old")
     assert assistant["model"] == "gpt-4o" and assistant["temperature"] == 0.5 and assistant["response_format"] == "auto"
     assert (await storage.get_thread("thread_old"))["metadata"] == {"k": "v"}
     assert [a["id"] for a in (await storage.list_assistants(ListQuery())).data] == ["asst_old"]
+    assert [t["id"] for t in (await storage.list_threads(ListQuery())).data] == ["thread_old"]
     # A run left executing by the old version has no heartbeat: it counts as an orphan.
     assert [r["id"] for r in await storage.claim_lapsed("run", 1.0)] == ["run_old"]
-    assert await storage.migrate() == ("0007", "0007")  # idempotent
+    assert await storage.migrate() == ("0008", "0008")  # idempotent
     await storage.close()
 
 
@@ -110,7 +111,7 @@ async def test_the_vector_store_and_chunk_tables_downgrade_and_upgrade_again(fre
             tables = await conn.run_sync(lambda c: sa.inspect(c).get_table_names())
             assert "supercompat_files" in tables and "supercompat_blob_chunks" in tables
             assert not [t for t in tables if "vector_store" in t or t.startswith("supercompat_chunk")]
-        assert await upgrade(engine) == ("0005", "0007")  # 0007 (chunks) went down first, and comes back
+        assert await upgrade(engine) == ("0005", "0008")  # 0008, then 0007 (chunks) went down first, and come back
         async with engine.connect() as conn:
             await conn.run_sync(lambda c: command.check(config(c)))
     finally:

@@ -1,4 +1,4 @@
-"""Threads: create, retrieve, update, delete."""
+"""Threads: create, retrieve, update, delete, and list (a supercompat extension)."""
 
 from __future__ import annotations
 
@@ -60,8 +60,16 @@ async def delete(app: App, req: Request) -> dict[str, Any]:
     return {"id": thread_id, "object": "thread.deleted", "deleted": True}
 
 
+async def list_(app: App, req: Request) -> dict[str, Any]:
+    """Not in OpenAI's public API (its dashboard had one): the dashboard's list of a project's threads."""
+    page = await app.storage.list_threads(p.list_query(req), project=req.project)
+    page.data = [p.public(t) for t in page.data]
+    return p.list_body(page)
+
+
 def register(router: Router) -> None:
     router.add("POST", "/threads", create)
+    router.add("GET", "/threads", list_)
     router.add("GET", "/threads/{thread_id}", retrieve)
     router.add("POST", "/threads/{thread_id}", update)
     router.add("DELETE", "/threads/{thread_id}", delete)

@@ -94,6 +94,10 @@ class ThreadStorage(Protocol):
     async def delete_thread(self, thread_id: str) -> bool:
         """Deletes the thread with its messages, runs and steps, all or nothing."""
 
+    async def list_threads(self, query: ListQuery, *, project: str | None = None) -> Page:
+        """Only the threads whose ``"project"`` equals ``project``, as ``list_assistants``. OpenAI's API
+        has no such list; ``GET /v1/threads`` serves it to the dashboard."""
+
 
 @runtime_checkable
 class MessageStorage(Protocol):

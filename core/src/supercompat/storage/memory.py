@@ -131,6 +131,7 @@ class MemoryStorageAdapter:
         self._assistants: dict[str | None, _Ordered] = {}
         self._assistant_projects: dict[str, str | None] = {}
         self._threads: dict[str, _Thread] = {}
+        self._thread_lists: dict[str | None, _Ordered] = {}  # per project, as assistants
         self._heartbeats: dict[str, tuple[str, float]] = {}  # run id -> (thread id, last heartbeat)
         self._jobs: dict[str, Obj] = {}
         self._job_beats: dict[str, float] = {}  # running job id -> last heartbeat
@@ -190,6 +191,7 @@ class MemoryStorageAdapter:
         for m in messages:
             t.messages.add(m)
         self._threads[thread["id"]] = t
+        self._thread_lists.setdefault(thread.get("project"), _Ordered()).add(thread)
         self._refer(thread)
         return thread
 
@@ -204,6 +206,7 @@ class MemoryStorageAdapter:
         if expected is not None and any(t.obj.get(k) != v for k, v in expected.items()):
             raise StaleStatusError(t.obj)
         t.obj = _merge(t.obj, changes)
+        self._thread_lists[t.obj.get("project")].items[thread_id] = t.obj
         self._refer(t.obj)
         return t.obj
 
@@ -211,8 +214,13 @@ class MemoryStorageAdapter:
         t = self._threads.pop(thread_id, None)
         if t is None:
             return False
+        self._thread_lists[t.obj.get("project")].remove(thread_id)
         self._unrefer(t.obj)
         return True
+
+    async def list_threads(self, query: ListQuery, *, project: str | None = None) -> Page:
+        bucket = self._thread_lists.get(project)
+        return bucket.page(query) if bucket else Page([], False)
 
     # messages
     def _active_run(self, t: _Thread) -> str | None:

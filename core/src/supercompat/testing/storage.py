@@ -207,6 +207,26 @@ class StorageAdapterTests(Kit, standard=True):
         await s.create_thread(thread, [])
         assert await s.get_thread(thread["id"]) == thread
 
+    async def test_thread_lists_page_by_project_and_follow_updates_and_deletes(
+            self, storage_adapter: StorageAdapter) -> None:
+        s = storage_adapter
+        mine = [make_thread(project="p1") for _ in range(3)]
+        theirs = make_thread(project="p2")
+        unscoped = make_thread()
+        for t in (mine[0], unscoped, theirs, mine[1], mine[2]):
+            await s.create_thread(t, [])
+        first = await s.list_threads(ListQuery(limit=2), project="p1")
+        assert ids(first) == [mine[2]["id"], mine[1]["id"]] and first.has_more
+        rest = await s.list_threads(ListQuery(after=mine[1]["id"]), project="p1")
+        assert ids(rest) == [mine[0]["id"]] and not rest.has_more
+        assert ids(await s.list_threads(ListQuery(), project="p2")) == [theirs["id"]]
+        assert ids(await s.list_threads(ListQuery())) == [unscoped["id"]]
+        assert ids(await s.list_threads(ListQuery(), project="nobody")) == []
+        updated = await s.update_thread(mine[1]["id"], {"metadata": {"k": "v"}})
+        assert (await s.list_threads(ListQuery(limit=2), project="p1")).data[1] == updated
+        assert await s.delete_thread(mine[2]["id"])
+        assert ids(await s.list_threads(ListQuery(order="asc"), project="p1")) == [mine[0]["id"], mine[1]["id"]]
+
     async def test_thread_with_messages(self, storage_adapter: StorageAdapter) -> None:
         s = storage_adapter
         thread = make_thread(metadata={"a": "b"})

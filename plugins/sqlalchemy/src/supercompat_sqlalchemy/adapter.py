@@ -401,6 +401,10 @@ class SQLAlchemyStorageAdapter:
         await self._refer_first(thread_id, changes)
         return await self._update(THREAD, [threads.c.id == thread_id], changes, expected=expected)
 
+    async def list_threads(self, query: ListQuery, project: str | None = None) -> Page:
+        return await self._page(THREAD, query, threads.c.project.is_(None) if project is None
+                                else threads.c.project == project)
+
     async def delete_thread(self, thread_id: str) -> bool:
         async with self._write() as conn:
             # Lock the parents first: a run still writing its messages and steps then waits for the

@@ -64,7 +64,7 @@ threads = _table(
     sa.Column("created_at", Time, nullable=False),
     sa.Column("metadata", Json),
     sa.Column("tool_resources", Json),
-    project=True)
+    project=True, indexes=(("project", "id"),))
 
 messages = _table(
     "messages",
