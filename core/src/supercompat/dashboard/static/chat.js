@@ -1,0 +1,155 @@
+// A thread's conversation as chat: messages, and between them the tool calls of the runs that made
+// them (arguments and outputs), images, and citations linked to their files.
+
+import { fileBlob, get, limited } from "./api.js";
+import { code, h, when } from "./dom.js";
+
+export const FILE_SEARCH_CONTENT = "step_details.tool_calls[*].file_search.results[*].content";
+
+// The steps of these runs of a thread (one call a run, a few at once): run id -> steps, oldest first.
+export async function stepsOfRuns(threadId, runIds) {
+  const ids = [...new Set(runIds)].filter(Boolean);
+  const pages = await limited(ids.map((r) => () => get(`threads/${threadId}/runs/${r}/steps`,
+    { limit: 100, order: "asc", "include[]": [FILE_SEARCH_CONTENT] })));
+  return new Map(ids.map((r, i) => [r, pages[i].data]));
+}
+
+// Messages (oldest first) and the steps of their runs (run id -> steps, oldest first): each run's
+// steps are shown where its first message is, in the order the run took them.
+export function conversation(messages, stepsByRun) {
+  const byId = new Map(messages.map((m) => [m.id, m]));
+  const shown = new Set();
+  const expanded = new Set();
+  const out = [];
+  const show = (m) => { if (m && !shown.has(m.id)) { shown.add(m.id); out.push(message(m)); } };
+  for (const m of messages) {
+    const steps = m.run_id && !expanded.has(m.run_id) && stepsByRun.get(m.run_id);
+    if (steps) {
+      expanded.add(m.run_id);
+      for (const step of steps) {
+        if (step.step_details.type === "tool_calls") out.push(toolCalls(step));
+        else show(byId.get(step.step_details.message_creation.message_id));
+      }
+    }
+    show(m);
+  }
+  return out;
+}
+
+export function message(m) {
+  const role = m.role === "user" ? "user" : "assistant";
+  const article = h("article", { class: `message ${role}`, "data-message-id": m.id, "aria-label": `${role} message` },
+    h("header", {},
+      h("strong", {}, role === "user" ? "User" : "Assistant"),
+      h("span", { class: "muted" }, ` · ${when(m.created_at)}`),
+      m.status && m.status !== "completed" ? h("span", { class: "muted" }, ` · ${m.status}`) : null,
+      m.run_id ? [h("span", { class: "muted" }, " · "),
+        h("a", { href: `#/threads/${m.thread_id}/runs/${m.run_id}` }, m.run_id)] : null),
+    h("div", { class: "content" }, (m.content || []).map(part)),
+    (m.attachments || []).length ? h("p", { class: "attachments" }, "Attached: ",
+      m.attachments.map((a, i) => [i ? ", " : "", h("a", { href: `#/files/${a.file_id}` }, a.file_id)])) : null);
+  return article;
+}
+
+function part(p) {
+  if (p.type === "text") return text(p.text);
+  if (p.type === "image_file") return image(p.image_file.file_id);
+  if (p.type === "image_url") {
+    // Another origin's image is not loaded (the page's policy): its address is shown instead.
+    return h("p", { class: "muted" }, "Image: ", h("a", { href: p.image_url.url, rel: "noreferrer", target: "_blank" },
+      p.image_url.url.slice(0, 120)));
+  }
+  if (p.type === "refusal") return h("p", { class: "refusal" }, `Refused: ${p.refusal}`);
+  return code(p, p.type);
+}
+
+// Text with its annotations: a citation becomes a numbered link to its file, a file path a download.
+export function text(t) {
+  const div = h("div", { class: "text" });
+  const notes = [...(t.annotations || [])].sort((a, b) => a.start_index - b.start_index);
+  const sources = [];
+  let at = 0;
+  for (const note of notes) {
+    if (note.start_index < at) continue;
+    div.append(t.value.slice(at, note.start_index));
+    if (note.type === "file_citation") {
+      const id = note.file_citation.file_id;
+      let n = sources.indexOf(id) + 1;
+      if (!n) n = sources.push(id);
+      div.append(h("a", { class: "citation", href: `#/files/${id}`, title: `Cited from ${id}` }, `[${n}]`));
+    } else if (note.type === "file_path") {
+      div.append(downloadLink(note.file_path.file_id, note.text.split("/").pop() || note.file_path.file_id));
+    } else {
+      div.append(note.text);
+    }
+    at = note.end_index;
+  }
+  div.append(t.value.slice(at));
+  if (sources.length) {
+    div.append(h("ol", { class: "sources", "aria-label": "Sources" },
+      sources.map((id) => h("li", {}, h("a", { href: `#/files/${id}` }, id)))));
+  }
+  return div;
+}
+
+function image(fileId) {
+  const img = h("img", { class: "image", alt: `Image file ${fileId}` });
+  fileBlob(fileId).then((src) => { img.src = src; },
+    () => img.replaceWith(h("span", { class: "muted" }, `(image ${fileId} could not be loaded)`)));
+  return h("a", { href: `#/files/${fileId}` }, img);
+}
+
+export function downloadLink(fileId, name) {
+  return h("a", {
+    href: `#/files/${fileId}`, class: "download",
+    onclick: (event) => { event.preventDefault(); download(fileId, name); },
+  }, name);
+}
+
+export async function download(fileId, name) {
+  const href = await fileBlob(fileId);
+  const a = h("a", { href, download: name || fileId });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(href), 10000);
+}
+
+export function toolCalls(step) {
+  return h("section", { class: "tool-calls", "data-step-id": step.id, "aria-label": "Tool calls" },
+    h("p", { class: "muted" }, `Tool calls · ${step.status}`),
+    step.step_details.tool_calls.map(toolCall));
+}
+
+export function toolCall(c) {
+  if (c.type === "function") {
+    return h("div", { class: "tool-call", "data-call-id": c.id },
+      h("h3", {}, c.function.name),
+      h("h4", {}, "Arguments"), code(c.function.arguments, `Arguments of ${c.function.name}`),
+      h("h4", {}, "Output"),
+      c.function.output === null || c.function.output === undefined
+        ? h("p", { class: "muted" }, "No output yet.")
+        : code(c.function.output, `Output of ${c.function.name}`));
+  }
+  if (c.type === "code_interpreter") {
+    const ci = c.code_interpreter;
+    return h("div", { class: "tool-call", "data-call-id": c.id },
+      h("h3", {}, "code_interpreter"),
+      h("h4", {}, "Input"), h("pre", { class: "code", tabindex: "0", "aria-label": "Code" }, ci.input || ""),
+      (ci.outputs || []).length ? h("h4", {}, "Outputs") : null,
+      (ci.outputs || []).map((o) => (o.type === "logs"
+        ? h("pre", { class: "code", tabindex: "0", "aria-label": "Logs" }, o.logs)
+        : image(o.image.file_id))));
+  }
+  if (c.type === "file_search") {
+    const results = c.file_search?.results || [];
+    return h("div", { class: "tool-call", "data-call-id": c.id },
+      h("h3", {}, "file_search"),
+      results.length ? h("ol", { class: "results" }, results.map((r) => h("li", {},
+        h("a", { href: `#/files/${r.file_id}` }, r.file_name || r.file_id),
+        h("span", { class: "muted" }, ` · score ${Number(r.score).toFixed(3)}`),
+        (r.content || []).map((c2) => h("p", { class: "excerpt" }, c2.text)))))
+        : h("p", { class: "muted" }, "Searched the vector stores."));
+  }
+  return h("div", { class: "tool-call" }, h("h3", {}, c.type), code(c));
+}
