@@ -1,0 +1,214 @@
+"""The dashboard in a real Chromium, against a real server: log in, browse a thread and its tool
+calls, the playground (a streamed run, tool outputs typed by hand, a cancel), project scoping, a thread
+of 10,000 messages in a bounded number of calls, live updates from several workers, a phone screen."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from supercompat.testing.storage import make_message, make_thread
+
+from conftest import KEY_A, KEY_B, Model, screenshot, serving_workers
+
+WEATHER = {"type": "function", "function": {
+    "name": "get_weather", "description": "Current weather for a city.",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
+ANSWER = '{"city": "Paris", "temperature_c": 18}'
+
+
+def log_in(page: Page, url: str, key: str = KEY_A) -> None:
+    page.goto(url + "/ui/")
+    page.get_by_label("API key").fill(key)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("navigation", name="Sections")).to_be_visible()
+
+
+def weather_thread(client) -> tuple[str, str, str]:
+    """An assistant with the weather function, and a thread whose run called it and was answered:
+    (assistant id, thread id, run id)."""
+    assistant = client.beta.assistants.create(model="fake-model", name="Weather helper", tools=[WEATHER])
+    thread = client.beta.threads.create(messages=[{"role": "user", "content": "What is the weather in Paris?"}])
+    run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id)
+    assert run.status == "requires_action"
+    call = run.required_action.submit_tool_outputs.tool_calls[0]
+    run = client.beta.threads.runs.submit_tool_outputs_and_poll(
+        thread_id=thread.id, run_id=run.id, tool_outputs=[{"tool_call_id": call.id, "output": ANSWER}])
+    assert run.status == "completed"
+    return assistant.id, thread.id, run.id
+
+
+def test_logging_in_refuses_a_wrong_key_and_keeps_the_key_in_the_tab_only(server, page):
+    page.goto(server.url + "/ui/")
+    screenshot(page, "login")
+    page.get_by_label("API key").fill("sk-wrong")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("alert")).to_have_text("That key was refused.")
+    page.get_by_label("API key").fill(KEY_A)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Threads")).to_be_visible()
+    assert page.evaluate("sessionStorage.getItem('supercompat.key')") == KEY_A
+    assert page.evaluate("localStorage.length") == 0 and page.context.cookies() == []
+    assert KEY_A not in page.url and all(KEY_A not in path for _, path in page.api_calls)
+    page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_label("API key")).to_be_visible()
+    assert page.evaluate("sessionStorage.getItem('supercompat.key')") is None
+
+
+def test_a_thread_shows_its_messages_and_a_tool_calls_arguments_and_output(server, page):
+    assistant_id, thread_id, run_id = weather_thread(server.client("sync", api_key=KEY_A))
+    log_in(page, server.url)
+    page.get_by_role("link", name=thread_id).click()
+    chat = page.get_by_label("Conversation")
+    expect(chat.get_by_text("What is the weather in Paris?")).to_be_visible()
+    expect(page.get_by_label("Arguments of get_weather")).to_contain_text('"city": "Paris"')
+    expect(page.get_by_label("Output of get_weather")).to_contain_text('"temperature_c": 18')
+    expect(chat.get_by_text(f"The tools answered: {ANSWER}")).to_be_visible()
+    screenshot(page, "thread")
+    # the run: its timeline, usage and steps
+    page.get_by_role("link", name=run_id).first.click()
+    expect(page.get_by_role("heading", name=re.compile(f"^Run {run_id}"))).to_be_visible()
+    expect(page.get_by_role("heading", name="Steps (2)")).to_be_visible()
+    expect(page.get_by_text("Completed", exact=True)).to_be_visible()
+    expect(page.get_by_text("Total tokens")).to_be_visible()
+    screenshot(page, "run")
+    # the assistant: its tools
+    page.get_by_role("link", name=assistant_id).click()
+    expect(page.get_by_role("heading", name="Weather helper")).to_be_visible()
+    expect(page.get_by_text("get_weather")).to_be_visible()
+
+
+def test_the_playground_streams_a_runs_text_as_it_arrives(server, page):
+    client = server.client("sync", api_key=KEY_A)
+    assistant = client.beta.assistants.create(model="fake-model", name="Echo")
+    log_in(page, server.url)
+    page.goto(f"{server.url}/ui/#/playground?assistant={assistant.id}")
+    # Every length the assistant's text has on screen, as it changes.
+    page.evaluate("""() => {
+        window.lengths = [];
+        new MutationObserver(() => {
+            const text = document.querySelector(".message.assistant .text");
+            if (text && text.textContent.length !== window.lengths.at(-1)) window.lengths.push(text.textContent.length);
+        }).observe(document.getElementById("main"), {subtree: true, childList: true, characterData: true});
+    }""")
+    page.get_by_label("Message").fill("streaming is nice to watch")
+    page.get_by_role("button", name="Send").click()
+    reply = "You said: streaming is nice to watch"
+    expect(page.locator(".message.assistant").last).to_contain_text(reply)
+    expect(page.get_by_role("status")).to_contain_text("completed")
+    lengths = page.evaluate("window.lengths")
+    assert len(lengths) >= 4 and lengths == sorted(lengths) and lengths[-1] == len(reply), lengths
+    screenshot(page, "playground")
+    thread_id = re.search(r"thread=(thread_\w+)", page.url).group(1)
+    [answer, _] = client.beta.threads.messages.list(thread_id=thread_id).data
+    assert answer.content[0].text.value == reply
+
+
+def test_the_playground_answers_a_function_call_with_an_output_typed_by_hand(server, page):
+    client = server.client("sync", api_key=KEY_A)
+    assistant = client.beta.assistants.create(model="fake-model", name="Weather helper", tools=[WEATHER])
+    log_in(page, server.url)
+    page.goto(f"{server.url}/ui/#/playground?assistant={assistant.id}")
+    page.get_by_label("Message").fill("What is the weather like?")
+    page.get_by_role("button", name="Send").click()
+    expect(page.get_by_role("heading", name="The run needs tool outputs")).to_be_visible()
+    expect(page.get_by_role("status")).to_contain_text("requires_action")
+    expect(page.get_by_role("button", name="Send")).to_be_disabled()
+    page.get_by_label("Output of get_weather").fill('{"temperature_c": 21}')
+    screenshot(page, "playground-tool-output")
+    page.get_by_role("button", name="Submit tool outputs").click()
+    expect(page.get_by_text('The tools answered: {"temperature_c": 21}')).to_be_visible()
+    expect(page.get_by_role("status")).to_contain_text("completed")
+    thread_id = re.search(r"thread=(thread_\w+)", page.url).group(1)
+    [run] = client.beta.threads.runs.list(thread_id=thread_id).data
+    steps = client.beta.threads.runs.steps.list(thread_id=thread_id, run_id=run.id, order="asc").data
+    [call] = steps[0].step_details.tool_calls
+    assert (run.status, call.function.name, call.function.output) == ("completed", "get_weather", '{"temperature_c": 21}')
+
+
+def test_the_playground_cancels_a_run_in_progress(server, page):
+    client = server.client("sync", api_key=KEY_A)
+    assistant = client.beta.assistants.create(model="fake-model", name="Counter")
+    log_in(page, server.url)
+    page.goto(f"{server.url}/ui/#/playground?assistant={assistant.id}")
+    page.get_by_label("Message").fill("Count slowly, please")
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator(".message.assistant").last).to_contain_text("one two three")
+    page.get_by_role("button", name="Cancel run").click()
+    expect(page.get_by_role("status")).to_contain_text("cancelled")
+    expect(page.get_by_role("button", name="Send")).to_be_enabled()
+    thread_id = re.search(r"thread=(thread_\w+)", page.url).group(1)
+    [run] = client.beta.threads.runs.list(thread_id=thread_id).data
+    assert run.status == "cancelled"
+    [answer, _] = client.beta.threads.messages.list(thread_id=thread_id).data
+    assert answer.status == "incomplete" and len(answer.content[0].text.value) < len(Model.SLOW_TEXT)
+
+
+def test_a_second_projects_key_cannot_see_the_first_projects_thread(server, page):
+    _, thread_id, _ = weather_thread(server.client("sync", api_key=KEY_A))
+    log_in(page, server.url, KEY_B)
+    expect(page.get_by_text("No threads yet.")).to_be_visible()
+    page.get_by_label("Open a thread by ID").fill(thread_id)
+    page.get_by_role("button", name="Open").click()
+    expect(page.get_by_role("alert")).to_have_text(f"No thread found with id '{thread_id}'.")
+    expect(page.get_by_text("What is the weather in Paris?")).to_have_count(0)
+    screenshot(page, "other-project")
+
+
+def test_a_thread_of_ten_thousand_messages_opens_in_a_bounded_number_of_calls(server, page):
+    thread = make_thread(project="alpha")
+    messages = [make_message(thread["id"], f"message number {n}") for n in range(10_000)]
+    server.call(server.asgi.app.storage.create_thread(thread, messages)).result()
+    log_in(page, server.url)
+    page.api_calls.clear()
+    page.goto(f"{server.url}/ui/#/threads/{thread['id']}")
+    chat = page.get_by_label("Conversation")
+    expect(chat.get_by_text("message number 9999", exact=True)).to_be_visible()
+    expect(chat.locator(".message")).to_have_count(20)
+    base = f"/v1/threads/{thread['id']}"
+    first = list(page.api_calls)
+    # the thread, its newest page of messages, its runs (none: no steps to read); polling may add runs
+    assert sorted(first[:3]) == [("GET", base), ("GET", f"{base}/messages?limit=20&order=desc"),
+                                 ("GET", f"{base}/runs?limit=10")]
+    assert all(path.startswith(f"{base}/runs?") for _, path in first[3:]), first
+    page.api_calls.clear()
+    page.get_by_role("button", name="Load earlier messages").click()
+    expect(chat.locator(".message")).to_have_count(40)
+    expect(chat.get_by_text("message number 9980", exact=True)).to_be_visible()
+    assert [c for c in page.api_calls if "/messages" in c[1]] == [
+        ("GET", f"{base}/messages?limit=20&order=desc&after={messages[9980]['id']}")]
+
+
+@pytest.mark.parametrize("workers", [2])
+def test_a_run_started_elsewhere_shows_up_live_with_several_workers(database_url, tmp_path, page, workers):
+    with serving_workers(database_url, tmp_path, workers=workers) as url:
+        import openai
+
+        client = openai.OpenAI(base_url=url + "/v1", api_key=KEY_A, max_retries=0)
+        assistant = client.beta.assistants.create(model="fake-model")
+        thread = client.beta.threads.create(messages=[{"role": "user", "content": "first"}])
+        log_in(page, url)
+        page.goto(f"{url}/ui/#/threads/{thread.id}")
+        chat = page.get_by_label("Conversation")
+        expect(chat.get_by_text("first", exact=True)).to_be_visible()
+        client.beta.threads.messages.create(thread_id=thread.id, role="user", content="second")
+        run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id)
+        assert run.status == "completed"
+        expect(chat.get_by_text("second", exact=True)).to_be_visible(timeout=15_000)
+        expect(chat.locator(".message.assistant")).to_have_count(1, timeout=15_000)
+        expect(page.get_by_role("link", name=run.id).first).to_be_visible()
+        client.close()
+
+
+def test_pages_fit_a_phone_screen(server, phone_page):
+    _, thread_id, _ = weather_thread(server.client("sync", api_key=KEY_A))
+    log_in(phone_page, server.url)
+    for where, name in ((f"#/threads/{thread_id}", "phone-thread"), ("#/playground", None), ("#/threads", None)):
+        phone_page.goto(f"{server.url}/ui/{where}")
+        expect(phone_page.get_by_role("heading", level=1)).to_be_visible()
+        phone_page.wait_for_load_state("networkidle")
+        assert phone_page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), where
+        if name:
+            screenshot(phone_page, name)
