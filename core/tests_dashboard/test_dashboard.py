@@ -9,6 +9,8 @@ import re
 import openai
 from playwright.sync_api import Page, expect
 
+from supercompat import App
+from supercompat.testing.serving import serving
 from supercompat.testing.storage import make_message, make_thread
 
 from conftest import KEY_A, KEY_B, Model, screenshot, serving_workers
@@ -210,3 +212,17 @@ def test_pages_fit_a_phone_screen(server, phone_page):
         assert phone_page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), where
         if name:
             screenshot(phone_page, name)
+
+
+def test_a_server_without_keys_asks_for_none_and_takes_the_pages_posts(page):
+    """On loopback without API keys the pages go straight in; their POSTs (which name this origin)
+    are taken, where another origin's are refused."""
+    app = App(client_adapter=Model())
+    with serving(app, shutdown_grace_seconds=0) as server:
+        assistant = server.client("sync", api_key="unused").beta.assistants.create(model="fake-model")
+        page.goto(f"{server.url}/ui/#/playground?assistant={assistant.id}")
+        expect(page.get_by_role("button", name="Log out")).to_be_hidden()
+        page.get_by_label("Message").fill("no key needed")
+        page.get_by_role("button", name="Send").click()
+        expect(page.locator(".message.assistant").last).to_contain_text("You said: no key needed")
+    server.call(app.aclose(grace=0)).result()

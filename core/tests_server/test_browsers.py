@@ -66,6 +66,21 @@ def test_no_key_mode_refuses_a_foreign_web_origin(no_keys):
         assert envelope(refused, 403)["code"] == "origin_not_allowed"
 
 
+def test_no_key_mode_takes_a_post_from_its_own_pages(no_keys):
+    """The dashboard's pages are this origin: a browser names it on their POSTs, and they are taken;
+    a page of another port or scheme on the same host is another origin."""
+    host = no_keys.url.removeprefix("http://")
+    port = int(host.rsplit(":", 1)[1])
+    with httpx2.Client(base_url=no_keys.base_url) as http:
+        assert http.post("/threads", headers={"Origin": no_keys.url}).status_code == 200
+        assert http.post("/threads", headers={"Origin": no_keys.url.upper()}).status_code == 200
+        for other in (f"http://127.0.0.1:{port + 1}", f"http://localhost:{port}", "http://127.0.0.1", "null"):
+            refused = http.post("/threads", headers={"Origin": other})
+            assert envelope(refused, 403)["code"] == "origin_not_allowed", other
+        refused = http.post("/threads", headers={"Origin": "http://evil.example", "Host": "evil.example"})
+        assert envelope(refused, 403)["code"] == "host_not_allowed"  # rebinding: the Host check comes first
+
+
 def test_allowed_hosts_names_the_hosts_to_answer_for():
     with serving(allowed_hosts=["supercompat.internal"]) as server, httpx2.Client(base_url=server.url) as http:
         assert http.get("/v1/assistants", headers={"Host": "supercompat.internal:8000"}).status_code == 200
