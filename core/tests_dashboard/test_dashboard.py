@@ -68,6 +68,7 @@ def test_a_thread_shows_its_messages_and_a_tool_calls_arguments_and_output(serve
     expect(page.get_by_label("Arguments of get_weather")).to_contain_text('"city": "Paris"')
     expect(page.get_by_label("Output of get_weather")).to_contain_text('"temperature_c": 18')
     expect(chat.get_by_text(f"The tools answered: {ANSWER}")).to_be_visible()
+    chat.scroll_into_view_if_needed()
     screenshot(page, "thread")
     # the run: its timeline, usage and steps
     page.get_by_role("link", name=run_id).first.click()
