@@ -5,6 +5,7 @@ of 10,000 messages in a bounded number of calls, live updates from several worke
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import openai
 from playwright.sync_api import Page, expect
@@ -227,3 +228,98 @@ def test_a_server_without_keys_asks_for_none_and_takes_the_pages_posts(page):
         page.get_by_role("button", name="Send").click()
         expect(page.locator(".message.assistant").last).to_contain_text("You said: no key needed")
     server.call(app.aclose(grace=0)).result()
+
+
+def test_a_thread_shows_images_and_numbered_citations_of_files(server, page):
+    from supercompat.testing.images import PNG
+
+    client = server.client("sync", api_key=KEY_A)
+    image = client.files.create(file=("chart.png", PNG), purpose="vision")
+    source = client.files.create(file=("handbook.txt", b"Refunds take 14 days."), purpose="assistants")
+    thread = client.beta.threads.create(messages=[{"role": "user", "content": [
+        {"type": "text", "text": "What does this chart say, and how long do refunds take?"},
+        {"type": "image_file", "image_file": {"file_id": image.id}}]}])
+    marker = "【4:0†handbook.txt】"
+    text = f"Refunds take 14 days{marker}."
+    cited = make_message(thread.id, role="assistant", content=[{"type": "text", "text": {"value": text, "annotations": [
+        {"type": "file_citation", "text": marker, "start_index": text.index(marker),
+         "end_index": text.index(marker) + len(marker), "file_citation": {"file_id": source.id}}]}}])
+    server.call(server.asgi.app.storage.create_message(cited)).result()
+    log_in(page, server.url)
+    page.goto(f"{server.url}/ui/#/threads/{thread.id}")
+    shown = page.get_by_role("img", name=f"Image file {image.id}")
+    expect(shown).to_be_visible()
+    assert shown.evaluate("img => img.naturalWidth") == 2  # the file's bytes, fetched with the key
+    citation = page.get_by_role("link", name="[1]")
+    expect(citation).to_have_attribute("href", f"#/files/{source.id}")
+    assert page.locator(".message.assistant .text").first.inner_text().startswith("Refunds take 14 days[1].")
+    expect(page.get_by_role("list", name="Sources").get_by_role("link", name=source.id)).to_be_visible()
+    citation.click()
+    expect(page.get_by_role("heading", name="handbook.txt")).to_be_visible()
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download").click()
+    assert download.value.suggested_filename == "handbook.txt"
+    assert Path(download.value.path()).read_bytes() == b"Refunds take 14 days."
+
+
+def test_a_failed_runs_page_shows_its_error_and_an_active_thread_updates_live(server, model, page):
+    client = server.client("sync", api_key=KEY_A)
+    assistant = client.beta.assistants.create(model="fake-model")
+    thread = client.beta.threads.create(messages=[{"role": "user", "content": "hello"}])
+    model.fail(400, "The fake provider refused this request.")
+    failed = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id)
+    assert failed.status == "failed"
+    log_in(page, server.url)
+    page.goto(f"{server.url}/ui/#/threads/{thread.id}/runs/{failed.id}")
+    expect(page.get_by_role("alert")).to_contain_text("The fake provider refused this request.")
+    expect(page.get_by_text("Failed", exact=True)).to_be_visible()
+    # a thread's page follows a run started elsewhere while it is in progress, then its end
+    page.goto(f"{server.url}/ui/#/threads/{thread.id}")
+    expect(page.get_by_role("link", name=failed.id)).to_be_visible()
+    client.beta.threads.messages.create(thread_id=thread.id, role="user", content="count slowly")
+    with client.beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id, stream=True) as events:
+        run = next(e.data for e in events if e.event == "thread.run.in_progress")  # the run goes on without us
+    status = page.get_by_role("status")
+    expect(status).to_contain_text(f"Run {run.id} is in progress; updating live.", timeout=10_000)
+    client.beta.threads.runs.cancel(thread_id=thread.id, run_id=run.id)
+    expect(status).to_be_hidden(timeout=10_000)  # no run active: the status line goes
+    expect(page.get_by_role("row", name=re.compile(run.id))).to_contain_text("cancelled")
+    expect(page.get_by_label("Conversation").locator(".message.assistant")).to_contain_text("one two")
+
+
+def test_lists_page_back_and_forth(server, page):
+    client = server.client("sync", api_key=KEY_A)
+    threads = [client.beta.threads.create(metadata={"n": str(n)}).id for n in range(25)]
+    log_in(page, server.url)
+    rows = page.locator("tbody tr")
+    expect(rows).to_have_count(20)
+    expect(rows.first).to_contain_text(threads[24])
+    expect(page.get_by_role("link", name="← Newer")).to_have_count(0)
+    page.get_by_role("link", name="Older →").click()
+    expect(rows).to_have_count(5)
+    expect(rows.last).to_contain_text(threads[0])
+    expect(page.get_by_role("link", name="Older →")).to_have_count(0)
+    page.get_by_role("link", name="← Newer").click()
+    expect(rows).to_have_count(20)
+    expect(rows.first).to_contain_text(threads[24])
+
+
+def test_a_vector_stores_page_lists_its_files_and_searches_them(server, page):
+    client = server.client("sync", api_key=KEY_A)
+    refunds = b"Refunds take fourteen days from the day we receive the parcel."
+    handbook = client.files.create(file=("handbook.txt", refunds), purpose="assistants")
+    other = client.files.create(file=("menu.txt", b"The canteen serves soup on Mondays."), purpose="assistants")
+    store = client.vector_stores.create(name="Policies", file_ids=[handbook.id, other.id])
+    while client.vector_stores.retrieve(store.id).file_counts.completed < 2:
+        pass
+    log_in(page, server.url)
+    page.get_by_role("link", name="Vector stores").click()
+    page.get_by_role("link", name=store.id).click()
+    expect(page.get_by_role("heading", name="Policies")).to_be_visible()
+    expect(page.get_by_role("row", name=re.compile(handbook.id))).to_contain_text("completed")
+    page.get_by_label("Search this vector store").fill("how long do refunds take")
+    page.get_by_role("button", name="Search").click()
+    results = page.locator(".results li")
+    expect(results.first).to_contain_text("handbook.txt")
+    expect(results.first).to_contain_text("Refunds take fourteen days")
+    screenshot(page, "vector-store")
