@@ -45,7 +45,9 @@ export function message(m) {
       m.status && m.status !== "completed" ? h("span", { class: "muted" }, ` · ${m.status}`) : null,
       m.run_id ? [h("span", { class: "muted" }, " · "),
         h("a", { href: `#/threads/${m.thread_id}/runs/${m.run_id}` }, m.run_id)] : null),
-    h("div", { class: "content" }, (m.content || []).map(part)),
+    h("div", { class: "content" }, (m.content || []).map(part),
+      // Stored when it ends: the playground shows a message's text as it streams, this page at its end.
+      m.status === "in_progress" && !(m.content || []).length ? h("p", { class: "muted writing" }, "Writing…") : null),
     (m.attachments || []).length ? h("p", { class: "attachments" }, "Attached: ",
       m.attachments.map((a, i) => [i ? ", " : "", h("a", { href: `#/files/${a.file_id}` }, a.file_id)])) : null);
   return article;

@@ -150,6 +150,7 @@ export async function playground(main, params, token) {
       if (part.type !== "text" || !part.text?.value) continue;
       let box = content.querySelector(`[data-part="${part.index}"]`);
       if (!box) {
+        content.querySelector(".writing")?.remove();
         box = h("div", { class: "text", "data-part": String(part.index) });
         content.append(box);
       }
