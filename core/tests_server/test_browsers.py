@@ -74,11 +74,24 @@ def test_no_key_mode_takes_a_post_from_its_own_pages(no_keys):
     with httpx2.Client(base_url=no_keys.base_url) as http:
         assert http.post("/threads", headers={"Origin": no_keys.url}).status_code == 200
         assert http.post("/threads", headers={"Origin": no_keys.url.upper()}).status_code == 200
-        for other in (f"http://127.0.0.1:{port + 1}", f"http://localhost:{port}", "http://127.0.0.1", "null"):
+        for other in (f"http://127.0.0.1:{port + 1}", f"http://localhost:{port}", "http://127.0.0.1", "null",
+                      f"ftp://{host}", f"x://{host}"):
             refused = http.post("/threads", headers={"Origin": other})
             assert envelope(refused, 403)["code"] == "origin_not_allowed", other
+        cross = http.post("/threads", headers={"Origin": no_keys.url, "Sec-Fetch-Site": "cross-site"})
+        assert envelope(cross, 403)["code"] == "origin_not_allowed"  # the browser says it is another site's
         refused = http.post("/threads", headers={"Origin": "http://evil.example", "Host": "evil.example"})
         assert envelope(refused, 403)["code"] == "host_not_allowed"  # rebinding: the Host check comes first
+
+
+def test_no_key_mode_with_any_host_trusts_no_origin_as_its_own():
+    """With ``allowed_hosts = ["*"]`` a rebound name's Host passes, so a page naming that same host as
+    its origin would look like our own: no origin is."""
+    with serving(App(), allowed_hosts=["*"]) as server, httpx2.Client(base_url=server.base_url) as http:
+        for host in ("evil.example:80", server.url.removeprefix("http://")):
+            refused = http.post("/threads", headers={"Host": host, "Origin": f"http://{host}"})
+            assert envelope(refused, 403)["code"] == "origin_not_allowed", host
+        assert http.post("/threads").status_code == 200
 
 
 def test_allowed_hosts_names_the_hosts_to_answer_for():

@@ -66,8 +66,13 @@ def _host_name(host: str) -> str:
 
 def _same_origin(origin: str, headers: dict[str, str]) -> bool:
     """A page of this server (the dashboard) calling it: browsers name the origin on a same-origin POST
-    too. Its host is the request's ``Host``, which the Host check has already accepted."""
-    return origin.partition("://")[2].lower() == headers.get("host", "").strip().lower() != ""
+    too. Trusted only where the Host check has accepted the request's ``Host`` (not under
+    ``allowed_hosts = ["*"]``, where a rebound name would pass), and only as the browser says it:
+    ``Sec-Fetch-Site: same-origin`` when sent, an http(s) origin whose host and port are the Host's."""
+    if headers.get("sec-fetch-site", "same-origin") != "same-origin":
+        return False
+    scheme, _, host = origin.lower().partition("://")
+    return scheme in ("http", "https") and host == headers.get("host", "").strip().lower() != ""
 
 
 def _has_body(headers: dict[str, str]) -> bool:
@@ -179,7 +184,8 @@ class ASGIApp:
         if self._hosts is not None and _host_name(headers.get("host", "")) not in self._hosts:
             raise _forbidden("This server does not answer for the host this request names "
                              "([server] allowed_hosts).", "host_not_allowed")
-        if self._open_to_browsers and origin is not None and not cors and not _same_origin(origin, headers):
+        if self._open_to_browsers and origin is not None and not cors and not (
+                self._hosts is not None and _same_origin(origin, headers)):
             raise _origin_refused(origin)
 
     def _cors_headers(self, origin: str | None) -> list[tuple[str, str]]:

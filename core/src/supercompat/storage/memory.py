@@ -131,7 +131,8 @@ class MemoryStorageAdapter:
         self._assistants: dict[str | None, _Ordered] = {}
         self._assistant_projects: dict[str, str | None] = {}
         self._threads: dict[str, _Thread] = {}
-        self._thread_lists: dict[str | None, _Ordered] = {}  # per project, as assistants
+        # Each project's thread ids in order, for list_threads; the threads themselves are only in _threads.
+        self._thread_lists: dict[str | None, _Ordered] = {}
         self._heartbeats: dict[str, tuple[str, float]] = {}  # run id -> (thread id, last heartbeat)
         self._jobs: dict[str, Obj] = {}
         self._job_beats: dict[str, float] = {}  # running job id -> last heartbeat
@@ -206,7 +207,6 @@ class MemoryStorageAdapter:
         if expected is not None and any(t.obj.get(k) != v for k, v in expected.items()):
             raise StaleStatusError(t.obj)
         t.obj = _merge(t.obj, changes)
-        self._thread_lists[t.obj.get("project")].items[thread_id] = t.obj
         self._refer(t.obj)
         return t.obj
 
@@ -220,7 +220,10 @@ class MemoryStorageAdapter:
 
     async def list_threads(self, query: ListQuery, *, project: str | None = None) -> Page:
         bucket = self._thread_lists.get(project)
-        return bucket.page(query) if bucket else Page([], False)
+        if bucket is None:
+            return Page([], False)
+        page = bucket.page(query)
+        return Page([self._threads[t["id"]].obj for t in page.data], page.has_more)
 
     # messages
     def _active_run(self, t: _Thread) -> str | None:

@@ -224,6 +224,14 @@ class StorageAdapterTests(Kit, standard=True):
         assert ids(await s.list_threads(ListQuery(), project="nobody")) == []
         updated = await s.update_thread(mine[1]["id"], {"metadata": {"k": "v"}})
         assert (await s.list_threads(ListQuery(limit=2), project="p1")).data[1] == updated
+        # a deleted file leaves the thread's tool_resources, in lists too
+        file = make_file(project="p1")
+        await s.create_file(file)
+        uses = {"code_interpreter": {"file_ids": [file["id"]]}}
+        await s.update_thread(mine[0]["id"], {"tool_resources": uses})
+        await s.detach_file(file["id"])
+        listed = (await s.list_threads(ListQuery(order="asc"), project="p1")).data[0]
+        assert listed == await s.get_thread(mine[0]["id"]) and listed["tool_resources"]["code_interpreter"]["file_ids"] == []
         assert await s.delete_thread(mine[2]["id"])
         assert ids(await s.list_threads(ListQuery(order="asc"), project="p1")) == [mine[0]["id"], mine[1]["id"]]
 
