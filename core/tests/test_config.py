@@ -51,6 +51,24 @@ def test_from_config_builds_a_working_client(tmp_path, monkeypatch):
     assert isinstance(async_from_config(), openai.AsyncOpenAI)
 
 
+def test_the_scripted_client_answers_with_configured_texts_and_tool_calls(tmp_path):
+    path = write(tmp_path, '[client]\nplugin = "scripted"\nreplies = [\n'
+                           '  { text = "Checking.", tool_calls = [{ name = "get_weather", arguments = { city = "Paris" } }] },\n'
+                           '  "Sunny.",\n]\n')
+    client = from_config(path)
+    tool = {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}
+    assistant = client.beta.assistants.create(model="m", tools=[tool])
+    thread = client.beta.threads.create(messages=[{"role": "user", "content": "weather?"}])
+    run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id)
+    [call] = run.required_action.submit_tool_outputs.tool_calls
+    assert (call.function.name, call.function.arguments) == ("get_weather", '{"city": "Paris"}')
+    run = client.beta.threads.runs.submit_tool_outputs_and_poll(
+        thread_id=thread.id, run_id=run.id, tool_outputs=[{"tool_call_id": call.id, "output": "18 C"}])
+    assert client.beta.threads.messages.list(thread_id=thread.id).data[0].content[0].text.value == "Sunny."
+    with pytest.raises(ConfigError, match="tool_calls"):
+        load_adapters(write(tmp_path, '[client]\nplugin = "scripted"\nreplies = [{ tool_calls = [{ nom = "x" }] }]\n'))
+
+
 def test_storage_defaults_to_memory(tmp_path):
     adapters = load_adapters(write(tmp_path, ""))
     assert isinstance(adapters["storage_adapter"], MemoryStorageAdapter)

@@ -165,13 +165,13 @@ def _health(url: str) -> int | None:
 
 
 @contextlib.contextmanager
-def serving_workers(database_url: str, folder: Path, workers: int = 2) -> Iterator[str]:
+def serving_workers(database_url: str, folder: Path, workers: int = 2, replies: str = "[]") -> Iterator[str]:
     """``supercompat serve --workers N`` in a subprocess, on SQL storage at ``database_url``, the
-    scripted model and the keys above (config and log in ``folder``); yields its URL once GET /health
-    answers, stops it (and its workers) at the end."""
+    scripted model (answering with ``replies``, a TOML array) and the keys above (config and log in
+    ``folder``); yields its URL once GET /health answers, stops it (and its workers) at the end."""
     config = folder / "supercompat.toml"
     keys = ", ".join(f"{{ key = {json.dumps(k['key'])}, project = {json.dumps(k['project'])} }}" for k in API_KEYS)
-    config.write_text(f'[client]\nplugin = "scripted"\n\n'
+    config.write_text(f'[client]\nplugin = "scripted"\nreplies = {replies}\n\n'
                       f'[storage]\nplugin = "sqlalchemy"\nurl = {json.dumps(database_url)}\n\n'
                       f'[server]\napi_keys = [{keys}]\nshutdown_grace_seconds = 0\n')
     port = _free_port()

@@ -4,6 +4,7 @@ of 10,000 messages in a bounded number of calls, live updates from several worke
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 
@@ -186,21 +187,33 @@ def test_a_thread_of_ten_thousand_messages_opens_in_a_bounded_number_of_calls(se
         ("GET", f"{base}/messages?limit=20&order=desc&after={messages[9980]['id']}")]
 
 
-def test_a_run_started_elsewhere_shows_up_live_with_several_workers(database_url, tmp_path, page):
-    with serving_workers(database_url, tmp_path, workers=2) as url:
+WEATHER_REPLIES = ('[{ tool_calls = [{ name = "get_weather", arguments = { city = "Paris" } }] }, '
+                   '"It is 18 degrees in Paris."]')
+
+
+def test_a_thread_follows_a_run_started_elsewhere_with_several_workers(database_url, tmp_path, page):
+    """The page and the run are served by whichever of two worker processes takes each request: the
+    page follows the run through the database, to its tool call waiting for output, then its end."""
+    with serving_workers(database_url, tmp_path, workers=2, replies=WEATHER_REPLIES) as url:
         client = openai.OpenAI(base_url=url + "/v1", api_key=KEY_A, max_retries=0)
-        assistant = client.beta.assistants.create(model="fake-model")
-        thread = client.beta.threads.create(messages=[{"role": "user", "content": "first"}])
+        assistant = client.beta.assistants.create(model="fake-model", tools=[WEATHER])
+        thread = client.beta.threads.create(messages=[{"role": "user", "content": "Weather in Paris?"}])
         log_in(page, url)
         page.goto(f"{url}/ui/#/threads/{thread.id}")
         chat = page.get_by_label("Conversation")
-        expect(chat.get_by_text("first", exact=True)).to_be_visible()
-        client.beta.threads.messages.create(thread_id=thread.id, role="user", content="second")
+        expect(chat.get_by_text("Weather in Paris?", exact=True)).to_be_visible()
         run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id)
-        assert run.status == "completed"
-        expect(chat.get_by_text("second", exact=True)).to_be_visible(timeout=15_000)
-        expect(chat.locator(".message.assistant")).to_have_count(1, timeout=15_000)
-        expect(page.get_by_role("link", name=run.id).first).to_be_visible()
+        assert run.status == "requires_action"
+        status = page.get_by_role("status")
+        expect(status).to_have_text(f"Run {run.id} is waiting for tool outputs; updating live.", timeout=15_000)
+        expect(page.get_by_label("Arguments of get_weather")).to_contain_text('"city": "Paris"')
+        expect(chat.get_by_text("No output yet.")).to_be_visible()
+        call = run.required_action.submit_tool_outputs.tool_calls[0]
+        client.beta.threads.runs.submit_tool_outputs_and_poll(
+            thread_id=thread.id, run_id=run.id, tool_outputs=[{"tool_call_id": call.id, "output": "18 C"}])
+        expect(chat.get_by_text("It is 18 degrees in Paris.")).to_be_visible(timeout=15_000)
+        expect(page.get_by_label("Output of get_weather")).to_have_text("18 C")
+        expect(status).to_be_hidden()
         client.close()
 
 
@@ -254,6 +267,13 @@ def test_a_thread_shows_images_and_numbered_citations_of_files(server, page):
     expect(citation).to_have_attribute("href", f"#/files/{source.id}")
     assert page.locator(".message.assistant .text").first.inner_text().startswith("Refunds take 14 days[1].")
     expect(page.get_by_role("list", name="Sources").get_by_role("link", name=source.id)).to_be_visible()
+    # while a run is active the page draws the conversation each second; the image is fetched once
+    assistant = client.beta.assistants.create(model="fake-model", tools=[WEATHER])
+    client.beta.threads.messages.create(thread_id=thread.id, role="user", content="And the weather?")
+    run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id)
+    expect(page.get_by_role("status")).to_contain_text(f"Run {run.id} is waiting for tool outputs")
+    page.wait_for_timeout(2500)
+    assert page.api_calls.count(("GET", f"/v1/files/{image.id}/content")) == 1
     citation.click()
     expect(page.get_by_role("heading", name="handbook.txt")).to_be_visible()
     with page.expect_download() as download:
@@ -287,21 +307,27 @@ def test_a_failed_runs_page_shows_its_error_and_an_active_thread_updates_live(se
     expect(page.get_by_label("Conversation").locator(".message.assistant")).to_contain_text("one two")
 
 
-def test_lists_page_back_and_forth(server, page):
-    client = server.client("sync", api_key=KEY_A)
-    threads = [client.beta.threads.create(metadata={"n": str(n)}).id for n in range(25)]
-    log_in(page, server.url)
+def test_lists_page_back_and_forth(sql_server, page):
+    client = sql_server.client("sync", api_key=KEY_A)
+    threads = [client.beta.threads.create(metadata={"n": str(n)}).id for n in range(45)]
+    log_in(page, sql_server.url)
     rows = page.locator("tbody tr")
+    newer, older = page.get_by_role("link", name="← Newer"), page.get_by_role("link", name="Older →")
     expect(rows).to_have_count(20)
+    expect(rows.first).to_contain_text(threads[44])
+    expect(newer).to_have_count(0)
+    older.click()
     expect(rows.first).to_contain_text(threads[24])
-    expect(page.get_by_role("link", name="← Newer")).to_have_count(0)
-    page.get_by_role("link", name="Older →").click()
+    expect(rows).to_have_count(20)
+    older.click()
     expect(rows).to_have_count(5)
     expect(rows.last).to_contain_text(threads[0])
-    expect(page.get_by_role("link", name="Older →")).to_have_count(0)
-    page.get_by_role("link", name="← Newer").click()
-    expect(rows).to_have_count(20)
+    expect(older).to_have_count(0)
+    newer.click()
     expect(rows.first).to_contain_text(threads[24])
+    newer.click()
+    expect(rows.first).to_contain_text(threads[44])
+    expect(rows).to_have_count(20)
 
 
 def test_a_vector_stores_page_lists_its_files_and_searches_them(server, page):
@@ -309,9 +335,9 @@ def test_a_vector_stores_page_lists_its_files_and_searches_them(server, page):
     refunds = b"Refunds take fourteen days from the day we receive the parcel."
     handbook = client.files.create(file=("handbook.txt", refunds), purpose="assistants")
     other = client.files.create(file=("menu.txt", b"The canteen serves soup on Mondays."), purpose="assistants")
-    store = client.vector_stores.create(name="Policies", file_ids=[handbook.id, other.id])
-    while client.vector_stores.retrieve(store.id).file_counts.completed < 2:
-        pass
+    store = client.vector_stores.create(name="Policies")
+    batch = client.vector_stores.file_batches.create_and_poll(vector_store_id=store.id, file_ids=[handbook.id, other.id])
+    assert batch.file_counts.completed == 2
     log_in(page, server.url)
     page.get_by_role("link", name="Vector stores").click()
     page.get_by_role("link", name=store.id).click()
@@ -323,3 +349,80 @@ def test_a_vector_stores_page_lists_its_files_and_searches_them(server, page):
     expect(results.first).to_contain_text("handbook.txt")
     expect(results.first).to_contain_text("Refunds take fourteen days")
     screenshot(page, "vector-store")
+
+
+def test_a_page_that_answers_late_does_not_cover_the_one_opened_since(server, page):
+    client = server.client("sync", api_key=KEY_A)
+    thread = client.beta.threads.create()
+    storage = server.asgi.app.storage
+    prompt = storage.get_thread
+
+    async def slow_get_thread(thread_id):
+        await asyncio.sleep(1.5)
+        return await prompt(thread_id)
+
+    log_in(page, server.url)
+    storage.get_thread = slow_get_thread
+    try:
+        page.goto(f"{server.url}/ui/#/threads/{thread.id}")
+        page.get_by_role("link", name="Files").click()
+        expect(page.get_by_role("heading", name="Files")).to_be_visible()
+        page.wait_for_timeout(2000)  # the thread's answer has come by now
+        expect(page.get_by_role("heading", level=1)).to_have_text("Files")
+    finally:
+        storage.get_thread = prompt
+
+
+def test_following_a_thread_survives_a_failed_update(server, page):
+    client = server.client("sync", api_key=KEY_A)
+    assistant = client.beta.assistants.create(model="fake-model")
+    thread = client.beta.threads.create(messages=[{"role": "user", "content": "first"}])
+    log_in(page, server.url)
+    page.goto(f"{server.url}/ui/#/threads/{thread.id}")
+    expect(page.get_by_label("Conversation").get_by_text("first")).to_be_visible()  # loaded: now it follows
+    failures = []
+
+    def once_a_bad_gateway(route):
+        if not failures:
+            failures.append(route.request.url)
+            route.fulfill(status=502, content_type="application/json",
+                          body='{"error": {"message": "Bad gateway", "type": "server_error", "param": null, "code": null}}')
+        else:
+            route.fallback()
+
+    page.route(re.compile(r"/v1/threads/[^/]+/runs\?limit=10$"), once_a_bad_gateway)
+    status = page.get_by_role("status")
+    expect(status).to_have_text("Could not update (Bad gateway); trying again.", timeout=10_000)
+    run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id)
+    expect(page.get_by_label("Conversation").get_by_text("You said: first")).to_be_visible(timeout=10_000)
+    expect(page.get_by_role("row", name=re.compile(run.id))).to_contain_text("completed")
+    expect(status).to_be_hidden()
+
+
+def test_the_playground_shows_a_streams_error_event(server, page):
+    client = server.client("sync", api_key=KEY_A)
+    assistant = client.beta.assistants.create(model="fake-model")
+    log_in(page, server.url)
+    page.goto(f"{server.url}/ui/#/playground?assistant={assistant.id}")
+    page.route(re.compile(r"/v1/threads/[^/]+/runs$"), lambda route: route.fulfill(
+        status=200, content_type="text/event-stream",
+        body='event: error\ndata: {"error": {"message": "The provider is down.", "type": "server_error"}}\n\n'))
+    page.get_by_label("Message").fill("hello")
+    page.get_by_role("button", name="Send").click()
+    expect(page.get_by_role("alert")).to_have_text("The provider is down.")
+    expect(page.get_by_role("button", name="Send")).to_be_enabled()
+
+
+def test_ids_in_the_address_stay_ids(server, page):
+    client = server.client("sync", api_key=KEY_A)
+    assistant = client.beta.assistants.create(model="fake-model")
+    log_in(page, server.url)
+    page.api_calls.clear()
+    page.goto(f"{server.url}/ui/#/files/..%2Fassistants%2F{assistant.id}")
+    # one path segment: the server reads it as a path it doesn't know, never as the assistant's
+    expect(page.get_by_role("alert")).to_have_text(f"Invalid URL (GET /v1/files/../assistants/{assistant.id})")
+    page.goto(f"{server.url}/ui/#/threads/..")
+    expect(page.get_by_role("alert")).to_have_text('Not an id: "..".')
+    page.goto(f"{server.url}/ui/#/threads/%E0%A4%A")  # not UTF-8 once decoded
+    expect(page.get_by_role("heading", name="Something went wrong")).to_be_visible()
+    assert not [path for _, path in page.api_calls if path.startswith("/v1/assistants/")], page.api_calls

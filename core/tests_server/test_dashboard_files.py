@@ -25,7 +25,7 @@ def test_the_dashboard_is_served_without_a_key_with_its_policy_and_revalidated()
         script = http.get("/ui/app.js")
         assert script.headers["content-type"] == "text/javascript; charset=utf-8"
         assert http.get("/ui/app.js", headers={"If-None-Match": script.headers["etag"]}).status_code == 304
-        for missing in ("/ui/nothing.js", "/ui/../server.py", "/ui/static/app.js"):
+        for missing in ("/ui/nothing.js", "/ui/%2e%2e/server.py", "/ui/static/app.js", "/ui/.%2fapp.js"):
             assert http.get(missing).status_code == 404, missing
         refused = http.post("/ui/", json={})
         assert refused.status_code == 405 and refused.json()["error"]["message"]

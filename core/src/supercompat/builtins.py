@@ -25,7 +25,7 @@ def register_run_adapters(register: Any) -> None:
 def register_client_adapters(register: Any) -> None:
     from .scripted import ScriptedOptions, scripted_client_adapter
 
-    register("scripted", lambda options: scripted_client_adapter(list(options.replies)), ScriptedOptions)
+    register("scripted", lambda options: scripted_client_adapter(options.script()), ScriptedOptions)
 
 
 @hookimpl

@@ -8,7 +8,9 @@ import json
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
 from .clients import ClientOptions
 from .errors import APIError
@@ -123,10 +125,38 @@ def scripted_client_adapter(replies: Sequence[Reply | str] | None = None) -> Scr
     return ScriptedClientAdapter(replies)
 
 
+class ScriptedCall(BaseModel):
+    """A tool call in a configured reply: ``{ name = "get_weather", arguments = { city = "Paris" } }``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    arguments: dict[str, Any] | str = {}
+
+
+class ScriptedReply(BaseModel):
+    """A configured reply with tool calls: ``{ text = "...", tool_calls = [...] }``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = ""
+    tool_calls: list[ScriptedCall] = []
+
+    def reply(self) -> Reply:
+        return Reply(text=self.text, tool_calls=[(call.name, call.arguments) for call in self.tool_calls])
+
+
 class ScriptedOptions(ClientOptions):
-    """The ``[client]`` section of ``plugin = "scripted"``: ``replies``, the texts it answers with."""
+    """The ``[client]`` section of ``plugin = "scripted"``: ``replies``, what it answers with in order
+    (a text, or a table with ``text`` and ``tool_calls``), then the default."""
 
-    replies: list[str] = []
+    # A string is a text; anything else is read as a table (so its mistakes are named as the table's).
+    replies: list[Annotated[Annotated[str, Tag("text")] | Annotated[ScriptedReply, Tag("table")],
+                            Discriminator(lambda value: "text" if isinstance(value, str) else "table")]] = []
+
+    def script(self) -> list[Reply | str]:
+        return [r.reply() if isinstance(r, ScriptedReply) else r for r in self.replies]
 
 
-__all__ = ["Reply", "ScriptedClientAdapter", "ScriptedOptions", "default_reply", "scripted_client_adapter"]
+__all__ = ["Reply", "ScriptedCall", "ScriptedClientAdapter", "ScriptedOptions", "ScriptedReply", "default_reply",
+           "scripted_client_adapter"]

@@ -20,8 +20,20 @@ export class ApiError extends Error {
   }
 }
 
-export function url(path, query = {}) {
-  const target = new URL(path.replace(/^\//, ""), BASE);
+// An API path with each interpolated id encoded: path`threads/${id}/runs` (an id from the page's
+// address can't reach another endpoint: "../assistants" stays one path segment).
+export function path(strings, ...ids) {
+  return strings.reduce((out, part, i) => out + part + (i < ids.length ? segment(ids[i]) : ""), "");
+}
+
+function segment(id) {
+  const text = String(id);
+  if (text === "" || text === "." || text === "..") throw new Error(`Not an id: "${text}".`); // URLs resolve dots
+  return encodeURIComponent(text);
+}
+
+export function url(endpoint, query = {}) {
+  const target = new URL(endpoint.replace(/^\//, ""), BASE);
   for (const [name, value] of Object.entries(query)) {
     if (Array.isArray(value)) value.forEach((v) => target.searchParams.append(name, v));
     else if (value !== undefined && value !== null && value !== "") target.searchParams.set(name, value);
@@ -29,11 +41,11 @@ export function url(path, query = {}) {
   return target;
 }
 
-export async function call(method, path, { body, query, signal } = {}) {
+export async function call(method, endpoint, { body, query, signal } = {}) {
   const headers = { "OpenAI-Beta": "assistants=v2" };
   if (session.key) headers.Authorization = `Bearer ${session.key}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  const response = await fetch(url(path, query), {
+  const response = await fetch(url(endpoint, query), {
     method, headers, signal, body: body === undefined ? undefined : JSON.stringify(body),
   });
   if (!response.ok) {
@@ -44,18 +56,27 @@ export async function call(method, path, { body, query, signal } = {}) {
   return response;
 }
 
-export const get = async (path, query, signal) => (await call("GET", path, { query, signal })).json();
-export const post = async (path, body = {}) => (await call("POST", path, { body })).json();
+export const get = async (endpoint, query, signal) => (await call("GET", endpoint, { query, signal })).json();
+export const post = async (endpoint, body = {}) => (await call("POST", endpoint, { body })).json();
 
 // A file's bytes as an object URL (images, downloads): fetched with the key, as links can't send it.
 export async function fileBlob(fileId) {
-  const response = await call("GET", `files/${encodeURIComponent(fileId)}/content`);
+  const response = await call("GET", path`files/${fileId}/content`);
   return URL.createObjectURL(await response.blob());
 }
 
 // The server-sent events of a streamed run, parsed: {event, data}, until the stream's end.
+// A consumer that stops early (its page left) closes the connection; the run goes on.
 export async function* events(response) {
   const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  try {
+    yield* frames(reader);
+  } finally {
+    reader.cancel().catch(() => {});
+  }
+}
+
+async function* frames(reader) {
   let buffer = "";
   for (;;) {
     const { value, done } = await reader.read();

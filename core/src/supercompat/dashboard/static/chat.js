@@ -1,7 +1,7 @@
 // A thread's conversation as chat: messages, and between them the tool calls of the runs that made
 // them (arguments and outputs), images, and citations linked to their files.
 
-import { fileBlob, get, limited } from "./api.js";
+import { fileBlob, get, limited, path } from "./api.js";
 import { code, h, when } from "./dom.js";
 
 export const FILE_SEARCH_CONTENT = "step_details.tool_calls[*].file_search.results[*].content";
@@ -9,20 +9,29 @@ export const FILE_SEARCH_CONTENT = "step_details.tool_calls[*].file_search.resul
 // The steps of these runs of a thread (one call a run, a few at once): run id -> steps, oldest first.
 export async function stepsOfRuns(threadId, runIds) {
   const ids = [...new Set(runIds)].filter(Boolean);
-  const pages = await limited(ids.map((r) => () => get(`threads/${threadId}/runs/${r}/steps`,
+  const pages = await limited(ids.map((r) => () => get(path`threads/${threadId}/runs/${r}/steps`,
     { limit: 100, order: "asc", "include[]": [FILE_SEARCH_CONTENT] })));
   return new Map(ids.map((r, i) => [r, pages[i].data]));
 }
 
 // Messages (oldest first) and the steps of their runs (run id -> steps, oldest first): each run's
-// steps are shown where its first message is, in the order the run took them.
-export function conversation(messages, stepsByRun) {
+// steps are shown where its first message is, in the order the run took them. `runs` without a
+// message here (waiting for tool outputs, failed or cancelled after calling tools) show their tool
+// calls where they began.
+export function conversation(messages, stepsByRun, runs = []) {
   const byId = new Map(messages.map((m) => [m.id, m]));
+  const written = new Set(messages.map((m) => m.run_id));
+  const silent = runs.filter((r) => !written.has(r.id) && stepsByRun.has(r.id))
+    .sort((a, b) => a.created_at - b.created_at);
   const shown = new Set();
   const expanded = new Set();
   const out = [];
   const show = (m) => { if (m && !shown.has(m.id)) { shown.add(m.id); out.push(message(m)); } };
+  const calls = (run) => {
+    for (const step of stepsByRun.get(run.id)) if (step.step_details.type === "tool_calls") out.push(toolCalls(step));
+  };
   for (const m of messages) {
+    while (silent.length && silent[0].created_at < m.created_at) calls(silent.shift());
     const steps = m.run_id && !expanded.has(m.run_id) && stepsByRun.get(m.run_id);
     if (steps) {
       expanded.add(m.run_id);
@@ -33,6 +42,7 @@ export function conversation(messages, stepsByRun) {
     }
     show(m);
   }
+  silent.forEach(calls);
   return out;
 }
 
@@ -57,9 +67,13 @@ function part(p) {
   if (p.type === "text") return text(p.text);
   if (p.type === "image_file") return image(p.image_file.file_id);
   if (p.type === "image_url") {
-    // Another origin's image is not loaded (the page's policy): its address is shown instead.
-    return h("p", { class: "muted" }, "Image: ", h("a", { href: p.image_url.url, rel: "noreferrer", target: "_blank" },
-      p.image_url.url.slice(0, 120)));
+    // Another origin's image is not loaded (the page's policy): its address is shown instead, as a
+    // link only if it is a web address (the API takes any string: never a javascript: link).
+    const address = p.image_url.url;
+    const web = /^https?:\/\//i.test(address);
+    return h("p", { class: "muted" }, "Image: ", web
+      ? h("a", { href: address, rel: "noreferrer noopener", target: "_blank" }, address.slice(0, 120))
+      : h("code", {}, address.slice(0, 120)));
   }
   if (p.type === "refusal") return h("p", { class: "refusal" }, `Refused: ${p.refusal}`);
   return code(p, p.type);
@@ -94,10 +108,21 @@ export function text(t) {
   return div;
 }
 
+// Each image file is fetched once for the page, however often the conversation is drawn again.
+const images = new Map(); // file id -> promise of an object URL
+
+export function forgetImages() {
+  for (const loading of images.values()) loading.then((src) => URL.revokeObjectURL(src), () => {});
+  images.clear();
+}
+
 function image(fileId) {
   const img = h("img", { class: "image", alt: `Image file ${fileId}` });
-  fileBlob(fileId).then((src) => { img.src = src; },
-    () => img.replaceWith(h("span", { class: "muted" }, `(image ${fileId} could not be loaded)`)));
+  if (!images.has(fileId)) images.set(fileId, fileBlob(fileId));
+  images.get(fileId).then((src) => { img.src = src; }, () => {
+    images.delete(fileId);
+    img.replaceWith(h("span", { class: "muted" }, `(image ${fileId} could not be loaded)`));
+  });
   return h("a", { href: `#/files/${fileId}` }, img);
 }
 

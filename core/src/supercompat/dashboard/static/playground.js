@@ -1,17 +1,18 @@
 // The playground: chat with an assistant in a thread, each run streamed as it happens; a run that
 // calls a function waits for outputs typed here; a run in progress can be cancelled.
 
-import { call, events, get, post } from "./api.js";
-import { ACTIVE, PAGE, alive, failure, sleep } from "./app.js";
+import { call, events, get, path, post } from "./api.js";
 import { conversation, message, stepsOfRuns, toolCalls } from "./chat.js";
 import { badge, code, h, link, replace } from "./dom.js";
+import { ACTIVE, PAGE, alive, failure, follow, screen } from "./view.js";
 
-export async function playground(main, params, token) {
+export async function playground(params, token) {
   const assistants = (await get("assistants", { limit: 100 })).data;
   let assistantId = params.get("assistant") || assistants[0]?.id || "";
   let threadId = params.get("thread");
   let run = null;
   let streaming = false;
+  let watching = false;
 
   const select = h("select", { id: "assistant", onchange: () => { assistantId = select.value; remember(); } },
     assistants.map((a) => h("option", { value: a.id, selected: a.id === assistantId }, `${a.name || a.id} (${a.model})`)));
@@ -25,7 +26,7 @@ export async function playground(main, params, token) {
   const input = h("textarea", { id: "message", rows: "3", required: true });
   const send = h("button", { type: "submit" }, "Send");
   const cancel = h("button", { type: "button", class: "danger", disabled: true, onclick: () => cancelRun() }, "Cancel run");
-  replace(main,
+  screen(token,
     h("h1", { tabindex: "-1" }, "Playground"),
     assistants.length ? null : h("p", { class: "error" }, "This project has no assistants yet: create one with the API first."),
     h("div", { class: "pick" }, h("label", { for: "assistant" }, "Assistant"), select),
@@ -82,7 +83,7 @@ export async function playground(main, params, token) {
         event.preventDefault();
         const body = { tool_outputs: calls.map((c, i) => ({ tool_call_id: c.id, output: outputs[i].value })), stream: true };
         replace(actions);
-        await streamed(() => call("POST", `threads/${threadId}/runs/${waiting.id}/submit_tool_outputs`, { body }));
+        await streamed(() => call("POST", path`threads/${threadId}/runs/${waiting.id}/submit_tool_outputs`, { body }));
       },
     },
     h("h2", {}, "The run needs tool outputs"),
@@ -100,7 +101,7 @@ export async function playground(main, params, token) {
     send.disabled = true;
     try {
       if (threadId) {
-        chat.append(message(await post(`threads/${threadId}/messages`, { role: "user", content })));
+        chat.append(message(await post(path`threads/${threadId}/messages`, { role: "user", content })));
       } else {
         const thread = await post("threads", { messages: [{ role: "user", content }] });
         threadId = thread.id;
@@ -110,7 +111,7 @@ export async function playground(main, params, token) {
           content: [{ type: "text", text: { value: content, annotations: [] } }] }));
       }
       input.value = "";
-      await streamed(() => call("POST", `threads/${threadId}/runs`, { body: { assistant_id: assistantId, stream: true } }));
+      await streamed(() => call("POST", path`threads/${threadId}/runs`, { body: { assistant_id: assistantId, stream: true } }));
     } catch (error) {
       replace(actions, failure(error));
     } finally {
@@ -134,13 +135,17 @@ export async function playground(main, params, token) {
           if (messages.has(data.id)) messages.get(data.id).replaceWith(el);
           else chat.append(el);
           messages.set(data.id, el);
-        } else if (event === "error") replace(actions, failure(new Error(data.message || "The stream failed.")));
+        } else if (event === "error") {
+          replace(actions, failure(new Error(data.error?.message || data.message || "The stream failed.")));
+        }
       }
     } catch (error) {
       replace(actions, failure(error));
     } finally {
       streaming = false;
     }
+    // A stream that ended before its run did (a dropped connection): follow the run from here.
+    if (alive(token) && run && ACTIVE.has(run.status) && run.status !== "requires_action") await watch();
   }
 
   function grow(el, delta) {
@@ -187,27 +192,36 @@ export async function playground(main, params, token) {
     if (!run) return;
     cancel.disabled = true;
     try {
-      setRun(await post(`threads/${run.thread_id}/runs/${run.id}/cancel`));
+      setRun(await post(path`threads/${run.thread_id}/runs/${run.id}/cancel`));
       if (!streaming) await watch(); // a stream open on the run reports its end itself
     } catch (error) {
       replace(actions, failure(error));
     }
   }
 
-  // A run this page isn't streaming (begun before it was opened, or cancelled while waiting): its
-  // status each second until it ends, then the conversation as stored.
+  // A run this page isn't streaming (begun before it was opened, cancelled while waiting, or whose
+  // stream broke): its status each second until it ends, then the conversation as stored.
   async function watch() {
-    while (run && ACTIVE.has(run.status) && run.status !== "requires_action" && !streaming && alive(token)) {
-      await sleep(1000);
-      if (alive(token) && !streaming) setRun(await get(`threads/${run.thread_id}/runs/${run.id}`));
+    if (watching) return;
+    watching = true;
+    try {
+      const following = () => run && ACTIVE.has(run.status) && run.status !== "requires_action" && !streaming;
+      await follow(token, () => 1000, async () => {
+        if (following()) setRun(await get(path`threads/${run.thread_id}/runs/${run.id}`));
+        return following();
+      }, (error) => replace(actions, failure(error)));
+      if (alive(token) && !streaming) await load();
+    } catch (error) {
+      if (alive(token)) replace(actions, failure(error));
+    } finally {
+      watching = false;
     }
-    if (alive(token) && !streaming) await load();
   }
 
   async function load() {
     if (!threadId) return;
-    const [page, runs] = await Promise.all([get(`threads/${threadId}/messages`, { limit: PAGE, order: "desc" }),
-      get(`threads/${threadId}/runs`, { limit: 1 })]);
+    const [page, runs] = await Promise.all([get(path`threads/${threadId}/messages`, { limit: PAGE, order: "desc" }),
+      get(path`threads/${threadId}/runs`, { limit: 1 })]);
     const ordered = page.data.reverse();
     const steps = await stepsOfRuns(threadId, ordered.map((m) => m.run_id));
     replace(chat, page.has_more ? h("p", { class: "muted" }, "Earlier messages are on the ",
@@ -217,5 +231,5 @@ export async function playground(main, params, token) {
 
   drawThreadLine();
   await load();
-  if (run && ACTIVE.has(run.status)) watch();
+  if (run && ACTIVE.has(run.status)) await watch();
 }
