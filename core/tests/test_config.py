@@ -53,7 +53,8 @@ def test_from_config_builds_a_working_client(tmp_path, monkeypatch):
 
 def test_the_scripted_client_answers_with_configured_texts_and_tool_calls(tmp_path):
     path = write(tmp_path, '[client]\nplugin = "scripted"\nreplies = [\n'
-                           '  { text = "Checking.", tool_calls = [{ name = "get_weather", arguments = { city = "Paris" } }] },\n'
+                           '  { text = "Checking.", tool_calls = [\n'
+                           '    { name = "get_weather", arguments = { city = "Paris" } }] },\n'
                            '  "Sunny.",\n]\n')
     client = from_config(path)
     tool = {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}

@@ -5,6 +5,7 @@ of 10,000 messages in a bounded number of calls, live updates from several worke
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from pathlib import Path
 
@@ -336,7 +337,8 @@ def test_a_vector_stores_page_lists_its_files_and_searches_them(server, page):
     handbook = client.files.create(file=("handbook.txt", refunds), purpose="assistants")
     other = client.files.create(file=("menu.txt", b"The canteen serves soup on Mondays."), purpose="assistants")
     store = client.vector_stores.create(name="Policies")
-    batch = client.vector_stores.file_batches.create_and_poll(vector_store_id=store.id, file_ids=[handbook.id, other.id])
+    batch = client.vector_stores.file_batches.create_and_poll(vector_store_id=store.id,
+                                                              file_ids=[handbook.id, other.id])
     assert batch.file_counts.completed == 2
     log_in(page, server.url)
     page.get_by_role("link", name="Vector stores").click()
@@ -385,8 +387,8 @@ def test_following_a_thread_survives_a_failed_update(server, page):
     def once_a_bad_gateway(route):
         if not failures:
             failures.append(route.request.url)
-            route.fulfill(status=502, content_type="application/json",
-                          body='{"error": {"message": "Bad gateway", "type": "server_error", "param": null, "code": null}}')
+            error = {"message": "Bad gateway", "type": "server_error", "param": None, "code": None}
+            route.fulfill(status=502, content_type="application/json", body=json.dumps({"error": error}))
         else:
             route.fallback()
 

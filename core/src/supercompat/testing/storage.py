@@ -231,7 +231,8 @@ class StorageAdapterTests(Kit, standard=True):
         await s.update_thread(mine[0]["id"], {"tool_resources": uses})
         await s.detach_file(file["id"])
         listed = (await s.list_threads(ListQuery(order="asc"), project="p1")).data[0]
-        assert listed == await s.get_thread(mine[0]["id"]) and listed["tool_resources"]["code_interpreter"]["file_ids"] == []
+        assert listed == await s.get_thread(mine[0]["id"])
+        assert listed["tool_resources"]["code_interpreter"]["file_ids"] == []
         assert await s.delete_thread(mine[2]["id"])
         assert ids(await s.list_threads(ListQuery(order="asc"), project="p1")) == [mine[0]["id"], mine[1]["id"]]
 
