@@ -302,6 +302,7 @@ def test_a_failed_runs_page_shows_its_error_and_an_active_thread_updates_live(se
         run = next(e.data for e in events if e.event == "thread.run.in_progress")  # the run goes on without us
     status = page.get_by_role("status")
     expect(status).to_contain_text(f"Run {run.id} is in progress; updating live.", timeout=10_000)
+    page.wait_for_timeout(1000)  # a few of its words written (one each 0.2 s), to be kept by the cancel
     client.beta.threads.runs.cancel(thread_id=thread.id, run_id=run.id)
     expect(status).to_be_hidden(timeout=10_000)  # no run active: the status line goes
     expect(page.get_by_role("row", name=re.compile(run.id))).to_contain_text("cancelled")
