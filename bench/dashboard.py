@@ -26,8 +26,10 @@ frame after the conversation holds 40 messages and 20 tool calls, with the ``/v1
 (only for the long thread: the short one has nothing earlier).
 
 ``--repeat`` measurements per thread and storage (after 2 warm-ups), the two threads taking turns;
-p50 and p95 (nearest rank), milliseconds. Prints one JSON object per storage; ``--write`` replaces
-the ``dashboard`` section of the page. Needs supercompat[server], the SQL storage plugin for sqlite,
+p50 and p95 (nearest rank), milliseconds. The budget (``BUDGET_MS``): the first screen of the long
+thread within 1 s at p95, on this project's 2-core machine with nothing else running; the table says
+whether each row holds it. Prints one JSON object per storage; ``--write`` replaces the ``dashboard``
+section of the page. Needs supercompat[server], the SQL storage plugin for sqlite,
 Playwright's Python package (the driver only: it never downloads a browser) and Chromium.
 """
 
@@ -60,6 +62,7 @@ SIZES = (10_000, 20)
 SCREEN = {"messages": 20, "calls": 10}  # the first screen: 20 messages, the tool calls of their 10 runs
 EARLIER = {"messages": 40, "calls": 20}  # after "Load earlier messages"
 WARMUPS = 2
+BUDGET_MS = 1000  # the first screen's p95, on this project's 2-core machine
 # As core/tests_dashboard/conftest.py launches it: without the background-networking flags Chromium's
 # own connections (updates, sync, QUIC probes) are refused on a closed network, which slows it down.
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -209,6 +212,8 @@ def measure(browser: Browser, storage_kind: str, repeat: int) -> Obj:
                 start = time.perf_counter()
                 threads[size] = server.call(fill(app.storage, size)).result()
                 fill_s[size] = round(time.perf_counter() - start, 1)
+                print(f"{storage_kind}: a thread of {size:,} messages stored in {fill_s[size]} s",
+                      file=sys.stderr)
             context = browser.new_context(viewport={"width": 1280, "height": 800})
             context.add_init_script(WATCH % {"key": json.dumps(KEY), "want": json.dumps(SCREEN)})
             samples: dict[int, list[Obj]] = {size: [] for size in SIZES}
@@ -226,12 +231,12 @@ def measure(browser: Browser, storage_kind: str, repeat: int) -> Obj:
 
 
 def table(results: list[Obj]) -> str:
-    rows = ["| storage | messages in the thread | first screen p50 | p95 | `/v1` calls | load earlier p50 "
-            "| p95 | its `/v1` calls |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    rows = ["| storage | messages in the thread | first screen p50 | p95 | within the budget | `/v1` calls "
+            "| load earlier p50 | p95 | its `/v1` calls |", "|---|---:|---:|---:|:---:|---:|---:|---:|---:|"]
     for r in results:
         for size, t in r["threads"].items():
             cells = [r["storage"], f"{int(size):,}", f"{t['frame']['p50']:.0f}", f"{t['frame']['p95']:.0f}",
-                     "/".join(map(str, t["calls"]))]
+                     "yes" if t["frame"]["p95"] <= BUDGET_MS else "**no**", "/".join(map(str, t["calls"]))]
             earlier = t.get("earlier")
             cells += ([f"{earlier['frame']['p50']:.0f}", f"{earlier['frame']['p95']:.0f}",
                        "/".join(map(str, earlier["calls"]))] if earlier else ["—", "—", "—"])
@@ -274,9 +279,10 @@ def main() -> None:
         after = os.getloadavg()[0]
         text = (f"`python bench/dashboard.py --write {args.write}` — {args.repeat} first screens per thread "
                 f"and storage (after {WARMUPS} warm-ups), headless Chromium {version} at 1280×800, the "
-                f"server on loopback in the same process; milliseconds since navigation start. Python "
-                f"{platform.python_version()} on {platform.system()} {platform.machine()}, "
-                f"{os.cpu_count()} CPUs, 1-minute load average {before:.1f} before and {after:.1f} after.\n\n"
+                f"server on loopback in the same process; milliseconds since navigation start; the budget: "
+                f"a first screen within {BUDGET_MS:,} ms, p95. Python {platform.python_version()} on "
+                f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, 1-minute load average "
+                f"{before:.1f} before and {after:.1f} after.\n\n"
                 + table(results)
                 + "\nWhere the first screen's time goes: p50 of each moment, milliseconds since navigation "
                 "start; the server's wait is from a request sent to its first byte back, p50 over the calls "
