@@ -29,8 +29,9 @@ frame after the conversation holds 40 messages and 20 tool calls, with the ``/v1
 p50 and p95 (nearest rank), milliseconds. The budget (``BUDGET_MS``): the first screen of the long
 thread within 1 s at p95, on this project's 2-core machine with nothing else running; the table says
 whether each row holds it. Prints one JSON object per storage; ``--write`` replaces the ``dashboard``
-section of the page. Needs supercompat[server], the SQL storage plugin for sqlite,
-Playwright's Python package (the driver only: it never downloads a browser) and Chromium.
+section of the page. Needs supercompat[server], the SQL storage plugin for sqlite, Playwright's
+Python package (the driver only: it never downloads a browser) and a Chromium: ``--chromium``, by
+default ``$SUPERCOMPAT_CHROMIUM`` or Debian's ``/usr/bin/chromium``, as the dashboard tests.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ from playwright.sync_api import Browser, BrowserContext, sync_playwright  # noqa
 
 from supercompat import App  # noqa: E402
 from supercompat.testing import scripted_client_adapter  # noqa: E402
-from supercompat.testing.serving import RunningServer, serving  # noqa: E402
+from supercompat.testing.serving import serving  # noqa: E402
 from supercompat.testing.storage import make_message, make_run, make_step, make_thread  # noqa: E402
 
 from report import pct, write_section  # noqa: E402
@@ -205,7 +206,6 @@ def measure(browser: Browser, storage_kind: str, repeat: int) -> Obj:
     result: Obj = {"storage": storage_kind, "repeat": repeat}
     with stores(storage_kind) as made:
         app = App(client_adapter=scripted_client_adapter(), storage_adapter=made.fresh())
-        server: RunningServer
         with serving(app, api_keys=[{"key": KEY, "project": PROJECT}], shutdown_grace_seconds=0) as server:
             threads, fill_s = {}, {}
             for size in SIZES:
