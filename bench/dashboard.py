@@ -51,8 +51,9 @@ from playwright.sync_api import Browser, BrowserContext, sync_playwright  # noqa
 
 from supercompat import App  # noqa: E402
 from supercompat.testing import scripted_client_adapter  # noqa: E402
+from supercompat.testing.browser import chromium_path, launch_chromium  # noqa: E402
 from supercompat.testing.serving import serving  # noqa: E402
-from supercompat.testing.storage import make_message, make_run, make_step, make_thread  # noqa: E402
+from supercompat.testing.storage import store_conversation  # noqa: E402
 
 from report import pct, write_section  # noqa: E402
 from stores import stores  # noqa: E402
@@ -64,11 +65,6 @@ SCREEN = {"messages": 20, "calls": 10}  # the first screen: 20 messages, the too
 EARLIER = {"messages": 40, "calls": 20}  # after "Load earlier messages"
 WARMUPS = 2
 BUDGET_MS = 1000  # the first screen's p95, on this project's 2-core machine
-# As core/tests_dashboard/conftest.py launches it: without the background-networking flags Chromium's
-# own connections (updates, sync, QUIC probes) are refused on a closed network, which slows it down.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
 # Run in every new page before its own scripts: log in, and watch for the first screen.
 WATCH = """(() => {
   sessionStorage.setItem("supercompat.key", %(key)s);
@@ -127,47 +123,6 @@ LOAD_EARLIER = """(want) => new Promise((resolve) => {
 })"""
 
 
-def conversation(size: int) -> tuple[Obj, list[Obj], list[tuple[Obj, list[Obj]]]]:
-    """A thread of ``size`` messages, user and assistant by turns, and each answer's run with its two
-    steps, in the order a real conversation creates them (ids sort by creation)."""
-    thread = make_thread(project=PROJECT, metadata={"bench": f"{size} messages"})
-    tid = thread["id"]
-    messages, runs = [], []
-    for turn in range(size // 2):
-        city = f"City {turn}"
-        messages.append(make_message(tid, f"Turn {turn}: what is the weather in {city} today, and should I "
-                                          "take an umbrella?"))
-        run = make_run(tid, "asst_bench", status="completed", model="fake-model",
-                       usage={"prompt_tokens": 412, "completion_tokens": 58, "total_tokens": 470})
-        now = run["created_at"]
-        run.update(started_at=now, completed_at=now)
-        weather = {"city": city, "temperature_c": 18, "conditions": "light rain", "wind_kph": 12}
-        call = {"id": f"call_{turn:08d}", "type": "function", "function": {
-            "name": "get_weather", "arguments": json.dumps({"city": city, "unit": "celsius"}),
-            "output": json.dumps(weather)}}
-        tool = make_step(tid, run["id"], status="completed", completed_at=now,
-                         step_details={"type": "tool_calls", "tool_calls": [call]})
-        text = (f"In {city} it is 18 °C with light rain and a light wind (12 km/h). Yes, take an umbrella: "
-                "the rain should last into the evening, and it will stay mild.")
-        answer = make_message(tid, text, role="assistant", assistant_id="asst_bench", run_id=run["id"])
-        created = {"type": "message_creation", "message_creation": {"message_id": answer["id"]}}
-        made = make_step(tid, run["id"], type="message_creation", status="completed", completed_at=now,
-                         step_details=created)
-        messages.append(answer)
-        runs.append((run, [tool, made]))
-    return thread, messages, runs
-
-
-async def fill(storage: Any, size: int) -> str:
-    thread, messages, runs = conversation(size)
-    await storage.create_thread(thread, messages)
-    for run, steps in runs:
-        await storage.create_run(run, [])
-        for step in steps:
-            await storage.create_step(step)
-    return thread["id"]
-
-
 def first_screen(context: BrowserContext, url: str, size: int) -> Obj:
     """Open the thread in a new tab; what its first screen cost, and then what "Load earlier" did."""
     page = context.new_page()
@@ -210,7 +165,7 @@ def measure(browser: Browser, storage_kind: str, repeat: int) -> Obj:
             threads, fill_s = {}, {}
             for size in SIZES:
                 start = time.perf_counter()
-                threads[size] = server.call(fill(app.storage, size)).result()
+                threads[size] = server.call(store_conversation(app.storage, size, PROJECT)).result()
                 fill_s[size] = round(time.perf_counter() - start, 1)
                 print(f"{storage_kind}: a thread of {size:,} messages stored in {fill_s[size]} s",
                       file=sys.stderr)
@@ -261,13 +216,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--storage", default="memory,sqlite")
     parser.add_argument("--repeat", type=int, default=20)
-    parser.add_argument("--chromium", default=os.environ.get("SUPERCOMPAT_CHROMIUM", "/usr/bin/chromium"))
+    parser.add_argument("--chromium", default=chromium_path())
     parser.add_argument("--write", metavar="PAGE")
     args = parser.parse_args()
     warnings.simplefilter("ignore", DeprecationWarning)
     before = os.getloadavg()[0]
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS)
+        browser = launch_chromium(playwright, args.chromium)
         try:
             results = [measure(browser, storage, args.repeat) for storage in args.storage.split(",")]
             version = browser.version

@@ -32,6 +32,7 @@ import pytest
 from playwright.sync_api import Browser, Page, Request, sync_playwright
 
 from supercompat import App
+from supercompat.testing.browser import launch_chromium
 from supercompat.testing.serving import RunningServer, serving
 from supercompat_sqlalchemy import sqlalchemy_storage_adapter
 from supercompat_sqlalchemy.testing import BACKENDS, scratch_database
@@ -40,10 +41,6 @@ from fake_model import Model
 
 KEY_A, KEY_B = "sk-dashboard-alpha", "sk-dashboard-beta"  # projects "alpha" and "beta"
 API_KEYS = [{"key": KEY_A, "project": "alpha"}, {"key": KEY_B, "project": "beta"}]
-# Without the background-networking flags Chromium's own connections (updates, sync, QUIC probes)
-# are refused on a closed network, which slows it down and fills its log.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
 # $SUPERCOMPAT_TEST_DATABASES (supercompat_sqlalchemy.testing) narrows these, e.g. to sqlite.
 SQL_BACKENDS = [backend for backend in BACKENDS if backend in ("sqlite", "postgresql")]
@@ -56,12 +53,11 @@ __all__ = ["KEY_A", "KEY_B", "Model", "screenshot", "serving_workers"]
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     """One headless Chromium for the session."""
-    executable = os.environ.get("SUPERCOMPAT_CHROMIUM", "/usr/bin/chromium")
-    if not os.access(executable, os.X_OK):
-        pytest.fail(f"No Chromium at {executable}: install Debian's chromium package (apt-get install chromium), "
-                    "or set SUPERCOMPAT_CHROMIUM to a Chromium executable.", pytrace=False)
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            launched = launch_chromium(playwright)
+        except FileNotFoundError as missing:
+            pytest.fail(str(missing), pytrace=False)
         yield launched
         launched.close()
 

@@ -14,7 +14,7 @@ from playwright.sync_api import Page, expect
 
 from supercompat import App
 from supercompat.testing.serving import serving
-from supercompat.testing.storage import make_message, make_thread
+from supercompat.testing.storage import make_message, store_conversation
 
 from conftest import KEY_A, KEY_B, Model, screenshot, serving_workers
 
@@ -165,27 +165,29 @@ def test_a_second_projects_key_cannot_see_the_first_projects_thread(server, page
 
 
 def test_a_thread_of_ten_thousand_messages_opens_in_a_bounded_number_of_calls(server, page):
-    thread = make_thread(project="alpha")
-    messages = [make_message(thread["id"], f"message number {n}") for n in range(10_000)]
-    server.call(server.asgi.app.storage.create_thread(thread, messages)).result()
+    """5,000 turns, each answer by a run with a tool call: the first screen reads the thread, its newest
+    20 messages, its latest runs and the steps of the 10 runs on screen, and no more; each earlier
+    page one more page of messages and the steps of its own runs."""
+    thread_id = server.call(store_conversation(server.asgi.app.storage, 10_000, "alpha")).result()
     log_in(page, server.url)
     page.api_calls.clear()
-    page.goto(f"{server.url}/ui/#/threads/{thread['id']}")
+    page.goto(f"{server.url}/ui/#/threads/{thread_id}")
     chat = page.get_by_label("Conversation")
-    expect(chat.get_by_text("message number 9999", exact=True)).to_be_visible()
     expect(chat.locator(".message")).to_have_count(20)
-    base = f"/v1/threads/{thread['id']}"
-    first = list(page.api_calls)
-    # the thread, its newest page of messages, its runs (none: no steps to read); polling may add runs
-    assert sorted(first[:3]) == [("GET", base), ("GET", f"{base}/messages?limit=20&order=desc"),
-                                 ("GET", f"{base}/runs?limit=10")]
-    assert all(path.startswith(f"{base}/runs?") for _, path in first[3:]), first
+    expect(chat.locator(".tool-call")).to_have_count(10)
+    expect(chat.locator(".message").last).to_contain_text("In City 4999 it is 18 °C")
+    base = f"/v1/threads/{thread_id}"
+    reads = [path.split("?")[0] for _, path in page.api_calls if not path.startswith(f"{base}/runs?")]
+    assert sorted(reads[:2]) == [base, f"{base}/messages"] and len(reads) == 12, reads
+    assert all(read.endswith("/steps") for read in reads[2:])
+    assert len(set(reads[2:])) == 10
     page.api_calls.clear()
     page.get_by_role("button", name="Load earlier messages").click()
     expect(chat.locator(".message")).to_have_count(40)
-    expect(chat.get_by_text("message number 9980", exact=True)).to_be_visible()
-    assert [c for c in page.api_calls if "/messages" in c[1]] == [
-        ("GET", f"{base}/messages?limit=20&order=desc&after={messages[9980]['id']}")]
+    expect(chat.locator(".tool-call")).to_have_count(20)
+    expect(chat.get_by_text("Turn 4980: what is the weather in City 4980")).to_be_visible()
+    reads = [path for _, path in page.api_calls if not path.startswith(f"{base}/runs?")]
+    assert len(reads) == 11 and reads[0].startswith(f"{base}/messages?limit=20&order=desc&after=msg_"), reads
 
 
 WEATHER_REPLIES = ('[{ tool_calls = [{ name = "get_weather", arguments = { city = "Paris" } }] }, '

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from typing import Any, TypeVar
 
@@ -121,6 +122,50 @@ def counts(**by_status: int) -> dict[str, int]:
 
 def code_interpreter(*file_ids: str) -> dict[str, Any]:
     return {"code_interpreter": {"file_ids": list(file_ids)}}
+
+
+def make_conversation(size: int, project: str | None = None) -> tuple[
+        dict[str, Any], list[dict[str, Any]], list[tuple[dict[str, Any], list[dict[str, Any]]]]]:
+    """A thread of ``size`` messages, user and assistant by turns, and each answer's completed run with
+    its two steps (a ``get_weather`` call with its output, then the answer), in the order a real
+    conversation creates them (ids sort by creation): (thread, messages, [(run, steps)])."""
+    thread = make_thread(project=project, metadata={"messages": str(size)})
+    tid = thread["id"]
+    messages, runs = [], []
+    for turn in range(size // 2):
+        city = f"City {turn}"
+        messages.append(make_message(tid, f"Turn {turn}: what is the weather in {city} today, and should I "
+                                          "take an umbrella?"))
+        run = make_run(tid, "asst_conversation", status="completed", model="fake-model",
+                       usage={"prompt_tokens": 412, "completion_tokens": 58, "total_tokens": 470})
+        now = run["created_at"]
+        run.update(started_at=now, completed_at=now)
+        weather = {"city": city, "temperature_c": 18, "conditions": "light rain", "wind_kph": 12}
+        call = {"id": f"call_{turn:08d}", "type": "function", "function": {
+            "name": "get_weather", "arguments": json.dumps({"city": city, "unit": "celsius"}),
+            "output": json.dumps(weather)}}
+        tool = make_step(tid, run["id"], status="completed", completed_at=now,
+                         step_details={"type": "tool_calls", "tool_calls": [call]})
+        text = (f"In {city} it is 18 °C with light rain and a light wind (12 km/h). Yes, take an umbrella: "
+                "the rain should last into the evening, and it will stay mild.")
+        answer = make_message(tid, text, role="assistant", assistant_id="asst_conversation", run_id=run["id"])
+        created = {"type": "message_creation", "message_creation": {"message_id": answer["id"]}}
+        made = make_step(tid, run["id"], type="message_creation", status="completed", completed_at=now,
+                         step_details=created)
+        messages.append(answer)
+        runs.append((run, [tool, made]))
+    return thread, messages, runs
+
+
+async def store_conversation(storage: StorageAdapter, size: int, project: str | None = None) -> str:
+    """:func:`make_conversation` stored; the thread's id."""
+    thread, messages, runs = make_conversation(size, project)
+    await storage.create_thread(thread, messages)
+    for run, steps in runs:
+        await storage.create_run(run, [])
+        for step in steps:
+            await storage.create_step(step)
+    return str(thread["id"])
 
 
 def ids(page: Any) -> list[str]:
