@@ -6,11 +6,12 @@ import { code, h, when } from "./dom.js";
 
 export const FILE_SEARCH_CONTENT = "step_details.tool_calls[*].file_search.results[*].content";
 
-// The steps of these runs of a thread (one call a run, a few at once): run id -> steps, oldest first.
+// The steps of these runs of a thread (one call a run, 6 at once: a browser's connections to one
+// server over HTTP/1.1): run id -> steps, oldest first.
 export async function stepsOfRuns(threadId, runIds) {
   const ids = [...new Set(runIds)].filter(Boolean);
   const pages = await limited(ids.map((r) => () => get(path`threads/${threadId}/runs/${r}/steps`,
-    { limit: 100, order: "asc", "include[]": [FILE_SEARCH_CONTENT] })));
+    { limit: 100, order: "asc", "include[]": [FILE_SEARCH_CONTENT] })), 6);
   return new Map(ids.map((r, i) => [r, pages[i].data]));
 }
 

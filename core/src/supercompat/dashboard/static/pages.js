@@ -106,7 +106,8 @@ function resources(res) {
 // run); its latest runs, older ones on request. While a run is active, the page follows it.
 export async function threadPage(id, token) {
   const base = path`threads/${id}`;
-  const thread = await get(base);
+  const [thread, first, latest] = await Promise.all([get(base), get(`${base}/messages`, { limit: PAGE, order: "desc" }),
+    get(`${base}/runs`, { limit: 10 })]);
   const messages = new Map();
   const steps = new Map();
   let older = false;
@@ -178,8 +179,6 @@ export async function threadPage(id, token) {
     }
   }
 
-  const [first, latest] = await Promise.all([get(`${base}/messages`, { limit: PAGE, order: "desc" }),
-    get(`${base}/runs`, { limit: 10 })]);
   take(first);
   older = first.has_more;
   runs = latest.data;
