@@ -39,7 +39,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -55,7 +54,7 @@ from supercompat.testing.browser import chromium_path, launch_chromium  # noqa: 
 from supercompat.testing.serving import serving  # noqa: E402
 from supercompat.testing.storage import store_conversation  # noqa: E402
 
-from report import pct, write_section  # noqa: E402
+from report import host, pct, write_section  # noqa: E402
 from stores import stores  # noqa: E402
 
 Obj = dict[str, Any]
@@ -235,9 +234,8 @@ def main() -> None:
         text = (f"`python bench/dashboard.py --write {args.write}` — {args.repeat} first screens per thread "
                 f"and storage (after {WARMUPS} warm-ups), headless Chromium {version} at 1280×800, the "
                 f"server on loopback in the same process; milliseconds since navigation start; the budget: "
-                f"a first screen within {BUDGET_MS:,} ms, p95. Python {platform.python_version()} on "
-                f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, 1-minute load average "
-                f"{before:.1f} before and {after:.1f} after.\n\n"
+                f"a first screen within {BUDGET_MS:,} ms, p95. "
+                f"{host(f'{before:.1f} before and {after:.1f} after')}.\n\n"
                 + table(results)
                 + "\nWhere the first screen's time goes: p50 of each moment, milliseconds since navigation "
                 "start; the server's wait is from a request sent to its first byte back, p50 over the calls "

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import statistics
 import sys
@@ -38,7 +37,7 @@ from supercompat.file_search import marker  # noqa: E402
 from supercompat.loop import run_sync  # noqa: E402
 from supercompat.testing import Reply, app_of, scripted_client_adapter  # noqa: E402
 
-from report import pct, write_section  # noqa: E402
+from report import host, pct, write_section  # noqa: E402
 from stores import stores  # noqa: E402
 
 TEXT = "one two three four five six seven eight nine ten"
@@ -128,9 +127,8 @@ def main() -> None:
         load = os.getloadavg()[0]
         text = (f"`python bench/file_search.py --write {args.write}` — {args.runs} streamed runs per storage "
                 f"through the sync openai SDK, the scripted model, the 79 pydoc topics in one store "
-                f"(hashing embedder, 256 numbers); milliseconds. Python {platform.python_version()} on "
-                f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, 1-minute load average "
-                f"{load:.1f} at the end.\n\n" + table(results))
+                f"(hashing embedder, 256 numbers); milliseconds. {host(f'{load:.1f} at the end')}.\n\n"
+                + table(results))
         write_section(args.write, "file-search", text)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import platform
 import statistics
 from collections.abc import Callable
 from typing import Any
@@ -228,6 +229,12 @@ def machine(rounds: list[Round]) -> str:
     return (f"{meta['python']}, openai {meta['openai']}, {meta['cpu_model'] or meta['machine']}, "
             f"{meta['cpus']} cores; 1-minute load average {min(loads):.1f}–{max(loads):.1f} during the rounds "
             "(the machine is shared, so absolute times drift; compare ratios and paired overheads)")
+
+
+def host(load: str) -> str:
+    """This machine, for a results line: ``load`` says when the load average was read ("1.2 at the end")."""
+    return (f"Python {platform.python_version()} on {platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, "
+            f"1-minute load average {load}")
 
 
 def write_section(path: str, marker: str, text: str) -> None:

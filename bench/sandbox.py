@@ -24,7 +24,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -33,7 +32,7 @@ from typing import Any
 sys.path.insert(0, os.path.dirname(__file__))
 from supercompat.sandbox_bubblewrap import BubblewrapOptions, BubblewrapSandbox  # noqa: E402
 
-from report import pct, write_section  # noqa: E402
+from report import host, pct, write_section  # noqa: E402
 
 
 def summary(samples: list[float]) -> dict[str, float]:
@@ -119,9 +118,8 @@ def main() -> None:
         who = "as root (sessions dropped to uid 65534)" if os.geteuid() == 0 else "unprivileged"
         text = (f"`python bench/sandbox.py --python <a venv with numpy, pandas, matplotlib> --write "
                 f"{args.write}` — the bubblewrap sandbox, {who}; "
-                f"milliseconds. Python {platform.python_version()} on the host, "
-                f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, 1-minute load average "
-                f"{before:.1f} before and {after:.1f} after.\n\n" + table(result))
+                f"milliseconds. {host(f'{before:.1f} before and {after:.1f} after')} (the host's).\n\n"
+                + table(result))
         write_section(args.write, "sandbox", text)
 
 
