@@ -228,6 +228,10 @@ def test_pages_fit_a_phone_screen(server, phone_page):
         expect(phone_page.get_by_role("heading", level=1)).to_be_visible()
         phone_page.wait_for_load_state("networkidle")
         assert phone_page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), where
+        small = phone_page.evaluate("""[...document.querySelectorAll("button, input, select, textarea, .top nav a")]
+            .filter((e) => e.offsetParent !== null && e.getBoundingClientRect().height < 44)
+            .map((e) => e.outerHTML.slice(0, 80))""")
+        assert small == [], (where, small)  # big enough to touch
         if name:
             screenshot(phone_page, name)
 
