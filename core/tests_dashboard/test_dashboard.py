@@ -435,3 +435,22 @@ def test_ids_in_the_address_stay_ids(server, page):
     page.goto(f"{server.url}/ui/#/threads/%E0%A4%A")  # not UTF-8 once decoded
     expect(page.get_by_role("heading", name="Something went wrong")).to_be_visible()
     assert not [path for _, path in page.api_calls if path.startswith("/v1/assistants/")], page.api_calls
+
+
+def test_the_heading_takes_the_focus_once_and_updates_leave_it_alone(server, page):
+    client = server.client("sync", api_key=KEY_A)
+    assistant = client.beta.assistants.create(model="fake-model")
+    thread = client.beta.threads.create(messages=[{"role": "user", "content": "count slowly"}])
+    with client.beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id, stream=True) as events:
+        run = next(e.data for e in events if e.event == "thread.run.in_progress")
+    log_in(page, server.url)
+    page.goto(f"{server.url}/ui/#/threads/{thread.id}/runs/{run.id}")
+    heading = page.get_by_role("heading", level=1)
+    expect(heading).to_contain_text(run.id)
+    expect(heading).to_be_focused()  # a screen reader starts at the new page
+    page.get_by_role("link", name="Threads").focus()
+    page.wait_for_timeout(2500)  # the run page reads the run each second meanwhile
+    expect(page.get_by_role("link", name="Threads")).to_be_focused()
+    client.beta.threads.runs.cancel(thread_id=thread.id, run_id=run.id)
+    expect(heading).to_contain_text("cancelled", timeout=10_000)
+    expect(page.get_by_role("link", name="Threads")).to_be_focused()
