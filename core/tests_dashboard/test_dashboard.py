@@ -454,3 +454,26 @@ def test_the_heading_takes_the_focus_once_and_updates_leave_it_alone(server, pag
     client.beta.threads.runs.cancel(thread_id=thread.id, run_id=run.id)
     expect(heading).to_contain_text("cancelled", timeout=10_000)
     expect(page.get_by_role("link", name="Threads")).to_be_focused()
+
+
+def test_a_threads_runs_page_back_and_open_by_id(server, page):
+    from supercompat.testing.storage import make_run
+
+    client = server.client("sync", api_key=KEY_A)
+    thread = client.beta.threads.create(messages=[{"role": "user", "content": "hello"}])
+    runs = [make_run(thread.id, status="completed") for _ in range(12)]
+    for run in runs:
+        server.call(server.asgi.app.storage.create_run(run, [])).result()
+    log_in(page, server.url)
+    page.goto(f"{server.url}/ui/#/threads/{thread.id}")
+    rows = page.locator("tbody tr")
+    expect(rows).to_have_count(10)
+    expect(rows.first).to_contain_text(runs[11]["id"])
+    page.get_by_label("Open a run of this thread by ID").fill(runs[0]["id"])  # kept while the page updates
+    page.get_by_role("button", name="Older runs").click()
+    expect(rows).to_have_count(12)
+    expect(rows.last).to_contain_text(runs[0]["id"])
+    expect(page.get_by_role("button", name="Older runs")).to_be_hidden()
+    expect(page.get_by_label("Open a run of this thread by ID")).to_have_value(runs[0]["id"])
+    page.get_by_role("button", name="Open").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(runs[0]["id"])

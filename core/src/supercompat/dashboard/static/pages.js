@@ -115,6 +115,8 @@ export async function threadPage(id, token) {
   let earlierRuns = []; // older ones, on request
   let moreRuns = false;
   const runsBox = h("div", {});
+  const olderRuns = h("button", { type: "button", class: "secondary", hidden: true, onclick: () => loadRuns() },
+    "Older runs");
   const chat = h("div", { class: "chat", role: "region", "aria-label": "Conversation" });
   const earlier = h("button", { type: "button", class: "secondary", hidden: true, onclick: () => loadEarlier() },
     "Load earlier messages");
@@ -124,7 +126,8 @@ export async function threadPage(id, token) {
     h("p", {}, link(`#/playground?thread=${thread.id}`, "Continue in the playground")),
     fields([["Created", when(thread.created_at)], ["Metadata", pairs(thread.metadata)]]),
     h("h2", {}, "Tool resources"), resources(thread.tool_resources),
-    h("h2", {}, "Runs"), runsBox,
+    h("h2", {}, "Runs"), runsBox, olderRuns,
+    openById("Open a run of this thread by ID", "run_…", (run) => `#/threads/${thread.id}/runs/${run}`),
     h("h2", {}, "Conversation"), earlier, chat, status);
 
   // The runs whose steps the conversation shows: those of its messages, and latest runs that wrote
@@ -145,9 +148,8 @@ export async function threadPage(id, token) {
     replace(chat, ordered.length ? conversation(ordered, steps, runs) : h("p", {}, "No messages."));
     earlier.hidden = !older;
     const listed = [...runs, ...earlierRuns.filter((r) => !runs.some((x) => x.id === r.id))];
-    replace(runsBox, listed.length ? runTable(id, listed) : h("p", {}, "No runs yet."),
-      moreRuns ? h("button", { type: "button", class: "secondary", onclick: () => loadRuns() }, "Older runs") : null,
-      openById("Open a run of this thread by ID", "run_…", (run) => `#/threads/${thread.id}/runs/${run}`));
+    replace(runsBox, listed.length ? runTable(id, listed) : h("p", {}, "No runs yet."));
+    olderRuns.hidden = !moreRuns;
     const active = runs.find((r) => ACTIVE.has(r.status));
     const text = active ? `Run ${active.id} ${DOING[active.status]}; updating live.` : "";
     if (status.textContent !== text) status.textContent = text;
