@@ -288,3 +288,60 @@ async def test_a_put_cancelled_while_its_temporary_file_opens_leaves_no_file_or_
     await store._sweeper.idle()
     assert os.listdir(tmp_path) == []
     assert len(os.listdir("/proc/self/fd")) == handles
+
+
+async def test_a_read_cancelled_while_its_file_opens_closes_the_file(tmp_path, monkeypatch):
+    """As for a put: the open ends in its worker thread after the cancel has landed, and the file it
+    opened for nobody is closed (it was left to the collector, which warned of it, or never)."""
+    import threading
+
+    from supercompat import blobs_filesystem
+
+    store = FilesystemBlobStore(tmp_path)
+    await store.put("file-x", chunks_of(b"x"))
+    opened, release, files = threading.Event(), threading.Event(), []
+    real = blobs_filesystem._open_for_reading
+
+    def open_for_reading(path):
+        files.append(real(path))
+        opened.set()
+        release.wait(60)
+        return files[-1]
+
+    monkeypatch.setattr(blobs_filesystem, "_open_for_reading", open_for_reading)
+    task = asyncio.ensure_future(read_all(store, "file-x"))
+    assert await asyncio.to_thread(opened.wait, 60)
+    task.cancel()
+    await asyncio.sleep(0)
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert [f.closed for f in files] == [True]
+    await store.close()
+
+
+@pytest.mark.parametrize("make", [memory_blob_store, lambda: None], ids=["memory", "filesystem"])
+async def test_reading_closes_the_reader_when_its_consumer_is_cancelled(make, tmp_path):
+    """``supercompat.blobs.reading``: a consumer cancelled between chunks (the reader waiting at its
+    yield) closes the reader at once, not when it is collected."""
+    from supercompat.blobs import reading
+
+    store = make() or filesystem_blob_store(tmp_path)
+    await store.put("file-x", chunks_of(b"y" * (3 * CHUNK_BYTES)))
+    readers = []
+    got_one = asyncio.Event()
+
+    async def consume():
+        async with reading(store, "file-x") as chunks:
+            readers.append(chunks)
+            async for _ in chunks:
+                got_one.set()
+                await asyncio.sleep(60)  # the reader waits at its yield meanwhile
+
+    task = asyncio.ensure_future(consume())
+    await got_one.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert readers[0].ag_running is False and readers[0].ag_frame is None  # closed, not just left
+    await store.close()

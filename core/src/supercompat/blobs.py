@@ -11,6 +11,7 @@ in memory unless it is the memory store.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import time
@@ -142,6 +143,21 @@ class BlobStore(Protocol):
     async def close(self) -> None: ...
 
 
+@contextlib.asynccontextmanager
+async def reading(blobs: BlobStore, key: str, start: int = 0, end: int | None = None,
+                  ) -> AsyncIterator[AsyncIterator[bytes]]:
+    """``blobs.read(...)``, closed when the block ends however it ends (a break, an error, a cancel
+    while the reader waits at a chunk), not when it is collected: a store's reader may hold an open
+    file or an S3 body, and a collected one is closed late, or never once its loop has stopped."""
+    chunks = blobs.read(key, start, end)
+    try:
+        yield chunks
+    finally:
+        aclose = getattr(chunks, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
 class MemoryBlobStore:
     """Blobs in this process's memory: for tests and the in-process default beside memory storage."""
 
@@ -184,4 +200,4 @@ def memory_blob_store() -> BlobStore:
 
 __all__ = ["CHUNK_BYTES", "HEARTBEAT_MAX_S", "KEY_MAX", "SWEEP_AFTER_MIN_S", "BlobNotFound", "BlobStore",
            "MemoryBlobStore", "Sweeper", "check_key", "check_range", "check_sweep_after", "heartbeat_s",
-           "memory_blob_store"]
+           "memory_blob_store", "reading"]

@@ -185,10 +185,15 @@ class FilesystemBlobStore:
     async def read(self, key: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
         path = self._file(key)
         check_range(start, end)
+        opening = asyncio.ensure_future(asyncio.to_thread(_open_for_reading, path))
         try:
-            f = await _blocking(_open_for_reading, path)
+            f = await finish(opening)
         except (FileNotFoundError, NotADirectoryError):
             raise BlobNotFound(key) from None
+        except asyncio.CancelledError:  # opened for a caller that has gone: closed here, not leaked
+            if not opening.cancelled() and opening.exception() is None:
+                opening.result().close()
+            raise
         try:
             size = os.fstat(f.fileno()).st_size
             end = size if end is None else min(end, size)

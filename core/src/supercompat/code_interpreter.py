@@ -27,6 +27,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from .blobs import reading
 from .errors import APIError
 from .files import store_file, usable
 from .sandboxes import NO_SANDBOX_HELP, Execution, SandboxFile, SandboxSession
@@ -235,7 +236,8 @@ class CodeInterpreterTool:
             file = await context.storage.get_file(file_id)
             if not usable(file, project, time.time()):
                 continue
-            data = b"".join([chunk async for chunk in app.blobs.read(file_id)])
+            async with reading(app.blobs, file_id) as chunks:
+                data = b"".join([chunk async for chunk in chunks])
             await held.session.put(file_id, data)
             held.copied.add(file_id)
 

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import ids, ingest
 from ._threads import call_in_thread
+from .blobs import reading
 from .errors import InvalidRequest, NotFound, ServerError, redacted
 from .jobs import JobContext, LeaseLost
 from .loop import finish
@@ -485,8 +486,9 @@ class VectorStores:
         fd, path = tempfile.mkstemp(prefix="supercompat-ingest-")
         try:
             with os.fdopen(fd, "wb") as handle:
-                async for piece in app.blobs.read(file["id"]):
-                    await call_in_thread(handle.write, piece)
+                async with reading(app.blobs, file["id"]) as pieces:
+                    async for piece in pieces:
+                        await call_in_thread(handle.write, piece)
             text = await ingest.extract_file(file.get("filename"), path)
         finally:
             with contextlib.suppress(OSError):

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from .. import files, ids
-from ..blobs import BlobNotFound
+from ..blobs import BlobNotFound, reading
 from ..errors import InvalidRequest, NotFound, ServerError
 from ..forms import MAX_UPLOAD_PART_BYTES, Multipart
 from ..router import Request, Router
@@ -171,9 +171,10 @@ async def complete(app: App, req: Request) -> dict[str, Any]:
         digest = hashlib.md5(usedforsecurity=False)
         for part_id in part_ids:
             try:
-                async for chunk in app.blobs.read(part_key(upload["id"], part_id)):
-                    digest.update(chunk)
-                    yield chunk
+                async with reading(app.blobs, part_key(upload["id"], part_id)) as chunks:
+                    async for chunk in chunks:
+                        digest.update(chunk)
+                        yield chunk
             except BlobNotFound:  # removed by a cancel (or an expiry) that came first
                 current = await app.storage.get_upload(upload["id"]) or upload
                 if current["status"] != "pending":

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator
-from contextlib import aclosing, nullcontext
+from collections.abc import AsyncIterator
 from typing import Any
 
-from ..blobs import BlobNotFound
+from ..blobs import BlobNotFound, reading
 from ..errors import APIError, BadGateway, InvalidPrompt
 from ..files import is_file_id
 from ..ids import instant, with_prefix
@@ -92,13 +91,9 @@ async def _image_bytes(ctx: RunContext, file_id: str, room: int, at: str) -> byt
     if size <= limit:
         chunks: list[bytes] = []
         got = 0
-        reading = blobs.read(file_id)
-        # Closed however the loop ends, not when collected: a store's reader (an async generator) may
-        # hold an S3 body or an open file.
-        closing = aclosing(reading) if isinstance(reading, AsyncGenerator) else nullcontext()
         try:
-            async with closing:
-                async for chunk in reading:
+            async with reading(blobs, file_id) as chunks_read:
+                async for chunk in chunks_read:
                     got += len(chunk)
                     if got > limit:  # it grew since: no more than the limit is read
                         break
