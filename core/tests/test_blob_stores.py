@@ -260,31 +260,38 @@ async def test_the_memory_store_holds_a_file_once():
     assert await store.size("file-big") == size
 
 
-@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts this process's open files in /proc")
-async def test_a_put_cancelled_while_its_temporary_file_opens_leaves_no_file_or_handle(tmp_path,
-                                                                                     monkeypatch):
-    """The open ends in its worker thread after the cancel has landed: its file is closed and removed."""
+async def cancelled_while_opening(opener, set_opener, call):
+    """Run ``call()`` with ``opener`` (the store's open, in a worker thread) held open until the task
+    is cancelled, then let it finish; the files it opened."""
     import threading
 
-    store = FilesystemBlobStore(tmp_path)
-    opened, release = threading.Event(), threading.Event()
-    real = store._open_temp
+    opened, release, files = threading.Event(), threading.Event(), []
 
-    def open_temp(temp):
-        f = real(temp)
+    def held(*args):
+        files.append(opener(*args))
         opened.set()
         release.wait(60)
-        return f
+        return files[-1]
 
-    monkeypatch.setattr(store, "_open_temp", open_temp)
-    handles = len(os.listdir("/proc/self/fd"))
-    task = asyncio.ensure_future(store.put("file-x", chunks_of(b"x")))
+    set_opener(held)
+    task = asyncio.ensure_future(call())
     assert await asyncio.to_thread(opened.wait, 60)
     task.cancel()
     await asyncio.sleep(0)
     release.set()
     with pytest.raises(asyncio.CancelledError):
         await task
+    return files
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts this process's open files in /proc")
+async def test_a_put_cancelled_while_its_temporary_file_opens_leaves_no_file_or_handle(tmp_path,
+                                                                                     monkeypatch):
+    """The open ends in its worker thread after the cancel has landed: its file is closed and removed."""
+    store = FilesystemBlobStore(tmp_path)
+    handles = len(os.listdir("/proc/self/fd"))
+    await cancelled_while_opening(store._open_temp, lambda held: monkeypatch.setattr(store, "_open_temp", held),
+                                  lambda: store.put("file-x", chunks_of(b"x")))
     await store._sweeper.idle()
     assert os.listdir(tmp_path) == []
     assert len(os.listdir("/proc/self/fd")) == handles
@@ -293,29 +300,14 @@ async def test_a_put_cancelled_while_its_temporary_file_opens_leaves_no_file_or_
 async def test_a_read_cancelled_while_its_file_opens_closes_the_file(tmp_path, monkeypatch):
     """As for a put: the open ends in its worker thread after the cancel has landed, and the file it
     opened for nobody is closed (it was left to the collector, which warned of it, or never)."""
-    import threading
-
     from supercompat import blobs_filesystem
 
     store = FilesystemBlobStore(tmp_path)
     await store.put("file-x", chunks_of(b"x"))
-    opened, release, files = threading.Event(), threading.Event(), []
-    real = blobs_filesystem._open_for_reading
-
-    def open_for_reading(path):
-        files.append(real(path))
-        opened.set()
-        release.wait(60)
-        return files[-1]
-
-    monkeypatch.setattr(blobs_filesystem, "_open_for_reading", open_for_reading)
-    task = asyncio.ensure_future(read_all(store, "file-x"))
-    assert await asyncio.to_thread(opened.wait, 60)
-    task.cancel()
-    await asyncio.sleep(0)
-    release.set()
-    with pytest.raises(asyncio.CancelledError):
-        await task
+    files = await cancelled_while_opening(
+        blobs_filesystem._open_for_reading,
+        lambda held: monkeypatch.setattr(blobs_filesystem, "_open_for_reading", held),
+        lambda: read_all(store, "file-x"))
     assert [f.closed for f in files] == [True]
     await store.close()
 

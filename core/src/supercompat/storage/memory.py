@@ -192,7 +192,7 @@ class MemoryStorageAdapter:
         for m in messages:
             t.messages.add(m)
         self._threads[thread["id"]] = t
-        self._thread_lists.setdefault(thread.get("project"), _Ordered()).add(thread)
+        self._thread_lists.setdefault(thread.get("project"), _Ordered()).add({"id": thread["id"]})
         self._refer(thread)
         return thread
 
